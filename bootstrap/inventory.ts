@@ -1,0 +1,172 @@
+/**
+ * The inventory is the seam between "servers exist" and "a swarm runs on them". The Pulumi program
+ * exports it, `hcloud-swarm local up` writes it, and bootstrap, stacks and verify consume it, so the
+ * code after it is the same on Hetzner and on the local test bed.
+ */
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+import { throwIfProblems } from "../common/problems";
+
+export type NodeRole = "manager" | "worker";
+
+/** One node, as bootstrap sees it. Plain data: no Pulumi types, no secrets. */
+export interface InventoryNode {
+  /** Stable node name (`manager-1`, `worker-3`); becomes the swarm node's hostname label. */
+  readonly name: string;
+  readonly role: NodeRole;
+  /** Address SSH connects to. */
+  readonly host: string;
+  /** SSH port. Default 22. */
+  readonly port: number;
+  /** SSH user. Default "root". */
+  readonly user: string;
+  /** Private key file for SSH. Absent in the Pulumi export (the key is a secret output); the CLI's --identity fills it. */
+  readonly privateKeyPath?: string;
+  /** Pinned host public key, "ssh-ed25519 AAAA…". Connections to a host presenting another key fail. */
+  readonly hostKey: string;
+  /** Swarm `--advertise-addr`: the private address in private-network mode, else the public one. */
+  readonly advertiseAddress: string;
+  /** Public IPv4 address, where the node has one. */
+  readonly publicAddress?: string;
+  /** Address on the Hetzner private network, where there is one. */
+  readonly privateAddress?: string;
+  /** Swarm node labels, applied with `docker node update --label-add`. Default {}. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Cluster-wide swarm settings that only take effect at `swarm init`. */
+export interface SwarmSettings {
+  /** `--default-addr-pool` for `swarm init`; must not overlap the nodes' network. Default: Docker's 10.0.0.0/8. */
+  readonly defaultAddrPool?: string;
+  /** `--default-addr-pool-mask-length`. Default 24. */
+  readonly defaultAddrPoolMaskLength?: number;
+  /** Underlay MTU for `com.docker.network.driver.mtu` on every overlay: 1450 on a Hetzner private network, 1500 otherwise. Default 1500. */
+  readonly overlayMtu?: number;
+}
+
+export interface Inventory {
+  /** Cluster name, used in labels and messages. Default "hcloud-swarm". */
+  readonly cluster?: string;
+  readonly swarm?: SwarmSettings;
+  readonly nodes: readonly InventoryNode[];
+}
+
+const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
+
+function isHost(v: unknown): v is string {
+  return typeof v === "string" && (net.isIP(v) !== 0 || /^[A-Za-z0-9.-]+$/.test(v));
+}
+
+/** Validates a parsed inventory, reporting every problem at once with the node and key it concerns. */
+export function validateInventory(value: unknown, source = "inventory"): Inventory {
+  const problems: string[] = [];
+  if (typeof value !== "object" || value === null || !Array.isArray((value as { nodes?: unknown }).nodes)) {
+    throwIfProblems(source, [`"nodes" must be a list of nodes: {"nodes": [{"name": …, "role": …, …}]}`]);
+  }
+  const raw = value as { cluster?: unknown; swarm?: unknown; nodes: unknown[] };
+  const nodes: InventoryNode[] = [];
+  const seen = new Set<string>();
+  raw.nodes.forEach((n, i) => {
+    const at = `nodes[${i}]`;
+    if (typeof n !== "object" || n === null) {
+      problems.push(`${at} must be an object with name, role, host, hostKey and advertiseAddress`);
+      return;
+    }
+    const o = n as Record<string, unknown>;
+    const name = typeof o.name === "string" ? o.name : "";
+    const where = name ? `${at} (${name})` : at;
+    if (!NODE_NAME.test(name)) problems.push(`${where}.name must be a lowercase DNS label such as "worker-1", got ${JSON.stringify(o.name)}`);
+    else if (seen.has(name)) problems.push(`${where}.name is used twice; node names must be unique`);
+    seen.add(name);
+    if (o.role !== "manager" && o.role !== "worker") problems.push(`${where}.role must be "manager" or "worker", got ${JSON.stringify(o.role)}`);
+    if (!isHost(o.host)) problems.push(`${where}.host must be an IP address or host name, got ${JSON.stringify(o.host)}`);
+    const port = o.port ?? 22;
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) problems.push(`${where}.port must be a whole number from 1 to 65535, got ${JSON.stringify(o.port)}`);
+    const user = o.user ?? "root";
+    if (typeof user !== "string" || user === "") problems.push(`${where}.user must be a non-empty string such as "root"`);
+    if (o.privateKeyPath !== undefined && (typeof o.privateKeyPath !== "string" || !path.isAbsolute(o.privateKeyPath))) {
+      problems.push(`${where}.privateKeyPath must be an absolute path to an OpenSSH private key, got ${JSON.stringify(o.privateKeyPath)}`);
+    }
+    if (typeof o.hostKey !== "string" || !HOST_KEY.test(o.hostKey.trim())) {
+      problems.push(`${where}.hostKey must be the node's host public key, "ssh-ed25519 AAAA…" (as in /etc/ssh/ssh_host_ed25519_key.pub); there is no trust-on-first-use`);
+    }
+    if (typeof o.advertiseAddress !== "string" || net.isIP(o.advertiseAddress) === 0) {
+      problems.push(`${where}.advertiseAddress must be the IP address swarm traffic uses, got ${JSON.stringify(o.advertiseAddress)}`);
+    }
+    for (const k of ["publicAddress", "privateAddress"] as const) {
+      if (o[k] !== undefined && (typeof o[k] !== "string" || net.isIP(o[k] as string) === 0)) problems.push(`${where}.${k} must be an IP address when given, got ${JSON.stringify(o[k])}`);
+    }
+    const labels = o.labels ?? {};
+    if (typeof labels !== "object" || labels === null || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== "string")) {
+      problems.push(`${where}.labels must be an object of string values, e.g. {"edge": "true"}`);
+    }
+    nodes.push({
+      name,
+      role: o.role as NodeRole,
+      host: o.host as string,
+      port: port as number,
+      user: user as string,
+      ...(typeof o.privateKeyPath === "string" ? { privateKeyPath: o.privateKeyPath } : {}),
+      hostKey: typeof o.hostKey === "string" ? o.hostKey.trim() : "",
+      advertiseAddress: o.advertiseAddress as string,
+      ...(typeof o.publicAddress === "string" ? { publicAddress: o.publicAddress } : {}),
+      ...(typeof o.privateAddress === "string" ? { privateAddress: o.privateAddress } : {}),
+      labels: labels as Record<string, string>,
+    });
+  });
+  if (raw.nodes.length > 0 && !raw.nodes.some((n) => (n as { role?: unknown } | null)?.role === "manager")) {
+    problems.push(`nodes must include at least one node with "role": "manager"`);
+  }
+  const swarm = (raw.swarm ?? {}) as Record<string, unknown>;
+  if (typeof swarm !== "object" || swarm === null) problems.push(`swarm must be an object`);
+  if (swarm.defaultAddrPool !== undefined && (typeof swarm.defaultAddrPool !== "string" || !CIDR.test(swarm.defaultAddrPool))) {
+    problems.push(`swarm.defaultAddrPool must be an IPv4 CIDR such as "10.128.0.0/16", got ${JSON.stringify(swarm.defaultAddrPool)}`);
+  }
+  const mask = swarm.defaultAddrPoolMaskLength;
+  if (mask !== undefined && (typeof mask !== "number" || !Number.isInteger(mask) || mask < 8 || mask > 29)) {
+    problems.push(`swarm.defaultAddrPoolMaskLength must be a whole number from 8 to 29, got ${JSON.stringify(mask)}`);
+  }
+  const mtu = swarm.overlayMtu;
+  if (mtu !== undefined && (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 1280 || mtu > 9000)) {
+    problems.push(`swarm.overlayMtu must be the underlay MTU, 1450 on a Hetzner private network or 1500, got ${JSON.stringify(mtu)}`);
+  }
+  if (raw.cluster !== undefined && (typeof raw.cluster !== "string" || !NODE_NAME.test(raw.cluster))) {
+    problems.push(`cluster must be a lowercase name such as "hcloud-swarm", got ${JSON.stringify(raw.cluster)}`);
+  }
+  throwIfProblems(source, problems);
+  return {
+    ...(typeof raw.cluster === "string" ? { cluster: raw.cluster } : {}),
+    ...(raw.swarm !== undefined ? { swarm: swarm as SwarmSettings } : {}),
+    nodes,
+  };
+}
+
+/** Parses inventory JSON text; a syntax error names the file and position. */
+export function parseInventory(text: string, source = "inventory"): Inventory {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${source} is not valid JSON: ${(err as Error).message}`);
+  }
+  return validateInventory(value, source);
+}
+
+/** Reads and validates an inventory file. */
+export function loadInventory(file: string): Inventory {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read inventory ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseInventory(text, `inventory ${file}`);
+}
+
+/** Managers first, in inventory order: the first reachable one serves as the swarm's entry point. */
+export function managers(inv: Inventory): InventoryNode[] {
+  return inv.nodes.filter((n) => n.role === "manager");
+}

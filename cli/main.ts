@@ -1,0 +1,13 @@
+import { Command } from "commander";
+
+/** Builds the `hcloud-swarm` command tree. Each command family lives in its own module. */
+export function buildProgram(): Command {
+  const program = new Command("hcloud-swarm")
+    .description("A Docker Swarm on Hetzner Cloud (or on this machine) with every overlay encrypted.")
+    .showHelpAfterError();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

@@ -1,0 +1,22 @@
+/** Two projects: fast unit tests, and integration tests that need root and the local test bed. */
+const tsJest = { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: "unit",
+      testEnvironment: "node",
+      transform: tsJest,
+      testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
+    },
+    {
+      displayName: "integration",
+      testEnvironment: "node",
+      transform: tsJest,
+      testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
+      // Bringing nodes up and forming swarms takes tens of seconds on 2 cores.
+      testTimeout: 300000,
+    },
+  ],
+};
