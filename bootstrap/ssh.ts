@@ -1,0 +1,277 @@
+/**
+ * The only module that talks SSH (and the only one importing node-ssh). It adds what node-ssh
+ * lacks for unattended use: pinned host keys, a timeout on every wait and every command, an error
+ * listener so a reset connection rejects instead of crashing the process, redaction of secrets from
+ * everything it reports, and counters for the benchmark.
+ */
+import { Readable } from "stream";
+import { NodeSSH } from "node-ssh";
+import { fingerprint, hostKeyAlgorithms, parseHostKey } from "./hostkey";
+import { redact, redactedError, registerSecret } from "./redact";
+
+/** Where to connect and which host key to insist on; InventoryNode satisfies it. */
+export interface SshTarget {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly hostKey: string;
+}
+
+/** Per-attempt handshake limit; a booting host that accepts TCP but stalls is retried, not waited on forever. */
+export const SSH_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long `waitForSsh` keeps trying: a fresh Hetzner server takes 30–90 s to boot sshd. */
+export const SSH_WAIT_TIMEOUT_MS = 300_000;
+/** First retry delay; doubled per attempt up to SSH_RETRY_MAX_DELAY_MS so a late sshd is found quickly but not hammered. */
+export const SSH_RETRY_FIRST_DELAY_MS = 500;
+export const SSH_RETRY_MAX_DELAY_MS = 5_000;
+/** Authentication failures are retried this often: cloud-init may install authorized_keys just after sshd starts. */
+export const SSH_AUTH_RETRIES = 3;
+/** Default per-command limit; swarm commands answer in seconds, so a minute means something hangs. */
+export const COMMAND_TIMEOUT_MS = 60_000;
+/** Extra local wait past a command's remote `timeout`, after which the connection is dropped (remote side unresponsive). */
+export const COMMAND_LOCAL_GRACE_MS = 15_000;
+/** cloud-init on a fresh server installs packages (docker) and can take several minutes. */
+export const CLOUD_INIT_TIMEOUT_MS = 900_000;
+/** After cloud-init, dockerd should answer quickly; this covers a slow first start (storage setup). */
+export const DOCKER_WAIT_TIMEOUT_MS = 120_000;
+/** Poll interval while waiting for dockerd. */
+export const DOCKER_POLL_INTERVAL_MS = 1_000;
+/** Keepalives detect a dead peer during long commands instead of waiting on TCP timeouts. */
+const KEEPALIVE_INTERVAL_MS = 10_000;
+
+export interface SshStats {
+  /** Established SSH connections. */
+  connections: number;
+  /** Connection attempts, including failed ones. */
+  connectAttempts: number;
+  /** Commands started (uploads count as one command). */
+  commands: number;
+}
+const stats: SshStats = { connections: 0, connectAttempts: 0, commands: 0 };
+
+/** A copy of the process-wide counters (the benchmark compares two snapshots). */
+export function sshStats(): SshStats {
+  return { ...stats };
+}
+
+export class HostKeyMismatchError extends Error {
+  constructor(node: string, expected: string, presented: string) {
+    super(`host key mismatch for ${node}: the inventory pins ${expected} but the host presented ${presented}; nothing was done on ${node}. If the server was rebuilt, update its hostKey in the inventory.`);
+    this.name = "HostKeyMismatchError";
+  }
+}
+
+export interface CommandResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number;
+}
+
+export interface RunOptions {
+  /** Limit for this command. Default COMMAND_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+  /** Data for the command's stdin; the way to hand a command a secret without putting it on the command line. Default none. */
+  readonly stdin?: string | Buffer;
+  /** Return non-zero exits instead of throwing. Default false. */
+  readonly allowFailure?: boolean;
+}
+
+export interface UploadOptions {
+  /** File mode, octal string. Default "0644". */
+  readonly mode?: string;
+  /** Limit for the transfer. Default COMMAND_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+}
+
+export interface SshSession {
+  readonly node: string;
+  /** Runs `command` under `sh -c` with a timeout; throws (redacted) on timeout, lost connection or, unless allowFailure, a non-zero exit. */
+  run(command: string, options?: RunOptions): Promise<CommandResult>;
+  /** Writes `content` to `remotePath` atomically (temp file + rename), creating the directory. */
+  upload(content: string | Buffer, remotePath: string, options?: UploadOptions): Promise<void>;
+  /** True until close() or until the connection dropped. */
+  isOpen(): boolean;
+  close(): void;
+}
+
+export interface ConnectOptions {
+  /** Progress lines (already redacted). Default: none. */
+  readonly log?: (line: string) => void;
+  /** Handshake limit. Default SSH_HANDSHAKE_TIMEOUT_MS. */
+  readonly handshakeTimeoutMs?: number;
+}
+
+/** Single-quotes `s` for a POSIX shell. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** One connection attempt with the pinned host key. */
+export async function connect(target: SshTarget, privateKey: string, options: ConnectOptions = {}): Promise<SshSession> {
+  registerSecret(privateKey);
+  const pinned = parseHostKey(target.hostKey, target.name);
+  let presented: Buffer | undefined;
+  const ssh = new NodeSSH();
+  stats.connectAttempts++;
+  try {
+    await ssh.connect({
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      privateKey,
+      readyTimeout: options.handshakeTimeoutMs ?? SSH_HANDSHAKE_TIMEOUT_MS,
+      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+      algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) as never },
+      hostVerifier: (key: Buffer) => {
+        presented = key;
+        return key.equals(pinned.blob);
+      },
+    });
+  } catch (err) {
+    ssh.dispose();
+    if (presented && !presented.equals(pinned.blob)) throw new HostKeyMismatchError(target.name, fingerprint(pinned.blob), fingerprint(presented));
+    throw redactedError(err, `ssh ${target.user}@${target.host}:${target.port} (${target.name})`);
+  }
+  stats.connections++;
+  return openSession(ssh, target, options);
+}
+
+function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): SshSession {
+  const connection = ssh.connection;
+  let open = true;
+  let lastError: Error | undefined;
+  // node-ssh only listens for 'error' while a request is being set up; without this an ECONNRESET
+  // during a running command is an unhandled 'error' event and kills the process.
+  connection?.on("error", (err: Error) => {
+    lastError = redactedError(err);
+    open = false;
+  });
+  connection?.on("close", () => {
+    open = false;
+  });
+  const trace = (line: string) => options.log?.(redact(line));
+
+  async function exec(command: string, display: string, o: RunOptions): Promise<CommandResult> {
+    if (!open) throw new Error(`ssh connection to ${target.name} is closed${lastError ? ` (${lastError.message})` : ""}; cannot run ${display}`);
+    stats.commands++;
+    const timeoutMs = o.timeoutMs ?? COMMAND_TIMEOUT_MS;
+    const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
+    // The remote `timeout` kills the process tree (a closed channel alone would leave it running);
+    // -k escalates to SIGKILL for commands that ignore SIGTERM.
+    const wrapped = `timeout -k 5 ${secs} sh -c ${shellQuote(command)}`;
+    trace(`[${target.name}] $ ${display}`);
+    let channel: { close(): void } | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const local = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        channel?.close();
+        ssh.dispose();
+        open = false;
+        reject(new Error(`command on ${target.name} did not finish within ${secs} s and the host stopped answering: ${redact(display)}`));
+      }, timeoutMs + COMMAND_LOCAL_GRACE_MS);
+    });
+    try {
+      const res = await Promise.race([
+        ssh.execCommand(wrapped, {
+          stdin: o.stdin === undefined ? undefined : typeof o.stdin === "string" ? o.stdin : Readable.from([o.stdin]),
+          onChannel: (c) => {
+            channel = c;
+          },
+        }),
+        local,
+      ]);
+      if (res.code === null) {
+        open = false;
+        throw new Error(`connection to ${target.name} was lost while running: ${display}${lastError ? ` (${lastError.message})` : ""}`);
+      }
+      if (res.code === 124 || res.code === 137) throw new Error(`timed out after ${secs} s on ${target.name} waiting for: ${display}`);
+      const result = { stdout: res.stdout, stderr: res.stderr, code: res.code };
+      if (res.code !== 0 && !o.allowFailure) {
+        throw new Error(`${display} failed on ${target.name} (exit ${res.code}): ${res.stderr || res.stdout || "no output"}`);
+      }
+      return result;
+    } catch (err) {
+      throw redactedError(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    node: target.name,
+    run: (command, o = {}) => exec(command, command, o),
+    async upload(content, remotePath, o = {}) {
+      const q = shellQuote(remotePath);
+      const tmp = shellQuote(`${remotePath}.tmp-${process.pid}`);
+      const dir = shellQuote(remotePath.replace(/\/[^/]*$/, "") || "/");
+      // Through stdin and plain shell rather than SFTP: the sftp subsystem is not always enabled.
+      await exec(`umask 077 && mkdir -p ${dir} && cat > ${tmp} && chmod ${o.mode ?? "0644"} ${tmp} && mv -f ${tmp} ${q}`, `upload ${remotePath}`, {
+        stdin: typeof content === "string" ? Buffer.from(content) : content,
+        timeoutMs: o.timeoutMs,
+      });
+    },
+    isOpen: () => open,
+    close() {
+      open = false;
+      ssh.dispose();
+    },
+  };
+}
+
+function isPermanent(err: unknown): boolean {
+  return err instanceof HostKeyMismatchError || /not a valid OpenSSH public key|Cannot parse privateKey|privateKey value does not contain/i.test(String((err as Error)?.message));
+}
+
+/**
+ * Connects, retrying with exponential backoff until SSH_WAIT_TIMEOUT_MS. A host key mismatch or an
+ * unusable key fails at once: retrying cannot fix them.
+ */
+export async function waitForSsh(target: SshTarget, privateKey: string, options: ConnectOptions & { readonly timeoutMs?: number } = {}): Promise<SshSession> {
+  const limit = options.timeoutMs ?? SSH_WAIT_TIMEOUT_MS;
+  const deadline = Date.now() + limit;
+  let delay = SSH_RETRY_FIRST_DELAY_MS;
+  let authFailures = 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect(target, privateKey, options);
+    } catch (err) {
+      if (isPermanent(err)) throw err;
+      const message = (err as Error).message;
+      if (/authentication methods failed/i.test(message) && ++authFailures > SSH_AUTH_RETRIES) {
+        throw new Error(`ssh to ${target.name} (${target.user}@${target.host}:${target.port}) was refused: the key is not accepted for user ${target.user}`);
+      }
+      if (Date.now() + delay > deadline) {
+        throw new Error(`timed out after ${Math.round(limit / 1000)} s waiting for SSH on ${target.name} (${target.host}:${target.port}), ${attempt} attempts; last error: ${message}`);
+      }
+      if (attempt === 1) options.log?.(`[${target.name}] waiting for SSH (${redact(message)})`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, SSH_RETRY_MAX_DELAY_MS);
+    }
+  }
+}
+
+/**
+ * Waits until the node has finished cloud-init (where installed) and dockerd answers. cloud-init
+ * exit 1 is a failed boot; 2 means "recoverable errors" and is only reported.
+ */
+export async function waitForNodeReady(session: SshSession, log?: (line: string) => void): Promise<void> {
+  const ci = await session.run("if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null; else exit 100; fi", {
+    timeoutMs: CLOUD_INIT_TIMEOUT_MS,
+    allowFailure: true,
+  });
+  if (ci.code === 1) throw new Error(`cloud-init failed on ${session.node}; see /var/log/cloud-init-output.log there (${redact(ci.stderr)})`);
+  if (ci.code === 2) log?.(`[${session.node}] cloud-init finished with recoverable errors`);
+  else if (ci.code !== 0 && ci.code !== 100) throw new Error(`waiting for cloud-init on ${session.node} failed (exit ${ci.code}): ${redact(ci.stderr)}`);
+  const deadline = Date.now() + DOCKER_WAIT_TIMEOUT_MS;
+  for (;;) {
+    const r = await session.run("docker info --format '{{.ServerVersion}}'", { allowFailure: true, timeoutMs: 20_000 });
+    if (r.code === 0) return;
+    if (Date.now() + DOCKER_POLL_INTERVAL_MS > deadline) {
+      throw new Error(`timed out after ${DOCKER_WAIT_TIMEOUT_MS / 1000} s waiting for docker on ${session.node} to answer \`docker info\`: ${redact(r.stderr || r.stdout)}`);
+    }
+    await sleep(DOCKER_POLL_INTERVAL_MS);
+  }
+}
