@@ -1,0 +1,103 @@
+/**
+ * The `x-hcloud-swarm` block of a stack file: the variables it takes, the secrets it wants
+ * generated, and the external networks deploy must guarantee encrypted. `docker stack deploy`
+ * ignores x- keys, and the renderer strips this one anyway.
+ */
+import { isMap, isSeq, isScalar, type Node } from "yaml";
+import { entries, type Finding, lineOf, mapAt, root, type StackSource } from "./source";
+
+export const META_KEY = "x-hcloud-swarm";
+/** Variable names: what `--var name=value` and `{{ name }}` accept. */
+export const VAR_NAME = /^[a-z][a-z0-9_]*$/;
+/** Always defined: the stack's name, so routers and secrets of two stacks never collide. */
+export const BUILTIN_VARS = ["stack"] as const;
+
+export interface VariableSpec {
+  readonly name: string;
+  readonly description: string;
+  /** Absent: the variable is required. */
+  readonly default?: string;
+  readonly line: number;
+}
+
+export type SecretKind = "password" | "htpasswd";
+
+export interface SecretSpec {
+  /** Key under the top-level `secrets:`; the Docker secret is named `<stack>_<key>`. */
+  readonly key: string;
+  readonly description: string;
+  readonly generate: SecretKind;
+  /** htpasswd only: the user name of the generated line. Default "admin". */
+  readonly user: string;
+}
+
+export interface StackMeta {
+  readonly description: string;
+  readonly variables: readonly VariableSpec[];
+  readonly secrets: readonly SecretSpec[];
+  /** External networks that deploy creates encrypted when missing and refuses when plain. */
+  readonly externalNetworks: readonly string[];
+}
+
+const text = (v: unknown): string | undefined => (isScalar(v) && v.value !== null ? String(v.value) : undefined);
+
+/** Reads the block; malformed entries become "template" findings naming the line. */
+export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding[] } {
+  const findings: Finding[] = [];
+  const bad = (node: Node | undefined, message: string): void => {
+    findings.push({ file: src.file, line: lineOf(src, node), stack: src.stack, rule: "template", message });
+  };
+  const top = root(src);
+  const block = top?.get(META_KEY, true);
+  const meta = { description: "", variables: [] as VariableSpec[], secrets: [] as SecretSpec[], externalNetworks: [] as string[] };
+  if (block === undefined) return { meta, findings };
+  if (!isMap(block)) {
+    bad(block as Node, `${META_KEY} must be a mapping with variables, secrets and external-networks`);
+    return { meta, findings };
+  }
+  meta.description = text(block.get("description", true)) ?? "";
+  for (const [name, value, node] of entries(mapAt(block, "variables"))) {
+    if (!VAR_NAME.test(name) || (BUILTIN_VARS as readonly string[]).includes(name)) {
+      bad(node, `variable "${name}" must be lowercase letters, digits and _ (and not "stack", which is built in)`);
+      continue;
+    }
+    const spec = isMap(value) ? value : undefined;
+    const def = spec?.get("default", true);
+    meta.variables.push({
+      name,
+      description: text(spec?.get("description", true)) ?? "",
+      ...(def !== undefined ? { default: text(def) ?? "" } : {}),
+      line: lineOf(src, node),
+    });
+  }
+  const secretsTop = mapAt(top, "secrets");
+  for (const [key, value, node] of entries(mapAt(block, "secrets"))) {
+    const spec = isMap(value) ? value : undefined;
+    const generate = text(spec?.get("generate", true)) ?? "password";
+    if (generate !== "password" && generate !== "htpasswd") bad(node, `secret "${key}": generate must be "password" or "htpasswd", got "${generate}"`);
+    const declared = mapAt(secretsTop, key);
+    if (!declared || declared.get("external") !== true) {
+      bad(node, `secret "${key}" must also be declared under the top-level secrets: as {external: true}; deploy creates it before the stack`);
+    }
+    meta.secrets.push({
+      key,
+      description: text(spec?.get("description", true)) ?? "",
+      generate: generate === "htpasswd" ? "htpasswd" : "password",
+      user: text(spec?.get("user", true)) ?? "admin",
+    });
+  }
+  const nets = block.get("external-networks", true);
+  if (nets !== undefined && !isSeq(nets)) bad(nets as Node, `${META_KEY}.external-networks must be a list of network names`);
+  if (isSeq(nets)) {
+    for (const n of nets.items) {
+      const name = text(n);
+      if (name === undefined) bad(n as Node, `${META_KEY}.external-networks entries must be network names`);
+      else meta.externalNetworks.push(name);
+    }
+  }
+  for (const k of ["variables", "secrets"]) {
+    const v = block.get(k, true);
+    if (v !== undefined && v !== null && !isMap(v) && !(isScalar(v) && v.value === null)) bad(v as Node, `${META_KEY}.${k} must be a mapping of names`);
+  }
+  return { meta, findings };
+}
