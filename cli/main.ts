@@ -1,10 +1,12 @@
 import { Command } from "commander";
+import { registerStackCommands } from "./stack";
 
 /** Builds the `hcloud-swarm` command tree. Each command family lives in its own module. */
 export function buildProgram(): Command {
   const program = new Command("hcloud-swarm")
     .description("A Docker Swarm on Hetzner Cloud (or on this machine) with every overlay encrypted.")
     .showHelpAfterError();
+  registerStackCommands(program);
   return program;
 }
 

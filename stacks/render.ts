@@ -75,7 +75,7 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   // that linting the rendered file gives the same answer as linting the template.
   top.delete(META_KEY);
   if (meta.externalNetworks.length > 0) {
-    top.items.unshift(doc.createPair(META_KEY, { "external-networks": [...meta.externalNetworks] }) as (typeof top.items)[number]);
+    top.add(doc.createPair(META_KEY, { "external-networks": [...meta.externalNetworks] }));
   }
   doc.commentBefore = ` Rendered by hcloud-swarm from ${file} as stack "${stack}". Edit the template, not this file.`;
   injectMtu(doc, mtu);

@@ -1,0 +1,133 @@
+/**
+ * `hcloud-swarm stack templates|lint|render|deploy|rm`. Wiring only: the work is in stacks/.
+ */
+import { Command } from "commander";
+import { loadInventory } from "../bootstrap/inventory";
+import { throwIfProblems } from "../common/problems";
+import { connectManager } from "../stacks/cluster";
+import { describeConvergence } from "../stacks/converge";
+import { deployStack, renderFor } from "../stacks/deploy";
+import { lintText } from "../stacks/lint";
+import { readMeta } from "../stacks/meta";
+import { removeStack } from "../stacks/remove";
+import { formatFinding, parseStack, stackNameFromFile } from "../stacks/source";
+import { loadStackFile, templateNames } from "../stacks/template";
+import { parseVarArgs } from "../stacks/variables";
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+function varsFrom(args: readonly string[]): Record<string, string> {
+  const { vars, problems } = parseVarArgs(args);
+  throwIfProblems("stack variables", problems);
+  return vars;
+}
+
+function banner(lines: readonly string[]): void {
+  if (lines.length === 0) return;
+  const bar = "!".repeat(78);
+  console.log([bar, ...lines.map((l) => `! ${l}`), bar].join("\n"));
+}
+
+export function registerStackCommands(program: Command): void {
+  const stack = program.command("stack").description("Stack templates with enforced overlay encryption: lint, render, deploy, remove.");
+
+  stack
+    .command("templates")
+    .description("List the shipped templates and their variables.")
+    .action(() => {
+      for (const name of templateNames()) {
+        const t = loadStackFile(name);
+        const { meta } = readMeta(parseStack(t.text, t.file, name));
+        console.log(`${name}: ${meta.description}`);
+        for (const v of meta.variables) console.log(`  --var ${v.name}=…  ${v.description}${v.default !== undefined ? ` (default ${JSON.stringify(v.default)})` : " (required)"}`);
+        for (const s of meta.secrets) console.log(`  secret ${s.key}: ${s.description} (generated at first deploy)`);
+      }
+    });
+
+  stack
+    .command("lint")
+    .description("Check stack files against the encryption policy; exits 1 and names stack, network and line on any finding.")
+    .argument("<files...>", "stack files or template names")
+    .option("--name <stack>", "stack name used in messages and for <stack>_default (default: from the file name)")
+    .action((files: string[], opts: { name?: string }) => {
+      let total = 0;
+      for (const ref of files) {
+        const f = loadStackFile(ref);
+        const findings = lintText(f.text, f.file, opts.name ?? (f.builtin ? f.defaultName : stackNameFromFile(f.file)));
+        total += findings.length;
+        for (const x of findings) console.log(formatFinding(x));
+        if (findings.length === 0) console.log(`${f.file}: ok`);
+      }
+      if (total > 0) {
+        console.error(`${total} problem${total === 1 ? "" : "s"}; a stack with any of them is refused by stack deploy`);
+        process.exitCode = 1;
+      }
+    });
+
+  stack
+    .command("render")
+    .description("Print the file stack deploy would upload (variables filled, MTU injected).")
+    .argument("<stack>", "template name or stack file")
+    .option("--name <stack>", "stack name (default: the template's name)")
+    .option("--var <key=value>", "template variable (repeatable)", collect, [])
+    .option("--inventory <file>", "inventory whose swarm.overlayMtu sets the MTU (default MTU 1500)")
+    .option("--local-images <image>", "TEST BED ONLY: replace every image by this local one")
+    .action((ref: string, opts: { name?: string; var: string[]; inventory?: string; localImages?: string }) => {
+      const inventory = opts.inventory ? loadInventory(opts.inventory) : { nodes: [] };
+      const r = renderFor({ source: loadStackFile(ref), vars: varsFrom(opts.var), inventory, ...(opts.name ? { stack: opts.name } : {}), ...(opts.localImages ? { localImage: opts.localImages } : {}) });
+      for (const n of r.notices) console.error(n);
+      process.stdout.write(r.text);
+    });
+
+  stack
+    .command("deploy")
+    .description("Lint, then create missing encrypted networks and secrets, upload and docker stack deploy; waits for convergence.")
+    .argument("<stack>", "template name or stack file")
+    .requiredOption("--inventory <file>", "inventory of the cluster (from pulumi or local up)")
+    .option("--name <stack>", "stack name (default: the template's name)")
+    .option("--var <key=value>", "template variable (repeatable)", collect, [])
+    .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
+    .option("--secrets-file <file>", "where generated secrets are written, mode 0600 (default .hcloud-swarm/secrets/<stack>.env)")
+    .option("--local-images <image>", "TEST BED ONLY: replace every image by this local one (real images cannot be pulled there)")
+    .option("--timeout <seconds>", "how long to wait for services to converge", (v) => Number(v))
+    .action(async (ref: string, opts: { inventory: string; name?: string; var: string[]; identity?: string; secretsFile?: string; localImages?: string; timeout?: number }) => {
+      const inventory = loadInventory(opts.inventory);
+      const source = loadStackFile(ref);
+      const vars = varsFrom(opts.var);
+      if (opts.localImages) banner([`--local-images: every image of this stack is replaced by ${opts.localImages}.`, "The real applications (Traefik, WordPress, MySQL, ...) do NOT run; only networks, secrets, placement and labels are real."]);
+      const s = await connectManager(inventory, opts.identity);
+      try {
+        const r = await deployStack(s, {
+          source,
+          vars,
+          inventory,
+          log: (l) => console.log(l),
+          ...(opts.name ? { stack: opts.name } : {}),
+          ...(opts.localImages ? { localImage: opts.localImages } : {}),
+          ...(opts.secretsFile ? { secretsFile: opts.secretsFile } : {}),
+          ...(opts.timeout ? { convergeTimeoutMs: opts.timeout * 1000 } : {}),
+        });
+        if (r.secretsFile) console.log(`generated secrets written to ${r.secretsFile} (mode 0600); they are shown nowhere else`);
+        for (const l of describeConvergence(r.stack, r.converge)) console.log(l);
+        console.log(r.actions.length ? `actions: ${r.actions.length}` : "actions: none (already deployed as rendered)");
+        if (!r.converge.converged) process.exitCode = 1;
+      } finally {
+        s.close();
+      }
+    });
+
+  stack
+    .command("rm")
+    .description("Remove a stack and wait until its services and networks are gone (secrets and volumes are kept).")
+    .argument("<stack>", "stack name")
+    .requiredOption("--inventory <file>", "inventory of the cluster")
+    .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
+    .action(async (name: string, opts: { inventory: string; identity?: string }) => {
+      const s = await connectManager(loadInventory(opts.inventory), opts.identity);
+      try {
+        await removeStack(s, name, (l) => console.log(l));
+      } finally {
+        s.close();
+      }
+    });
+}
