@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerStackCommands } from "./stack";
+import { registerVerifyCommand } from "./verify";
 
 /** Builds the `hcloud-swarm` command tree. Each command family lives in its own module. */
 export function buildProgram(): Command {
@@ -7,6 +8,7 @@ export function buildProgram(): Command {
     .description("A Docker Swarm on Hetzner Cloud (or on this machine) with every overlay encrypted.")
     .showHelpAfterError();
   registerStackCommands(program);
+  registerVerifyCommand(program);
   return program;
 }
 

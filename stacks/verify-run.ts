@@ -1,0 +1,53 @@
+/**
+ * Collects the evidence verify.ts judges: every overlay network from a manager, and the xfrm
+ * and iptables state of every node of the inventory, each over its own pinned SSH session.
+ */
+import * as fs from "fs";
+import type { Inventory, InventoryNode } from "../bootstrap/inventory";
+import { connect, type SshSession } from "../bootstrap/ssh";
+import { connectManager, overlayNetworks } from "./cluster";
+import { DEFAULT_MTU } from "./render";
+import { checkNetworks, checkNode, type NodeEvidence, summarise, type VerifySummary } from "./verify";
+
+async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node">> {
+  const out = async (cmd: string) => (await s.run(cmd, { allowFailure: true })).stdout;
+  // Encrypted overlays with a local endpoint on this node: networks whose options say encrypted.
+  const local = await out("ids=$(docker network ls -q --filter driver=overlay); [ -z \"$ids\" ] || docker network inspect --format '{{if .Options.encrypted}}{{if .Containers}}x{{end}}{{end}}' $ids");
+  return {
+    xfrmPolicy: await out("ip xfrm policy"),
+    xfrmState: await out("ip xfrm state"),
+    mangleOutput: await out("iptables -t mangle -S OUTPUT"),
+    filterInput: await out("iptables -S INPUT"),
+    localEncryptedNetworks: local.split("\n").filter((l) => l.trim() === "x").length,
+  };
+}
+
+async function visit(node: InventoryNode, identity?: string): Promise<NodeEvidence> {
+  const keyFile = identity ?? node.privateKeyPath;
+  const blank = { xfrmPolicy: "", xfrmState: "", mangleOutput: "", filterInput: "", localEncryptedNetworks: 0 };
+  if (!keyFile) return { node: node.name, ...blank, error: "no private key (give --identity KEY or privateKeyPath in the inventory)" };
+  let s: SshSession | undefined;
+  try {
+    s = await connect(node, fs.readFileSync(keyFile, "utf8"));
+    return { node: node.name, ...(await nodeEvidence(s)) };
+  } catch (err) {
+    return { node: node.name, ...blank, error: (err as Error).message };
+  } finally {
+    s?.close();
+  }
+}
+
+export async function verifyCluster(inv: Inventory, identity?: string): Promise<VerifySummary> {
+  const mtu = inv.swarm?.overlayMtu ?? DEFAULT_MTU;
+  const m = await connectManager(inv, identity);
+  let networks;
+  try {
+    networks = await overlayNetworks(m);
+  } finally {
+    m.close();
+  }
+  const checks = checkNetworks(networks, mtu);
+  // One node at a time: a handful of short commands each, and it keeps SSH load on small managers low.
+  for (const node of inv.nodes) checks.push(...checkNode(await visit(node, identity)));
+  return summarise(checks);
+}
