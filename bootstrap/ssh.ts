@@ -225,11 +225,18 @@ function isPermanent(err: unknown): boolean {
   return err instanceof HostKeyMismatchError || /not a valid OpenSSH public key|Cannot parse privateKey|privateKey value does not contain/i.test(String((err as Error)?.message));
 }
 
+export interface WaitOptions extends ConnectOptions {
+  /** Give up after this long. Default SSH_WAIT_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+  /** Stops retrying (the caller no longer needs this node). Default: never. */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * Connects, retrying with exponential backoff until SSH_WAIT_TIMEOUT_MS. A host key mismatch or an
  * unusable key fails at once: retrying cannot fix them.
  */
-export async function waitForSsh(target: SshTarget, privateKey: string, options: ConnectOptions & { readonly timeoutMs?: number } = {}): Promise<SshSession> {
+export async function waitForSsh(target: SshTarget, privateKey: string, options: WaitOptions = {}): Promise<SshSession> {
   const limit = options.timeoutMs ?? SSH_WAIT_TIMEOUT_MS;
   const deadline = Date.now() + limit;
   let delay = SSH_RETRY_FIRST_DELAY_MS;
@@ -240,6 +247,7 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
     } catch (err) {
       if (isPermanent(err)) throw err;
       const message = (err as Error).message;
+      if (options.signal?.aborted) throw new Error(`stopped waiting for SSH on ${target.name} after ${attempt} attempts; last error: ${message}`);
       if (/authentication methods failed/i.test(message) && ++authFailures > SSH_AUTH_RETRIES) {
         throw new Error(`ssh to ${target.name} (${target.user}@${target.host}:${target.port}) was refused: the key is not accepted for user ${target.user}`);
       }
@@ -247,7 +255,10 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
         throw new Error(`timed out after ${Math.round(limit / 1000)} s waiting for SSH on ${target.name} (${target.host}:${target.port}), ${attempt} attempts; last error: ${message}`);
       }
       if (attempt === 1) options.log?.(`[${target.name}] waiting for SSH (${redact(message)})`);
-      await sleep(delay);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        options.signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      });
       delay = Math.min(delay * 2, SSH_RETRY_MAX_DELAY_MS);
     }
   }

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerBootstrapCommand } from "./bootstrap";
 import { registerStackCommands } from "./stack";
 import { registerVerifyCommand } from "./verify";
 
@@ -7,6 +8,7 @@ export function buildProgram(): Command {
   const program = new Command("hcloud-swarm")
     .description("A Docker Swarm on Hetzner Cloud (or on this machine) with every overlay encrypted.")
     .showHelpAfterError();
+  registerBootstrapCommand(program);
   registerStackCommands(program);
   registerVerifyCommand(program);
   return program;

@@ -1,0 +1,173 @@
+/**
+ * Pure decisions: given the inventory and what docker reported, what must happen. No I/O here, so
+ * every rule (when to init, who joins, what is refused to protect quorum) is unit tested directly.
+ * bootstrap/run.ts gathers the observations and carries the steps out.
+ */
+import { InventoryNode, Inventory, NodeRole } from "./inventory";
+import { ClusterNode, SwarmInfo } from "./swarm-state";
+
+/** What SSH and `docker info` told us about one inventory node. */
+export type Observation = { readonly reachable: true; readonly info: SwarmInfo } | { readonly reachable: false; readonly error: string };
+
+export type Step =
+  | { readonly kind: "join"; readonly node: InventoryNode; readonly role: NodeRole }
+  | { readonly kind: "promote" | "demote"; readonly node: string; readonly id: string }
+  | { readonly kind: "label"; readonly node: string; readonly id: string; readonly labels: Readonly<Record<string, string>> }
+  /** Scale-down of a member that left the inventory: demote if manager, drain, wait, leave, rm. */
+  | { readonly kind: "remove"; readonly node: string; readonly entry: ClusterNode };
+
+export type Entry = { readonly kind: "serve"; readonly node: InventoryNode; readonly clusterId: string } | { readonly kind: "init"; readonly node: InventoryNode } | { readonly kind: "fail"; readonly problem: string };
+
+/**
+ * Which member each inventory node is: the node ID its engine reported when we inspected it, else
+ * the same hostname or address (ready entries win over stale ones left by an earlier incarnation).
+ */
+export function matchMembers(inv: Inventory, members: readonly ClusterNode[], obs?: ReadonlyMap<string, Observation>): Map<string, ClusterNode> {
+  const out = new Map<string, ClusterNode>();
+  for (const n of inv.nodes) {
+    const o = obs?.get(n.name);
+    const byId = o?.reachable && o.info.nodeId ? members.find((m) => m.id === o.info.nodeId) : undefined;
+    const candidates = members.filter((m) => m.hostname === n.name || m.addr === n.advertiseAddress);
+    const best = byId ?? candidates.find((m) => m.status === "ready") ?? candidates[0];
+    if (best) out.set(n.name, best);
+  }
+  return out;
+}
+
+/** Inventory nodes that must be reached over SSH: everyone who is not already a ready member. */
+export function nodesToInspect(inv: Inventory, members: readonly ClusterNode[]): InventoryNode[] {
+  const matched = matchMembers(inv, members);
+  return inv.nodes.filter((n) => matched.get(n.name)?.status !== "ready");
+}
+
+function describe(name: string, o: Observation | undefined): string | undefined {
+  if (!o) return `${name} was not inspected`;
+  if (!o.reachable) return `cannot reach ${name}: ${o.error}`;
+  if (o.info.state === "error") return `docker on ${name} reports a swarm error: ${o.info.error}; fix it or run \`docker swarm leave --force\` there`;
+  if (o.info.state === "locked") return `${name} is a locked swarm manager; run \`docker swarm unlock\` on it with the unlock key`;
+  return undefined;
+}
+
+/**
+ * Picks the manager that serves the run: the first inventory manager that is an active, control-
+ * capable member; else init on the first manager when every manager is reachable and none is in a
+ * swarm. Never inits when a manager cannot be reached: it may hold the existing swarm.
+ */
+export function chooseEntry(inv: Inventory, obs: ReadonlyMap<string, Observation>): Entry {
+  const mgrs = inv.nodes.filter((n) => n.role === "manager");
+  const active = mgrs.filter((n) => {
+    const o = obs.get(n.name);
+    return o?.reachable === true && o.info.state === "active" && o.info.controlAvailable && o.info.clusterId;
+  });
+  const clusters = new Set(active.map((n) => (obs.get(n.name) as { info: SwarmInfo }).info.clusterId));
+  if (clusters.size > 1) {
+    const who = active.map((n) => `${n.name} (cluster ${(obs.get(n.name) as { info: SwarmInfo }).info.clusterId})`).join(", ");
+    return { kind: "fail", problem: `the inventory's managers belong to different swarms: ${who}; make them leave all but one swarm first` };
+  }
+  if (active.length > 0) return { kind: "serve", node: active[0], clusterId: [...clusters][0] as string };
+  const trouble = mgrs.map((n) => describe(n.name, obs.get(n.name))).filter((p): p is string => p !== undefined);
+  if (trouble.length > 0) {
+    return { kind: "fail", problem: `no reachable manager is in a swarm, and bootstrap will not create one while a manager may hold it: ${trouble.join("; ")}` };
+  }
+  const inSwarm = mgrs.filter((n) => (obs.get(n.name) as { info: SwarmInfo }).info.state !== "inactive");
+  if (inSwarm.length > 0) {
+    return { kind: "fail", problem: inSwarm.map((n) => `${n.name} is ${(obs.get(n.name) as { info: SwarmInfo }).info.state} in a swarm but not as a manager of it; run \`docker swarm leave --force\` on it`).join("; ") };
+  }
+  return { kind: "init", node: mgrs[0] };
+}
+
+export interface MembershipPlan {
+  /** Joins, managers first (they join one by one), then workers. */
+  readonly steps: readonly Step[];
+  /** Per-node problems: that node is skipped, the others proceed, and the run fails at the end. */
+  readonly problems: readonly string[];
+}
+
+/** Joins for inspected nodes that are not members; refuses nodes in another swarm or in trouble. */
+export function planMembership(inv: Inventory, members: readonly ClusterNode[], obs: ReadonlyMap<string, Observation>, entry: InventoryNode): MembershipPlan {
+  const matched = matchMembers(inv, members);
+  const ids = new Set(members.map((m) => m.id));
+  const joins: Step[] = [];
+  const problems: string[] = [];
+  for (const n of inv.nodes) {
+    if (n.name === entry.name || matched.get(n.name)?.status === "ready") continue;
+    const o = obs.get(n.name);
+    const trouble = describe(n.name, o);
+    if (trouble || !o?.reachable) {
+      problems.push(trouble ?? `cannot reach ${n.name}`);
+      continue;
+    }
+    const { info } = o;
+    if (info.state === "pending") problems.push(`${n.name} is still trying to join a swarm (pending); check that it reaches a manager on 2377/tcp, or run \`docker swarm leave --force\` on it and re-run`);
+    else if (info.state === "active" && !ids.has(info.nodeId)) {
+      problems.push(`${n.name} is active in a different swarm (node ${info.nodeId}, managers ${info.remoteManagers.join(", ") || "unknown"}); it is not re-joined silently: run \`docker swarm leave --force\` on it if it belongs in this one`);
+    } else if (info.state === "inactive") joins.push({ kind: "join", node: n, role: n.role });
+    // active with a known ID: a member that is restarting or just joined; nothing to do.
+  }
+  const order = (s: Step) => (s.kind === "join" && s.role === "manager" ? 0 : 1);
+  return { steps: joins.sort((a, b) => order(a) - order(b)), problems };
+}
+
+/** Promotions, demotions and label additions for members that are in the inventory. */
+export function planRolesAndLabels(inv: Inventory, members: readonly ClusterNode[]): Step[] {
+  const matched = matchMembers(inv, members);
+  const steps: Step[] = [];
+  for (const n of inv.nodes) {
+    const m = matched.get(n.name);
+    if (!m || m.status !== "ready") continue;
+    if (m.role !== n.role) steps.push({ kind: n.role === "manager" ? "promote" : "demote", node: n.name, id: m.id });
+    // Labels are added and updated, never removed: others (operators, stacks) may set their own.
+    const missing = Object.entries(n.labels).filter(([k, v]) => m.labels[k] !== v);
+    if (missing.length > 0) steps.push({ kind: "label", node: n.name, id: m.id, labels: Object.fromEntries(missing) });
+  }
+  return steps.sort((a, b) => (a.kind === "promote" ? -1 : 0) - (b.kind === "promote" ? -1 : 0));
+}
+
+/**
+ * Members that no inventory node stands for: those that left the inventory, and stale entries of
+ * nodes that re-joined under a new ID. Unreachable managers go first (removing them helps quorum).
+ */
+export function planRemovals(inv: Inventory, members: readonly ClusterNode[], obs?: ReadonlyMap<string, Observation>): Step[] {
+  const claimed = new Set([...matchMembers(inv, members, obs).values()].map((m) => m.id));
+  const gone = members.filter((m) => !claimed.has(m.id));
+  const rank = (m: ClusterNode) => (m.role === "manager" ? (m.reachability === "reachable" ? 2 : 1) : 0);
+  return gone.sort((a, b) => rank(a) - rank(b)).map((entry) => ({ kind: "remove", node: entry.hostname || entry.id, entry }));
+}
+
+const quorum = (managers: number) => Math.floor(managers / 2) + 1;
+
+/**
+ * Cluster-wide refusals, checked before anything is done: an even final manager count, a change
+ * that would pass through a state without quorum, or one that removes the last manager.
+ */
+export function checkManagerChanges(inv: Inventory, members: readonly ClusterNode[], steps: readonly Step[]): string[] {
+  const problems: string[] = [];
+  const wanted = inv.nodes.filter((n) => n.role === "manager").length;
+  if (wanted % 2 === 0) {
+    problems.push(`the inventory has ${wanted} managers; use an odd number (1, 3, 5 or 7): ${wanted} managers tolerate no more failures than ${wanted - 1} and can split their votes`);
+  }
+  const mgrs = members.filter((m) => m.role === "manager");
+  let total = mgrs.length;
+  let reachable = mgrs.filter((m) => m.reachability === "reachable").length;
+  if (total > 0 && reachable < quorum(total)) {
+    problems.push(`the swarm has lost quorum: ${reachable} of ${total} managers are reachable; recover with \`docker swarm init --force-new-cluster\` on a healthy manager`);
+    return problems;
+  }
+  for (const s of steps) {
+    if ((s.kind === "join" && s.role === "manager") || s.kind === "promote") {
+      total++;
+      reachable++;
+      continue;
+    }
+    const m = s.kind === "demote" ? members.find((x) => x.id === s.id) : s.kind === "remove" ? s.entry : undefined;
+    if (!m || m.role !== "manager") continue;
+    if (total <= 1) {
+      problems.push(`refusing to ${s.kind} ${s.node}: it is the last manager`);
+      continue;
+    }
+    total--;
+    if (m.reachability === "reachable") reachable--;
+    if (reachable < quorum(total)) problems.push(`refusing to ${s.kind} ${s.node}: ${reachable} of the remaining ${total} managers would be reachable, which loses quorum`);
+  }
+  return problems;
+}

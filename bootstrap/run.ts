@@ -1,0 +1,252 @@
+/**
+ * One bootstrap run: inspect, decide (./plan), act (./swarm-ops), report. Used by the CLI for a
+ * whole inventory and by the dynamic provider for one node at a time (`targets`).
+ *
+ * Only nodes that are not already ready members are reached over SSH, so adding one worker costs
+ * the managers' connections plus one, whatever the number of workers.
+ */
+import { Action, BootstrapError } from "./actions";
+import { Inventory, InventoryNode } from "./inventory";
+import { chooseEntry, checkManagerChanges, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
+import { redact } from "./redact";
+import { scaleDown } from "./scale-down";
+import { SshSession, waitForNodeReady, waitForSsh } from "./ssh";
+import { addLabels, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole } from "./swarm-ops";
+
+/** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
+export const JOIN_CONCURRENCY = 8;
+/** Once one manager serves, the others get this long to answer before the run goes on without them (e.g. a stopped first manager). */
+export const MANAGER_GRACE_MS = 10_000;
+/** A node the swarm lists as down is given this long to answer SSH: it is usually off, and waiting the full boot time helps no one. */
+export const DOWN_NODE_SSH_WAIT_MS = 15_000;
+/** A node that reports "pending" is finishing a join from an interrupted run; give it this long to settle. */
+export const PENDING_SETTLE_MS = 30_000;
+/** Underlay MTU when the inventory sets none (a public NIC). */
+export const DEFAULT_OVERLAY_MTU = 1500;
+
+export interface BootstrapOptions {
+  /** The private key (OpenSSH format) for a node. */
+  readonly privateKeyFor: (node: InventoryNode) => string;
+  /** Progress lines, already redacted. Default: none. */
+  readonly log?: (line: string) => void;
+  /** Act only on these nodes; the other managers serve as entry points and nothing is scaled down. Default: every node. */
+  readonly targets?: ReadonlySet<string>;
+  /** Parallel sessions and joins. Default JOIN_CONCURRENCY. */
+  readonly concurrency?: number;
+  /** How long to wait for a node's SSH. Default SSH_WAIT_TIMEOUT_MS (ssh.ts). */
+  readonly sshWaitTimeoutMs?: number;
+}
+
+export interface BootstrapResult {
+  readonly actions: readonly Action[];
+  /** Things left as they are, e.g. a manager that is down. */
+  readonly warnings: readonly string[];
+  /** `docker node ls` after the run. */
+  readonly nodeList: string;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+class Run {
+  readonly sessions = new Map<string, SshSession>();
+  readonly obs = new Map<string, Observation>();
+  readonly actions: Action[] = [];
+  readonly problems: string[] = [];
+  readonly warnings: string[] = [];
+  private closed = false;
+  constructor(readonly o: BootstrapOptions) {}
+
+  log(line: string): void {
+    this.o.log?.(redact(line));
+  }
+
+  act(a: Action): void {
+    this.actions.push(a);
+    this.log(`[${a.node}] ${a.kind}: ${a.detail}`);
+  }
+
+  /** SSH in, wait for cloud-init and docker, read the swarm state. Never throws: failure is an observation. */
+  async inspect(node: InventoryNode, timeoutMs: number | undefined, signal?: AbortSignal): Promise<Observation> {
+    let o: Observation;
+    try {
+      const s = await waitForSsh(node, this.o.privateKeyFor(node), { log: (l) => this.log(l), timeoutMs, signal });
+      // A manager we stopped waiting for may connect after the run ended: don't leak it.
+      if (this.closed) s.close();
+      this.sessions.set(node.name, s);
+      await waitForNodeReady(s, (l) => this.log(l));
+      let info = await readSwarmInfo(s);
+      for (const deadline = Date.now() + PENDING_SETTLE_MS; info.state === "pending" && Date.now() < deadline; ) {
+        await sleep(1000);
+        info = await readSwarmInfo(s);
+      }
+      this.log(`[${node.name}] swarm state: ${info.state}${info.controlAvailable ? " (manager)" : ""}`);
+      o = { reachable: true, info };
+    } catch (err) {
+      o = { reachable: false, error: redact((err as Error).message) };
+    }
+    this.obs.set(node.name, o);
+    return o;
+  }
+
+  closeAll(): void {
+    this.closed = true;
+    for (const s of this.sessions.values()) s.close();
+  }
+}
+
+/** Inspects every manager in parallel; returns once all answered, or once one serves and the rest had MANAGER_GRACE_MS. */
+async function inspectManagers(run: Run, mgrs: readonly InventoryNode[]): Promise<Map<string, { done: Promise<Observation>; abort: AbortController }>> {
+  const pending = new Map<string, { done: Promise<Observation>; abort: AbortController }>();
+  let serving!: () => void;
+  const someoneServes = new Promise<void>((r) => (serving = r));
+  for (const m of mgrs) {
+    const abort = new AbortController();
+    const done = run.inspect(m, run.o.sshWaitTimeoutMs, abort.signal).then((o) => {
+      if (o.reachable && o.info.state === "active" && o.info.controlAvailable) serving();
+      return o;
+    });
+    pending.set(m.name, { done, abort });
+  }
+  const all = Promise.all([...pending.values()].map((p) => p.done));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, someoneServes.then(() => new Promise<void>((r) => (timer = setTimeout(r, MANAGER_GRACE_MS))))]);
+  clearTimeout(timer);
+  return pending;
+}
+
+/** Brings the swarm to match the inventory. Throws BootstrapError (listing all problems and the actions already taken) on failure. */
+export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<BootstrapResult> {
+  const run = new Run(o);
+  try {
+    return await converge(inv, run);
+  } catch (err) {
+    if (err instanceof BootstrapError) throw err;
+    throw new BootstrapError([...run.problems, redact((err as Error).message)], run.actions);
+  } finally {
+    run.closeAll();
+  }
+}
+
+async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
+  const inScope = (n: InventoryNode) => !run.o.targets || run.o.targets.has(n.name);
+  const refusals = checkManagerChanges(inv, [], []);
+  if (refusals.length) throw new BootstrapError(refusals, []);
+  const mgrs = inv.nodes.filter((n) => n.role === "manager");
+  const pending = await inspectManagers(run, mgrs);
+
+  const entry = chooseEntry(inv, run.obs);
+  if (entry.kind === "fail") throw new BootstrapError([entry.problem], []);
+  const manager = run.sessions.get(entry.node.name) as SshSession;
+  if (entry.kind === "init") {
+    if (!inScope(entry.node)) throw new BootstrapError([`the swarm is not initialised yet: bootstrap its first manager ${entry.node.name} first`], []);
+    await initSwarm(manager, entry.node, inv.swarm);
+    run.act({ node: entry.node.name, kind: "init", detail: `swarm init --advertise-addr ${entry.node.advertiseAddress}${inv.swarm?.defaultAddrPool ? ` --default-addr-pool ${inv.swarm.defaultAddrPool}` : ""}` });
+    run.obs.set(entry.node.name, { reachable: true, info: await readSwarmInfo(manager) });
+  }
+  await ensureIngress(run, manager, entry.node.name, inv.swarm?.overlayMtu ?? DEFAULT_OVERLAY_MTU);
+
+  let members = await readMembers(manager);
+  const matched = matchMembers(inv, members, run.obs);
+  // Reach every node in scope that is not a ready member (managers are being reached already).
+  const todo = inv.nodes.filter((n) => inScope(n) && n.name !== entry.node.name && matched.get(n.name)?.status !== "ready");
+  const downButListed = (n: InventoryNode) => matched.get(n.name) !== undefined;
+  for (const [name, p] of pending) if (!todo.some((n) => n.name === name) || downButListed(inv.nodes.find((n) => n.name === name) as InventoryNode)) p.abort.abort();
+  await mapLimit(todo, run.o.concurrency ?? JOIN_CONCURRENCY, async (n) => {
+    const p = pending.get(n.name);
+    return p ? p.done : run.inspect(n, downButListed(n) ? DOWN_NODE_SSH_WAIT_MS : run.o.sshWaitTimeoutMs);
+  });
+  const considered = todo.filter((n) => {
+    const ob = run.obs.get(n.name);
+    if (downButListed(n) && ob && !ob.reachable) {
+      run.warnings.push(`${n.name} is listed as ${matched.get(n.name)?.status} in the swarm and does not answer (${ob.error}); left as it is`);
+      run.log(`[${n.name}] warning: down and unreachable; left as it is`);
+      return false;
+    }
+    return true;
+  });
+  const scope: Inventory = { ...inv, nodes: inv.nodes.filter((n) => n.name === entry.node.name || considered.includes(n) || (inScope(n) && !todo.includes(n))) };
+  const membership = planMembership(scope, members, run.obs, entry.node);
+  run.problems.push(...membership.problems);
+  const removals = () => (run.o.targets ? [] : planRemovals(inv, members, run.obs));
+  const refused = checkManagerChanges(inv, members, [...membership.steps, ...planRolesAndLabels(scope, members), ...removals()]);
+  if (refused.length) throw new BootstrapError([...refused, ...run.problems], run.actions);
+
+  await joinAll(run, membership.steps, manager, entry.node);
+  if (run.actions.some((a) => a.kind === "join")) members = await readMembers(manager);
+  for (const step of [...planRolesAndLabels(scope, members), ...removals()]) {
+    try {
+      await execute(run, manager, step);
+    } catch (err) {
+      run.problems.push(`${step.kind} ${step.node} failed: ${redact((err as Error).message)}`);
+      if (step.kind === "remove" || step.kind === "demote") break; // later quorum arithmetic assumed this step
+    }
+  }
+  const list = await nodeList(manager);
+  if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
+  return { actions: run.actions, warnings: run.warnings, nodeList: list };
+}
+
+async function ensureIngress(run: Run, manager: SshSession, name: string, mtu: number): Promise<void> {
+  const ingress = await readIngress(manager);
+  if (ingress.exists && ingress.encrypted && ingress.mtu === String(mtu)) return;
+  try {
+    await recreateIngress(manager, ingress, mtu);
+    run.act({ node: name, kind: "ingress", detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}` });
+  } catch (err) {
+    run.problems.push(redact((err as Error).message));
+  }
+}
+
+/** Managers join one at a time (raft adds members one by one); workers join in parallel. Tokens live only in this scope. */
+async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, entry: InventoryNode): Promise<void> {
+  const joins = steps.filter((s): s is Extract<Step, { kind: "join" }> => s.kind === "join");
+  if (joins.length === 0) return;
+  const tokens = new Map<string, Promise<string>>();
+  const token = (role: "manager" | "worker") => {
+    if (!tokens.has(role)) tokens.set(role, joinToken(manager, role));
+    return tokens.get(role) as Promise<string>;
+  };
+  const join = async (s: Extract<Step, { kind: "join" }>) => {
+    try {
+      await joinSwarm(run.sessions.get(s.node.name) as SshSession, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
+      run.act({ node: s.node.name, kind: "join", detail: `joined as ${s.role} via ${entry.name}` });
+    } catch (err) {
+      run.problems.push(`${s.node.name} could not join: ${redact((err as Error).message)}`);
+    }
+  };
+  for (const s of joins.filter((j) => j.role === "manager")) await join(s);
+  await mapLimit(joins.filter((j) => j.role === "worker"), run.o.concurrency ?? JOIN_CONCURRENCY, join);
+}
+
+async function execute(run: Run, manager: SshSession, step: Step): Promise<void> {
+  switch (step.kind) {
+    case "promote":
+    case "demote":
+      await setRole(manager, step.id, step.kind === "promote" ? "manager" : "worker");
+      run.act({ node: step.node, kind: step.kind, detail: step.kind === "promote" ? "worker → manager" : "manager → worker" });
+      return;
+    case "label":
+      await addLabels(manager, step.id, step.labels);
+      run.act({ node: step.node, kind: "label", detail: Object.entries(step.labels).map(([k, v]) => `${k}=${v}`).join(" ") });
+      return;
+    case "remove":
+      await scaleDown(manager, step.entry, step.node, undefined, (a) => run.act(a));
+      return;
+    case "join":
+      return;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Taking one member out of the swarm, in the order Docker documents: demote (keeps the manager
+ * count and quorum as planned), drain and wait so its tasks are rescheduled first, leave on the
+ * node itself when we can reach it, then `docker node rm` on a manager.
+ */
+import { ActionSink } from "./actions";
+import { SshSession } from "./ssh";
+import { drain, leaveSwarm, removeMember, setRole } from "./swarm-ops";
+import { ClusterNode } from "./swarm-state";
+
+/** `node` is the session on the departing node itself, when its address and host key are known. */
+export async function scaleDown(manager: SshSession, entry: ClusterNode, name: string, node: SshSession | undefined, act: ActionSink): Promise<void> {
+  if (entry.role === "manager") {
+    await setRole(manager, entry.id, "worker");
+    act({ node: name, kind: "demote", detail: "manager → worker (before removal)" });
+  }
+  if (entry.status === "ready") {
+    // Also when already drained (a re-run after an interrupted removal): it waits for stragglers.
+    await drain(manager, entry.id, name);
+    if (entry.availability !== "drain") act({ node: name, kind: "drain", detail: "tasks moved to other nodes" });
+  }
+  let left = false;
+  if (node) {
+    await leaveSwarm(node);
+    left = true;
+    act({ node: name, kind: "leave", detail: "docker swarm leave on the node" });
+  }
+  await removeMember(manager, entry.id, name, left);
+  act({ node: name, kind: "remove", detail: `docker node rm ${entry.id}${left ? "" : " --force (node not reachable from the inventory)"}` });
+}

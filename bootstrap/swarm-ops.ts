@@ -1,0 +1,139 @@
+/**
+ * The docker commands bootstrap runs, one function each, over a session from ./ssh. Decisions live
+ * in ./plan; these only act and report. Join tokens pass through stdin and memory only.
+ */
+import { InventoryNode, SwarmSettings } from "./inventory";
+import { registerSecret } from "./redact";
+import { shellQuote, SshSession } from "./ssh";
+import { ClusterNode, parseNodeInspect, parseSwarmInfo, SwarmInfo } from "./swarm-state";
+
+/** `swarm init` creates the CA and raft store; a minute covers a slow disk. */
+export const INIT_TIMEOUT_MS = 60_000;
+/** `swarm join` returns once the node has its certificate (managers: once raft has added them). */
+export const JOIN_TIMEOUT_MS = 120_000;
+/** After drain, tasks need time to stop (10 s stop grace each by default) and be rescheduled. */
+export const DRAIN_TIMEOUT_MS = 120_000;
+/** After `swarm leave`, managers mark the node down within a few heartbeats (5 s each). */
+export const NODE_DOWN_TIMEOUT_MS = 60_000;
+/** Ingress removal is asynchronous; creating the new one is retried this long. */
+export const INGRESS_RECREATE_TIMEOUT_MS = 30_000;
+const POLL_MS = 1_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function poll(what: string, limitMs: number, done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await done())) {
+    if (Date.now() + POLL_MS > deadline) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
+    await sleep(POLL_MS);
+  }
+}
+
+export async function readSwarmInfo(s: SshSession): Promise<SwarmInfo> {
+  return parseSwarmInfo((await s.run("docker info --format '{{json .Swarm}}'")).stdout, s.node);
+}
+
+/** Every member as the cluster sees it, in one command. */
+export async function readMembers(s: SshSession): Promise<ClusterNode[]> {
+  return parseNodeInspect((await s.run("docker node inspect $(docker node ls -q)")).stdout);
+}
+
+export async function initSwarm(s: SshSession, node: InventoryNode, settings: SwarmSettings = {}): Promise<void> {
+  const pool = settings.defaultAddrPool
+    ? ` --default-addr-pool ${shellQuote(settings.defaultAddrPool)} --default-addr-pool-mask-length ${settings.defaultAddrPoolMaskLength ?? 24}`
+    : "";
+  await s.run(`docker swarm init --advertise-addr ${shellQuote(node.advertiseAddress)}${pool}`, { timeoutMs: INIT_TIMEOUT_MS });
+}
+
+export interface IngressState {
+  readonly exists: boolean;
+  readonly encrypted: boolean;
+  readonly mtu?: string;
+}
+
+export async function readIngress(s: SshSession): Promise<IngressState> {
+  const r = await s.run("docker network inspect ingress --format '{{json .Options}}'", { allowFailure: true });
+  if (r.code !== 0) {
+    if (/no such network|not found/i.test(r.stderr)) return { exists: false, encrypted: false };
+    throw new Error(`cannot inspect the ingress network on ${s.node}: ${r.stderr}`);
+  }
+  const opts = (JSON.parse(r.stdout || "{}") ?? {}) as Record<string, string>;
+  const mtu = opts["com.docker.network.driver.mtu"];
+  return { exists: true, encrypted: "encrypted" in opts, ...(mtu !== undefined ? { mtu } : {}) };
+}
+
+/**
+ * Replaces the default (plain) routing-mesh network with an encrypted one carrying the underlay
+ * MTU. Docker refuses while a service publishes through ingress; the error says what to do.
+ */
+export async function recreateIngress(s: SshSession, state: IngressState, mtu: number): Promise<void> {
+  if (state.exists) {
+    // `network rm ingress` asks for confirmation; it reads the answer from stdin.
+    const rm = await s.run("docker network rm ingress", { stdin: "y\n", allowFailure: true });
+    if (rm.code !== 0 && !/no such network/i.test(rm.stderr)) {
+      throw new Error(`cannot replace the plain ingress network on ${s.node} (${rm.stderr || rm.stdout}); remove the services that publish ports through it, or publish them with mode: host, then re-run`);
+    }
+  }
+  const create = `docker network create --driver overlay --ingress --opt encrypted --opt com.docker.network.driver.mtu=${mtu} ingress`;
+  await poll(`the ingress network to be recreated on ${s.node}`, INGRESS_RECREATE_TIMEOUT_MS, async () => {
+    const r = await s.run(create, { allowFailure: true });
+    if (r.code === 0) return true;
+    if (/already exists|being removed|in use/i.test(r.stderr)) return false;
+    throw new Error(`creating the encrypted ingress network on ${s.node} failed: ${r.stderr}`);
+  });
+}
+
+/** Fetched from a manager at the moment it is needed; held only in memory by the caller. */
+export async function joinToken(manager: SshSession, role: "manager" | "worker"): Promise<string> {
+  const token = (await manager.run(`docker swarm join-token -q ${role}`)).stdout.trim();
+  registerSecret(token);
+  if (!token.startsWith("SWMTKN-")) throw new Error(`${manager.node} returned no ${role} join token`);
+  return token;
+}
+
+/** Joins through `managerAddr` ("ip:2377"); the token goes through stdin, never the command line we log. */
+export async function joinSwarm(s: SshSession, node: InventoryNode, token: string, managerAddr: string): Promise<void> {
+  await s.run(`read -r token && exec docker swarm join --token "$token" --advertise-addr ${shellQuote(node.advertiseAddress)} ${shellQuote(managerAddr)}`, {
+    stdin: token + "\n",
+    timeoutMs: JOIN_TIMEOUT_MS,
+  });
+}
+
+export async function setRole(manager: SshSession, id: string, role: "manager" | "worker"): Promise<void> {
+  await manager.run(`docker node ${role === "manager" ? "promote" : "demote"} ${shellQuote(id)}`);
+}
+
+export async function addLabels(manager: SshSession, id: string, labels: Readonly<Record<string, string>>): Promise<void> {
+  const args = Object.entries(labels).map(([k, v]) => `--label-add ${shellQuote(`${k}=${v}`)}`).join(" ");
+  await manager.run(`docker node update ${args} ${shellQuote(id)}`);
+}
+
+/** Drains the node and waits until no task that should run is left on it. */
+export async function drain(manager: SshSession, id: string, name: string): Promise<void> {
+  await manager.run(`docker node update --availability drain ${shellQuote(id)}`);
+  await poll(`the tasks on ${name} to move away after drain`, DRAIN_TIMEOUT_MS, async () => {
+    const r = await manager.run(`docker node ps ${shellQuote(id)} --filter desired-state=running -q`);
+    return r.stdout.trim() === "";
+  });
+}
+
+export async function leaveSwarm(s: SshSession): Promise<void> {
+  const info = await readSwarmInfo(s);
+  if (info.state !== "inactive") await s.run("docker swarm leave --force", { timeoutMs: JOIN_TIMEOUT_MS });
+}
+
+/** `docker node rm`; waits for the node to show as down when it left by itself, else forces. */
+export async function removeMember(manager: SshSession, id: string, name: string, left: boolean): Promise<void> {
+  if (left) {
+    await poll(`${name} to show as down after leaving`, NODE_DOWN_TIMEOUT_MS, async () => {
+      const r = await manager.run(`docker node inspect ${shellQuote(id)} --format '{{.Status.State}}'`, { allowFailure: true });
+      return r.code !== 0 || r.stdout.trim() !== "ready";
+    });
+  }
+  const r = await manager.run(`docker node rm ${left ? "" : "--force "}${shellQuote(id)}`, { allowFailure: true });
+  if (r.code !== 0 && !/could not find node|not found/i.test(r.stderr)) throw new Error(`docker node rm ${name} failed on ${manager.node}: ${r.stderr}`);
+}
+
+export async function nodeList(manager: SshSession): Promise<string> {
+  return (await manager.run("docker node ls --format 'table {{.Hostname}}\\t{{.Status}}\\t{{.Availability}}\\t{{.ManagerStatus}}\\t{{.ID}}'")).stdout;
+}

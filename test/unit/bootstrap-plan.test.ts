@@ -1,0 +1,149 @@
+import { Inventory, InventoryNode } from "../../bootstrap/inventory";
+import { checkManagerChanges, chooseEntry, matchMembers, nodesToInspect, Observation, planMembership, planRemovals, planRolesAndLabels } from "../../bootstrap/plan";
+import { ClusterNode, SwarmInfo } from "../../bootstrap/swarm-state";
+
+const node = (name: string, role: "manager" | "worker", octet: number, labels: Record<string, string> = {}): InventoryNode => ({
+  name, role, host: `10.9.0.${octet}`, port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", advertiseAddress: `10.9.0.${octet}`, labels,
+});
+const inv = (...nodes: InventoryNode[]): Inventory => ({ nodes });
+const m1 = node("manager-1", "manager", 11);
+const m2 = node("manager-2", "manager", 12);
+const m3 = node("manager-3", "manager", 13);
+const w1 = node("worker-1", "worker", 21, { edge: "true" });
+const w2 = node("worker-2", "worker", 22);
+
+const member = (n: InventoryNode | string, id: string, over: Partial<ClusterNode> = {}): ClusterNode => {
+  const isNode = typeof n !== "string";
+  const role = isNode ? n.role : "worker";
+  return {
+    id, hostname: isNode ? n.name : n, role, availability: "active", status: "ready", addr: isNode ? n.advertiseAddress : "10.9.0.99",
+    ...(role === "manager" ? { reachability: "reachable" } : {}), leader: false, labels: {}, ...over,
+  };
+};
+const info = (over: Partial<SwarmInfo> = {}): SwarmInfo => ({ state: "inactive", nodeId: "", controlAvailable: false, remoteManagers: [], error: "", ...over });
+const up = (i: Partial<SwarmInfo> = {}): Observation => ({ reachable: true, info: info(i) });
+const down = (error = "connect ECONNREFUSED"): Observation => ({ reachable: false, error });
+const activeMgr = (id: string, cluster = "C1") => up({ state: "active", nodeId: id, controlAvailable: true, clusterId: cluster });
+
+describe("choosing the entry manager", () => {
+  it("inits on the first manager when every manager is reachable and none is in a swarm", () => {
+    const e = chooseEntry(inv(m1, m2, m3, w1), new Map([["manager-1", up()], ["manager-2", up()], ["manager-3", up()]]));
+    expect(e).toEqual({ kind: "init", node: m1 });
+  });
+
+  it("never inits while a manager is unreachable, because it may hold the swarm", () => {
+    const e = chooseEntry(inv(m1, m2, m3), new Map([["manager-1", down()], ["manager-2", up()], ["manager-3", up()]]));
+    expect(e.kind).toBe("fail");
+    expect((e as { problem: string }).problem).toMatch(/cannot reach manager-1: connect ECONNREFUSED/);
+  });
+
+  it("serves through another manager when the first one is unreachable", () => {
+    const e = chooseEntry(inv(m1, m2, m3), new Map([["manager-1", down()], ["manager-2", activeMgr("B")], ["manager-3", activeMgr("C")]]));
+    expect(e).toEqual({ kind: "serve", node: m2, clusterId: "C1" });
+  });
+
+  it("refuses managers that belong to different swarms, naming them", () => {
+    const e = chooseEntry(inv(m1, m2, m3), new Map([["manager-1", activeMgr("A", "X")], ["manager-2", activeMgr("B", "Y")], ["manager-3", up()]]));
+    expect((e as { problem: string }).problem).toMatch(/manager-1 \(cluster X\), manager-2 \(cluster Y\)/);
+  });
+
+  it("refuses to init when a manager is a worker of some swarm", () => {
+    const e = chooseEntry(inv(m1), new Map([["manager-1", up({ state: "active", nodeId: "Z" })]]));
+    expect((e as { problem: string }).problem).toMatch(/manager-1 is active in a swarm but not as a manager/);
+  });
+});
+
+describe("membership", () => {
+  it("matches members by hostname or address and prefers ready entries over stale ones", () => {
+    const stale = member(w1, "OLD", { status: "down" });
+    const fresh = member(w1, "NEW", { hostname: "something-else" });
+    expect(matchMembers(inv(m1, w1), [stale, fresh]).get("worker-1")?.id).toBe("NEW");
+  });
+
+  it("reaches only nodes that are not ready members", () => {
+    const members = [member(m1, "A"), member(w1, "W1"), member(w2, "W2", { status: "down" })];
+    expect(nodesToInspect(inv(m1, w1, w2, node("worker-3", "worker", 23)), members).map((n) => n.name)).toEqual(["worker-2", "worker-3"]);
+  });
+
+  it("joins inactive nodes, managers first, and leaves members alone", () => {
+    const members = [member(m1, "A"), member(w1, "W1")];
+    const obs = new Map([["manager-2", up()], ["manager-3", up()], ["worker-2", up()]]);
+    const plan = planMembership(inv(m1, w2, m2, m3, w1), members, obs, m1);
+    expect(plan.steps.map((s) => s.kind === "join" && `${s.node.name}:${s.role}`)).toEqual(["manager-2:manager", "manager-3:manager", "worker-2:worker"]);
+    expect(plan.problems).toEqual([]);
+  });
+
+  it("refuses a node active in a different swarm instead of re-joining it", () => {
+    const plan = planMembership(inv(m1, w2), [member(m1, "A")], new Map([["worker-2", up({ state: "active", nodeId: "FOREIGN", remoteManagers: ["10.1.1.1:2377"] })]]), m1);
+    expect(plan.steps).toEqual([]);
+    expect(plan.problems[0]).toMatch(/worker-2 is active in a different swarm \(node FOREIGN, managers 10.1.1.1:2377\)/);
+  });
+
+  it("reports unreachable and failing nodes but still joins the others", () => {
+    const obs = new Map<string, Observation>([["worker-1", down("host key mismatch for worker-1")], ["worker-2", up()], ["manager-2", up({ state: "error", error: "tls" })]]);
+    const plan = planMembership(inv(m1, m2, w1, w2), [member(m1, "A")], obs, m1);
+    expect(plan.steps.map((s) => s.kind === "join" && s.node.name)).toEqual(["worker-2"]);
+    expect(plan.problems.join("\n")).toMatch(/cannot reach worker-1: host key mismatch/);
+    expect(plan.problems.join("\n")).toMatch(/docker on manager-2 reports a swarm error: tls/);
+  });
+
+  it("takes no step when a node is active with an ID the swarm knows", () => {
+    const plan = planMembership(inv(m1, w1), [member(m1, "A"), member(w1, "W1", { status: "down" })], new Map([["worker-1", up({ state: "active", nodeId: "W1" })]]), m1);
+    expect(plan).toEqual({ steps: [], problems: [] });
+  });
+});
+
+describe("roles and labels", () => {
+  it("adds missing or different labels and never removes others", () => {
+    const steps = planRolesAndLabels(inv(m1, w1), [member(m1, "A"), member(w1, "W1", { labels: { edge: "false", team: "x" } })]);
+    expect(steps).toEqual([{ kind: "label", node: "worker-1", id: "W1", labels: { edge: "true" } }]);
+  });
+
+  it("promotes and demotes members whose inventory role changed, promotions first", () => {
+    const steps = planRolesAndLabels(inv(m1, node("manager-2", "worker", 12), node("worker-2", "manager", 22)), [member(m1, "A"), member(m2, "B"), member(w2, "W2")]);
+    expect(steps.map((s) => `${s.kind} ${s.node}`)).toEqual(["promote worker-2", "demote manager-2"]);
+  });
+
+  it("takes no step on a cluster that matches the inventory", () => {
+    expect(planRolesAndLabels(inv(m1, w1), [member(m1, "A"), member(w1, "W1", { labels: { edge: "true" } })])).toEqual([]);
+  });
+});
+
+describe("scale-down and quorum", () => {
+  it("removes members that left the inventory, workers first, then unreachable managers", () => {
+    const members = [member(m1, "A"), member(m2, "B"), member(m3, "C", { reachability: "unreachable", status: "down" }), member(w1, "W1")];
+    expect(planRemovals(inv(m1), members).map((s) => s.node)).toEqual(["worker-1", "manager-3", "manager-2"]);
+  });
+
+  it("removes a stale entry once the node re-joined under a new ID", () => {
+    const members = [member(m1, "A"), member(w1, "OLD", { status: "down" }), member(w1, "NEW")];
+    expect(planRemovals(inv(m1, w1), members).map((s) => s.kind === "remove" && s.entry.id)).toEqual(["OLD"]);
+  });
+
+  it("refuses an even number of managers", () => {
+    expect(checkManagerChanges(inv(m1, m2, w1), [], [])[0]).toMatch(/the inventory has 2 managers; use an odd number/);
+  });
+
+  it("allows going from 3 managers to 1", () => {
+    const members = [member(m1, "A"), member(m2, "B"), member(m3, "C")];
+    expect(checkManagerChanges(inv(m1), members, planRemovals(inv(m1), members))).toEqual([]);
+  });
+
+  it("refuses a removal that would lose quorum", () => {
+    // 3 managers, one already unreachable; removing a reachable one leaves 1 of 2 reachable.
+    const members = [member(m1, "A"), member(m2, "B"), member(m3, "C", { reachability: "unreachable" })];
+    const steps = [{ kind: "remove" as const, node: "manager-2", entry: members[1] }];
+    expect(checkManagerChanges(inv(m1, m3, node("manager-4", "manager", 14)), members, steps)[0]).toMatch(/refusing to remove manager-2: 1 of the remaining 2 managers would be reachable/);
+  });
+
+  it("refuses to remove the last manager", () => {
+    const members = [member(m2, "B")];
+    const steps = [{ kind: "remove" as const, node: "manager-2", entry: members[0] }];
+    expect(checkManagerChanges(inv(m1), members, steps)).toContain("refusing to remove manager-2: it is the last manager");
+  });
+
+  it("reports a swarm that has already lost quorum", () => {
+    const members = [member(m1, "A"), member(m2, "B", { reachability: "unreachable" }), member(m3, "C", { reachability: "unreachable" })];
+    expect(checkManagerChanges(inv(m1, m2, m3), members, [])[0]).toMatch(/lost quorum: 1 of 3 managers/);
+  });
+});
