@@ -1,0 +1,129 @@
+/**
+ * Config → node plan. Pure: no Pulumi, no I/O.
+ *
+ * Everything about a node (name, type, location, placement group, labels, private address) is a
+ * function of its role and its own index only, never of the node count or of other nodes. So raising
+ * or lowering `workers` adds or removes the last nodes and leaves every other server's inputs alone,
+ * which matters because Hetzner replaces a server whose userData or sshKeys change.
+ */
+import type { NodeRole } from "../bootstrap/inventory";
+import { cidr, firstSubnet, hostAddress } from "./cidr";
+import type { ClusterConfig } from "./config";
+
+/** Hetzner allows at most 10 servers in one spread placement group. */
+export const MAX_SERVERS_PER_SPREAD_GROUP = 10;
+/** Underlay MTU: Hetzner private interfaces have 1450, public ones 1500. */
+export const PRIVATE_MTU = 1450;
+export const PUBLIC_MTU = 1500;
+/** Private addresses: manager-i gets .(10+i) and worker-j .(20+j) of the nodes' /24 (.1 is Hetzner's gateway). */
+const MANAGER_IP_OFFSET = 10;
+const WORKER_IP_OFFSET = 20;
+const NODE_SUBNET_PREFIX = 24;
+/** Swarm carves the address pool into /24 networks (--default-addr-pool-mask-length 24). */
+export const POOL_MASK_LENGTH = 24;
+/** Marks every Hetzner resource this program owns, so label selectors never catch foreign servers. */
+export const MANAGED_BY = "hcloud-swarm";
+
+export interface NodePlan {
+  /** Stable node name, "manager-1", "worker-3": the inventory name and the Pulumi resource suffix. */
+  readonly name: string;
+  readonly role: NodeRole;
+  /** 1-based index within the role. */
+  readonly index: number;
+  /** Hetzner server name (unique per project, a hostname): "<cluster>-worker-3". */
+  readonly serverName: string;
+  readonly serverType: string;
+  readonly location: string;
+  /** Key of the placement group in ClusterPlan.placementGroups. */
+  readonly placementGroup: string;
+  /** Hetzner labels: cluster, role, managed-by. */
+  readonly serverLabels: Readonly<Record<string, string>>;
+  /** Swarm node labels for bootstrap (`docker node update --label-add`). */
+  readonly swarmLabels: Readonly<Record<string, string>>;
+  /** Fixed address on the private network (private mode only). */
+  readonly privateIp?: string;
+}
+
+export interface PlacementGroupPlan {
+  /** "worker-nbg1-2": role, location and chunk of at most 10 servers. */
+  readonly key: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface NetworkPlan {
+  readonly cidr: string;
+  readonly subnetCidr: string;
+  readonly zone: string;
+}
+
+export interface ClusterPlan {
+  readonly cluster: string;
+  readonly nodes: readonly NodePlan[];
+  readonly placementGroups: readonly PlacementGroupPlan[];
+  /** Absent in public-only mode. */
+  readonly network?: NetworkPlan;
+  readonly swarm: { readonly defaultAddrPool: string; readonly defaultAddrPoolMaskLength: number; readonly overlayMtu: number };
+  /** Hetzner label selectors for the cluster's servers. */
+  readonly selectors: { readonly all: string; readonly managers: string };
+}
+
+function baseLabels(config: ClusterConfig): Record<string, string> {
+  return { cluster: config.clusterName, "managed-by": MANAGED_BY };
+}
+
+function placementGroupFor(config: ClusterConfig, role: NodeRole, index: number): PlacementGroupPlan {
+  const n = config.locations.length;
+  const location = config.locations[(index - 1) % n];
+  // The node's ordinal among same-role nodes in its location decides its chunk of ten.
+  const chunk = Math.floor(Math.floor((index - 1) / n) / MAX_SERVERS_PER_SPREAD_GROUP) + 1;
+  const key = `${role}-${location}-${chunk}`;
+  return { key, name: `${config.clusterName}-${key}`, labels: { ...baseLabels(config), role } };
+}
+
+/** The plan of one node: a function of the config (not the counts) and its own role and index. */
+export function planNode(config: ClusterConfig, role: NodeRole, index: number): NodePlan {
+  const name = `${role}-${index}`;
+  const location = config.locations[(index - 1) % config.locations.length];
+  const subnet = firstSubnet(cidr(config.networkCidr), NODE_SUBNET_PREFIX);
+  return {
+    name,
+    role,
+    index,
+    serverName: `${config.clusterName}-${name}`,
+    serverType: role === "manager" ? config.managerServerType : config.workerServerType,
+    location,
+    placementGroup: placementGroupFor(config, role, index).key,
+    serverLabels: { ...baseLabels(config), role },
+    // Managers carry the edge proxy (80/443 are open on them only).
+    swarmLabels: role === "manager" ? { location, edge: "true" } : { location },
+    ...(config.privateNetwork ? { privateIp: hostAddress(subnet, (role === "manager" ? MANAGER_IP_OFFSET : WORKER_IP_OFFSET) + index) } : {}),
+  };
+}
+
+export function planCluster(config: ClusterConfig): ClusterPlan {
+  const nodes = [
+    ...Array.from({ length: config.managers }, (_, i) => planNode(config, "manager", i + 1)),
+    ...Array.from({ length: config.workers }, (_, i) => planNode(config, "worker", i + 1)),
+  ];
+  const groups = new Map<string, PlacementGroupPlan>();
+  for (const node of nodes) {
+    const g = placementGroupFor(config, node.role, node.index);
+    groups.set(g.key, g);
+  }
+  const all = `${Object.entries(baseLabels(config)).map(([k, v]) => `${k}=${v}`).join(",")}`;
+  return {
+    cluster: config.clusterName,
+    nodes,
+    placementGroups: [...groups.values()],
+    ...(config.privateNetwork
+      ? { network: { cidr: config.networkCidr, subnetCidr: firstSubnet(cidr(config.networkCidr), NODE_SUBNET_PREFIX).text, zone: config.networkZone } }
+      : {}),
+    swarm: {
+      defaultAddrPool: config.swarmAddressPool,
+      defaultAddrPoolMaskLength: POOL_MASK_LENGTH,
+      overlayMtu: config.privateNetwork ? PRIVATE_MTU : PUBLIC_MTU,
+    },
+    selectors: { all, managers: `${all},role=manager` },
+  };
+}
