@@ -3,7 +3,7 @@
  * manager. Reading only: every change goes through deploy.ts or remove.ts.
  */
 import * as fs from "fs";
-import { type Inventory, managers } from "../bootstrap/inventory";
+import { type Inventory, type InventoryNode, managers } from "../bootstrap/inventory";
 import { connect, type SshSession } from "../bootstrap/ssh";
 
 export interface NetworkFacts {
@@ -36,21 +36,29 @@ export interface ServiceFacts {
 export const STACK_LABEL = "com.docker.stack.namespace";
 
 /** Connects to the first manager that answers (managers in inventory order), with its pinned host key. */
-export async function connectManager(inv: Inventory, identity?: string): Promise<SshSession> {
+export async function managerSession(inv: Inventory, privateKeyFor: (node: InventoryNode) => string): Promise<SshSession> {
   const failures: string[] = [];
   for (const node of managers(inv)) {
-    const keyFile = identity ?? node.privateKeyPath;
-    if (!keyFile) {
-      failures.push(`${node.name}: no private key (give --identity KEY or privateKeyPath in the inventory)`);
-      continue;
-    }
     try {
-      return await connect(node, fs.readFileSync(keyFile, "utf8"));
+      return await connect(node, privateKeyFor(node));
     } catch (err) {
       failures.push(`${node.name}: ${(err as Error).message}`);
     }
   }
   throw new Error(`no manager reachable over SSH:\n  ${failures.join("\n  ")}`);
+}
+
+/** The private key for a node: --identity, else the inventory's privateKeyPath. */
+export function keyFileReader(identity?: string): (node: InventoryNode) => string {
+  return (node) => {
+    const keyFile = identity ?? node.privateKeyPath;
+    if (!keyFile) throw new Error(`no private key for ${node.name}: give --identity KEY or privateKeyPath in the inventory`);
+    return fs.readFileSync(keyFile, "utf8");
+  };
+}
+
+export function connectManager(inv: Inventory, identity?: string): Promise<SshSession> {
+  return managerSession(inv, keyFileReader(identity));
 }
 
 /** JSON documents, one per non-empty line (docker's `--format '{{json .}}'`). */

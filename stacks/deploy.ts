@@ -32,6 +32,11 @@ export interface DeployArgs {
   readonly localImage?: string;
   /** File that receives generated secrets (mode 0600). Default .hcloud-swarm/secrets/<stack>.env. */
   readonly secretsFile?: string;
+  /**
+   * Receives generated secrets before they are created in the cluster (the Pulumi provider keeps
+   * them as secret outputs). Default: write them to `secretsFile`.
+   */
+  readonly keepGenerated?: (secrets: readonly GeneratedSecret[]) => void;
   /** How long to wait for services to converge. Default CONVERGE_TIMEOUT_MS in converge.ts. */
   readonly convergeTimeoutMs?: number;
   /** Progress lines; never given secret values. Default: none. */
@@ -40,6 +45,8 @@ export interface DeployArgs {
 
 export interface DeployResult {
   readonly stack: string;
+  /** Hash of the rendered file, as labelled on every service. */
+  readonly hash: string;
   /** Human-readable actions taken, in order; empty when the stack was already as rendered. */
   readonly actions: readonly string[];
   readonly notices: readonly string[];
@@ -84,8 +91,9 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   const actions = planDeploy(rendered, facts, mtu, serviceCount);
   const generated = actions.flatMap((a) => (a.kind === "create-secret" ? [generateSecret(rendered.stack, rendered.secrets.find((x) => x.name === a.name)!)] : []));
   const secretsFile = args.secretsFile ?? defaultSecretsFile(rendered.stack);
-  // Saved before they exist in the cluster: a secret created but never written down would be lost for good.
-  saveSecrets(secretsFile, generated);
+  // Kept before they exist in the cluster: a secret created but never written down would be lost for good.
+  if (args.keepGenerated) args.keepGenerated(generated);
+  else saveSecrets(secretsFile, generated);
   const done: string[] = [];
   for (const a of actions) {
     await apply(s, a, rendered, generated, args.localImage !== undefined);
@@ -94,7 +102,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   }
   if (actions.length === 0) log(`${rendered.stack}: nothing to do, the cluster already runs this rendering (${rendered.hash})`);
   const converge = await waitForConvergence(s, rendered.stack, serviceCount, { ...(args.convergeTimeoutMs ? { timeoutMs: args.convergeTimeoutMs } : {}), log });
-  return { stack: rendered.stack, actions: done, notices: rendered.notices, ...(generated.length > 0 ? { secretsFile } : {}), converge };
+  return { stack: rendered.stack, hash: rendered.hash, actions: done, notices: rendered.notices, ...(generated.length > 0 && !args.keepGenerated ? { secretsFile } : {}), converge };
 }
 
 async function apply(s: SshSession, a: DeployAction, rendered: RenderedStack, generated: readonly GeneratedSecret[], local: boolean): Promise<void> {

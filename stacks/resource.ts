@@ -1,0 +1,43 @@
+/**
+ * The Input<> side of the stacks provider: a dynamic resource that `pulumi up` creates after
+ * the swarm is formed. Its `generatedSecrets` output and the private key are secret in state.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { Inventory } from "../bootstrap/inventory";
+import { stacksProvider, type StackEntry } from "./provider";
+
+export interface StacksDeploymentArgs {
+  /** The cluster's inventory (after bootstrap). */
+  readonly inventory: pulumi.Input<Inventory>;
+  /** OpenSSH private key for the nodes; pass a secret. */
+  readonly privateKey: pulumi.Input<string>;
+  /** Stacks in deploy order (from parseStacksConfig). Default: none. */
+  readonly stacks?: pulumi.Input<readonly StackEntry[]>;
+  /** Test bed only: run every service on this local image. Default: none. */
+  readonly localImage?: pulumi.Input<string>;
+}
+
+export class StacksDeployment extends pulumi.dynamic.Resource {
+  /** Rendered-file hash per stack. */
+  public readonly hashes!: pulumi.Output<Record<string, string>>;
+  /** Docker secret name → generated value. Secret. */
+  public readonly generatedSecrets!: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: StacksDeploymentArgs, opts: pulumi.CustomResourceOptions = {}) {
+    super(
+      stacksProvider,
+      name,
+      {
+        inventory: args.inventory,
+        privateKey: pulumi.secret(args.privateKey),
+        stacks: args.stacks ?? [],
+        localImage: args.localImage,
+        hashes: undefined,
+        generatedSecrets: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["generatedSecrets", "privateKey"] },
+      "hcloud-swarm",
+      "Stacks",
+    );
+  }
+}

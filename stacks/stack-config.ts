@@ -1,0 +1,71 @@
+/**
+ * The `hcloud-swarm:stacks` config list: which stacks `pulumi up` deploys after the swarm is
+ * formed, and their variables. Every problem is collected and named by its config path.
+ *
+ *   hcloud-swarm:stacks:
+ *     - template: traefik
+ *       vars: {acme_email: ops@example.com, dashboard_domain: traefik.example.com}
+ *     - template: wordpress
+ *       name: blog            # default: the template's name
+ *       vars: {domain: blog.example.com}
+ *
+ * A bare template name ("traefik") is short for {template: traefik} and suits templates
+ * whose variables all have defaults.
+ */
+import { throwIfProblems } from "../common/problems";
+import { ValidationError } from "../common/problems";
+import { renderStack } from "./render";
+import { STACK_NAME } from "./source";
+import { loadStackFile, templateNames } from "./template";
+
+export const STACKS_CONFIG_KEY = "hcloud-swarm:stacks";
+
+/** One stack to deploy, with the template text itself so the provider needs no files. */
+export interface StackRequest {
+  readonly name: string;
+  readonly template: string;
+  /** Path of the template, for messages. */
+  readonly file: string;
+  readonly text: string;
+  readonly vars: Readonly<Record<string, string>>;
+}
+
+/** Parses and checks the list, rendering each stack once so missing variables show at preview time. */
+export function parseStacksConfig(value: unknown, mtu: number): StackRequest[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throwIfProblems(STACKS_CONFIG_KEY, [`${STACKS_CONFIG_KEY} must be a list such as ["traefik", {"template": "wordpress", "vars": {"domain": "blog.example.com"}}]`]);
+  const problems: string[] = [];
+  const out: StackRequest[] = [];
+  const known = templateNames();
+  (value as unknown[]).forEach((raw, i) => {
+    const at = `${STACKS_CONFIG_KEY}[${i}]`;
+    const entry = typeof raw === "string" ? { template: raw } : raw;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      problems.push(`${at} must be a template name or {template, name?, vars?}`);
+      return;
+    }
+    const e = entry as { template?: unknown; name?: unknown; vars?: unknown };
+    if (typeof e.template !== "string" || !known.includes(e.template)) {
+      problems.push(`${at}.template must be one of ${known.join(", ")}, got ${JSON.stringify(e.template)}`);
+      return;
+    }
+    const name = e.name ?? e.template;
+    if (typeof name !== "string" || !STACK_NAME.test(name)) problems.push(`${at}.name must be lowercase letters, digits, - and _, got ${JSON.stringify(e.name)}`);
+    else if (out.some((o) => o.name === name)) problems.push(`${at}.name "${name}" is used twice; give one of them another name`);
+    const vars = e.vars ?? {};
+    if (typeof vars !== "object" || vars === null || Array.isArray(vars) || Object.values(vars).some((v) => typeof v !== "string")) {
+      problems.push(`${at}.vars must be an object of string values, e.g. {"domain": "blog.example.com"}`);
+      return;
+    }
+    const t = loadStackFile(e.template);
+    try {
+      renderStack(t.text, t.file, { stack: String(name), vars: vars as Record<string, string>, mtu });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      problems.push(...err.problems.map((p) => `${at} (${e.template}): ${p.replace(/--var (\w+)/g, `vars.$1`)}`));
+    }
+    out.push({ name: String(name), template: e.template, file: t.file, text: t.text, vars: vars as Record<string, string> });
+  });
+  throwIfProblems(STACKS_CONFIG_KEY, problems);
+  return out;
+}
