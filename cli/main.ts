@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerLocal } from "./local";
 import { registerBootstrapCommand } from "./bootstrap";
 import { registerStackCommands } from "./stack";
 import { registerVerifyCommand } from "./verify";
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
   const program = new Command("hcloud-swarm")
     .description("A Docker Swarm on Hetzner Cloud (or on this machine) with every overlay encrypted.")
     .showHelpAfterError();
+  registerLocal(program);
   registerBootstrapCommand(program);
   registerStackCommands(program);
   registerVerifyCommand(program);

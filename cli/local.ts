@@ -1,0 +1,75 @@
+/** `hcloud-swarm local up|down|status`: the local test bed on this machine. */
+import { Command, InvalidArgumentError } from "commander";
+import { DEFAULT_DIR, upBed } from "../local/bed";
+import { LOCAL_IMAGE } from "../local/image";
+import { BED_RANGE } from "../local/plan";
+import { downBed } from "../local/state";
+import { bedStatus, formatStatus } from "../local/status";
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a whole number, got "${value}"`);
+  return n;
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+function fail(err: unknown): never {
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+
+export function registerLocal(program: Command): void {
+  const local = program
+    .command("local")
+    .description(`A multi-node swarm test bed on this machine: real sshd and dockerd per node in namespaces, on ${BED_RANGE} (Linux, root).`);
+
+  local
+    .command("up")
+    .description("create the nodes (removing leftovers of an earlier bed in DIR) and write DIR/inventory.json; does not form a swarm")
+    .option("--nodes <n>", "number of nodes", wholeNumber, 3)
+    .option("--managers <m>", "how many of them are managers (the first ones)", wholeNumber, 1)
+    .option("--dir <dir>", "bed directory", DEFAULT_DIR)
+    .option("--no-install", "do not apt-get install missing packages; just say what is missing")
+    .action(async (o: { nodes: number; managers: number; dir: string; install: boolean }) => {
+      try {
+        const bed = await upBed({ dir: o.dir, nodes: o.nodes, managers: o.managers, install: o.install, log: (m) => process.stderr.write(`${m}\n`) });
+        const rows = [["NODE", "ROLE", "ADDRESS", "NETNS"], ...bed.nodes.map((n) => [n.name, n.role, n.ip, n.netns])];
+        process.stdout.write(`${table(rows)}\n\n`);
+        process.stdout.write(`${bed.nodes.length} nodes up in ${(bed.timings.total / 1000).toFixed(1)} s (bridge ${bed.ctx.names.bridge}, ${bed.ctx.names.subnet}), image ${LOCAL_IMAGE} on every node.\n`);
+        process.stdout.write(`inventory: ${bed.inventoryPath}\n`);
+        process.stdout.write(`ssh:       ssh -i ${bed.privateKeyPath} -o UserKnownHostsFile=${bed.knownHostsPath} -o StrictHostKeyChecking=yes root@${bed.nodes[0].ip}\n`);
+        process.stdout.write(`next:      hcloud-swarm local status --dir ${o.dir}   |   hcloud-swarm local down --dir ${o.dir}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  local
+    .command("down")
+    .description("remove everything `up` created for DIR: processes, namespaces, cgroups, mounts, bridge, iptables rules; works after a crash")
+    .option("--dir <dir>", "bed directory", DEFAULT_DIR)
+    .action(async (o: { dir: string }) => {
+      try {
+        const r = await downBed(o.dir);
+        process.stdout.write(r.removed.length > 0 ? `removed test bed ${r.removed.map((k) => `hsw${k}`).join(", ")} of ${o.dir}\n` : `nothing of a test bed left in ${o.dir}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  local
+    .command("status")
+    .description("show the nodes, whether their sshd and dockerd answer, and which kernel features this machine lacks")
+    .option("--dir <dir>", "bed directory", DEFAULT_DIR)
+    .action(async (o: { dir: string }) => {
+      try {
+        process.stdout.write(formatStatus(await bedStatus(o.dir)));
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

@@ -1,0 +1,227 @@
+/**
+ * Node lifecycle. A node is a network namespace (/run/netns/hsw<K>-<name>) plus its own mount and
+ * UTS namespaces, pinned by files in DIR/ns so they outlive every process: a node whose processes
+ * were all killed keeps its /var/lib/docker and can be started again, like a server after a power cut.
+ * Every process started in a node first joins the node's cgroups, which is how teardown finds them.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { Hierarchy, killTree, mountScript, pidsIn, procsFiles } from "./cgroups";
+import { NodePaths, nodePaths, NodeRecord } from "./node-files";
+import { BedNames } from "./plan";
+import { dockerPing, dockerSocketOf, sshBanner } from "./probe";
+import { run, RunOptions, RunResult, sleep, waitFor } from "./run";
+
+export interface BedContext {
+  readonly dir: string;
+  readonly names: BedNames;
+  readonly hierarchies: readonly Hierarchy[];
+}
+
+/** A daemon that stopped on SIGTERM by then is not going to; it gets SIGKILL. */
+const STOP_TIMEOUT_MS = 10_000;
+
+/** Node-private mounts: tmpfs for state that must die with the node, the node's own /etc files on top of the host's. */
+function nodeSetupScript(ctx: BedContext, node: NodeRecord, p: NodePaths): string {
+  const b = ctx.names;
+  return `set -e
+hostname ${node.name}
+umount -l /sys
+mount -t sysfs sysfs /sys
+${mountScript(ctx.hierarchies)}
+# Reach the node's files through /mnt: the tmpfs mounts below may hide DIR (e.g. under /tmp).
+mount --bind '${p.root}' /mnt
+for d in /run /tmp /var/lib /var/log; do mount -t tmpfs -o mode=755 tmpfs $d; done
+chmod 1777 /tmp
+mount -t tmpfs -o mode=700 tmpfs /root
+mkdir -p /run/sshd /var/lib/docker
+if [ -L /etc/resolv.conf ]; then t=$(readlink /etc/resolv.conf); case $t in /*) ;; *) t=/etc/$t;; esac; mkdir -p "$(dirname "$t")"; : > "$t"; fi
+for f in hostname hosts resolv.conf; do mount --bind /mnt/etc/$f /etc/$f; done
+mkdir -p /etc/docker
+for d in ssh docker; do mount --bind /mnt/etc/$d /etc/$d; done
+umount /mnt
+ip link set lo up
+ip addr add ${node.ip}/${b.prefixLength} dev eth0
+ip link set eth0 up
+ip route add default via ${b.gateway}
+`;
+}
+
+function isMountpoint(p: string): boolean {
+  const enc = p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
+  return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === enc);
+}
+
+/** DIR/ns must be a private mount: a namespace file bound under a shared mount would propagate into itself. */
+export async function ensureNsDir(dir: string): Promise<void> {
+  const nsDir = path.join(dir, "ns");
+  fs.mkdirSync(nsDir, { recursive: true });
+  if (!isMountpoint(nsDir)) await run("mount", ["--bind", nsDir, nsDir]);
+  await run("mount", ["--make-private", nsDir]);
+}
+
+/** Unmounts the namespace pins and DIR/ns itself; the namespaces die with their last process. */
+export async function releaseNsDir(dir: string): Promise<void> {
+  const nsDir = path.join(dir, "ns");
+  if (!fs.existsSync(nsDir)) return;
+  for (const f of fs.readdirSync(nsDir)) {
+    const file = path.join(nsDir, f);
+    while (isMountpoint(file)) await run("umount", ["-l", file]);
+  }
+  while (isMountpoint(nsDir)) await run("umount", ["-l", nsDir]);
+  fs.rmSync(nsDir, { recursive: true, force: true });
+}
+
+function enterArgs(ctx: BedContext, node: NodeRecord): string[] {
+  const p = nodePaths(ctx.dir, node.name);
+  return [`--net=/run/netns/${node.netns}`, `--mount=${p.nsMnt}`, `--uts=${p.nsUts}`, "--wd=/"];
+}
+
+function joinCgroups(ctx: BedContext, node: NodeRecord): string {
+  return `for f in ${procsFiles(ctx.hierarchies, ctx.names.cgroup, node.name).join(" ")}; do echo $$ > "$f"; done\n`;
+}
+
+/** Creates the node's mount and UTS namespaces inside its network namespace and prepares its mounts. */
+export async function createNodeNamespaces(ctx: BedContext, node: NodeRecord): Promise<void> {
+  const p = nodePaths(ctx.dir, node.name);
+  for (const f of [p.nsMnt, p.nsUts]) fs.writeFileSync(f, "");
+  await run("nsenter", [
+    `--net=/run/netns/${node.netns}`,
+    "unshare",
+    `--mount=${p.nsMnt}`,
+    `--uts=${p.nsUts}`,
+    "--propagation",
+    "private",
+    "/bin/sh",
+    "-c",
+    nodeSetupScript(ctx, node, p),
+  ]);
+}
+
+/** Runs a shell script inside the node (its namespaces and cgroup), as root, like a console on the server. */
+export function execInNode(ctx: BedContext, node: NodeRecord, script: string, opts: RunOptions = {}): Promise<RunResult> {
+  return run("nsenter", [...enterArgs(ctx, node), "/bin/sh", "-c", joinCgroups(ctx, node) + script], opts);
+}
+
+/** Starts a long-running process in the node, detached from the caller, logging to a file in the node's dir. */
+function spawnInNode(ctx: BedContext, node: NodeRecord, script: string, logFile: string): number {
+  const fd = fs.openSync(logFile, "a");
+  try {
+    const child = spawn("nsenter", [...enterArgs(ctx, node), "/bin/sh", "-c", joinCgroups(ctx, node) + script], {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+    });
+    child.on("error", () => undefined);
+    child.unref();
+    return child.pid ?? 0;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function startDockerd(ctx: BedContext, node: NodeRecord): void {
+  // Stale pidfiles from a killed dockerd make the next one refuse to start when the pid was reused.
+  spawnInNode(
+    ctx,
+    node,
+    "rm -f /run/docker.pid /run/docker/containerd/containerd.pid\nexport DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1\nexec /usr/sbin/dockerd --config-file /etc/docker/daemon.json",
+    nodePaths(ctx.dir, node.name).dockerLog,
+  );
+}
+
+/** Starts sshd, optionally after a delay (the sleeping shell is already in the node, so teardown kills it too). */
+export function startSshd(ctx: BedContext, node: NodeRecord, delayMs = 0): void {
+  const wait = delayMs > 0 ? `sleep ${(delayMs / 1000).toFixed(3)}\n` : "";
+  spawnInNode(ctx, node, `${wait}exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config`, nodePaths(ctx.dir, node.name).sshdLog);
+}
+
+export interface NodeProcesses {
+  readonly dockerd?: number;
+  /** The listening sshd. */
+  readonly sshd?: number;
+  /** Per-connection sshd processes: killing them drops the SSH connections. */
+  readonly sshSessions: readonly number[];
+  readonly all: readonly number[];
+}
+
+function cmdline(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+export function nodeProcesses(ctx: BedContext, node: NodeRecord): NodeProcesses {
+  const all = pidsIn(ctx.hierarchies, path.join(ctx.names.cgroup, node.name)).sort((a, b) => a - b);
+  let dockerd: number | undefined;
+  let sshd: number | undefined;
+  const sshSessions: number[] = [];
+  for (const pid of all) {
+    const argv = cmdline(pid);
+    const line = argv.join(" ");
+    if (argv[0] === "/usr/sbin/dockerd") dockerd = pid;
+    else if (line.includes("[listener]") || (argv[0] === "/usr/sbin/sshd" && !argv.includes("-R"))) sshd = pid;
+    else if (argv[0]?.startsWith("sshd") || argv[0] === "/usr/sbin/sshd") sshSessions.push(pid);
+  }
+  return { dockerd, sshd, sshSessions, all };
+}
+
+export async function dockerdAnswers(ctx: BedContext, node: NodeRecord): Promise<boolean> {
+  const pid = nodeProcesses(ctx, node).dockerd;
+  return pid !== undefined && (await dockerPing(dockerSocketOf(pid)));
+}
+
+export function sshdAnswers(node: NodeRecord): Promise<boolean> {
+  return sshBanner(node.ip);
+}
+
+export async function waitDockerd(ctx: BedContext, node: NodeRecord, timeoutMs: number): Promise<void> {
+  if (!(await waitFor(() => dockerdAnswers(ctx, node), timeoutMs, 50))) {
+    throw new Error(`dockerd on ${node.name} did not answer within ${timeoutMs / 1000} s; see ${nodePaths(ctx.dir, node.name).dockerLog}`);
+  }
+}
+
+export async function waitSshd(ctx: BedContext, node: NodeRecord, timeoutMs: number): Promise<void> {
+  if (!(await waitFor(() => sshdAnswers(node), timeoutMs, 50))) {
+    throw new Error(`sshd on ${node.name} did not answer within ${timeoutMs / 1000} s; see ${nodePaths(ctx.dir, node.name).sshdLog}`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, wait, then SIGKILL: how an init system stops a daemon. */
+export async function stopPid(pid: number | undefined): Promise<void> {
+  if (pid === undefined || !alive(pid)) return;
+  process.kill(pid, "SIGTERM");
+  if (await waitFor(() => !alive(pid), STOP_TIMEOUT_MS, 50)) return;
+  process.kill(pid, "SIGKILL");
+  await waitFor(() => !alive(pid), STOP_TIMEOUT_MS, 20);
+}
+
+/** Drops every SSH connection to the node at once, as a network cut would; the listener stays up. */
+export async function dropSshSessions(ctx: BedContext, node: NodeRecord): Promise<number> {
+  const sessions = nodeProcesses(ctx, node).sshSessions;
+  for (const pid of sessions) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Session ended by itself.
+    }
+  }
+  await sleep(20);
+  return sessions.length;
+}
+
+/** Kills every process of the node (a power cut); its namespaces and files stay for a restart. */
+export function powerOff(ctx: BedContext, node: NodeRecord): Promise<void> {
+  return killTree(ctx.hierarchies, path.join(ctx.names.cgroup, node.name));
+}

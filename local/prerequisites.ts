@@ -1,0 +1,80 @@
+/**
+ * What the test bed needs from the machine: Linux, root, and a handful of Debian packages. Missing
+ * packages are installed with apt when allowed, otherwise the user is told exactly what to run.
+ */
+import * as fs from "fs";
+import { BUSYBOX } from "./image";
+import { run } from "./run";
+
+/** Binary → Debian package that provides it. */
+const REQUIRED: ReadonlyArray<readonly [string, string]> = [
+  ["/usr/sbin/dockerd", "docker.io"],
+  ["/usr/bin/containerd", "docker.io"],
+  ["/usr/sbin/runc", "docker.io"],
+  ["/usr/sbin/sshd", "openssh-server"],
+  ["/usr/bin/ssh-keygen", "openssh-client"],
+  ["/usr/bin/ssh", "openssh-client"],
+  [BUSYBOX, "busybox-static"],
+  ["/usr/sbin/ip", "iproute2"],
+  ["/usr/sbin/iptables", "iptables"],
+  ["/usr/bin/nsenter", "util-linux"],
+  ["/usr/bin/unshare", "util-linux"],
+  ["/usr/bin/tar", "tar"],
+];
+
+/** The test bed creates namespaces, bridges and firewall rules: Linux and root only. */
+export function platformProblems(): string[] {
+  const problems: string[] = [];
+  if (process.platform !== "linux") problems.push(`the local test bed needs Linux (network, mount and UTS namespaces); this is ${process.platform}`);
+  else if (process.getuid?.() !== 0) problems.push("the local test bed needs root: it creates network namespaces, a bridge and iptables rules (run it with sudo)");
+  return problems;
+}
+
+/** True when the ELF binary has no program interpreter, i.e. it runs inside an image without libraries. */
+export function isStaticElf(file: string): boolean {
+  const buf = fs.readFileSync(file);
+  if (buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2) return false;
+  const phoff = Number(buf.readBigUInt64LE(0x20));
+  const phentsize = buf.readUInt16LE(0x36);
+  const phnum = buf.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) if (buf.readUInt32LE(phoff + i * phentsize) === 3 /* PT_INTERP */) return false;
+  return true;
+}
+
+/** Debian packages whose binaries are missing (or, for busybox, not static). */
+export function missingPackages(): string[] {
+  const missing = new Set<string>();
+  for (const [bin, pkg] of REQUIRED) {
+    if (!fs.existsSync(bin)) missing.add(pkg);
+    else if (bin === BUSYBOX && !isStaticElf(bin)) missing.add(pkg);
+  }
+  return [...missing];
+}
+
+export interface PrerequisiteOptions {
+  /** Install missing packages with apt-get. Default true. */
+  readonly install?: boolean;
+  /** Progress messages. Default: none. */
+  readonly log?: (msg: string) => void;
+}
+
+/** Throws with a precise message when the bed cannot run here; installs missing packages when allowed. */
+export async function ensurePrerequisites(opts: PrerequisiteOptions = {}): Promise<void> {
+  const platform = platformProblems();
+  if (platform.length > 0) throw new Error(platform.join("\n"));
+  const missing = missingPackages();
+  if (missing.length === 0) return;
+  const cmd = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
+  if (opts.install === false || !fs.existsSync("/usr/bin/apt-get")) {
+    throw new Error(`the local test bed needs these packages: ${missing.join(", ")}.\nInstall them with: ${cmd}\n(or your distribution's equivalents)`);
+  }
+  opts.log?.(`installing ${missing.join(", ")} with apt-get`);
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const first = await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { allowFail: true, env, timeoutMs: 600_000 });
+  if (first.code !== 0) {
+    await run("apt-get", ["update", "-qq"], { env, timeoutMs: 600_000 });
+    await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env, timeoutMs: 600_000 });
+  }
+  const still = missingPackages();
+  if (still.length > 0) throw new Error(`after apt-get install, still missing: ${still.join(", ")}; try: ${cmd}`);
+}
