@@ -6,6 +6,29 @@
 import { InventoryNode, Inventory, NodeRole } from "./inventory";
 import { ClusterNode, SwarmInfo } from "./swarm-state";
 
+/**
+ * Labels bootstrap keeps on every member: how to reach it over SSH and its pinned host key. When
+ * the node later leaves the inventory, they let scale-down run `docker swarm leave` on the node
+ * itself (a node only removed with `docker node rm` keeps believing it is in the swarm). The host
+ * key was pinned by the inventory when the node joined, so this is not trust-on-first-use.
+ */
+export const LABEL_SSH = "hcloud-swarm.ssh";
+export const LABEL_HOST_KEY = "hcloud-swarm.host-key";
+
+/** The labels a member should carry: the inventory's plus the SSH bookkeeping labels. */
+export function desiredLabels(n: InventoryNode): Record<string, string> {
+  const [type, blob] = n.hostKey.split(/\s+/);
+  return { ...n.labels, [LABEL_SSH]: `${n.user}@${n.host}:${n.port}`, [LABEL_HOST_KEY]: `${type} ${blob}` };
+}
+
+/** Where to reach a member that left the inventory, from its bookkeeping labels; undefined if it has none. */
+export function departedTarget(m: ClusterNode): { name: string; user: string; host: string; port: number; hostKey: string } | undefined {
+  const ssh = /^([^@\s]+)@([A-Za-z0-9.:-]+):(\d+)$/.exec(m.labels[LABEL_SSH] ?? "");
+  const hostKey = m.labels[LABEL_HOST_KEY];
+  if (!ssh || !hostKey) return undefined;
+  return { name: m.hostname || m.id, user: ssh[1], host: ssh[2], port: Number(ssh[3]), hostKey };
+}
+
 /** What SSH and `docker info` told us about one inventory node. */
 export type Observation = { readonly reachable: true; readonly info: SwarmInfo } | { readonly reachable: false; readonly error: string };
 
@@ -100,6 +123,11 @@ export function planMembership(inv: Inventory, members: readonly ClusterNode[], 
     const { info } = o;
     if (info.state === "pending") problems.push(`${n.name} is still trying to join a swarm (pending); check that it reaches a manager on 2377/tcp, or run \`docker swarm leave --force\` on it and re-run`);
     else if (info.state === "active" && !ids.has(info.nodeId)) {
+      const ours = inv.nodes.filter((m) => m.role === "manager").map((m) => `${m.advertiseAddress}:2377`);
+      if (info.remoteManagers.some((a) => ours.includes(a))) {
+        problems.push(`${n.name} was removed from this swarm but its engine still believes it is a member (node ${info.nodeId}); run \`docker swarm leave --force\` on it, then re-run to join it again`);
+        continue;
+      }
       problems.push(`${n.name} is active in a different swarm (node ${info.nodeId}, managers ${info.remoteManagers.join(", ") || "unknown"}); it is not re-joined silently: run \`docker swarm leave --force\` on it if it belongs in this one`);
     } else if (info.state === "inactive") joins.push({ kind: "join", node: n, role: n.role });
     // active with a known ID: a member that is restarting or just joined; nothing to do.
@@ -117,7 +145,7 @@ export function planRolesAndLabels(inv: Inventory, members: readonly ClusterNode
     if (!m || m.status !== "ready") continue;
     if (m.role !== n.role) steps.push({ kind: n.role === "manager" ? "promote" : "demote", node: n.name, id: m.id });
     // Labels are added and updated, never removed: others (operators, stacks) may set their own.
-    const missing = Object.entries(n.labels).filter(([k, v]) => m.labels[k] !== v);
+    const missing = Object.entries(desiredLabels(n)).filter(([k, v]) => m.labels[k] !== v);
     if (missing.length > 0) steps.push({ kind: "label", node: n.name, id: m.id, labels: Object.fromEntries(missing) });
   }
   return steps.sort((a, b) => (a.kind === "promote" ? -1 : 0) - (b.kind === "promote" ? -1 : 0));

@@ -7,10 +7,11 @@
  */
 import { Action, BootstrapError } from "./actions";
 import { Inventory, InventoryNode } from "./inventory";
-import { chooseEntry, checkManagerChanges, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
+import { chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
 import { redact } from "./redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "./ssh";
+import { ClusterNode } from "./swarm-state";
 import { addLabels, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole } from "./swarm-ops";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
@@ -29,6 +30,8 @@ export interface BootstrapOptions {
   readonly privateKeyFor: (node: InventoryNode) => string;
   /** Progress lines, already redacted. Default: none. */
   readonly log?: (line: string) => void;
+  /** Every remote command, already redacted. Default: none. */
+  readonly trace?: (line: string) => void;
   /** Act only on these nodes; the other managers serve as entry points and nothing is scaled down. Default: every node. */
   readonly targets?: ReadonlySet<string>;
   /** Parallel sessions and joins. Default JOIN_CONCURRENCY. */
@@ -83,7 +86,7 @@ class Run {
   async inspect(node: InventoryNode, timeoutMs: number | undefined, signal?: AbortSignal): Promise<Observation> {
     let o: Observation;
     try {
-      const s = await waitForSsh(node, this.o.privateKeyFor(node), { log: (l) => this.log(l), timeoutMs, signal });
+      const s = await waitForSsh(node, this.o.privateKeyFor(node), { log: (l) => this.log(l), trace: this.o.trace, timeoutMs, signal });
       // A manager we stopped waiting for may connect after the run ended: don't leak it.
       if (this.closed) s.close();
       this.sessions.set(node.name, s);
@@ -189,7 +192,7 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   if (run.actions.some((a) => a.kind === "join")) members = await readMembers(manager);
   for (const step of [...planRolesAndLabels(scope, members), ...removals()]) {
     try {
-      await execute(run, manager, step);
+      await execute(run, manager, step, entry.node);
     } catch (err) {
       run.problems.push(`${step.kind} ${step.node} failed: ${redact((err as Error).message)}`);
       if (step.kind === "remove" || step.kind === "demote") break; // later quorum arithmetic assumed this step
@@ -232,20 +235,41 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
   await mapLimit(joins.filter((j) => j.role === "worker"), run.o.concurrency ?? JOIN_CONCURRENCY, join);
 }
 
-async function execute(run: Run, manager: SshSession, step: Step): Promise<void> {
+/** A node that left the inventory, reached through its bookkeeping labels so it can leave the swarm itself. */
+async function reachDeparted(run: Run, entry: ClusterNode, keyNode: InventoryNode): Promise<SshSession | undefined> {
+  const target = departedTarget(entry);
+  if (!target || entry.status !== "ready") return undefined;
+  try {
+    return await waitForSsh(target, run.o.privateKeyFor(keyNode), { log: (l) => run.log(l), trace: run.o.trace, timeoutMs: DOWN_NODE_SSH_WAIT_MS });
+  } catch (err) {
+    run.warnings.push(`could not reach ${target.name} to run \`docker swarm leave\` there (${redact((err as Error).message)}); it is removed from the swarm anyway: run \`docker swarm leave --force\` on it before reusing it`);
+    return undefined;
+  }
+}
+
+async function execute(run: Run, manager: SshSession, step: Step, keyNode: InventoryNode): Promise<void> {
   switch (step.kind) {
     case "promote":
     case "demote":
       await setRole(manager, step.id, step.kind === "promote" ? "manager" : "worker");
       run.act({ node: step.node, kind: step.kind, detail: step.kind === "promote" ? "worker → manager" : "manager → worker" });
       return;
-    case "label":
+    case "label": {
       await addLabels(manager, step.id, step.labels);
-      run.act({ node: step.node, kind: "label", detail: Object.entries(step.labels).map(([k, v]) => `${k}=${v}`).join(" ") });
+      const own = Object.entries(step.labels).filter(([k]) => k !== LABEL_SSH && k !== LABEL_HOST_KEY);
+      const bookkeeping = own.length < Object.keys(step.labels).length ? "ssh address and host key" : "";
+      run.act({ node: step.node, kind: "label", detail: [...own.map(([k, v]) => `${k}=${v}`), bookkeeping].filter((x) => x).join(", ") });
       return;
-    case "remove":
-      await scaleDown(manager, step.entry, step.node, undefined, (a) => run.act(a));
+    }
+    case "remove": {
+      const node = await reachDeparted(run, step.entry, keyNode);
+      try {
+        await scaleDown(manager, step.entry, step.node, node, (a) => run.act(a));
+      } finally {
+        node?.close();
+      }
       return;
+    }
     case "join":
       return;
   }

@@ -25,6 +25,6 @@ export async function scaleDown(manager: SshSession, entry: ClusterNode, name: s
     left = true;
     act({ node: name, kind: "leave", detail: "docker swarm leave on the node" });
   }
-  await removeMember(manager, entry.id, name, left);
-  act({ node: name, kind: "remove", detail: `docker node rm ${entry.id}${left ? "" : " --force (node not reachable from the inventory)"}` });
+  await removeMember(manager, entry.id, name);
+  act({ node: name, kind: "remove", detail: `docker node rm ${entry.id}${left ? "" : " (the node itself was not reached: run `docker swarm leave --force` there before reusing it)"}` });
 }

@@ -96,8 +96,10 @@ export interface SshSession {
 }
 
 export interface ConnectOptions {
-  /** Progress lines (already redacted). Default: none. */
+  /** Progress lines such as "waiting for SSH" (already redacted). Default: none. */
   readonly log?: (line: string) => void;
+  /** Every command run, "[node] $ command" (already redacted). Default: none. */
+  readonly trace?: (line: string) => void;
   /** Handshake limit. Default SSH_HANDSHAKE_TIMEOUT_MS. */
   readonly handshakeTimeoutMs?: number;
 }
@@ -152,7 +154,7 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
   connection?.on("close", () => {
     open = false;
   });
-  const trace = (line: string) => options.log?.(redact(line));
+  const trace = (line: string) => options.trace?.(redact(line));
 
   async function exec(command: string, display: string, o: RunOptions): Promise<CommandResult> {
     if (!open) throw new Error(`ssh connection to ${target.name} is closed${lastError ? ` (${lastError.message})` : ""}; cannot run ${display}`);

@@ -13,8 +13,6 @@ export const INIT_TIMEOUT_MS = 60_000;
 export const JOIN_TIMEOUT_MS = 120_000;
 /** After drain, tasks need time to stop (10 s stop grace each by default) and be rescheduled. */
 export const DRAIN_TIMEOUT_MS = 120_000;
-/** After `swarm leave`, managers mark the node down within a few heartbeats (5 s each). */
-export const NODE_DOWN_TIMEOUT_MS = 60_000;
 /** Ingress removal is asynchronous; creating the new one is retried this long. */
 export const INGRESS_RECREATE_TIMEOUT_MS = 30_000;
 const POLL_MS = 1_000;
@@ -122,15 +120,12 @@ export async function leaveSwarm(s: SshSession): Promise<void> {
   if (info.state !== "inactive") await s.run("docker swarm leave --force", { timeoutMs: JOIN_TIMEOUT_MS });
 }
 
-/** `docker node rm`; waits for the node to show as down when it left by itself, else forces. */
-export async function removeMember(manager: SshSession, id: string, name: string, left: boolean): Promise<void> {
-  if (left) {
-    await poll(`${name} to show as down after leaving`, NODE_DOWN_TIMEOUT_MS, async () => {
-      const r = await manager.run(`docker node inspect ${shellQuote(id)} --format '{{.Status.State}}'`, { allowFailure: true });
-      return r.code !== 0 || r.stdout.trim() !== "ready";
-    });
-  }
-  const r = await manager.run(`docker node rm ${left ? "" : "--force "}${shellQuote(id)}`, { allowFailure: true });
+/**
+ * `docker node rm --force`: by now the node is drained and has left (or cannot be reached), and
+ * waiting for the managers to mark it down first would only add a few heartbeats (~15 s).
+ */
+export async function removeMember(manager: SshSession, id: string, name: string): Promise<void> {
+  const r = await manager.run(`docker node rm --force ${shellQuote(id)}`, { allowFailure: true });
   if (r.code !== 0 && !/could not find node|not found/i.test(r.stderr)) throw new Error(`docker node rm ${name} failed on ${manager.node}: ${r.stderr}`);
 }
 

@@ -1,10 +1,11 @@
 import { Inventory, InventoryNode } from "../../bootstrap/inventory";
-import { checkManagerChanges, chooseEntry, matchMembers, nodesToInspect, Observation, planMembership, planRemovals, planRolesAndLabels } from "../../bootstrap/plan";
+import { checkManagerChanges, chooseEntry, departedTarget, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, nodesToInspect, Observation, planMembership, planRemovals, planRolesAndLabels } from "../../bootstrap/plan";
 import { ClusterNode, SwarmInfo } from "../../bootstrap/swarm-state";
 
 const node = (name: string, role: "manager" | "worker", octet: number, labels: Record<string, string> = {}): InventoryNode => ({
-  name, role, host: `10.9.0.${octet}`, port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", advertiseAddress: `10.9.0.${octet}`, labels,
+  name, role, host: `10.9.0.${octet}`, port: 22, user: "root", hostKey: `ssh-ed25519 AAAAkey${octet} root@${name}`, advertiseAddress: `10.9.0.${octet}`, labels,
 });
+const bookkeeping = (n: InventoryNode) => ({ [LABEL_SSH]: `root@${n.host}:22`, [LABEL_HOST_KEY]: n.hostKey.split(" ").slice(0, 2).join(" ") });
 const inv = (...nodes: InventoryNode[]): Inventory => ({ nodes });
 const m1 = node("manager-1", "manager", 11);
 const m2 = node("manager-2", "manager", 12);
@@ -73,6 +74,11 @@ describe("membership", () => {
     expect(plan.problems).toEqual([]);
   });
 
+  it("tells a node removed from this swarm (still pointing at our managers) apart from a foreign one", () => {
+    const plan = planMembership(inv(m1, w2), [member(m1, "A")], new Map([["worker-2", up({ state: "active", nodeId: "GONE", remoteManagers: ["10.9.0.11:2377"] })]]), m1);
+    expect(plan.problems[0]).toMatch(/worker-2 was removed from this swarm but its engine still believes it is a member/);
+  });
+
   it("refuses a node active in a different swarm instead of re-joining it", () => {
     const plan = planMembership(inv(m1, w2), [member(m1, "A")], new Map([["worker-2", up({ state: "active", nodeId: "FOREIGN", remoteManagers: ["10.1.1.1:2377"] })]]), m1);
     expect(plan.steps).toEqual([]);
@@ -94,18 +100,28 @@ describe("membership", () => {
 });
 
 describe("roles and labels", () => {
-  it("adds missing or different labels and never removes others", () => {
-    const steps = planRolesAndLabels(inv(m1, w1), [member(m1, "A"), member(w1, "W1", { labels: { edge: "false", team: "x" } })]);
+  it("adds missing or different labels, with the SSH bookkeeping labels, and never removes others", () => {
+    const steps = planRolesAndLabels(inv(m1, w1), [member(m1, "A", { labels: bookkeeping(m1) }), member(w1, "W1", { labels: { edge: "false", team: "x", ...bookkeeping(w1) } })]);
     expect(steps).toEqual([{ kind: "label", node: "worker-1", id: "W1", labels: { edge: "true" } }]);
   });
 
+  it("labels a new member with how to reach it and its pinned host key, without the key comment", () => {
+    expect(desiredLabels(w1)).toEqual({ edge: "true", [LABEL_SSH]: "root@10.9.0.21:22", [LABEL_HOST_KEY]: "ssh-ed25519 AAAAkey21" });
+  });
+
+  it("finds a departed member again from its labels, and not without them", () => {
+    const m = member(w2, "W2", { labels: bookkeeping(w2) });
+    expect(departedTarget(m)).toEqual({ name: "worker-2", user: "root", host: "10.9.0.22", port: 22, hostKey: "ssh-ed25519 AAAAkey22" });
+    expect(departedTarget(member(w2, "W2"))).toBeUndefined();
+  });
+
   it("promotes and demotes members whose inventory role changed, promotions first", () => {
-    const steps = planRolesAndLabels(inv(m1, node("manager-2", "worker", 12), node("worker-2", "manager", 22)), [member(m1, "A"), member(m2, "B"), member(w2, "W2")]);
+    const steps = planRolesAndLabels(inv(m1, node("manager-2", "worker", 12), node("worker-2", "manager", 22)), [member(m1, "A", { labels: bookkeeping(m1) }), member(m2, "B", { labels: bookkeeping(m2) }), member(w2, "W2", { labels: bookkeeping(w2) })]);
     expect(steps.map((s) => `${s.kind} ${s.node}`)).toEqual(["promote worker-2", "demote manager-2"]);
   });
 
   it("takes no step on a cluster that matches the inventory", () => {
-    expect(planRolesAndLabels(inv(m1, w1), [member(m1, "A"), member(w1, "W1", { labels: { edge: "true" } })])).toEqual([]);
+    expect(planRolesAndLabels(inv(m1, w1), [member(m1, "A", { labels: bookkeeping(m1) }), member(w1, "W1", { labels: { edge: "true", ...bookkeeping(w1) } })])).toEqual([]);
   });
 });
 
