@@ -80,7 +80,7 @@ export async function upBed(opts: UpOptions = {}): Promise<Bed> {
   const timings: Record<string, number> = {};
   await ensurePrerequisites({ install: opts.install, log: opts.log });
   const plan = planNodes({ nodes: opts.nodes, managers: opts.managers });
-  const dir = canonicalDir(opts.dir ?? DEFAULT_DIR);
+  const dir = canonicalDir(opts.dir ?? DEFAULT_DIR, true);
   const cleaned = await downBed(dir);
   if (cleaned.removed.length > 0) opts.log?.(`removed leftovers of an earlier bed in ${dir}`);
   timings.cleanup = Date.now() - started;

@@ -44,12 +44,16 @@ export async function detectKernelFeatures(): Promise<KernelFeature[]> {
       inNs("cat", "/proc/net/ip_vs"),
     ]);
     const ipvsModule = ipvsProc.ok ? false : await moduleLoadable("ip_vs");
+    // Tells "no ESP at all" from "ESP without AES-GCM" (Docker uses only GCM).
+    const espCbc = esp.ok
+      ? esp
+      : await attempt("ip", ["-n", PROBE_NETNS, "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp", "spi", "0x1001", "reqid", "1", "mode", "transport", "enc", "cbc(aes)", "0x" + "11".repeat(16), "auth", "hmac(sha256)", "0x" + "22".repeat(32)]);
     const overlay = /\toverlay$/m.test(fs.readFileSync("/proc/filesystems", "utf8")) || (await moduleLoadable("overlay"));
     return [
       {
         name: "ESP (IPsec, AES-GCM xfrm state)",
         available: esp.ok,
-        detail: esp.detail,
+        detail: esp.ok ? "works" : espCbc.ok ? `ESP works but not AES-GCM: ${esp.detail}` : `no ESP: ${espCbc.detail}; with GCM: ${esp.detail}`,
         consequence: "encrypted overlays create fine but carry no traffic (they fail closed); verify must report 'kernel lacks ESP', not a pass",
       },
       {

@@ -55,11 +55,11 @@ function ownedBy(k: number, dirId: string): boolean | undefined {
   return alias.split(" ")[1] === dirId;
 }
 
-/** Resolves DIR to the form used for ids: absolute and without symlinks (DIR may not exist yet). */
-export function canonicalDir(dir: string): string {
+/** Resolves DIR to the form used for ids: absolute and without symlinks. Creates it only when asked. */
+export function canonicalDir(dir: string, create = false): string {
   const abs = path.resolve(dir);
-  fs.mkdirSync(abs, { recursive: true });
-  return fs.realpathSync(abs);
+  if (create) fs.mkdirSync(abs, { recursive: true });
+  return fs.existsSync(abs) ? fs.realpathSync(abs) : abs;
 }
 
 /** Bed numbers that belong to DIR: from its state file, and from bridge aliases and rule tags (state may be gone). */
@@ -96,6 +96,7 @@ export async function downBed(dirArg: string): Promise<DownReport> {
   const ks = await bedsOfDir(dir);
   for (const k of ks) await removeBed(dir, k, hierarchies);
   await releaseNsDir(dir);
+  if (!fs.existsSync(dir)) return { removed: ks };
   for (const f of BED_FILES) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
   return { removed: ks };
 }

@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { Inventory, InventoryNode, NodeRole } from "../../bootstrap/inventory";
 import { addNode, Bed, upBed } from "../../local/bed";
+import { createNodeCgroups, procsFiles } from "../../local/cgroups";
 import { LOCAL_IMAGE } from "../../local/image";
 import { createOutsider } from "../../local/network";
 import {
@@ -179,11 +180,16 @@ class LiveTestbed implements Testbed {
   }
 
   outsider(): Promise<Outsider> {
-    const names = this.bed.ctx.names;
-    this.outsiderReady ??= createOutsider(names).then(() => ({
-      ip: names.outsiderAddress,
-      exec: (script: string) => run("ip", ["netns", "exec", names.outsiderNetns, "/bin/sh", "-c", script], { allowFail: true }),
-    }));
+    const { names, hierarchies } = this.bed.ctx;
+    // The outsider's processes join the bed's cgroup too, so `down` kills them with the nodes.
+    const join = `for f in ${procsFiles(hierarchies, names.cgroup, "outsider").join(" ")}; do echo $$ > "$f"; done\n`;
+    this.outsiderReady ??= createOutsider(names).then(() => {
+      createNodeCgroups(hierarchies, names.cgroup, "outsider");
+      return {
+        ip: names.outsiderAddress,
+        exec: (script: string) => run("nsenter", [`--net=/run/netns/${names.outsiderNetns}`, "/bin/sh", "-c", join + script], { allowFail: true }),
+      };
+    });
     return this.outsiderReady;
   }
 
