@@ -1,0 +1,156 @@
+/**
+ * Stacks on a real 3-node swarm of the local test bed (real sshd, real dockerd, real
+ * `docker stack deploy`), formed by the bootstrap code. One bed for the whole file; the tests
+ * run in order and build on each other like a user's session.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { Inventory } from "../../bootstrap/inventory";
+import { bootstrap } from "../../bootstrap/run";
+import type { SshSession } from "../../bootstrap/ssh";
+import { connectManager, overlayNetworks, secretNames, stackServices, STACK_LABEL } from "../../stacks/cluster";
+import { deployStack, LintRefusedError, type DeployResult } from "../../stacks/deploy";
+import { removeStack } from "../../stacks/remove";
+import { MTU_OPTION } from "../../stacks/render";
+import { loadStackFile } from "../../stacks/template";
+import { verifyCluster } from "../../stacks/verify-run";
+import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+
+const bed = useTestbed({ name: "stacks", nodes: 3, managers: 1 });
+const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-stacks-secrets-"));
+const log: string[] = [];
+let inv: Inventory;
+let s: SshSession;
+
+/** The demo's labels: Traefik's certificates on the manager, WordPress data on worker-1. */
+function labelled(base: Inventory): Inventory {
+  const labels: Record<string, Record<string, string>> = { "manager-1": { "traefik-certs": "true" }, "worker-1": { "wordpress-data": "true" } };
+  return { ...base, nodes: base.nodes.map((n) => ({ ...n, labels: { ...n.labels, ...(labels[n.name] ?? {}) } })) };
+}
+
+async function snapshot(): Promise<string> {
+  const r = await s.run("docker network ls -q | sort; docker secret ls -q | sort; docker service ls -q | sort; docker volume ls -q | sort");
+  return r.stdout;
+}
+
+function deploy(name: string, vars: Record<string, string>): Promise<DeployResult> {
+  return deployStack(s, {
+    source: loadStackFile(name),
+    vars,
+    inventory: inv,
+    localImage: LOCAL_IMAGE,
+    secretsFile: path.join(secretsDir, `${name}.env`),
+    convergeTimeoutMs: 120_000,
+    log: (l) => log.push(l),
+  });
+}
+
+const TRAEFIK_VARS = { acme_email: "ops@example.test", dashboard_domain: "traefik.example.test" };
+const WP_VARS = { domain: "blog.example.test" };
+
+beforeAll(async () => {
+  inv = labelled(bed().inventory);
+  const key = fs.readFileSync(bed().privateKeyPath, "utf8");
+  await bootstrap(inv, { privateKeyFor: () => key });
+  s = await connectManager(inv);
+}, 240_000);
+
+afterAll(() => {
+  s?.close();
+  fs.rmSync(secretsDir, { recursive: true, force: true });
+});
+
+describe("stacks on the test bed", () => {
+  it("refuses a stack that lint rejects, and leaves the cluster unchanged", async () => {
+    const file = path.join(secretsDir, "seed.yml");
+    fs.writeFileSync(file, "version: '3.8'\nservices:\n  db:\n    image: x\n    networks: [internal]\nnetworks:\n  internal: {}\n");
+    const before = await snapshot();
+    const attempt = deployStack(s, { source: { file, text: fs.readFileSync(file, "utf8"), defaultName: "seed", builtin: false }, inventory: inv, localImage: LOCAL_IMAGE });
+    await expect(attempt).rejects.toBeInstanceOf(LintRefusedError);
+    await expect(attempt).rejects.toThrow(/seed\.yml:7: stack "seed", network "internal": overlay network is not encrypted/);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it("deploys traefik and wordpress with every network of the stacks encrypted and carrying the MTU", async () => {
+    const t = await deploy("traefik", TRAEFIK_VARS);
+    const w = await deploy("wordpress", WP_VARS);
+    expect(t.converge).toMatchObject({ converged: true });
+    expect(w.converge).toMatchObject({ converged: true });
+    expect(t.actions).toEqual(expect.arrayContaining([expect.stringMatching(/^create network traefik_public \(overlay, encrypted/), expect.stringMatching(/^docker stack deploy traefik/)]));
+    const nets = await overlayNetworks(s);
+    const ours = nets.filter((n) => n.name === "traefik_public" || ["traefik", "wordpress"].includes(n.labels[STACK_LABEL] ?? ""));
+    expect(ours.map((n) => n.name).sort()).toEqual(["traefik_public", "wordpress_internal"]);
+    for (const n of ours) {
+      expect([n.name, "encrypted" in n.options, n.options[MTU_OPTION]]).toEqual([n.name, true, String(inv.swarm?.overlayMtu ?? 1500)]);
+    }
+  });
+
+  it("keeps passwords in Docker secrets and out of every service's environment", async () => {
+    const names = await secretNames(s);
+    for (const n of ["traefik_dashboard_users", "wordpress_db_password", "wordpress_db_root_password"]) expect(names.has(n)).toBe(true);
+    const generated = ["traefik", "wordpress"].flatMap((st) =>
+      fs.readFileSync(path.join(secretsDir, `${st}.env`), "utf8").split("\n").filter((l) => /^\w+=/.test(l)).map((l) => l.slice(l.indexOf("=") + 1).split(":").pop() as string),
+    );
+    expect(generated).toHaveLength(3);
+    expect(fs.statSync(path.join(secretsDir, "wordpress.env")).mode & 0o777).toBe(0o600);
+    const services = await stackServices(s);
+    const env = services.flatMap((x) => x.env).join("\n");
+    for (const value of generated) {
+      expect(env).not.toContain(value);
+      expect(log.join("\n")).not.toContain(value);
+    }
+    expect(env).not.toMatch(/PASSWORD=(?!\/run\/secrets\/)/);
+    const wp = services.find((x) => x.name === "wordpress_wordpress");
+    expect(wp?.secrets).toEqual(["wordpress_db_password"]);
+    expect(wp?.env).toContain("WORDPRESS_DB_PASSWORD_FILE=/run/secrets/db_password");
+  });
+
+  it("gives services the expected labels, constraints and nodes", async () => {
+    const services = new Map((await stackServices(s)).map((x) => [x.name, x]));
+    const traefik = services.get("traefik_traefik");
+    expect(traefik?.constraints).toEqual(["node.role == manager", "node.labels.traefik-certs == true"]);
+    expect(traefik?.labels).toMatchObject({
+      "traefik.http.routers.traefik-dashboard.middlewares": "traefik-dashboard-auth@swarm",
+      "traefik.http.middlewares.traefik-dashboard-auth.basicauth.usersfile": "/run/secrets/dashboard_users",
+    });
+    expect(services.get("wordpress_wordpress")?.labels).toMatchObject({ "traefik.http.routers.wordpress.rule": "Host(`blog.example.test`)", "traefik.swarm.network": "traefik_public" });
+    expect(services.get("wordpress_db")?.constraints).toEqual(["node.labels.wordpress-data == true"]);
+    expect(services.get("wordpress_db")?.endpointMode).toBe("dnsrr");
+    const where = async (svc: string) => (await s.run(`docker service ps --filter desired-state=running --format '{{.Node}}' ${svc}`)).stdout;
+    expect(await where("traefik_traefik")).toBe("manager-1");
+    expect(await where("wordpress_db")).toBe("worker-1");
+    expect(await where("wordpress_wordpress")).toBe("worker-1");
+  });
+
+  it("redeploys as a no-op", async () => {
+    const before = await stackServices(s);
+    const secretsBefore = fs.readFileSync(path.join(secretsDir, "wordpress.env"), "utf8");
+    const t = await deploy("traefik", TRAEFIK_VARS);
+    const w = await deploy("wordpress", WP_VARS);
+    expect([...t.actions, ...w.actions]).toEqual([]);
+    expect((await stackServices(s)).map((x) => [x.name, x.version])).toEqual(before.map((x) => [x.name, x.version]));
+    expect(fs.readFileSync(path.join(secretsDir, "wordpress.env"), "utf8")).toBe(secretsBefore);
+  });
+
+  it("verify proves encryption options on every overlay and never passes ESP this kernel cannot do", async () => {
+    const summary = await verifyCluster(inv);
+    const networks = summary.checks.filter((c) => c.subject.startsWith("network "));
+    expect(networks.map((c) => c.subject)).toEqual(expect.arrayContaining(["network ingress (ingress)", "network traefik_public", "network wordpress_internal"]));
+    expect(networks.filter((c) => c.status !== "pass")).toEqual([]);
+    const esp = summary.checks.filter((c) => c.what === "ESP states");
+    expect(esp.length).toBeGreaterThan(0);
+    for (const c of esp) if (c.status !== "pass") expect(c.status).toBe("unprovable");
+    if (esp.some((c) => c.status !== "pass")) expect(summary.exitCode).toBe(2);
+  });
+
+  it("removes stacks with rm, keeping their secrets", async () => {
+    const w = await removeStack(s, "wordpress");
+    const t = await removeStack(s, "traefik");
+    expect([...w.actions, ...t.actions]).toEqual(["docker stack rm wordpress", "docker stack rm traefik"]);
+    expect(await stackServices(s)).toEqual([]);
+    expect((await overlayNetworks(s)).filter((n) => n.labels[STACK_LABEL] !== undefined)).toEqual([]);
+    expect(w.keptSecrets.slice().sort()).toEqual(["wordpress_db_password", "wordpress_db_root_password"]);
+    expect((await removeStack(s, "wordpress")).actions).toEqual([]);
+  });
+});
