@@ -31,8 +31,17 @@ async function moduleLoadable(mod: string): Promise<boolean> {
   return (await run("modprobe", ["-n", "-q", mod], { allowFail: true })).code === 0;
 }
 
+/** Probe namespaces of earlier runs that died mid-probe (their pid is gone). */
+async function removeStaleProbes(): Promise<void> {
+  for (const ns of fs.existsSync("/run/netns") ? fs.readdirSync("/run/netns") : []) {
+    const m = /^hsw-probe-(\d+)$/.exec(ns);
+    if (m && !fs.existsSync(`/proc/${m[1]}`)) await run("ip", ["netns", "del", ns], { allowFail: true });
+  }
+}
+
 /** Probes every feature; takes ~100 ms. */
 export async function detectKernelFeatures(): Promise<KernelFeature[]> {
+  await removeStaleProbes();
   await run("ip", ["netns", "del", PROBE_NETNS], { allowFail: true });
   await run("ip", ["netns", "add", PROBE_NETNS]);
   try {

@@ -49,7 +49,10 @@ export function formatStatus(s: BedStatus): string {
   if (!s.bridge) out.push(`no test bed in ${s.dir} (start one with \`hcloud-swarm local up\`)`);
   else {
     out.push(`test bed ${s.dir}: bridge ${s.bridge}, nodes on ${s.subnet}`);
-    const rows = [["NODE", "ROLE", "ADDRESS", "SSHD", "DOCKERD", "ENGINE"], ...s.nodes.map((n) => [n.name, n.role, n.ip, n.sshd ? "up" : "DOWN", n.dockerd ? "up" : "DOWN", n.engine ?? "-"])];
+    const rows = [
+      ["NODE", "ROLE", "ADDRESS", "SSHD", "DOCKERD", "HOSTNAME", "ENGINE"],
+      ...s.nodes.map((n) => [n.name, n.role, n.ip, n.sshd ? "up" : "DOWN", n.dockerd ? "up" : "DOWN", n.hostname ?? "-", n.engine ?? "-"]),
+    ];
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) out.push(r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd());
   }
