@@ -62,6 +62,8 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`sshd did not listen on ${port}`);
 }
 
+jest.setTimeout(120_000);
+
 describe("ssh module against a real sshd", () => {
   let sshd: Sshd;
   let server: ChildProcess | undefined;
