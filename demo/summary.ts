@@ -1,0 +1,51 @@
+/**
+ * The demo's closing statement, built from what was observed (cluster facts, verify's checks,
+ * the kernel probe), so it cannot claim more than the run showed.
+ */
+import type { KernelFeature } from "../local/kernel";
+import type { NetworkFacts, ServiceFacts } from "../stacks/cluster";
+import { MTU_OPTION } from "../stacks/render";
+import type { VerifySummary } from "../stacks/verify";
+
+export interface Observed {
+  readonly networks: readonly NetworkFacts[];
+  readonly services: readonly ServiceFacts[];
+  readonly secrets: readonly string[];
+  /** Generated secret values, only to check they appear in no environment; never printed. */
+  readonly secretValues: readonly string[];
+  readonly mtu: number;
+  readonly redeployActions: number;
+  readonly lintRefusals: number;
+  readonly verify: VerifySummary;
+  readonly kernel: readonly KernelFeature[];
+}
+
+export function summarise(o: Observed): { proven: string[]; notProven: string[]; broken: string[] } {
+  const proven: string[] = [];
+  const notProven: string[] = [];
+  const broken: string[] = [];
+  const enc = o.networks.filter((n) => "encrypted" in n.options && n.options[MTU_OPTION] === String(o.mtu));
+  const bad = o.networks.filter((n) => !enc.includes(n));
+  if (bad.length === 0) proven.push(`all ${o.networks.length} overlay networks of the cluster (${o.networks.map((n) => n.name).join(", ")}) have "encrypted" and ${MTU_OPTION}=${o.mtu}, ingress included`);
+  else broken.push(`overlay networks without encryption or MTU ${o.mtu}: ${bad.map((n) => n.name).join(", ")}`);
+  const env = o.services.flatMap((s) => s.env).join("\n");
+  const leaked = o.secretValues.filter((v) => env.includes(v));
+  if (leaked.length === 0 && o.secrets.length > 0) proven.push(`${o.secrets.length} passwords exist only as Docker secrets (${o.secrets.join(", ")}); no service environment holds one (services use *_FILE)`);
+  else if (leaked.length > 0) broken.push(`${leaked.length} generated secret value(s) appear in a service environment`);
+  const constrained = o.services.filter((s) => s.constraints.some((c) => c.startsWith("node.labels.")));
+  const onManager = o.services.filter((s) => s.constraints.includes("node.role == manager")).map((s) => s.name);
+  const routed = o.services.filter((s) => s.labels["traefik.enable"] === "true").map((s) => s.name);
+  proven.push(`${constrained.length} of ${o.services.length} services carry node-label placement constraints; ${onManager.join(", ") || "none"} may run on managers only; ${routed.join(", ") || "none"} carry Traefik v3 router labels`);
+  if (o.redeployActions === 0) proven.push("a second deploy of both stacks changed nothing (0 actions, same service versions)");
+  else broken.push(`the redeploy took ${o.redeployActions} action(s); it should take none`);
+  if (o.lintRefusals > 0) proven.push(`lint refused the seed post's original stack with ${o.lintRefusals} findings, each naming stack, network or service, and line`);
+  const nodeRules = o.verify.checks.filter((c) => c.subject.startsWith("node ") && c.status === "pass" && c.what !== "ESP states");
+  const byNode = new Map<string, string[]>();
+  for (const c of nodeRules) byNode.set(c.subject.slice(5), [...(byNode.get(c.subject.slice(5)) ?? []), c.what]);
+  for (const [node, what] of byNode) proven.push(`${node} installs Docker's enforcement of encryption: ${what.join(", ")}`);
+  for (const c of o.verify.checks.filter((x) => x.status === "unprovable")) notProven.push(`${c.subject}: ${c.what}: ${c.detail}`);
+  for (const c of o.verify.checks.filter((x) => x.status === "fail")) broken.push(`${c.subject}: ${c.what}: ${c.detail}`);
+  for (const k of o.kernel.filter((f) => !f.available)) notProven.push(`kernel lacks ${k.name} (${k.detail}): ${k.consequence}`);
+  notProven.push("Traefik, WordPress and MySQL themselves did not run: every service ran the local busybox image (no registry here), so ACME, the HTTPS redirect, basic auth and the database are untested");
+  return { proven, notProven, broken };
+}
