@@ -18,7 +18,7 @@ function table(rows: readonly (readonly string[])[]): string {
 }
 
 function fail(err: unknown): never {
-  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.stderr.write(`error: ${typeof err === "string" ? err : (err as Error).message}\n`);
   process.exit(1);
 }
 
@@ -44,7 +44,8 @@ export function registerLocal(program: Command): void {
         process.stdout.write(`ssh:       ssh -i ${bed.privateKeyPath} -o UserKnownHostsFile=${bed.knownHostsPath} -o StrictHostKeyChecking=yes root@${bed.nodes[0].ip}\n`);
         process.stdout.write(`next:      hcloud-swarm local status --dir ${o.dir}   |   hcloud-swarm local down --dir ${o.dir}\n`);
       } catch (err) {
-        fail(err);
+        // What was created stays for inspection (logs in DIR/nodes/*/); `down` removes it.
+        fail(`${(err as Error).message}\nlogs: ${o.dir}/nodes/<node>/{dockerd,sshd}.log; remove what was created with: hcloud-swarm local down --dir ${o.dir}`);
       }
     });
 

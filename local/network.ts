@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import { BedNames, isBedLink, MAX_BED, MIN_BED } from "./plan";
-import { CommandError, run, sh, waitFor } from "./run";
+import { CommandError, commandLine, run, sh, sleep, waitFor } from "./run";
 
 const SYS_NET = "/sys/class/net";
 const NETNS_DIR = "/run/netns";
@@ -74,8 +74,21 @@ export async function configureBridge(b: BedNames): Promise<void> {
   await installFirewall(b);
 }
 
+/** Other beds change the same tables at the same moment; nft-backed iptables then may fail transiently. */
+const IPTABLES_ATTEMPTS = 5;
+const TRANSIENT = /temporarily unavailable|holding the xtables lock|try again|Device or resource busy/i;
+
 async function ipt(args: readonly string[], allowFail = false): Promise<string> {
-  return (await run("iptables", ["-w", ...args], { allowFail })).stdout;
+  for (let attempt = 1; ; attempt++) {
+    const r = await run("iptables", ["-w", ...args], { allowFail: true });
+    if (r.code === 0) return r.stdout;
+    if (attempt < IPTABLES_ATTEMPTS && TRANSIENT.test(r.stderr)) {
+      await sleep(50 * attempt);
+      continue;
+    }
+    if (allowFail) return r.stdout;
+    throw new CommandError(commandLine("iptables", ["-w", ...args]), r);
+  }
 }
 
 /**
