@@ -109,7 +109,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
   for (const k of Object.keys(raw)) {
     if ((KEYS as readonly string[]).includes(k)) continue;
     const near = KEYS.filter((known) => levenshtein(k.toLowerCase(), known.toLowerCase()) <= 2);
-    problems.push(`${key(k)} is not a known key${near.length ? `; did you mean ${key(near[0])}?` : ""} Remove it with: pulumi config rm ${key(k)}`);
+    problems.push(`${key(k)} is not a known key${near.length ? `; did you mean ${key(near[0])}?` : "."} Remove it with: pulumi config rm ${key(k)}`);
   }
   const has = (k: string): boolean => raw[k] !== undefined && raw[k] !== "";
 

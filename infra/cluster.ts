@@ -1,0 +1,149 @@
+/**
+ * SwarmCluster: wires the pure plan (plan.ts, firewall.ts, cloudinit.ts) to Hetzner resources.
+ * Decisions live in the planners; this file only creates what they describe.
+ */
+import * as hcloud from "@pulumi/hcloud";
+import * as pulumi from "@pulumi/pulumi";
+import type { Inventory, InventoryNode } from "../bootstrap/inventory";
+import { renderUserData } from "./cloudinit";
+import { ClusterConfig, validateConfig } from "./config";
+import { firewallsOf, NodeAddresses, placeholderAddresses, planBaseFirewalls, planSwarmFirewalls } from "./firewall";
+import { SshKeyPair } from "./keypair";
+import { hcloudRules, inventoryNode, inventoryOf } from "./outputs";
+import { ClusterPlan, NodePlan, planCluster } from "./plan";
+
+export interface SwarmClusterArgs {
+  /** Prefix of every Hetzner name and the `cluster` label. Default: the component's name. */
+  readonly clusterName?: string;
+  /** Swarm managers: 1, 3, 5 or 7. Default 1. */
+  readonly managers?: number;
+  /** Swarm workers, 0 to 90. Default 2. */
+  readonly workers?: number;
+  /** Server type of every node unless overridden below. Default: none, required. */
+  readonly serverType?: string;
+  /** Server type of the managers. Default: serverType. */
+  readonly managerServerType?: string;
+  /** Server type of the workers. Default: serverType. */
+  readonly workerServerType?: string;
+  /** Locations; node i goes to locations[(i-1) % n]. Default ["nbg1"]. */
+  readonly locations?: readonly string[];
+  /** Ubuntu or Debian image name. Default "ubuntu-24.04". */
+  readonly image?: string;
+  /** Put the nodes on a Hetzner private network and run swarm over it. Default true. */
+  readonly privateNetwork?: boolean;
+  /** Private network range; the nodes get its first /24. Default "10.0.0.0/16". */
+  readonly networkCidr?: string;
+  /** Network zone of the private network. Default: the zone of the locations. */
+  readonly networkZone?: string;
+  /** Swarm's --default-addr-pool. Default "10.128.0.0/16". */
+  readonly swarmAddressPool?: string;
+  /** Sources allowed to reach SSH. Default ["0.0.0.0/0", "::/0"]. */
+  readonly sshAllowedCidrs?: readonly string[];
+  /** Extra public keys for root. Default []. */
+  readonly adminSshKeys?: readonly string[];
+  /** Docker CE release installed from Docker's apt repository. Default "28.5.1". */
+  readonly dockerVersion?: string;
+}
+
+/** One node's resources, for whatever has to happen per node after its server exists. */
+export interface ClusterNode {
+  readonly plan: NodePlan;
+  readonly server: hcloud.Server;
+  readonly hostKey: SshKeyPair;
+  /** The node's inventory entry: plain values, no secrets. */
+  readonly inventory: pulumi.Output<InventoryNode>;
+}
+
+export class SwarmCluster extends pulumi.ComponentResource {
+  readonly config: ClusterConfig;
+  readonly plan: ClusterPlan;
+  readonly nodes: ClusterNode[] = [];
+  /** What bootstrap and the CLI consume. No secrets. */
+  readonly inventory: pulumi.Output<Inventory>;
+  /** The deploy key's OpenSSH private key. Secret. */
+  readonly sshPrivateKey: pulumi.Output<string>;
+  readonly sshPublicKey: pulumi.Output<string>;
+  /** Public-only mode: firewalls that open swarm ports between the nodes; joins must wait for them. */
+  readonly swarmFirewalls: hcloud.Firewall[] = [];
+
+  constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validate before registering anything, so a bad config creates nothing.
+    const config = validateConfig(args as Record<string, unknown>, name);
+    super("hcloud-swarm:index:SwarmCluster", name, {}, opts);
+    this.config = config;
+    const plan = (this.plan = planCluster(config));
+    const parent = { parent: this };
+    const labels = { cluster: plan.cluster, "managed-by": "hcloud-swarm" };
+
+    const deployKey = new SshKeyPair(`${name}-deploy-key`, { comment: `hcloud-swarm-deploy@${plan.cluster}` }, parent);
+    this.sshPrivateKey = pulumi.secret(deployKey.privateKey);
+    this.sshPublicKey = deployKey.publicKey;
+    const sshKey = new hcloud.SshKey(`${name}-deploy`, { name: `${plan.cluster}-deploy`, publicKey: deployKey.publicKey, labels }, parent);
+
+    let subnet: hcloud.NetworkSubnet | undefined;
+    if (plan.network) {
+      const network = new hcloud.Network(`${name}-network`, { name: plan.cluster, ipRange: plan.network.cidr, labels }, parent);
+      subnet = new hcloud.NetworkSubnet(
+        `${name}-subnet`,
+        { networkId: network.id.apply(Number), type: "cloud", networkZone: plan.network.zone, ipRange: plan.network.subnetCidr },
+        parent,
+      );
+    }
+
+    const groups = new Map(plan.placementGroups.map((g) => [g.key, new hcloud.PlacementGroup(`${name}-pg-${g.key}`, { name: g.name, type: "spread", labels: g.labels }, parent)]));
+
+    // Attached through Server.firewallIds, so they hold from the first boot.
+    const basePlans = planBaseFirewalls(plan, config.sshAllowedCidrs);
+    const baseFirewalls = new Map(basePlans.map((fw) => [fw.key, new hcloud.Firewall(`${name}-fw-${fw.key}`, { name: fw.name, labels, rules: hcloudRules(fw.rules) }, parent)]));
+
+    for (const node of plan.nodes) {
+      const hostKey = new SshKeyPair(`${name}-${node.name}-host-key`, { comment: `root@${node.serverName}` }, parent);
+      const userData = pulumi.secret(
+        pulumi.all([hostKey.privateKey, hostKey.publicKey]).apply(([privateKey, publicKey]) =>
+          renderUserData({ distro: config.distro, dockerVersion: config.dockerVersion, hostKey: { privateKey, publicKey }, adminSshKeys: config.adminSshKeys }),
+        ),
+      );
+      const attachAtCreation = firewallsOf(basePlans, node.role).flatMap((fw) => baseFirewalls.get(fw.key) ?? []);
+      const server = new hcloud.Server(
+        `${name}-${node.name}`,
+        {
+          name: node.serverName,
+          serverType: node.serverType,
+          image: config.image,
+          location: node.location,
+          labels: { ...node.serverLabels },
+          sshKeys: [sshKey.id],
+          userData,
+          firewallIds: attachAtCreation.map((f) => f.id.apply(Number)),
+          // The swarm firewalls attach by label selector; without this the provider would try to
+          // detach them again on every update.
+          ignoreRemoteFirewallIds: true,
+          placementGroupId: groups.get(node.placementGroup)?.id.apply(Number),
+          publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
+          ...(subnet && node.privateIp ? { networks: [{ subnetId: subnet.id, ip: node.privateIp, aliasIps: [] }] } : {}),
+        },
+        // A server may only join a network once its subnet exists.
+        { parent: this, ...(subnet ? { dependsOn: [subnet] } : {}) },
+      );
+      const inventory = pulumi.all([server.ipv4Address, hostKey.publicKey]).apply(([ipv4, hostPub]) => inventoryNode(node, ipv4, hostPub));
+      this.nodes.push({ plan: node, server, hostKey, inventory });
+    }
+
+    // Public-only mode: swarm ports and ESP from the nodes' own addresses, known only now.
+    const addresses = pulumi
+      .all(this.nodes.map((n) => pulumi.all([n.server.ipv4Address, n.server.ipv6Address])))
+      .apply((pairs) => Object.fromEntries(pairs.map(([ipv4, ipv6], i) => [this.nodes[i].plan.name, { ipv4, ipv6 } satisfies NodeAddresses])));
+    for (const fw of planSwarmFirewalls(plan, placeholderAddresses(plan))) {
+      const rules = addresses.apply((a) => hcloudRules(planSwarmFirewalls(plan, a).find((f) => f.key === fw.key)?.rules ?? []));
+      const applyTos = "labelSelector" in fw.attach ? [{ labelSelector: fw.attach.labelSelector }] : [];
+      this.swarmFirewalls.push(new hcloud.Firewall(`${name}-fw-${fw.key}`, { name: fw.name, labels, rules, applyTos }, parent));
+    }
+
+    // Extension point: per-node work that needs the server up (e.g. swarm membership) loops over
+    // this.nodes here. Available: node.server, node.inventory (plain values), this.sshPrivateKey
+    // (secret) and this.swarmFirewalls (depend on them, so public-only joins find the ports open).
+
+    this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => inventoryOf(plan, nodes));
+    this.registerOutputs({ inventory: this.inventory, sshPrivateKey: this.sshPrivateKey, sshPublicKey: this.sshPublicKey });
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The Pulumi program (Pulumi.yaml `main`): read and validate the `hcloud-swarm:` config, create
+ * the cluster, export what bootstrap and people need.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { KEYS, NAMESPACE, validateConfig } from "./config";
+import { SwarmCluster } from "./cluster";
+import { dockerContextCommand, knownHosts } from "./outputs";
+
+/** Every `hcloud-swarm:*` value, keyed by bare name, so unknown keys (typos) are reported too. */
+function rawConfig(): Record<string, string> {
+  const prefix = `${NAMESPACE}:`;
+  return Object.fromEntries(
+    Object.entries(pulumi.runtime.allConfig())
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => [k.slice(prefix.length), v]),
+  );
+}
+
+// Validated here, before any resource exists; a bad config throws a ValidationError listing every problem.
+const config = validateConfig(rawConfig(), pulumi.getStack());
+
+// The Pulumi name is fixed so that renaming the cluster (clusterName) renames servers in place.
+const args = Object.fromEntries(Object.entries(config).filter(([k]) => (KEYS as readonly string[]).includes(k)));
+const cluster = new SwarmCluster("swarm", args);
+
+/** Nodes, addresses, pinned host keys and swarm settings: `pulumi stack output inventory > inventory.json`. */
+export const inventory = cluster.inventory;
+/** The managers' public and private addresses. */
+export const managers = cluster.inventory.apply((inv) =>
+  inv.nodes.filter((n) => n.role === "manager").map((n) => ({ name: n.name, publicAddress: n.publicAddress, privateAddress: n.privateAddress })),
+);
+/** The deploy key (root on every node). Secret: `pulumi stack output --show-secrets sshPrivateKey`. */
+export const sshPrivateKey = cluster.sshPrivateKey;
+export const sshPublicKey = cluster.sshPublicKey;
+/** known_hosts lines pinning every node's host key. */
+export const knownHostsFile = cluster.inventory.apply((inv) => knownHosts(inv.nodes));
+/** Ready to paste: a docker context that talks to the first manager over SSH. */
+export const dockerContext = dockerContextCommand(config.clusterName, cluster.nodes[0].server.ipv4Address);
