@@ -65,6 +65,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       if (result.code !== 0 && !opts.allowFail) reject(new CommandError(commandLine(cmd, args), result));
       else resolve(result);
     });
+    // A command may exit without reading its input (e.g. a refused connection); that is its exit code's business.
+    child.stdin?.on("error", () => undefined);
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
