@@ -1,6 +1,8 @@
 /** `hcloud-swarm local up|down|status`: the local test bed on this machine. */
 import { Command, InvalidArgumentError } from "commander";
-import { DEFAULT_DIR, upBed } from "../local/bed";
+import { spawn } from "child_process";
+import { DEFAULT_DIR, openBed, upBed } from "../local/bed";
+import { nodeCommand } from "../local/node";
 import { LOCAL_IMAGE } from "../local/image";
 import { BED_RANGE } from "../local/plan";
 import { downBed } from "../local/state";
@@ -69,6 +71,24 @@ export function registerLocal(program: Command): void {
     .action(async (o: { dir: string }) => {
       try {
         process.stdout.write(formatStatus(await bedStatus(o.dir)));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  local
+    .command("exec")
+    .description("run a command on a node, inside its namespaces as root, without SSH (put `--` before commands with options)")
+    .argument("<node>", "node name, e.g. manager-1")
+    .argument("<command...>", "command and arguments")
+    .option("--dir <dir>", "bed directory", DEFAULT_DIR)
+    .action((node: string, command: string[], o: { dir: string }) => {
+      try {
+        const bed = openBed(o.dir);
+        const rec = bed.nodes.find((n) => n.name === node);
+        if (!rec) throw new Error(`no node "${node}" in ${bed.dir}; nodes: ${bed.nodes.map((n) => n.name).join(", ")}`);
+        const [cmd, ...args] = nodeCommand(bed.ctx, rec, 'exec "$@"', command);
+        spawn(cmd, args, { stdio: "inherit" }).on("exit", (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
       } catch (err) {
         fail(err);
       }

@@ -8,7 +8,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Hierarchy, killTree, mountScript, pidsIn, procsFiles } from "./cgroups";
-import { NodePaths, nodePaths, NodeRecord } from "./node-files";
+import { nodePaths, NodeRecord } from "./node-files";
 import { BedNames } from "./plan";
 import { dockerPing, dockerSocketOf, sshBanner } from "./probe";
 import { run, RunOptions, RunResult, sleep, waitFor } from "./run";
@@ -23,7 +23,7 @@ export interface BedContext {
 const STOP_TIMEOUT_MS = 10_000;
 
 /** Node-private mounts: tmpfs for state that must die with the node, the node's own /etc files on top of the host's. */
-function nodeSetupScript(ctx: BedContext, node: NodeRecord, p: NodePaths): string {
+function nodeSetupScript(ctx: BedContext, node: NodeRecord): string {
   const b = ctx.names;
   return `set -e
 hostname ${node.name}
@@ -31,7 +31,7 @@ umount -l /sys
 mount -t sysfs sysfs /sys
 ${mountScript(ctx.hierarchies)}
 # Reach the node's files through /mnt: the tmpfs mounts below may hide DIR (e.g. under /tmp).
-mount --bind '${p.root}' /mnt
+mount --bind "$1" /mnt
 for d in /run /tmp /var/lib /var/log; do mount -t tmpfs -o mode=755 tmpfs $d; done
 chmod 1777 /tmp
 mount -t tmpfs -o mode=700 tmpfs /root
@@ -95,8 +95,15 @@ export async function createNodeNamespaces(ctx: BedContext, node: NodeRecord): P
     "private",
     "/bin/sh",
     "-c",
-    nodeSetupScript(ctx, node, p),
+    nodeSetupScript(ctx, node),
+    "node-setup",
+    p.root,
   ]);
+}
+
+/** The argv that runs a shell script inside the node (its namespaces and cgroup), for callers that spawn it themselves. */
+export function nodeCommand(ctx: BedContext, node: NodeRecord, script: string, args: readonly string[] = []): string[] {
+  return ["nsenter", ...enterArgs(ctx, node), "/bin/sh", "-c", joinCgroups(ctx, node) + script, "sh", ...args];
 }
 
 /** Runs a shell script inside the node (its namespaces and cgroup), as root, like a console on the server. */
