@@ -147,11 +147,13 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
   let lastError: Error | undefined;
   // node-ssh only listens for 'error' while a request is being set up; without this an ECONNRESET
   // during a running command is an unhandled 'error' event and kills the process.
+  let closing = false;
   connection?.on("error", (err: Error) => {
     lastError = redactedError(err);
     open = false;
   });
   connection?.on("close", () => {
+    if (!closing) options.log?.(`[${target.name}] connection closed by the remote side${lastError ? `: ${lastError.message}` : ""}`);
     open = false;
   });
   const trace = (line: string) => options.trace?.(redact(line));
@@ -170,6 +172,7 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
     const local = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         channel?.close();
+        closing = true;
         ssh.dispose();
         open = false;
         reject(new Error(`command on ${target.name} did not finish within ${secs} s and the host stopped answering: ${redact(display)}`));
@@ -217,6 +220,7 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
     },
     isOpen: () => open,
     close() {
+      closing = true;
       open = false;
       ssh.dispose();
     },

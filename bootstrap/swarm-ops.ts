@@ -15,6 +15,14 @@ export const JOIN_TIMEOUT_MS = 120_000;
 export const DRAIN_TIMEOUT_MS = 120_000;
 /** Ingress removal is asynchronous; creating the new one is retried this long. */
 export const INGRESS_RECREATE_TIMEOUT_MS = 30_000;
+/** Demotion is asynchronous: raft removes the member after the command returns. */
+export const DEMOTE_TIMEOUT_MS = 60_000;
+/**
+ * Node updates read the spec version and write it back; a concurrent change (a demotion still
+ * being applied, a label set by someone else) makes docker answer "update out of sequence".
+ * Re-reading and retrying is the documented cure; five tries at 1 s cover a demotion settling.
+ */
+export const UPDATE_RETRIES = 5;
 const POLL_MS = 1_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -97,18 +105,35 @@ export async function joinSwarm(s: SshSession, node: InventoryNode, token: strin
   });
 }
 
+/** Runs a node update on a manager, retrying while docker reports a concurrent spec change. */
+async function nodeUpdate(manager: SshSession, command: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await manager.run(command, { allowFailure: true });
+    if (r.code === 0) return;
+    if (!/update out of sequence/i.test(r.stderr) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
+    await sleep(POLL_MS);
+  }
+}
+
+/** Promotes or demotes; a demotion also waits until raft has let the member go. */
 export async function setRole(manager: SshSession, id: string, role: "manager" | "worker"): Promise<void> {
-  await manager.run(`docker node ${role === "manager" ? "promote" : "demote"} ${shellQuote(id)}`);
+  await nodeUpdate(manager, `docker node ${role === "manager" ? "promote" : "demote"} ${shellQuote(id)}`);
+  if (role === "worker") {
+    await poll(`the demotion of ${id} to take effect`, DEMOTE_TIMEOUT_MS, async () => {
+      const r = await manager.run(`docker node inspect ${shellQuote(id)} --format '{{if .ManagerStatus}}manager{{else}}worker{{end}}'`);
+      return r.stdout.trim() === "worker";
+    });
+  }
 }
 
 export async function addLabels(manager: SshSession, id: string, labels: Readonly<Record<string, string>>): Promise<void> {
   const args = Object.entries(labels).map(([k, v]) => `--label-add ${shellQuote(`${k}=${v}`)}`).join(" ");
-  await manager.run(`docker node update ${args} ${shellQuote(id)}`);
+  await nodeUpdate(manager, `docker node update ${args} ${shellQuote(id)}`);
 }
 
 /** Drains the node and waits until no task that should run is left on it. */
 export async function drain(manager: SshSession, id: string, name: string): Promise<void> {
-  await manager.run(`docker node update --availability drain ${shellQuote(id)}`);
+  await nodeUpdate(manager, `docker node update --availability drain ${shellQuote(id)}`);
   await poll(`the tasks on ${name} to move away after drain`, DRAIN_TIMEOUT_MS, async () => {
     const r = await manager.run(`docker node ps ${shellQuote(id)} --filter desired-state=running -q`);
     return r.stdout.trim() === "";
