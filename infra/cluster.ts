@@ -10,7 +10,7 @@ import { ClusterConfig, validateConfig } from "./config";
 import { firewallsOf, NodeAddresses, placeholderAddresses, planBaseFirewalls, planSwarmFirewalls } from "./firewall";
 import { SshKeyPair } from "./keypair";
 import { hcloudRules, inventoryNode, inventoryOf } from "./outputs";
-import { ClusterPlan, NodePlan, planCluster } from "./plan";
+import { ClusterPlan, MANAGED_BY, NodePlan, planCluster } from "./plan";
 
 export interface SwarmClusterArgs {
   /** Prefix of every Hetzner name and the `cluster` label. Default: the component's name. */
@@ -73,7 +73,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     this.config = config;
     const plan = (this.plan = planCluster(config));
     const parent = { parent: this };
-    const labels = { cluster: plan.cluster, "managed-by": "hcloud-swarm" };
+    const labels = { cluster: plan.cluster, "managed-by": MANAGED_BY };
 
     const deployKey = new SshKeyPair(`${name}-deploy-key`, { comment: `hcloud-swarm-deploy@${plan.cluster}` }, parent);
     this.sshPrivateKey = pulumi.secret(deployKey.privateKey);
