@@ -31,16 +31,18 @@ export interface LintContext {
   readonly ingressEncrypted?: boolean;
 }
 
+// Plain arrays rather than Map/Set: the Pulumi provider serializes module constants by value,
+// and serialized Maps and Sets lose their internal slots.
 /** Ports of Docker itself: no application publishes them. */
-export const SWARM_PORTS: ReadonlyMap<number, string> = new Map([
+export const SWARM_PORTS: ReadonlyArray<readonly [number, string]> = [
   [2375, "Docker API (plain)"],
   [2376, "Docker API (TLS)"],
   [2377, "swarm management"],
   [7946, "swarm gossip"],
   [4789, "VXLAN data path"],
-]);
+];
 /** Back-end ports that never need to face the world: they talk to apps over an encrypted overlay. */
-export const BACKEND_PORTS: ReadonlyMap<number, string> = new Map([
+export const BACKEND_PORTS: ReadonlyArray<readonly [number, string]> = [
   [3306, "MySQL/MariaDB"],
   [5432, "PostgreSQL"],
   [6379, "Redis"],
@@ -49,12 +51,12 @@ export const BACKEND_PORTS: ReadonlyMap<number, string> = new Map([
   [9200, "Elasticsearch"],
   [5984, "CouchDB"],
   [9042, "Cassandra"],
-]);
+];
 
 const SECRET_NAME = /(PASSW(OR)?D|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH_?KEY|SALT)/i;
 const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^@\s]+@/i;
 /** Networks that are not overlays even though they are external. */
-const NOT_OVERLAY = new Set(["host", "none", "bridge"]);
+const NOT_OVERLAY: readonly string[] = ["host", "none", "bridge"];
 
 /** Lints one parsed stack file. */
 export function lintSource(src: StackSource, ctx: LintContext = {}): Finding[] {
@@ -99,7 +101,7 @@ function networkRules(src: StackSource, model: StackModel, guaranteed: ReadonlyS
       }
       continue;
     }
-    if (NOT_OVERLAY.has(n.name)) continue;
+    if (NOT_OVERLAY.includes(n.name)) continue;
     if (ctx.plainNetworks?.has(n.name)) {
       at(n.line, "external-network", `external network "${n.name}" exists in the cluster WITHOUT encryption, which cannot be added later; recreate it: docker network rm ${n.name} && docker network create -d overlay --attachable --opt encrypted ${n.name}`, { network: n.key });
     } else if (!guaranteed.has(n.name) && !ctx.encryptedNetworks?.has(n.name)) {

@@ -19,9 +19,9 @@ export interface StacksDeploymentArgs {
 
 export class StacksDeployment extends pulumi.dynamic.Resource {
   /** Rendered-file hash per stack. */
-  public readonly hashes!: pulumi.Output<Record<string, string>>;
+  declare readonly hashes: pulumi.Output<Record<string, string>>;
   /** Docker secret name → generated value. Secret. */
-  public readonly generatedSecrets!: pulumi.Output<Record<string, string>>;
+  declare readonly generatedSecrets: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: StacksDeploymentArgs, opts: pulumi.CustomResourceOptions = {}) {
     super(

@@ -41,7 +41,8 @@ export interface StackModel {
   readonly volumes: readonly string[];
 }
 
-const TOP_LEVEL = new Set(["version", "name", "services", "networks", "volumes", "secrets", "configs"]);
+// An array, not a Set: the Pulumi provider serializes module constants by value, and Sets do not survive it.
+const TOP_LEVEL: readonly string[] = ["version", "name", "services", "networks", "volumes", "secrets", "configs"];
 
 function scalarText(v: unknown): string | undefined {
   if (isScalar(v)) return v.value === null ? "" : String(v.value);
@@ -65,7 +66,7 @@ export function readStack(src: StackSource): { model: StackModel; findings: Find
     return { model: empty, findings };
   }
   for (const [key, , node] of entries(top)) {
-    if (!TOP_LEVEL.has(key) && !key.startsWith("x-")) bad(lineOf(src, node), `unknown top-level key "${key}"; expected services, networks, volumes, secrets, configs or an x- extension`);
+    if (!TOP_LEVEL.includes(key) && !key.startsWith("x-")) bad(lineOf(src, node), `unknown top-level key "${key}"; expected services, networks, volumes, secrets, configs or an x- extension`);
   }
   const topMap = (key: string): YAMLMap | undefined => {
     const v = top.get(key, true);

@@ -17,6 +17,9 @@ import { loadStackFile } from "../../stacks/template";
 import { verifyCluster } from "../../stacks/verify-run";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
+// Deploys wait for convergence over SSH; the project-level testTimeout is not relied upon.
+jest.setTimeout(300_000);
+
 const bed = useTestbed({ name: "stacks", nodes: 3, managers: 1 });
 const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-stacks-secrets-"));
 const log: string[] = [];
