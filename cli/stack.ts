@@ -94,6 +94,8 @@ export function registerStackCommands(program: Command): void {
       const inventory = loadInventory(opts.inventory);
       const source = loadStackFile(ref);
       const vars = varsFrom(opts.var);
+      // Render once before connecting: variable mistakes are reported without touching the cluster.
+      renderFor({ source, vars, inventory, ...(opts.name ? { stack: opts.name } : {}) });
       if (opts.localImages) banner([`--local-images: every image of this stack is replaced by ${opts.localImages}.`, "The real applications (Traefik, WordPress, MySQL, ...) do NOT run; only networks, secrets, placement and labels are real."]);
       const s = await connectManager(inventory, opts.identity);
       try {
