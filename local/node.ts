@@ -27,6 +27,9 @@ function nodeSetupScript(ctx: BedContext, node: NodeRecord): string {
   const b = ctx.names;
   return `set -e
 hostname ${node.name}
+# Drop the copies of every namespace pin (other nodes' and beds' netns and UTS files) this new mount
+# namespace inherited: they would keep those namespaces alive after their own bed deleted them.
+sed -n 's/^[^ ]* [^ ]* [^ ]* [^ ]* \\([^ ]*\\) .* - nsfs .*/\\1/p' /proc/self/mountinfo | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 umount -l /sys
 mount -t sysfs sysfs /sys
 ${mountScript(ctx.hierarchies)}
