@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { spawn } from "child_process";
 import { DEFAULT_DIR, openBed, upBed } from "../local/bed";
 import { nodeCommand } from "../local/node";
+import { requireLinuxRoot } from "../local/prerequisites";
 import { LOCAL_IMAGE } from "../local/image";
 import { BED_RANGE } from "../local/plan";
 import { downBed } from "../local/state";
@@ -57,6 +58,7 @@ export function registerLocal(program: Command): void {
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
     .action(async (o: { dir: string }) => {
       try {
+        requireLinuxRoot();
         const r = await downBed(o.dir);
         process.stdout.write(r.removed.length > 0 ? `removed test bed ${r.removed.map((k) => `hsw${k}`).join(", ")} of ${o.dir}\n` : `nothing of a test bed left in ${o.dir}\n`);
       } catch (err) {
@@ -70,6 +72,7 @@ export function registerLocal(program: Command): void {
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
     .action(async (o: { dir: string }) => {
       try {
+        requireLinuxRoot();
         process.stdout.write(formatStatus(await bedStatus(o.dir)));
       } catch (err) {
         fail(err);
@@ -84,6 +87,7 @@ export function registerLocal(program: Command): void {
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
     .action((node: string, command: string[], o: { dir: string }) => {
       try {
+        requireLinuxRoot();
         const bed = openBed(o.dir);
         const rec = bed.nodes.find((n) => n.name === node);
         if (!rec) throw new Error(`no node "${node}" in ${bed.dir}; nodes: ${bed.nodes.map((n) => n.name).join(", ")}`);

@@ -30,6 +30,12 @@ export function platformProblems(): string[] {
   return problems;
 }
 
+/** Throws the platform problems (not Linux, not root) as one clear message. */
+export function requireLinuxRoot(): void {
+  const problems = platformProblems();
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+}
+
 /** True when the ELF binary has no program interpreter, i.e. it runs inside an image without libraries. */
 export function isStaticElf(file: string): boolean {
   const buf = fs.readFileSync(file);
@@ -60,8 +66,7 @@ export interface PrerequisiteOptions {
 
 /** Throws with a precise message when the bed cannot run here; installs missing packages when allowed. */
 export async function ensurePrerequisites(opts: PrerequisiteOptions = {}): Promise<void> {
-  const platform = platformProblems();
-  if (platform.length > 0) throw new Error(platform.join("\n"));
+  requireLinuxRoot();
   const missing = missingPackages();
   if (missing.length === 0) return;
   const cmd = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
