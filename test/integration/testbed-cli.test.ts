@@ -1,0 +1,50 @@
+/**
+ * The `hcloud-swarm local` commands as a user runs them: up prints the node table, status shows
+ * both daemons answering and the kernel's verdicts, down removes the bed.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { buildProgram } from "../../cli/main";
+import { listNetns } from "../../local/network";
+import { downTestbed, testbedDir } from "../support/testbed";
+
+const NAME = "testbed-cli";
+const DIR = testbedDir(NAME);
+
+async function cli(...args: string[]): Promise<string> {
+  let out = "";
+  const spy = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    out += chunk.toString();
+    return true;
+  });
+  try {
+    await buildProgram().exitOverride().parseAsync(["node", "hcloud-swarm", ...args]);
+  } finally {
+    spy.mockRestore();
+  }
+  return out;
+}
+
+describe("hcloud-swarm local", () => {
+  afterAll(() => downTestbed(NAME), 120_000);
+
+  it("brings a bed up, reports it, and takes it down again", async () => {
+    const up = await cli("local", "up", "--nodes", "2", "--managers", "1", "--dir", DIR, "--no-install");
+    expect(up).toMatch(/^NODE\s+ROLE\s+ADDRESS\s+NETNS$/m);
+    expect(up).toMatch(/^manager-1\s+manager\s+10\.213\.\d+\.11\s+hsw\d+-manager-1$/m);
+    expect(up).toMatch(/^worker-1\s+worker\s+10\.213\.\d+\.12\s+hsw\d+-worker-1$/m);
+    expect(fs.existsSync(path.join(DIR, "inventory.json"))).toBe(true);
+    const k = /hsw(\d+)-manager-1/.exec(up)?.[1];
+
+    const status = await cli("local", "status", "--dir", DIR);
+    expect(status).toMatch(/^manager-1\s+manager\s+\S+\s+up\s+up\s+manager-1\s+\d+\.\d+/m);
+    expect(status).toMatch(/^worker-1\s+worker\s+\S+\s+up\s+up\s+worker-1\s+\d+\.\d+/m);
+    expect(status).toMatch(/^\s+(ok|MISSING)\s+ESP/m);
+    expect(status).toMatch(/^\s+(ok|MISSING)\s+IPVS/m);
+
+    const down = await cli("local", "down", "--dir", DIR);
+    expect(down).toContain(`removed test bed hsw${k}`);
+    expect(listNetns().filter((n) => n.startsWith(`hsw${k}-`))).toEqual([]);
+    expect(await cli("local", "down", "--dir", DIR)).toContain("nothing of a test bed left");
+  });
+});
