@@ -37,6 +37,18 @@ function comm(pid: number): string {
   }
 }
 
+/** Memory charged to the bed's cgroup (processes, page cache, tmpfs): unaffected by other work on the machine. */
+function bedCgroupBytes(cgroup: string): number | undefined {
+  for (const file of [`/sys/fs/cgroup/memory/${cgroup}/memory.usage_in_bytes`, `/sys/fs/cgroup/${cgroup}/memory.current`]) {
+    try {
+      return Number(fs.readFileSync(file, "utf8").trim());
+    } catch {
+      // Not this cgroup layout.
+    }
+  }
+  return undefined;
+}
+
 const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
@@ -51,15 +63,17 @@ async function benchOne(nodes: number): Promise<string[]> {
     for (const pid of nodeProcesses(bed.ctx, n).all) if (["dockerd", "containerd"].includes(comm(pid))) pss += pssBytes(pid);
   }
   const memAfter = memUsedBytes();
+  const cgroupMem = bedCgroupBytes(bed.ctx.names.cgroup);
   const t = Date.now();
   await downBed(DIR);
   const down = Date.now() - t;
   const phases = Object.entries(bed.timings).filter(([k]) => k !== "total").map(([k, v]) => `${k} ${sec(v)}`).join(", ");
-  return [String(nodes), sec(ready), sec(bed.timings.total), mb(pss / nodes), mb(memAfter - memBefore), sec(down), phases];
+  const cg = cgroupMem === undefined ? "n/a" : `${mb(cgroupMem)} (${mb(cgroupMem / nodes)}/node)`;
+  return [String(nodes), sec(ready), sec(bed.timings.total), mb(pss / nodes), cg, mb(memAfter - memBefore), sec(down), phases];
 }
 
 async function main(): Promise<void> {
-  const rows = [["nodes", "all dockerd+sshd answer", "+ image on every node", "PSS/node (dockerd+containerd)", "host memory delta", "down", "phases"]];
+  const rows = [["nodes", "all dockerd+sshd answer", "+ image on every node", "PSS/node (dockerd+containerd)", "bed memory cgroup", "host memory delta", "down", "phases"]];
   const stop = (): void => {
     void downBed(DIR).finally(() => process.exit(130));
   };
