@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { KEYS, NAMESPACE, validateConfig } from "./config";
 import { SwarmCluster } from "./cluster";
 import { dockerContextCommand, knownHosts } from "./outputs";
+import { configuredStacks, STACKS_KEY, stacksFromConfig } from "./stacks";
 
 /** Every `hcloud-swarm:*` value, keyed by bare name, so unknown keys (typos) are reported too. */
 function rawConfig(): Record<string, string> {
@@ -18,11 +19,15 @@ function rawConfig(): Record<string, string> {
 }
 
 // Validated here, before any resource exists; a bad config throws a ValidationError listing every problem.
-const config = validateConfig(rawConfig(), pulumi.getStack());
+// `stacks` belongs to infra/stacks.ts; the cluster's validator sees every other key.
+const { [STACKS_KEY]: stacksConfig, ...clusterConfig } = rawConfig();
+const config = validateConfig(clusterConfig, pulumi.getStack());
+const stackList = stacksFromConfig(stacksConfig);
 
 // The Pulumi name is fixed so that renaming the cluster (clusterName) renames servers in place.
 const args = Object.fromEntries(Object.entries(config).filter(([k]) => (KEYS as readonly string[]).includes(k)));
 const cluster = new SwarmCluster("swarm", args);
+const stacks = configuredStacks(cluster, stackList);
 
 /** Nodes, addresses, pinned host keys and swarm settings: `pulumi stack output inventory > inventory.json`. */
 export const inventory = cluster.inventory;
@@ -37,3 +42,5 @@ export const sshPublicKey = cluster.sshPublicKey;
 export const knownHostsFile = cluster.inventory.apply((inv) => knownHosts(inv.nodes));
 /** Ready to paste: a docker context that talks to the first manager over SSH. */
 export const dockerContext = dockerContextCommand(config.clusterName, cluster.nodes[0].server.ipv4Address);
+/** Generated stack passwords by Docker secret name (only with hcloud-swarm:stacks). Secret. */
+export const stackSecrets = stacks ? pulumi.secret(stacks.generatedSecrets) : undefined;

@@ -1,0 +1,43 @@
+/**
+ * Stacks in `pulumi up`: the `hcloud-swarm:stacks` config list, deployed after the swarm is
+ * formed through the same code as `hcloud-swarm stack deploy`. Kept apart from the cluster
+ * component: stacks are optional and cluster-wide, and nothing else depends on them.
+ */
+import * as path from "path";
+import { packageRoot } from "../common/paths";
+import type { StackEntry } from "../stacks/provider";
+import { StacksDeployment } from "../stacks/resource";
+import { parseStacksConfig } from "../stacks/stack-config";
+import type { SwarmCluster } from "./cluster";
+
+/** Bare config key (`hcloud-swarm:stacks`); infra/config.ts does not know it, so index.ts takes it out first. */
+export const STACKS_KEY = "stacks";
+
+/** Pulumi hands config values over as strings; tests may pass the parsed list. */
+function fromText(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    // A bare template name ("traefik") is a one-element list.
+    return [v];
+  }
+}
+
+/**
+ * Validates the list, every problem at once; called before the cluster exists, so a bad list
+ * creates nothing. The MTU used here only checks that the templates render; deploy renders
+ * again with the inventory's own MTU.
+ */
+export function stacksFromConfig(raw: unknown): StackEntry[] {
+  const root = packageRoot(__dirname);
+  // Relative paths: state must not change because the project moved to another checkout.
+  return parseStacksConfig(fromText(raw), 1500).map((r) => ({ name: r.name, file: path.relative(root, r.file), text: r.text, vars: r.vars }));
+}
+
+/** The stacks resource, after everything in the cluster (bootstrap included); none for an empty list. */
+export function configuredStacks(cluster: SwarmCluster, stacks: readonly StackEntry[]): StacksDeployment | undefined {
+  if (stacks.length === 0) return undefined;
+  // A component as dependency waits for all its children: servers, firewalls and swarm membership.
+  return new StacksDeployment("swarm-stacks", { inventory: cluster.inventory, privateKey: cluster.sshPrivateKey, stacks }, { dependsOn: [cluster] });
+}
