@@ -53,9 +53,16 @@ export function cgroupDir(h: Hierarchy, bedCgroup: string, node?: string): strin
   return node ? path.join(h.mountpoint, bedCgroup, node) : path.join(h.mountpoint, bedCgroup);
 }
 
+/**
+ * Node processes (dockerd, sshd, sessions) sit in a leaf below the node's cgroup, and containers in
+ * siblings of it (dockerd's cgroup-parent is the node's cgroup): cgroup v2 forbids processes in a
+ * cgroup whose children use controllers, so the node cgroup itself stays empty.
+ */
+const LEAF = "daemons";
+
 /** The cgroup.procs files a process writes its pid into to join a node (same paths inside the node). */
 export function procsFiles(hierarchies: readonly Hierarchy[], bedCgroup: string, node: string): string[] {
-  return hierarchies.map((h) => path.join(cgroupDir(h, bedCgroup, node), "cgroup.procs"));
+  return hierarchies.map((h) => path.join(cgroupDir(h, bedCgroup, node), LEAF, "cgroup.procs"));
 }
 
 function copyIfEmpty(dir: string, file: string): void {
@@ -68,11 +75,13 @@ export function createNodeCgroups(hierarchies: readonly Hierarchy[], bedCgroup: 
   for (const h of hierarchies) {
     const bedDir = cgroupDir(h, bedCgroup);
     const nodeDir = cgroupDir(h, bedCgroup, node);
-    fs.mkdirSync(nodeDir, { recursive: true });
+    const leafDir = path.join(nodeDir, LEAF);
+    fs.mkdirSync(leafDir, { recursive: true });
     if (h.fstype === "cgroup" && h.options.split(",").includes("cpuset")) {
       for (const f of ["cpuset.cpus", "cpuset.mems"]) {
         copyIfEmpty(bedDir, f);
         copyIfEmpty(nodeDir, f);
+        copyIfEmpty(leafDir, f);
       }
     }
   }
