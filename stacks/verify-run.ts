@@ -9,7 +9,7 @@ import { connectManager, overlayNetworks } from "./cluster";
 import { DEFAULT_MTU } from "./render";
 import { checkNetworks, checkNode, type NodeEvidence, summarise, type VerifySummary } from "./verify";
 
-async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node">> {
+async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node" | "otherNodes">> {
   const out = async (cmd: string) => (await s.run(cmd, { allowFailure: true })).stdout;
   // Encrypted overlays with a local endpoint on this node: networks whose options say encrypted.
   const local = await out("ids=$(docker network ls -q --filter driver=overlay); [ -z \"$ids\" ] || docker network inspect --format '{{if .Options.encrypted}}{{if .Containers}}x{{end}}{{end}}' $ids");
@@ -22,14 +22,14 @@ async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node">> 
   };
 }
 
-async function visit(node: InventoryNode, identity?: string): Promise<NodeEvidence> {
+async function visit(node: InventoryNode, otherNodes: number, identity?: string): Promise<NodeEvidence> {
   const keyFile = identity ?? node.privateKeyPath;
-  const blank = { xfrmPolicy: "", xfrmState: "", mangleOutput: "", filterInput: "", localEncryptedNetworks: 0 };
+  const blank = { xfrmPolicy: "", xfrmState: "", mangleOutput: "", filterInput: "", localEncryptedNetworks: 0, otherNodes };
   if (!keyFile) return { node: node.name, ...blank, error: "no private key (give --identity KEY or privateKeyPath in the inventory)" };
   let s: SshSession | undefined;
   try {
     s = await connect(node, fs.readFileSync(keyFile, "utf8"));
-    return { node: node.name, ...(await nodeEvidence(s)) };
+    return { node: node.name, otherNodes, ...(await nodeEvidence(s)) };
   } catch (err) {
     return { node: node.name, ...blank, error: (err as Error).message };
   } finally {
@@ -48,6 +48,6 @@ export async function verifyCluster(inv: Inventory, identity?: string): Promise<
   }
   const checks = checkNetworks(networks, mtu);
   // One node at a time: a handful of short commands each, and it keeps SSH load on small managers low.
-  for (const node of inv.nodes) checks.push(...checkNode(await visit(node, identity)));
+  for (const node of inv.nodes) checks.push(...checkNode(await visit(node, inv.nodes.length - 1, identity)));
   return summarise(checks);
 }

@@ -24,8 +24,10 @@ export interface NodeEvidence {
   readonly xfrmState: string;
   readonly mangleOutput: string;
   readonly filterInput: string;
-  /** Overlay networks with a task on this node (from `docker network ls` there). */
+  /** Encrypted overlay networks with a task on this node (from `docker network inspect` there). */
   readonly localEncryptedNetworks: number;
+  /** Other nodes in the cluster: Docker sets up ESP policies towards each of them. */
+  readonly otherNodes: number;
   /** Set when the node could not be reached; every node check then fails. */
   readonly error?: string;
 }
@@ -70,6 +72,9 @@ export function checkNode(e: NodeEvidence): Check[] {
   const drop = lines(e.filterInput).some((l) => l.includes("--dport 4789") && /--pol(icy)? none/.test(l) && /-j DROP/.test(l));
   if (outEsp.length === 0 && e.localEncryptedNetworks === 0) {
     return [{ status: "unprovable", subject, what: "encryption in use", detail: "no task on this node uses an encrypted overlay, so nothing is set up to check; deploy a stack with tasks here" }];
+  }
+  if (outEsp.length === 0 && e.otherNodes === 0) {
+    return [{ status: "unprovable", subject, what: "encryption in use", detail: "a single-node cluster has no peer to encrypt traffic to; nothing crosses the wire" }];
   }
   checks.push(
     outEsp.length > 0

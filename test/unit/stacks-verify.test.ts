@@ -1,15 +1,17 @@
 import { checkNetworks, checkNode, ENCRYPTION_MARK, summarise } from "../../stacks/verify";
 
-/** Output shapes as `ip xfrm` and `iptables -S` print them for Docker's encrypted overlays. */
-const POLICY = `src 10.213.1.11/32 dst 10.213.1.12/32 proto udp dport 4789
-\tdir out priority 0
+/** Output as captured from a test bed node running Docker 20.10.24 with encrypted overlays. */
+const POLICY = `src 10.213.2.12/32 dst 10.213.2.13/32 proto udp dport 4789
+\tdir out priority 0 ptype main
 \tmark ${ENCRYPTION_MARK}/0xffffffff
-\ttmpl src 0.0.0.0 dst 10.213.1.12
-\t\tproto esp spi 0x00000000 reqid 0 mode transport`;
+\ttmpl src 10.213.2.12 dst 10.213.2.13
+\t\tproto esp spi 0xf96c8d9b reqid 13681891 mode transport`;
 const MANGLE = `-P OUTPUT ACCEPT\n-A OUTPUT -p udp -m udp --dport 4789 -m u32 --u32 "0x0>>0x16&0x3c@0xc&0xffffff00=0x100100" -j MARK --set-xmark ${ENCRYPTION_MARK}/0xffffffff`;
-const INPUT = `-P INPUT ACCEPT\n-A INPUT -p udp -m udp --dport 4789 -m u32 --u32 "0x0>>0x16&0x3c@0xc&0xffffff00=0x100100" -m policy --dir in --pol none -j DROP`;
+const INPUT = `-P INPUT ACCEPT
+-A INPUT -p udp -m policy --dir in --pol none -m udp --dport 4789 -m u32 --u32 "0x0>>0x16&0x3c@0xc&0xffffff00=0x100100" -j DROP
+-A INPUT -p udp -m policy --dir in --pol ipsec -m udp --dport 4789 -m u32 --u32 "0x0>>0x16&0x3c@0xc&0xffffff00=0x100100" -j ACCEPT`;
 const STATE = `src 10.213.1.11 dst 10.213.1.12\n\tproto esp spi 0x1234 reqid 0 mode transport\n\taead rfc4106(gcm(aes)) 0x00 64`;
-const node = { node: "worker-1", xfrmPolicy: POLICY, xfrmState: STATE, mangleOutput: MANGLE, filterInput: INPUT, localEncryptedNetworks: 1 };
+const node = { node: "worker-1", xfrmPolicy: POLICY, xfrmState: STATE, mangleOutput: MANGLE, filterInput: INPUT, localEncryptedNetworks: 1, otherNodes: 2 };
 
 describe("verify", () => {
   it("passes an encrypted overlay with the cluster's MTU, and fails a plain ingress or a wrong MTU", () => {
@@ -48,6 +50,7 @@ describe("verify", () => {
 
   it("calls a node without encrypted tasks unprovable, and an unreachable node a failure", () => {
     expect(checkNode({ ...node, xfrmPolicy: "", xfrmState: "", localEncryptedNetworks: 0 })).toEqual([expect.objectContaining({ status: "unprovable" })]);
+    expect(checkNode({ ...node, xfrmPolicy: "", xfrmState: "", otherNodes: 0 })).toEqual([expect.objectContaining({ status: "unprovable", detail: expect.stringMatching(/single-node/) })]);
     expect(checkNode({ ...node, error: "connection refused" })).toEqual([expect.objectContaining({ status: "fail", what: "reachable" })]);
   });
 });
