@@ -5,6 +5,7 @@ import { DEFAULT_DIR, openBed, upBed } from "../local/bed";
 import { nodeCommand } from "../local/node";
 import { requireLinuxRoot } from "../local/prerequisites";
 import { LOCAL_IMAGE } from "../local/image";
+import { detectKernelFeatures } from "../local/kernel";
 import { BED_RANGE } from "../local/plan";
 import { downBed } from "../local/state";
 import { bedStatus, formatStatus } from "../local/status";
@@ -45,6 +46,8 @@ export function registerLocal(program: Command): void {
         process.stdout.write(`${bed.nodes.length} nodes up in ${(bed.timings.total / 1000).toFixed(1)} s (bridge ${bed.ctx.names.bridge}, ${bed.ctx.names.subnet}), image ${LOCAL_IMAGE} on every node.\n`);
         process.stdout.write(`inventory: ${bed.inventoryPath}\n`);
         process.stdout.write(`ssh:       ssh -i ${bed.privateKeyPath} -o UserKnownHostsFile=${bed.knownHostsPath} -o StrictHostKeyChecking=yes root@${bed.nodes[0].ip}\n`);
+        const missing = (await detectKernelFeatures()).filter((f) => !f.available);
+        for (const f of missing) process.stdout.write(`kernel:    no ${f.name}: ${f.consequence}\n`);
         process.stdout.write(`next:      hcloud-swarm local status --dir ${o.dir}   |   hcloud-swarm local down --dir ${o.dir}\n`);
       } catch (err) {
         // What was created stays for inspection (logs in DIR/nodes/*/); `down` removes it.
