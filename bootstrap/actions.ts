@@ -29,7 +29,11 @@ export class BootstrapError extends Error {
     readonly problems: readonly string[],
     readonly actions: readonly Action[],
   ) {
-    super(`bootstrap failed:\n` + problems.map((p) => `  - ${p}`).join("\n") + (actions.length ? `\n${formatActions(actions)}\nre-run to finish; completed steps are not repeated.` : ""));
+    const message = `bootstrap failed:\n` + problems.map((p) => `  - ${p}`).join("\n") + (actions.length ? `\n${formatActions(actions)}\nre-run to finish; completed steps are not repeated.` : "");
+    super(message);
+    // Set again: in the serialized dynamic provider this constructor calls Error as a plain
+    // function, which does not set the message on the instance.
+    this.message = message;
     this.name = "BootstrapError";
   }
 }

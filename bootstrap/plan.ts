@@ -63,7 +63,7 @@ export function nodesToInspect(inv: Inventory, members: readonly ClusterNode[]):
   return inv.nodes.filter((n) => matched.get(n.name)?.status !== "ready");
 }
 
-function describe(name: string, o: Observation | undefined): string | undefined {
+function describeTrouble(name: string, o: Observation | undefined): string | undefined {
   if (!o) return `${name} was not inspected`;
   if (!o.reachable) return `cannot reach ${name}: ${o.error}`;
   if (o.info.state === "error") return `docker on ${name} reports a swarm error: ${o.info.error}; fix it or run \`docker swarm leave --force\` there`;
@@ -88,7 +88,7 @@ export function chooseEntry(inv: Inventory, obs: ReadonlyMap<string, Observation
     return { kind: "fail", problem: `the inventory's managers belong to different swarms: ${who}; make them leave all but one swarm first` };
   }
   if (active.length > 0) return { kind: "serve", node: active[0], clusterId: [...clusters][0] as string };
-  const trouble = mgrs.map((n) => describe(n.name, obs.get(n.name))).filter((p): p is string => p !== undefined);
+  const trouble = mgrs.map((n) => describeTrouble(n.name, obs.get(n.name))).filter((p): p is string => p !== undefined);
   if (trouble.length > 0) {
     return { kind: "fail", problem: `no reachable manager is in a swarm, and bootstrap will not create one while a manager may hold it: ${trouble.join("; ")}` };
   }
@@ -115,7 +115,7 @@ export function planMembership(inv: Inventory, members: readonly ClusterNode[], 
   for (const n of inv.nodes) {
     if (n.name === entry.name || matched.get(n.name)?.status === "ready") continue;
     const o = obs.get(n.name);
-    const trouble = describe(n.name, o);
+    const trouble = describeTrouble(n.name, o);
     if (trouble || !o?.reachable) {
       problems.push(trouble ?? `cannot reach ${n.name}`);
       continue;
@@ -166,12 +166,14 @@ const quorum = (managers: number) => Math.floor(managers / 2) + 1;
 
 /**
  * Cluster-wide refusals, checked before anything is done: an even final manager count, a change
- * that would pass through a state without quorum, or one that removes the last manager.
+ * that would pass through a state without quorum, or one that removes the last manager. The
+ * dynamic provider removes one node per call and skips the even-count rule: a 3 → 1 change
+ * passes through 2 there, and the config it comes from is validated as a whole.
  */
-export function checkManagerChanges(inv: Inventory, members: readonly ClusterNode[], steps: readonly Step[]): string[] {
+export function checkManagerChanges(inv: Inventory, members: readonly ClusterNode[], steps: readonly Step[], checkEvenCount = true): string[] {
   const problems: string[] = [];
   const wanted = inv.nodes.filter((n) => n.role === "manager").length;
-  if (wanted % 2 === 0) {
+  if (checkEvenCount && wanted % 2 === 0) {
     problems.push(`the inventory has ${wanted} managers; use an odd number (1, 3, 5 or 7): ${wanted} managers tolerate no more failures than ${wanted - 1} and can split their votes`);
   }
   const mgrs = members.filter((m) => m.role === "manager");

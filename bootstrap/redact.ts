@@ -15,21 +15,30 @@ const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z
 /** Shorter strings are too likely to occur by chance to be removed everywhere. */
 const MIN_SECRET_LENGTH = 8;
 
-const known = new Set<string>();
+/**
+ * Kept on globalThis rather than in a module variable: the dynamic provider's code is serialized
+ * with the values of the module variables it captures, and a registry that already held a key
+ * would be written into Pulumi state in plaintext.
+ */
+function known(): Set<string> {
+  // A string key: symbols do not survive Pulumi's closure serialization.
+  const g = globalThis as unknown as Record<string, Set<string> | undefined>;
+  return (g.__hcloudSwarmRedactSecrets ??= new Set<string>());
+}
 
 /** Registers a secret by value, so later output is scrubbed of it even if it has no known shape. */
 export function registerSecret(secret: string | undefined): void {
   if (secret === undefined) return;
   const s = secret.trim();
-  if (s.length >= MIN_SECRET_LENGTH) known.add(s);
+  if (s.length >= MIN_SECRET_LENGTH) known().add(s);
   // A multi-line key can also show up line by line (e.g. in a stderr echo).
-  if (s.includes("\n")) for (const line of s.split("\n")) if (line.trim().length >= 40) known.add(line.trim());
+  if (s.includes("\n")) for (const line of s.split("\n")) if (line.trim().length >= 40) known().add(line.trim());
 }
 
 /** Removes every registered secret and every token- or key-shaped string from `text`. */
 export function redact(text: string): string {
   let out = text;
-  for (const s of known) out = out.split(s).join("[REDACTED]");
+  for (const s of known()) out = out.split(s).join("[REDACTED]");
   return out.replace(PRIVATE_KEY, "[REDACTED PRIVATE KEY]").replace(JOIN_TOKEN, "SWMTKN-[REDACTED]").replace(UNLOCK_KEY, "SWMKEY-[REDACTED]");
 }
 

@@ -46,6 +46,8 @@ export interface BootstrapResult {
   readonly warnings: readonly string[];
   /** `docker node ls` after the run. */
   readonly nodeList: string;
+  /** Members as the serving manager last read them. */
+  readonly members: readonly ClusterNode[];
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -64,14 +66,26 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-class Run {
-  readonly sessions = new Map<string, SshSession>();
-  readonly obs = new Map<string, Observation>();
-  readonly actions: Action[] = [];
-  readonly problems: string[] = [];
-  readonly warnings: string[] = [];
-  private closed = false;
-  constructor(readonly o: BootstrapOptions) {}
+/** State of one run: open sessions, observations, actions, problems. Shared with ./member. */
+export class Run {
+  // Assigned in the constructor rather than as field initializers: Pulumi's closure serializer
+  // (which carries this class into the dynamic provider) keeps constructors but drops initializers.
+  readonly sessions: Map<string, SshSession>;
+  readonly obs: Map<string, Observation>;
+  readonly actions: Action[];
+  readonly problems: string[];
+  readonly warnings: string[];
+  private closed: boolean;
+  readonly o: BootstrapOptions;
+  constructor(o: BootstrapOptions) {
+    this.o = o;
+    this.sessions = new Map();
+    this.obs = new Map();
+    this.actions = [];
+    this.problems = [];
+    this.warnings = [];
+    this.closed = false;
+  }
 
   log(line: string): void {
     this.o.log?.(redact(line));
@@ -112,7 +126,7 @@ class Run {
 }
 
 /** Inspects every manager in parallel; returns once all answered, or once one serves and the rest had MANAGER_GRACE_MS. */
-async function inspectManagers(run: Run, mgrs: readonly InventoryNode[]): Promise<Map<string, { done: Promise<Observation>; abort: AbortController }>> {
+export async function inspectManagers(run: Run, mgrs: readonly InventoryNode[]): Promise<Map<string, { done: Promise<Observation>; abort: AbortController }>> {
   const pending = new Map<string, { done: Promise<Observation>; abort: AbortController }>();
   let serving!: () => void;
   const someoneServes = new Promise<void>((r) => (serving = r));
@@ -200,7 +214,7 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   }
   const list = await nodeList(manager);
   if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
-  return { actions: run.actions, warnings: run.warnings, nodeList: list };
+  return { actions: run.actions, warnings: run.warnings, nodeList: list, members };
 }
 
 async function ensureIngress(run: Run, manager: SshSession, name: string, mtu: number): Promise<void> {

@@ -48,16 +48,22 @@ export interface SshStats {
   /** Commands started (uploads count as one command). */
   commands: number;
 }
-const stats: SshStats = { connections: 0, connectAttempts: 0, commands: 0 };
+/** On globalThis so every copy of this module (e.g. a rebuilt dynamic provider) counts into the same place. */
+function counters(): SshStats {
+  const g = globalThis as unknown as Record<string, SshStats | undefined>;
+  return (g.__hcloudSwarmSshStats ??= { connections: 0, connectAttempts: 0, commands: 0 });
+}
 
 /** A copy of the process-wide counters (the benchmark compares two snapshots). */
 export function sshStats(): SshStats {
-  return { ...stats };
+  return { ...counters() };
 }
 
 export class HostKeyMismatchError extends Error {
   constructor(node: string, expected: string, presented: string) {
-    super(`host key mismatch for ${node}: the inventory pins ${expected} but the host presented ${presented}; nothing was done on ${node}. If the server was rebuilt, update its hostKey in the inventory.`);
+    const message = `host key mismatch for ${node}: the inventory pins ${expected} but the host presented ${presented}; nothing was done on ${node}. If the server was rebuilt, update its hostKey in the inventory.`;
+    super(message);
+    this.message = message; // see BootstrapError: the serialized provider calls Error as a function
     this.name = "HostKeyMismatchError";
   }
 }
@@ -117,7 +123,7 @@ export async function connect(target: SshTarget, privateKey: string, options: Co
   const pinned = parseHostKey(target.hostKey, target.name);
   let presented: Buffer | undefined;
   const ssh = new NodeSSH();
-  stats.connectAttempts++;
+  counters().connectAttempts++;
   try {
     await ssh.connect({
       host: target.host,
@@ -137,7 +143,7 @@ export async function connect(target: SshTarget, privateKey: string, options: Co
     if (presented && !presented.equals(pinned.blob)) throw new HostKeyMismatchError(target.name, fingerprint(pinned.blob), fingerprint(presented));
     throw redactedError(err, `ssh ${target.user}@${target.host}:${target.port} (${target.name})`);
   }
-  stats.connections++;
+  counters().connections++;
   return openSession(ssh, target, options);
 }
 
@@ -160,7 +166,7 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
 
   async function exec(command: string, display: string, o: RunOptions): Promise<CommandResult> {
     if (!open) throw new Error(`ssh connection to ${target.name} is closed${lastError ? ` (${lastError.message})` : ""}; cannot run ${display}`);
-    stats.commands++;
+    counters().commands++;
     const timeoutMs = o.timeoutMs ?? COMMAND_TIMEOUT_MS;
     const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
     // The remote `timeout` kills the process tree (a closed channel alone would leave it running);

@@ -1,0 +1,40 @@
+/**
+ * SwarmNode: one node's swarm membership as a Pulumi resource. Creating it joins the node (the
+ * first manager's initialises the swarm); deleting it drains the node and takes it out before its
+ * server is destroyed (the resource depends on the server, so Pulumi deletes it first).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { InventoryNode, SwarmSettings } from "./inventory";
+import { swarmNodeProvider } from "./provider";
+
+/** Type token: "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode". Changing it would replace every membership. */
+export const SWARM_NODE_MODULE = "hcloud-swarm";
+export const SWARM_NODE_TYPE = "SwarmNode";
+
+/** The Pulumi side (Input<>); the provider sees the plain SwarmNodeInputs. */
+export interface SwarmNodeArgs {
+  /** This node as the inventory describes it (address, pinned host key, role, labels). Required. */
+  readonly node: pulumi.Input<InventoryNode>;
+  /** The swarm's managers, first manager first; used to initialise or to find a reachable manager. Required. */
+  readonly managers: pulumi.Input<pulumi.Input<InventoryNode>[]>;
+  /** Settings for `swarm init` (address pool, overlay MTU). Default {}. */
+  readonly swarm?: pulumi.Input<SwarmSettings>;
+  /** SSH private key (OpenSSH format) for the nodes; stored only as a secret. Required. */
+  readonly privateKey: pulumi.Input<string>;
+}
+
+export class SwarmNode extends pulumi.dynamic.Resource {
+  /** The swarm's ID for this node. */
+  declare readonly nodeId: pulumi.Output<string>;
+
+  constructor(name: string, args: SwarmNodeArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      swarmNodeProvider,
+      name,
+      { node: args.node, managers: args.managers, swarm: args.swarm ?? {}, privateKey: pulumi.secret(args.privateKey), nodeId: undefined },
+      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      SWARM_NODE_MODULE,
+      SWARM_NODE_TYPE,
+    );
+  }
+}
