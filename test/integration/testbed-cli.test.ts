@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { buildProgram } from "../../cli/main";
+import { detectKernelFeatures } from "../../local/kernel";
 import { listNetns } from "../../local/network";
 import { downTestbed, testbedDir } from "../support/testbed";
 
@@ -46,5 +47,15 @@ describe("hcloud-swarm local", () => {
     expect(down).toContain(`removed test bed hsw${k}`);
     expect(listNetns().filter((n) => n.startsWith(`hsw${k}-`))).toEqual([]);
     expect(await cli("local", "down", "--dir", DIR)).toContain("nothing of a test bed left");
+  });
+
+  it("probes kernel features in a scratch namespace, explains each missing one, and removes the namespace", async () => {
+    const features = await detectKernelFeatures();
+    expect(features.map((f) => f.name.split(" ")[0])).toEqual(["ESP", "IPVS", "VXLAN", "iptables", "overlayfs"]);
+    for (const f of features.filter((x) => !x.available)) {
+      expect(f.detail).not.toBe("");
+      expect(f.consequence).not.toBe("");
+    }
+    expect(listNetns().filter((n) => n.startsWith("hsw-probe-"))).toEqual([]);
   });
 });
