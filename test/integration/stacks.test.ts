@@ -156,4 +156,22 @@ describe("stacks on the test bed", () => {
     expect(w.keptSecrets.slice().sort()).toEqual(["wordpress_db_password", "wordpress_db_root_password"]);
     expect((await removeStack(s, "wordpress")).actions).toEqual([]);
   });
+
+  it("reports services that do not converge, with Docker's reason", async () => {
+    const file = path.join(secretsDir, "stuck.yml");
+    const text = 'version: "3.8"\nservices:\n  app:\n    image: x\n    networks: [net]\n    deploy:\n      placement:\n        constraints: [node.labels.nowhere == true]\nnetworks:\n  net:\n    driver_opts: {encrypted: ""}\n';
+    fs.writeFileSync(file, text);
+    const r = await deployStack(s, { source: { file, text, defaultName: "stuck", builtin: false }, inventory: inv, localImage: LOCAL_IMAGE, convergeTimeoutMs: 5_000 });
+    expect(r.converge.converged).toBe(false);
+    expect(r.converge.failing).toEqual([expect.objectContaining({ service: "stuck_app", running: 0, desired: 1 })]);
+    expect(r.converge.failing[0].problems.join("\n")).toMatch(/no suitable node/);
+    await removeStack(s, "stuck");
+  });
+
+  it("refuses to deploy onto an existing external network that lacks encryption", async () => {
+    await s.run("docker network rm traefik_public && docker network create --driver overlay --attachable traefik_public");
+    const before = await snapshot();
+    await expect(deploy("traefik", TRAEFIK_VARS)).rejects.toThrow(/network "traefik_public": external network "traefik_public" exists in the cluster WITHOUT encryption/);
+    expect(await snapshot()).toBe(before);
+  });
 });
