@@ -13,6 +13,15 @@ const NETNS_DIR = "/run/netns";
 /** `ip netns del` frees namespaces asynchronously; the veths behind them go within seconds even with 20 nodes. */
 const LINK_GONE_TIMEOUT_MS = 15_000;
 
+/** Per-interface switch, never the global one. Absent when the kernel has no IPv6 at all, which is fine. */
+export function disableIpv6(dev: string): void {
+  try {
+    fs.writeFileSync(`/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`, "1");
+  } catch {
+    // No IPv6 in this kernel: nothing to disable.
+  }
+}
+
 export function linkExists(name: string): boolean {
   return fs.existsSync(`${SYS_NET}/${name}`);
 }
@@ -66,8 +75,9 @@ export async function claimBridge(dirTag: string, takenByCgroups: ReadonlySet<nu
   throw new Error(`all ${MAX_BED} test-bed numbers in 10.213.0.0/16 are in use; run \`hcloud-swarm local down --dir …\` for beds you no longer need`);
 }
 
-/** Addresses the bridge and installs the bed's firewall. */
+/** Addresses the bridge (IPv4 only: the firewall is IPv4) and installs the bed's firewall. */
 export async function configureBridge(b: BedNames): Promise<void> {
+  disableIpv6(b.bridge);
   await run("ip", ["-batch", "-"], {
     input: [`addr add ${b.gateway}/${b.prefixLength} dev ${b.bridge}`, `link set ${b.bridge} up`].join("\n") + "\n",
   });
@@ -160,6 +170,7 @@ export async function createNodeLinks(b: BedNames, nodes: readonly { netns: stri
     lines.push(`link set ${n.veth} master ${b.bridge} up`);
   }
   await run("ip", ["-batch", "-"], { input: lines.join("\n") + "\n" });
+  for (const n of nodes) disableIpv6(n.veth);
 }
 
 /**

@@ -44,6 +44,8 @@ for f in hostname hosts resolv.conf; do mount --bind /mnt/etc/$f /etc/$f; done
 mkdir -p /etc/docker
 for d in ssh docker; do mount --bind /mnt/etc/$d /etc/$d; done
 umount /mnt
+# No IPv6: the bed's firewall is IPv4, and link-local IPv6 would let nodes reach the host around it.
+for c in all default lo eth0; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6 2>/dev/null || true; done
 ip link set lo up
 ip addr add ${node.ip}/${b.prefixLength} dev eth0
 ip link set eth0 up

@@ -73,6 +73,14 @@ describe("local test bed isolation", () => {
     expect((await bed().exec("worker-1", probe(outsider.ip, 8080))).stdout).not.toContain("outsider-here");
   });
 
+  it("gives nodes and the bed's bridge no IPv6, which the IPv4 firewall would not cover", async () => {
+    const r = await bed().exec("worker-1", "ip -6 addr show");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("");
+    const bridge = `hsw${bed().gateway.split(".")[2]}`;
+    expect((await run("ip", ["-6", "addr", "show", "dev", bridge])).stdout.trim()).toBe("");
+  });
+
   it("makes name lookups fail at once instead of hanging", async () => {
     const t = Date.now();
     const r = await bed().exec("worker-1", "getent hosts registry-1.docker.io; echo exit=$?");
