@@ -1,0 +1,52 @@
+/**
+ * How SwarmCluster (infra/cluster.ts) turns its servers into swarm members: one SwarmNode per
+ * node, ordered by dependencies so that Pulumi's parallelism never breaks the swarm:
+ * - manager-1's membership waits for every manager's server: it initialises the swarm only once
+ *   it can see that no other manager already holds one (see chooseEntry);
+ * - the other managers join one after another (raft adds members one by one);
+ * - workers join in parallel once manager-1's membership exists;
+ * - on delete the order reverses, so workers leave before the managers they joined through.
+ * Each membership depends on its own server, so Pulumi deletes it (drain, leave) before the server.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { InventoryNode, NodeRole, SwarmSettings } from "./inventory";
+import { SwarmNode } from "./swarm-node";
+
+/** What a membership needs of a node; infra's ClusterNode provides it. */
+export interface MemberSource {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly server: pulumi.Resource;
+  readonly inventory: pulumi.Output<InventoryNode>;
+}
+
+export interface MembershipArgs {
+  /** `swarm init` settings (address pool, overlay MTU). Required. */
+  readonly swarm: SwarmSettings;
+  /** The deploy key (secret). Required. */
+  readonly privateKey: pulumi.Input<string>;
+  /** Resources every join must wait for, e.g. firewalls that open the swarm ports. Default []. */
+  readonly dependsOn?: readonly pulumi.Resource[];
+}
+
+/** Creates `${prefix}-${node}-swarm` for every node, in plan order (managers first). */
+export function swarmMemberships(prefix: string, nodes: readonly MemberSource[], args: MembershipArgs, parent: pulumi.Resource): SwarmNode[] {
+  const managers = nodes.filter((n) => n.role === "manager");
+  // Only managers: a worker's inputs must not change when the number of workers does.
+  const managerInventory = pulumi.all(managers.map((m) => m.inventory));
+  const out: SwarmNode[] = [];
+  let first: SwarmNode | undefined;
+  let previousManager: SwarmNode | undefined;
+  for (const n of nodes) {
+    const after = n.role === "manager" ? (previousManager ? [previousManager] : managers.map((m) => m.server)) : first ? [first] : [];
+    const m = new SwarmNode(
+      `${prefix}-${n.name}-swarm`,
+      { node: n.inventory, managers: managerInventory, swarm: args.swarm, privateKey: args.privateKey },
+      { parent, dependsOn: [n.server, ...(args.dependsOn ?? []), ...after] },
+    );
+    if (n.role === "manager") previousManager = m;
+    first ??= m;
+    out.push(m);
+  }
+  return out;
+}
