@@ -11,10 +11,12 @@ import { main as cli } from "../cli/main";
 import { DEFAULT_DIR } from "../local/bed";
 import { LOCAL_IMAGE } from "../local/image";
 import { detectKernelFeatures } from "../local/kernel";
+import { connect } from "../bootstrap/ssh";
 import { connectManager, overlayNetworks, secretNames, stackServices } from "../stacks/cluster";
 import { lintText } from "../stacks/lint";
 import { MTU_OPTION } from "../stacks/render";
 import { verifyCluster } from "../stacks/verify-run";
+import { type LeakProbeResult, probeVxlan } from "./leak-probe";
 import { SEED_STACK } from "./seed";
 import { summarise } from "./summary";
 
@@ -84,6 +86,22 @@ async function demo(): Promise<number> {
   const verifyCode = await run(["verify", "--inventory", demoInventory]);
   console.log(`(verify exit code ${verifyCode}: 0 = all proven, 1 = something failed, 2 = nothing failed but something is unprovable here)`);
 
+  console.log("\nData plane, measured: a container on worker-2 pings one on worker-1; worker-2 counts the VXLAN packets it sends.");
+  const key = fs.readFileSync(labelled.nodes[0].privateKeyPath ?? "", "utf8");
+  const node = (name: string) => labelled.nodes.find((n) => n.name === name) ?? labelled.nodes[0];
+  const [a, b] = await Promise.all([connect(node("worker-2"), key), connect(node("worker-1"), key)]);
+  let probes: LeakProbeResult[] = [];
+  try {
+    // A plain overlay made here by hand (lint would refuse it in a stack), only as the control.
+    await s.run("docker network create --driver overlay --attachable demo_plain_control");
+    probes = [await probeVxlan(a, b, "demo_plain_control", LOCAL_IMAGE), await probeVxlan(a, b, "traefik_public", LOCAL_IMAGE)];
+  } finally {
+    a.close();
+    b.close();
+    await s.run("docker network rm demo_plain_control", { allowFailure: true });
+  }
+  for (const p of probes) console.log(`  ${p.network.padEnd(20)} ping ${p.reached ? "answered" : "NOT answered"}, ${p.vxlanPackets} plain VXLAN packet(s) left worker-2`);
+
   step("5/5  what this run proved, and what this machine cannot prove");
   const services = await stackServices(s);
   const secrets = [...(await secretNames(s))].sort();
@@ -93,7 +111,7 @@ async function demo(): Promise<number> {
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => /^\w+=/.test(l)).map((l) => l.slice(l.indexOf("=") + 1).split(":").pop() as string) : [];
   });
   const verify = await verifyCluster(labelled);
-  const { proven, notProven, broken } = summarise({ networks, services, secrets, secretValues, mtu: labelled.swarm?.overlayMtu ?? 1500, redeployActions: redeployChanged, lintRefusals: refusals, verify, kernel: await detectKernelFeatures() });
+  const { proven, notProven, broken } = summarise({ networks, services, secrets, secretValues, mtu: labelled.swarm?.overlayMtu ?? 1500, redeployActions: redeployChanged, lintRefusals: refusals, verify, kernel: await detectKernelFeatures(), probes });
   console.log("PROVEN here, with real sshd, dockerd and docker stack deploy:");
   for (const p of proven) console.log(`  + ${p}`);
   console.log("\nNOT PROVABLE on this machine (never counted as a pass):");

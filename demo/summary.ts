@@ -6,6 +6,7 @@ import type { KernelFeature } from "../local/kernel";
 import type { NetworkFacts, ServiceFacts } from "../stacks/cluster";
 import { MTU_OPTION } from "../stacks/render";
 import type { VerifySummary } from "../stacks/verify";
+import type { LeakProbeResult } from "./leak-probe";
 
 export interface Observed {
   readonly networks: readonly NetworkFacts[];
@@ -18,6 +19,8 @@ export interface Observed {
   readonly lintRefusals: number;
   readonly verify: VerifySummary;
   readonly kernel: readonly KernelFeature[];
+  /** The plain control network first, then the encrypted one. */
+  readonly probes: readonly LeakProbeResult[];
 }
 
 export function summarise(o: Observed): { proven: string[]; notProven: string[]; broken: string[] } {
@@ -43,6 +46,12 @@ export function summarise(o: Observed): { proven: string[]; notProven: string[];
   const byNode = new Map<string, string[]>();
   for (const c of nodeRules) byNode.set(c.subject.slice(5), [...(byNode.get(c.subject.slice(5)) ?? []), c.what]);
   for (const [node, what] of byNode) proven.push(`${node} installs Docker's enforcement of encryption: ${what.join(", ")}`);
+  const [control, probed] = o.probes;
+  if (control && probed && control.vxlanPackets > 0 && probed.vxlanPackets === 0 && !probed.reached) {
+    proven.push(`encrypted overlays fail closed on this kernel: ${probed.network} sent 0 plain VXLAN packets (ping unanswered), while the plain control overlay sent ${control.vxlanPackets}`);
+  } else if (control && probed && probed.vxlanPackets > 0 && !o.kernel.some((k) => k.name.startsWith("ESP") && k.available)) {
+    broken.push(`${probed.network} sent ${probed.vxlanPackets} VXLAN packets although this kernel has no ESP: traffic may leave in clear`);
+  }
   for (const c of o.verify.checks.filter((x) => x.status === "unprovable")) notProven.push(`${c.subject}: ${c.what}: ${c.detail}`);
   for (const c of o.verify.checks.filter((x) => x.status === "fail")) broken.push(`${c.subject}: ${c.what}: ${c.detail}`);
   for (const k of o.kernel.filter((f) => !f.available)) notProven.push(`kernel lacks ${k.name} (${k.detail}): ${k.consequence}`);

@@ -1,0 +1,45 @@
+/**
+ * An active data-plane check for the test bed (it starts containers and adds a counting
+ * iptables rule, so it is not part of `verify`, which only reads). A container on node A pings
+ * one on node B over an overlay, and A's mangle POSTROUTING counts the VXLAN (udp 4789) packets
+ * that actually leave it. On an encrypted overlay without ESP in the kernel the count must stay
+ * 0 (fails closed); on a plain overlay it grows, which shows the counter sees VXLAN at all.
+ */
+import { shellQuote, type SshSession } from "../bootstrap/ssh";
+
+const COMMENT = "hsw-vxlan-probe";
+/** Pings sent across; a few are enough to tell 0 from "some". */
+const PINGS = 3;
+
+export interface LeakProbeResult {
+  readonly network: string;
+  /** VXLAN packets that left node A during the pings. */
+  readonly vxlanPackets: number;
+  /** Whether the ping got answers. */
+  readonly reached: boolean;
+}
+
+async function counter(a: SshSession): Promise<number> {
+  const r = await a.run(`iptables -t mangle -L POSTROUTING -v -x -n | grep ${COMMENT} || true`);
+  return Number(r.stdout.trim().split(/\s+/)[0] || 0);
+}
+
+/** Pings from a container on `a` to one on `b` over `network` (attachable), counting VXLAN out of `a`. */
+export async function probeVxlan(a: SshSession, b: SshSession, network: string, image: string): Promise<LeakProbeResult> {
+  const net = shellQuote(network);
+  const name = `hsw-probe-${network.replace(/[^a-z0-9]/g, "-")}`;
+  await b.run(`docker rm -f ${name} >/dev/null 2>&1; docker run -d --name ${name} --network ${net} ${shellQuote(image)} sleep 300 >/dev/null`);
+  try {
+    const ip = (await b.run(`docker inspect -f '{{(index .NetworkSettings.Networks ${JSON.stringify(network)}).IPAddress}}' ${name}`)).stdout.trim();
+    await a.run(`iptables -t mangle -C POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT} 2>/dev/null || iptables -t mangle -I POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT}`);
+    try {
+      const before = await counter(a);
+      const ping = await a.run(`docker run --rm --network ${net} ${shellQuote(image)} ping -c ${PINGS} -W 1 ${ip}`, { allowFailure: true, timeoutMs: 30_000 });
+      return { network, vxlanPackets: (await counter(a)) - before, reached: ping.code === 0 };
+    } finally {
+      await a.run(`iptables -t mangle -D POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT}`, { allowFailure: true });
+    }
+  } finally {
+    await b.run(`docker rm -f ${name} >/dev/null 2>&1`, { allowFailure: true });
+  }
+}
