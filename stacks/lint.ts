@@ -54,6 +54,8 @@ export const BACKEND_PORTS: ReadonlyArray<readonly [number, string]> = [
 ];
 
 const SECRET_NAME = /(PASSW(OR)?D|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH_?KEY|SALT)/i;
+/** Shell variables that contain "PWD" but hold directories. */
+const SHELL_DIRS: readonly string[] = ["PWD", "OLDPWD"];
 const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^@\s]+@/i;
 /** Networks that are not overlays even though they are external. */
 const NOT_OVERLAY: readonly string[] = ["host", "none", "bridge"];
@@ -70,7 +72,7 @@ export function lintSource(src: StackSource, ctx: LintContext = {}): Finding[] {
   networkRules(src, model, new Set(meta.meta.externalNetworks), ctx, at);
   for (const svc of model.services) {
     for (const env of svc.environment) {
-      if (env.value === "" || env.key.toUpperCase().endsWith("_FILE") || env.value.startsWith("/run/secrets/")) continue;
+      if (env.value === "" || env.key.toUpperCase().endsWith("_FILE") || env.value.startsWith("/run/secrets/") || SHELL_DIRS.includes(env.key)) continue;
       if (SECRET_NAME.test(env.key) || URL_PASSWORD.test(env.value)) {
         at(env.line, "plain-secret", `environment ${env.key} holds a credential in plain text (visible in docker service inspect); put it in a Docker secret and use ${env.key}_FILE=/run/secrets/<name>`, { service: svc.name });
       }

@@ -86,6 +86,8 @@ describe("stack lint", () => {
     expect(lint(map)).toEqual([expect.objectContaining({ rule: "plain-secret", service: "app", line: 6 })]);
     const list = GOOD.replace("      DB_PASSWORD_FILE: /run/secrets/db_password", "      - API_TOKEN=abc\n      - DATABASE_URL=mysql://wp:s3cret@db/wp");
     expect(lint(list).map((f) => [f.rule, f.line])).toEqual([["plain-secret", 6], ["plain-secret", 7]]);
+    const harmless = GOOD.replace("      DB_PASSWORD_FILE: /run/secrets/db_password", "      PWD: /srv\n      DB_USER: wp\n      DATABASE_URL: mysql://wp@db/wp");
+    expect(lint(harmless)).toEqual([]);
   });
 
   it("refuses a swarm port published by a service", () => {
