@@ -4,10 +4,11 @@
 import { Command } from "commander";
 import { loadInventory } from "../bootstrap/inventory";
 import { throwIfProblems } from "../common/problems";
-import { connectManager } from "../stacks/cluster";
+import { connectManager, overlayNetworks } from "../stacks/cluster";
 import { describeConvergence } from "../stacks/converge";
 import { deployStack, renderFor } from "../stacks/deploy";
-import { lintText } from "../stacks/lint";
+import { type LintContext, lintText } from "../stacks/lint";
+import { lintContext } from "../stacks/plan";
 import { readMeta } from "../stacks/meta";
 import { removeStack } from "../stacks/remove";
 import { formatFinding, parseStack, stackNameFromFile } from "../stacks/source";
@@ -49,11 +50,22 @@ export function registerStackCommands(program: Command): void {
     .description("Check stack files against the encryption policy; exits 1 and names stack, network and line on any finding.")
     .argument("<files...>", "stack files or template names")
     .option("--name <stack>", "stack name used in messages and for <stack>_default (default: from the file name)")
-    .action((files: string[], opts: { name?: string }) => {
+    .option("--inventory <file>", "also check against the cluster: its encrypted and plain networks, its ingress (as stack deploy does)")
+    .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
+    .action(async (files: string[], opts: { name?: string; inventory?: string; identity?: string }) => {
+      let ctx: LintContext = {};
+      if (opts.inventory) {
+        const s = await connectManager(loadInventory(opts.inventory), opts.identity);
+        try {
+          ctx = lintContext({ networks: await overlayNetworks(s) });
+        } finally {
+          s.close();
+        }
+      }
       let total = 0;
       for (const ref of files) {
         const f = loadStackFile(ref);
-        const findings = lintText(f.text, f.file, opts.name ?? (f.builtin ? f.defaultName : stackNameFromFile(f.file)));
+        const findings = lintText(f.text, f.file, opts.name ?? (f.builtin ? f.defaultName : stackNameFromFile(f.file)), ctx);
         total += findings.length;
         for (const x of findings) console.log(formatFinding(x));
         if (findings.length === 0) console.log(`${f.file}: ok`);
@@ -87,7 +99,7 @@ export function registerStackCommands(program: Command): void {
     .option("--name <stack>", "stack name (default: the template's name)")
     .option("--var <key=value>", "template variable (repeatable)", collect, [])
     .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
-    .option("--secrets-file <file>", "where generated secrets are written, mode 0600 (default .hcloud-swarm/secrets/<stack>.env)")
+    .option("--secrets-file <file>", "where generated secrets are written, mode 0600 (default .hcloud-swarm/secrets/<cluster>/<stack>.env)")
     .option("--local-images <image>", "TEST BED ONLY: replace every image by this local one (real images cannot be pulled there)")
     .option("--timeout <seconds>", "how long to wait for services to converge", (v) => Number(v))
     .action(async (ref: string, opts: { inventory: string; name?: string; var: string[]; identity?: string; secretsFile?: string; localImages?: string; timeout?: number }) => {

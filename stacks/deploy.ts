@@ -30,7 +30,7 @@ export interface DeployArgs {
   readonly inventory: Inventory;
   /** Replace every image by this local one (test bed only). Default: none, the real images. */
   readonly localImage?: string;
-  /** File that receives generated secrets (mode 0600). Default .hcloud-swarm/secrets/<stack>.env. */
+  /** File that receives generated secrets (mode 0600). Default .hcloud-swarm/secrets/<cluster>/<stack>.env. */
   readonly secretsFile?: string;
   /**
    * Receives generated secrets before they are created in the cluster (the Pulumi provider keeps
@@ -90,7 +90,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   const serviceCount = Object.keys((parse(rendered.text) as { services: Record<string, unknown> }).services).length;
   const actions = planDeploy(rendered, facts, mtu, serviceCount);
   const generated = actions.flatMap((a) => (a.kind === "create-secret" ? [generateSecret(rendered.stack, rendered.secrets.find((x) => x.name === a.name)!)] : []));
-  const secretsFile = args.secretsFile ?? defaultSecretsFile(rendered.stack);
+  const secretsFile = args.secretsFile ?? defaultSecretsFile(args.inventory.cluster ?? "hcloud-swarm", rendered.stack);
   // Kept before they exist in the cluster: a secret created but never written down would be lost for good.
   if (args.keepGenerated) args.keepGenerated(generated);
   else saveSecrets(secretsFile, generated);

@@ -119,7 +119,7 @@ describe("stack secrets", () => {
     expect(htpasswdLine("admin", "secret")).toBe("admin:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=");
   });
 
-  it("writes generated secrets to a file only its owner can read, keeping earlier entries", () => {
+  it("writes generated secrets to a file only its owner can read, never dropping an earlier value", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-secrets-"));
     try {
       const file = path.join(dir, "sub", "blog.env");
@@ -128,6 +128,8 @@ describe("stack secrets", () => {
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
       expect(fs.readFileSync(file, "utf8")).toMatch(/blog_a=one\nblog_b=two\n$/);
+      saveSecrets(file, [{ name: "blog_a", content: "z", reveal: "three" }], new Date("2026-01-02T03:04:05Z"));
+      expect(fs.readFileSync(file, "utf8")).toMatch(/# replaced 2026-01-02T03:04:05.000Z: blog_a=one\nblog_b=two\nblog_a=three\n$/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

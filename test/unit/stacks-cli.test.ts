@@ -1,0 +1,54 @@
+/**
+ * The `stack` commands as a user runs them, in-process through the real commander program.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { buildProgram } from "../../cli/main";
+
+async function cli(args: string[]): Promise<{ out: string; code: number }> {
+  const lines: string[] = [];
+  const log = jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
+  const err = jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
+  const write = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => lines.push(String(chunk)) > 0);
+  process.exitCode = 0;
+  try {
+    await buildProgram().exitOverride().parseAsync(["node", "hcloud-swarm", ...args]);
+    return { out: lines.join("\n"), code: Number(process.exitCode ?? 0) };
+  } finally {
+    process.exitCode = 0;
+    log.mockRestore();
+    err.mockRestore();
+    write.mockRestore();
+  }
+}
+
+describe("hcloud-swarm stack (CLI)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-stack-cli-"));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("lint exits 1 and names file, line, stack and network for a plain overlay", async () => {
+    const file = path.join(dir, "blog.yml");
+    fs.writeFileSync(file, "version: '3.8'\nservices:\n  app:\n    image: x\n    networks: [back]\nnetworks:\n  back: {}\n");
+    const r = await cli(["stack", "lint", file]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`${file}:7: stack "blog", network "back": overlay network is not encrypted`);
+  });
+
+  it("lint exits 0 for the shipped templates, by name", async () => {
+    const r = await cli(["stack", "lint", "traefik", "wordpress"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/traefik\/stack\.yml: ok[\s\S]*wordpress\/stack\.yml: ok/);
+  });
+
+  it("render fills variables and says loudly when images are swapped", async () => {
+    const r = await cli(["stack", "render", "wordpress", "--var", "domain=blog.example.com", "--local-images", "img:local"]);
+    expect(r.out).toContain("Host(`blog.example.com`)");
+    expect(r.out).toContain("com.docker.network.driver.mtu: \"1500\"");
+    expect(r.out).toMatch(/LOCAL IMAGES: service db runs img:local .*INSTEAD OF mysql:8\.4/);
+  });
+
+  it("render refuses unknown and missing variables, naming them", async () => {
+    await expect(cli(["stack", "render", "wordpress", "--var", "domian=x"])).rejects.toThrow(/--var domian is not a variable[\s\S]*missing --var domain=/);
+  });
+});
