@@ -7,7 +7,7 @@
  */
 import { Action, BootstrapError } from "./actions";
 import { Inventory, InventoryNode } from "./inventory";
-import { chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
+import { chooseEntry, checkManagerChanges, departedTarget, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
 import { redact } from "./redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "./ssh";
@@ -65,6 +65,22 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A gate letting at most `limit` tasks run at once, for work started from several places. */
+export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    while (active >= limit) await new Promise<void>((r) => queue.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      queue.shift()?.();
+    }
+  };
+}
 
 /** State of one run: open sessions, observations, actions, problems. Shared with ./member. */
 export class Run {
@@ -168,8 +184,12 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const entry = chooseEntry(inv, run.obs);
   if (entry.kind === "fail") throw new BootstrapError([entry.problem], []);
   const manager = run.sessions.get(entry.node.name) as SshSession;
+  const gate = limiter(run.o.concurrency ?? JOIN_CONCURRENCY);
+  const early = new Map<string, Promise<Observation>>();
   if (entry.kind === "init") {
     if (!inScope(entry.node)) throw new BootstrapError([`the swarm is not initialised yet: bootstrap its first manager ${entry.node.name} first`], []);
+    // A new swarm: every other node must be reached anyway, so start now, alongside init.
+    for (const n of inv.nodes) if (inScope(n) && !pending.has(n.name)) early.set(n.name, gate(() => run.inspect(n, run.o.sshWaitTimeoutMs)));
     await initSwarm(manager, entry.node, inv.swarm);
     run.act({ node: entry.node.name, kind: "init", detail: `swarm init --advertise-addr ${entry.node.advertiseAddress}${inv.swarm?.defaultAddrPool ? ` --default-addr-pool ${inv.swarm.defaultAddrPool}` : ""}` });
     run.obs.set(entry.node.name, { reachable: true, info: await readSwarmInfo(manager) });
@@ -182,10 +202,7 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const todo = inv.nodes.filter((n) => inScope(n) && n.name !== entry.node.name && matched.get(n.name)?.status !== "ready");
   const downButListed = (n: InventoryNode) => matched.get(n.name) !== undefined;
   for (const [name, p] of pending) if (!todo.some((n) => n.name === name) || downButListed(inv.nodes.find((n) => n.name === name) as InventoryNode)) p.abort.abort();
-  await mapLimit(todo, run.o.concurrency ?? JOIN_CONCURRENCY, async (n) => {
-    const p = pending.get(n.name);
-    return p ? p.done : run.inspect(n, downButListed(n) ? DOWN_NODE_SSH_WAIT_MS : run.o.sshWaitTimeoutMs);
-  });
+  await Promise.all(todo.map((n) => pending.get(n.name)?.done ?? early.get(n.name) ?? gate(() => run.inspect(n, downButListed(n) ? DOWN_NODE_SSH_WAIT_MS : run.o.sshWaitTimeoutMs))));
   const considered = todo.filter((n) => {
     const ob = run.obs.get(n.name);
     if (downButListed(n) && ob && !ob.reachable) {
@@ -204,14 +221,20 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
 
   await joinAll(run, membership.steps, manager, entry.node);
   if (run.actions.some((a) => a.kind === "join")) members = await readMembers(manager);
-  for (const step of [...planRolesAndLabels(scope, members), ...removals()]) {
+  const roles = planRolesAndLabels(scope, members);
+  const attempt = async (step: Step): Promise<boolean> => {
     try {
       await execute(run, manager, step, entry.node);
+      return true;
     } catch (err) {
       run.problems.push(`${step.kind} ${step.node} failed: ${redact((err as Error).message)}`);
-      if (step.kind === "remove" || step.kind === "demote") break; // later quorum arithmetic assumed this step
+      return false;
     }
-  }
+  };
+  // Labels touch one node object each and do not interact: in parallel. Role changes and removals
+  // one by one, stopping at the first failure: the quorum arithmetic above assumed every step.
+  await mapLimit(roles.filter((s) => s.kind === "label"), run.o.concurrency ?? JOIN_CONCURRENCY, attempt);
+  for (const step of [...roles.filter((s) => s.kind !== "label"), ...removals()]) if (!(await attempt(step))) break;
   const list = await nodeList(manager);
   if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
   return { actions: run.actions, warnings: run.warnings, nodeList: list, members };
@@ -238,11 +261,20 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
     return tokens.get(role) as Promise<string>;
   };
   const join = async (s: Extract<Step, { kind: "join" }>) => {
+    const session = run.sessions.get(s.node.name) as SshSession;
     try {
-      await joinSwarm(run.sessions.get(s.node.name) as SshSession, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
+      await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
       run.act({ node: s.node.name, kind: "join", detail: `joined as ${s.role} via ${entry.name}` });
     } catch (err) {
       run.problems.push(`${s.node.name} could not join: ${redact((err as Error).message)}`);
+      return;
+    }
+    // Label right away, overlapping with the other joins, rather than after all of them.
+    try {
+      const { nodeId } = await readSwarmInfo(session);
+      await execute(run, manager, { kind: "label", node: s.node.name, id: nodeId, labels: desiredLabels(s.node) }, entry);
+    } catch (err) {
+      run.problems.push(`label ${s.node.name} failed: ${redact((err as Error).message)}`);
     }
   };
   for (const s of joins.filter((j) => j.role === "manager")) await join(s);

@@ -15,23 +15,26 @@ export const JOIN_TIMEOUT_MS = 120_000;
 export const DRAIN_TIMEOUT_MS = 120_000;
 /** Ingress removal is asynchronous; creating the new one is retried this long. */
 export const INGRESS_RECREATE_TIMEOUT_MS = 30_000;
+const INGRESS_POLL_MS = 200;
 /** Demotion is asynchronous: raft removes the member after the command returns. */
 export const DEMOTE_TIMEOUT_MS = 60_000;
 /**
- * Node updates read the spec version and write it back; a concurrent change (a demotion still
- * being applied, a label set by someone else) makes docker answer "update out of sequence".
- * Re-reading and retrying is the documented cure; five tries at 1 s cover a demotion settling.
+ * Node updates read the spec version and write it back; a concurrent change (a node that has just
+ * joined reports its status several times in its first seconds, a demotion still being applied)
+ * makes docker answer "update out of sequence". Re-reading and retrying is the cure; short, jittered
+ * retries keep a freshly joined batch from queueing up behind one another (up to ~8 s in all).
  */
-export const UPDATE_RETRIES = 5;
+export const UPDATE_RETRIES = 30;
+export const UPDATE_RETRY_DELAY_MS = 250;
 const POLL_MS = 1_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function poll(what: string, limitMs: number, done: () => Promise<boolean>): Promise<void> {
+async function poll(what: string, limitMs: number, done: () => Promise<boolean>, intervalMs = POLL_MS): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!(await done())) {
-    if (Date.now() + POLL_MS > deadline) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
-    await sleep(POLL_MS);
+    if (Date.now() + intervalMs > deadline) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
+    await sleep(intervalMs);
   }
 }
 
@@ -86,7 +89,8 @@ export async function recreateIngress(s: SshSession, state: IngressState, mtu: n
     if (r.code === 0) return true;
     if (/already exists|being removed|in use/i.test(r.stderr)) return false;
     throw new Error(`creating the encrypted ingress network on ${s.node} failed: ${r.stderr}`);
-  });
+    // The old network is usually gone within a few hundred milliseconds.
+  }, INGRESS_POLL_MS);
 }
 
 /** Fetched from a manager at the moment it is needed; held only in memory by the caller. */
@@ -111,7 +115,7 @@ async function nodeUpdate(manager: SshSession, command: string): Promise<void> {
     const r = await manager.run(command, { allowFailure: true });
     if (r.code === 0) return;
     if (!/update out of sequence/i.test(r.stderr) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
-    await sleep(POLL_MS);
+    await sleep(UPDATE_RETRY_DELAY_MS * (0.5 + Math.random()));
   }
 }
 
