@@ -5,6 +5,8 @@
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import type { Inventory, InventoryNode } from "../bootstrap/inventory";
+import { swarmMemberships } from "../bootstrap/memberships";
+import type { SwarmNode } from "../bootstrap/swarm-node";
 import { renderUserData } from "./cloudinit";
 import { ClusterConfig, validateConfig } from "./config";
 import { firewallsOf, NodeAddresses, placeholderAddresses, planBaseFirewalls, planSwarmFirewalls } from "./firewall";
@@ -65,6 +67,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly sshPublicKey: pulumi.Output<string>;
   /** Public-only mode: firewalls that open swarm ports between the nodes; joins must wait for them. */
   readonly swarmFirewalls: hcloud.Firewall[] = [];
+  /** One swarm membership per node (bootstrap's SwarmNode), in plan order. */
+  readonly swarmNodes: SwarmNode[];
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before registering anything, so a bad config creates nothing.
@@ -142,6 +146,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
     // Extension point: per-node work that needs the server up (e.g. swarm membership) loops over
     // this.nodes here. Available: node.server, node.inventory (plain values), this.sshPrivateKey
     // (secret) and this.swarmFirewalls (depend on them, so public-only joins find the ports open).
+
+    // Swarm membership (bootstrap/memberships.ts): init on manager-1, joins, and scale-down on delete.
+    const members = this.nodes.map((n) => ({ name: n.plan.name, role: n.plan.role, server: n.server, inventory: n.inventory }));
+    this.swarmNodes = swarmMemberships(name, members, { swarm: plan.swarm, privateKey: this.sshPrivateKey, dependsOn: this.swarmFirewalls }, this);
 
     this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => inventoryOf(plan, nodes));
     this.registerOutputs({ inventory: this.inventory, sshPrivateKey: this.sshPrivateKey, sshPublicKey: this.sshPublicKey });

@@ -42,6 +42,7 @@ describe("the Pulumi program", () => {
       [KEY_PAIR]: 4,
       "hcloud:index/sshKey:SshKey": 1,
       [SERVER]: 3,
+      "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode": 3,
     });
     expect(names(rs, SERVER)).toEqual(["swarm-manager-1", "swarm-worker-1", "swarm-worker-2"]);
     expect(ofType(rs, SERVER).map((s) => s.inputs.name).sort()).toEqual(["dev-manager-1", "dev-worker-1", "dev-worker-2"]);
@@ -114,7 +115,7 @@ describe("the Pulumi program", () => {
     const after = await runProgram({ serverType: "cx23", workers: 3 });
     for (const r of before) expect({ name: r.name, inputs: byName(after, r.name).inputs }).toEqual({ name: r.name, inputs: r.inputs });
     const added = after.filter((r) => !before.some((b) => b.name === r.name && b.type === r.type)).map((r) => r.name);
-    expect(added.sort()).toEqual(["swarm-worker-3", "swarm-worker-3-host-key"]);
+    expect(added.sort()).toEqual(["swarm-worker-3", "swarm-worker-3-host-key", "swarm-worker-3-swarm"]);
   });
 
   it("in public-only mode changes only the swarm firewalls, by adding the new worker's addresses", async () => {
