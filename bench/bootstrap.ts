@@ -24,6 +24,8 @@ const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
 const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "bootstrap");
 /** One command of the sequential baseline; generous, it never comes near. */
 const SSH_TIMEOUT_MS = 120_000;
+/** BENCH_TRACE=1 prints every bootstrap line with a timestamp to stderr, to see where time goes. */
+const TRACE = process.env.BENCH_TRACE === "1";
 
 const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const span = (xs: number[]): string => (xs.length === 1 ? sec(xs[0]) : `${sec(Math.min(...xs))}–${sec(Math.max(...xs))}`);
@@ -73,7 +75,8 @@ async function main(): Promise<void> {
         if (i === 0) {
           const before = sshStats();
           t = Date.now();
-          const r = await bootstrap(first(2 + w), { privateKeyFor: key });
+          const log = (l: string) => process.stderr.write(`${((Date.now() - t) / 1000).toFixed(2)} ${l}\n`);
+          const r = await bootstrap(first(2 + w), { privateKeyFor: key, ...(TRACE ? { log, trace: log } : {}) });
           const after = sshStats();
           add = { connections: after.connections - before.connections, commands: after.commands - before.commands, ms: Date.now() - t };
           if (!r.actions.every((a) => a.node === all.nodes[1 + w].name)) throw new Error(`adding one worker touched other nodes: ${JSON.stringify(r.actions)}`);
