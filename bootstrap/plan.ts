@@ -43,14 +43,16 @@ export type Entry = { readonly kind: "serve"; readonly node: InventoryNode; read
 
 /**
  * Which member each inventory node is: the node ID its engine reported when we inspected it, else
- * the same hostname or address (ready entries win over stale ones left by an earlier incarnation).
+ * the same hostname, address or SSH bookkeeping label (ready entries win over stale ones left by an
+ * earlier incarnation).
  */
 export function matchMembers(inv: Inventory, members: readonly ClusterNode[], obs?: ReadonlyMap<string, Observation>): Map<string, ClusterNode> {
   const out = new Map<string, ClusterNode>();
   for (const n of inv.nodes) {
     const o = obs?.get(n.name);
     const byId = o?.reachable && o.info.nodeId ? members.find((m) => m.id === o.info.nodeId) : undefined;
-    const candidates = members.filter((m) => m.hostname === n.name || m.addr === n.advertiseAddress);
+    // The bookkeeping label survives hostnames that differ from inventory names (Hetzner's "<stack>-worker-1").
+    const candidates = members.filter((m) => m.hostname === n.name || m.addr === n.advertiseAddress || m.labels[LABEL_SSH] === `${n.user}@${n.host}:${n.port}`);
     const best = byId ?? candidates.find((m) => m.status === "ready") ?? candidates[0];
     if (best) out.set(n.name, best);
   }

@@ -61,6 +61,12 @@ describe("membership", () => {
     expect(matchMembers(inv(m1, w1), [stale, fresh]).get("worker-1")?.id).toBe("NEW");
   });
 
+  it("matches a member whose hostname and address differ by its SSH bookkeeping label", () => {
+    const m = member("dev-worker-1", "W1", { addr: "192.0.2.1", labels: { [LABEL_SSH]: "root@10.9.0.21:22" } });
+    expect(matchMembers(inv(m1, w1), [m]).get("worker-1")?.id).toBe("W1");
+    expect(planRemovals(inv(m1, w1), [member(m1, "A"), m])).toEqual([]);
+  });
+
   it("reaches only nodes that are not ready members", () => {
     const members = [member(m1, "A"), member(w1, "W1"), member(w2, "W2", { status: "down" })];
     expect(nodesToInspect(inv(m1, w1, w2, node("worker-3", "worker", 23)), members).map((n) => n.name)).toEqual(["worker-2", "worker-3"]);

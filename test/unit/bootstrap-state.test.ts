@@ -1,6 +1,6 @@
 import { parseNodeInspect, parseSwarmInfo } from "../../bootstrap/swarm-state";
 import { formatActions } from "../../bootstrap/actions";
-import { mapLimit } from "../../bootstrap/run";
+import { limiter, mapLimit } from "../../bootstrap/run";
 
 describe("reading docker's swarm state", () => {
   it("reads an active manager from docker info", () => {
@@ -53,5 +53,18 @@ describe("bounded concurrency", () => {
     });
     expect(peak).toBe(2);
     expect(out).toEqual([50, 10, 40, 20, 30, 60]);
+  });
+
+  it("lets at most `limit` tasks through a shared gate at once", async () => {
+    const gate = limiter(3);
+    let running = 0;
+    let peak = 0;
+    await Promise.all(Array.from({ length: 10 }, (_, i) => gate(async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5 + (i % 3)));
+      running--;
+    })));
+    expect(peak).toBe(3);
   });
 });
