@@ -8,7 +8,6 @@
  * returned (they are fetched at join time), and the private key kept only as a secret output.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { formatAction } from "./actions";
 import { InventoryNode, SwarmSettings, validateInventory } from "./inventory";
 import { joinNode, retireNode } from "./member";
 
@@ -95,9 +94,8 @@ function logger(): (line: string) => void {
 }
 
 async function ensure(inputs: SwarmNodeInputs): Promise<SwarmNodeOutputs> {
-  const log = logger();
-  const { result, nodeId } = await joinNode({ ...inputs, log });
-  for (const a of result.actions) log(formatAction(a));
+  // Progress and every action go to the log as they happen (Pulumi shows them as info lines).
+  const { nodeId } = await joinNode({ ...inputs, log: logger() });
   return { ...inputs, nodeId };
 }
 
