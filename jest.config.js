@@ -17,8 +17,7 @@ module.exports = {
       testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
       // Installs the test bed's Debian packages when they are missing (needs root).
       globalSetup: "<rootDir>/test/support/global-setup.ts",
-      // Bringing nodes up and forming swarms takes tens of seconds on 2 cores.
-      testTimeout: 300000,
+      setupFilesAfterEnv: ["<rootDir>/test/support/integration-timeout.ts"],
     },
   ],
 };
