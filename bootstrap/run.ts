@@ -11,8 +11,8 @@ import { chooseEntry, checkManagerChanges, departedTarget, desiredLabels, LABEL_
 import { redact } from "./redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "./ssh";
-import { ClusterNode } from "./swarm-state";
-import { addLabels, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole } from "./swarm-ops";
+import { ClusterNode, parseSwarmInfo } from "./swarm-state";
+import { addLabels, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO } from "./swarm-ops";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
 export const JOIN_CONCURRENCY = 8;
@@ -120,8 +120,7 @@ export class Run {
       // A manager we stopped waiting for may connect after the run ended: don't leak it.
       if (this.closed) s.close();
       this.sessions.set(node.name, s);
-      await waitForNodeReady(s, (l) => this.log(l));
-      let info = await readSwarmInfo(s);
+      let info = parseSwarmInfo(await waitForNodeReady(s, (l) => this.log(l), SWARM_INFO), node.name);
       for (const deadline = Date.now() + PENDING_SETTLE_MS; info.state === "pending" && Date.now() < deadline; ) {
         await sleep(1000);
         info = await readSwarmInfo(s);
@@ -262,8 +261,9 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
   };
   const join = async (s: Extract<Step, { kind: "join" }>) => {
     const session = run.sessions.get(s.node.name) as SshSession;
+    let nodeId: string;
     try {
-      await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
+      nodeId = await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
       run.act({ node: s.node.name, kind: "join", detail: `joined as ${s.role} via ${entry.name}` });
     } catch (err) {
       run.problems.push(`${s.node.name} could not join: ${redact((err as Error).message)}`);
@@ -271,7 +271,6 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
     }
     // Label right away, overlapping with the other joins, rather than after all of them.
     try {
-      const { nodeId } = await readSwarmInfo(session);
       await execute(run, manager, { kind: "label", node: s.node.name, id: nodeId, labels: desiredLabels(s.node) }, entry);
     } catch (err) {
       run.problems.push(`label ${s.node.name} failed: ${redact((err as Error).message)}`);
