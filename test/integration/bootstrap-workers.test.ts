@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import { InventoryNode } from "../../bootstrap/inventory";
-import { useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 import { actionsOf, expectSuccess, ingressOptions, joinTokens, localState, members, runCli, transcript, withNodes, writeInventory } from "./bootstrap-helpers";
 
 jest.setTimeout(300_000);
@@ -107,11 +107,19 @@ describe("bootstrap of 1 manager + workers on the local test bed", () => {
   });
 
   it("drains and removes a worker that left the inventory, and its engine leaves the swarm", async () => {
+    // A task on every worker, so the drain has something to wait for.
+    const svc = await bed().exec("manager-1", `docker service create --detach --name hold --mode global --constraint node.role==worker --no-resolve-image ${LOCAL_IMAGE} sleep 3600`);
+    expect({ code: svc.code, stderr: svc.stderr }).toMatchObject({ code: 0 });
+    const runningOn = async () => (await bed().exec("manager-1", "docker service ps hold --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).stdout;
+    for (let i = 0; i < 60 && !/worker-2 Running/.test(await runningOn()); i++) await new Promise((r) => setTimeout(r, 1000));
+    expect(await runningOn()).toMatch(/worker-2 Running/);
     const run = await runCli(inventory("remove", ["worker-2"]));
     expectSuccess(run);
     expect(actionsOf(run)).toEqual(["worker-2 drain", "worker-2 leave", "worker-2 remove"]);
     expect((await members(bed(), "manager-1")).map((m) => m.hostname)).not.toContain("worker-2");
     expect((await localState(bed(), "worker-2")).state).toBe("inactive");
+    expect(await runningOn()).not.toMatch(/worker-2/);
+    expect(await runningOn()).toMatch(/worker-1 Running/);
     expect(expectSuccess(await runCli(inventory("removed-again", ["worker-2"]))).actions).toEqual([]);
   });
 
