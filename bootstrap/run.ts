@@ -7,7 +7,7 @@
  */
 import { Action, BootstrapError } from "./actions";
 import { Inventory, InventoryNode } from "./inventory";
-import { chooseEntry, checkManagerChanges, departedTarget, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
+import { chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
 import { redact } from "./redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "./ssh";
@@ -260,22 +260,15 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
     return tokens.get(role) as Promise<string>;
   };
   const join = async (s: Extract<Step, { kind: "join" }>) => {
-    const session = run.sessions.get(s.node.name) as SshSession;
-    let nodeId: string;
     try {
-      nodeId = await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
+      await joinSwarm(run.sessions.get(s.node.name) as SshSession, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
       run.act({ node: s.node.name, kind: "join", detail: `joined as ${s.role} via ${entry.name}` });
     } catch (err) {
       run.problems.push(`${s.node.name} could not join: ${redact((err as Error).message)}`);
-      return;
-    }
-    // Label right away, overlapping with the other joins, rather than after all of them.
-    try {
-      await execute(run, manager, { kind: "label", node: s.node.name, id: nodeId, labels: desiredLabels(s.node) }, entry);
-    } catch (err) {
-      run.problems.push(`label ${s.node.name} failed: ${redact((err as Error).message)}`);
     }
   };
+  // Labels follow once all have joined (planRolesAndLabels): measured faster on a busy manager than
+  // labelling each node right after its join, where the updates queue behind the other joins.
   for (const s of joins.filter((j) => j.role === "manager")) await join(s);
   await mapLimit(joins.filter((j) => j.role === "worker"), run.o.concurrency ?? JOIN_CONCURRENCY, join);
 }
