@@ -9,7 +9,7 @@ export class ValidationError extends Error {
     /** One message per problem; each names the key (or line) and says how to fix it. */
     readonly problems: readonly string[],
   ) {
-    super(`${subject} has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` + problems.map((p) => `  - ${p}`).join("\n"));
+    super(`${subject} ${subject.includes(" and ") ? "have" : "has"} ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` + problems.map((p) => `  - ${p}`).join("\n"));
     this.name = "ValidationError";
   }
 }
@@ -17,4 +17,27 @@ export class ValidationError extends Error {
 /** Throws a ValidationError when `problems` is not empty. */
 export function throwIfProblems(subject: string, problems: readonly string[]): void {
   if (problems.length > 0) throw new ValidationError(subject, problems);
+}
+
+/**
+ * Runs two validators and reports the problems of both in one ValidationError, so a user with a
+ * bad cluster config and a bad stack list learns about both in one run.
+ */
+export function validateAll<A, B>(first: () => A, second: () => B): [A, B] {
+  const problems: string[] = [];
+  const subjects: string[] = [];
+  const attempt = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      problems.push(...err.problems);
+      subjects.push(err.subject);
+      return undefined;
+    }
+  };
+  const a = attempt(first);
+  const b = attempt(second);
+  throwIfProblems(subjects.join(" and "), problems);
+  return [a as A, b as B];
 }

@@ -3,6 +3,7 @@
  * the cluster, export what bootstrap and people need.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { validateAll } from "../common/problems";
 import { KEYS, NAMESPACE, validateConfig } from "./config";
 import { SwarmCluster } from "./cluster";
 import { dockerContextCommand, knownHosts } from "./outputs";
@@ -21,8 +22,10 @@ function rawConfig(): Record<string, string> {
 // Validated here, before any resource exists; a bad config throws a ValidationError listing every problem.
 // `stacks` belongs to infra/stacks.ts; the cluster's validator sees every other key.
 const { [STACKS_KEY]: stacksConfig, ...clusterConfig } = rawConfig();
-const config = validateConfig(clusterConfig, pulumi.getStack());
-const stackList = stacksFromConfig(stacksConfig);
+const [config, stackList] = validateAll(
+  () => validateConfig(clusterConfig, pulumi.getStack()),
+  () => stacksFromConfig(stacksConfig),
+);
 
 // The Pulumi name is fixed so that renaming the cluster (clusterName) renames servers in place.
 const args = Object.fromEntries(Object.entries(config).filter(([k]) => (KEYS as readonly string[]).includes(k)));

@@ -42,4 +42,10 @@ describe("stacks in the Pulumi program", () => {
     await expect(attempt).rejects.toMatchObject({ name: ValidationError.name });
     await expect(attempt).rejects.toThrow(/hcloud-swarm:stacks\[0\] \(wordpress\): missing vars\.domain[\s\S]*hcloud-swarm:stacks\[1\]\.template must be one of traefik, wordpress/);
   });
+
+  it("reports cluster config problems and stacks list problems together", async () => {
+    const attempt = runProgramDetailed({ serverType: "cx23", managers: 2, stacks: JSON.stringify([{ template: "nginx" }]) });
+    await expect(attempt).rejects.toThrow(/^hcloud-swarm config and hcloud-swarm:stacks have 2 problems:/);
+    await expect(attempt).rejects.toThrow(/hcloud-swarm:managers must be 1, 3, 5 or 7[\s\S]*hcloud-swarm:stacks\[0\]\.template must be one of traefik, wordpress/);
+  });
 });
