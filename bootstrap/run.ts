@@ -12,7 +12,7 @@ import { redact } from "./redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "./ssh";
 import { ClusterNode, parseSwarmInfo } from "./swarm-state";
-import { addLabels, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO } from "./swarm-ops";
+import { addLabels, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersReady } from "./swarm-ops";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
 export const JOIN_CONCURRENCY = 8;
@@ -234,6 +234,10 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   // one by one, stopping at the first failure: the quorum arithmetic above assumed every step.
   await mapLimit(roles.filter((s) => s.kind === "label"), run.o.concurrency ?? JOIN_CONCURRENCY, attempt);
   for (const step of [...roles.filter((s) => s.kind !== "label"), ...removals()]) if (!(await attempt(step))) break;
+  if (run.actions.some((a) => a.kind === "demote" || a.kind === "promote")) {
+    const wereReady = members.filter((m) => m.status === "ready").map((m) => m.id);
+    await waitForMembersReady(manager, wereReady).catch((err: Error) => run.warnings.push(redact(err.message)));
+  }
   const list = await nodeList(manager);
   if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
   return { actions: run.actions, warnings: run.warnings, nodeList: list, members };

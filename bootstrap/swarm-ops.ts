@@ -25,6 +25,12 @@ export const DEMOTE_TIMEOUT_MS = 60_000;
  * retries keep a freshly joined batch from queueing up behind one another (up to ~8 s in all).
  */
 export const UPDATE_RETRIES = 30;
+/**
+ * A demotion can move leadership, and the new leader lists members as "unknown" until their next
+ * heartbeat (every 5 s by default). A run that changed managers waits this long for the members
+ * that were ready before to be ready again, so it ends on a settled cluster and prints a true list.
+ */
+export const SETTLE_TIMEOUT_MS = 60_000;
 export const UPDATE_RETRY_DELAY_MS = 250;
 const POLL_MS = 1_000;
 
@@ -43,6 +49,15 @@ export const SWARM_INFO = "docker info --format '{{json .Swarm}}'";
 
 export async function readSwarmInfo(s: SshSession): Promise<SwarmInfo> {
   return parseSwarmInfo((await s.run(SWARM_INFO)).stdout, s.node);
+}
+
+/** Waits until every member among `ids` that is still in the swarm reports ready (see SETTLE_TIMEOUT_MS). */
+export async function waitForMembersReady(manager: SshSession, ids: readonly string[]): Promise<void> {
+  await poll("the members to be ready again after a manager change", SETTLE_TIMEOUT_MS, async () => {
+    // During a leader election `docker node ls` fails for a moment: keep polling.
+    const current = await readMembers(manager).catch(() => undefined);
+    return current !== undefined && current.every((m) => !ids.includes(m.id) || m.status === "ready");
+  });
 }
 
 /** Every member as the cluster sees it, in one command. */
