@@ -265,7 +265,10 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
   };
   const join = async (s: Extract<Step, { kind: "join" }>) => {
     try {
-      await joinSwarm(run.sessions.get(s.node.name) as SshSession, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
+      const nodeId = await joinSwarm(run.sessions.get(s.node.name) as SshSession, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
+      // Recorded so that matchMembers claims the new member by ID, even before it reports its hostname.
+      const seen = run.obs.get(s.node.name);
+      if (seen?.reachable) run.obs.set(s.node.name, { reachable: true, info: { ...seen.info, state: "active", nodeId } });
       run.act({ node: s.node.name, kind: "join", detail: `joined as ${s.role} via ${entry.name}` });
     } catch (err) {
       run.problems.push(`${s.node.name} could not join: ${redact((err as Error).message)}`);

@@ -119,12 +119,20 @@ export async function joinToken(manager: SshSession, role: "manager" | "worker")
   return token;
 }
 
-/** Joins through `managerAddr` ("ip:2377"); the token goes through stdin, never the command line we log. */
-export async function joinSwarm(s: SshSession, node: InventoryNode, token: string, managerAddr: string): Promise<void> {
-  await s.run(`read -r token && exec docker swarm join --token "$token" --advertise-addr ${shellQuote(node.advertiseAddress)} ${shellQuote(managerAddr)}`, {
-    stdin: token + "\n",
-    timeoutMs: JOIN_TIMEOUT_MS,
-  });
+/**
+ * Joins through `managerAddr` ("ip:2377") and returns the node's new swarm ID. The token goes
+ * through stdin, never the command line we log. The ID matters: until the new member has reported
+ * its description, a manager lists it with no hostname or address, and only the ID tells it apart
+ * from a stranger that scale-down would remove.
+ */
+export async function joinSwarm(s: SshSession, node: InventoryNode, token: string, managerAddr: string): Promise<string> {
+  const r = await s.run(
+    `read -r token && docker swarm join --token "$token" --advertise-addr ${shellQuote(node.advertiseAddress)} ${shellQuote(managerAddr)} >/dev/null && docker info --format '{{.Swarm.NodeID}}'`,
+    { stdin: token + "\n", timeoutMs: JOIN_TIMEOUT_MS },
+  );
+  const nodeId = r.stdout.trim();
+  if (!nodeId) throw new Error(`${node.name} joined but reported no swarm node ID`);
+  return nodeId;
 }
 
 /** Runs a node update on a manager, retrying while docker reports a concurrent spec change. */

@@ -67,6 +67,15 @@ describe("membership", () => {
     expect(planRemovals(inv(m1, w1), [member(m1, "A"), m])).toEqual([]);
   });
 
+  it("keeps a member that has just joined and not yet reported its hostname or address, by its node ID", () => {
+    // What a manager lists for a node in the first moments after its join.
+    const fresh = member("", "W2", { addr: "0.0.0.0", status: "unknown" });
+    const obs = new Map([["worker-2", up({ state: "active", nodeId: "W2" })]]);
+    expect(planRemovals(inv(m1, w2), [member(m1, "A"), fresh], obs)).toEqual([]);
+    // Without the ID the same member looks like a stranger: the test above can fail.
+    expect(planRemovals(inv(m1, w2), [member(m1, "A"), fresh]).map((s) => s.kind === "remove" && s.entry.id)).toEqual(["W2"]);
+  });
+
   it("reaches only nodes that are not ready members", () => {
     const members = [member(m1, "A"), member(w1, "W1"), member(w2, "W2", { status: "down" })];
     expect(nodesToInspect(inv(m1, w1, w2, node("worker-3", "worker", 23)), members).map((n) => n.name)).toEqual(["worker-2", "worker-3"]);
