@@ -267,9 +267,15 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
         throw new Error(`timed out after ${Math.round(limit / 1000)} s waiting for SSH on ${target.name} (${target.host}:${target.port}), ${attempt} attempts; last error: ${message}`);
       }
       if (attempt === 1) options.log?.(`[${target.name}] waiting for SSH (${redact(message)})`);
+      // The listener goes when the delay ends: one per retry would pile up on a long wait.
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        options.signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+        const done = () => {
+          clearTimeout(t);
+          options.signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const t = setTimeout(done, delay);
+        options.signal?.addEventListener("abort", done, { once: true });
       });
       delay = Math.min(delay * 2, SSH_RETRY_MAX_DELAY_MS);
     }
