@@ -268,13 +268,15 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
       }
       if (attempt === 1) options.log?.(`[${target.name}] waiting for SSH (${redact(message)})`);
       // The listener goes when the delay ends: one per retry would pile up on a long wait.
+      // (The timer is declared before `done`: Pulumi's closure serializer cannot follow a forward reference.)
       await new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | undefined = undefined;
         const done = () => {
-          clearTimeout(t);
+          clearTimeout(timer);
           options.signal?.removeEventListener("abort", done);
           resolve();
         };
-        const t = setTimeout(done, delay);
+        timer = setTimeout(done, delay);
         options.signal?.addEventListener("abort", done, { once: true });
       });
       delay = Math.min(delay * 2, SSH_RETRY_MAX_DELAY_MS);
