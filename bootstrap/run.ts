@@ -50,18 +50,10 @@ export interface BootstrapResult {
   readonly members: readonly ClusterNode[];
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+/** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
+export function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const gate = limiter(limit);
+  return Promise.all(items.map((item) => gate(() => fn(item))));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
