@@ -11,12 +11,12 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Inventory, InventoryNode } from "../bootstrap/inventory";
+import { Inventory, InventoryNode } from "../inventory/inventory";
 import { bootstrap } from "../bootstrap/run";
-import { sshStats } from "../bootstrap/ssh";
-import { upBed } from "../local/bed";
-import { execInNode } from "../local/node";
-import { downBed } from "../local/state";
+import { sshStats } from "../transport/ssh";
+import { upBed } from "../local/ns/bed";
+import { execInNode } from "../local/ns/node";
+import { downBed } from "../local/ns/state";
 
 const SIZES = (process.env.BENCH_WORKERS ?? "2,8,16").split(",").map(Number);
 /** Each timing is taken this often; the table shows the fastest and the slowest run. */

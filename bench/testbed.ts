@@ -6,9 +6,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { upBed } from "../local/bed";
-import { nodeProcesses } from "../local/node";
-import { downBed } from "../local/state";
+import { upBed } from "../local/ns/bed";
+import { nodeProcesses } from "../local/ns/node";
+import { downBed } from "../local/ns/state";
 
 const SIZES = (process.env.BENCH_SIZES ?? "3,10,20").split(",").map(Number);
 const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "testbed");

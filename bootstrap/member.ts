@@ -3,12 +3,12 @@
  * it out (delete). Same inspection, planning and operations as a whole-inventory run.
  */
 import { BootstrapError } from "./actions";
-import { Inventory, InventoryNode, SwarmSettings } from "./inventory";
+import { Inventory, InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { checkManagerChanges, chooseEntry, matchMembers } from "./plan";
-import { redact } from "./redact";
+import { redact } from "../transport/redact";
 import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, Run } from "./run";
 import { scaleDown } from "./scale-down";
-import { SshSession, waitForSsh } from "./ssh";
+import { SshSession, waitForSsh } from "../transport/ssh";
 import { leaveSwarm, readMembers, readSwarmInfo } from "./swarm-ops";
 
 export interface NodeMembership {

@@ -9,10 +9,10 @@
  * Each membership depends on its own server, so Pulumi deletes it (drain, leave) before the server.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { InventoryNode, NodeRole, SwarmSettings } from "./inventory";
+import { InventoryNode, NodeRole, SwarmSettings } from "../inventory/inventory";
 import { SwarmNode } from "./swarm-node";
 
-/** What a membership needs of a node; infra's ClusterNode provides it. */
+/** What a membership needs of a node; infra's SwarmMember provides it. */
 export interface MemberSource {
   readonly name: string;
   readonly role: NodeRole;

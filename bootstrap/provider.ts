@@ -8,7 +8,7 @@
  * returned (they are fetched at join time), and the private key kept only as a secret output.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { InventoryNode, SwarmSettings, validateInventory } from "./inventory";
+import { InventoryNode, SwarmSettings, validateInventory } from "../inventory/inventory";
 import { joinNode, retireNode } from "./member";
 
 /** Plain provider-side inputs; the Pulumi side is SwarmNodeArgs (./swarm-node). */

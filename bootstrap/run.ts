@@ -6,13 +6,14 @@
  * the managers' connections plus one, whatever the number of workers.
  */
 import { Action, BootstrapError } from "./actions";
-import { Inventory, InventoryNode } from "./inventory";
+import { Inventory, InventoryNode } from "../inventory/inventory";
 import { chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
-import { redact } from "./redact";
+import { redact } from "../transport/redact";
 import { scaleDown } from "./scale-down";
-import { SshSession, waitForNodeReady, waitForSsh } from "./ssh";
-import { ClusterNode, parseSwarmInfo } from "./swarm-state";
+import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
+import { SwarmMember, parseSwarmInfo } from "./swarm-state";
 import { addLabels, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersReady } from "./swarm-ops";
+import { sleep } from "../common/time";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
 export const JOIN_CONCURRENCY = 8;
@@ -36,7 +37,7 @@ export interface BootstrapOptions {
   readonly targets?: ReadonlySet<string>;
   /** Parallel sessions and joins. Default JOIN_CONCURRENCY. */
   readonly concurrency?: number;
-  /** How long to wait for a node's SSH. Default SSH_WAIT_TIMEOUT_MS (ssh.ts). */
+  /** How long to wait for a node's SSH. Default SSH_WAIT_TIMEOUT_MS (transport/ssh.ts). */
   readonly sshWaitTimeoutMs?: number;
 }
 
@@ -47,7 +48,7 @@ export interface BootstrapResult {
   /** `docker node ls` after the run. */
   readonly nodeList: string;
   /** Members as the serving manager last read them. */
-  readonly members: readonly ClusterNode[];
+  readonly members: readonly SwarmMember[];
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
@@ -55,8 +56,6 @@ export function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T)
   const gate = limiter(limit);
   return Promise.all(items.map((item) => gate(() => fn(item))));
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A gate letting at most `limit` tasks run at once, for work started from several places. */
 export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
@@ -273,7 +272,7 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
 }
 
 /** A node that left the inventory, reached through its bookkeeping labels so it can leave the swarm itself. */
-async function reachDeparted(run: Run, entry: ClusterNode, keyNode: InventoryNode): Promise<SshSession | undefined> {
+async function reachDeparted(run: Run, entry: SwarmMember, keyNode: InventoryNode): Promise<SshSession | undefined> {
   const target = departedTarget(entry);
   if (!target || entry.status !== "ready") return undefined;
   try {

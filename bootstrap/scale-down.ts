@@ -4,12 +4,12 @@
  * node itself when we can reach it, then `docker node rm` on a manager.
  */
 import { ActionSink } from "./actions";
-import { SshSession } from "./ssh";
+import { SshSession } from "../transport/ssh";
 import { drain, leaveSwarm, removeMember, setRole } from "./swarm-ops";
-import { ClusterNode } from "./swarm-state";
+import { SwarmMember } from "./swarm-state";
 
 /** `node` is the session on the departing node itself, when its address and host key are known. */
-export async function scaleDown(manager: SshSession, entry: ClusterNode, name: string, node: SshSession | undefined, act: ActionSink): Promise<void> {
+export async function scaleDown(manager: SshSession, entry: SwarmMember, name: string, node: SshSession | undefined, act: ActionSink): Promise<void> {
   if (entry.role === "manager") {
     await setRole(manager, entry.id, "worker");
     act({ node: name, kind: "demote", detail: "manager → worker (before removal)" });

@@ -4,7 +4,7 @@
  * server is destroyed (the resource depends on the server, so Pulumi deletes it first).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { InventoryNode, SwarmSettings } from "./inventory";
+import { InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { swarmNodeProvider } from "./provider";
 
 /** Type token: "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode". Changing it would replace every membership. */

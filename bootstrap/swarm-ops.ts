@@ -1,11 +1,13 @@
 /**
- * The docker commands bootstrap runs, one function each, over a session from ./ssh. Decisions live
+ * The docker commands bootstrap runs, one function each, over a session from transport/ssh. Decisions live
  * in ./plan; these only act and report. Join tokens pass through stdin and memory only.
  */
-import { InventoryNode, SwarmSettings } from "./inventory";
-import { registerSecret } from "./redact";
-import { shellQuote, SshSession } from "./ssh";
-import { ClusterNode, parseNodeInspect, parseSwarmInfo, SwarmInfo } from "./swarm-state";
+import { InventoryNode, SwarmSettings } from "../inventory/inventory";
+import { registerSecret } from "../transport/redact";
+import { shellQuote } from "../transport/shell";
+import { SshSession } from "../transport/ssh";
+import { SwarmMember, parseNodeInspect, parseSwarmInfo, SwarmInfo } from "./swarm-state";
+import { sleep, waitFor } from "../common/time";
 
 /** `swarm init` creates the CA and raft store; a minute covers a slow disk. */
 export const INIT_TIMEOUT_MS = 60_000;
@@ -34,14 +36,8 @@ export const SETTLE_TIMEOUT_MS = 60_000;
 export const UPDATE_RETRY_DELAY_MS = 250;
 const POLL_MS = 1_000;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 async function poll(what: string, limitMs: number, done: () => Promise<boolean>, intervalMs = POLL_MS): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!(await done())) {
-    if (Date.now() + intervalMs > deadline) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
-    await sleep(intervalMs);
-  }
+  if (!(await waitFor(done, limitMs, intervalMs))) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
 }
 
 /** The engine's own swarm state, as Ansible's docker_swarm reads it. */
@@ -61,7 +57,7 @@ export async function waitForMembersReady(manager: SshSession, ids: readonly str
 }
 
 /** Every member as the cluster sees it, in one command. */
-export async function readMembers(s: SshSession): Promise<ClusterNode[]> {
+export async function readMembers(s: SshSession): Promise<SwarmMember[]> {
   return parseNodeInspect((await s.run("docker node inspect $(docker node ls -q)")).stdout);
 }
 

@@ -23,7 +23,7 @@ export interface SwarmInfo {
 }
 
 /** One member as a manager sees it. */
-export interface ClusterNode {
+export interface SwarmMember {
   readonly id: string;
   readonly hostname: string;
   readonly role: "manager" | "worker";
@@ -67,7 +67,7 @@ export function parseSwarmInfo(text: string, node: string): SwarmInfo {
 }
 
 /** Parses `docker node inspect ID…` (a JSON array) into members. */
-export function parseNodeInspect(text: string): ClusterNode[] {
+export function parseNodeInspect(text: string): SwarmMember[] {
   const raw: unknown = JSON.parse(text.trim() === "" ? "[]" : text);
   if (!Array.isArray(raw)) throw new Error("`docker node inspect` did not return a list");
   return raw.map((n) => {
@@ -83,7 +83,7 @@ export function parseNodeInspect(text: string): ClusterNode[] {
       id: str(o.ID),
       hostname: str(obj(o.Description).Hostname),
       role: spec.Role === "manager" ? "manager" : "worker",
-      availability: (["active", "pause", "drain"].includes(str(spec.Availability)) ? spec.Availability : "active") as ClusterNode["availability"],
+      availability: (["active", "pause", "drain"].includes(str(spec.Availability)) ? spec.Availability : "active") as SwarmMember["availability"],
       status: str(status.State),
       addr,
       ...(mgr ? { reachability: str(mgr.Reachability) } : {}),

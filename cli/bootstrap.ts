@@ -6,8 +6,8 @@ import { Command } from "commander";
 import * as fs from "fs";
 import * as path from "path";
 import { formatActions } from "../bootstrap/actions";
-import { Inventory, InventoryNode, loadInventory } from "../bootstrap/inventory";
-import { redact } from "../bootstrap/redact";
+import { Inventory, InventoryNode, loadInventory } from "../inventory/inventory";
+import { redact } from "../transport/redact";
 import { bootstrap, BootstrapResult, JOIN_CONCURRENCY } from "../bootstrap/run";
 import { throwIfProblems } from "../common/problems";
 

@@ -1,14 +1,14 @@
 /** `hcloud-swarm local up|down|status`: the local test bed on this machine. */
 import { Command, InvalidArgumentError } from "commander";
 import { spawn } from "child_process";
-import { DEFAULT_DIR, openBed, upBed } from "../local/bed";
-import { nodeCommand } from "../local/node";
+import { DEFAULT_DIR, openBed, upBed } from "../local/ns/bed";
+import { nodeCommand } from "../local/ns/node";
 import { requireLinuxRoot } from "../local/prerequisites";
 import { LOCAL_IMAGE } from "../local/image";
-import { detectKernelFeatures } from "../local/kernel";
-import { BED_RANGE } from "../local/plan";
-import { downBed } from "../local/state";
-import { bedStatus, formatStatus } from "../local/status";
+import { detectKernelFeatures } from "../local/ns/kernel";
+import { BED_RANGE } from "../local/ns/plan";
+import { downBed } from "../local/ns/state";
+import { bedStatus, formatStatus } from "../local/ns/status";
 
 function wholeNumber(value: string): number {
   const n = Number(value);

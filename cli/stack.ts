@@ -2,7 +2,7 @@
  * `hcloud-swarm stack templates|lint|render|deploy|rm`. Wiring only: the work is in stacks/.
  */
 import { Command } from "commander";
-import { loadInventory } from "../bootstrap/inventory";
+import { loadInventory } from "../inventory/inventory";
 import { throwIfProblems } from "../common/problems";
 import { connectManager, overlayNetworks } from "../stacks/cluster";
 import { describeConvergence } from "../stacks/converge";

@@ -3,9 +3,9 @@
  * every node enforce it? Exit 0 only when everything is proven; 2 when something is unprovable.
  */
 import { Command } from "commander";
-import { loadInventory } from "../bootstrap/inventory";
-import { verifyCluster } from "../stacks/verify-run";
-import { formatChecks } from "../stacks/verify";
+import { loadInventory } from "../inventory/inventory";
+import { verifyCluster } from "../verify/run";
+import { formatChecks } from "../verify/checks";
 
 export function registerVerifyCommand(program: Command): void {
   program

@@ -6,16 +6,16 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { loadInventory } from "../bootstrap/inventory";
+import { loadInventory } from "../inventory/inventory";
 import { main as cli } from "../cli/main";
-import { DEFAULT_DIR } from "../local/bed";
+import { DEFAULT_DIR } from "../local/ns/bed";
 import { LOCAL_IMAGE } from "../local/image";
-import { detectKernelFeatures } from "../local/kernel";
-import { connect } from "../bootstrap/ssh";
+import { detectKernelFeatures } from "../local/ns/kernel";
+import { connect } from "../transport/ssh";
 import { connectManager, overlayNetworks, secretNames, stackServices } from "../stacks/cluster";
 import { lintText } from "../stacks/lint";
 import { MTU_OPTION } from "../stacks/render";
-import { verifyCluster } from "../stacks/verify-run";
+import { verifyCluster } from "../verify/run";
 import { type LeakProbeResult, probeVxlan } from "./leak-probe";
 import { SEED_STACK } from "./seed";
 import { summarise } from "./summary";

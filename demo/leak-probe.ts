@@ -5,7 +5,8 @@
  * that actually leave it. On an encrypted overlay without ESP in the kernel the count must stay
  * 0 (fails closed); on a plain overlay it grows, which shows the counter sees VXLAN at all.
  */
-import { shellQuote, type SshSession } from "../bootstrap/ssh";
+import { shellQuote } from "../transport/shell";
+import type { SshSession } from "../transport/ssh";
 
 const COMMENT = "hsw-vxlan-probe";
 /** Pings sent across; a few are enough to tell 0 from "some". */

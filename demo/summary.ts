@@ -2,10 +2,10 @@
  * The demo's closing statement, built from what was observed (cluster facts, verify's checks,
  * the kernel probe), so it cannot claim more than the run showed.
  */
-import type { KernelFeature } from "../local/kernel";
+import type { KernelFeature } from "../local/ns/kernel";
 import type { NetworkFacts, ServiceFacts } from "../stacks/cluster";
 import { MTU_OPTION } from "../stacks/render";
-import type { VerifySummary } from "../stacks/verify";
+import type { VerifySummary } from "../verify/checks";
 import type { LeakProbeResult } from "./leak-probe";
 
 export interface Observed {

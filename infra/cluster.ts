@@ -4,7 +4,7 @@
  */
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
-import type { Inventory, InventoryNode } from "../bootstrap/inventory";
+import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { swarmMemberships } from "../bootstrap/memberships";
 import type { SwarmNode } from "../bootstrap/swarm-node";
 import { renderUserData } from "./cloudinit";
@@ -48,7 +48,7 @@ export interface SwarmClusterArgs {
 }
 
 /** One node's resources, for whatever has to happen per node after its server exists. */
-export interface ClusterNode {
+export interface NodeResources {
   readonly plan: NodePlan;
   readonly server: hcloud.Server;
   readonly hostKey: SshKeyPair;
@@ -59,7 +59,7 @@ export interface ClusterNode {
 export class SwarmCluster extends pulumi.ComponentResource {
   readonly config: ClusterConfig;
   readonly plan: ClusterPlan;
-  readonly nodes: ClusterNode[] = [];
+  readonly nodes: NodeResources[] = [];
   /** What bootstrap and the CLI consume. No secrets. */
   readonly inventory: pulumi.Output<Inventory>;
   /** The deploy key's OpenSSH private key. Secret. */

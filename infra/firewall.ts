@@ -11,7 +11,7 @@
  * The swarm firewalls list node addresses, so they are created after the servers and attached by
  * label; until then the servers' default-deny keeps the swarm ports shut from first boot.
  */
-import type { NodeRole } from "../bootstrap/inventory";
+import type { NodeRole } from "../inventory/inventory";
 import { parseCidr } from "./cidr";
 import type { ClusterPlan } from "./plan";
 

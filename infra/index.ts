@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { validateAll } from "../common/problems";
 import { KEYS, NAMESPACE, validateConfig } from "./config";
 import { SwarmCluster } from "./cluster";
-import { dockerContextCommand, knownHosts } from "./outputs";
+import { knownHosts } from "../inventory/inventory";
+import { dockerContextCommand } from "./outputs";
 import { configuredStacks, STACKS_KEY, stacksFromConfig } from "./stacks";
 
 /** Every `hcloud-swarm:*` value, keyed by bare name, so unknown keys (typos) are reported too. */

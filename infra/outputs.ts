@@ -4,7 +4,7 @@
  */
 import type * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
-import type { Inventory, InventoryNode } from "../bootstrap/inventory";
+import type { Inventory, InventoryNode } from "../inventory/inventory";
 import type { FirewallRulePlan } from "./firewall";
 import type { ClusterPlan, NodePlan } from "./plan";
 
@@ -51,11 +51,6 @@ export function inventoryOf(plan: ClusterPlan, nodes: readonly InventoryNode[]):
     swarm: { defaultAddrPool: plan.swarm.defaultAddrPool, defaultAddrPoolMaskLength: plan.swarm.defaultAddrPoolMaskLength, overlayMtu: plan.swarm.overlayMtu },
     nodes,
   };
-}
-
-/** known_hosts lines for every node, so `ssh` and docker's ssh:// contexts pin the host keys too. */
-export function knownHosts(nodes: readonly InventoryNode[]): string {
-  return nodes.map((n) => `${n.host} ${n.hostKey}`).join("\n") + "\n";
 }
 
 export function dockerContextCommand(cluster: string, managerIpv4: pulumi.Input<string>): pulumi.Output<string> {

@@ -6,7 +6,7 @@
  * or lowering `workers` adds or removes the last nodes and leaves every other server's inputs alone,
  * which matters because Hetzner replaces a server whose userData or sshKeys change.
  */
-import type { NodeRole } from "../bootstrap/inventory";
+import type { NodeRole } from "../inventory/inventory";
 import { cidr, firstSubnet, hostAddress } from "./cidr";
 import type { ClusterConfig } from "./config";
 

@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
-import { dockerLoad, dockerSocketOf } from "./probe";
+import { dockerLoad, dockerSocketOf } from "./ns/probe";
 import { run } from "./run";
 
 /** Image name stacks and tests use on the local bed (deploy with `--resolve-image never`). */

@@ -4,9 +4,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { Inventory, validateInventory } from "../bootstrap/inventory";
-import { NodeRecord } from "./node-files";
-import { LOCAL_ADDR_POOL, LOCAL_CLUSTER } from "./plan";
+import { Inventory, knownHosts, validateInventory } from "../inventory/inventory";
+import { NodeRecord } from "./ns/node-files";
+import { LOCAL_ADDR_POOL, LOCAL_CLUSTER } from "./ns/plan";
 
 export interface InventoryInput {
   readonly dir: string;
@@ -51,7 +51,7 @@ export function writeInventory(dir: string, inv: Inventory): string {
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(inv, null, 2) + "\n");
   fs.renameSync(tmp, file);
-  fs.writeFileSync(knownHostsPath(dir), inv.nodes.map((n) => `${n.host} ${n.hostKey}`).join("\n") + "\n");
+  fs.writeFileSync(knownHostsPath(dir), knownHosts(inv.nodes));
   return file;
 }
 

@@ -75,17 +75,3 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
 export function sh(script: string, args: readonly string[] = [], opts: RunOptions = {}): Promise<RunResult> {
   return run("/bin/sh", ["-c", script, "sh", ...args], opts);
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` until it returns true or `timeoutMs` passes; returns whether it succeeded. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(intervalMs);
-  }
-}

@@ -3,8 +3,8 @@
  * manager. Reading only: every change goes through deploy.ts or remove.ts.
  */
 import * as fs from "fs";
-import { type Inventory, type InventoryNode, managers } from "../bootstrap/inventory";
-import { connect, type SshSession } from "../bootstrap/ssh";
+import { type Inventory, type InventoryNode, managers } from "../inventory/inventory";
+import { connect, type SshSession } from "../transport/ssh";
 
 export interface NetworkFacts {
   readonly name: string;

@@ -2,8 +2,9 @@
  * Waits until every service of a stack runs its desired number of tasks, or says which did not
  * and why, from `docker service ps --no-trunc`.
  */
-import type { SshSession } from "../bootstrap/ssh";
+import type { SshSession } from "../transport/ssh";
 import { replicas, taskProblems } from "./cluster";
+import { sleep } from "../common/time";
 
 /** Image pulls on a fresh node can take a minute or two; longer than this means something is wrong. */
 export const CONVERGE_TIMEOUT_MS = 180_000;
@@ -16,8 +17,6 @@ export interface ConvergeReport {
   /** Services not at their desired count, each with the reasons Docker gives. */
   readonly failing: ReadonlyArray<{ readonly service: string; readonly running: number; readonly desired: number; readonly problems: readonly string[] }>;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function waitForConvergence(
   s: SshSession,

@@ -3,8 +3,9 @@
  * missing encrypted networks and secrets, upload the file and `docker stack deploy`, and wait for
  * the services to converge. Nothing is changed when the lint refuses; a repeat changes nothing.
  */
-import type { Inventory } from "../bootstrap/inventory";
-import { shellQuote, type SshSession } from "../bootstrap/ssh";
+import type { Inventory } from "../inventory/inventory";
+import { shellQuote } from "../transport/shell";
+import type { SshSession } from "../transport/ssh";
 import { ValidationError } from "../common/problems";
 import { overlayNetworks, secretNames, stackServices } from "./cluster";
 import { waitForConvergence, type ConvergeReport } from "./converge";

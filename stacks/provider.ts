@@ -6,7 +6,7 @@
  * and are carried over from the previous state on update, because Docker cannot give them back.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import type { Inventory } from "../bootstrap/inventory";
+import type { Inventory } from "../inventory/inventory";
 import { managerSession } from "./cluster";
 import { describeConvergence } from "./converge";
 import { deployStack } from "./deploy";

@@ -3,8 +3,10 @@
  * (`docker stack rm` returns before they are). Secrets and volumes stay: the data in the volumes
  * still needs those passwords, and Docker secrets cannot be read back.
  */
-import { shellQuote, type SshSession } from "../bootstrap/ssh";
+import { shellQuote } from "../transport/shell";
+import type { SshSession } from "../transport/ssh";
 import { STACK_LABEL } from "./cluster";
+import { sleep } from "../common/time";
 
 /** Tasks stop within Docker's grace period (10 s by default); networks go a little after them. */
 export const REMOVE_TIMEOUT_MS = 90_000;
@@ -18,8 +20,6 @@ export interface RemoveResult {
   readonly keptSecrets: readonly string[];
   readonly seconds: number;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function leftovers(s: SshSession, stack: string): Promise<string[]> {
   const f = `--filter label=${STACK_LABEL}=${stack}`;

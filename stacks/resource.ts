@@ -3,7 +3,7 @@
  * the swarm is formed. Its `generatedSecrets` output and the private key are secret in state.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { Inventory } from "../bootstrap/inventory";
+import type { Inventory } from "../inventory/inventory";
 import { stacksProvider, type StackEntry } from "./provider";
 
 export interface StacksDeploymentArgs {

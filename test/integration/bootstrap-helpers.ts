@@ -5,9 +5,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { BootstrapError } from "../../bootstrap/actions";
-import { Inventory, InventoryNode } from "../../bootstrap/inventory";
+import { Inventory, InventoryNode } from "../../inventory/inventory";
 import { BootstrapResult } from "../../bootstrap/run";
-import { sshStats, SshStats } from "../../bootstrap/ssh";
+import { sshStats, SshStats } from "../../transport/ssh";
 import { runBootstrapCommand } from "../../cli/bootstrap";
 import { Testbed } from "../support/testbed";
 

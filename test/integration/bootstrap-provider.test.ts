@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
-import { InventoryNode } from "../../bootstrap/inventory";
+import { InventoryNode } from "../../inventory/inventory";
 import { SwarmNodeInputs, SwarmNodeOutputs } from "../../bootstrap/provider";
 import { useTestbed } from "../support/testbed";
 import { joinTokens, localState, members } from "./bootstrap-helpers";

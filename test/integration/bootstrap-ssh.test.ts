@@ -1,5 +1,5 @@
 /**
- * bootstrap/ssh.ts against a real OpenSSH server on loopback (its own host key, config and
+ * transport/ssh.ts against a real OpenSSH server on loopback (its own host key, config and
  * authorized_keys in a temp dir). No docker needed: these are the SSH guarantees alone.
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { connect, HostKeyMismatchError, SshSession, SshTarget, sshStats, waitForSsh } from "../../bootstrap/ssh";
+import { connect, HostKeyMismatchError, SshSession, SshTarget, sshStats, waitForSsh } from "../../transport/ssh";
 
 interface Sshd {
   dir: string;

@@ -4,7 +4,7 @@
  * finally search everything that was printed for secrets. Each test builds on the one before.
  */
 import * as fs from "fs";
-import { InventoryNode } from "../../bootstrap/inventory";
+import { InventoryNode } from "../../inventory/inventory";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 import { actionsOf, expectSuccess, ingressOptions, joinTokens, localState, members, runCli, transcript, withNodes, writeInventory } from "./bootstrap-helpers";
 

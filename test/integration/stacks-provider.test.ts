@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
-import type { Inventory } from "../../bootstrap/inventory";
+import type { Inventory } from "../../inventory/inventory";
 import { bootstrap } from "../../bootstrap/run";
 import { connectManager, secretNames, stackServices } from "../../stacks/cluster";
 import type { StacksProviderInputs, StacksProviderOutputs } from "../../stacks/provider";

@@ -6,16 +6,16 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { Inventory } from "../../bootstrap/inventory";
+import type { Inventory } from "../../inventory/inventory";
 import { bootstrap } from "../../bootstrap/run";
-import { connect, type SshSession } from "../../bootstrap/ssh";
+import { connect, type SshSession } from "../../transport/ssh";
 import { probeVxlan } from "../../demo/leak-probe";
 import { connectManager, overlayNetworks, secretNames, stackServices, STACK_LABEL } from "../../stacks/cluster";
 import { deployStack, LintRefusedError, type DeployResult } from "../../stacks/deploy";
 import { removeStack } from "../../stacks/remove";
 import { MTU_OPTION } from "../../stacks/render";
 import { loadStackFile } from "../../stacks/template";
-import { verifyCluster } from "../../stacks/verify-run";
+import { verifyCluster } from "../../verify/run";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 // Deploys wait for convergence over SSH; the project-level testTimeout is not relied upon.

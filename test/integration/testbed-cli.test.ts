@@ -5,8 +5,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { buildProgram } from "../../cli/main";
-import { detectKernelFeatures } from "../../local/kernel";
-import { listNetns } from "../../local/network";
+import { detectKernelFeatures } from "../../local/ns/kernel";
+import { listNetns } from "../../local/ns/network";
 import { downTestbed, testbedDir } from "../support/testbed";
 
 const NAME = "testbed-cli";

@@ -4,7 +4,8 @@
  * namespace behind the host); no other address is ever contacted.
  */
 import * as net from "net";
-import { run, waitFor } from "../../local/run";
+import { run } from "../../local/run";
+import { waitFor } from "../../common/time";
 import { useTestbed } from "../support/testbed";
 
 const bed = useTestbed({ name: "testbed-isolation", nodes: 2, managers: 1 });

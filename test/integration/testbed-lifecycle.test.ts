@@ -3,8 +3,8 @@
  * dockerd, a power cut, and a node added to a running bed. Each is observed from outside, over SSH.
  */
 import { spawn } from "child_process";
-import { loadInventory, validateInventory } from "../../bootstrap/inventory";
-import { waitFor } from "../../local/run";
+import { loadInventory, validateInventory } from "../../inventory/inventory";
+import { waitFor } from "../../common/time";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 const bed = useTestbed({ name: "testbed-lifecycle", nodes: 2, managers: 1 });

@@ -4,9 +4,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { hostHierarchies } from "../../local/cgroups";
-import { listLinks, listNetns } from "../../local/network";
-import { isBedLink, isBedNetns } from "../../local/plan";
+import { hostHierarchies } from "../../local/ns/cgroups";
+import { listLinks, listNetns } from "../../local/ns/network";
+import { isBedLink, isBedNetns } from "../../local/ns/plan";
 import { run } from "../../local/run";
 import { downTestbed, LOCAL_IMAGE, startTestbed, Testbed } from "../support/testbed";
 

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { validateInventory } from "../../bootstrap/inventory";
+import { validateInventory } from "../../inventory/inventory";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 const bed = useTestbed({ name: "testbed-basic", nodes: 3, managers: 1 });

@@ -8,13 +8,14 @@
  * bridge and names, so suites may run in parallel; leftovers of a crashed earlier run with the same
  * name are removed before the bed starts. Needs root on Linux (the integration project runs as root).
  */
+import * as crypto from "crypto";
 import * as os from "os";
 import * as path from "path";
-import { Inventory, InventoryNode, NodeRole } from "../../bootstrap/inventory";
-import { addNode, Bed, upBed } from "../../local/bed";
-import { createNodeCgroups, procsFiles } from "../../local/cgroups";
+import { Inventory, InventoryNode, NodeRole } from "../../inventory/inventory";
+import { addNode, Bed, upBed } from "../../local/ns/bed";
+import { createNodeCgroups, procsFiles } from "../../local/ns/cgroups";
 import { LOCAL_IMAGE } from "../../local/image";
-import { createOutsider } from "../../local/network";
+import { createOutsider } from "../../local/ns/network";
 import {
   dropSshSessions,
   execInNode,
@@ -27,10 +28,11 @@ import {
   stopPid,
   waitDockerd,
   waitSshd,
-} from "../../local/node";
-import { NodeRecord } from "../../local/node-files";
-import { run, RunResult, waitFor } from "../../local/run";
-import { downBed } from "../../local/state";
+} from "../../local/ns/node";
+import { NodeRecord } from "../../local/ns/node-files";
+import { run, RunResult } from "../../local/run";
+import { waitFor } from "../../common/time";
+import { downBed } from "../../local/ns/state";
 
 export { LOCAL_IMAGE };
 export type { RunResult };
@@ -91,9 +93,15 @@ export interface Testbed {
   down(): Promise<void>;
 }
 
+/**
+ * Several checkouts (git worktrees, CI beside a developer) may run the same suite at once; each
+ * keeps its own beds, or one checkout's `up` would remove the other's bed as a leftover.
+ */
+const CHECKOUT_ID = crypto.createHash("sha256").update(path.resolve(__dirname, "../..")).digest("hex").slice(0, 8);
+
 export function testbedDir(name: string): string {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`test bed name must be lowercase letters, digits and dashes, got "${name}"`);
-  return path.join(os.tmpdir(), "hcloud-swarm-tests", name);
+  return path.join(os.tmpdir(), "hcloud-swarm-tests", CHECKOUT_ID, name);
 }
 
 class LiveTestbed implements Testbed {

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Inventory } from "../../bootstrap/inventory";
+import { Inventory } from "../../inventory/inventory";
 import { keysFor } from "../../cli/bootstrap";
 import { buildProgram } from "../../cli/main";
 

@@ -5,7 +5,7 @@
  * (so on delete it goes first).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { InventoryNode } from "../../bootstrap/inventory";
+import { InventoryNode } from "../../inventory/inventory";
 
 interface RegisterRequest {
   getName(): string;

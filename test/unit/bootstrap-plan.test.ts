@@ -1,6 +1,6 @@
-import { Inventory, InventoryNode } from "../../bootstrap/inventory";
+import { Inventory, InventoryNode } from "../../inventory/inventory";
 import { checkManagerChanges, chooseEntry, departedTarget, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, nodesToInspect, Observation, planMembership, planRemovals, planRolesAndLabels } from "../../bootstrap/plan";
-import { ClusterNode, SwarmInfo } from "../../bootstrap/swarm-state";
+import { SwarmMember, SwarmInfo } from "../../bootstrap/swarm-state";
 
 const node = (name: string, role: "manager" | "worker", octet: number, labels: Record<string, string> = {}): InventoryNode => ({
   name, role, host: `10.9.0.${octet}`, port: 22, user: "root", hostKey: `ssh-ed25519 AAAAkey${octet} root@${name}`, advertiseAddress: `10.9.0.${octet}`, labels,
@@ -13,7 +13,7 @@ const m3 = node("manager-3", "manager", 13);
 const w1 = node("worker-1", "worker", 21, { edge: "true" });
 const w2 = node("worker-2", "worker", 22);
 
-const member = (n: InventoryNode | string, id: string, over: Partial<ClusterNode> = {}): ClusterNode => {
+const member = (n: InventoryNode | string, id: string, over: Partial<SwarmMember> = {}): SwarmMember => {
   const isNode = typeof n !== "string";
   const role = isNode ? n.role : "worker";
   return {

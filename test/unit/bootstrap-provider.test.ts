@@ -1,4 +1,4 @@
-import { InventoryNode } from "../../bootstrap/inventory";
+import { InventoryNode } from "../../inventory/inventory";
 import { checkInputs, diffInputs, SwarmNodeInputs, SwarmNodeOutputs, UNKNOWN } from "../../bootstrap/provider";
 
 const m1: InventoryNode = { name: "manager-1", role: "manager", host: "10.9.0.11", port: 22, user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA9AJzDL9DCeIfFrGgll5NEoSKpdKVg9xBX64w2/kj2v", advertiseAddress: "10.9.0.11", labels: {} };

@@ -2,8 +2,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { fingerprint, hostKeyAlgorithms, parseHostKey } from "../../bootstrap/hostkey";
-import { redact, redactedError, registerSecret } from "../../bootstrap/redact";
+import { fingerprint, hostKeyAlgorithms, parseHostKey } from "../../transport/hostkey";
+import { redact, redactedError, registerSecret } from "../../transport/redact";
 
 describe("redaction", () => {
   it("removes swarm join tokens wherever they appear", () => {

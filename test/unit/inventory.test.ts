@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadInventory, parseInventory, validateInventory } from "../../bootstrap/inventory";
+import { loadInventory, parseInventory, validateInventory } from "../../inventory/inventory";
 import { ValidationError } from "../../common/problems";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeButWellFormedBase64KeyMaterialForTests00";

@@ -1,6 +1,6 @@
 import { ValidationError } from "../../common/problems";
-import { bedNames, dirIdOf, isBedLink, isBedNetns, MAX_NODES, netnsOf, nodeAddress, planExtraNode, planNodes, vethOf } from "../../local/plan";
-import { splitRule } from "../../local/network";
+import { bedNames, dirIdOf, isBedLink, isBedNetns, MAX_NODES, netnsOf, nodeAddress, planExtraNode, planNodes, vethOf } from "../../local/ns/plan";
+import { splitRule } from "../../local/ns/network";
 
 describe("local test bed plan", () => {
   it("makes the first nodes managers and numbers workers from 1", () => {

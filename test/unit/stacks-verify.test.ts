@@ -1,4 +1,4 @@
-import { checkNetworks, checkNode, ENCRYPTION_MARK, summarise } from "../../stacks/verify";
+import { checkNetworks, checkNode, ENCRYPTION_MARK, summarise } from "../../verify/checks";
 
 /** Output as captured from a test bed node running Docker 20.10.24 with encrypted overlays. */
 const POLICY = `src 10.213.2.12/32 dst 10.213.2.13/32 proto udp dport 4789

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { validateInventory, Inventory } from "../../../bootstrap/inventory";
+import { validateInventory, Inventory } from "../../../inventory/inventory";
 import { ValidationError } from "../../../common/problems";
 import { forgetState, RecordedResource, resourcesOfLastRun, runProgram, runProgramDetailed } from "../../support/pulumi";
 

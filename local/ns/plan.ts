@@ -8,8 +8,8 @@
  * tests use to prove that nodes cannot reach anything outside the bed.
  */
 import { createHash } from "crypto";
-import { NodeRole } from "../bootstrap/inventory";
-import { throwIfProblems } from "../common/problems";
+import { NodeRole } from "../../inventory/inventory";
+import { throwIfProblems } from "../../common/problems";
 
 /** The private range of every local test bed; documented in the README. */
 export const BED_RANGE = "10.213.0.0/16";

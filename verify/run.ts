@@ -3,11 +3,11 @@
  * and iptables state of every node of the inventory, each over its own pinned SSH session.
  */
 import * as fs from "fs";
-import type { Inventory, InventoryNode } from "../bootstrap/inventory";
-import { connect, type SshSession } from "../bootstrap/ssh";
-import { connectManager, overlayNetworks } from "./cluster";
-import { DEFAULT_MTU } from "./render";
-import { checkNetworks, checkNode, type NodeEvidence, summarise, type VerifySummary } from "./verify";
+import type { Inventory, InventoryNode } from "../inventory/inventory";
+import { connect, type SshSession } from "../transport/ssh";
+import { connectManager, overlayNetworks } from "../stacks/cluster";
+import { DEFAULT_MTU } from "../stacks/render";
+import { checkNetworks, checkNode, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 
 async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node" | "otherNodes">> {
   const out = async (cmd: string) => (await s.run(cmd, { allowFailure: true })).stdout;

@@ -170,3 +170,8 @@ export function loadInventory(file: string): Inventory {
 export function managers(inv: Inventory): InventoryNode[] {
   return inv.nodes.filter((n) => n.role === "manager");
 }
+
+/** known_hosts lines for every node, so `ssh` and docker's ssh:// contexts pin the host keys too. */
+export function knownHosts(nodes: readonly InventoryNode[]): string {
+  return nodes.map((n) => `${n.host} ${n.hostKey}`).join("\n") + "\n";
+}

@@ -11,7 +11,8 @@ import { Hierarchy, killTree, mountScript, pidsIn, procsFiles } from "./cgroups"
 import { nodePaths, NodeRecord } from "./node-files";
 import { BedNames } from "./plan";
 import { dockerPing, dockerSocketOf, sshBanner } from "./probe";
-import { run, RunOptions, RunResult, sleep, waitFor } from "./run";
+import { run, RunOptions, RunResult } from "../run";
+import { sleep, waitFor } from "../../common/time";
 
 export interface BedContext {
   readonly dir: string;

@@ -8,6 +8,8 @@ import { Readable } from "stream";
 import { NodeSSH } from "node-ssh";
 import { fingerprint, hostKeyAlgorithms, parseHostKey } from "./hostkey";
 import { redact, redactedError, registerSecret } from "./redact";
+import { shellQuote } from "./shell";
+import { sleep } from "../common/time";
 
 /** Where to connect and which host key to insist on; InventoryNode satisfies it. */
 export interface SshTarget {
@@ -74,7 +76,7 @@ export interface CommandResult {
   readonly code: number;
 }
 
-export interface RunOptions {
+export interface CommandOptions {
   /** Limit for this command. Default COMMAND_TIMEOUT_MS. */
   readonly timeoutMs?: number;
   /** Data for the command's stdin; the way to hand a command a secret without putting it on the command line. Default none. */
@@ -93,7 +95,7 @@ export interface UploadOptions {
 export interface SshSession {
   readonly node: string;
   /** Runs `command` under `sh -c` with a timeout; throws (redacted) on timeout, lost connection or, unless allowFailure, a non-zero exit. */
-  run(command: string, options?: RunOptions): Promise<CommandResult>;
+  run(command: string, options?: CommandOptions): Promise<CommandResult>;
   /** Writes `content` to `remotePath` atomically (temp file + rename), creating the directory. */
   upload(content: string | Buffer, remotePath: string, options?: UploadOptions): Promise<void>;
   /** True until close() or until the connection dropped. */
@@ -109,13 +111,6 @@ export interface ConnectOptions {
   /** Handshake limit. Default SSH_HANDSHAKE_TIMEOUT_MS. */
   readonly handshakeTimeoutMs?: number;
 }
-
-/** Single-quotes `s` for a POSIX shell. */
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One connection attempt with the pinned host key. */
 export async function connect(target: SshTarget, privateKey: string, options: ConnectOptions = {}): Promise<SshSession> {
@@ -164,7 +159,7 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
   });
   const trace = (line: string) => options.trace?.(redact(line));
 
-  async function exec(command: string, display: string, o: RunOptions): Promise<CommandResult> {
+  async function exec(command: string, display: string, o: CommandOptions): Promise<CommandResult> {
     if (!open) throw new Error(`ssh connection to ${target.name} is closed${lastError ? ` (${lastError.message})` : ""}; cannot run ${display}`);
     counters().commands++;
     const timeoutMs = o.timeoutMs ?? COMMAND_TIMEOUT_MS;

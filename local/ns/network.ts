@@ -6,7 +6,8 @@
  */
 import * as fs from "fs";
 import { BedNames, isBedLink, MAX_BED, MIN_BED } from "./plan";
-import { CommandError, commandLine, run, sh, sleep, waitFor } from "./run";
+import { CommandError, commandLine, run, sh } from "../run";
+import { sleep, waitFor } from "../../common/time";
 
 const SYS_NET = "/sys/class/net";
 const NETNS_DIR = "/run/netns";

@@ -5,7 +5,7 @@
  * encryption) and overlayfs (the storage driver). Nothing leaves the scratch namespace.
  */
 import * as fs from "fs";
-import { run } from "./run";
+import { run } from "../run";
 
 export interface KernelFeature {
   readonly name: string;

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { sleep } from "./run";
+import { sleep } from "../../common/time";
 
 export interface Hierarchy {
   /** Where the host mounts it, e.g. /sys/fs/cgroup/memory. */
