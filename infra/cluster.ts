@@ -45,6 +45,11 @@ export interface SwarmClusterArgs {
   readonly adminSshKeys?: readonly string[];
   /** Docker CE release installed from Docker's apt repository. Default "28.5.1". */
   readonly dockerVersion?: string;
+  /**
+   * Swarm node labels: {"managers": {…}, "workers": {…}, "worker-1": {…}} (a node's own win over
+   * its role's; see node-labels.ts). Default {}.
+   */
+  readonly nodeLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /** One node's resources, for whatever has to happen per node after its server exists. */

@@ -5,6 +5,7 @@
 import { throwIfProblems } from "../common/problems";
 import { Cidr, cidr, contains, overlaps, parseCidr } from "./cidr";
 import { limitProblems } from "./limits";
+import { NODE_LABELS_KEY, type NodeLabelsConfig, parseNodeLabels } from "./node-labels";
 import { POOL_MASK_LENGTH } from "./plan";
 
 export const NAMESPACE = "hcloud-swarm";
@@ -28,6 +29,8 @@ export interface ClusterConfig {
   readonly sshAllowedCidrs: readonly string[];
   readonly adminSshKeys: readonly string[];
   readonly dockerVersion: string;
+  /** Swarm node labels per role and per node name (`hcloud-swarm:nodeLabels`). */
+  readonly nodeLabels: NodeLabelsConfig;
 }
 
 /** Odd manager counts keep a Raft majority; more than 7 slows every write for no gain. */
@@ -64,6 +67,11 @@ export const KEYS = [
   "clusterName", "managers", "workers", "serverType", "managerServerType", "workerServerType", "locations", "image",
   "privateNetwork", "networkCidr", "networkZone", "swarmAddressPool", "sshAllowedCidrs", "adminSshKeys", "dockerVersion",
 ] as const;
+/**
+ * Keys whose value is an object. Pulumi.yaml's config types (string, integer, boolean, array)
+ * cannot declare them, so they are documented there in comments instead.
+ */
+export const OBJECT_KEYS = [NODE_LABELS_KEY] as const;
 
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -106,9 +114,10 @@ function levenshtein(a: string, b: string): number {
  */
 export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: string): ClusterConfig {
   const problems: string[] = [];
+  const known: readonly string[] = [...KEYS, ...OBJECT_KEYS];
   for (const k of Object.keys(raw)) {
-    if ((KEYS as readonly string[]).includes(k)) continue;
-    const near = KEYS.filter((known) => levenshtein(k.toLowerCase(), known.toLowerCase()) <= 2);
+    if (known.includes(k)) continue;
+    const near = known.filter((known) => levenshtein(k.toLowerCase(), known.toLowerCase()) <= 2);
     problems.push(`${key(k)} is not a known key${near.length ? `; did you mean ${key(near[0])}?` : "."} Remove it with: pulumi config rm ${key(k)}`);
   }
   const has = (k: string): boolean => raw[k] !== undefined && raw[k] !== "";
@@ -231,12 +240,14 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     problems.push(`${key("dockerVersion")} ${dockerVersion} is older than ${MIN_DOCKER_VERSION.join(".")}, which fixed CVE-2023-28840/28841/28842 (encrypted overlays sending clear text); use ${DEFAULTS.dockerVersion}`);
   }
 
+  const nodeLabels = parseNodeLabels(raw[NODE_LABELS_KEY], { managers, workers }, key, problems);
+
   throwIfProblems(`${NAMESPACE} config`, problems);
   const config: ClusterConfig = {
     clusterName, managers, workers,
     managerServerType: managerServerType ?? "", workerServerType: workerServerType ?? managerServerType ?? "",
     locations, image, distro: image.startsWith("debian-") ? "debian" : "ubuntu",
-    privateNetwork, networkCidr, networkZone, swarmAddressPool, sshAllowedCidrs, adminSshKeys: adminSshKeys.map((k) => k.trim()), dockerVersion,
+    privateNetwork, networkCidr, networkZone, swarmAddressPool, sshAllowedCidrs, adminSshKeys: adminSshKeys.map((k) => k.trim()), dockerVersion, nodeLabels,
   };
   // Limits need a well-formed config to plan from, so they are checked second.
   throwIfProblems(`${NAMESPACE} config`, limitProblems(config));

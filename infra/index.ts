@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { validateAll } from "../common/problems";
-import { KEYS, NAMESPACE, validateConfig } from "./config";
+import { KEYS, NAMESPACE, OBJECT_KEYS, validateConfig } from "./config";
 import { SwarmCluster } from "./cluster";
 import { knownHosts } from "../inventory/inventory";
 import { dockerContextCommand } from "./outputs";
@@ -29,7 +29,11 @@ const [config, stackList] = validateAll(
 );
 
 // The Pulumi name is fixed so that renaming the cluster (clusterName) renames servers in place.
-const args = Object.fromEntries(Object.entries(config).filter(([k]) => (KEYS as readonly string[]).includes(k)));
+// Object keys go over as the user wrote them: the component validates its arguments again.
+const args = {
+  ...Object.fromEntries(Object.entries(config).filter(([k]) => (KEYS as readonly string[]).includes(k))),
+  ...Object.fromEntries(OBJECT_KEYS.filter((k) => clusterConfig[k] !== undefined).map((k) => [k, clusterConfig[k]])),
+};
 const cluster = new SwarmCluster("swarm", args);
 const stacks = configuredStacks(cluster, stackList);
 

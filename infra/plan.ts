@@ -9,6 +9,7 @@
 import type { NodeRole } from "../inventory/inventory";
 import { cidr, firstSubnet, hostAddress } from "./cidr";
 import type { ClusterConfig } from "./config";
+import { configuredLabels } from "./node-labels";
 
 /** Hetzner allows at most 10 servers in one spread placement group. */
 export const MAX_SERVERS_PER_SPREAD_GROUP = 10;
@@ -95,8 +96,9 @@ export function planNode(config: ClusterConfig, role: NodeRole, index: number): 
     location,
     placementGroup: placementGroupFor(config, role, index).key,
     serverLabels: { ...baseLabels(config), role },
-    // Managers carry the edge proxy (80/443 are open on them only).
-    swarmLabels: role === "manager" ? { location, edge: "true" } : { location },
+    // Managers carry the edge proxy (80/443 are open on them only). Configured labels come from
+    // this node's role and name only, like everything else here.
+    swarmLabels: { ...configuredLabels(config.nodeLabels, role, name), location, ...(role === "manager" ? { edge: "true" } : {}) },
     ...(config.privateNetwork ? { privateIp: hostAddress(subnet, (role === "manager" ? MANAGER_IP_OFFSET : WORKER_IP_OFFSET) + index) } : {}),
   };
 }

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { throwIfProblems } from "../common/problems";
+import { labelProblems } from "./labels";
 
 export type NodeRole = "manager" | "worker";
 
@@ -31,7 +32,7 @@ export interface InventoryNode {
   readonly publicAddress?: string;
   /** Address on the Hetzner private network, where there is one. */
   readonly privateAddress?: string;
-  /** Swarm node labels, applied with `docker node update --label-add`. Default {}. */
+  /** Swarm node labels, applied with `docker node update --label-add` (rules in ./labels.ts). Default {}. */
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -100,9 +101,7 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
       if (o[k] !== undefined && (typeof o[k] !== "string" || net.isIP(o[k] as string) === 0)) problems.push(`${where}.${k} must be an IP address when given, got ${JSON.stringify(o[k])}`);
     }
     const labels = o.labels ?? {};
-    if (typeof labels !== "object" || labels === null || Array.isArray(labels) || Object.values(labels).some((v) => typeof v !== "string")) {
-      problems.push(`${where}.labels must be an object of string values, e.g. {"edge": "true"}`);
-    }
+    problems.push(...labelProblems(labels, `${where}.labels`));
     nodes.push({
       name,
       role: o.role as NodeRole,

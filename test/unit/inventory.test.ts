@@ -63,6 +63,17 @@ describe("inventory", () => {
     ]);
   });
 
+  it("refuses labels a placement constraint could not name, reserved bookkeeping labels, and shell-hostile values", () => {
+    const labels = { "wordpress data": "true", "hcloud-swarm.pin.wordpress-data": "wordpress", tier: "a'b; rm -rf /", n: 3, "ok.label_1": "true" };
+    expect(problemsOf({ nodes: [node({ labels })] })).toEqual([
+      expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels: label name "wordpress data" must be letters, digits, "\.", "_" and "-" .*node\.labels\.<name>/),
+      expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels: label "hcloud-swarm\.pin\.wordpress-data" is reserved/),
+      expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels\.tier value "a'b; rm -rf \/" must be letters, digits/),
+      `nodes[0] (manager-1).labels.n must be a string such as "true", got 3`,
+    ]);
+    expect(problemsOf({ nodes: [node({ labels: ["edge"] })] })).toEqual([expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels must be an object of label names to string values/)]);
+  });
+
   it("refuses a document without a node list", () => {
     expect(problemsOf({ hosts: [] })).toEqual([`"nodes" must be a list of nodes: {"nodes": [{"name": …, "role": …, …}]}`]);
   });

@@ -31,6 +31,7 @@ describe("validateConfig defaults", () => {
       sshAllowedCidrs: ["0.0.0.0/0", "::/0"],
       adminSshKeys: [],
       dockerVersion: DEFAULTS.dockerVersion,
+      nodeLabels: { managers: {}, workers: {}, nodes: {} },
     });
   });
 

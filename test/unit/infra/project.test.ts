@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { DEFAULTS, KEYS, validateConfig } from "../../../infra/config";
+import { DEFAULTS, KEYS, OBJECT_KEYS, validateConfig } from "../../../infra/config";
 
 interface ProjectFile {
   name: string;
@@ -10,7 +10,8 @@ interface ProjectFile {
   config: Record<string, { type: string; default: unknown; description: string; items?: { type: string } }>;
 }
 
-const project = YAML.parse(fs.readFileSync(path.join(__dirname, "../../../Pulumi.yaml"), "utf8")) as ProjectFile;
+const projectText = fs.readFileSync(path.join(__dirname, "../../../Pulumi.yaml"), "utf8");
+const project = YAML.parse(projectText) as ProjectFile;
 
 describe("Pulumi.yaml", () => {
   it("names the project hcloud-swarm and runs infra/index.ts with TypeScript", () => {
@@ -26,6 +27,13 @@ describe("Pulumi.yaml", () => {
       expect({ key, type: ["string", "integer", "boolean", "array"].includes(entry.type) }).toEqual({ key, type: true });
       expect(entry.description.length).toBeGreaterThan(20);
       expect(entry.default).toBeDefined();
+    }
+  });
+
+  it("documents the object-valued keys, which Pulumi.yaml cannot declare, in its comments", () => {
+    for (const key of OBJECT_KEYS) {
+      expect(project.config[key]).toBeUndefined();
+      expect(projectText).toMatch(new RegExp(`^# ${key} \\(object, default \\{\\}\\): .{40,}`, "m"));
     }
   });
 
