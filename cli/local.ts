@@ -9,6 +9,9 @@ import { detectKernelFeatures } from "../local/ns/kernel";
 import { BED_RANGE } from "../local/ns/plan";
 import { downBed } from "../local/ns/state";
 import { bedStatus, formatStatus } from "../local/ns/status";
+import { latencyNote, readShape, shapeNodes } from "../local/ns/shape";
+import { formatShapes, isEmptyRequest, parseShapeArgs, selectNodes, ShapeArgs } from "../local/shape";
+import * as os from "os";
 
 function wholeNumber(value: string): number {
   const n = Number(value);
@@ -77,6 +80,39 @@ export function registerLocal(program: Command): void {
       try {
         requireLinuxRoot();
         process.stdout.write(formatStatus(await bedStatus(o.dir)));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  local
+    .command("shape")
+    .description("set conditions on running nodes: packet loss between nodes, a CPU cap, frozen, stalled sshd (and delay where the kernel has netem); without options, show them")
+    .argument("[nodes...]", "node names, or all")
+    .option("--loss <percent>", "drop this share of the packets between the node and the other nodes, e.g. 2% (0 lifts it)")
+    .option("--direction <dir>", "which packets --loss drops: in, out or both", undefined)
+    .option("--cpu <percent>", "cap the node's CPU at this share of one core, e.g. 20% (none lifts it)")
+    .option("--freeze", "freeze every process of the node (cgroup freezer), as a stalled VM")
+    .option("--thaw", "thaw a frozen node")
+    .option("--stall-ssh", "stop the node's sshd and its open sessions: connections are accepted but never answered")
+    .option("--resume-ssh", "resume a stalled sshd")
+    .option("--delay <ms>", "add this one-way delay to the node's packets (needs netem: the VM bed)")
+    .option("--jitter <ms>", "jitter around --delay")
+    .option("--clear", "lift every condition on the nodes")
+    .option("--dir <dir>", "bed directory", DEFAULT_DIR)
+    .action(async (names: string[], o: ShapeArgs & { dir: string }) => {
+      try {
+        requireLinuxRoot();
+        const bed = openBed(o.dir);
+        const req = parseShapeArgs(o, os.cpus().length);
+        if (!isEmptyRequest(req)) {
+          if (names.length === 0) throw new Error("name the nodes to shape, or all (e.g. hcloud-swarm local shape all --loss 2%)");
+          const actions = await shapeNodes(bed.ctx, selectNodes(bed.nodes, names), req);
+          for (const a of actions) process.stdout.write(`[${a.node}] ${a.detail}\n`);
+          if (actions.length === 0) process.stdout.write("no changes: the nodes already have these conditions\n");
+        }
+        const shown = selectNodes(bed.nodes, names.length > 0 ? names : ["all"]);
+        process.stdout.write(formatShapes(await Promise.all(shown.map((n) => readShape(bed.ctx, n))), await latencyNote()));
       } catch (err) {
         fail(err);
       }

@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { thawTree } from "./cgroup-controls";
 import { sleep } from "../../common/time";
 
 export interface Hierarchy {
@@ -114,6 +115,8 @@ export function pidsIn(hierarchies: readonly Hierarchy[], rel: string): number[]
 
 /** SIGKILLs every process in the subtree until none is left: a power cut for a node or a whole bed. */
 export async function killTree(hierarchies: readonly Hierarchy[], rel: string): Promise<void> {
+  // A frozen task (`local shape --freeze`) ignores SIGKILL until it is thawed.
+  await thawTree(hierarchies, rel);
   const deadline = Date.now() + KILL_TIMEOUT_MS;
   for (;;) {
     const pids = pidsIn(hierarchies, rel);

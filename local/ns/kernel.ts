@@ -34,7 +34,7 @@ async function moduleLoadable(mod: string): Promise<boolean> {
 /** Probe namespaces of earlier runs that died mid-probe (their pid is gone). */
 async function removeStaleProbes(): Promise<void> {
   for (const ns of fs.existsSync("/run/netns") ? fs.readdirSync("/run/netns") : []) {
-    const m = /^hsw-probe-(\d+)$/.exec(ns);
+    const m = /^hsw-probe-(\d+)(-netem)?$/.exec(ns);
     if (m && !fs.existsSync(`/proc/${m[1]}`)) await run("ip", ["netns", "del", ns], { allowFail: true });
   }
 }
@@ -77,5 +77,22 @@ export async function detectKernelFeatures(): Promise<KernelFeature[]> {
     ];
   } finally {
     await run("ip", ["netns", "del", PROBE_NETNS], { allowFail: true });
+  }
+}
+
+/**
+ * Whether this kernel can add latency (the netem qdisc), tried on the loopback of a scratch
+ * namespace. Kept out of detectKernelFeatures: a swarm does not need it, only `local shape --delay`.
+ */
+export async function probeNetem(): Promise<{ available: boolean; detail: string }> {
+  const ns = `${PROBE_NETNS}-netem`;
+  await removeStaleProbes();
+  await run("ip", ["netns", "del", ns], { allowFail: true });
+  await run("ip", ["netns", "add", ns]);
+  try {
+    const r = await attempt("ip", ["netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]);
+    return { available: r.ok, detail: r.ok ? "works" : `tc qdisc add … netem: ${r.detail}` };
+  } finally {
+    await run("ip", ["netns", "del", ns], { allowFail: true });
   }
 }

@@ -30,6 +30,8 @@ import {
   waitSshd,
 } from "../../local/ns/node";
 import { NodeRecord } from "../../local/ns/node-files";
+import { readShape, shapeNodes } from "../../local/ns/shape";
+import { CLEAR, NodeShape, selectNodes, ShapeAction, ShapeRequest } from "../../local/shape";
 import { run, RunResult } from "../../local/run";
 import { waitFor } from "../../common/time";
 import { downBed } from "../../local/ns/state";
@@ -90,6 +92,12 @@ export interface Testbed {
   addNode(role?: NodeRole): Promise<InventoryNode>;
   /** Creates (once) a namespace outside the bed, for proving nodes can't reach it. */
   outsider(): Promise<Outsider>;
+  /** Sets conditions on nodes ("all" for every node), as `local shape` does; returns the changes made. */
+  shape(nodes: string | readonly string[], req: ShapeRequest): Promise<ShapeAction[]>;
+  /** Lifts every condition on every node. */
+  clearShape(): Promise<ShapeAction[]>;
+  /** The conditions in force on a node, read back from its rules, cgroups and processes. */
+  readShape(node: string): Promise<NodeShape>;
   down(): Promise<void>;
 }
 
@@ -199,6 +207,18 @@ class LiveTestbed implements Testbed {
       };
     });
     return this.outsiderReady;
+  }
+
+  shape(nodes: string | readonly string[], req: ShapeRequest): Promise<ShapeAction[]> {
+    return shapeNodes(this.bed.ctx, selectNodes(this.bed.nodes, typeof nodes === "string" ? [nodes] : nodes), req);
+  }
+
+  clearShape(): Promise<ShapeAction[]> {
+    return this.shape("all", CLEAR);
+  }
+
+  readShape(node: string): Promise<NodeShape> {
+    return readShape(this.bed.ctx, this.rec(node));
   }
 
   async down(): Promise<void> {
