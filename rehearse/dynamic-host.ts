@@ -8,12 +8,14 @@
  * diagnostics; `capturing` routes it to the resource being worked on, also when several run at once.
  */
 import { AsyncLocalStorage } from "async_hooks";
+import nodeConsole from "console";
 import * as path from "path";
 import requireFromString from "require-from-string";
 import type { Props } from "./properties";
 
 export const PROVIDER_KEY = "__provider";
-export const DYNAMIC_PREFIX = "pulumi-nodejs:dynamic/";
+/** Dynamic resources are typed "pulumi-nodejs:dynamic:Resource" or "pulumi-nodejs:dynamic/<module>:<Type>". */
+export const DYNAMIC_PREFIX = "pulumi-nodejs:dynamic";
 
 export interface CheckFailure {
   readonly property: string;
@@ -55,14 +57,18 @@ function installConsoleRouting(): void {
   const g = globalThis as unknown as Record<string, boolean | undefined>;
   if (g[CONSOLE_KEY]) return;
   g[CONSOLE_KEY] = true;
-  for (const level of ["log", "info", "warn", "error"] as const) {
-    const original = console[level].bind(console);
-    console[level] = (...args: unknown[]) => {
-      const sink = sinks.getStore();
-      if (!sink) return original(...args);
-      const text = args.map((a) => (typeof a === "string" ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(" ");
-      for (const line of text.split("\n")) sink(line);
-    };
+  // Rebuilt providers print through Node's own console; under jest the test's global one differs.
+  const consoles = new Set<Console>([console, nodeConsole]);
+  for (const target of consoles) {
+    for (const level of ["log", "info", "warn", "error"] as const) {
+      const original = target[level].bind(target);
+      target[level] = (...args: unknown[]) => {
+        const sink = sinks.getStore();
+        if (!sink) return original(...args);
+        const text = args.map((a) => (typeof a === "string" ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(" ");
+        for (const line of text.split("\n")) sink(line);
+      };
+    }
   }
 }
 

@@ -114,6 +114,11 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
   pulumi.runtime.setAllConfig({ ...o.config });
 
   let error: Error | undefined;
+  // A failed registration rejects promises inside the SDK that nothing awaits. Like the language
+  // host (and the automation API's inline-program server), this run listens for unhandled
+  // rejections while the program runs: they fail the run.
+  const stray = (reason: unknown) => (error ??= reason instanceof Error ? reason : new Error(String(reason)));
+  process.on("unhandledRejection", stray);
   // The root stack's init must not reject: the SDK would leave the rejection unhandled. So the
   // program's error, or a failed export, is kept here, and the stack gets no outputs.
   await pulumi.runtime.runInPulumiStack(async () => {
@@ -129,6 +134,9 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
   });
   // Internal to the SDK (not in its typings): drains registrations still in flight.
   await (pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs().catch((err: Error) => (error ??= err));
+  // Rejections are reported unhandled only after the microtasks have run.
+  await new Promise((resolve) => setImmediate(resolve));
+  process.off("unhandledRejection", stray);
   if (error) engine.failWith(`the program failed: ${error.message.split("\n")[0]}`);
   await engine.finish();
   const failure = error ?? (engine.failed ? new Error(engine.failed) : undefined);

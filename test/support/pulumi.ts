@@ -100,37 +100,44 @@ const paperCloud: Cloud = {
   },
 };
 
-/** Runs infra/index.ts with the given `hcloud-swarm:` config (bare keys; "ns:key" keys pass as is). */
-export async function runProgramDetailed(config: Record<string, unknown>): Promise<ProgramRun> {
-  lastResources = [];
-  // A fresh runtime store per run: the SDK keeps monitor, config and stack in a global.
+/**
+ * Runs `fn` with a fresh Pulumi SDK: a fresh module registry and runtime store, and the process
+ * listeners each SDK copy adds removed afterwards, so runs do not pile up.
+ */
+export async function withFreshSdk<T>(fn: (pulumi: Pulumi) => Promise<T>): Promise<T> {
   delete (global as { globalStore?: unknown }).globalStore;
-  // Each fresh SDK copy adds process listeners; drop them after the run so runs do not pile up.
   const events = ["exit", "beforeExit", "uncaughtException", "unhandledRejection"] as const;
   const emitter = process as unknown as NodeJS.EventEmitter;
   const listenersBefore = new Map(events.map((e) => [e, new Set(emitter.listeners(e))]));
-  let result: Awaited<ReturnType<typeof runUnderMocks>> | undefined;
+  let result: { value: T } | undefined;
   try {
     await jest.isolateModulesAsync(async () => {
       // Imported inside the isolated registry: a fresh SDK (and @pulumi/hcloud) for every run.
-      const pulumi: Pulumi = await import("@pulumi/pulumi");
-      const engine = new MockEngine({
-        cloud: paperCloud,
-        store,
-        root: REPO,
-        runsForReal: (type) => REAL_DYNAMIC.has(type),
-        dynamicStandIn: async ({ type, name, inputs, provider }) => {
-          const mock = dynamicMocks.get(type);
-          return mock ? await mock({ name, inputs, provider }) : inputs;
-        },
-      });
-      const config_ = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
-      result = await runUnderMocks({ pulumi, engine, config: config_, project: PROJECT, stack: STACK, loadProgram: () => import(PROGRAM) });
+      result = { value: await fn(await import("@pulumi/pulumi")) };
     });
   } finally {
     for (const e of events) for (const l of emitter.listeners(e)) if (!listenersBefore.get(e)?.has(l)) emitter.removeListener(e, l as (...a: unknown[]) => void);
   }
-  const run = result!;
+  return result!.value;
+}
+
+/** Runs infra/index.ts with the given `hcloud-swarm:` config (bare keys; "ns:key" keys pass as is). */
+export async function runProgramDetailed(config: Record<string, unknown>): Promise<ProgramRun> {
+  lastResources = [];
+  const run = await withFreshSdk(async (pulumi) => {
+    const engine = new MockEngine({
+      cloud: paperCloud,
+      store,
+      root: REPO,
+      runsForReal: (type) => REAL_DYNAMIC.has(type),
+      dynamicStandIn: async ({ type, name, inputs, provider }) => {
+        const mock = dynamicMocks.get(type);
+        return mock ? await mock({ name, inputs, provider }) : inputs;
+      },
+    });
+    const full = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+    return runUnderMocks({ pulumi, engine, config: full, project: PROJECT, stack: STACK, loadProgram: () => import(PROGRAM) });
+  });
   // The recorded state carries the id, so tests can follow references (firewallIds, subnetId…).
   lastResources = run.registered.map((r) => ({ type: r.type, name: r.name, inputs: unwrapProps(r.inputs), state: { ...unwrapProps(r.state), ...(r.custom ? { id: r.id } : {}) } }));
   if (run.error) throw run.error;
