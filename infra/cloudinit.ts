@@ -17,12 +17,32 @@ const DOCKER_EPOCH = "5";
 const CURL_RETRIES = 5;
 
 /**
- * Kernel modules swarm needs. The first four are required: without a packet-match module the rules
- * that force encryption silently go missing (CVE-2023-28840), and without esp4/xt_policy IPsec
- * overlays cannot work. The rest (IPVS for the routing mesh, VXLAN) are loaded if present.
+ * Kernel modules swarm needs. esp4 and xt_policy are required: without them IPsec overlays cannot
+ * work. Docker's rules that force encryption need a packet-match module, xt_u32 or (newer Docker)
+ * xt_bpf; one of the two is enough (MATCH_MODULES), and without either the rules silently go
+ * missing (CVE-2023-28840). The rest (IPVS for the routing mesh, VXLAN) are loaded if present.
  */
-export const REQUIRED_MODULES = ["esp4", "xt_policy", "xt_u32", "xt_bpf"];
+export const REQUIRED_MODULES = ["esp4", "xt_policy"];
+/** At least one of these must load. */
+export const MATCH_MODULES = ["xt_u32", "xt_bpf"];
 export const OPTIONAL_MODULES = ["overlay", "br_netfilter", "vxlan", "xfrm_user", "esp6", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"];
+/**
+ * Docker releases with the fixes for CVE-2023-28840/28841/28842 (encrypted overlays that sent or
+ * accepted clear text): 20.10.24 and later 20.10 releases (Debian 12's docker.io is 20.10.24), and
+ * 23.0.3 or later (there were no 21 or 22 releases).
+ */
+export const DOCKER_FIXED_20_10_PATCH = 24;
+export const DOCKER_FIXED_MIN = [23, 0, 3] as const;
+
+/** True when "major.minor.patch[anything]" is a Docker release with the CVE-2023-28840/1/2 fixes. */
+export function dockerHasCveFixes(version: string): boolean {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) return false;
+  const [a, b, c] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (a === 20 && b === 10) return c >= DOCKER_FIXED_20_10_PATCH;
+  const [x, y, z] = DOCKER_FIXED_MIN;
+  return a !== x ? a > x : b !== y ? b > y : c >= z;
+}
 
 export interface UserDataInput {
   readonly distro: "ubuntu" | "debian";
@@ -32,6 +52,8 @@ export interface UserDataInput {
   readonly hostKey: { readonly privateKey: string; readonly publicKey: string };
   /** Extra authorized keys for root (humans). */
   readonly adminSshKeys: readonly string[];
+  /** Docker is already on the image (e.g. a Packer snapshot): check its version instead of installing Docker CE; dockerVersion is then unused. Default false. */
+  readonly dockerOnImage?: boolean;
 }
 
 function installDockerScript(distro: string, version: string): string {
@@ -60,12 +82,43 @@ function installDockerScript(distro: string, version: string): string {
   ].join("\n");
 }
 
+/**
+ * For images that carry Docker: start it, then refuse an engine without the CVE-2023-28840/1/2
+ * fixes (the same rule as dockerHasCveFixes), so cloud-init ends in error instead of a swarm that
+ * may send clear text.
+ */
+function checkDockerScript(): string {
+  const [x, y, z] = DOCKER_FIXED_MIN;
+  return [
+    "#!/bin/sh",
+    "# Docker is on the image (hcloud-swarm:dockerOnImage): check the engine instead of installing Docker CE.",
+    "set -eu",
+    `command -v docker >/dev/null || { echo "hcloud-swarm: dockerOnImage is set but the image has no docker command" >&2; exit 1; }`,
+    "systemctl enable --now docker",
+    "v=$(docker version --format '{{.Server.Version}}')",
+    `IFS=.- read -r a b c rest <<EOF`,
+    "$v",
+    "EOF",
+    `c=\${c%%[!0-9]*}`,
+    `for n in "$a" "$b" "$c"; do case "$n" in ''|*[!0-9]*) echo "hcloud-swarm: cannot read the Docker Engine version '$v'" >&2; exit 1;; esac; done`,
+    `if [ "$a" -eq 20 ] && [ "$b" -eq 10 ]; then ok=$((c >= ${DOCKER_FIXED_20_10_PATCH}))`,
+    `elif [ "$a" -ne ${x} ]; then ok=$((a > ${x}))`,
+    `elif [ "$b" -ne ${y} ]; then ok=$((b > ${y}))`,
+    `else ok=$((c >= ${z})); fi`,
+    `[ "$ok" -eq 1 ] || { echo "hcloud-swarm: Docker Engine $v on the image lacks the fixes for CVE-2023-28840/28841/28842 (needs 20.10.${DOCKER_FIXED_20_10_PATCH}+ or ${x}.${y}.${z}+)" >&2; exit 1; }`,
+    `echo "hcloud-swarm: Docker Engine $v from the image"`,
+    "",
+  ].join("\n");
+}
+
 function modulesScript(): string {
   return [
     "#!/bin/sh",
     "set -u",
     "rc=0",
     `for m in ${REQUIRED_MODULES.join(" ")}; do modprobe "$m" || { echo "hcloud-swarm: required kernel module $m is missing" >&2; rc=1; }; done`,
+    `match=""; for m in ${MATCH_MODULES.join(" ")}; do modprobe "$m" 2>/dev/null && match="$match $m"; done`,
+    `[ -n "$match" ] || { echo "hcloud-swarm: neither ${MATCH_MODULES.join(" nor ")} loads: Docker cannot install the rules that force encryption (CVE-2023-28840)" >&2; rc=1; }`,
     `for m in ${OPTIONAL_MODULES.join(" ")}; do modprobe "$m" 2>/dev/null || echo "hcloud-swarm: kernel module $m not loaded" >&2; done`,
     "sysctl --system >/dev/null",
     "exit $rc",
@@ -73,40 +126,49 @@ function modulesScript(): string {
   ].join("\n");
 }
 
+/** The Docker step of runcmd: installs Docker CE, or (dockerOnImage) checks the engine the image has. */
+const INSTALL_DOCKER = "/usr/local/sbin/hcloud-swarm-install-docker";
+const CHECK_DOCKER = "/usr/local/sbin/hcloud-swarm-check-docker";
+
 /** Renders "#cloud-config" YAML for one node. */
 export function renderUserData(input: UserDataInput): string {
   const doc = {
-    // Use only the program's host key, so the key bootstrap pins is the one sshd presents.
+    // Use only the program's host key, so the key bootstrap pins is the one sshd presents. With
+    // ssh_keys given, cloud-init generates none; should a release generate anyway, only ed25519,
+    // which exists already. (An empty list fails cloud-init's schema: "[] is too short".)
     ssh_deletekeys: true,
-    ssh_genkeytypes: [] as string[],
+    ssh_genkeytypes: ["ed25519"],
     ssh_keys: { ed25519_private: input.hostKey.privateKey, ed25519_public: input.hostKey.publicKey },
     disable_root: false,
     write_files: [
       {
         path: "/etc/modules-load.d/hcloud-swarm.conf",
-        content: [...REQUIRED_MODULES, ...OPTIONAL_MODULES].join("\n") + "\n",
+        content: [...REQUIRED_MODULES, ...MATCH_MODULES, ...OPTIONAL_MODULES].join("\n") + "\n",
       },
       {
         path: "/etc/sysctl.d/90-hcloud-swarm.conf",
         content: ["net.ipv4.ip_forward = 1", "net.bridge.bridge-nf-call-iptables = 1", "net.bridge.bridge-nf-call-ip6tables = 1", ""].join("\n"),
       },
-      {
-        path: "/etc/apt/preferences.d/docker-ce",
-        content: `Package: docker-ce docker-ce-cli\nPin: version ${DOCKER_EPOCH}:${input.dockerVersion}-*\nPin-Priority: 1001\n`,
-      },
+      ...(input.dockerOnImage
+        ? []
+        : [{ path: "/etc/apt/preferences.d/docker-ce", content: `Package: docker-ce docker-ce-cli\nPin: version ${DOCKER_EPOCH}:${input.dockerVersion}-*\nPin-Priority: 1001\n` }]),
       {
         // No live-restore: swarm mode refuses it. Bounded logs so a chatty task cannot fill the disk.
         path: "/etc/docker/daemon.json",
         content: JSON.stringify({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } }, null, 2) + "\n",
       },
       { path: "/usr/local/sbin/hcloud-swarm-modules", permissions: "0755", content: modulesScript() },
-      { path: "/usr/local/sbin/hcloud-swarm-install-docker", permissions: "0755", content: installDockerScript(input.distro, input.dockerVersion) },
+      input.dockerOnImage
+        ? { path: CHECK_DOCKER, permissions: "0755", content: checkDockerScript() }
+        : { path: INSTALL_DOCKER, permissions: "0755", content: installDockerScript(input.distro, input.dockerVersion) },
       ...(input.adminSshKeys.length > 0
         ? [{ path: "/root/.ssh/authorized_keys", permissions: "0600", append: true, defer: true, content: input.adminSshKeys.join("\n") + "\n" }]
         : []),
     ],
     // Failing commands mark cloud-init as errored, which bootstrap's `cloud-init status --wait` reports.
-    runcmd: [["/usr/local/sbin/hcloud-swarm-modules"], ["/usr/local/sbin/hcloud-swarm-install-docker"]],
+    runcmd: [["/usr/local/sbin/hcloud-swarm-modules"], [input.dockerOnImage ? CHECK_DOCKER : INSTALL_DOCKER]],
   };
-  return "#cloud-config\n" + YAML.stringify(doc, { lineWidth: 0 });
+  // cloud-init parses YAML 1.1 (PyYAML): writing 1.1 quotes every string that 1.1 would read as
+  // something else (yes/no/on/off, 1:20 as base 60, 0755 as octal).
+  return "#cloud-config\n" + YAML.stringify(doc, { lineWidth: 0, version: "1.1" });
 }

@@ -50,6 +50,8 @@ export interface SwarmClusterArgs {
    * its role's; see node-labels.ts). Default {}.
    */
   readonly nodeLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Docker is already on the image (a Packer snapshot): cloud-init checks its version instead of installing. Default false. */
+  readonly dockerOnImage?: boolean;
 }
 
 /** One node's resources, for whatever has to happen per node after its server exists. */
@@ -109,7 +111,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
       const hostKey = new SshKeyPair(`${name}-${node.name}-host-key`, { comment: `root@${node.serverName}` }, parent);
       const userData = pulumi.secret(
         pulumi.all([hostKey.privateKey, hostKey.publicKey]).apply(([privateKey, publicKey]) =>
-          renderUserData({ distro: config.distro, dockerVersion: config.dockerVersion, hostKey: { privateKey, publicKey }, adminSshKeys: config.adminSshKeys }),
+          renderUserData({ distro: config.distro, dockerVersion: config.dockerVersion, dockerOnImage: config.dockerOnImage, hostKey: { privateKey, publicKey }, adminSshKeys: config.adminSshKeys }),
         ),
       );
       const attachAtCreation = firewallsOf(basePlans, node.role).flatMap((fw) => baseFirewalls.get(fw.key) ?? []);

@@ -7,6 +7,7 @@ import { Cidr, cidr, contains, overlaps, parseCidr } from "./cidr";
 import { limitProblems } from "./limits";
 import { NODE_LABELS_KEY, type NodeLabelsConfig, parseNodeLabels } from "./node-labels";
 import { POOL_MASK_LENGTH } from "./plan";
+import { DOCKER_FIXED_20_10_PATCH, DOCKER_FIXED_MIN, dockerHasCveFixes } from "./cloudinit";
 
 export const NAMESPACE = "hcloud-swarm";
 
@@ -31,6 +32,8 @@ export interface ClusterConfig {
   readonly dockerVersion: string;
   /** Swarm node labels per role and per node name (`hcloud-swarm:nodeLabels`). */
   readonly nodeLabels: NodeLabelsConfig;
+  /** Docker is already on the image: cloud-init checks its version instead of installing Docker CE. */
+  readonly dockerOnImage: boolean;
 }
 
 /** Odd manager counts keep a Raft majority; more than 7 slows every write for no gain. */
@@ -40,8 +43,6 @@ export const MANAGER_COUNTS = [1, 3, 5, 7];
  * bigger cluster wants more than one Pulumi stack anyway.
  */
 export const MAX_WORKERS = 90;
-/** Docker 23.0.3 fixed CVE-2023-28840/28841/28842 (encrypted overlays silently sent clear text). */
-export const MIN_DOCKER_VERSION = [23, 0, 3];
 /** The swarm's `ingress` network always takes this range, whatever --default-addr-pool says. */
 export const DOCKER_INGRESS_CIDR = "10.255.0.0/16";
 
@@ -58,6 +59,7 @@ export const DEFAULTS = {
   sshAllowedCidrs: ["0.0.0.0/0", "::/0"],
   adminSshKeys: [] as string[],
   dockerVersion: "28.5.1",
+  dockerOnImage: false,
 };
 
 /** Known Hetzner locations and their network zones; others need hcloud-swarm:networkZone. */
@@ -66,6 +68,7 @@ const ZONES: Record<string, string> = { fsn1: "eu-central", nbg1: "eu-central", 
 export const KEYS = [
   "clusterName", "managers", "workers", "serverType", "managerServerType", "workerServerType", "locations", "image",
   "privateNetwork", "networkCidr", "networkZone", "swarmAddressPool", "sshAllowedCidrs", "adminSshKeys", "dockerVersion",
+  "dockerOnImage",
 ] as const;
 /**
  * Keys whose value is an object. Pulumi.yaml's config types (string, integer, boolean, array)
@@ -158,7 +161,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
 
   const image = str("image", /^(ubuntu|debian)-\d+(\.\d+)?$/, `an Ubuntu or Debian image name such as "ubuntu-24.04" or "debian-12" (Docker CE comes from Docker's apt repository; an image ID would force replacement)`) ?? DEFAULTS.image;
 
-  const bool = (k: "privateNetwork"): boolean => {
+  const bool = (k: "privateNetwork" | "dockerOnImage"): boolean => {
     const v = has(k) ? fromText(raw[k]) : DEFAULTS[k];
     if (typeof v === "boolean") return v;
     problems.push(`${key(k)} must be true or false, got ${show(raw[k])}`);
@@ -234,10 +237,12 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
   });
 
   const dockerVersion = str("dockerVersion", /^\d+\.\d+\.\d+$/, `a Docker CE release such as ${show(DEFAULTS.dockerVersion)}`) ?? DEFAULTS.dockerVersion;
-  const v = dockerVersion.split(".").map(Number);
-  const tooOld = v[0] !== MIN_DOCKER_VERSION[0] ? v[0] < MIN_DOCKER_VERSION[0] : v[1] !== MIN_DOCKER_VERSION[1] ? v[1] < MIN_DOCKER_VERSION[1] : v[2] < MIN_DOCKER_VERSION[2];
-  if (tooOld) {
-    problems.push(`${key("dockerVersion")} ${dockerVersion} is older than ${MIN_DOCKER_VERSION.join(".")}, which fixed CVE-2023-28840/28841/28842 (encrypted overlays sending clear text); use ${DEFAULTS.dockerVersion}`);
+  if (/^\d+\.\d+\.\d+$/.test(dockerVersion) && !dockerHasCveFixes(dockerVersion)) {
+    problems.push(`${key("dockerVersion")} ${dockerVersion} lacks the fixes for CVE-2023-28840/28841/28842 (encrypted overlays sending clear text), which came with ${DOCKER_FIXED_MIN.join(".")} (and 20.10.${DOCKER_FIXED_20_10_PATCH} in the 20.10 line); use ${DEFAULTS.dockerVersion}`);
+  }
+  const dockerOnImage = bool("dockerOnImage");
+  if (dockerOnImage && has("dockerVersion")) {
+    problems.push(`${key("dockerVersion")} is set but ${key("dockerOnImage")} is true: Docker comes from the image and nothing is installed, so the version would be ignored. Remove one: pulumi config rm ${key("dockerVersion")}`);
   }
 
   const nodeLabels = parseNodeLabels(raw[NODE_LABELS_KEY], { managers, workers }, key, problems);
@@ -247,7 +252,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     clusterName, managers, workers,
     managerServerType: managerServerType ?? "", workerServerType: workerServerType ?? managerServerType ?? "",
     locations, image, distro: image.startsWith("debian-") ? "debian" : "ubuntu",
-    privateNetwork, networkCidr, networkZone, swarmAddressPool, sshAllowedCidrs, adminSshKeys: adminSshKeys.map((k) => k.trim()), dockerVersion, nodeLabels,
+    privateNetwork, networkCidr, networkZone, swarmAddressPool, sshAllowedCidrs, adminSshKeys: adminSshKeys.map((k) => k.trim()), dockerVersion, dockerOnImage, nodeLabels,
   };
   // Limits need a well-formed config to plan from, so they are checked second.
   throwIfProblems(`${NAMESPACE} config`, limitProblems(config));

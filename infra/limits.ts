@@ -43,7 +43,7 @@ export function limitProblems(config: ClusterConfig): string[] {
   // (root@<server name>), so the longest server name gives the largest user data.
   const longest = plan.nodes.reduce((a, n) => (n.serverName.length > a.length ? n.serverName : a), "");
   const sample = sshKeyPairFromSeed(Buffer.alloc(32, 1), `root@${longest}`);
-  const bytes = Buffer.byteLength(renderUserData({ distro: config.distro, dockerVersion: config.dockerVersion, hostKey: sample, adminSshKeys: config.adminSshKeys }));
+  const bytes = Buffer.byteLength(renderUserData({ distro: config.distro, dockerVersion: config.dockerVersion, dockerOnImage: config.dockerOnImage, hostKey: sample, adminSshKeys: config.adminSshKeys }));
   if (bytes > MAX_USER_DATA_BYTES) {
     problems.push(`${k("adminSshKeys")} makes the cloud-init user data ${bytes} bytes, over Hetzner's ${MAX_USER_DATA_BYTES}; list fewer keys (ed25519 keys are the shortest)`);
   }

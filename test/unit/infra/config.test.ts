@@ -32,6 +32,7 @@ describe("validateConfig defaults", () => {
       adminSshKeys: [],
       dockerVersion: DEFAULTS.dockerVersion,
       nodeLabels: { managers: {}, workers: {}, nodes: {} },
+      dockerOnImage: false,
     });
   });
 
@@ -141,8 +142,10 @@ describe("validateConfig refuses bad config", () => {
       `hcloud-swarm:dockerVersion must be a Docker CE release such as "${DEFAULTS.dockerVersion}", got "latest"`,
     ]);
     expect(problemsOf({ ...BASE, dockerVersion: "23.0.2" })).toEqual([
-      `hcloud-swarm:dockerVersion 23.0.2 is older than 23.0.3, which fixed CVE-2023-28840/28841/28842 (encrypted overlays sending clear text); use ${DEFAULTS.dockerVersion}`,
+      `hcloud-swarm:dockerVersion 23.0.2 lacks the fixes for CVE-2023-28840/28841/28842 (encrypted overlays sending clear text), which came with 23.0.3 (and 20.10.24 in the 20.10 line); use ${DEFAULTS.dockerVersion}`,
     ]);
+    expect(problemsOf({ ...BASE, dockerVersion: "20.10.23" })).toHaveLength(1);
+    expect(validateConfig({ ...BASE, dockerVersion: "20.10.24" }, "dev").dockerVersion).toBe("20.10.24");
     expect(validateConfig({ ...BASE, dockerVersion: "24.0.0" }, "dev").dockerVersion).toBe("24.0.0");
   });
 
@@ -164,6 +167,20 @@ describe("validateConfig refuses bad config", () => {
       "hcloud-swarm:serverType",
       "hcloud-swarm:locations",
       "hcloud-swarm:dockerVersion",
+    ]);
+  });
+});
+
+describe("validateConfig: Docker already on the image", () => {
+  it("is off by default, accepts Pulumi's string form, and refuses a non-boolean by name", () => {
+    expect(validateConfig(BASE, "dev").dockerOnImage).toBe(false);
+    expect(validateConfig({ ...BASE, dockerOnImage: "true" }, "dev").dockerOnImage).toBe(true);
+    expect(problemsOf({ ...BASE, dockerOnImage: "yes" })).toEqual([`hcloud-swarm:dockerOnImage must be true or false, got "yes"`]);
+  });
+
+  it("refuses dockerVersion next to it, since nothing would be installed", () => {
+    expect(problemsOf({ ...BASE, dockerOnImage: true, dockerVersion: "28.5.1" })).toEqual([
+      "hcloud-swarm:dockerVersion is set but hcloud-swarm:dockerOnImage is true: Docker comes from the image and nothing is installed, so the version would be ignored. Remove one: pulumi config rm hcloud-swarm:dockerVersion",
     ]);
   });
 });
