@@ -1,17 +1,18 @@
 /** `hcloud-swarm local up|down|status`: the local test bed on this machine. */
 import { Command, InvalidArgumentError } from "commander";
 import { spawn } from "child_process";
-import { DEFAULT_DIR, openBed, upBed } from "../local/ns/bed";
+import { DEFAULT_DIR, openBed } from "../local/ns/bed";
 import { nodeCommand } from "../local/ns/node";
 import { requireLinuxRoot } from "../local/prerequisites";
 import { LOCAL_IMAGE } from "../local/image";
 import { detectKernelFeatures } from "../local/ns/kernel";
 import { BED_RANGE } from "../local/ns/plan";
-import { downBed } from "../local/ns/state";
-import { bedStatus, formatStatus } from "../local/ns/status";
 import { latencyNote, readShape, shapeNodes } from "../local/ns/shape";
 import { formatShapes, isEmptyRequest, parseShapeArgs, selectNodes, ShapeArgs } from "../local/shape";
 import * as os from "os";
+import { anyBedStatus, bedKindOf, downAnyBed, upAnyBed } from "../local/bed";
+import { VM_PUBLIC_RANGE } from "../local/vm/plan";
+import { vmExec } from "../local/vm/status";
 
 function wholeNumber(value: string): number {
   const n = Number(value);
@@ -32,7 +33,7 @@ function fail(err: unknown): never {
 export function registerLocal(program: Command): void {
   const local = program
     .command("local")
-    .description(`A multi-node swarm test bed on this machine: real sshd and dockerd per node in namespaces, on ${BED_RANGE} (Linux, root).`);
+    .description(`A multi-node swarm test bed on this machine (Linux, root): real sshd and dockerd per node in namespaces on ${BED_RANGE}, or with --vm real Debian VMs (qemu) on ${VM_PUBLIC_RANGE}.`);
 
   local
     .command("up")
@@ -40,33 +41,35 @@ export function registerLocal(program: Command): void {
     .option("--nodes <n>", "number of nodes", wholeNumber, 3)
     .option("--managers <m>", "how many of them are managers (the first ones)", wholeNumber, 1)
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
+    .option("--vm", "real Debian 12 VMs (qemu, stock kernel with ESP and IPVS), booted by cloud-init from the program's user data; minutes instead of seconds")
     .option("--no-install", "do not apt-get install missing packages; just say what is missing")
-    .action(async (o: { nodes: number; managers: number; dir: string; install: boolean }) => {
+    .action(async (o: { nodes: number; managers: number; dir: string; install: boolean; vm?: boolean }) => {
       try {
-        const bed = await upBed({ dir: o.dir, nodes: o.nodes, managers: o.managers, install: o.install, log: (m) => process.stderr.write(`${m}\n`) });
-        const rows = [["NODE", "ROLE", "ADDRESS", "NETNS"], ...bed.nodes.map((n) => [n.name, n.role, n.ip, n.netns])];
+        const bed = await upAnyBed({ kind: o.vm ? "vm" : "ns", dir: o.dir, nodes: o.nodes, managers: o.managers, install: o.install, log: (m) => process.stderr.write(`${m}\n`) });
+        const rows = [["NODE", "ROLE", "ADDRESS", o.vm ? "DETAIL" : "NETNS"], ...bed.nodes.map((n) => [n.name, n.role, n.address, n.detail])];
         process.stdout.write(`${table(rows)}\n\n`);
-        process.stdout.write(`${bed.nodes.length} nodes up in ${(bed.timings.total / 1000).toFixed(1)} s (bridge ${bed.ctx.names.bridge}, ${bed.ctx.names.subnet}), image ${LOCAL_IMAGE} on every node.\n`);
+        process.stdout.write(`${bed.nodes.length} ${o.vm ? "VMs" : "nodes"} up in ${(bed.totalMs / 1000).toFixed(1)} s, image ${LOCAL_IMAGE} on every node.\n`);
+        for (const n of bed.notes) process.stdout.write(`bed:       ${n}\n`);
         process.stdout.write(`inventory: ${bed.inventoryPath}\n`);
-        process.stdout.write(`ssh:       ssh -i ${bed.privateKeyPath} -o UserKnownHostsFile=${bed.knownHostsPath} -o StrictHostKeyChecking=yes root@${bed.nodes[0].ip}\n`);
-        const missing = (await detectKernelFeatures()).filter((f) => !f.available);
-        for (const f of missing) process.stdout.write(`kernel:    no ${f.name}: ${f.consequence}\n`);
-        process.stdout.write(`next:      hcloud-swarm local status --dir ${o.dir}   |   hcloud-swarm local down --dir ${o.dir}\n`);
+        process.stdout.write(`ssh:       ssh -i ${bed.privateKeyPath} -o UserKnownHostsFile=${bed.knownHostsPath} -o StrictHostKeyChecking=yes root@${bed.nodes[0].address}\n`);
+        if (!o.vm) for (const f of (await detectKernelFeatures()).filter((x) => !x.available)) process.stdout.write(`kernel:    no ${f.name}: ${f.consequence}\n`);
+        process.stdout.write(`next:      hcloud-swarm bootstrap --inventory ${bed.inventoryPath}   |   hcloud-swarm local status --dir ${o.dir}   |   hcloud-swarm local down --dir ${o.dir}\n`);
       } catch (err) {
-        // What was created stays for inspection (logs in DIR/nodes/*/); `down` removes it.
-        fail(`${(err as Error).message}\nlogs: ${o.dir}/nodes/<node>/{dockerd,sshd}.log; remove what was created with: hcloud-swarm local down --dir ${o.dir}`);
+        // What was created stays for inspection; `down` removes it.
+        const logs = o.vm ? `${o.dir}/vms/<node>/console.log` : `${o.dir}/nodes/<node>/{dockerd,sshd}.log`;
+        fail(`${(err as Error).message}\nlogs: ${logs}; remove what was created with: hcloud-swarm local down --dir ${o.dir}`);
       }
     });
 
   local
     .command("down")
-    .description("remove everything `up` created for DIR: processes, namespaces, cgroups, mounts, bridge, iptables rules; works after a crash")
+    .description("remove everything `up` created for DIR (either kind): VMs, processes, namespaces, cgroups, mounts, bridges, taps, iptables rules, disks and seeds; works after a crash")
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
     .action(async (o: { dir: string }) => {
       try {
         requireLinuxRoot();
-        const r = await downBed(o.dir);
-        process.stdout.write(r.removed.length > 0 ? `removed test bed ${r.removed.map((k) => `hsw${k}`).join(", ")} of ${o.dir}\n` : `nothing of a test bed left in ${o.dir}\n`);
+        const r = await downAnyBed(o.dir);
+        process.stdout.write(r.removed.length > 0 ? `removed ${r.removed.join(", ")} of ${o.dir}\n` : `nothing of a test bed left in ${o.dir}\n`);
       } catch (err) {
         fail(err);
       }
@@ -74,12 +77,12 @@ export function registerLocal(program: Command): void {
 
   local
     .command("status")
-    .description("show the nodes, whether their sshd and dockerd answer, and which kernel features this machine lacks")
+    .description("show the nodes, whether their sshd and dockerd answer, and which kernel features this machine lacks (or, for VMs, qemu and its memory)")
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
     .action(async (o: { dir: string }) => {
       try {
         requireLinuxRoot();
-        process.stdout.write(formatStatus(await bedStatus(o.dir)));
+        process.stdout.write(await anyBedStatus(o.dir));
       } catch (err) {
         fail(err);
       }
@@ -103,6 +106,7 @@ export function registerLocal(program: Command): void {
     .action(async (names: string[], o: ShapeArgs & { dir: string }) => {
       try {
         requireLinuxRoot();
+        if (bedKindOf(o.dir) === "vm") throw new Error(`${o.dir} holds a VM bed; local shape works on the namespace bed`);
         const bed = openBed(o.dir);
         const req = parseShapeArgs(o, os.cpus().length);
         if (!isEmptyRequest(req)) {
@@ -120,13 +124,17 @@ export function registerLocal(program: Command): void {
 
   local
     .command("exec")
-    .description("run a command on a node, inside its namespaces as root, without SSH (put `--` before commands with options)")
+    .description("run a command on a node as root: inside its namespaces without SSH, or on a VM over the bed's SSH (put `--` before commands with options)")
     .argument("<node>", "node name, e.g. manager-1")
     .argument("<command...>", "command and arguments")
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
-    .action((node: string, command: string[], o: { dir: string }) => {
+    .action(async (node: string, command: string[], o: { dir: string }) => {
       try {
         requireLinuxRoot();
+        if (bedKindOf(o.dir) === "vm") {
+          process.exitCode = await vmExec(o.dir, node, command, process.stdout, process.stderr);
+          return;
+        }
         const bed = openBed(o.dir);
         const rec = bed.nodes.find((n) => n.name === node);
         if (!rec) throw new Error(`no node "${node}" in ${bed.dir}; nodes: ${bed.nodes.map((n) => n.name).join(", ")}`);

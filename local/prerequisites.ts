@@ -6,7 +6,10 @@ import * as fs from "fs";
 import { BUSYBOX } from "./image";
 import { run } from "./run";
 
-/** Binary → Debian package that provides it. */
+/** Which bed: "ns" (namespaces on this kernel) or "vm" (qemu VMs with Debian's stock kernel). */
+export type BedKind = "ns" | "vm";
+
+/** Binary → Debian package that provides it, for the namespace bed. */
 const REQUIRED: ReadonlyArray<readonly [string, string]> = [
   ["/usr/sbin/dockerd", "docker.io"],
   ["/usr/bin/containerd", "docker.io"],
@@ -19,6 +22,20 @@ const REQUIRED: ReadonlyArray<readonly [string, string]> = [
   ["/usr/sbin/iptables", "iptables"],
   ["/usr/bin/nsenter", "util-linux"],
   ["/usr/bin/unshare", "util-linux"],
+  ["/usr/bin/tar", "tar"],
+];
+
+/** The VM bed: qemu, the image build (mmdebstrap, mkfs.ext4, qemu-img), the NoCloud seed (genisoimage), the bed's keys and image. */
+const VM_REQUIRED: ReadonlyArray<readonly [string, string]> = [
+  ["/usr/bin/qemu-system-x86_64", "qemu-system-x86"],
+  ["/usr/bin/qemu-img", "qemu-utils"],
+  ["/usr/bin/mmdebstrap", "mmdebstrap"],
+  ["/usr/sbin/mkfs.ext4", "e2fsprogs"],
+  ["/usr/bin/genisoimage", "genisoimage"],
+  ["/usr/bin/ssh-keygen", "openssh-client"],
+  [BUSYBOX, "busybox-static"],
+  ["/usr/sbin/ip", "iproute2"],
+  ["/usr/sbin/iptables", "iptables"],
   ["/usr/bin/tar", "tar"],
 ];
 
@@ -48,9 +65,9 @@ export function isStaticElf(file: string): boolean {
 }
 
 /** Debian packages whose binaries are missing (or, for busybox, not static). */
-export function missingPackages(): string[] {
+export function missingPackages(kind: BedKind = "ns"): string[] {
   const missing = new Set<string>();
-  for (const [bin, pkg] of REQUIRED) {
+  for (const [bin, pkg] of kind === "vm" ? VM_REQUIRED : REQUIRED) {
     if (!fs.existsSync(bin)) missing.add(pkg);
     else if (bin === BUSYBOX && !isStaticElf(bin)) missing.add(pkg);
   }
@@ -62,12 +79,14 @@ export interface PrerequisiteOptions {
   readonly install?: boolean;
   /** Progress messages. Default: none. */
   readonly log?: (msg: string) => void;
+  /** Which bed's packages. Default "ns". */
+  readonly kind?: BedKind;
 }
 
 /** Throws with a precise message when the bed cannot run here; installs missing packages when allowed. */
 export async function ensurePrerequisites(opts: PrerequisiteOptions = {}): Promise<void> {
   requireLinuxRoot();
-  const missing = missingPackages();
+  const missing = missingPackages(opts.kind);
   if (missing.length === 0) return;
   const cmd = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
   if (opts.install === false || !fs.existsSync("/usr/bin/apt-get")) {
@@ -80,6 +99,6 @@ export async function ensurePrerequisites(opts: PrerequisiteOptions = {}): Promi
     await run("apt-get", ["update", "-qq"], { env, timeoutMs: 600_000 });
     await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env, timeoutMs: 600_000 });
   }
-  const still = missingPackages();
+  const still = missingPackages(opts.kind);
   if (still.length > 0) throw new Error(`after apt-get install, still missing: ${still.join(", ")}; try: ${cmd}`);
 }
