@@ -1,6 +1,7 @@
 import * as YAML from "yaml";
 import { generateSshKeyPair } from "../../../common/sshkeys";
-import { DOCKER_APT_KEY_FINGERPRINT, renderUserData, REQUIRED_MODULES } from "../../../infra/cloudinit";
+import { spawnSync } from "child_process";
+import { DOCKER_APT_KEY_FINGERPRINT, dockerHasCveFixes, MATCH_MODULES, renderUserData, REQUIRED_MODULES } from "../../../infra/cloudinit";
 
 interface CloudConfig {
   ssh_deletekeys: boolean;
@@ -45,6 +46,10 @@ describe("renderUserData", () => {
     for (const m of ["esp4", "xt_u32", "xt_policy", "ip_vs", "br_netfilter"]) expect(conf).toContain(m);
     const script = file(doc, "/usr/local/sbin/hcloud-swarm-modules");
     expect(script).toContain(`for m in ${REQUIRED_MODULES.join(" ")}; do modprobe "$m" || {`);
+    // Docker needs only one packet-match module; requiring both would fail on kernels without xt_u32.
+    expect(REQUIRED_MODULES).not.toContain("xt_u32");
+    expect(conf).toEqual(expect.arrayContaining(MATCH_MODULES));
+    expect(script).toMatch(/neither xt_u32 nor xt_bpf loads/);
     expect(script).toContain("exit $rc");
     expect(file(doc, "/etc/sysctl.d/90-hcloud-swarm.conf")).toContain("net.ipv4.ip_forward = 1");
     expect(JSON.parse(file(doc, "/etc/docker/daemon.json"))).not.toHaveProperty("live-restore");
@@ -66,5 +71,43 @@ describe("renderUserData", () => {
     const withoutKeys = (text: string) => ({ ...parse(text), ssh_keys: null });
     expect(withoutKeys(b)).toEqual(withoutKeys(a));
     expect(parse(b).ssh_keys.ed25519_public).toBe(other.publicKey);
+  });
+});
+
+describe("user data with Docker already on the image", () => {
+  const doc = parse(render({ dockerOnImage: true }));
+  const check = file(doc, "/usr/local/sbin/hcloud-swarm-check-docker");
+
+  it("checks the engine instead of installing Docker CE, and pins nothing", () => {
+    expect(doc.runcmd).toEqual([["/usr/local/sbin/hcloud-swarm-modules"], ["/usr/local/sbin/hcloud-swarm-check-docker"]]);
+    expect(doc.write_files.map((f) => f.path)).not.toContain("/usr/local/sbin/hcloud-swarm-install-docker");
+    expect(doc.write_files.map((f) => f.path)).not.toContain("/etc/apt/preferences.d/docker-ce");
+    expect(check).toContain("systemctl enable --now docker");
+    expect(check).not.toMatch(/apt-get|curl/);
+  });
+
+  // The script's own comparison, run by a real sh with the version where `docker version` would print it.
+  const judge = (version: string): boolean => {
+    const body = check
+      .split("\n")
+      .filter((l) => !l.startsWith("command -v docker") && !l.startsWith("systemctl "))
+      .map((l) => (l.startsWith("v=$(docker version") ? 'v="$1"' : l))
+      .join("\n");
+    const r = spawnSync("/bin/sh", ["-c", body, "sh", version], { encoding: "utf8" });
+    if (r.status !== 0 && !/lacks the fixes|cannot read/.test(r.stderr)) throw new Error(`unexpected failure for ${version}: ${r.stderr}`);
+    return r.status === 0;
+  };
+
+  it.each([
+    ["20.10.24+dfsg1", true], ["20.10.23", false], ["20.10.25", true], ["23.0.2", false], ["23.0.3", true], ["23.1.0", true], ["24.0.0-rc.1", true],
+    ["28.5.1", true], ["19.03.15", false], ["1.13.1", false], ["20.9.99", false], ["22.0.0", false], ["100.0.0", true],
+  ])("accepts %s only when it has the CVE-2023-28840/1/2 fixes (expected %s), as the config check does", (version, fixed) => {
+    expect(dockerHasCveFixes(version)).toBe(fixed);
+    expect(judge(version)).toBe(fixed);
+  });
+
+  it.each(["", "garbage", "20.10", "20..24", "v28.5.1", "28.5.x"])("refuses the unreadable version %p", (version) => {
+    expect(dockerHasCveFixes(version)).toBe(false);
+    expect(judge(version)).toBe(false);
   });
 });
