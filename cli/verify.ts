@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { loadInventory } from "../inventory/inventory";
 import { verifyCluster } from "../verify/run";
 import { formatChecks } from "../verify/checks";
+import { DEFAULT_PROBE_IMAGE } from "../verify/wire";
 
 export function registerVerifyCommand(program: Command): void {
   program
@@ -13,8 +14,11 @@ export function registerVerifyCommand(program: Command): void {
     .description("Check that every overlay network (ingress included) is encrypted with the cluster's MTU, and that nodes enforce ESP.")
     .requiredOption("--inventory <file>", "inventory of the cluster")
     .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
-    .action(async (opts: { inventory: string; identity?: string }) => {
-      const summary = await verifyCluster(loadInventory(opts.inventory), opts.identity);
+    .option("--wire", "also prove it on the wire: capture on the nodes' underlay while probes cross every encrypted overlay, a plain control overlay and ingress; counts ESP, VXLAN and clear text (creates and removes a probe network, containers and service)")
+    .option("--probe-image <image>", `image of the --wire probes, on the nodes or pullable (on the local beds: hcloud-swarm/busybox:local)`, DEFAULT_PROBE_IMAGE)
+    .action(async (opts: { inventory: string; identity?: string; wire?: boolean; probeImage: string }) => {
+      const wire = opts.wire ? { probeImage: opts.probeImage, log: (l: string) => console.error(l) } : undefined;
+      const summary = await verifyCluster(loadInventory(opts.inventory), opts.identity, wire);
       for (const l of formatChecks(summary)) console.log(l);
       process.exitCode = summary.exitCode;
     });

@@ -64,20 +64,29 @@ export class LintRefusedError extends ValidationError {
   }
 }
 
-export function renderFor(args: Pick<DeployArgs, "source" | "stack" | "vars" | "inventory" | "localImage">): RenderedStack {
+export function renderFor(args: Pick<DeployArgs, "source" | "stack" | "vars" | "inventory" | "localImage"> & { readonly dnsrr?: boolean }): RenderedStack {
   return renderStack(args.source.text, args.source.file, {
     stack: args.stack ?? args.source.defaultName,
     vars: args.vars ?? {},
     mtu: args.inventory.swarm?.overlayMtu ?? DEFAULT_MTU,
     ...(args.localImage ? { localImage: args.localImage } : {}),
+    ...(args.dnsrr ? { dnsrr: true } : {}),
   });
+}
+
+/**
+ * Test beds only (local images): does the manager's kernel have IPVS? The namespace bed's does not,
+ * so its services need dnsrr; the VM bed's stock kernel does, so they keep VIP mode and the mesh.
+ */
+async function lacksIpvs(s: SshSession): Promise<boolean> {
+  return (await s.run("test -e /proc/net/ip_vs", { allowFailure: true })).code !== 0;
 }
 
 /** Deploys over an open session to a manager. */
 export async function deployStack(s: SshSession, args: DeployArgs): Promise<DeployResult> {
   const log = args.log ?? (() => undefined);
   const mtu = args.inventory.swarm?.overlayMtu ?? DEFAULT_MTU;
-  const rendered = renderFor(args);
+  const rendered = renderFor({ ...args, dnsrr: args.localImage !== undefined && (await lacksIpvs(s)) });
   for (const n of rendered.notices) log(n);
   const facts = { networks: await overlayNetworks(s), secrets: await secretNames(s), services: await stackServices(s, rendered.stack) };
   const ctx = lintContext(facts);

@@ -31,11 +31,10 @@ export interface RenderOptions {
   readonly vars?: Readonly<Record<string, string>>;
   /** Underlay MTU written as com.docker.network.driver.mtu on every overlay the stack creates. Default 1500. */
   readonly mtu?: number;
-  /**
-   * Test bed only: replace every image by this local one running a keep-alive loop, and use
-   * endpoint_mode dnsrr, since VIP mode needs IPVS, which the test bed's kernel lacks. Default: none.
-   */
+  /** Test bed only: replace every image by this local one running a keep-alive loop. Default: none. */
   readonly localImage?: string;
+  /** Test bed only: endpoint_mode dnsrr on every service, for a kernel without IPVS (VIP mode needs it). Default false. */
+  readonly dnsrr?: boolean;
 }
 
 export interface RenderedStack {
@@ -82,6 +81,7 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   for (const s of meta.secrets) mapAt(mapAt(top, "secrets"), s.key)?.set("name", `${stack}_${s.key}`);
   const notices: string[] = [];
   if (opts.localImage) notices.push(...useLocalImage(doc, opts.localImage));
+  if (opts.dnsrr) notices.push(useDnsrr(doc));
 
   const body = doc.toString({ lineWidth: 0 });
   const hash = createHash("sha256").update(body).digest("hex").slice(0, 16);
@@ -149,10 +149,12 @@ function useLocalImage(doc: Document, image: string): string[] {
     svc.delete("healthcheck");
     svc.set("entrypoint", doc.createNode(["/bin/sh", "-c", KEEPALIVE]));
     addLabel(doc, svc, ORIGINAL_IMAGE_LABEL, original);
-    const deploy = deployOf(doc, svc);
-    deploy.set("endpoint_mode", "dnsrr");
     notices.push(`LOCAL IMAGES: service ${name} runs ${image} (a keep-alive loop) INSTEAD OF ${original}; nothing of ${original} is tested`);
   }
-  notices.push("LOCAL IMAGES: endpoint_mode dnsrr on every service, because VIP mode needs IPVS, which this kernel lacks");
   return notices;
+}
+
+function useDnsrr(doc: Document): string {
+  for (const [, svc] of entries(mapAt(doc.contents as YAMLMap, "services"))) if (isMap(svc)) deployOf(doc, svc).set("endpoint_mode", "dnsrr");
+  return "NO IPVS: endpoint_mode dnsrr on every service, because this cluster's kernel has no IPVS, which VIP mode and the routing mesh need";
 }

@@ -5,6 +5,7 @@
  */
 import type { NetworkFacts } from "../stacks/cluster";
 import { MTU_OPTION } from "../stacks/render";
+import type { WireCounts } from "./pcap";
 
 export type CheckStatus = "pass" | "fail" | "unprovable";
 
@@ -130,4 +131,67 @@ export function formatChecks(s: VerifySummary): string[] {
   else if (s.exitCode === 2) out.push("NOT VERIFIED: nothing failed, but the checks above marked UNPROVABLE could not be proven on this cluster.");
   else out.push("NOT VERIFIED: the checks marked FAIL show traffic that is, or may be, unencrypted.");
   return out;
+}
+
+/** What one capture saw while a probe crossed one network between two nodes (collected by ./wire.ts). */
+export interface WireEvidence {
+  /** Network name; "ingress" for the routing mesh. */
+  readonly network: string;
+  /** "control" is the plain overlay verify creates to show the capture sees VXLAN and clear text. */
+  readonly kind: "encrypted" | "ingress" | "control";
+  readonly from: string;
+  readonly to: string;
+  /** How the probe crossed, e.g. "udp from task web.1 to task db.1", "tcp via the published port 30080". */
+  readonly how: string;
+  readonly counts?: WireCounts;
+  /** Why nothing was captured (no tasks on two nodes, tcpdump missing, …). */
+  readonly unprovable?: string;
+  readonly error?: string;
+}
+
+function countsText(c: WireCounts): string {
+  return `ESP ${c.esp}, VXLAN ${c.vxlan}, marker in clear ${c.cleartext} (of ${c.packets} packets between the nodes)`;
+}
+
+/**
+ * Judges wire captures. An encrypted network (ingress included) passes with ESP > 0, VXLAN = 0 and
+ * no marker in clear. The plain control must show VXLAN and the marker, or no capture proves
+ * anything: every encrypted result is then unprovable, never a pass.
+ */
+export function checkWire(evidence: readonly WireEvidence[]): Check[] {
+  const control = evidence.find((e) => e.kind === "control");
+  const controlSees = !!control?.counts && control.counts.vxlan > 0 && control.counts.cleartext > 0;
+  const checks: Check[] = [];
+  for (const e of evidence) {
+    const subject = `network ${e.network}${e.kind === "ingress" ? " (ingress, routing mesh)" : e.kind === "control" ? " (plain control)" : ""}`;
+    const where = `${e.from} → ${e.to}, ${e.how}`;
+    if (e.error) {
+      checks.push({ status: "fail", subject, what: "on the wire", detail: `${where}: ${e.error}` });
+      continue;
+    }
+    if (!e.counts) {
+      checks.push({ status: "unprovable", subject, what: "on the wire", detail: e.unprovable ?? "nothing was captured" });
+      continue;
+    }
+    const c = e.counts;
+    if (e.kind === "control") {
+      checks.push(
+        controlSees
+          ? { status: "pass", subject, what: "capture sees plain traffic", detail: `${where}: ${countsText(c)}; the capture sees VXLAN and clear text where they exist` }
+          : { status: "unprovable", subject, what: "capture sees plain traffic", detail: `${where}: ${countsText(c)}; a plain overlay should show VXLAN and the marker, so the capture cannot be trusted` },
+      );
+      continue;
+    }
+    if (c.vxlan > 0 || c.cleartext > 0) {
+      checks.push({ status: "fail", subject, what: "on the wire", detail: `${where}: ${countsText(c)}: traffic of this network crossed unencrypted` });
+    } else if (c.esp === 0) {
+      checks.push({ status: "unprovable", subject, what: "on the wire", detail: `${where}: ${countsText(c)}: nothing crossed (no ESP: a kernel without ESP drops encrypted overlay traffic, it fails closed)` });
+    } else if (!controlSees) {
+      checks.push({ status: "unprovable", subject, what: "on the wire", detail: `${where}: ${countsText(c)}, but the plain control did not show that the capture sees VXLAN` });
+    } else {
+      checks.push({ status: "pass", subject, what: "on the wire", detail: `${where}: ${countsText(c)}` });
+    }
+  }
+  if (!control) checks.push({ status: "unprovable", subject: "wire capture", what: "plain control", detail: "no plain control overlay was probed, so no capture is proven to see VXLAN" });
+  return checks;
 }

@@ -7,7 +7,8 @@ import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { connect, type SshSession } from "../transport/ssh";
 import { connectManager, overlayNetworks } from "../stacks/cluster";
 import { DEFAULT_MTU } from "../stacks/render";
-import { checkNetworks, checkNode, type NodeEvidence, summarise, type VerifySummary } from "./checks";
+import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
+import { collectWire, type WireOptions } from "./wire";
 
 async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node" | "otherNodes">> {
   const out = async (cmd: string) => (await s.run(cmd, { allowFailure: true })).stdout;
@@ -37,7 +38,8 @@ async function visit(node: InventoryNode, otherNodes: number, identity?: string)
   }
 }
 
-export async function verifyCluster(inv: Inventory, identity?: string): Promise<VerifySummary> {
+/** Checks the cluster; with `wire`, also probes every encrypted overlay and ingress on the wire (./wire.ts). */
+export async function verifyCluster(inv: Inventory, identity?: string, wire?: Omit<WireOptions, "identity">): Promise<VerifySummary> {
   const mtu = inv.swarm?.overlayMtu ?? DEFAULT_MTU;
   const m = await connectManager(inv, identity);
   let networks;
@@ -49,5 +51,6 @@ export async function verifyCluster(inv: Inventory, identity?: string): Promise<
   const checks = checkNetworks(networks, mtu);
   // One node at a time: a handful of short commands each, and it keeps SSH load on small managers low.
   for (const node of inv.nodes) checks.push(...checkNode(await visit(node, inv.nodes.length - 1, identity)));
+  if (wire) checks.push(...checkWire(await collectWire(inv, { ...wire, ...(identity ? { identity } : {}) })));
   return summarise(checks);
 }

@@ -17,7 +17,7 @@ interface Compose {
 
 const wp = loadStackFile("wordpress");
 const traefik = loadStackFile("traefik");
-const render = (vars: Record<string, string>, extra: { mtu?: number; localImage?: string; stack?: string } = {}) =>
+const render = (vars: Record<string, string>, extra: { mtu?: number; localImage?: string; dnsrr?: boolean; stack?: string } = {}) =>
   renderStack(wp.text, wp.file, { stack: extra.stack ?? "blog", vars, ...extra });
 
 function problemsOf(fn: () => unknown): readonly string[] {
@@ -88,13 +88,21 @@ describe("stack render", () => {
     for (const svc of Object.values(out.services)) expect(svc.deploy.labels).toContain(`${HASH_LABEL}=${a.hash}`);
   });
 
-  it("swaps images for the local one only when asked, with dnsrr, and says so", () => {
+  it("swaps images for the local one only when asked, and says so", () => {
     expect((parse(render({ domain: "x.org" }).text) as Compose).services.db.image).toBe("mysql:8.4");
     const r = render({ domain: "x.org" }, { localImage: "hsw-busybox:latest" });
     const out = parse(r.text) as Compose;
-    expect(out.services.db).toMatchObject({ image: "hsw-busybox:latest", entrypoint: ["/bin/sh", "-c", KEEPALIVE], deploy: { endpoint_mode: "dnsrr" } });
+    expect(out.services.db).toMatchObject({ image: "hsw-busybox:latest", entrypoint: ["/bin/sh", "-c", KEEPALIVE] });
+    // VIP mode stays: a kernel with IPVS (the VM bed) runs the routing mesh with local images too.
+    expect(out.services.db.deploy).not.toHaveProperty("endpoint_mode");
     expect(out.services.db.deploy.labels).toContain("hcloud-swarm.original-image=mysql:8.4");
-    expect(r.notices.join("\n")).toMatch(/INSTEAD OF mysql:8\.4[\s\S]*IPVS/);
+    expect(r.notices.join("\n")).toMatch(/INSTEAD OF mysql:8\.4/);
+  });
+
+  it("switches every service to dnsrr only for a kernel without IPVS, and says why", () => {
+    const r = render({ domain: "x.org" }, { localImage: "hsw-busybox:latest", dnsrr: true });
+    for (const svc of Object.values((parse(r.text) as Compose).services)) expect(svc.deploy).toMatchObject({ endpoint_mode: "dnsrr" });
+    expect(r.notices.join("\n")).toMatch(/NO IPVS: endpoint_mode dnsrr/);
   });
 
   it("produces files that pass lint, for both templates", () => {
