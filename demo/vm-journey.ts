@@ -1,0 +1,103 @@
+/**
+ * The journey on real VMs, through the same CLI a user types: `local up --vm`, bootstrap, both
+ * sample stacks (local images, VIP mode), `verify`, and `verify --wire`. `npm run demo:vm` runs it
+ * on 3 VMs; the CI integration test on the smallest bed that proves it (2 VMs).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { main as cli } from "../cli/main";
+import { loadInventory, type Inventory } from "../inventory/inventory";
+import { LOCAL_IMAGE } from "../local/image";
+import { readVmState } from "../local/vm/state";
+import { rssMiB, readPid } from "../local/vm/qemu";
+import { vmPaths } from "../local/vm/state";
+import { connectManager, stackServices } from "../stacks/cluster";
+import { formatChecks, type Check, type VerifySummary } from "../verify/checks";
+import { verifyCluster } from "../verify/run";
+
+export const STACKS: ReadonlyArray<[string, string[]]> = [
+  ["traefik", ["--var", "acme_email=ops@example.test", "--var", "dashboard_domain=traefik.example.test"]],
+  ["wordpress", ["--var", "domain=blog.example.test"]],
+];
+/** Node labels the templates' placement constraints name (traefik's certificates, WordPress's data). */
+const LABELS: Readonly<Record<string, Record<string, string>>> = { "manager-1": { "traefik-certs": "true" }, "worker-1": { "wordpress-data": "true" } };
+
+export interface VmJourneyOptions {
+  /** Bed directory. */
+  readonly dir: string;
+  /** Number of VMs (at least 2: the wire proof needs two nodes). */
+  readonly nodes: number;
+  /** Output lines (the CLI's own output goes to the console). Default console.log. */
+  readonly log?: (line: string) => void;
+}
+
+export interface VmJourneyResult {
+  readonly inventory: Inventory;
+  readonly verify: VerifySummary;
+  /** verify --wire: the same checks plus the wire probes. */
+  readonly wire: VerifySummary;
+  readonly wireChecks: readonly Check[];
+  /** Services with their endpoint mode ("vip" or "dnsrr"). */
+  readonly endpointModes: ReadonlyArray<{ name: string; mode: string }>;
+  /** Milliseconds per step. */
+  readonly timings: Readonly<Record<string, number>>;
+  /** qemu's resident memory per VM at the end, MiB. */
+  readonly memory: ReadonlyArray<{ name: string; rssMiB?: number }>;
+}
+
+/** Runs one CLI command in-process, showing it as the user would type it; returns its exit code. */
+async function run(args: string[], log: (l: string) => void): Promise<number> {
+  log(`\n$ npx hcloud-swarm ${args.join(" ")}`);
+  process.exitCode = 0;
+  await cli(["node", "hcloud-swarm", ...args]);
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return code;
+}
+
+async function mustRun(args: string[], log: (l: string) => void): Promise<void> {
+  const code = await run(args, log);
+  if (code !== 0) throw new Error(`\`hcloud-swarm ${args.join(" ")}\` exited ${code}; see above`);
+}
+
+export async function runVmJourney(o: VmJourneyOptions): Promise<VmJourneyResult> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    try {
+      return await f();
+    } finally {
+      timings[name] = Date.now() - t;
+    }
+  };
+  const dir = o.dir;
+  await timed("local up --vm", () => mustRun(["local", "up", "--vm", "--nodes", String(o.nodes), "--managers", "1", "--dir", dir], log));
+  const inv = loadInventory(path.join(dir, "inventory.json"));
+  const labelled: Inventory = { ...inv, nodes: inv.nodes.map((n) => ({ ...n, labels: { ...n.labels, ...(LABELS[n.name] ?? {}) } })) };
+  const journeyInventory = path.join(dir, "journey-inventory.json");
+  fs.writeFileSync(journeyInventory, JSON.stringify(labelled, null, 2) + "\n");
+  log(`node labels for the templates' placement, added to ${journeyInventory}: manager-1 traefik-certs=true, worker-1 wordpress-data=true`);
+  await timed("bootstrap", () => mustRun(["bootstrap", "--inventory", journeyInventory], log));
+  await timed("stacks", async () => {
+    for (const [name, vars] of STACKS) {
+      await mustRun(["stack", "deploy", name, "--inventory", journeyInventory, ...vars, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(dir, "secrets", `${name}.env`)], log);
+    }
+  });
+  const m = await connectManager(labelled);
+  const endpointModes = (await stackServices(m).finally(() => m.close())).map((s) => ({ name: s.name, mode: s.endpointMode ?? "vip" }));
+  const verifyCode = await timed("verify", () => run(["verify", "--inventory", journeyInventory], log));
+  const verify = await verifyCluster(labelled);
+  log(`\n$ npx hcloud-swarm verify --wire --probe-image ${LOCAL_IMAGE} --inventory ${journeyInventory}`);
+  const wire = await timed("verify --wire", () => verifyCluster(labelled, undefined, { probeImage: LOCAL_IMAGE, log }));
+  for (const l of formatChecks(wire)) log(l);
+  if (verify.exitCode !== verifyCode) log(`(verify answered ${verifyCode} on the command line and ${verify.exitCode} when asked again)`);
+  const state = readVmState(fs.realpathSync(dir));
+  const memory = (state?.vms ?? []).map((v) => {
+    const pid = readPid(vmPaths(state?.dir ?? dir, v.name).pidFile);
+    const rss = pid ? rssMiB(pid) : undefined;
+    return { name: v.name, ...(rss !== undefined ? { rssMiB: rss } : {}) };
+  });
+  const wireChecks = wire.checks.filter((c) => c.what === "on the wire" || c.what === "capture sees plain traffic" || c.subject === "wire capture");
+  return { inventory: labelled, verify, wire, wireChecks, endpointModes, timings, memory };
+}

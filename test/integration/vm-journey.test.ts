@@ -1,0 +1,87 @@
+/**
+ * The journey on the smallest VM bed that proves it (2 Debian VMs under qemu, booted by cloud-init
+ * from the program's own user data): bootstrap, both sample stacks in VIP mode, verify, and verify
+ * --wire with ESP on the wire for every encrypted overlay that spans the nodes and for ingress. Then
+ * the bed is torn down as after a crash (its state file lost) and nothing of it may remain.
+ * Slow by nature (minutes per VM under TCG): one bed for the whole file.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { downAnyBed } from "../../local/bed";
+import { qemuPidsByPrefix } from "../../local/vm/qemu";
+import { readVmState } from "../../local/vm/state";
+import { runVmJourney, type VmJourneyResult } from "../../demo/vm-journey";
+import { testbedDir } from "../support/testbed";
+
+/** Image build (cold, ~2–6 min), two TCG boots (~2–8 min on a busy machine), swarm, stacks and the wire proof. */
+const JOURNEY_TIMEOUT_MS = 60 * 60_000;
+const dir = testbedDir("vm-journey");
+
+let result: VmJourneyResult | undefined;
+let failure: unknown;
+let bedNumber: number | undefined;
+
+beforeAll(async () => {
+  await downAnyBed(dir);
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    result = await runVmJourney({ dir, nodes: 2, log: (l) => console.log(l) });
+  } catch (err) {
+    failure = err;
+  }
+  bedNumber = readVmState(fs.realpathSync(dir))?.k;
+}, JOURNEY_TIMEOUT_MS);
+
+afterAll(async () => {
+  await downAnyBed(dir);
+}, 120_000);
+
+function journey(): VmJourneyResult {
+  if (!result) throw failure instanceof Error ? failure : new Error(`the VM journey failed: ${String(failure)}`);
+  return result;
+}
+
+describe("the journey on real VMs", () => {
+  it("boots every node from its own user data to cloud-init done, with the pinned host key, and forms the swarm", () => {
+    const r = journey();
+    expect(r.inventory.nodes.map((n) => n.name)).toEqual(["manager-1", "worker-1"]);
+    // SSH with the pinned key and `cloud-init status` ending "done" are checked by local up itself; bootstrap joined both.
+    expect(r.timings["bootstrap"]).toBeGreaterThan(0);
+  });
+
+  it("runs both sample stacks in VIP mode: the stock kernel has IPVS, so no dnsrr fallback", () => {
+    const modes = journey().endpointModes;
+    expect(modes.length).toBeGreaterThanOrEqual(3);
+    expect(modes.filter((m) => m.mode !== "vip")).toEqual([]);
+  });
+
+  it("verify proves every check, ESP states included", () => {
+    const v = journey().verify;
+    expect(v.checks.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(v.checks.some((c) => c.what === "ESP states" && c.status === "pass")).toBe(true);
+    expect(v.exitCode).toBe(0);
+  });
+
+  it("verify --wire sees ESP and no VXLAN for the encrypted overlay and ingress, and VXLAN with clear text on the plain control", () => {
+    const w = journey().wireChecks;
+    const bySubject = new Map(w.map((c) => [c.subject, c]));
+    expect(w.filter((c) => c.status !== "pass")).toEqual([]);
+    expect(bySubject.get("network traefik_public")?.detail).toMatch(/ESP [1-9]\d*, VXLAN 0, marker in clear 0/);
+    expect(bySubject.get("network ingress (ingress, routing mesh)")?.detail).toMatch(/ESP [1-9]\d*, VXLAN 0, marker in clear 0/);
+    expect(bySubject.get("network hsw-wire-control (plain control)")?.detail).toMatch(/ESP 0, VXLAN [1-9]\d*, marker in clear [1-9]/);
+    expect(journey().wire.exitCode).toBe(0);
+  });
+
+  it("down removes every VM, tap, bridge, namespace and file even when the bed's state file is lost", async () => {
+    journey();
+    const k = bedNumber as number;
+    expect(k).toBeGreaterThan(0);
+    expect(qemuPidsByPrefix(`hsv${k}-`).length).toBe(2);
+    fs.rmSync(path.join(dir, "state.json"));
+    await downAnyBed(dir);
+    expect(qemuPidsByPrefix(`hsv${k}-`)).toEqual([]);
+    expect(fs.existsSync(`/run/netns/hsv${k}`)).toBe(false);
+    expect(fs.existsSync(`/sys/class/net/hsv${k}`)).toBe(false);
+    expect(fs.existsSync(path.join(dir, "vms"))).toBe(false);
+  }, 120_000);
+});
