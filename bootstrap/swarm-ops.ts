@@ -15,8 +15,12 @@ export const INIT_TIMEOUT_MS = 60_000;
 export const JOIN_TIMEOUT_MS = 120_000;
 /** After drain, tasks need time to stop (10 s stop grace each by default) and be rescheduled. */
 export const DRAIN_TIMEOUT_MS = 120_000;
-/** Ingress removal is asynchronous; creating the new one is retried this long. */
-export const INGRESS_RECREATE_TIMEOUT_MS = 30_000;
+/**
+ * Ingress removal is asynchronous; creating the new one is retried this long. Usually it is gone in
+ * under a second, but a slow host (a 1-vCPU VM under software emulation on a busy machine) took over
+ * 30 s to release the old network, so bootstrap stopped half way.
+ */
+export const INGRESS_RECREATE_TIMEOUT_MS = 180_000;
 const INGRESS_POLL_MS = 200;
 /** Demotion is asynchronous: raft removes the member after the command returns. */
 export const DEMOTE_TIMEOUT_MS = 60_000;

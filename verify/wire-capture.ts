@@ -12,6 +12,8 @@ import { shellQuote } from "../transport/shell";
 const CAPTURE_LIMIT_S = 300;
 /** tcpdump opens its socket in well under a second; 30 s means it cannot. */
 const LISTEN_TIMEOUT_S = 30;
+/** The end marker reaches the file within milliseconds; 30 s means the capture is broken. */
+const END_TIMEOUT_S = 30;
 /** Bytes of the capture read back at most; a probe's exchange is a few KB. */
 const MAX_PCAP_BYTES = 8 * 1024 * 1024;
 
@@ -64,6 +66,14 @@ export async function underlayCapture(s: SshSession, node: InventoryNode, peer: 
   });
   try {
     await exchange();
+    // tcpdump drops what it has not read yet when it is stopped: send an end marker after the
+    // exchange and stop only once the file holds it, so every packet before it is in the file too.
+    const end = `hswire-end-${process.pid}-${Date.now()}`;
+    const seen = await s.run(
+      `bash -c ${shellQuote(`printf %s ${end} > /dev/udp/${peer}/9`)} 2>/dev/null; i=0; until grep -aq ${end} ${f}.pcap; do i=$((i+1)); [ $i -le ${END_TIMEOUT_S * 10} ] || exit 1; sleep 0.1; done`,
+      { allowFailure: true, timeoutMs: (END_TIMEOUT_S + 10) * 1000 },
+    );
+    if (seen.code !== 0) throw new Error(`the capture on ${node.name} never recorded its end marker (sent to ${peer} after the exchange), so it may be incomplete`);
   } finally {
     // SIGINT makes tcpdump flush and close the file; wait until it has exited before reading.
     await s.run(`p=$(cat ${f}.pid 2>/dev/null) && kill -INT "$p" 2>/dev/null; i=0; while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.1; done; true`, { allowFailure: true });

@@ -151,6 +151,9 @@ async function ingressProbe(m: SshSession, sessions: Sessions, a: InventoryNode,
   const base = { network: "ingress", kind: "ingress" as const, from: a.name, to: b.name, how: `tcp to ${a.name}'s published port ${port}, served by a task on ${b.name}` };
   const svc = WIRE_INGRESS_SERVICE;
   try {
+    // The routing mesh is IPVS in the node's ingress namespace: a kernel without it has no mesh to probe.
+    const ipvs = await sessions.get(a.name).run("test -e /proc/net/ip_vs || modprobe -n -q ip_vs", { allowFailure: true });
+    if (ipvs.code !== 0) return { ...base, unprovable: `${a.name}'s kernel has no IPVS, so there is no routing mesh to carry published ports over ingress` };
     const nodeId = (await sessions.get(b.name).run("docker info --format '{{.Swarm.NodeID}}'")).stdout.trim();
     await m.run(`docker service rm ${svc} >/dev/null 2>&1; true`);
     // An echo server (busybox nc) on one node only, so the mesh on the other must forward over ingress.
