@@ -51,6 +51,9 @@ function customizeHooks(files: string): string[] {
     `chroot "$1" systemctl enable systemd-networkd`,
     // Hetzner's images carry en_US.UTF-8; without it cloud-init's locale module fails (update-locale).
     `sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$1/etc/locale.gen" && chroot "$1" locale-gen`,
+    // mmdebstrap copies the host's resolver and hostname in. The bed has no resolver, so lookups fail at
+    // once instead of timing out; cloud-init sets each VM's hostname from its meta-data.
+    `rm -f "$1/etc/resolv.conf" && : > "$1/etc/resolv.conf" && echo localhost > "$1/etc/hostname"`,
     // Every VM must get its own machine id (systemd makes one at first boot when the file is empty).
     `rm -f "$1/etc/machine-id" && touch "$1/etc/machine-id"`,
     `mkdir -p "$1${path.dirname(GUEST_IMAGE_TAR)}" && cp ${files}/image/busybox.tar "$1${GUEST_IMAGE_TAR}"`,
