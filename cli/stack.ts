@@ -4,10 +4,13 @@
 import { Command } from "commander";
 import { loadInventory } from "../inventory/inventory";
 import { throwIfProblems } from "../common/problems";
+import * as path from "path";
+import type { SshSession } from "../transport/ssh";
 import { connectManager, overlayNetworks } from "../stacks/cluster";
 import { describeConvergence } from "../stacks/converge";
-import { deployStack, renderFor } from "../stacks/deploy";
-import { type LintContext, lintText } from "../stacks/lint";
+import { deployStack, REMOTE_DIR, renderFor } from "../stacks/deploy";
+import { type Judgement, judgeForDeploy, judgeLocally, managerContext } from "../stacks/judge";
+import { type LintContext, lintJudged } from "../stacks/lint";
 import { lintContext } from "../stacks/plan";
 import { readMeta } from "../stacks/meta";
 import { removeStack } from "../stacks/remove";
@@ -47,32 +50,38 @@ export function registerStackCommands(program: Command): void {
 
   stack
     .command("lint")
-    .description("Check stack files against the encryption policy; exits 1 and names stack, network and line on any finding.")
+    .description("Check what Docker would deploy from stack files against the encryption policy; exits 1 and names file, line, stack and network on any finding.")
     .argument("<files...>", "stack files or template names")
     .option("--name <stack>", "stack name used in messages and for <stack>_default (default: from the file name)")
-    .option("--inventory <file>", "also check against the cluster: its encrypted and plain networks, its ingress (as stack deploy does)")
+    .option("--inventory <file>", "judge with the manager's docker stack config and check against the cluster: its encrypted and plain networks, its ingress (as stack deploy does)")
     .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
     .action(async (files: string[], opts: { name?: string; inventory?: string; identity?: string }) => {
       let ctx: LintContext = {};
-      if (opts.inventory) {
-        const s = await connectManager(loadInventory(opts.inventory), opts.identity);
-        try {
+      let s: SshSession | undefined;
+      try {
+        if (opts.inventory) {
+          s = await connectManager(loadInventory(opts.inventory), opts.identity);
           ctx = lintContext({ networks: await overlayNetworks(s) });
-        } finally {
-          s.close();
         }
-      }
-      let total = 0;
-      for (const ref of files) {
-        const f = loadStackFile(ref);
-        const findings = lintText(f.text, f.file, opts.name ?? (f.builtin ? f.defaultName : stackNameFromFile(f.file)), ctx);
-        total += findings.length;
-        for (const x of findings) console.log(formatFinding(x));
-        if (findings.length === 0) console.log(`${f.file}: ok`);
-      }
-      if (total > 0) {
-        console.error(`${total} problem${total === 1 ? "" : "s"}; a stack with any of them is refused by stack deploy`);
-        process.exitCode = 1;
+        let total = 0;
+        for (const ref of files) {
+          const f = loadStackFile(ref);
+          const stackName = opts.name ?? (f.builtin ? f.defaultName : stackNameFromFile(f.file));
+          let judgement: Judgement;
+          if (s) judgement = await judgeForDeploy(s, await managerContext(s, REMOTE_DIR), f.text);
+          else judgement = await judgeLocally({ text: f.text, baseDir: path.dirname(path.resolve(f.file)) });
+          const findings = lintJudged({ file: f.file, stack: stackName, sourceText: f.text, judgement }, ctx);
+          total += findings.length;
+          for (const x of findings) console.log(formatFinding(x));
+          const judged = `judged by ${judgement.judge}${judgement.skipped.length ? `; not used: ${judgement.skipped.join("; ")}` : ""}`;
+          console.log(findings.length === 0 ? `${f.file}: ok (${judged})` : `${f.file}: ${findings.length} problem${findings.length === 1 ? "" : "s"} (${judged})`);
+        }
+        if (total > 0) {
+          console.error(`${total} problem${total === 1 ? "" : "s"}; a stack with any of them is refused by stack deploy`);
+          process.exitCode = 1;
+        }
+      } finally {
+        s?.close();
       }
     });
 

@@ -1,21 +1,27 @@
 /**
- * `hcloud-swarm stack deploy`: render, inspect the cluster, lint with what was found, then create
- * missing encrypted networks and secrets, upload the file and `docker stack deploy`, and wait for
- * the services to converge. Nothing is changed when the lint refuses; a repeat changes nothing.
+ * `hcloud-swarm stack deploy`: render, inspect the cluster, have Docker's own loader read the
+ * rendered file (judge.ts), lint that reading with what was found, then recreate or create the
+ * networks it needs encrypted, create missing secrets, upload exactly the linted reading and
+ * `docker stack deploy` it, and wait for the services to converge. Nothing is changed when the
+ * lint refuses; a repeat changes nothing.
  */
 import type { Inventory } from "../inventory/inventory";
 import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 import { ValidationError } from "../common/problems";
+import { canonicalText } from "./canonical";
 import { overlayNetworks, secretNames, stackServices } from "./cluster";
 import { waitForConvergence, type ConvergeReport } from "./converge";
-import { lintText } from "./lint";
-import { type DeployAction, describeAction, lintContext, mtuWarnings, planDeploy } from "./plan";
+import { readDockerYaml } from "./dialect";
+import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
+import { lintJudged } from "./lint";
+import { locate } from "./origin";
+import { type DeployAction, describeAction, lintContext, planDeploy, planExistingNetworks, stackNetworks } from "./plan";
 import { DEFAULT_MTU, MTU_OPTION, renderStack, type RenderedStack } from "./render";
 import { defaultSecretsFile, generateSecret, saveSecrets, type GeneratedSecret } from "./secrets";
-import { formatFinding } from "./source";
+import { type Finding, formatFinding } from "./source";
+import { readStack } from "./structure";
 import type { StackFile } from "./template";
-import { parse } from "yaml";
 
 /** Where rendered stack files live on the manager, relative to the SSH user's home. */
 export const REMOTE_DIR = ".hcloud-swarm/stacks";
@@ -42,6 +48,8 @@ export interface DeployArgs {
   readonly convergeTimeoutMs?: number;
   /** Progress lines; never given secret values. Default: none. */
   readonly log?: (line: string) => void;
+  /** Where to look for a local Docker CLI when the manager's lacks `docker stack config`. Default: this process's PATH. */
+  readonly localDockerPath?: string;
 }
 
 export interface DeployResult {
@@ -51,6 +59,10 @@ export interface DeployResult {
   /** Human-readable actions taken, in order; empty when the stack was already as rendered. */
   readonly actions: readonly string[];
   readonly notices: readonly string[];
+  /** Who judged what Docker deploys, e.g. "docker stack config on manager-1 (…)". */
+  readonly judge: string;
+  /** Exactly the text uploaded and deployed: the judge's reading, linted, in a form every YAML reader reads alike. */
+  readonly deployedText: string;
   /** Where generated secrets were written, when any were generated. */
   readonly secretsFile?: string;
   readonly converge: ConvergeReport;
@@ -58,8 +70,9 @@ export interface DeployResult {
 
 /** The lint refused the stack; `findings` are formatted lines naming file, stack, network and line. */
 export class LintRefusedError extends ValidationError {
-  constructor(stack: string, findings: readonly string[]) {
-    super(`stack "${stack}" was refused by lint; nothing was deployed`, findings);
+  constructor(stack: string, findings: readonly string[], judge: string) {
+    super(`stack "${stack}" was refused by lint (judged by ${judge}); nothing was deployed`, findings);
+    this.message = `stack "${stack}" was refused by lint (judged by ${judge}); nothing was deployed:\n${findings.map((f) => `  - ${f}`).join("\n")}`;
     this.name = "LintRefusedError";
   }
 }
@@ -88,17 +101,15 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   const mtu = args.inventory.swarm?.overlayMtu ?? DEFAULT_MTU;
   const rendered = renderFor({ ...args, dnsrr: args.localImage !== undefined && (await lacksIpvs(s)) });
   for (const n of rendered.notices) log(n);
-  const facts = { networks: await overlayNetworks(s), secrets: await secretNames(s), services: await stackServices(s, rendered.stack) };
-  const ctx = lintContext(facts);
-  const findings = [
-    ...lintText(args.source.text, args.source.file, rendered.stack, ctx),
-    ...lintText(rendered.text, `${args.source.file} (rendered)`, rendered.stack, ctx),
-  ];
-  if (findings.length > 0) throw new LintRefusedError(rendered.stack, findings.map(formatFinding));
-  for (const w of mtuWarnings(rendered, facts, mtu)) log(`WARNING: ${w}`);
+  const all = await stackServices(s);
+  const facts = { networks: await overlayNetworks(s), secrets: await secretNames(s), services: all.filter((x) => x.labels["com.docker.stack.namespace"] === rendered.stack), allServices: all };
+  const { judgement, text, findings } = await judgeAndLint(s, args, rendered, facts, mtu);
+  log(`${rendered.stack}: judged by ${judgement.judge}${judgement.skipped.length ? ` (not used: ${judgement.skipped.join("; ")})` : ""}`);
+  for (const w of judgement.warnings) log(`${rendered.stack}: Docker says: ${w}`);
+  if (findings.refused.length > 0) throw new LintRefusedError(rendered.stack, findings.refused.map(formatFinding), judgement.judge);
 
-  const serviceCount = Object.keys((parse(rendered.text) as { services: Record<string, unknown> }).services).length;
-  const actions = planDeploy(rendered, facts, mtu, serviceCount);
+  const serviceCount = Object.keys((judgement.data?.services ?? {}) as object).length;
+  const actions = planDeploy(rendered, facts, mtu, serviceCount, findings.networks);
   const generated = actions.flatMap((a) => (a.kind === "create-secret" ? [generateSecret(rendered.stack, rendered.secrets.find((x) => x.name === a.name)!)] : []));
   const secretsFile = args.secretsFile ?? defaultSecretsFile(args.inventory.cluster ?? "hcloud-swarm", rendered.stack);
   // Kept before they exist in the cluster: a secret created but never written down would be lost for good.
@@ -106,19 +117,50 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   else saveSecrets(secretsFile, generated);
   const done: string[] = [];
   for (const a of actions) {
-    await apply(s, a, rendered, generated, args.localImage !== undefined);
+    await apply(s, a, rendered, generated, text, args.localImage !== undefined);
     done.push(describeAction(a));
     log(`${rendered.stack}: ${describeAction(a)}`);
   }
   if (actions.length === 0) log(`${rendered.stack}: nothing to do, the cluster already runs this rendering (${rendered.hash})`);
   const converge = await waitForConvergence(s, rendered.stack, serviceCount, { ...(args.convergeTimeoutMs ? { timeoutMs: args.convergeTimeoutMs } : {}), log });
-  return { stack: rendered.stack, hash: rendered.hash, actions: done, notices: rendered.notices, ...(generated.length > 0 && !args.keepGenerated ? { secretsFile } : {}), converge };
+  return { stack: rendered.stack, hash: rendered.hash, actions: done, notices: rendered.notices, judge: judgement.judge, deployedText: text, ...(generated.length > 0 && !args.keepGenerated ? { secretsFile } : {}), converge };
 }
 
-async function apply(s: SshSession, a: DeployAction, rendered: RenderedStack, generated: readonly GeneratedSecret[], local: boolean): Promise<void> {
+/**
+ * Render → judge → lint: Docker's reading of the rendered file, linted with the source's lines and
+ * the cluster's facts, plus the check of the networks it already has. Returns the text to deploy:
+ * exactly the reading that was linted.
+ */
+async function judgeAndLint(
+  s: SshSession,
+  args: DeployArgs,
+  rendered: RenderedStack,
+  facts: Parameters<typeof planDeploy>[1],
+  mtu: number,
+): Promise<{ judgement: Judgement; text: string; findings: { refused: Finding[]; networks: ReturnType<typeof planExistingNetworks> } }> {
+  const manager = await managerContext(s, REMOTE_DIR);
+  const judgement = await judgeForDeploy(s, manager, rendered.text, args.localDockerPath !== undefined ? { searchPath: args.localDockerPath } : {});
+  const refused = lintJudged({ file: args.source.file, stack: rendered.stack, sourceText: args.source.text, judgement, meta: rendered.meta }, lintContext(facts));
+  const none = { recreate: [], refuse: [] };
+  if (!judgement.data || refused.length > 0) return { judgement, text: "", findings: { refused, networks: none } };
+  const networks = planExistingNetworks(stackNetworks(readStack(judgement.data).model, rendered.stack, rendered.meta.externalNetworks), facts, mtu, rendered.stack);
+  const sourceAt = readDockerYaml(args.source.text).at;
+  for (const r of networks.refuse) {
+    refused.push({ file: args.source.file, line: locate(sourceAt, judgement.data, r.network.path), stack: rendered.stack, network: r.network.key, rule: "existing-network", message: r.message });
+  }
+  const text = canonicalText(judgement.data, `Rendered by hcloud-swarm from ${args.source.file} as stack "${rendered.stack}", judged by ${judgement.judge}.\nThis is Docker's reading of it, as linted; edit the template, not this file.`);
+  return { judgement, text, findings: { refused, networks } };
+}
+
+async function apply(s: SshSession, a: DeployAction, rendered: RenderedStack, generated: readonly GeneratedSecret[], text: string, local: boolean): Promise<void> {
+  const create = (name: string, mtu: number) => `docker network create --driver overlay --attachable --opt encrypted --opt ${MTU_OPTION}=${mtu} --label hcloud-swarm.managed=true ${shellQuote(name)}`;
   switch (a.kind) {
+    case "recreate-network":
+      // Docker refuses to remove a network that a service or container still uses: then nothing is lost.
+      await s.run(`docker network rm ${shellQuote(a.name)}${a.external ? ` && ${create(a.name, a.mtu)}` : ""}`);
+      return;
     case "create-network":
-      await s.run(`docker network create --driver overlay --attachable --opt encrypted --opt ${MTU_OPTION}=${a.mtu} --label hcloud-swarm.managed=true ${shellQuote(a.name)}`);
+      await s.run(create(a.name, a.mtu));
       return;
     case "create-secret": {
       const secret = generated.find((g) => g.name === a.name);
@@ -129,12 +171,13 @@ async function apply(s: SshSession, a: DeployAction, rendered: RenderedStack, ge
     }
     case "deploy-stack": {
       const file = `${REMOTE_DIR}/${rendered.stack}.yml`;
-      await s.upload(rendered.text, file, { mode: "0600" });
+      await s.upload(text, file, { mode: "0600" });
       // Offline images on the test bed must not be resolved against a registry; real ones are pinned to a digest.
       const resolve = local ? "never" : "always";
       const help = await s.run("docker stack deploy --help", { allowFailure: true });
       const detach = /--detach\b/.test(help.stdout) ? " --detach=true" : "";
-      await s.run(`docker stack deploy --prune --resolve-image ${resolve}${detach} --compose-file ${shellQuote(file)} ${shellQuote(rendered.stack)}`, { timeoutMs: STACK_DEPLOY_TIMEOUT_MS });
+      // The judge's variables only (HOME, PATH): the text holds no interpolation left but `$$`, which stays `$`.
+      await s.run(`${REMOTE_ENV} docker stack deploy --prune --resolve-image ${resolve}${detach} --compose-file ${shellQuote(file)} ${shellQuote(rendered.stack)}`, { timeoutMs: STACK_DEPLOY_TIMEOUT_MS });
       return;
     }
   }

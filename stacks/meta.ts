@@ -1,10 +1,12 @@
 /**
  * The `x-hcloud-swarm` block of a stack file: the variables it takes, the secrets it wants
- * generated, and the external networks deploy must guarantee encrypted. `docker stack deploy`
+ * generated, the external networks deploy must guarantee encrypted, and the host access it
+ * declares (exceptions.ts). `docker stack deploy`
  * ignores x- keys, and the renderer strips this one anyway.
  */
 import { isMap, isSeq, isScalar, type Node } from "yaml";
 import { entries, type Finding, lineOf, mapAt, root, type StackSource } from "./source";
+import { type DeclaredException, readExceptions } from "./exceptions";
 
 export const META_KEY = "x-hcloud-swarm";
 /** Variable names: what `--var name=value` and `{{ name }}` accept. */
@@ -37,6 +39,8 @@ export interface StackMeta {
   readonly secrets: readonly SecretSpec[];
   /** External networks that deploy creates encrypted when missing and refuses when plain. */
   readonly externalNetworks: readonly string[];
+  /** Host access the stack declares it needs (`allow:`), exempt from the host-access rules. */
+  readonly exceptions: readonly DeclaredException[];
 }
 
 const text = (v: unknown): string | undefined => (isScalar(v) && v.value !== null ? String(v.value) : undefined);
@@ -49,7 +53,7 @@ export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding
   };
   const top = root(src);
   const block = top?.get(META_KEY, true);
-  const meta = { description: "", variables: [] as VariableSpec[], secrets: [] as SecretSpec[], externalNetworks: [] as string[] };
+  const meta = { description: "", variables: [] as VariableSpec[], secrets: [] as SecretSpec[], externalNetworks: [] as string[], exceptions: [] as DeclaredException[] };
   if (block === undefined) return { meta, findings };
   if (!isMap(block)) {
     bad(block as Node, `${META_KEY} must be a mapping with variables, secrets and external-networks`);
@@ -95,6 +99,9 @@ export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding
       else meta.externalNetworks.push(name);
     }
   }
+  const declared = readExceptions(src, block);
+  meta.exceptions.push(...declared.exceptions);
+  findings.push(...declared.findings);
   for (const k of ["variables", "secrets"]) {
     const v = block.get(k, true);
     if (v !== undefined && v !== null && !isMap(v) && !(isScalar(v) && v.value === null)) bad(v as Node, `${META_KEY}.${k} must be a mapping of names`);

@@ -8,7 +8,7 @@ import { isMap, isSeq, YAMLMap, YAMLSeq, type Document } from "yaml";
 import { throwIfProblems } from "../common/problems";
 import { META_KEY, readMeta, type SecretSpec, type StackMeta } from "./meta";
 import { entries, mapAt, parseStack, root, STACK_NAME } from "./source";
-import { readStack } from "./structure";
+import { structureFindings } from "./lint";
 import { hasRefs, resolveVars, substitute } from "./variables";
 
 /** Underlay MTU when the inventory says nothing: a public NIC. */
@@ -59,7 +59,7 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   const mtu = opts.mtu ?? DEFAULT_MTU;
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 9000) problems.push(`MTU ${mtu} must be a whole number from 1280 to 9000 (1450 on a Hetzner private network, else 1500)`);
   const src = parseStack(text, file, stack);
-  const structure = readStack(src).findings.filter((f) => f.rule === "yaml" || f.rule === "compose-structure");
+  const structure = structureFindings(src);
   const { meta, findings } = readMeta(src);
   problems.push(...[...structure, ...findings].map((f) => `${f.file}:${f.line}: ${f.message}`));
   throwIfProblems(`stack ${file}`, problems);
@@ -73,9 +73,11 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   // Keep only what still matters after rendering: the networks deploy guarantees encrypted, so
   // that linting the rendered file gives the same answer as linting the template.
   top.delete(META_KEY);
-  if (meta.externalNetworks.length > 0) {
-    top.add(doc.createPair(META_KEY, { "external-networks": [...meta.externalNetworks] }));
-  }
+  const kept: Record<string, unknown> = {};
+  if (meta.externalNetworks.length > 0) kept["external-networks"] = [...meta.externalNetworks];
+  // Declared host access stays visible in the rendered file, so that linting it gives the template's answer.
+  if (meta.exceptions.length > 0) kept.allow = meta.exceptions.map((e) => ({ service: e.service, [e.kind]: e.kind === "privileged" ? true : e.value, reason: e.reason }));
+  if (Object.keys(kept).length > 0) top.add(doc.createPair(META_KEY, kept));
   doc.commentBefore = ` Rendered by hcloud-swarm from ${file} as stack "${stack}". Edit the template, not this file.`;
   injectMtu(doc, mtu);
   for (const s of meta.secrets) mapAt(mapAt(top, "secrets"), s.key)?.set("name", `${stack}_${s.key}`);

@@ -32,7 +32,7 @@ describe("hcloud-swarm stack (CLI)", () => {
     fs.writeFileSync(file, "version: '3.8'\nservices:\n  app:\n    image: x\n    networks: [back]\nnetworks:\n  back: {}\n");
     const r = await cli(["stack", "lint", file]);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`${file}:7: stack "blog", network "back": overlay network is not encrypted`);
+    expect(r.out).toContain(`${file}:7: stack "blog", network "back": overlay network blog_back is not encrypted`);
   });
 
   it("lint exits 0 for the shipped templates, by name", async () => {

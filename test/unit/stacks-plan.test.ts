@@ -1,12 +1,12 @@
 import type { NetworkFacts, ServiceFacts } from "../../stacks/cluster";
-import { lintContext, mtuWarnings, planDeploy } from "../../stacks/plan";
+import { lintContext, planDeploy, planExistingNetworks, type StackNetwork } from "../../stacks/plan";
 import { HASH_LABEL, renderStack } from "../../stacks/render";
 import { loadStackFile } from "../../stacks/template";
 
 const wp = loadStackFile("wordpress");
 const rendered = renderStack(wp.text, wp.file, { stack: "blog", vars: { domain: "x.org" }, mtu: 1450 });
 const net = (name: string, options: Record<string, string>, ingress = false): NetworkFacts => ({ name, id: name, driver: "overlay", ingress, options, labels: {} });
-const svc = (name: string, hash: string): ServiceFacts => ({ name, labels: { [HASH_LABEL]: hash }, constraints: [], env: [], networkIds: [], secrets: [], image: "i", endpointMode: "vip", version: 1 });
+const svc = (name: string, hash: string, networkIds: string[] = []): ServiceFacts => ({ name, labels: { [HASH_LABEL]: hash }, constraints: [], env: [], networkIds, secrets: [], image: "i", endpointMode: "vip", version: 1 });
 
 describe("stack deploy plan", () => {
   it("creates the external network and secrets, then deploys, on an empty cluster", () => {
@@ -40,7 +40,35 @@ describe("stack deploy plan", () => {
     expect(ctx.ingressEncrypted).toBe(false);
   });
 
-  it("warns when an existing external network lacks the cluster's MTU", () => {
-    expect(mtuWarnings(rendered, { networks: [net("traefik_public", { encrypted: "" })], secrets: new Set(), services: [] }, 1450)).toEqual([expect.stringMatching(/no MTU option instead of 1450/)]);
+  describe("existing networks", () => {
+    const own: StackNetwork = { key: "internal", name: "blog_internal", owner: "own", path: ["networks", "internal"] };
+    const shared: StackNetwork = { key: "traefik_public", name: "traefik_public", owner: "guaranteed", path: ["networks", "traefik_public"] };
+    const foreign: StackNetwork = { key: "legacy", name: "legacy", owner: "external", path: ["networks", "legacy"] };
+    const good = { encrypted: "", "com.docker.network.driver.mtu": "1450" };
+    const facts = (networks: NetworkFacts[], services: ServiceFacts[] = []) => ({ networks, secrets: new Set<string>(), services: [], allServices: services });
+
+    it("leaves encrypted networks with the cluster's MTU alone", () => {
+      expect(planExistingNetworks([own, shared], facts([net("blog_internal", good), net("traefik_public", good)]), 1450, "blog")).toEqual({ recreate: [], refuse: [] });
+    });
+
+    it("recreates the stack's own or guaranteed network when it is plain or lacks the MTU and nothing uses it", () => {
+      const plan = planExistingNetworks([own, shared], facts([net("blog_internal", { "com.docker.network.driver.mtu": "1450" }), net("traefik_public", { encrypted: "" })]), 1450, "blog");
+      expect(plan.refuse).toEqual([]);
+      expect(plan.recreate).toEqual([
+        { name: "blog_internal", why: "network blog_internal exists not encrypted", external: false, mtu: 1450 },
+        { name: "traefik_public", why: "network traefik_public exists no com.docker.network.driver.mtu option (needs 1450)", external: true, mtu: 1450 },
+      ]);
+      const actions = planDeploy(rendered, { ...facts([net("traefik_public", { encrypted: "" })]), services: [svc("blog_db", rendered.hash), svc("blog_wordpress", rendered.hash)] }, 1450, 2, plan);
+      expect(actions.map((a) => a.kind)).toEqual(["recreate-network", "recreate-network", "create-secret", "create-secret", "deploy-stack"]);
+    });
+
+    it("refuses, with the fix, when services use the network or it is someone else's", () => {
+      const plan = planExistingNetworks([own, foreign], facts([net("blog_internal", { encrypted: "", "com.docker.network.driver.mtu": "1500" }), net("legacy", {})], [svc("blog_db", "h", ["blog_internal"])]), 1450, "blog");
+      expect(plan.recreate).toEqual([]);
+      expect(plan.refuse.map((r) => [r.network.name, r.message])).toEqual([
+        ["blog_internal", expect.stringMatching(/MTU 1500 instead of 1450, and services use it \(blog_db\).*docker stack rm blog/)],
+        ["legacy", expect.stringMatching(/not encrypted and no .* option.*not this stack's to replace.*docker network rm legacy && docker network create .*--opt encrypted/)],
+      ]);
+    });
   });
 });
