@@ -41,6 +41,13 @@ export function dialectStackConfig(text: string, opts: DialectConfigOptions): Di
   const problems: ConfigProblem[] = dedupe(read.problems).map((p) => ({ line: p.line, message: p.message }));
   if (read.data === undefined) return { problems, warnings: [], at: read.at };
   if (!isGoMap(read.data)) return { problems: [...problems, { line: 1, message: "Top-level object must be a mapping" }], warnings: [], at: read.at };
+  // Docker validates the file as JSON, which has no infinities or NaN: it refuses them.
+  const nonFinite = (v: GoValue, at: string[]): void => {
+    if (typeof v === "number" && !Number.isFinite(v)) problems.push({ path: at, message: `json: unsupported value: ${v} (at ${at.join(".")})` });
+    else if (Array.isArray(v)) v.forEach((x, i) => nonFinite(x, [...at, String(i)]));
+    else if (isGoMap(v)) for (const k of Object.keys(v)) nonFinite(v[k], [...at, k]);
+  };
+  nonFinite(read.data, []);
   const interpolated = interpolateConfig(read.data, env);
   problems.push(...interpolated.problems);
   const warnings = interpolated.unset.map((v) => `The "${v}" variable is not set. Defaulting to a blank string.`);

@@ -8,9 +8,11 @@
  *   integers, `08` is the float 8, only true/false are booleans (`yes` stays a string);
  * - `<<` merge keys are honoured (explicit keys win, then the merged maps in order);
  * - only the first document counts (the `yaml` package refuses the others, and so do we).
- * Characters the two dialects read differently are also reported as problems with their line, so
- * that nobody has to trust a reading the editor does not show. Constructs this reader does not
- * imitate (timestamps, custom tags, directives) are refused rather than guessed.
+ * Characters the two dialects read differently are also reported with their line, so that nobody
+ * has to trust a reading the editor does not show (lint refuses them). Constructs this reader does
+ * not imitate (timestamps, custom tags, directives) are refused rather than guessed. One known
+ * difference is left: inside a value, libyaml keeps U+2028/U+2029 as the break character where
+ * this reader has "\n"; the structure is the same, and lint refuses such files anyway.
  */
 import { Alias, isAlias, isMap, isScalar, isSeq, type Node, parseDocument, type Document } from "yaml";
 
@@ -39,8 +41,10 @@ export interface DialectReading {
   /** The value Docker reads; undefined when the text cannot be read at all. */
   readonly data?: GoValue;
   readonly at: Located;
-  /** Everything that is unreadable or read differently by the two dialects, each with its line. */
+  /** What Docker refuses, or what this reader refuses rather than guess, each with its line. */
   readonly problems: readonly DialectProblem[];
+  /** Characters the two dialects read differently (Docker's reading is the one in `data`). */
+  readonly divergences: readonly DialectProblem[];
 }
 
 /** Aliases expand to copies; this bounds a "billion laughs" file (go-yaml has a similar limit). */
@@ -151,11 +155,16 @@ interface Walk {
 
 const lineAt = (w: Walk, node: Node | null | undefined): number => (node?.range ? editorLine(w.text, node.range[0]) : 1);
 
-/** Reads a compose file's text as Docker does; see the module comment. */
-export function readDockerYaml(text: string): DialectReading {
-  const problems = divergentCharacters(text);
+/**
+ * Reads a compose file's text as Docker does; see the module comment. `emitted: true` reads what a
+ * Docker CLI printed: its emitter puts U+2028/U+2029 only inside quoted scalars, where libyaml keeps
+ * them as characters, so they are not line breaks there.
+ */
+export function readDockerYaml(text: string, opts: { readonly emitted?: boolean } = {}): DialectReading {
+  const divergences = opts.emitted ? [] : divergentCharacters(text);
+  const problems: DialectProblem[] = [];
   // Each replaced character is one UTF-16 unit, so offsets (and editor lines) stay those of `text`.
-  const asDocker = text.replace(DOCKER_BREAKS, "\n").replace(/\r(?!\n)/g, "\n");
+  const asDocker = opts.emitted ? text : text.replace(DOCKER_BREAKS, "\n").replace(/\r(?!\n)/g, "\n");
   const doc = parseDocument(asDocker, { schema: "failsafe", uniqueKeys: false, merge: false, strict: false, prettyErrors: false });
   const top: Located = { line: 1 };
   for (const e of doc.errors) {
@@ -163,10 +172,10 @@ export function readDockerYaml(text: string): DialectReading {
     else problems.push({ line: editorLine(text, e.pos[0]), message: `YAML error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}` });
   }
   if (doc.directives?.yaml.explicit) problems.push({ line: 1, message: "a %YAML directive changes how some readers resolve values; remove it" });
-  if (doc.errors.length > 0) return { at: top, problems };
+  if (doc.errors.length > 0) return { at: top, problems, divergences };
   const w: Walk = { doc, text, problems, expanded: 0 };
   const [data, at] = walk(w, doc.contents as Node | null, 1, []);
-  return { data, at, problems };
+  return { data, at, problems, divergences };
 }
 
 function walk(w: Walk, node: Node | null | undefined, line: number, seen: readonly Node[]): [GoValue, Located] {

@@ -29,6 +29,8 @@ export interface Judgement {
   readonly kind: JudgeKind;
   /** Who judged, for every message: e.g. `docker stack config on manager-1 (Docker CLI 28.2.2, /usr/local/bin/docker)`. */
   readonly judge: string;
+  /** The text that was judged. */
+  readonly text: string;
   /** Docker's reading; undefined when Docker refused the file (see problems). */
   readonly data?: GoMap;
   /** Lines of the judged text by path (Docker's output for the CLI judges). */
@@ -54,13 +56,17 @@ export interface JudgeRequest {
 function fromDockerOutput(kind: JudgeKind, judge: string, req: JudgeRequest, r: { code: number; stdout: string; stderr: string }, skipped: readonly string[]): Judgement {
   const warnings = r.stderr.split("\n").map((l) => l.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, "$1").trim()).filter(Boolean);
   if (r.code !== 0) {
-    return { kind, judge, at: { line: 1 }, problems: parseDockerErrors(r.stderr || r.stdout), warnings: [], baseDir: req.baseDir, skipped };
+    return { kind, judge, text: req.text, at: { line: 1 }, problems: parseDockerErrors(r.stderr || r.stdout), warnings: [], baseDir: req.baseDir, skipped };
   }
-  const read = readDockerYaml(r.stdout);
+  const read = readDockerYaml(r.stdout, { emitted: true });
   if (!isGoMap(read.data) || read.problems.length > 0) {
-    return { kind, judge, at: { line: 1 }, problems: [{ line: 1, message: `cannot read what ${judge} printed: ${read.problems.map((p) => p.message).join("; ") || "not a mapping"}` }], warnings, baseDir: req.baseDir, skipped };
+    return { kind, judge, text: req.text, at: { line: 1 }, problems: [{ line: 1, message: `cannot read what ${judge} printed: ${read.problems.map((p) => p.message).join("; ") || "not a mapping"}` }], warnings, baseDir: req.baseDir, skipped };
   }
-  return { kind, judge, data: read.data, at: read.at, problems: [], warnings, baseDir: req.baseDir, skipped };
+  // Docker prints U+0085/U+2028/U+2029 inside values in a form YAML readers read differently: the
+  // structure is still read right, the value may not be, so the reading is linted and refused.
+  const odd = /[\u0085\u2028\u2029]/.exec(r.stdout);
+  const problems = odd ? [{ line: 1, message: `Docker's reading holds the character U+${odd[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} in a value (perhaps written as an escape such as \\u2028); YAML readers disagree on it, so it is refused: remove it` }] : [];
+  return { kind, judge, text: req.text, data: read.data, at: read.at, problems, warnings, baseDir: req.baseDir, skipped };
 }
 
 /** Docker's refusal as problems; a dotted path (services.app.ports.0.published) or "line N" places it. */
@@ -77,7 +83,7 @@ export function parseDockerErrors(text: string): ConfigProblem[] {
 export function dialectJudge(req: JudgeRequest, skipped: readonly string[] = []): Judgement {
   const r = dialectStackConfig(req.text, { baseDir: req.baseDir, env: req.env ?? {} });
   const judge = "hcloud-swarm's Docker-dialect reader (what Docker CLI 28's compose loader reads; no Docker CLI with docker stack config was found)";
-  return { kind: "dialect", judge, ...(r.problems.length === 0 && r.data ? { data: r.data } : {}), at: r.at, problems: r.problems, warnings: r.warnings, baseDir: req.baseDir, skipped };
+  return { kind: "dialect", judge, text: req.text, ...(r.problems.length === 0 && r.data ? { data: r.data } : {}), at: r.at, problems: r.problems, warnings: r.warnings, baseDir: req.baseDir, skipped };
 }
 
 /** Runs a local executable with exactly `env` (nothing inherited) and `input` on stdin. */

@@ -117,9 +117,16 @@ export function lintJudged(input: LintInput, ctx: LintContext = {}): Finding[] {
   const data: GoMap | undefined = input.judgement.data;
   const lineOf = (p: ValuePath): number => locate(sourceAt, data, p);
   const at: At = (p, rule, message, extra = {}) => findings.push({ file: input.file, line: lineOf(p), stack: input.stack, rule, message, ...extra });
+  // The judged text is the rendering when deploying: a --var value could carry what the template does not.
+  if (input.judgement.text !== input.sourceText) {
+    for (const d of divergentCharacters(input.judgement.text)) findings.push({ file: input.file, line: 1, stack: input.stack, rule: "yaml-dialect", message: `${d.message} (line ${d.line} of the rendered file)` });
+  }
+  const dialect = input.judgement.kind === "dialect";
   for (const p of input.judgement.problems) {
-    const rendered = input.judgement.kind !== "dialect" && p.line !== undefined && p.path === undefined ? ` (line ${p.line} of the judged file)` : "";
-    findings.push({ file: input.file, line: p.path ? lineOf(p.path) : input.judgement.kind === "dialect" && p.line ? p.line : 1, stack: input.stack, rule: input.judgement.kind === "dialect" && p.line !== undefined && !p.path ? "yaml-dialect" : "docker-config", message: `${p.message}${rendered}` });
+    // Docker's refusals are docker-config; the dialect reader's are placed by path (structure) or line (YAML).
+    const rule = !dialect ? "docker-config" : p.path ? "compose-structure" : "yaml-dialect";
+    const where = !dialect && p.line !== undefined && p.path === undefined ? ` (line ${p.line} of the judged file)` : "";
+    findings.push({ file: input.file, line: p.path ? lineOf(p.path) : dialect && p.line ? p.line : 1, stack: input.stack, rule, message: `${p.message}${where}` });
   }
   if (!data) return dedupe(findings);
   const { model, problems } = readStack(data);
@@ -149,13 +156,14 @@ function networkRules(stack: string, model: StackModel, guaranteed: readonly str
       continue;
     }
     const named = n.name !== n.key ? ` (its real name; the key is "${n.key}")` : "";
+    const where = n.name !== n.key ? [...n.path, "name"] : n.path;
     // The host network is judged per service that joins it (hostRules).
     if (n.name === "host") continue;
     if (NOT_OVERLAY.includes(n.name)) continue;
     if (ctx.plainNetworks?.has(n.name)) {
-      at(n.path, "external-network", `external network "${n.name}"${named} exists in the cluster WITHOUT encryption, which cannot be added later; recreate it: docker network rm ${n.name} && docker network create -d overlay --attachable --opt encrypted ${n.name}`, { network: n.key });
+      at(where, "external-network", `external network "${n.name}"${named} exists in the cluster WITHOUT encryption, which cannot be added later; recreate it: docker network rm ${n.name} && docker network create -d overlay --attachable --opt encrypted ${n.name}`, { network: n.key });
     } else if (!guaranteed.includes(n.name) && !ctx.encryptedNetworks?.has(n.name)) {
-      at(n.path, "external-network", `external network "${n.name}"${named} is not known to be encrypted; list it under x-hcloud-swarm: external-networks: so deploy creates it encrypted, or create it with --opt encrypted before deploying`, { network: n.key });
+      at(where, "external-network", `external network "${n.name}"${named} is not known to be encrypted; list it under x-hcloud-swarm: external-networks: so deploy creates it encrypted, or create it with --opt encrypted before deploying`, { network: n.key });
     }
   }
   if (model.networks.some((n) => n.key === "default")) return;

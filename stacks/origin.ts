@@ -33,6 +33,8 @@ export function locate(source: Located, data: GoValue | undefined, path: ValuePa
       if (Array.isArray(value) && /^\d+$/.test(key)) found = value.length === at.items.length ? at.items[Number(key)] : undefined;
       else found = itemFor(at.items, key);
     }
+    // Docker lifts some keys one level up (`external: {name: X}` becomes `name: X`).
+    if (!found && at.keys) found = [...at.keys.values()].find((c) => c.keys?.has(key))?.keys?.get(key);
     if (!found) return at.line;
     at = found;
     value = next;

@@ -1,0 +1,86 @@
+/**
+ * Every bypass class, judged for real: Docker's own loader (`docker stack config` of the Docker CLI
+ * on this machine, which CI machines have; the test fails when it is missing) and the
+ * Docker-dialect reader must read the same security facts, and lint must refuse the file with
+ * either judge. Legitimate files that use the same features must pass with both.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { GoMap } from "../../stacks/dialect";
+import { dialectJudge, type Judgement, localJudge } from "../../stacks/judge";
+import { lintJudged } from "../../stacks/lint";
+import { readStack } from "../../stacks/structure";
+import { HOSTILE_STACKS, LEGITIMATE_STACKS } from "../support/hostile-stacks";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-hostile-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function dockerJudge(text: string): Promise<Judgement> {
+  const skipped: string[] = [];
+  const j = await localJudge({ text, baseDir: dir }, {}, skipped);
+  if (!j) throw new Error(`these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`);
+  return j;
+}
+
+/** The facts the policy decides on, in a form that does not depend on short or long syntax. */
+function facts(data: GoMap | undefined): unknown {
+  if (!data) return "refused";
+  const m = readStack(data).model;
+  const sorted = <T>(xs: T[]): T[] => xs.map((x) => JSON.stringify(x)).sort().map((x) => JSON.parse(x) as T);
+  return {
+    networks: sorted(m.networks.map((n) => [n.key, n.name, n.external, n.driver ?? "overlay", n.encrypted])),
+    services: sorted(
+      m.services.map((s) => ({
+        name: s.name,
+        networks: s.networks?.map((n) => n.key).sort() ?? null,
+        ports: sorted(s.ports.map((p) => [p.published ?? null, p.target, p.mode, p.protocol])),
+        env: sorted(s.environment.map((e) => `${e.key}=${e.value}`)),
+        privileged: s.privileged !== undefined,
+        capAdd: s.capAdd.map((c) => c.cap),
+        networkMode: s.networkMode?.value ?? null,
+        binds: sorted(s.binds.map((b) => [path.posix.normalize(b.source), b.readOnly])),
+      })),
+    ),
+    volumeBinds: m.volumeBinds.map((b) => b.source),
+    files: sorted(m.files.map((f) => [f.what, path.posix.resolve(dir, f.file)])),
+  };
+}
+
+const rulesOf = (j: Judgement, text: string): string[] => [...new Set(lintJudged({ file: "hostile.yml", stack: "hostile", sourceText: text, judgement: j }).map((f) => f.rule))].sort();
+
+describe("hostile stack files, judged by Docker's loader and by the Docker-dialect reader", () => {
+  it.each(HOSTILE_STACKS.map((h) => [h.name, h] as const))("%s: both judges read the same facts, and lint refuses it", async (_name, h) => {
+    const docker = await dockerJudge(h.text);
+    const dialect = dialectJudge({ text: h.text, baseDir: dir });
+    expect(facts(dialect.data)).toEqual(docker.data ? facts(docker.data) : expect.anything());
+    const withDocker = rulesOf(docker, h.text);
+    const withDialect = rulesOf(dialect, h.text);
+    expect(withDocker).toEqual(expect.arrayContaining([...h.rules]));
+    // Docker's schema refusal ("docker-config") is a structure finding for the dialect reader.
+    expect(withDialect).toEqual(expect.arrayContaining(h.rules.map((r) => (r === "docker-config" ? "compose-structure" : r))));
+  });
+
+  it("reads the hidden network and service of a U+2028 file exactly as Docker does", async () => {
+    const h = HOSTILE_STACKS.find((x) => x.name === "line-separator")!;
+    const docker = await dockerJudge(h.text);
+    expect(Object.keys((docker.data?.services ?? {}) as GoMap).sort()).toEqual(["app", "evil"]);
+    expect(facts(dialectJudge({ text: h.text, baseDir: dir }).data)).toEqual(facts(docker.data));
+  });
+
+  it("reads published: 06352 as 3306 with both judges", async () => {
+    const h = HOSTILE_STACKS.find((x) => x.name === "octal-port")!;
+    for (const j of [await dockerJudge(h.text), dialectJudge({ text: h.text, baseDir: dir })]) {
+      expect(readStack(j.data as GoMap).model.services[0].ports[0].published).toEqual([3306, 3306]);
+    }
+  });
+
+  it.each(LEGITIMATE_STACKS.map((l) => [l.name, l] as const))("%s passes with both judges, which read the same facts", async (_name, l) => {
+    const docker = await dockerJudge(l.text);
+    const dialect = dialectJudge({ text: l.text, baseDir: dir });
+    expect(docker.problems).toEqual([]);
+    expect(facts(dialect.data)).toEqual(facts(docker.data));
+    expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: docker })).toEqual([]);
+    expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: dialect })).toEqual([]);
+  });
+});
