@@ -68,7 +68,9 @@ function jsonLines<T>(text: string): T[] {
 
 /** Every overlay network in the swarm, ingress included. */
 export async function overlayNetworks(s: SshSession): Promise<NetworkFacts[]> {
-  const r = await s.run("ids=$(docker network ls -q --filter driver=overlay); [ -z \"$ids\" ] || docker network inspect --format '{{json .}}' $ids");
+  // A network removed between ls and inspect (a stack rm finishing) fails the inspect: list again, once.
+  const list = "ids=$(docker network ls -q --filter driver=overlay); [ -z \"$ids\" ] || docker network inspect --format '{{json .}}' $ids";
+  const r = await s.run(`out=$(${list} 2>/dev/null) && printf '%s\\n' "$out" || { ${list}; }`);
   type Raw = { Name: string; Id: string; Driver: string; Ingress: boolean; Options: Record<string, string> | null; Labels: Record<string, string> | null };
   return jsonLines<Raw>(r.stdout).map((n) => ({ name: n.Name, id: n.Id, driver: n.Driver, ingress: n.Ingress, options: n.Options ?? {}, labels: n.Labels ?? {} }));
 }
@@ -106,6 +108,18 @@ export async function stackServices(s: SshSession, stack?: string): Promise<Serv
     endpointMode: x.Spec.EndpointSpec?.Mode ?? "vip",
     version: x.Version.Index,
   }));
+}
+
+/** Every service of the swarm, in a stack or not, with the IDs of the networks its tasks join. */
+export async function networkUsers(s: SshSession): Promise<Array<{ name: string; networkIds: string[] }>> {
+  const r = await s.run(`ids=$(docker service ls -q); [ -z "$ids" ] || docker service inspect --format '{{.Spec.Name}}{{range .Spec.TaskTemplate.Networks}} {{.Target}}{{end}}' $ids`);
+  return r.stdout
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => {
+      const [name, ...networkIds] = l.trim().split(/\s+/);
+      return { name, networkIds };
+    });
 }
 
 /** Replica counts per service of a stack, as `docker stack services` shows them ("1/1"). */

@@ -10,7 +10,7 @@ import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 import { ValidationError } from "../common/problems";
 import { canonicalText } from "./canonical";
-import { overlayNetworks, secretNames, stackServices } from "./cluster";
+import { networkUsers, overlayNetworks, secretNames, stackServices } from "./cluster";
 import { waitForConvergence, type ConvergeReport } from "./converge";
 import { readDockerYaml } from "./dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
@@ -101,8 +101,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   const mtu = args.inventory.swarm?.overlayMtu ?? DEFAULT_MTU;
   const rendered = renderFor({ ...args, dnsrr: args.localImage !== undefined && (await lacksIpvs(s)) });
   for (const n of rendered.notices) log(n);
-  const all = await stackServices(s);
-  const facts = { networks: await overlayNetworks(s), secrets: await secretNames(s), services: all.filter((x) => x.labels["com.docker.stack.namespace"] === rendered.stack), allServices: all };
+  const facts = { networks: await overlayNetworks(s), secrets: await secretNames(s), services: await stackServices(s, rendered.stack), networkUsers: await networkUsers(s) };
   const { judgement, text, findings } = await judgeAndLint(s, args, rendered, facts, mtu);
   log(`${rendered.stack}: judged by ${judgement.judge}${judgement.skipped.length ? ` (not used: ${judgement.skipped.join("; ")})` : ""}`);
   for (const w of judgement.warnings) log(`${rendered.stack}: Docker says: ${w}`);
@@ -155,10 +154,13 @@ async function judgeAndLint(
 async function apply(s: SshSession, a: DeployAction, rendered: RenderedStack, generated: readonly GeneratedSecret[], text: string, local: boolean): Promise<void> {
   const create = (name: string, mtu: number) => `docker network create --driver overlay --attachable --opt encrypted --opt ${MTU_OPTION}=${mtu} --label hcloud-swarm.managed=true ${shellQuote(name)}`;
   switch (a.kind) {
-    case "recreate-network":
+    case "recreate-network": {
       // Docker refuses to remove a network that a service or container still uses: then nothing is lost.
-      await s.run(`docker network rm ${shellQuote(a.name)}${a.external ? ` && ${create(a.name, a.mtu)}` : ""}`);
+      const r = await s.run(`docker network rm ${shellQuote(a.name)}`, { allowFailure: true });
+      if (r.code !== 0) throw new Error(`stack ${rendered.stack}: ${a.why}, and Docker would not remove it (${(r.stderr || r.stdout).trim()}); nothing was deployed. Remove what uses it (docker network inspect ${a.name}), then deploy again`);
+      if (a.external) await s.run(create(a.name, a.mtu));
       return;
+    }
     case "create-network":
       await s.run(create(a.name, a.mtu));
       return;

@@ -94,17 +94,9 @@ function textFindings(src: StackSource): Finding[] {
   return out;
 }
 
-/** A file's YAML and compose-structure problems in Docker's reading, with lines: what the renderer refuses to render. */
-export function structureFindings(src: StackSource): Finding[] {
-  const findings = textFindings(src);
-  if (findings.length > 0) return findings;
-  const judgement = dialectJudge({ text: src.text, baseDir: "/" });
-  const at = judgement.at;
-  for (const p of judgement.problems) findings.push({ file: src.file, line: p.path ? locate(at, judgement.data, p.path) : (p.line ?? 1), stack: src.stack, rule: p.path ? "compose-structure" : "yaml-dialect", message: p.message });
-  if (judgement.data) {
-    for (const p of readStack(judgement.data).problems) findings.push({ file: src.file, line: locate(at, judgement.data, p.path), stack: src.stack, rule: "compose-structure", message: p.message });
-  }
-  return findings;
+/** What the renderer cannot render: YAML the `yaml` package cannot parse. Everything else is lint's, which names its judge. */
+export function yamlFindings(src: StackSource): Finding[] {
+  return textFindings(src).filter((f) => f.rule === "yaml");
 }
 
 /** Lints Docker's reading of a stack; see the module comment. */

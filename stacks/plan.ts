@@ -26,8 +26,8 @@ export interface ClusterFacts {
   readonly secrets: ReadonlySet<string>;
   /** Services currently in this stack. */
   readonly services: readonly ServiceFacts[];
-  /** Services of every stack, to tell whether an existing network is in use. Default: `services`. */
-  readonly allServices?: readonly ServiceFacts[];
+  /** Every service of the swarm with its networks, to tell whether an existing network is in use. Default: `services`. */
+  readonly networkUsers?: ReadonlyArray<{ readonly name: string; readonly networkIds: readonly string[] }>;
 }
 
 /** What the lint needs to know about the cluster: which networks exist with and without encryption. */
@@ -68,7 +68,7 @@ export interface ExistingNetworkPlan {
 export function planExistingNetworks(networks: readonly StackNetwork[], facts: ClusterFacts, mtu: number, stack: string): ExistingNetworkPlan {
   const recreate: Array<{ name: string; why: string; external: boolean; mtu: number }> = [];
   const refuse: Array<{ network: StackNetwork; message: string }> = [];
-  const services = facts.allServices ?? facts.services;
+  const services = facts.networkUsers ?? facts.services;
   for (const n of networks) {
     const have = facts.networks.find((x) => x.name === n.name && !x.ingress);
     if (!have) continue;

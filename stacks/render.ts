@@ -8,7 +8,8 @@ import { isMap, isSeq, YAMLMap, YAMLSeq, type Document } from "yaml";
 import { throwIfProblems } from "../common/problems";
 import { META_KEY, readMeta, type SecretSpec, type StackMeta } from "./meta";
 import { entries, mapAt, parseStack, root, STACK_NAME } from "./source";
-import { structureFindings } from "./lint";
+import { yamlFindings } from "./lint";
+import { toDockerReading } from "./render-dialect";
 import { hasRefs, resolveVars, substitute } from "./variables";
 
 /** Underlay MTU when the inventory says nothing: a public NIC. */
@@ -59,7 +60,7 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   const mtu = opts.mtu ?? DEFAULT_MTU;
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 9000) problems.push(`MTU ${mtu} must be a whole number from 1280 to 9000 (1450 on a Hetzner private network, else 1500)`);
   const src = parseStack(text, file, stack);
-  const structure = structureFindings(src);
+  const structure = yamlFindings(src);
   const { meta, findings } = readMeta(src);
   problems.push(...[...structure, ...findings].map((f) => `${f.file}:${f.line}: ${f.message}`));
   throwIfProblems(`stack ${file}`, problems);
@@ -67,6 +68,8 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   throwIfProblems(`stack ${file}`, varProblems);
 
   const doc = src.doc;
+  // Edit what Docker reads (merges expanded, its integers), so the rendering means what the template means.
+  toDockerReading(doc);
   substitute(doc, values);
   if (hasRefs(doc)) throw new Error(`stack ${file}: a {{ variable }} was left unreplaced; this is a bug in the renderer`);
   const top = root(src) as YAMLMap;

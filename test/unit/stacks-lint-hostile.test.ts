@@ -10,6 +10,7 @@ import * as path from "path";
 import type { GoMap } from "../../stacks/dialect";
 import { dialectJudge, type Judgement, localJudge } from "../../stacks/judge";
 import { lintJudged } from "../../stacks/lint";
+import { MTU_OPTION, renderStack } from "../../stacks/render";
 import { readStack } from "../../stacks/structure";
 import { HOSTILE_STACKS, LEGITIMATE_STACKS } from "../support/hostile-stacks";
 
@@ -82,5 +83,17 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     expect(facts(dialect.data)).toEqual(facts(docker.data));
     expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: docker })).toEqual([]);
     expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: dialect })).toEqual([]);
+  });
+
+  it("renders a template so that Docker reads what the template means: merges kept encrypted, the MTU added, octal kept", async () => {
+    const legit = LEGITIMATE_STACKS.find((l) => l.name === "anchors-and-merge")!;
+    const r = renderStack(legit.text, "legit.yml", { stack: "legit", mtu: 1450 });
+    const docker = await dockerJudge(r.text);
+    const back = (docker.data?.networks as GoMap).back as GoMap;
+    expect(back.driver_opts).toEqual({ encrypted: "", [MTU_OPTION]: "1450" });
+    expect(lintJudged({ file: "legit.yml", stack: "legit", sourceText: legit.text, judgement: docker, meta: r.meta })).toEqual([]);
+    const octal = HOSTILE_STACKS.find((h) => h.name === "octal-port")!;
+    const rendered = await dockerJudge(renderStack(octal.text, "o.yml", { stack: "o" }).text);
+    expect(readStack(rendered.data as GoMap).model.services[0].ports[0].published).toEqual([3306, 3306]);
   });
 });

@@ -45,7 +45,7 @@ describe("stack deploy plan", () => {
     const shared: StackNetwork = { key: "traefik_public", name: "traefik_public", owner: "guaranteed", path: ["networks", "traefik_public"] };
     const foreign: StackNetwork = { key: "legacy", name: "legacy", owner: "external", path: ["networks", "legacy"] };
     const good = { encrypted: "", "com.docker.network.driver.mtu": "1450" };
-    const facts = (networks: NetworkFacts[], services: ServiceFacts[] = []) => ({ networks, secrets: new Set<string>(), services: [], allServices: services });
+    const facts = (networks: NetworkFacts[], services: ServiceFacts[] = []) => ({ networks, secrets: new Set<string>(), services: [], networkUsers: services });
 
     it("leaves encrypted networks with the cluster's MTU alone", () => {
       expect(planExistingNetworks([own, shared], facts([net("blog_internal", good), net("traefik_public", good)]), 1450, "blog")).toEqual({ recreate: [], refuse: [] });
