@@ -72,7 +72,7 @@ describe("stacks on the test bed", () => {
     const before = await snapshot();
     const attempt = deployStack(s, { source: { file, text: fs.readFileSync(file, "utf8"), defaultName: "seed", builtin: false }, inventory: inv, localImage: LOCAL_IMAGE });
     await expect(attempt).rejects.toBeInstanceOf(LintRefusedError);
-    await expect(attempt).rejects.toThrow(/seed\.yml:7: stack "seed", network "internal": overlay network is not encrypted/);
+    await expect(attempt).rejects.toThrow(/seed\.yml:7: stack "seed", network "internal": overlay network seed_internal is not encrypted/);
     expect(await snapshot()).toBe(before);
   });
 
