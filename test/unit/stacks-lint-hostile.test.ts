@@ -14,6 +14,9 @@ import { MTU_OPTION, renderStack } from "../../stacks/render";
 import { readStack } from "../../stacks/structure";
 import { HOSTILE_STACKS, LEGITIMATE_STACKS } from "../support/hostile-stacks";
 
+// Each case runs Docker's CLI, on a machine shared with other work.
+jest.setTimeout(120_000);
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-hostile-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
