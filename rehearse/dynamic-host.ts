@@ -72,8 +72,8 @@ function installConsoleRouting(): void {
   }
 }
 
-/** Runs `fn` with everything it prints sent to `sink`, line by line. */
+/** Runs `fn` with everything it prints sent to `sink`, line by line; the sink itself may print. */
 export async function capturing<T>(sink: (line: string) => void, fn: () => Promise<T>): Promise<T> {
   installConsoleRouting();
-  return sinks.run(sink, fn);
+  return sinks.run((line) => sinks.exit(() => sink(line)), fn);
 }

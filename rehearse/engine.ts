@@ -67,6 +67,9 @@ export class MockEngine {
   private readonly deleted = new Set<ResourceRecord>();
   private failure: string | undefined;
   private stackOutputs: Props;
+  /** Operations still running, so a failed run can wait for them before it writes its checkpoint. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly failureListeners: Array<() => void> = [];
 
   constructor(readonly o: EngineOptions) {
     this.prior = o.store.load();
@@ -79,6 +82,16 @@ export class MockEngine {
     return this.failure;
   }
 
+  /** Resolves at the run's first failure. */
+  whenFailed(): Promise<void> {
+    return new Promise((resolve) => (this.failure ? resolve() : this.failureListeners.push(resolve)));
+  }
+
+  /** Resolves once no operation is running. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
   /** Handles one registration; returns what the monitor hands back to the program. */
   async register(reg: Registration, type: string, name: string, custom: boolean, inputs: Props): Promise<{ id: string; state: Props }> {
     const base = { urn: reg.urn, type, name, custom, inputs, dependencies: reg.dependencies, parent: reg.parent };
@@ -87,6 +100,16 @@ export class MockEngine {
       return { id: "", state: inputs };
     }
     if (this.failure) throw new Error(`${name} was not attempted: ${this.failure}`);
+    const work = this.registerCustom(reg, type, name, inputs, base);
+    this.inFlight.add(work);
+    try {
+      return await work;
+    } finally {
+      this.inFlight.delete(work);
+    }
+  }
+
+  private async registerCustom(reg: Registration, type: string, name: string, inputs: Props, base: Omit<ResourceRecord, "id" | "outputs">): Promise<{ id: string; state: Props }> {
     const lines: string[] = [];
     const started = Date.now();
     let decision: Decision = { kind: "create" };
@@ -105,7 +128,7 @@ export class MockEngine {
       return { id, state: secret };
     } catch (err) {
       const message = (err as Error).message;
-      this.failure ??= `${type} ${name} failed: ${message.split("\n")[0]}`;
+      this.failWith(`${type} ${name} failed: ${message.split("\n")[0]}`);
       this.operation({ op: decision.kind, urn: reg.urn, type, name, ms: Date.now() - started, diagnostics: lines, error: message });
       throw err;
     }
@@ -218,7 +241,9 @@ export class MockEngine {
   }
 
   failWith(message: string): void {
-    this.failure ??= message;
+    if (this.failure) return;
+    this.failure = message;
+    this.failureListeners.splice(0).forEach((l) => l());
   }
 
   operation(op: Operation): void {

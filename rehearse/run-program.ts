@@ -117,29 +117,39 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
   // A failed registration rejects promises inside the SDK that nothing awaits. Like the language
   // host (and the automation API's inline-program server), this run listens for unhandled
   // rejections while the program runs: they fail the run.
-  const stray = (reason: unknown) => (error ??= reason instanceof Error ? reason : new Error(String(reason)));
+  const stray = (reason: unknown) => {
+    error ??= reason instanceof Error ? reason : new Error(String(reason));
+    engine.failWith(`the program failed: ${error.message.split("\n")[0]}`);
+  };
   process.on("unhandledRejection", stray);
   // The root stack's init must not reject: the SDK would leave the rejection unhandled. So the
   // program's error, or a failed export, is kept here, and the stack gets no outputs.
-  await pulumi.runtime.runInPulumiStack(async () => {
+  const stackDone = pulumi.runtime.runInPulumiStack(async () => {
     try {
       for (const t of o.transformations ?? []) pulumi.runtime.registerStackTransformation(t);
       const exports = (await o.loadProgram()) as Record<string, unknown>;
       for (const value of Object.values(exports)) if (pulumi.Output.isInstance(value)) await (value as unknown as { promise(): Promise<unknown> }).promise();
       return exports;
     } catch (err) {
-      error = err as Error;
+      error ??= err as Error;
       return {};
     }
   });
-  // Internal to the SDK (not in its typings): drains registrations still in flight.
-  await (pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs().catch((err: Error) => (error ??= err));
+  await Promise.race([stackDone, engine.whenFailed()]);
+  // Internal to the SDK (not in its typings): drains registrations still in flight. After a
+  // failure it may never return (registrations whose inputs failed never finish; the language
+  // host exits instead), so then only the operations already running are waited for.
+  const drained = (pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs().catch((err: Error) => void (error ??= err));
+  await Promise.race([drained, engine.whenFailed()]);
+  await engine.idle();
   // Rejections are reported unhandled only after the microtasks have run.
   await new Promise((resolve) => setImmediate(resolve));
   process.off("unhandledRejection", stray);
   if (error) engine.failWith(`the program failed: ${error.message.split("\n")[0]}`);
   await engine.finish();
-  const failure = error ?? (engine.failed ? new Error(engine.failed) : undefined);
+  // The first failure is the cause: an operation's, or else the program's own error.
+  const failed = engine.failed;
+  const failure = failed === undefined ? undefined : error && failed.startsWith("the program failed") ? error : new Error(failed);
   return { registered, outputs: engine.snapshot().outputs, ...(failure ? { error: failure } : {}) };
 }
 
