@@ -29,9 +29,11 @@ const [config, stackList] = validateAll(
 );
 
 // The Pulumi name is fixed so that renaming the cluster (clusterName) renames servers in place.
-// Object keys go over as the user wrote them: the component validates its arguments again.
+// Object keys go over as the user wrote them: the component validates its arguments again. With
+// dockerOnImage the (default) dockerVersion is unused, and passing it would read as set by the user.
+const unused = (k: string) => k === "dockerVersion" && config.dockerOnImage;
 const args = {
-  ...Object.fromEntries(Object.entries(config).filter(([k]) => (KEYS as readonly string[]).includes(k))),
+  ...Object.fromEntries(Object.entries(config).filter(([k]) => (KEYS as readonly string[]).includes(k) && !unused(k))),
   ...Object.fromEntries(OBJECT_KEYS.filter((k) => clusterConfig[k] !== undefined).map((k) => [k, clusterConfig[k]])),
 };
 const cluster = new SwarmCluster("swarm", args);

@@ -141,6 +141,17 @@ describe("the Pulumi program", () => {
     expect(fresh.outputs.sshPrivateKey).not.toBe(first.outputs.sshPrivateKey);
   });
 
+  it("boots servers that check the image's Docker instead of installing it when dockerOnImage is set (found by npm run rehearse)", async () => {
+    const rs = await runProgram({ serverType: "cx23", image: "debian-12", dockerOnImage: true, workers: 1 });
+    for (const s of ofType(rs, SERVER)) {
+      const userData = String(s.inputs.userData);
+      expect(userData).toContain("dockerOnImage");
+      expect(userData).not.toContain("download.docker.com");
+    }
+    // Both together are still refused, as the user wrote them.
+    await expect(runProgram({ serverType: "cx23", dockerOnImage: true, dockerVersion: "28.5.1" })).rejects.toThrow(/dockerVersion is set but hcloud-swarm:dockerOnImage is true/);
+  });
+
   it("refuses bad config with messages naming the keys, before creating any resource", async () => {
     const bad = runProgram({ serverType: "cx23", managers: 2, workers: -1, networkCidr: "10.0.0.0/33", locations: [], typo: 1 });
     // The program runs in its own module registry, so the error is that registry's ValidationError.
