@@ -66,7 +66,7 @@ export function nodesToInspect(inv: Inventory, members: readonly SwarmMember[]):
 }
 
 function describeTrouble(name: string, o: Observation | undefined): string | undefined {
-  if (!o) return `${name} was not inspected`;
+  if (!o) return `${name} was still being inspected when the run had to decide`;
   if (!o.reachable) return `cannot reach ${name}: ${o.error}`;
   if (o.info.state === "error") return `docker on ${name} reports a swarm error: ${o.info.error}; fix it or run \`docker swarm leave --force\` there`;
   if (o.info.state === "locked") return `${name} is a locked swarm manager; run \`docker swarm unlock\` on it with the unlock key`;
@@ -74,31 +74,55 @@ function describeTrouble(name: string, o: Observation | undefined): string | und
 }
 
 /**
- * Picks the manager that serves the run: the first inventory manager that is an active, control-
- * capable member; else init on the first manager when every manager is reachable and none is in a
- * swarm. Never inits when a manager cannot be reached: it may hold the existing swarm.
+ * A manager that answers but cannot read its cluster: the swarm has no leader at that moment.
+ * Docker reports it as control available with no cluster ID, and an error such as "The swarm does
+ * not have a leader" or "context deadline exceeded" (seen on the bed right after the leader died).
+ */
+export function awaitsLeader(info: SwarmInfo): boolean {
+  return info.state === "active" && info.controlAvailable && !info.clusterId;
+}
+
+/** A manager that can serve the run: an active manager of a swarm whose leader answers. */
+export function canServe(o: Observation | undefined): o is { reachable: true; info: SwarmInfo & { clusterId: string } } {
+  return o?.reachable === true && o.info.state === "active" && o.info.controlAvailable && !!o.info.clusterId;
+}
+
+/** Why a manager does not serve this run, in words that name it and say what to do. */
+function whyNotServing(name: string, o: Observation | undefined): string {
+  const trouble = describeTrouble(name, o);
+  if (trouble || !o?.reachable) return trouble ?? `cannot reach ${name}`;
+  const { info } = o;
+  if (awaitsLeader(info)) {
+    return `${name} is a manager of a swarm but no leader answered while bootstrap waited (docker: ${info.error || "no cluster information"}); if most managers are down the swarm has lost quorum: bring them back, or run \`docker swarm init --force-new-cluster\` on ${name}`;
+  }
+  if (info.state === "inactive") return `${name} is not in a swarm`;
+  if (info.state === "pending") return `${name} is still trying to join a swarm (pending); check that it reaches a manager on 2377/tcp, or run \`docker swarm leave --force\` on it`;
+  return `${name} is ${info.state} in a swarm but not as a manager of it; run \`docker swarm leave --force\` on it, or promote it from a manager of that swarm`;
+}
+
+/**
+ * Picks the manager that serves the run: the first inventory manager that is an active manager of
+ * a swarm with a leader; else init on the first manager when every manager answered and none is
+ * in any swarm. Never inits while a manager cannot be reached or is in a swarm: it may hold the
+ * existing one. A refusal names every manager and why it did not serve.
  */
 export function chooseEntry(inv: Inventory, obs: ReadonlyMap<string, Observation>): Entry {
   const mgrs = inv.nodes.filter((n) => n.role === "manager");
-  const active = mgrs.filter((n) => {
-    const o = obs.get(n.name);
-    return o?.reachable === true && o.info.state === "active" && o.info.controlAvailable && o.info.clusterId;
-  });
-  const clusters = new Set(active.map((n) => (obs.get(n.name) as { info: SwarmInfo }).info.clusterId));
+  const active = mgrs.filter((n) => canServe(obs.get(n.name)));
+  const clusterOf = (n: InventoryNode) => (obs.get(n.name) as { info: SwarmInfo }).info.clusterId as string;
+  const clusters = new Set(active.map(clusterOf));
   if (clusters.size > 1) {
-    const who = active.map((n) => `${n.name} (cluster ${(obs.get(n.name) as { info: SwarmInfo }).info.clusterId})`).join(", ");
+    const who = active.map((n) => `${n.name} (cluster ${clusterOf(n)})`).join(", ");
     return { kind: "fail", problem: `the inventory's managers belong to different swarms: ${who}; make them leave all but one swarm first` };
   }
-  if (active.length > 0) return { kind: "serve", node: active[0], clusterId: [...clusters][0] as string };
-  const trouble = mgrs.map((n) => describeTrouble(n.name, obs.get(n.name))).filter((p): p is string => p !== undefined);
-  if (trouble.length > 0) {
-    return { kind: "fail", problem: `no reachable manager is in a swarm, and bootstrap will not create one while a manager may hold it: ${trouble.join("; ")}` };
-  }
-  const inSwarm = mgrs.filter((n) => (obs.get(n.name) as { info: SwarmInfo }).info.state !== "inactive");
-  if (inSwarm.length > 0) {
-    return { kind: "fail", problem: inSwarm.map((n) => `${n.name} is ${(obs.get(n.name) as { info: SwarmInfo }).info.state} in a swarm but not as a manager of it; run \`docker swarm leave --force\` on it`).join("; ") };
-  }
-  return { kind: "init", node: mgrs[0] };
+  if (active.length > 0) return { kind: "serve", node: active[0], clusterId: clusterOf(active[0]) };
+  const fresh = (n: InventoryNode) => {
+    const o = obs.get(n.name);
+    return o?.reachable === true && o.info.state === "inactive";
+  };
+  if (mgrs.every(fresh)) return { kind: "init", node: mgrs[0] };
+  const reasons = mgrs.map((n) => whyNotServing(n.name, obs.get(n.name)));
+  return { kind: "fail", problem: `no manager can serve this run, and bootstrap will not create a new swarm while a manager is or may be in one: ${reasons.join("; ")}` };
 }
 
 export interface MembershipPlan {

@@ -7,18 +7,30 @@
  */
 import { Action, BootstrapError } from "./actions";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
+import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
 import { redact } from "../transport/redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
-import { SwarmMember, parseSwarmInfo } from "./swarm-state";
-import { addLabels, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersReady } from "./swarm-ops";
+import { SwarmInfo, SwarmMember, parseSwarmInfo } from "./swarm-state";
+import { addLabels, ELECTION_WAIT_MS, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersReady } from "./swarm-ops";
 import { sleep } from "../common/time";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
 export const JOIN_CONCURRENCY = 8;
-/** Once one manager serves, the others get this long to answer before the run goes on without them (e.g. a stopped first manager). */
+/**
+ * Once one manager serves (an active manager whose swarm has a leader), the others get this long to
+ * answer before the run goes on without them (e.g. a stopped first manager). It only ever lets the
+ * run go on: it never decides that no manager serves.
+ */
 export const MANAGER_GRACE_MS = 10_000;
+/** A manager answering during an election is read again this often (each read itself waits up to docker's 20 s). */
+export const ELECTION_POLL_MS = 1_000;
+/**
+ * The serving manager can go away mid-run (powered off, its SSH dropped, frozen past the command
+ * timeout). Everything done so far is in the swarm, so the run inspects again and goes on through
+ * another manager, up to this many times.
+ */
+export const ENTRY_FAILOVERS = 2;
 /** A node the swarm lists as down is given this long to answer SSH: it is usually off, and waiting the full boot time helps no one. */
 export const DOWN_NODE_SSH_WAIT_MS = 15_000;
 /** A node that reports "pending" is finishing a join from an interrupted run; give it this long to settle. */
@@ -82,10 +94,13 @@ export class Run {
   readonly actions: Action[];
   readonly problems: string[];
   readonly warnings: string[];
+  /** The manager serving this run, once chosen. */
+  entry: string | undefined;
   private closed: boolean;
   readonly o: BootstrapOptions;
   constructor(o: BootstrapOptions) {
     this.o = o;
+    this.entry = undefined;
     this.sessions = new Map();
     this.obs = new Map();
     this.actions = [];
@@ -116,6 +131,7 @@ export class Run {
         await sleep(1000);
         info = await readSwarmInfo(s);
       }
+      if (node.role === "manager" && awaitsLeader(info)) info = await this.awaitLeader(s, info, signal);
       this.log(`[${node.name}] swarm state: ${info.state}${info.controlAvailable ? " (manager)" : ""}`);
       o = { reachable: true, info };
     } catch (err) {
@@ -125,13 +141,35 @@ export class Run {
     return o;
   }
 
+  /**
+   * A manager that answers while its swarm has no leader (an election after the leader went away)
+   * is read again until a leader answers or ELECTION_WAIT_MS passes; only then does it count as
+   * serving or not. Stops early when the run no longer needs this manager.
+   */
+  private async awaitLeader(s: SshSession, first: SwarmInfo, signal?: AbortSignal): Promise<SwarmInfo> {
+    this.log(`[${s.node}] is a manager but its swarm has no leader yet (docker: ${first.error || "no cluster information"}); reading it again for up to ${ELECTION_WAIT_MS / 1000} s`);
+    let info = first;
+    for (const deadline = Date.now() + ELECTION_WAIT_MS; awaitsLeader(info) && Date.now() < deadline && !signal?.aborted; ) {
+      await sleep(ELECTION_POLL_MS);
+      info = await readSwarmInfo(s);
+    }
+    if (!awaitsLeader(info)) this.log(`[${s.node}] a leader answers again`);
+    return info;
+  }
+
+  /** The serving manager, if its connection dropped during the run. */
+  entryLost(): string | undefined {
+    const s = this.entry === undefined ? undefined : this.sessions.get(this.entry);
+    return s && !s.isOpen() ? this.entry : undefined;
+  }
+
   closeAll(): void {
     this.closed = true;
     for (const s of this.sessions.values()) s.close();
   }
 }
 
-/** Inspects every manager in parallel; returns once all answered, or once one serves and the rest had MANAGER_GRACE_MS. */
+/** Inspects every manager in parallel; returns once all answered, or once one serves (see MANAGER_GRACE_MS). */
 export async function inspectManagers(run: Run, mgrs: readonly InventoryNode[]): Promise<Map<string, { done: Promise<Observation>; abort: AbortController }>> {
   const pending = new Map<string, { done: Promise<Observation>; abort: AbortController }>();
   let serving!: () => void;
@@ -139,7 +177,7 @@ export async function inspectManagers(run: Run, mgrs: readonly InventoryNode[]):
   for (const m of mgrs) {
     const abort = new AbortController();
     const done = run.inspect(m, run.o.sshWaitTimeoutMs, abort.signal).then((o) => {
-      if (o.reachable && o.info.state === "active" && o.info.controlAvailable) serving();
+      if (canServe(o)) serving();
       return o;
     });
     pending.set(m.name, { done, abort });
@@ -153,14 +191,26 @@ export async function inspectManagers(run: Run, mgrs: readonly InventoryNode[]):
 
 /** Brings the swarm to match the inventory. Throws BootstrapError (listing all problems and the actions already taken) on failure. */
 export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<BootstrapResult> {
-  const run = new Run(o);
-  try {
-    return await converge(inv, run);
-  } catch (err) {
-    if (err instanceof BootstrapError) throw err;
-    throw new BootstrapError([...run.problems, redact((err as Error).message)], run.actions);
-  } finally {
-    run.closeAll();
+  const earlier: Action[] = [];
+  const warnings: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const run = new Run(o);
+    try {
+      const result = await converge(inv, run);
+      return { ...result, actions: [...earlier, ...result.actions], warnings: [...warnings, ...result.warnings] };
+    } catch (err) {
+      const lost = run.entryLost();
+      if (lost !== undefined && attempt < ENTRY_FAILOVERS) {
+        earlier.push(...run.actions);
+        warnings.push(...run.warnings);
+        run.log(`[${lost}] the serving manager stopped answering mid-run (${redact((err as Error).message).split("\n").slice(0, 3).join(" ")}); inspecting again to go on through another manager`);
+        continue;
+      }
+      const problems = err instanceof BootstrapError ? err.problems : [...run.problems, redact((err as Error).message)];
+      throw new BootstrapError(problems, [...earlier, ...run.actions]);
+    } finally {
+      run.closeAll();
+    }
   }
 }
 
@@ -173,6 +223,7 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
 
   const entry = chooseEntry(inv, run.obs);
   if (entry.kind === "fail") throw new BootstrapError([entry.problem], []);
+  run.entry = entry.node.name;
   const manager = run.sessions.get(entry.node.name) as SshSession;
   const gate = limiter(run.o.concurrency ?? JOIN_CONCURRENCY);
   const early = new Map<string, Promise<Observation>>();

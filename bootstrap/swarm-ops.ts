@@ -5,7 +5,8 @@
 import { InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { registerSecret } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
-import { SshSession } from "../transport/ssh";
+import { redact } from "../transport/redact";
+import { CommandOptions, CommandResult, SshSession } from "../transport/ssh";
 import { SwarmMember, parseNodeInspect, parseSwarmInfo, SwarmInfo } from "./swarm-state";
 import { sleep, waitFor } from "../common/time";
 
@@ -39,6 +40,35 @@ export const UPDATE_RETRIES = 30;
 export const SETTLE_TIMEOUT_MS = 60_000;
 export const UPDATE_RETRY_DELAY_MS = 250;
 const POLL_MS = 1_000;
+/**
+ * Raft elects a new leader after 10–20 s without heartbeats (Docker's election ticks); meanwhile
+ * manager commands block, then fail with "The swarm does not have a leader" or "context deadline
+ * exceeded" (docker's own 20 s limit). Measured on the bed: 12–15 s from the leader's power cut to
+ * answers, also with every node capped at 20% of a core. A swarm without a leader for this long
+ * has lost quorum rather than being in an election.
+ */
+export const ELECTION_WAIT_MS = 90_000;
+/** What docker says while the swarm has no leader (texts seen on the bed after a leader's power cut and after a lost quorum). */
+const NO_LEADER = /does not have a leader|context deadline exceeded|code = (Unavailable|DeadlineExceeded)/i;
+
+/**
+ * Runs a command that needs the swarm's leader. While docker says there is none (an election),
+ * it is run again, for up to ELECTION_WAIT_MS; any other failure is reported at once.
+ */
+export async function onLeader(s: SshSession, command: string, o: CommandOptions = {}): Promise<CommandResult> {
+  const deadline = Date.now() + ELECTION_WAIT_MS;
+  for (;;) {
+    const r = await s.run(command, { ...o, allowFailure: true });
+    const noLeader = r.code !== 0 && NO_LEADER.test(r.stderr);
+    if (noLeader && Date.now() + POLL_MS < deadline) {
+      await sleep(POLL_MS);
+      continue;
+    }
+    if (r.code === 0 || o.allowFailure) return r;
+    const why = noLeader ? `the swarm had no leader for ${ELECTION_WAIT_MS / 1000} s; if most managers are down it has lost quorum (docker: ${r.stderr.trim()})` : r.stderr.trim() || r.stdout.trim() || "no output";
+    throw new Error(redact(`${command} failed on ${s.node} (exit ${r.code}): ${why}`));
+  }
+}
 
 async function poll(what: string, limitMs: number, done: () => Promise<boolean>, intervalMs = POLL_MS): Promise<void> {
   if (!(await waitFor(done, limitMs, intervalMs))) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
@@ -62,7 +92,8 @@ export async function waitForMembersReady(manager: SshSession, ids: readonly str
 
 /** Every member as the cluster sees it, in one command. */
 export async function readMembers(s: SshSession): Promise<SwarmMember[]> {
-  return parseNodeInspect((await s.run("docker node inspect $(docker node ls -q)")).stdout);
+  // `node ls` and `node inspect` in one shell: both need the leader, so the retry covers the pair.
+  return parseNodeInspect((await onLeader(s, "ids=$(docker node ls -q) && docker node inspect $ids")).stdout);
 }
 
 export async function initSwarm(s: SshSession, node: InventoryNode, settings: SwarmSettings = {}): Promise<void> {
@@ -79,7 +110,7 @@ export interface IngressState {
 }
 
 export async function readIngress(s: SshSession): Promise<IngressState> {
-  const r = await s.run("docker network inspect ingress --format '{{json .Options}}'", { allowFailure: true });
+  const r = await onLeader(s, "docker network inspect ingress --format '{{json .Options}}'", { allowFailure: true });
   if (r.code !== 0) {
     if (/no such network|not found/i.test(r.stderr)) return { exists: false, encrypted: false };
     throw new Error(`cannot inspect the ingress network on ${s.node}: ${r.stderr}`);
@@ -96,14 +127,14 @@ export async function readIngress(s: SshSession): Promise<IngressState> {
 export async function recreateIngress(s: SshSession, state: IngressState, mtu: number): Promise<void> {
   if (state.exists) {
     // `network rm ingress` asks for confirmation; it reads the answer from stdin.
-    const rm = await s.run("docker network rm ingress", { stdin: "y\n", allowFailure: true });
+    const rm = await onLeader(s, "docker network rm ingress", { stdin: "y\n", allowFailure: true });
     if (rm.code !== 0 && !/no such network/i.test(rm.stderr)) {
       throw new Error(`cannot replace the plain ingress network on ${s.node} (${rm.stderr || rm.stdout}); remove the services that publish ports through it, or publish them with mode: host, then re-run`);
     }
   }
   const create = `docker network create --driver overlay --ingress --opt encrypted --opt com.docker.network.driver.mtu=${mtu} ingress`;
   await poll(`the ingress network to be recreated on ${s.node}`, INGRESS_RECREATE_TIMEOUT_MS, async () => {
-    const r = await s.run(create, { allowFailure: true });
+    const r = await onLeader(s, create, { allowFailure: true });
     if (r.code === 0) return true;
     if (/already exists|being removed|in use/i.test(r.stderr)) return false;
     throw new Error(`creating the encrypted ingress network on ${s.node} failed: ${r.stderr}`);
@@ -113,7 +144,7 @@ export async function recreateIngress(s: SshSession, state: IngressState, mtu: n
 
 /** Fetched from a manager at the moment it is needed; held only in memory by the caller. */
 export async function joinToken(manager: SshSession, role: "manager" | "worker"): Promise<string> {
-  const token = (await manager.run(`docker swarm join-token -q ${role}`)).stdout.trim();
+  const token = (await onLeader(manager, `docker swarm join-token -q ${role}`)).stdout.trim();
   registerSecret(token);
   if (!token.startsWith("SWMTKN-")) throw new Error(`${manager.node} returned no ${role} join token`);
   return token;
@@ -138,7 +169,7 @@ export async function joinSwarm(s: SshSession, node: InventoryNode, token: strin
 /** Runs a node update on a manager, retrying while docker reports a concurrent spec change. */
 async function nodeUpdate(manager: SshSession, command: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const r = await manager.run(command, { allowFailure: true });
+    const r = await onLeader(manager, command, { allowFailure: true });
     if (r.code === 0) return;
     if (!/update out of sequence/i.test(r.stderr) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
     await sleep(UPDATE_RETRY_DELAY_MS * (0.5 + Math.random()));
@@ -150,7 +181,7 @@ export async function setRole(manager: SshSession, id: string, role: "manager" |
   await nodeUpdate(manager, `docker node ${role === "manager" ? "promote" : "demote"} ${shellQuote(id)}`);
   if (role === "worker") {
     await poll(`the demotion of ${id} to take effect`, DEMOTE_TIMEOUT_MS, async () => {
-      const r = await manager.run(`docker node inspect ${shellQuote(id)} --format '{{if .ManagerStatus}}manager{{else}}worker{{end}}'`);
+      const r = await onLeader(manager, `docker node inspect ${shellQuote(id)} --format '{{if .ManagerStatus}}manager{{else}}worker{{end}}'`);
       return r.stdout.trim() === "worker";
     });
   }
@@ -180,10 +211,10 @@ export async function leaveSwarm(s: SshSession): Promise<void> {
  * waiting for the managers to mark it down first would only add a few heartbeats (~15 s).
  */
 export async function removeMember(manager: SshSession, id: string, name: string): Promise<void> {
-  const r = await manager.run(`docker node rm --force ${shellQuote(id)}`, { allowFailure: true });
+  const r = await onLeader(manager, `docker node rm --force ${shellQuote(id)}`, { allowFailure: true });
   if (r.code !== 0 && !/could not find node|not found/i.test(r.stderr)) throw new Error(`docker node rm ${name} failed on ${manager.node}: ${r.stderr}`);
 }
 
 export async function nodeList(manager: SshSession): Promise<string> {
-  return (await manager.run("docker node ls --format 'table {{.Hostname}}\\t{{.Status}}\\t{{.Availability}}\\t{{.ManagerStatus}}\\t{{.ID}}'")).stdout;
+  return (await onLeader(manager, "docker node ls --format 'table {{.Hostname}}\\t{{.Status}}\\t{{.Availability}}\\t{{.ManagerStatus}}\\t{{.ID}}'")).stdout;
 }

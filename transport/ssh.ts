@@ -6,6 +6,7 @@
  */
 import { Readable } from "stream";
 import { NodeSSH } from "node-ssh";
+import { CLOUD_INIT_MARK, CLOUD_INIT_SCRIPT, cloudInitVerdict, describeCloudInit } from "./cloud-init";
 import { fingerprint, hostKeyAlgorithms, parseHostKey } from "./hostkey";
 import { redact, redactedError, registerSecret } from "./redact";
 import { shellQuote } from "./shell";
@@ -33,7 +34,7 @@ export const SSH_AUTH_RETRIES = 3;
 export const COMMAND_TIMEOUT_MS = 60_000;
 /** Extra local wait past a command's remote `timeout`, after which the connection is dropped (remote side unresponsive). */
 export const COMMAND_LOCAL_GRACE_MS = 15_000;
-/** cloud-init on a fresh server installs packages (docker) and can take several minutes. */
+/** cloud-init on a fresh server installs packages (docker) and can take several minutes; it is only waited for while it really runs. */
 export const CLOUD_INIT_TIMEOUT_MS = 900_000;
 /** After cloud-init, dockerd should answer quickly; this covers a slow first start (storage setup). */
 export const DOCKER_WAIT_TIMEOUT_MS = 120_000;
@@ -279,24 +280,21 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
   }
 }
 
-/** Runs cloud-init's wait where cloud-init is installed; $? is then its exit code, or 100 without it. */
-const CLOUD_INIT_WAIT = "if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1; else (exit 100); fi";
-const CLOUD_INIT_MARK = "hcloud-swarm-cloud-init=";
-
 /**
- * Waits until the node has finished cloud-init (where installed) and dockerd answers, then returns
- * the output of `probe` (a docker command; default the server version). Both waits and the probe
- * share one command when the node is ready, which is the usual case: a new node costs one command
- * here, not three. cloud-init exit 1 is a failed boot; 2 means "recoverable errors" and is reported.
+ * Waits until the node has finished cloud-init (where it is installed and really running: see
+ * ./cloud-init) and dockerd answers, then returns the output of `probe` (a docker command; default
+ * the server version). Both and the probe share one command when the node is ready, which is the
+ * usual case: a new node costs one command here, not three. A host where cloud-init is installed
+ * but disabled, or never runs, is not waited for; what was found is logged.
  */
 export async function waitForNodeReady(session: SshSession, log?: (line: string) => void, probe = "docker info --format '{{.ServerVersion}}'"): Promise<string> {
-  const first = await session.run(`${CLOUD_INIT_WAIT}; echo "${CLOUD_INIT_MARK}$?"; ${probe}`, { timeoutMs: CLOUD_INIT_TIMEOUT_MS, allowFailure: true });
-  const mark = new RegExp(`^${CLOUD_INIT_MARK}(\\d+)$`, "m").exec(first.stdout);
-  const ci = mark ? Number(mark[1]) : -1;
-  if (ci === 1) throw new Error(`cloud-init failed on ${session.node}; see /var/log/cloud-init-output.log there`);
-  if (ci === 2) log?.(`[${session.node}] cloud-init finished with recoverable errors`);
-  else if (ci !== 0 && ci !== 100) throw new Error(`waiting for cloud-init on ${session.node} failed (exit ${ci}): ${redact(first.stderr)}`);
-  if (first.code === 0) return first.stdout.slice((mark?.index ?? 0) + (mark?.[0].length ?? 0)).trim();
+  const first = await session.run(`${CLOUD_INIT_SCRIPT}\n${probe}`, { timeoutMs: CLOUD_INIT_TIMEOUT_MS, allowFailure: true });
+  const verdict = cloudInitVerdict(first.stdout);
+  if (!verdict) throw new Error(`cannot read cloud-init's state on ${session.node} (exit ${first.code}): ${redact(first.stderr || first.stdout || "no output")}`);
+  if (verdict.kind === "error") throw new Error(`cloud-init failed on ${session.node} (${verdict.detail}); see /var/log/cloud-init-output.log and \`cloud-init status --long\` there`);
+  const line = describeCloudInit(session.node, verdict);
+  if (line) log?.(line);
+  if (first.code === 0) return first.stdout.split("\n").filter((l) => !l.startsWith(CLOUD_INIT_MARK)).join("\n").trim();
   const deadline = Date.now() + DOCKER_WAIT_TIMEOUT_MS;
   for (;;) {
     const r = await session.run(probe, { allowFailure: true, timeoutMs: 20_000 });

@@ -31,6 +31,7 @@ import {
 } from "../../local/ns/node";
 import { NodeRecord } from "../../local/ns/node-files";
 import { readShape, shapeNodes } from "../../local/ns/shape";
+import { cloudInitAside, CloudInitState, cloudInitStateScript } from "./cloud-init";
 import { CLEAR, NodeShape, selectNodes, ShapeAction, ShapeRequest } from "../../local/shape";
 import { run, RunResult } from "../../local/run";
 import { waitFor } from "../../common/time";
@@ -98,6 +99,8 @@ export interface Testbed {
   clearShape(): Promise<ShapeAction[]>;
   /** The conditions in force on a node, read back from its rules, cgroups and processes. */
   readShape(node: string): Promise<NodeShape>;
+  /** Puts Debian's real cloud-init (unpacked aside, never installed) on this node's PATH only, in the given state; "absent" takes it away. */
+  cloudInit(node: string, state: CloudInitState): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -219,6 +222,12 @@ class LiveTestbed implements Testbed {
 
   readShape(node: string): Promise<NodeShape> {
     return readShape(this.bed.ctx, this.rec(node));
+  }
+
+  async cloudInit(node: string, state: CloudInitState): Promise<void> {
+    const script = cloudInitStateScript(state === "absent" ? "" : await cloudInitAside(), state);
+    const r = await this.exec(node, script);
+    if (r.code !== 0) throw new Error(`setting cloud-init to ${state} on ${node} failed: ${r.stderr}`);
   }
 
   async down(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Inventory, InventoryNode } from "../../inventory/inventory";
-import { checkManagerChanges, chooseEntry, departedTarget, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, nodesToInspect, Observation, planMembership, planRemovals, planRolesAndLabels } from "../../bootstrap/plan";
+import { awaitsLeader, checkManagerChanges, chooseEntry, departedTarget, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, nodesToInspect, Observation, planMembership, planRemovals, planRolesAndLabels } from "../../bootstrap/plan";
 import { SwarmMember, SwarmInfo } from "../../bootstrap/swarm-state";
 
 const node = (name: string, role: "manager" | "worker", octet: number, labels: Record<string, string> = {}): InventoryNode => ({
@@ -50,7 +50,40 @@ describe("choosing the entry manager", () => {
 
   it("refuses to init when a manager is a worker of some swarm", () => {
     const e = chooseEntry(inv(m1), new Map([["manager-1", up({ state: "active", nodeId: "Z" })]]));
-    expect((e as { problem: string }).problem).toMatch(/manager-1 is active in a swarm but not as a manager/);
+    expect((e as { problem: string }).problem).toMatch(/manager-1 is active in a swarm but not as a manager of it; run `docker swarm leave --force` on it/);
+  });
+
+  // What docker reported on the bed while the swarm had no leader (after the leader's power cut).
+  const electing = (id: string, error = "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.") =>
+    up({ state: "active", nodeId: id, controlAvailable: true, error });
+
+  it("never counts a manager without a leader as serving, and never calls a majority of such managers 'not in a swarm'", () => {
+    const e = chooseEntry(inv(m1, m2, m3), new Map([["manager-1", down()], ["manager-2", electing("B")], ["manager-3", electing("C", "rpc error: code = DeadlineExceeded desc = context deadline exceeded")]]));
+    expect(e.kind).toBe("fail");
+    const problem = (e as { problem: string }).problem;
+    expect(problem).not.toMatch(/no reachable manager is in a swarm/);
+    expect(problem).toMatch(/^no manager can serve this run, and bootstrap will not create a new swarm while a manager is or may be in one: /);
+    // Every manager is named with its reason; the electing ones quote docker.
+    expect(problem).toMatch(/cannot reach manager-1: connect ECONNREFUSED/);
+    expect(problem).toMatch(/manager-2 is a manager of a swarm but no leader answered while bootstrap waited \(docker: rpc error: code = Unknown desc = The swarm does not have a leader/);
+    expect(problem).toMatch(/manager-3 is a manager of a swarm but no leader answered .*context deadline exceeded.*lost quorum.*--force-new-cluster` on manager-3/);
+  });
+
+  it("serves through a manager whose leader answers, whatever the others report", () => {
+    const e = chooseEntry(inv(m1, m2, m3), new Map([["manager-1", electing("A")], ["manager-2", down()], ["manager-3", activeMgr("C")]]));
+    expect(e).toEqual({ kind: "serve", node: m3, clusterId: "C1" });
+  });
+
+  it("names a manager that had not answered yet as such, not as absent from a swarm", () => {
+    const e = chooseEntry(inv(m1, m2, m3), new Map([["manager-2", up()], ["manager-3", up()]]));
+    expect((e as { problem: string }).problem).toMatch(/manager-1 was still being inspected when the run had to decide; manager-2 is not in a swarm; manager-3 is not in a swarm$/);
+  });
+
+  it("tells an election from a normal manager", () => {
+    const infoOf = (o: Observation) => (o as { info: SwarmInfo }).info;
+    expect(awaitsLeader(infoOf(electing("B")))).toBe(true);
+    expect(awaitsLeader(infoOf(activeMgr("B")))).toBe(false);
+    expect(awaitsLeader(info({ state: "active", nodeId: "W" }))).toBe(false);
   });
 });
 
