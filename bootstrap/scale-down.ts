@@ -16,8 +16,8 @@ export async function scaleDown(manager: SshSession, entry: SwarmMember, name: s
   }
   if (entry.status === "ready") {
     // Also when already drained (a re-run after an interrupted removal): it waits for stragglers.
-    await drain(manager, entry.id, name);
-    if (entry.availability !== "drain") act({ node: name, kind: "drain", detail: "tasks moved to other nodes" });
+    const how = await drain(manager, entry.id, name);
+    if (entry.availability !== "drain") act({ node: name, kind: "drain", detail: how });
   }
   let left = false;
   if (node) {

@@ -14,8 +14,8 @@ import { sleep, waitFor } from "../common/time";
 export const INIT_TIMEOUT_MS = 60_000;
 /** `swarm join` returns once the node has its certificate (managers: once raft has added them). */
 export const JOIN_TIMEOUT_MS = 120_000;
-/** After drain, tasks need time to stop (10 s stop grace each by default) and be rescheduled. */
-export const DRAIN_TIMEOUT_MS = 120_000;
+/** After drain, tasks need time to stop (10 s stop grace each by default; more on a starved CPU); the wait ends as soon as they have. */
+export const DRAIN_TIMEOUT_MS = 180_000;
 /**
  * Ingress removal is asynchronous; creating the new one is retried this long. Usually it is gone in
  * under a second, but a slow host (a 1-vCPU VM under software emulation on a busy machine) took over
@@ -192,13 +192,29 @@ export async function addLabels(manager: SshSession, id: string, labels: Readonl
   await nodeUpdate(manager, `docker node update ${args} ${shellQuote(id)}`);
 }
 
-/** Drains the node and waits until no task that should run is left on it. */
-export async function drain(manager: SshSession, id: string, name: string): Promise<void> {
+/** Task states that are over (Docker's TaskState): a drained node is done when every task on it is in one. */
+const TASK_OVER = ["complete", "shutdown", "failed", "rejected", "orphaned", "remove"];
+
+/**
+ * Drains the node and waits until every task on it has stopped, as its engine reports (the
+ * orchestrator marks them for shutdown at once, so the desired state alone proves nothing; seen on
+ * the bed: tasks still running a second after). A node that goes down meanwhile will not report
+ * again: the wait ends there and says so. Returns how the drain ended, for the action's detail.
+ */
+export async function drain(manager: SshSession, id: string, name: string): Promise<string> {
   await nodeUpdate(manager, `docker node update --availability drain ${shellQuote(id)}`);
-  await poll(`the tasks on ${name} to move away after drain`, DRAIN_TIMEOUT_MS, async () => {
-    const r = await manager.run(`docker node ps ${shellQuote(id)} --filter desired-state=running -q`);
-    return r.stdout.trim() === "";
-  });
+  const q = shellQuote(id);
+  let running: string[] = [];
+  let down = false;
+  const over = await waitFor(async () => {
+    const r = await onLeader(manager, `docker node inspect ${q} --format 'status={{.Status.State}}' && docker node ps ${q} --format '{{.Name}} {{.CurrentState}}'`);
+    const [status, ...tasks] = r.stdout.trim().split("\n");
+    down = status === "status=down";
+    running = tasks.filter((t) => t.trim() !== "" && !TASK_OVER.includes((t.split(" ")[1] ?? "").toLowerCase()));
+    return running.length === 0 || down;
+  }, DRAIN_TIMEOUT_MS, POLL_MS);
+  if (!over) throw new Error(`timed out after ${DRAIN_TIMEOUT_MS / 1000} s waiting for the tasks on ${name} to stop after drain; still running: ${running.join(", ")}`);
+  return down && running.length > 0 ? `${name} went down while draining; ${running.length} task(s) on it were not seen to stop` : "every task on it stopped";
 }
 
 export async function leaveSwarm(s: SshSession): Promise<void> {

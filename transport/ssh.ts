@@ -84,6 +84,8 @@ export interface CommandOptions {
   readonly stdin?: string | Buffer;
   /** Return non-zero exits instead of throwing. Default false. */
   readonly allowFailure?: boolean;
+  /** What traces and errors show instead of the command, for a long script. Default: the command. */
+  readonly display?: string;
 }
 
 export interface UploadOptions {
@@ -209,7 +211,7 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
 
   return {
     node: target.name,
-    run: (command, o = {}) => exec(command, command, o),
+    run: (command, o = {}) => exec(command, o.display ?? command, o),
     async upload(content, remotePath, o = {}) {
       const q = shellQuote(remotePath);
       const tmp = shellQuote(`${remotePath}.tmp-${process.pid}`);
@@ -288,7 +290,7 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
  * but disabled, or never runs, is not waited for; what was found is logged.
  */
 export async function waitForNodeReady(session: SshSession, log?: (line: string) => void, probe = "docker info --format '{{.ServerVersion}}'"): Promise<string> {
-  const first = await session.run(`${CLOUD_INIT_SCRIPT}\n${probe}`, { timeoutMs: CLOUD_INIT_TIMEOUT_MS, allowFailure: true });
+  const first = await session.run(`${CLOUD_INIT_SCRIPT}\n${probe}`, { timeoutMs: CLOUD_INIT_TIMEOUT_MS, allowFailure: true, display: `cloud-init status --long (read, and waited on only while it runs); ${probe}` });
   const verdict = cloudInitVerdict(first.stdout);
   if (!verdict) throw new Error(`cannot read cloud-init's state on ${session.node} (exit ${first.code}): ${redact(first.stderr || first.stdout || "no output")}`);
   if (verdict.kind === "error") throw new Error(`cloud-init failed on ${session.node} (${verdict.detail}); see /var/log/cloud-init-output.log and \`cloud-init status --long\` there`);
