@@ -11,7 +11,7 @@ import { bootstrap } from "../../bootstrap/run";
 import { BootstrapError } from "../../bootstrap/actions";
 import { ELECTION_WAIT_MS } from "../../bootstrap/swarm-ops";
 import { useTestbed } from "../support/testbed";
-import { actionsOf, expectSuccess, runCli, withNodes, writeInventory } from "./bootstrap-helpers";
+import { actionsOf, expectSuccess, runCli, writeInventory } from "./bootstrap-helpers";
 import { expectMatches, inventoryOf, leaderOf, triggerOn } from "./resilience-scenarios";
 
 jest.setTimeout(600_000);
@@ -29,7 +29,7 @@ describe("bootstrap while the swarm has no leader", () => {
     // The one manager left to vote is frozen: no leader can be elected until it thaws.
     await bed().shape(slow, { frozen: true });
     const thaw = triggerOn(new RegExp(`\\[${answering}\\] is a manager but its swarm has no leader yet`), () => bed().shape(slow, { frozen: false }));
-    const file = writeInventory(bed(), withNodes(bed(), (ns) => ns.filter((n) => n.name !== "outsider")), "election");
+    const file = writeInventory(bed(), bed().inventory, "election");
     const run = await runCli(file, thaw.onLine);
     await thaw.done();
     await bed().shape(slow, { frozen: false });
