@@ -11,7 +11,8 @@ import { run } from "../../local/run";
 
 /** What cloud-init's Depends needs for `schema` to import. */
 const PYTHON_DEPS = ["python3-configobj", "python3-jinja2", "python3-jsonpatch", "python3-jsonschema", "python3-netifaces", "python3-oauthlib", "python3-requests", "python3-serial", "python3-yaml"];
-const UNPACKED = path.join(os.tmpdir(), "hcloud-swarm-cloud-init");
+/** Outside the directories every namespace-bed node mounts privately (/tmp, /run, /var/lib, /var/log, /root): nodes run it too (./cloud-init.ts). */
+const UNPACKED = "/var/cache/hcloud-swarm-tests/cloud-init";
 /** apt on a fresh machine (update plus downloads) can take minutes. */
 const APT_TIMEOUT_MS = 600_000;
 
@@ -30,6 +31,7 @@ export async function cloudInitPythonPath(): Promise<string> {
     await apt(["update", "-qq"]);
     if ((await apt(["install", "-y", "-qq", "--no-install-recommends", ...need])) !== 0) throw new Error(`cannot install ${need.join(" ")} with apt-get`);
   }
+  fs.mkdirSync(path.dirname(UNPACKED), { recursive: true });
   const work = `${UNPACKED}.tmp-${process.pid}`;
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });

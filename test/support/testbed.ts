@@ -31,7 +31,7 @@ import {
 } from "../../local/ns/node";
 import { NodeRecord } from "../../local/ns/node-files";
 import { readShape, shapeNodes } from "../../local/ns/shape";
-import { cloudInitAside, CloudInitState, cloudInitStateScript } from "./cloud-init";
+import { CloudInitState, cloudInitStateScript } from "./cloud-init";
 import { CLEAR, NodeShape, selectNodes, ShapeAction, ShapeRequest } from "../../local/shape";
 import { run, RunResult } from "../../local/run";
 import { waitFor } from "../../common/time";
@@ -225,7 +225,7 @@ class LiveTestbed implements Testbed {
   }
 
   async cloudInit(node: string, state: CloudInitState): Promise<void> {
-    const script = cloudInitStateScript(state === "absent" ? "" : await cloudInitAside(), state);
+    const script = await cloudInitStateScript(state);
     const r = await this.exec(node, script);
     if (r.code !== 0) throw new Error(`setting cloud-init to ${state} on ${node} failed: ${r.stderr}`);
   }
