@@ -47,8 +47,8 @@ export interface DialectReading {
   readonly divergences: readonly DialectProblem[];
 }
 
-/** Aliases expand to copies; this bounds a "billion laughs" file (go-yaml has a similar limit). */
-export const MAX_ALIAS_NODES = 100_000;
+/** Aliases expand to copies; this bounds a "billion laughs" file (Docker refuses it too: "excessive aliasing"). A stack uses a few dozen. */
+export const MAX_ALIAS_EXPANSIONS = 10_000;
 
 /** Characters that end a line for Docker but not for the `yaml` package. */
 const DOCKER_BREAKS = /[\u0085\u2028\u2029]/g;
@@ -216,8 +216,8 @@ function alias(w: Walk, node: Alias, line: number, seen: readonly Node[]): [GoVa
     return [null, { line }];
   }
   w.expanded += 1;
-  if (w.expanded > MAX_ALIAS_NODES) {
-    if (w.expanded === MAX_ALIAS_NODES + 1) w.problems.push({ line: lineAt(w, node), message: `more than ${MAX_ALIAS_NODES} alias expansions: the file is too repetitive to read safely` });
+  if (w.expanded > MAX_ALIAS_EXPANSIONS) {
+    if (w.expanded === MAX_ALIAS_EXPANSIONS + 1) w.problems.push({ line: lineAt(w, node), message: `more than ${MAX_ALIAS_EXPANSIONS} alias expansions: the file is too repetitive to read safely` });
     return [null, { line }];
   }
   const [v, at] = walk(w, target, line, [...seen, target]);

@@ -17,6 +17,8 @@ export interface HostileStack {
    * which Docker reads (or refuses) in turn. Default: `rules`.
    */
   readonly deployRules?: readonly string[];
+  /** Rules with the Docker-dialect reader as the judge, when they differ from Docker's. Default: `rules`. */
+  readonly dialectRules?: readonly string[];
 }
 
 const ENC = 'driver_opts: {encrypted: ""}';
@@ -105,6 +107,7 @@ export const HOSTILE_STACKS: readonly HostileStack[] = [
     bypass: "a top-level name: that a YAML-only lint accepts; Docker's schema refuses it",
     text: `version: "3.8"\nname: other\nservices:\n  app:\n    image: busybox\n    networks: [back]\nnetworks:\n  back:\n    ${ENC}\n`,
     rules: ["docker-config"],
+    dialectRules: ["compose-structure"],
   },
   {
     name: "host-network-by-name",
@@ -159,6 +162,26 @@ export const HOSTILE_STACKS: readonly HostileStack[] = [
     bypass: "configs: {c: {file: /root/.ssh/id_ed25519}}",
     text: `version: "3.8"\nservices:\n  app:\n    image: busybox\n    configs: [c]\n    networks: [back]\nnetworks:\n  back:\n    ${ENC}\nconfigs:\n  c:\n    file: /root/.ssh/id_ed25519\n`,
     rules: ["file-outside"],
+  },
+  {
+    name: "alias-bomb",
+    bypass: "a billion laughs: ten levels of ten aliases, to exhaust the reader",
+    text: [
+      'version: "3.8"',
+      "x-a: &a [x, x, x, x, x, x, x, x, x, x]",
+      ..."bcdefghij".split("").map((c, i) => `x-${c}: &${c} [${Array(10).fill(`*${"abcdefghij"[i]}`).join(", ")}]`),
+      "services:",
+      "  app:",
+      "    image: busybox",
+      "    networks: [back]",
+      "    labels: {l: *j}",
+      "networks:",
+      "  back:",
+      `    ${ENC}`,
+      "",
+    ].join("\n"),
+    rules: ["docker-config"],
+    dialectRules: ["yaml-dialect"],
   },
 ];
 

@@ -136,6 +136,9 @@ describe("the deploy text", () => {
     }
     const labels = newGoMap();
     tricky.forEach((t, i) => (labels[`l${i}`] = t));
+    // Keys are not interpolated: a `$` in a key stays as it is.
+    labels["k$x"] = "v";
+    labels["k$$y"] = "w";
     const withTricky = (await docker(wrap("    networks: [back]\nnetworks:\n  back: {}\n"))).data as GoMap;
     ((withTricky.services as GoMap).app as GoMap).labels = labels;
     cases.push(withTricky);
