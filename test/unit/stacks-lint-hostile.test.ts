@@ -11,6 +11,7 @@ import type { GoMap } from "../../stacks/dialect";
 import { dialectJudge, type Judgement, localJudge } from "../../stacks/judge";
 import { lintJudged } from "../../stacks/lint";
 import { MTU_OPTION, renderStack } from "../../stacks/render";
+import { loadStackFile } from "../../stacks/template";
 import { readStack } from "../../stacks/structure";
 import { HOSTILE_STACKS, LEGITIMATE_STACKS } from "../support/hostile-stacks";
 
@@ -97,5 +98,15 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     const octal = HOSTILE_STACKS.find((h) => h.name === "octal-port")!;
     const rendered = await dockerJudge(renderStack(octal.text, "o.yml", { stack: "o" }).text);
     expect(readStack(rendered.data as GoMap).model.services[0].ports[0].published).toEqual([3306, 3306]);
+  });
+
+  it.each([["U+2028", "\u2028    privileged: true"], ["U+0085", "`)\u0085  evil:\u0085    image: x"], ["U+2029", "\u2029"]])("refuses a --var value holding %s, which would end a line in the rendering for Docker", async (_c, tail) => {
+    const t = loadStackFile("wordpress");
+    const r = renderStack(t.text, t.file, { stack: "blog", vars: { domain: `x.org${tail}` } });
+    for (const j of [await dockerJudge(r.text), dialectJudge({ text: r.text, baseDir: dir })]) {
+      const found = lintJudged({ file: t.file, stack: "blog", sourceText: t.text, judgement: j, meta: r.meta });
+      expect(found.map((f) => f.rule)).toContain("yaml-dialect");
+      expect(found.find((f) => f.rule === "yaml-dialect")?.message).toMatch(/of the rendered file/);
+    }
   });
 });
