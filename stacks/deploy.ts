@@ -140,6 +140,11 @@ async function judgeAndLint(
   const manager = await managerContext(s, REMOTE_DIR);
   const judgement = await judgeForDeploy(s, manager, rendered.text, args.localDockerPath !== undefined ? { searchPath: args.localDockerPath } : {});
   const refused = lintJudged({ file: args.source.file, stack: rendered.stack, sourceText: args.source.text, judgement, meta: rendered.meta }, lintContext(facts));
+  // A manager CLI without `docker stack config` predates Docker 23, and those refuse a file without
+  // version: ("unsupported Compose file version: 1.0"); say so before anything is created.
+  if (judgement.kind !== "manager" && readDockerYaml(rendered.text).data !== undefined && !/^version\s*:/m.test(rendered.text)) {
+    refused.push({ file: args.source.file, line: 1, stack: rendered.stack, rule: "docker-config", message: `the manager's Docker CLI (${manager.docker}) is older than Docker 23 and refuses a stack file without version:; add version: "3.8" at the top` });
+  }
   const none = { recreate: [], refuse: [] };
   if (!judgement.data || refused.length > 0) return { judgement, text: "", findings: { refused, networks: none } };
   const networks = planExistingNetworks(stackNetworks(readStack(judgement.data).model, rendered.stack, rendered.meta.externalNetworks), facts, mtu, rendered.stack);

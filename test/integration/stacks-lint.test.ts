@@ -121,6 +121,9 @@ describe("stack deploy judged by Docker's loader", () => {
       expect(err.message).toMatch(/judged by docker stack config of this machine's Docker CLI/);
       for (const r of h.deployRules ?? h.rules) expect(err.message).toContain(`[${r}]`);
     }
+    // Docker CLIs older than 23 also need version:, which a CLI with docker stack config would fill in.
+    const unversioned = 'services:\n  app:\n    image: busybox\n    networks: [back]\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n';
+    await expect(deploy("old-unversioned", unversioned, { session: oldCliSession(s) })).rejects.toThrow(/older than Docker 23 and refuses a stack file without version:; add version: "3\.8"/);
     expect(await snapshot()).toBe(before);
   });
 
