@@ -17,7 +17,8 @@ import { dirIdOf } from "../ns/plan";
 import { canonicalDir } from "../ns/state";
 import { ensureGuestImage, ImageOptions } from "./image";
 import { claimVmBed, createTaps, createVmBedNetwork, ownerAliasOf, removeTaps, removeVmBedNetwork, vmBedOwner, vmBedsOwnedBy } from "./network";
-import { DEFAULT_PRIVATE_CIDR, instanceIdOf, macs, nextSlot, pickPrivateIp, privateNetwork, publicAddress, validVmName, vmBedNames, VmBedNames } from "./plan";
+import { throwIfProblems } from "../../common/problems";
+import { bootProblems, DEFAULT_PRIVATE_CIDR, instanceIdOf, macs, nextSlot, pickPrivateIp, privateNetwork, publicAddress, vmBedNames, VmBedNames } from "./plan";
 import { chooseAccel, isOurQemu, qemuPidsByPrefix, readPid, rssMiB, startVm, stopQemu } from "./qemu";
 import { writeSeed } from "./seed";
 import { readVmState, stateFile, updateState, VM_BED_FILES, VmBedState, vmPaths, VmRecord, writeVmState } from "./state";
@@ -121,8 +122,7 @@ class LiveVmBed implements VmBed {
   get accelReason(): string { return this.state.accelReason; }
 
   async boot(req: BootRequest): Promise<BootedVm> {
-    const problem = validVmName(req.name);
-    if (problem) throw new Error(problem);
+    throwIfProblems(`VM ${JSON.stringify(req.name)}`, bootProblems(req));
     if (req.privateIp !== undefined && !net.isIPv4(req.privateIp)) throw new Error(`privateIp must be an IPv4 address, got ${JSON.stringify(req.privateIp)}`);
     const bootedAt = new Date().toISOString();
     // Reserve name, slot and addresses first (under the lock), then do the slow work outside it.

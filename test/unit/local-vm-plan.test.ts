@@ -1,7 +1,7 @@
 import * as YAML from "yaml";
 import { KERNEL_APPEND, qemuArgs } from "../../local/vm/qemu";
 import {
-  hostAddressInNetwork, instanceIdOf, macs, metaData, networkConfig, nextSlot, pickPrivateIp, privateNetwork, publicAddress, tapNames, validVmName, vmBedNames,
+  bootProblems, hostAddressInNetwork, instanceIdOf, macs, metaData, networkConfig, nextSlot, pickPrivateIp, privateNetwork, publicAddress, tapNames, validVmName, vmBedNames,
 } from "../../local/vm/plan";
 
 const names = vmBedNames(7);
@@ -62,6 +62,20 @@ describe("VM bed plan", () => {
     const meta = YAML.parse(metaData(seed), { version: "1.1" }) as Record<string, unknown>;
     expect(meta).toEqual({ "instance-id": "hsv7-worker-2-abc", "local-hostname": "worker-2", "public-keys": seed.sshKeys });
     expect(YAML.parse(metaData({ ...seed, sshKeys: [] }))).not.toHaveProperty("public-keys");
+  });
+
+  it("refuses hostile boot requests, every problem at once: a name that is no label, user data Hetzner would refuse, keys that smuggle a second line", () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA deploy";
+    expect(bootProblems({ name: "worker-1", userData: "#cloud-config\n", sshKeys: [key] })).toEqual([]);
+    const problems = bootProblems({
+      name: "w;reboot",
+      userData: "#cloud-config\n" + "x".repeat(32 * 1024),
+      sshKeys: [`${key}\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB intruder`, "ssh-ed25519 AAAA\u0000", "not a key"],
+    });
+    expect(problems).toHaveLength(5);
+    expect(problems[0]).toMatch(/lowercase DNS label/);
+    expect(problems[1]).toMatch(/at most 32768/);
+    expect(problems.slice(2).every((p) => /one OpenSSH public key line/.test(p))).toBe(true);
   });
 
   it("gives a VM booted again under the same name a new instance id, so cloud-init runs afresh", () => {
