@@ -7,7 +7,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { downAnyBed } from "../../local/bed";
+import { anyBedStatus, downAnyBed } from "../../local/bed";
 import { qemuPidsByPrefix } from "../../local/vm/qemu";
 import { readVmState } from "../../local/vm/state";
 import { runVmJourney, type VmJourneyResult } from "../../demo/vm-journey";
@@ -71,6 +71,13 @@ describe("the journey on real VMs", () => {
     expect(bySubject.get("network hsw-wire-control (plain control)")?.detail).toMatch(/ESP 0, VXLAN [1-9]\d*, marker in clear [1-9]/);
     expect(journey().wire.exitCode).toBe(0);
   });
+
+  it("local status shows each VM's qemu, memory, sshd and Docker engine", async () => {
+    journey();
+    const status = await anyBedStatus(dir);
+    expect(status).toMatch(/accelerator (TCG|KVM): /);
+    for (const name of ["manager-1", "worker-1"]) expect(status).toMatch(new RegExp(`${name}\\s+(manager|worker)\\s+10\\.215\\.\\d+\\.\\d+\\s+10\\.0\\.0\\.\\d+\\s+running\\s+\\d+ MiB\\s+up\\s+20\\.10\\.24`));
+  }, 120_000);
 
   it("down removes every VM, tap, bridge, namespace and file even when the bed's state file is lost", async () => {
     journey();
