@@ -1,7 +1,10 @@
 /**
- * The local test bed's public surface, for the CLI, demo and tests: bring a bed up or down, open a
- * running one, and the names that stacks on the bed need (its image and its address range).
+ * The local test beds' public surface, for the CLI, demo, tests and the rehearsal: one interface for
+ * both kinds (bed.ts), the namespace bed (ns/), the VM bed's programmatic API (vm/bed.ts), and the
+ * names that stacks on a bed need (its image and its address ranges).
  */
+export { anyBedStatus, bedKindOf, downAnyBed, upAnyBed } from "./bed";
+export type { BedDownReport, BedKind, BedNodeSummary, BedUpOptions, BedUpSummary } from "./bed";
 export { addNode, DEFAULT_DIR, openBed, upBed } from "./ns/bed";
 export type { Bed, UpOptions } from "./ns/bed";
 export { LOCAL_IMAGE } from "./image";
@@ -12,3 +15,8 @@ export { BED_RANGE, LOCAL_ADDR_POOL, LOCAL_CLUSTER } from "./ns/plan";
 export { bedStatus, formatStatus } from "./ns/status";
 export type { BedStatus } from "./ns/status";
 export { downBed } from "./ns/state";
+export { downVmBed, openVmBed } from "./vm/bed";
+export type { BootedVm, BootRequest, VmBed, VmBedOptions, VmDownReport, VmInfo } from "./vm/bed";
+export { DEFAULT_PRIVATE_CIDR, VM_PUBLIC_RANGE } from "./vm/plan";
+export { upVmBed } from "./vm/up";
+export type { VmUpOptions, VmUpResult } from "./vm/up";
