@@ -44,8 +44,14 @@ export interface VmSpec {
   readonly macs: { readonly pub: string; readonly priv: string };
 }
 
-/** Kernel command line: root on the first virtio disk, console on the serial port (kept in the console log). */
-export const KERNEL_APPEND = "root=/dev/vda rw console=ttyS0";
+/**
+ * Kernel command line: root on the first virtio disk, console on the serial port (kept in the console
+ * log). `tsc=reliable`: a VM starved of CPU by a busy host otherwise has its TSC marked unstable by the
+ * clocksource watchdog and falls back to the emulated HPET, which makes every clock read (Go's runtime
+ * reads it constantly) a trap into qemu (seen: "Switched to clocksource hpet"). `mitigations=off`: the
+ * guests are throwaway test machines, and the speculation mitigations only slow emulation down.
+ */
+export const KERNEL_APPEND = "root=/dev/vda rw console=ttyS0 tsc=reliable mitigations=off";
 
 /** The qemu arguments of one VM (pure). */
 export function qemuArgs(s: VmSpec): string[] {
