@@ -49,8 +49,9 @@ function customizeHooks(files: string): string[] {
     `printf 'datasource_list: [ NoCloud, None ]\\n' > "$1/etc/cloud/cloud.cfg.d/90_dpkg.cfg"`,
     `printf '/dev/vda / ext4 defaults 0 1\\n' > "$1/etc/fstab"`,
     `chroot "$1" systemctl enable systemd-networkd`,
-    // Hetzner's images carry en_US.UTF-8; without it cloud-init's locale module fails (update-locale).
-    `sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$1/etc/locale.gen" && chroot "$1" locale-gen`,
+    // Hetzner's images carry en_US.UTF-8 as the system locale; without it cloud-init's locale module
+    // fails (update-locale), and without /etc/default/locale it regenerates it on every first boot.
+    `sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$1/etc/locale.gen" && chroot "$1" locale-gen && echo LANG=en_US.UTF-8 > "$1/etc/default/locale"`,
     // mmdebstrap copies the host's resolver and hostname in. The bed has no resolver, so lookups fail at
     // once instead of timing out; cloud-init sets each VM's hostname from its meta-data.
     `rm -f "$1/etc/resolv.conf" && : > "$1/etc/resolv.conf" && echo localhost > "$1/etc/hostname"`,
