@@ -19,6 +19,11 @@ export const STACKS: ReadonlyArray<[string, string[]]> = [
   ["traefik", ["--var", "acme_email=ops@example.test", "--var", "dashboard_domain=traefik.example.test"]],
   ["wordpress", ["--var", "domain=blog.example.test"]],
 ];
+/**
+ * Starting a task on a 1-vCPU VM under software emulation takes tens of seconds, and minutes on a busy
+ * machine (seen: 3 min for the first task); deploy's default 3 min is sized for real servers.
+ */
+const VM_CONVERGE_TIMEOUT_S = 900;
 /** Node labels the templates' placement constraints name (traefik's certificates, WordPress's data). */
 const LABELS: Readonly<Record<string, Record<string, string>>> = { "manager-1": { "traefik-certs": "true" }, "worker-1": { "wordpress-data": "true" } };
 
@@ -81,7 +86,7 @@ export async function runVmJourney(o: VmJourneyOptions): Promise<VmJourneyResult
   await timed("bootstrap", () => mustRun(["bootstrap", "--inventory", journeyInventory], log));
   await timed("stacks", async () => {
     for (const [name, vars] of STACKS) {
-      await mustRun(["stack", "deploy", name, "--inventory", journeyInventory, ...vars, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(dir, "secrets", `${name}.env`)], log);
+      await mustRun(["stack", "deploy", name, "--inventory", journeyInventory, ...vars, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(dir, "secrets", `${name}.env`), "--timeout", String(VM_CONVERGE_TIMEOUT_S)], log);
     }
   });
   const m = await connectManager(labelled);
