@@ -88,7 +88,7 @@ export function nextSlot(used: Iterable<number>): number {
 
 /** Hetzner refuses user data over 32 KiB; the bed does too, so a rehearsal cannot pass what Hetzner would refuse. */
 export const MAX_USER_DATA_BYTES = 32 * 1024;
-const PUBLIC_KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n\x00]*)?$/;
+const PUBLIC_KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 
 /** Every problem with a boot request's user data and keys, each naming what to fix. */
 export function bootProblems(req: { readonly name: string; readonly userData: string; readonly sshKeys?: readonly string[] }): string[] {
@@ -99,7 +99,7 @@ export function bootProblems(req: { readonly name: string; readonly userData: st
   if (bytes > MAX_USER_DATA_BYTES) problems.push(`user data of ${req.name} is ${bytes} bytes; Hetzner (and this bed) accept at most ${MAX_USER_DATA_BYTES}`);
   (req.sshKeys ?? []).forEach((k, i) => {
     // One line each: a newline would smuggle a second entry into root's authorized_keys.
-    if (!PUBLIC_KEY_LINE.test(k)) problems.push(`sshKeys[${i}] of ${req.name} must be one OpenSSH public key line ("ssh-ed25519 AAAA… comment")`);
+    if (!PUBLIC_KEY_LINE.test(k) || k.includes("\0")) problems.push(`sshKeys[${i}] of ${req.name} must be one OpenSSH public key line ("ssh-ed25519 AAAA… comment")`);
   });
   return problems;
 }
