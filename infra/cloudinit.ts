@@ -6,6 +6,7 @@
  * private host key, so the caller must treat the result as a secret.
  */
 import * as YAML from "yaml";
+import { FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, firewallScript, firewallUnit } from "../hostfw/script";
 
 /** Hetzner's limit on user data. */
 export const MAX_USER_DATA_BYTES = 32 * 1024;
@@ -161,12 +162,17 @@ export function renderUserData(input: UserDataInput): string {
       input.dockerOnImage
         ? { path: CHECK_DOCKER, permissions: "0755", content: checkDockerScript() }
         : { path: INSTALL_DOCKER, permissions: "0755", content: installDockerScript(input.distro, input.dockerVersion) },
+      // The host firewall (hostfw/): the same script bootstrap runs, and a unit that restores it at every boot before dockerd.
+      { path: FIREWALL_SCRIPT_PATH, permissions: "0755", content: firewallScript() },
+      { path: `/etc/systemd/system/${FIREWALL_UNIT}`, content: firewallUnit() },
       ...(input.adminSshKeys.length > 0
         ? [{ path: "/root/.ssh/authorized_keys", permissions: "0600", append: true, defer: true, content: input.adminSshKeys.join("\n") + "\n" }]
         : []),
     ],
     // Failing commands mark cloud-init as errored, which bootstrap's `cloud-init status --wait` reports.
-    runcmd: [["/usr/local/sbin/hcloud-swarm-modules"], [input.dockerOnImage ? CHECK_DOCKER : INSTALL_DOCKER]],
+    // The firewall's baseline (swarm ports closed to all, no metadata for containers) is in place before
+    // cloud-init ends; nothing listens on a swarm port before bootstrap's init or join, which waits for it.
+    runcmd: [["/usr/local/sbin/hcloud-swarm-modules"], [input.dockerOnImage ? CHECK_DOCKER : INSTALL_DOCKER], ["systemctl", "enable", "--now", FIREWALL_UNIT]],
   };
   // cloud-init parses YAML 1.1 (PyYAML): writing 1.1 quotes every string that 1.1 would read as
   // something else (yes/no/on/off, 1:20 as base 60, 0755 as octal).

@@ -12,6 +12,7 @@
  * label; until then the servers' default-deny keeps the swarm ports shut from first boot.
  */
 import type { NodeRole } from "../inventory/inventory";
+import { SWARM_PORTS } from "../hostfw/rules";
 import { parseCidr } from "./cidr";
 import type { ClusterPlan } from "./plan";
 
@@ -21,13 +22,8 @@ export const MAX_EFFECTIVE_RULES = 500;
 export const MAX_FIREWALLS_PER_SERVER = 5;
 
 export const WORLD = ["0.0.0.0/0", "::/0"];
-export const SWARM_PORTS: ReadonlyArray<{ readonly protocol: "tcp" | "udp" | "esp"; readonly port?: string; readonly what: string; readonly managersOnly?: true }> = [
-  { protocol: "tcp", port: "2377", what: "swarm management (Raft)", managersOnly: true },
-  { protocol: "tcp", port: "7946", what: "swarm gossip" },
-  { protocol: "udp", port: "7946", what: "swarm gossip" },
-  { protocol: "udp", port: "4789", what: "overlay VXLAN data path" },
-  { protocol: "esp", what: "IPsec ESP of encrypted overlays" },
-];
+/** The swarm ports, defined once with the host firewall (hostfw/rules.ts) that filters them on the nodes. */
+export { SWARM_PORTS };
 
 export type FirewallKey = "base" | "edge" | "swarm" | "swarm-managers";
 

@@ -2,6 +2,7 @@ import * as YAML from "yaml";
 import { generateSshKeyPair } from "../../../common/sshkeys";
 import { spawnSync } from "child_process";
 import { DOCKER_APT_KEY_FINGERPRINT, dockerHasCveFixes, MATCH_MODULES, renderUserData, REQUIRED_MODULES } from "../../../infra/cloudinit";
+import { FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, firewallScript } from "../../../hostfw/script";
 
 interface CloudConfig {
   ssh_deletekeys: boolean;
@@ -37,7 +38,19 @@ describe("renderUserData", () => {
     expect(script).toContain("apt-get install -y -q docker-ce docker-ce-cli containerd.io");
     expect(script).toContain(`= "27.5.1"`);
     expect(script).not.toContain("get.docker.com |");
-    expect(doc.runcmd).toEqual([["/usr/local/sbin/hcloud-swarm-modules"], ["/usr/local/sbin/hcloud-swarm-install-docker"]]);
+    expect(doc.runcmd.slice(0, 2)).toEqual([["/usr/local/sbin/hcloud-swarm-modules"], ["/usr/local/sbin/hcloud-swarm-install-docker"]]);
+  });
+
+  it("installs the host firewall bootstrap runs, and a unit that restores it at every boot before dockerd", () => {
+    const doc = parse(render());
+    expect(file(doc, FIREWALL_SCRIPT_PATH)).toBe(firewallScript());
+    expect(doc.write_files.find((f) => f.path === FIREWALL_SCRIPT_PATH)?.permissions).toBe("0755");
+    const unit = file(doc, `/etc/systemd/system/${FIREWALL_UNIT}`);
+    expect(unit).toMatch(/^Before=.*docker\.service/m);
+    expect(unit).toContain(`ExecStart=${FIREWALL_SCRIPT_PATH} restore`);
+    expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
+    // Enabled and started by cloud-init itself, after Docker's install put iptables there.
+    expect(doc.runcmd[doc.runcmd.length - 1]).toEqual(["systemctl", "enable", "--now", FIREWALL_UNIT]);
   });
 
   it("loads the kernel modules encrypted overlays need and fails when one is missing", () => {
@@ -79,7 +92,7 @@ describe("user data with Docker already on the image", () => {
   const check = file(doc, "/usr/local/sbin/hcloud-swarm-check-docker");
 
   it("checks the engine instead of installing Docker CE, and pins nothing", () => {
-    expect(doc.runcmd).toEqual([["/usr/local/sbin/hcloud-swarm-modules"], ["/usr/local/sbin/hcloud-swarm-check-docker"]]);
+    expect(doc.runcmd.slice(0, 2)).toEqual([["/usr/local/sbin/hcloud-swarm-modules"], ["/usr/local/sbin/hcloud-swarm-check-docker"]]);
     expect(doc.write_files.map((f) => f.path)).not.toContain("/usr/local/sbin/hcloud-swarm-install-docker");
     expect(doc.write_files.map((f) => f.path)).not.toContain("/etc/apt/preferences.d/docker-ce");
     expect(check).toContain("systemctl enable --now docker");
