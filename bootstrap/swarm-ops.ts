@@ -151,16 +151,28 @@ export async function joinToken(manager: SshSession, role: "manager" | "worker")
 }
 
 /**
+ * Posts a JSON body read from stdin to the local Engine API over its unix socket. perl-base is
+ * Essential on every Debian and Ubuntu system (curl is not on minimal images), so this runs on any
+ * node. The program text is on the command line; the body, which holds the join token, only on
+ * stdin: no process's argv or environment ever carries the token (`ps`, /proc/PID/cmdline).
+ */
+const ENGINE_POST = `perl -MIO::Socket::UNIX -e '
+  my ($path) = @ARGV; local $/; my $body = <STDIN>;
+  my $s = IO::Socket::UNIX->new(Peer => "/var/run/docker.sock") or die "cannot reach /var/run/docker.sock: $!\\n";
+  print $s "POST $path HTTP/1.0\\r\\nHost: docker\\r\\nContent-Type: application/json\\r\\nContent-Length: " . length($body) . "\\r\\n\\r\\n" . $body;
+  my $r = <$s>; my ($code) = $r =~ m{^HTTP/\\S+ (\\d+)}; my ($text) = $r =~ m{\\r\\n\\r\\n(.*)}s;
+  exit 0 if defined $code && $code < 300; print STDERR "engine API $path: ", ($code // "no answer"), " ", ($text // ""), "\\n"; exit 1;'`;
+
+/**
  * Joins through `managerAddr` ("ip:2377") and returns the node's new swarm ID. The token goes
- * through stdin, never the command line we log. The ID matters: until the new member has reported
- * its description, a manager lists it with no hostname or address, and only the ID tells it apart
- * from a stranger that scale-down would remove.
+ * through stdin into the Engine API's POST /swarm/join, never onto a command line (the docker CLI
+ * only takes it as an argument). The ID matters: until the new member has reported its
+ * description, a manager lists it with no hostname or address, and only the ID tells it apart from
+ * a stranger that scale-down would remove.
  */
 export async function joinSwarm(s: SshSession, node: InventoryNode, token: string, managerAddr: string): Promise<string> {
-  const r = await s.run(
-    `read -r token && docker swarm join --token "$token" --advertise-addr ${shellQuote(node.advertiseAddress)} ${shellQuote(managerAddr)} >/dev/null && docker info --format '{{.Swarm.NodeID}}'`,
-    { stdin: token + "\n", timeoutMs: JOIN_TIMEOUT_MS },
-  );
+  const body = JSON.stringify({ ListenAddr: "0.0.0.0:2377", AdvertiseAddr: node.advertiseAddress, RemoteAddrs: [managerAddr], JoinToken: token });
+  const r = await s.run(`${ENGINE_POST} /swarm/join && docker info --format '{{.Swarm.NodeID}}'`, { stdin: body, timeoutMs: JOIN_TIMEOUT_MS });
   const nodeId = r.stdout.trim();
   if (!nodeId) throw new Error(`${node.name} joined but reported no swarm node ID`);
   return nodeId;

@@ -17,6 +17,7 @@ import { removeStack } from "../stacks/remove";
 import { formatFinding, parseStack, stackNameFromFile } from "../stacks/source";
 import { loadStackFile, templateNames } from "../stacks/template";
 import { parseVarArgs } from "../stacks/variables";
+import { checkedName } from "../transport/shell";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -146,6 +147,8 @@ export function registerStackCommands(program: Command): void {
     .requiredOption("--inventory <file>", "inventory of the cluster")
     .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
     .action(async (name: string, opts: { inventory: string; identity?: string }) => {
+      // Checked before anything connects: the name ends up on a manager's command line.
+      checkedName("stack", name, "stack rm NAME");
       const s = await connectManager(loadInventory(opts.inventory), opts.identity);
       try {
         await removeStack(s, name, (l) => console.log(l));

@@ -8,6 +8,7 @@ import * as net from "net";
 import * as path from "path";
 import { throwIfProblems } from "../common/problems";
 import { labelProblems } from "./labels";
+import { nameProblem } from "../transport/shell";
 
 export type NodeRole = "manager" | "worker";
 
@@ -54,7 +55,6 @@ export interface Inventory {
 }
 
 const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
-const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
 
 function isHost(v: unknown): v is string {
@@ -79,7 +79,8 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
     const o = n as Record<string, unknown>;
     const name = typeof o.name === "string" ? o.name : "";
     const where = name ? `${at} (${name})` : at;
-    if (!NODE_NAME.test(name)) problems.push(`${where}.name must be a lowercase DNS label such as "worker-1", got ${JSON.stringify(o.name)}`);
+    const badName = nameProblem("node", o.name, `${where}.name`);
+    if (badName) problems.push(badName);
     else if (seen.has(name)) problems.push(`${where}.name is used twice; node names must be unique`);
     seen.add(name);
     if (o.role !== "manager" && o.role !== "worker") problems.push(`${where}.role must be "manager" or "worker", got ${JSON.stringify(o.role)}`);
@@ -87,7 +88,8 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
     const port = o.port ?? 22;
     if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) problems.push(`${where}.port must be a whole number from 1 to 65535, got ${JSON.stringify(o.port)}`);
     const user = o.user ?? "root";
-    if (typeof user !== "string" || user === "") problems.push(`${where}.user must be a non-empty string such as "root"`);
+    const badUser = nameProblem("user", user, `${where}.user`);
+    if (badUser) problems.push(badUser);
     if (o.privateKeyPath !== undefined && (typeof o.privateKeyPath !== "string" || !path.isAbsolute(o.privateKeyPath))) {
       problems.push(`${where}.privateKeyPath must be an absolute path to an OpenSSH private key, got ${JSON.stringify(o.privateKeyPath)}`);
     }
@@ -132,7 +134,7 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
   if (mtu !== undefined && (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 1280 || mtu > 9000)) {
     problems.push(`swarm.overlayMtu must be the underlay MTU, 1450 on a Hetzner private network or 1500, got ${JSON.stringify(mtu)}`);
   }
-  if (raw.cluster !== undefined && (typeof raw.cluster !== "string" || !NODE_NAME.test(raw.cluster))) {
+  if (raw.cluster !== undefined && nameProblem("node", raw.cluster, "cluster") !== undefined) {
     problems.push(`cluster must be a lowercase name such as "hcloud-swarm", got ${JSON.stringify(raw.cluster)}`);
   }
   throwIfProblems(source, problems);

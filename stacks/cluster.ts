@@ -4,6 +4,7 @@
  */
 import * as fs from "fs";
 import { type Inventory, type InventoryNode, managers } from "../inventory/inventory";
+import { shellQuote } from "../transport/shell";
 import { connect, type SshSession } from "../transport/ssh";
 
 export interface NetworkFacts {
@@ -83,7 +84,7 @@ export async function secretNames(s: SshSession): Promise<Set<string>> {
 /** Services of one stack (or of every stack when `stack` is undefined). */
 export async function stackServices(s: SshSession, stack?: string): Promise<ServiceFacts[]> {
   const filter = stack === undefined ? `label=${STACK_LABEL}` : `label=${STACK_LABEL}=${stack}`;
-  const r = await s.run(`ids=$(docker service ls -q --filter '${filter}'); [ -z "$ids" ] || docker service inspect --format '{{json .}}' $ids`);
+  const r = await s.run(`ids=$(docker service ls -q --filter ${shellQuote(filter)}); [ -z "$ids" ] || docker service inspect --format '{{json .}}' $ids`);
   type Raw = {
     Version: { Index: number };
     Spec: {
@@ -124,7 +125,7 @@ export async function networkUsers(s: SshSession): Promise<Array<{ name: string;
 
 /** Replica counts per service of a stack, as `docker stack services` shows them ("1/1"). */
 export async function replicas(s: SshSession, stack: string): Promise<Array<{ name: string; running: number; desired: number }>> {
-  const r = await s.run(`docker stack services --format '{{.Name}} {{.Replicas}}' ${stack}`, { allowFailure: true });
+  const r = await s.run(`docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(stack)}`, { allowFailure: true });
   return r.stdout
     .split("\n")
     .filter(Boolean)
@@ -137,7 +138,7 @@ export async function replicas(s: SshSession, stack: string): Promise<Array<{ na
 
 /** Task errors of a service, newest first: why it did not converge (`docker service ps --no-trunc`). */
 export async function taskProblems(s: SshSession, service: string, limit = 3): Promise<string[]> {
-  const r = await s.run(`docker service ps --no-trunc --format '{{.Name}}\t{{.Node}}\t{{.CurrentState}}\t{{.Error}}' ${service}`, { allowFailure: true });
+  const r = await s.run(`docker service ps --no-trunc --format '{{.Name}}\t{{.Node}}\t{{.CurrentState}}\t{{.Error}}' ${shellQuote(service)}`, { allowFailure: true });
   return r.stdout
     .split("\n")
     .filter(Boolean)

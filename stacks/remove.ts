@@ -3,7 +3,7 @@
  * (`docker stack rm` returns before they are). Secrets and volumes stay: the data in the volumes
  * still needs those passwords, and Docker secrets cannot be read back.
  */
-import { shellQuote } from "../transport/shell";
+import { checkedName, shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 import { STACK_LABEL } from "./cluster";
 import { sleep } from "../common/time";
@@ -22,14 +22,15 @@ export interface RemoveResult {
 }
 
 async function leftovers(s: SshSession, stack: string): Promise<string[]> {
-  const f = `--filter label=${STACK_LABEL}=${stack}`;
+  const f = `--filter ${shellQuote(`label=${STACK_LABEL}=${stack}`)}`;
   const r = await s.run(`docker service ls -q ${f}; docker network ls -q ${f}`);
   return r.stdout.split("\n").filter(Boolean);
 }
 
 export async function removeStack(s: SshSession, stack: string, log: (line: string) => void = () => undefined): Promise<RemoveResult> {
+  checkedName("stack", stack, "the stack name to remove");
   const started = Date.now();
-  const secrets = (await s.run(`docker secret ls --filter label=hcloud-swarm.stack=${shellQuote(stack)} --format '{{.Name}}'`)).stdout.split("\n").filter(Boolean);
+  const secrets = (await s.run(`docker secret ls --filter ${shellQuote(`label=hcloud-swarm.stack=${stack}`)} --format '{{.Name}}'`)).stdout.split("\n").filter(Boolean);
   if ((await leftovers(s, stack)).length === 0) {
     log(`stack ${stack}: not deployed, nothing to remove`);
     return { stack, actions: [], keptSecrets: secrets, seconds: 0 };

@@ -7,7 +7,8 @@ import { createHash } from "crypto";
 import { isMap, isSeq, YAMLMap, YAMLSeq, type Document } from "yaml";
 import { throwIfProblems } from "../common/problems";
 import { META_KEY, readMeta, type SecretSpec, type StackMeta } from "./meta";
-import { entries, mapAt, parseStack, root, STACK_NAME } from "./source";
+import { entries, mapAt, parseStack, root } from "./source";
+import { nameProblem } from "../transport/shell";
 import { yamlFindings } from "./lint";
 import { toDockerReading } from "./render-dialect";
 import { hasRefs, resolveVars, substitute } from "./variables";
@@ -56,13 +57,17 @@ export interface RenderedStack {
 export function renderStack(text: string, file: string, opts: RenderOptions): RenderedStack {
   const stack = opts.stack;
   const problems: string[] = [];
-  if (!STACK_NAME.test(stack)) problems.push(`stack name "${stack}" must be lowercase letters, digits, - and _ (at most 63)`);
+  const badName = nameProblem("stack", stack, "the stack name");
+  if (badName) problems.push(badName);
   const mtu = opts.mtu ?? DEFAULT_MTU;
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 9000) problems.push(`MTU ${mtu} must be a whole number from 1280 to 9000 (1450 on a Hetzner private network, else 1500)`);
   const src = parseStack(text, file, stack);
   const structure = yamlFindings(src);
   const { meta, findings } = readMeta(src);
   problems.push(...[...structure, ...findings].map((f) => `${f.file}:${f.line}: ${f.message}`));
+  // Deploy creates these by name on a manager's command line.
+  for (const n of meta.externalNetworks) problems.push(...[nameProblem("network", n, `external network ${JSON.stringify(n)}`)].filter((p): p is string => p !== undefined));
+  for (const s of meta.secrets) problems.push(...[nameProblem("secret", `${stack}_${s.key}`, `secret ${JSON.stringify(s.key)} (Docker name <stack>_<key>)`)].filter((p): p is string => p !== undefined));
   throwIfProblems(`stack ${file}`, problems);
   const { values, problems: varProblems } = resolveVars(src, meta.variables, opts.vars ?? {}, { stack });
   throwIfProblems(`stack ${file}`, varProblems);

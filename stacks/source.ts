@@ -25,9 +25,6 @@ export interface StackSource {
   readonly lines: LineCounter;
 }
 
-/** Stack names become Docker object prefixes (`<stack>_internal`), so keep them to a safe alphabet. */
-export const STACK_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
 export function parseStack(text: string, file: string, stack: string): StackSource {
   const lines = new LineCounter();
   // uniqueKeys: a key given twice is a compose error (docker would silently keep one of them).

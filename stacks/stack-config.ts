@@ -15,7 +15,7 @@
 import { throwIfProblems } from "../common/problems";
 import { ValidationError } from "../common/problems";
 import { renderStack } from "./render";
-import { STACK_NAME } from "./source";
+import { nameProblem } from "../transport/shell";
 import { loadStackFile, templateNames } from "./template";
 
 export const STACKS_CONFIG_KEY = "hcloud-swarm:stacks";
@@ -50,7 +50,8 @@ export function parseStacksConfig(value: unknown, mtu: number): StackRequest[] {
       return;
     }
     const name = e.name ?? e.template;
-    if (typeof name !== "string" || !STACK_NAME.test(name)) problems.push(`${at}.name must be lowercase letters, digits, - and _, got ${JSON.stringify(e.name)}`);
+    const badName = nameProblem("stack", name, `${at}.name`);
+    if (badName) problems.push(badName);
     else if (out.some((o) => o.name === name)) problems.push(`${at}.name "${name}" is used twice; give one of them another name`);
     const vars = e.vars ?? {};
     if (typeof vars !== "object" || vars === null || Array.isArray(vars) || Object.values(vars).some((v) => typeof v !== "string")) {
