@@ -6,7 +6,8 @@ import { BootstrapError } from "./actions";
 import { Inventory, InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { checkManagerChanges, chooseEntry, matchMembers } from "./plan";
 import { redact } from "../transport/redact";
-import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, Run } from "./run";
+import { dropFromAllowLists } from "./allow-list";
+import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, limiter, Run } from "./run";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForSsh } from "../transport/ssh";
 import { leaveSwarm, readMembers, readSwarmInfo } from "./swarm-ops";
@@ -63,8 +64,14 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
     const manager = run.sessions.get(entry.node.name) as SshSession;
     const members = await readMembers(manager);
     const member = members.find((x) => x.id === m.nodeId) ?? matchMembers({ nodes: [m.node] }, members).get(m.node.name);
+    // Afterwards no remaining member's host firewall accepts the node; also when an earlier delete got as far as the removal.
+    const closeFirewalls = async (addresses: string[]): Promise<void> => {
+      await dropFromAllowLists({ run, manager, inv: others, keyNode: entry.node, gate: limiter(JOIN_CONCURRENCY) }, addresses);
+      if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
+    };
     if (!member) {
       run.log(`[${m.node.name}] not a member any more; nothing to remove`);
+      await closeFirewalls([m.node.advertiseAddress]);
       return run;
     }
     const refused = checkManagerChanges(others, members, [{ kind: "remove", node: m.node.name, entry: member }], false);
@@ -76,6 +83,7 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
       });
     }
     await scaleDown(manager, member, m.node.name, own, act);
+    await closeFirewalls([m.node.advertiseAddress, member.addr]);
     return run;
   } finally {
     own?.close();

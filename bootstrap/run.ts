@@ -6,6 +6,7 @@
  * the managers' connections plus one, whatever the number of workers.
  */
 import { Action, BootstrapError } from "./actions";
+import { admitJoiners, settleAllowLists } from "./allow-list";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
 import { redact } from "../transport/redact";
@@ -260,6 +261,9 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const refused = checkManagerChanges(inv, members, [...membership.steps, ...planRolesAndLabels(scope, members), ...removals()]);
   if (refused.length) throw new BootstrapError([...refused, ...run.problems], run.actions);
 
+  // Host firewalls: members and joiners accept each other before anyone joins.
+  const allow = { run, manager, inv, keyNode: entry.node, gate };
+  const enforced = await admitJoiners(allow, members, membership.steps.flatMap((s) => (s.kind === "join" ? [s.node] : [])));
   await joinAll(run, membership.steps, manager, entry.node);
   if (run.actions.some((a) => a.kind === "join")) members = await readMembers(manager);
   const roles = planRolesAndLabels(scope, members);
@@ -280,6 +284,8 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
     const wereReady = members.filter((m) => m.status === "ready").map((m) => m.id);
     await waitForMembersReady(manager, wereReady).catch((err: Error) => run.warnings.push(redact(err.message)));
   }
+  // Host firewalls: every member ends accepting exactly the members (or, one node at a time, at least them).
+  await settleAllowLists(allow, !run.o.targets, enforced);
   const list = await nodeList(manager);
   if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
   return { actions: run.actions, warnings: run.warnings, nodeList: list, members };

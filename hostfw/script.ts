@@ -11,7 +11,8 @@
  *   print ADDRESS…    prints the restore input for these addresses and changes nothing (tests)
  *
  * Every mode except print rebuilds the whole chain from the saved list in one iptables-restore
- * transaction, re-checks the INPUT jump and the metadata rule, and prints `allow: A B …`.
+ * transaction, re-checks the INPUT jump and the metadata rule, and prints the list it found
+ * (`was: A B …`) and the one it enforces now (`allow: A B …`).
  */
 import { baselineRules, DOCKER_USER_CHAIN, HOST_CHAIN, LOOPBACK_RULE, METADATA_RULE } from "./rules";
 
@@ -44,6 +45,7 @@ valid() {
 }
 for a in "$@"; do valid "$a" || { echo "hcloud-swarm-firewall: not a host address: $a" >&2; exit 2; }; done
 saved() { if [ -f "$STATE" ]; then for a in $(cat "$STATE"); do valid "$a" && echo "$a"; done; fi; return 0; }
+[ "$mode" = print ] || echo "was:" $(saved)
 case $mode in
   set|print) list=$(printf '%s\\n' "$@") ;;
   add) list=$(saved; printf '%s\\n' "$@") ;;

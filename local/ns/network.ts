@@ -5,7 +5,7 @@
  * the bed tag in a comment, so no shared chain is ever flushed and cleanup finds exactly its own rules.
  */
 import * as fs from "fs";
-import { BedNames, isBedLink, MAX_BED, MIN_BED } from "./plan";
+import { BedNames, isBedLink, MAX_BED, MIN_BED, nodeAddress, vethOf } from "./plan";
 import { CommandError, commandLine, run, sh } from "../run";
 import { sleep, waitFor } from "../../common/time";
 
@@ -208,4 +208,45 @@ export async function createOutsider(b: BedNames): Promise<void> {
     input: [`addr add ${b.outsiderAddress}/25 dev eth0`, "link set eth0 up", "link set lo up", `route add default via ${b.outsiderGateway}`].join("\n") + "\n",
   });
   for (const dev of [b.bridge, b.outsiderVeth]) fs.writeFileSync(`/proc/sys/net/ipv4/conf/${dev}/forwarding`, "1");
+}
+
+/** Host octets of the bed's own extra namespaces on the node bridge (.2–.10 are kept free for them). */
+export const INTRUDER_OCTET = 10;
+export const METADATA_OCTET = 9;
+/** Hetzner's metadata address, which the bed's metadata namespace answers on. */
+export const METADATA_ADDRESS = "169.254.169.254";
+
+/** Plugs a namespace into the node bridge at `octet` (plus `extra` addresses on its eth0); returns its address. */
+async function bridgeNamespace(b: BedNames, netns: string, octet: number, extra: readonly string[] = []): Promise<string> {
+  const address = nodeAddress(b.k, octet);
+  const veth = vethOf(b.k, octet);
+  await run("ip", ["-batch", "-"], { input: [`netns add ${netns}`, `link add ${veth} type veth peer name eth0 netns ${netns}`, `link set ${veth} master ${b.bridge} up`].join("\n") + "\n" });
+  disableIpv6(veth);
+  await run("ip", ["-n", netns, "-batch", "-"], {
+    input: [`addr add ${address}/${b.prefixLength} dev eth0`, ...extra.map((a) => `addr add ${a} dev eth0`), "link set eth0 up", "link set lo up"].join("\n") + "\n",
+  });
+  return address;
+}
+
+/**
+ * An "intruder": a namespace on the bed's own bridge, at an address that is in no inventory. It
+ * stands for a foreign server on the same Hetzner private network: nothing on the host stands
+ * between it and the nodes (unlike the outsider, which is routed behind the host), so only the
+ * nodes' own firewalls can keep it away from their swarm ports.
+ */
+export async function createIntruder(b: BedNames): Promise<{ netns: string; address: string }> {
+  const netns = `hsw${b.k}-intruder`;
+  return { netns, address: await bridgeNamespace(b, netns, INTRUDER_OCTET) };
+}
+
+/**
+ * A stand-in for Hetzner's metadata service: a namespace on the bridge that also holds
+ * 169.254.169.254, and a route to it on every given node (Hetzner routes it through the node's
+ * gateway). Traffic to it never leaves the bed.
+ */
+export async function createMetadataService(b: BedNames, nodeNetns: readonly string[]): Promise<{ netns: string; address: string }> {
+  const netns = `hsw${b.k}-metadata`;
+  const address = await bridgeNamespace(b, netns, METADATA_OCTET, [`${METADATA_ADDRESS}/32`]);
+  for (const n of nodeNetns) await run("ip", ["-n", n, "route", "replace", `${METADATA_ADDRESS}/32`, "via", address]);
+  return { netns, address };
 }

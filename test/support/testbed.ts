@@ -9,13 +9,14 @@
  * name are removed before the bed starts. Needs root on Linux (the integration project runs as root).
  */
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Inventory, InventoryNode, NodeRole } from "../../inventory/inventory";
 import { addNode, Bed, upBed } from "../../local/ns/bed";
 import { createNodeCgroups, procsFiles } from "../../local/ns/cgroups";
-import { LOCAL_IMAGE } from "../../local/image";
-import { createOutsider } from "../../local/ns/network";
+import { BUSYBOX, LOCAL_IMAGE } from "../../local/image";
+import { createIntruder, createMetadataService, createOutsider, METADATA_ADDRESS } from "../../local/ns/network";
 import {
   dropSshSessions,
   execInNode,
@@ -101,6 +102,16 @@ export interface Testbed {
   readShape(node: string): Promise<NodeShape>;
   /** Puts Debian's real cloud-init (unpacked aside, never installed) on this node's PATH only, in the given state; "absent" takes it away. */
   cloudInit(node: string, state: CloudInitState): Promise<void>;
+  /**
+   * Creates (once) an "intruder" on the bed's own bridge, at an address no node has: a foreign server
+   * on the same private network. Nothing on the host filters it; only the nodes' own firewalls can.
+   */
+  intruder(): Promise<Outsider>;
+  /**
+   * Starts (once) a stand-in for the metadata service at 169.254.169.254 (a namespace on the bridge,
+   * routed from every node present now), serving `body` at /hetzner/v1/userdata over HTTP port 80.
+   */
+  metadata(body: string): Promise<Outsider>;
   down(): Promise<void>;
 }
 
@@ -117,6 +128,8 @@ export function testbedDir(name: string): string {
 
 class LiveTestbed implements Testbed {
   private outsiderReady?: Promise<Outsider>;
+  private intruderReady?: Promise<Outsider>;
+  private metadataReady?: Promise<Outsider>;
   constructor(private bed: Bed) {}
 
   get dir(): string { return this.bed.dir; }
@@ -198,17 +211,17 @@ class LiveTestbed implements Testbed {
     return this.bed.inventory.nodes[this.bed.inventory.nodes.length - 1];
   }
 
-  outsider(): Promise<Outsider> {
+  /** A namespace the tests run scripts in; its processes join the bed's cgroup too, so `down` kills them with the nodes. */
+  private extraNamespace(cgroup: string, netns: string, ip: string): Outsider {
     const { names, hierarchies } = this.bed.ctx;
-    // The outsider's processes join the bed's cgroup too, so `down` kills them with the nodes.
-    const join = `for f in ${procsFiles(hierarchies, names.cgroup, "outsider").join(" ")}; do echo $$ > "$f"; done\n`;
-    this.outsiderReady ??= createOutsider(names).then(() => {
-      createNodeCgroups(hierarchies, names.cgroup, "outsider");
-      return {
-        ip: names.outsiderAddress,
-        exec: (script: string) => run("nsenter", [`--net=/run/netns/${names.outsiderNetns}`, "/bin/sh", "-c", join + script], { allowFail: true }),
-      };
-    });
+    createNodeCgroups(hierarchies, names.cgroup, cgroup);
+    const join = `for f in ${procsFiles(hierarchies, names.cgroup, cgroup).join(" ")}; do echo $$ > "$f"; done\n`;
+    return { ip, exec: (script: string) => run("nsenter", [`--net=/run/netns/${netns}`, "/bin/sh", "-c", join + script], { allowFail: true }) };
+  }
+
+  outsider(): Promise<Outsider> {
+    const { names } = this.bed.ctx;
+    this.outsiderReady ??= createOutsider(names).then(() => this.extraNamespace("outsider", names.outsiderNetns, names.outsiderAddress));
     return this.outsiderReady;
   }
 
@@ -228,6 +241,25 @@ class LiveTestbed implements Testbed {
     const script = await cloudInitStateScript(state);
     const r = await this.exec(node, script);
     if (r.code !== 0) throw new Error(`setting cloud-init to ${state} on ${node} failed: ${r.stderr}`);
+  }
+
+  intruder(): Promise<Outsider> {
+    this.intruderReady ??= createIntruder(this.bed.ctx.names).then((i) => this.extraNamespace("intruder", i.netns, i.address));
+    return this.intruderReady;
+  }
+
+  metadata(body: string): Promise<Outsider> {
+    this.metadataReady ??= createMetadataService(this.bed.ctx.names, this.bed.nodes.map((n) => n.netns)).then(async (m) => {
+      const ns = this.extraNamespace("metadata", m.netns, METADATA_ADDRESS);
+      const root = path.join(this.bed.dir, "metadata");
+      fs.mkdirSync(path.join(root, "hetzner", "v1"), { recursive: true });
+      fs.writeFileSync(path.join(root, "hetzner", "v1", "userdata"), body);
+      // busybox httpd daemonizes; it stays in the bed's cgroup, so `down` ends it.
+      const r = await ns.exec(`exec ${BUSYBOX} httpd -p ${METADATA_ADDRESS}:80 -h ${root}`);
+      if (r.code !== 0) throw new Error(`the metadata stand-in did not start: ${r.stderr}`);
+      return ns;
+    });
+    return this.metadataReady;
   }
 
   async down(): Promise<void> {

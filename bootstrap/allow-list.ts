@@ -1,0 +1,182 @@
+/**
+ * Keeps every member's host firewall (hostfw/) in step with the swarm's membership:
+ * - before nodes join, every member and every joining node accepts the joiners (and each other);
+ * - after a run, every member enforces exactly the members' addresses (whole-inventory runs), or at
+ *   least them (one-node runs of the Pulumi provider, which may run beside other joins);
+ * - after a node is taken out, no member accepts it any more.
+ *
+ * Each member carries the label LABEL_FIREWALL, the hash of the list it enforces, so members that
+ * are in step are not contacted: a run that changes nothing costs no connection here. A member that
+ * is not in step gets one short command (the firewall script on stdin), all in parallel. Members
+ * outside the inventory (the Pulumi provider only knows the managers) are reached through their
+ * SSH bookkeeping labels, with the host key pinned when they joined.
+ */
+import type { Action } from "./actions";
+import type { Inventory, InventoryNode } from "../inventory/inventory";
+import { departedTarget, matchMembers } from "./plan";
+import { allowList, allowListHash, LABEL_FIREWALL } from "../hostfw/rules";
+import { FirewallMode, firewallScript, parseAllowLine } from "../hostfw/script";
+import { redact } from "../transport/redact";
+import { shellQuote } from "../transport/shell";
+import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
+import { addLabels, readMembers } from "./swarm-ops";
+import type { SwarmMember } from "./swarm-state";
+
+/** The script runs a handful of iptables commands; a node still busy after this is in trouble. */
+export const FIREWALL_COMMAND_TIMEOUT_MS = 30_000;
+/** A ready member answers SSH at once; one that does not within this is reported, not waited for. */
+export const FIREWALL_SSH_WAIT_MS = 20_000;
+
+/** What a bootstrap run (./run Run) offers: sessions it holds, the key, logging, actions, problems. */
+export interface AllowListRun {
+  readonly sessions: Map<string, SshSession>;
+  readonly problems: string[];
+  readonly warnings: string[];
+  readonly o: { readonly privateKeyFor: (node: InventoryNode) => string; readonly trace?: (line: string) => void };
+  log(line: string): void;
+  act(a: Action): void;
+}
+
+export interface AllowListContext {
+  readonly run: AllowListRun;
+  /** Session on the manager that serves the run (reads members, writes labels). */
+  readonly manager: SshSession;
+  /** The inventory of the run; members outside it are reached through their labels. */
+  readonly inv: Inventory;
+  /** Node whose key opens members outside the inventory (every node shares the deploy key). */
+  readonly keyNode: InventoryNode;
+  /** Bounds parallel sessions (the run's limiter). */
+  readonly gate: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+/** Lists a run already saw enforced, by session key, so a later step does not ask again. */
+export type Enforced = Map<string, readonly string[]>;
+
+/** Runs the firewall script on a node: one command, the script on stdin; returns the list it enforces now. */
+export async function applyFirewall(s: SshSession, mode: FirewallMode, addresses: readonly string[]): Promise<{ before: string[]; after: string[] }> {
+  const r = await s.run(`sh -s -- ${mode} ${addresses.map(shellQuote).join(" ")}`.trimEnd(), { stdin: firewallScript(), timeoutMs: FIREWALL_COMMAND_TIMEOUT_MS });
+  const after = parseAllowLine(r.stdout);
+  if (after === undefined) throw new Error(`the host firewall script printed no allow-list on ${s.node}: ${r.stderr || r.stdout}`);
+  const was = /^was:(.*)$/m.exec(r.stdout);
+  return { before: was ? was[1].trim().split(/\s+/).filter(Boolean) : [], after };
+}
+
+/** Addresses the swarm itself uses for its members (what `docker node inspect` reports). */
+function memberAddresses(ctx: AllowListContext, members: readonly SwarmMember[]): string[] {
+  const list = allowList(members.map((m) => m.addr));
+  for (const r of list.rejected) ctx.run.warnings.push(`a swarm member reports no usable address (${r}); it is left out of the host firewall's allow-list`);
+  return [...list.addresses];
+}
+
+interface Target {
+  /** Key in run.sessions and in Enforced. */
+  readonly key: string;
+  readonly name: string;
+  readonly reach: SshTarget;
+  readonly keyNode: InventoryNode;
+  readonly member?: SwarmMember;
+}
+
+/** How to reach each member: its inventory node, else its SSH bookkeeping labels. */
+function targetsOf(ctx: AllowListContext, members: readonly SwarmMember[]): Target[] {
+  const byId = new Map([...matchMembers(ctx.inv, members).entries()].map(([name, m]) => [m.id, ctx.inv.nodes.find((n) => n.name === name) as InventoryNode]));
+  const out: Target[] = [];
+  for (const m of members) {
+    const node = byId.get(m.id);
+    if (node) {
+      out.push({ key: node.name, name: node.name, reach: node, keyNode: node, member: m });
+      continue;
+    }
+    const t = departedTarget(m);
+    if (t) out.push({ key: `member:${m.id}`, name: t.name, reach: t, keyNode: ctx.keyNode, member: m });
+    else ctx.run.warnings.push(`${m.hostname || m.id} is in the swarm but neither in the inventory nor labelled with its SSH address: its host firewall cannot be kept in step, so it may drop swarm traffic from new nodes`);
+  }
+  return out;
+}
+
+async function session(ctx: AllowListContext, t: Target): Promise<SshSession> {
+  const open = ctx.run.sessions.get(t.key);
+  if (open?.isOpen()) return open;
+  const s = await waitForSsh(t.reach, ctx.run.o.privateKeyFor(t.keyNode), { log: (l) => ctx.run.log(l), trace: ctx.run.o.trace, timeoutMs: FIREWALL_SSH_WAIT_MS });
+  ctx.run.sessions.set(t.key, s);
+  return s;
+}
+
+function describe(before: readonly string[], after: readonly string[]): string {
+  const added = after.filter((a) => !before.includes(a)).map((a) => `+${a}`);
+  const removed = before.filter((a) => !after.includes(a)).map((a) => `-${a}`);
+  const change = [...added, ...removed].join(" ");
+  return `swarm ports and ESP open to ${after.length} cluster address${after.length === 1 ? "" : "es"}${change ? ` (${change})` : " (already enforced; recorded)"}`;
+}
+
+/**
+ * Applies `mode addresses` on every target that needs it (in parallel), then records what each
+ * member enforces in its label. Failures on ready members are problems (the run fails at the end
+ * and a re-run finishes), members that are down are warnings.
+ */
+async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: FirewallMode, addresses: readonly string[], enforced: Enforced): Promise<void> {
+  const labels: Array<{ id: string; name: string; hash: string }> = [];
+  await Promise.all(
+    targets.map((t) =>
+      ctx.gate(async () => {
+        if (t.member && t.member.status !== "ready") {
+          ctx.run.warnings.push(`${t.name} is ${t.member.status || "not ready"}: its host firewall was not updated; re-run bootstrap once it is back`);
+          return;
+        }
+        try {
+          const { before, after } = await applyFirewall(await session(ctx, t), mode, addresses);
+          enforced.set(t.key, after);
+          ctx.run.act({ node: t.name, kind: "firewall", detail: describe(before, after) });
+          if (t.member && t.member.labels[LABEL_FIREWALL] !== allowListHash(after)) labels.push({ id: t.member.id, name: t.name, hash: allowListHash(after) });
+        } catch (err) {
+          ctx.run.problems.push(`the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`);
+        }
+      }),
+    ),
+  );
+  await Promise.all(labels.map((l) => ctx.gate(() => addLabels(ctx.manager, l.id, { [LABEL_FIREWALL]: l.hash }).catch((err: Error) => ctx.run.warnings.push(`could not record the firewall label on ${l.name}: ${redact(err.message)}`)))));
+}
+
+/** Before joins: members and joiners all accept the members' and the joiners' addresses. */
+export async function admitJoiners(ctx: AllowListContext, members: readonly SwarmMember[], joiners: readonly InventoryNode[]): Promise<Enforced> {
+  const enforced: Enforced = new Map();
+  if (joiners.length === 0) return enforced;
+  const wanted = allowList([...memberAddresses(ctx, members), ...joiners.map((n) => n.advertiseAddress)]).addresses;
+  const hash = allowListHash(wanted);
+  const targets = targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash);
+  for (const n of joiners) if (!targets.some((t) => t.key === n.name)) targets.push({ key: n.name, name: n.name, reach: n, keyNode: n });
+  await enforce(ctx, targets, "add", wanted, enforced);
+  return enforced;
+}
+
+/**
+ * After a run's changes: every member enforces the members' addresses. `exact` (a whole-inventory
+ * run) also drops every other address; otherwise addresses are only added, so that a join running
+ * beside this one (the Pulumi provider adds nodes in parallel) is never undone.
+ */
+export async function settleAllowLists(ctx: AllowListContext, exact: boolean, enforced: Enforced = new Map()): Promise<void> {
+  const members = await readMembers(ctx.manager);
+  const wanted = memberAddresses(ctx, members);
+  const hash = allowListHash(wanted);
+  const done = (t: Target): boolean => {
+    const seen = enforced.get(t.key);
+    if (seen === undefined) return t.member?.labels[LABEL_FIREWALL] === hash;
+    return exact ? allowListHash(seen) === hash : wanted.every((a) => seen.includes(a));
+  };
+  const targets = targetsOf(ctx, members);
+  await enforce(ctx, targets.filter((t) => !done(t)), exact ? "set" : "add", wanted, enforced);
+  // Members that needed nothing new but whose label is missing or stale (e.g. joined this run).
+  const stale = targets.filter((t) => done(t) && t.member && enforced.has(t.key) && t.member.labels[LABEL_FIREWALL] !== allowListHash(enforced.get(t.key) ?? []));
+  await Promise.all(stale.map((t) => ctx.gate(() => addLabels(ctx.manager, (t.member as SwarmMember).id, { [LABEL_FIREWALL]: allowListHash(enforced.get(t.key) ?? []) }))));
+}
+
+/** After a node was taken out of the swarm: no remaining member accepts its addresses any more. */
+export async function dropFromAllowLists(ctx: AllowListContext, departed: readonly string[]): Promise<void> {
+  const members = await readMembers(ctx.manager);
+  const wanted = memberAddresses(ctx, members);
+  // An address a remaining member still uses stays (a node replaced under the same address).
+  const gone = allowList(departed).addresses.filter((a) => !wanted.includes(a));
+  if (gone.length === 0) return;
+  const hash = allowListHash(wanted);
+  await enforce(ctx, targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash), "remove", gone, new Map());
+}

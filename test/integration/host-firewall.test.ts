@@ -1,0 +1,163 @@
+/**
+ * The nodes' host firewall on the namespace bed, for real: an intruder on the bed's own bridge (a
+ * foreign server on the same private network, which Hetzner's cloud firewall would not filter) is
+ * refused on every swarm port of every node while the members form, scale up and down and carry
+ * overlay traffic; the rules survive a dockerd restart; a node that left is refused; containers get
+ * no metadata; and the join token is on no process's command line during a join.
+ */
+import * as fs from "fs";
+import { allowListHash, HOST_CHAIN, LABEL_FIREWALL } from "../../hostfw/rules";
+import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { actionsOf, expectSuccess, joinTokens, members, runCli, withNodes, writeInventory } from "./bootstrap-helpers";
+import { probe, Prober, REFUSED } from "./guard-probes";
+
+const bed = useTestbed({ name: "guard-firewall", nodes: 3, managers: 1 });
+const USERDATA = "ssh_keys: {ed25519_private: 'metadata-marker-7f3a'}";
+const ipOf = (n: string) => bed().node(n).advertiseAddress;
+
+/** The allow-list a node's firewall enforces, read from its own iptables (no bootstrap code involved). */
+async function allowed(node: string, family: 4 | 6 = 4): Promise<string[]> {
+  const r = await bed().exec(node, `${family === 4 ? "iptables" : "ip6tables"} -S ${HOST_CHAIN}`);
+  if (r.code !== 0) throw new Error(`no ${HOST_CHAIN} chain on ${node}: ${r.stderr}`);
+  return [...r.stdout.matchAll(/-s (\S+)\/(32|128) -j RETURN/g)].map((m) => m[1]).sort();
+}
+
+/** HTTP GET of the metadata stand-in, from the node itself or from a container on it. */
+async function metadataFrom(node: string, where: "node" | "container"): Promise<string> {
+  const get = `printf 'GET /hetzner/v1/userdata HTTP/1.0\\r\\n\\r\\n' | nc -w 3 169.254.169.254 80`;
+  const nodeGet = get.replace("| nc ", "| /bin/busybox nc ");
+  const cmd = where === "node" ? nodeGet : `docker run --rm ${LOCAL_IMAGE} sh -c ${JSON.stringify(get)}`;
+  return (await bed().exec(node, cmd)).stdout;
+}
+
+/** A ping between containers on two nodes over a plain overlay: only works if the members accept each other. */
+async function overlayPing(a: string, b: string): Promise<boolean> {
+  await bed().exec("manager-1", "docker network inspect guard_plain >/dev/null 2>&1 || docker network create --driver overlay --attachable guard_plain");
+  await bed().exec(b, `docker rm -f guard-target >/dev/null 2>&1; docker run -d --name guard-target --network guard_plain ${LOCAL_IMAGE} sleep 300`);
+  try {
+    const ip = (await bed().exec(b, "docker inspect -f '{{(index .NetworkSettings.Networks \"guard_plain\").IPAddress}}' guard-target")).stdout.trim();
+    const r = await bed().exec(a, `docker run --rm --network guard_plain ${LOCAL_IMAGE} ping -c 3 -W 2 ${ip}`);
+    return r.code === 0;
+  } finally {
+    await bed().exec(b, "docker rm -f guard-target >/dev/null 2>&1");
+  }
+}
+
+/** Collects every command line and environment of a node's processes while `during` runs. */
+async function watchProcesses(node: string, during: () => Promise<void>): Promise<string[]> {
+  const seen = new Set<string>();
+  let done = false;
+  const watcher = (async () => {
+    while (!done) {
+      for (const pid of bed().processes(node).all) {
+        for (const f of ["cmdline", "environ"]) {
+          try {
+            seen.add(fs.readFileSync(`/proc/${pid}/${f}`, "utf8").split("\0").join(" "));
+          } catch {
+            // The process ended between listing and reading.
+          }
+        }
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    done = true;
+    await watcher;
+  }
+  return [...seen];
+}
+
+describe("host firewall on every node", () => {
+  let intruder: Prober;
+  beforeAll(async () => {
+    intruder = await bed().intruder();
+    await bed().metadata(USERDATA);
+  });
+
+  it("before any firewall, the intruder reaches every node's stack, and containers reach the metadata service (the probes can see it)", async () => {
+    expect(await probe(bed(), intruder, "manager-1")).toEqual({ tcp: { "2377": "closed", "7946": "closed" }, udp: { "7946": true, "4789": true }, esp: true });
+    expect(await metadataFrom("worker-1", "container")).toContain("metadata-marker-7f3a");
+  });
+
+  it("bootstrap installs the rules on every node: exactly the members' addresses, IPv4 and IPv6, and the intruder is refused everywhere", async () => {
+    const run = await runCli(bed().inventoryPath);
+    expectSuccess(run);
+    expect(actionsOf(run)).toEqual(expect.arrayContaining(["manager-1 firewall", "worker-1 firewall", "worker-2 firewall"]));
+    const all = ["manager-1", "worker-1", "worker-2"].map(ipOf).sort();
+    for (const n of ["manager-1", "worker-1", "worker-2"]) {
+      expect({ n, v4: await allowed(n), v6: await allowed(n, 6) }).toEqual({ n, v4: all, v6: [] });
+      expect({ n, probe: await probe(bed(), intruder, n) }).toEqual({ n, probe: REFUSED });
+    }
+    for (const m of await members(bed(), "manager-1")) expect(m.labels[LABEL_FIREWALL]).toBe(allowListHash(all));
+  });
+
+  it("members still carry overlay traffic between each other", async () => {
+    expect(await overlayPing("worker-1", "worker-2")).toBe(true);
+    expect(await overlayPing("manager-1", "worker-1")).toBe(true);
+  });
+
+  it("containers no longer reach the metadata service; the node itself still does", async () => {
+    expect(await metadataFrom("worker-1", "node")).toContain("metadata-marker-7f3a");
+    expect(await metadataFrom("worker-1", "container")).not.toContain("metadata-marker-7f3a");
+    expect(await metadataFrom("manager-1", "container")).not.toContain("metadata-marker-7f3a");
+  });
+
+  it("a second run finds every member in step and contacts none of them for the firewall", async () => {
+    const run = await runCli(bed().inventoryPath);
+    expect(expectSuccess(run).actions).toEqual([]);
+    expect(run.ssh.connections).toBe(1);
+  });
+
+  it("adding a worker: every member accepts it before it joins, the intruder stays out, and the join token is on no command line", async () => {
+    await bed().addNode("worker");
+    const [token] = await joinTokens(bed(), "manager-1");
+    // Control: the watcher does see a short-lived process that carries the token on its command line.
+    const control = await watchProcesses("worker-3", async () => {
+      await bed().exec("worker-3", `sh -c 'sleep 0.3' join-control ${token}`);
+    });
+    expect(control.some((l) => l.includes(token))).toBe(true);
+    let run: Awaited<ReturnType<typeof runCli>> | undefined;
+    const seen = await watchProcesses("worker-3", async () => {
+      run = await runCli(bed().inventoryPath);
+    });
+    expectSuccess(run as NonNullable<typeof run>);
+    expect(seen.some((l) => l.includes("/swarm/join"))).toBe(true);
+    expect(seen.filter((l) => l.includes(token))).toEqual([]);
+    expect(seen.filter((l) => l.includes("SWMTKN"))).toEqual([]);
+    const actions = actionsOf(run as NonNullable<typeof run>);
+    expect(actions).toEqual(expect.arrayContaining(["worker-3 join", "manager-1 firewall", "worker-1 firewall", "worker-2 firewall", "worker-3 firewall"]));
+    process.stderr.write(`adding worker-3 to 1+2: ${run?.ssh.connections} SSH connections, ${run?.ssh.commands} commands\n`);
+    const all = ["manager-1", "worker-1", "worker-2", "worker-3"].map(ipOf).sort();
+    for (const n of ["manager-1", "worker-1", "worker-2", "worker-3"]) expect({ n, v4: await allowed(n) }).toEqual({ n, v4: all });
+    expect(await probe(bed(), intruder, "worker-3")).toEqual(REFUSED);
+    expect(await overlayPing("worker-3", "worker-1")).toBe(true);
+  });
+
+  it("the rules survive a dockerd restart on a node", async () => {
+    const before = (await bed().exec("worker-1", `iptables -S ${HOST_CHAIN}; iptables -S INPUT; iptables -S DOCKER-USER`)).stdout;
+    await bed().stopDocker("worker-1");
+    await bed().startDocker("worker-1");
+    const after = await bed().exec("worker-1", `iptables -S ${HOST_CHAIN}; iptables -S DOCKER-USER`);
+    expect(after.stdout).toContain(before.split("\n").filter((l) => l.startsWith(`-A ${HOST_CHAIN}`)).join("\n"));
+    expect(after.stdout).toMatch(/-A DOCKER-USER -d 169\.254\.169\.254\/32 -j DROP/);
+    expect((await bed().exec("worker-1", "iptables -S INPUT")).stdout).toContain(`-A INPUT -j ${HOST_CHAIN}`);
+    expect(await probe(bed(), intruder, "worker-1")).toEqual(REFUSED);
+    expect(await metadataFrom("worker-1", "container")).not.toContain("metadata-marker-7f3a");
+  });
+
+  it("a worker that left is refused by every remaining member", async () => {
+    const file = writeInventory(bed(), withNodes(bed(), (ns) => ns.filter((n) => n.name !== "worker-2")), "without-worker-2");
+    const run = await runCli(file);
+    expectSuccess(run);
+    expect(actionsOf(run)).toEqual(expect.arrayContaining(["worker-2 remove", "manager-1 firewall", "worker-1 firewall", "worker-3 firewall"]));
+    const rest = ["manager-1", "worker-1", "worker-3"].map(ipOf).sort();
+    for (const n of ["manager-1", "worker-1", "worker-3"]) expect({ n, v4: await allowed(n) }).toEqual({ n, v4: rest });
+    const leftNode: Prober = { ip: ipOf("worker-2"), exec: (s) => bed().exec("worker-2", s) };
+    expect(await probe(bed(), leftNode, "manager-1")).toEqual(REFUSED);
+    expect(await probe(bed(), leftNode, "worker-1")).toEqual(REFUSED);
+    expect(await overlayPing("worker-3", "worker-1")).toBe(true);
+  });
+});
