@@ -258,3 +258,32 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
   throwIfProblems(`${NAMESPACE} config`, limitProblems(config));
   return config;
 }
+
+/** True when the union of `cidrs` is every address of `family` (0.0.0.0/0, or e.g. 0.0.0.0/1 + 128.0.0.0/1). */
+function coversWholeFamily(cidrs: readonly string[], family: 4 | 6): boolean {
+  const bits = family === 4 ? 32n : 128n;
+  const ranges = cidrs
+    .map((c) => parseCidr(c))
+    .flatMap((r) => (r.ok && r.cidr.family === family ? [[r.cidr.network, r.cidr.network + (1n << (bits - BigInt(r.cidr.prefix)))] as const] : []))
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let next = 0n;
+  for (const [start, end] of ranges) {
+    if (start > next) return false;
+    if (end > next) next = end;
+  }
+  return next >= 1n << bits;
+}
+
+/**
+ * Things that are allowed but deserve a loud warning at every `pulumi up`: SSH (root, with the deploy
+ * key) reachable from the whole Internet, which is the default until sshAllowedCidrs is set.
+ */
+export function configWarnings(config: Pick<ClusterConfig, "sshAllowedCidrs">): string[] {
+  const open = ([4, 6] as const).filter((f) => coversWholeFamily(config.sshAllowedCidrs, f)).map((f) => (f === 4 ? "IPv4" : "IPv6"));
+  if (open.length === 0) return [];
+  return [
+    `SSH (port 22, root login with the deploy key) is open to the whole ${open.join(" and ")} Internet: ${key("sshAllowedCidrs")} is ${JSON.stringify(config.sshAllowedCidrs)}. ` +
+      `Anyone can try to log in, and every sshd weakness is exposed. Restrict it to your own address, e.g. ` +
+      `pulumi config set --path '${key("sshAllowedCidrs")}[0]' 203.0.113.7/32 (and no [1] entry for ::/0).`,
+  ];
+}
