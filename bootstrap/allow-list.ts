@@ -102,7 +102,7 @@ async function session(ctx: AllowListContext, t: Target): Promise<SshSession> {
   return s;
 }
 
-function describe(before: readonly string[], after: readonly string[]): string {
+function describeChange(before: readonly string[], after: readonly string[]): string {
   const added = after.filter((a) => !before.includes(a)).map((a) => `+${a}`);
   const removed = before.filter((a) => !after.includes(a)).map((a) => `-${a}`);
   const change = [...added, ...removed].join(" ");
@@ -126,7 +126,7 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
         try {
           const { before, after } = await applyFirewall(await session(ctx, t), mode, addresses);
           enforced.set(t.key, after);
-          ctx.run.act({ node: t.name, kind: "firewall", detail: describe(before, after) });
+          ctx.run.act({ node: t.name, kind: "firewall", detail: describeChange(before, after) });
           if (t.member && t.member.labels[LABEL_FIREWALL] !== allowListHash(after)) labels.push({ id: t.member.id, name: t.name, hash: allowListHash(after) });
         } catch (err) {
           ctx.run.problems.push(`the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`);
