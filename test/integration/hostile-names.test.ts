@@ -109,13 +109,14 @@ describe("hostile names", () => {
     expect(await pwned()).toBe(false);
   });
 
-  it("hostile label values are allowed and reach docker verbatim through quoting", async () => {
+  it("hostile label values are refused where they enter too (inventory/labels.ts), before any connection", async () => {
     const values = Object.fromEntries(HOSTILE.filter((h) => !h.includes("\n")).map((h, i) => [`guard.hostile-${i}`, h]));
     const file = writeInventory(bed(), withNodes(bed(), (ns) => ns.map((n) => (n.name === "worker-1" ? { ...n, labels: values } : n))), "hostile-values");
-    const r = await runBootstrapCommand({ inventory: file }, () => undefined);
-    expect(r.actions.map((a) => `${a.node} ${a.kind}`)).toContain("worker-1 label");
-    const labels = (await members(bed(), "manager-1")).find((m) => m.hostname === "worker-1")?.labels ?? {};
-    for (const [k, v] of Object.entries(values)) expect({ k, v: labels[k] }).toEqual({ k, v });
+    const before = sshStats().connections;
+    const err = await runBootstrapCommand({ inventory: file }, () => undefined).then(() => undefined, (e: Error) => e);
+    for (const k of Object.keys(values)) expect(err?.message).toContain(`labels.${k} value`);
+    expect(sshStats().connections).toBe(before);
+    expect((await members(bed(), "manager-1")).find((m) => m.hostname === "worker-1")?.labels).not.toHaveProperty("guard.hostile-0");
     expect(await pwned()).toBe(false);
   });
 });
