@@ -120,11 +120,19 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
     targets.map((t) =>
       ctx.gate(async () => {
         if (t.member && t.member.status !== "ready") {
-          ctx.run.warnings.push(`${t.name} is ${t.member.status || "not ready"}: its host firewall was not updated; re-run bootstrap once it is back`);
+          ctx.run.warnings.push(`${t.name} is ${t.member.status || "not ready"} in the swarm: its host firewall was not updated; re-run bootstrap once it is back`);
+          return;
+        }
+        let s: SshSession;
+        try {
+          s = await session(ctx, t);
+        } catch (err) {
+          // Down in all but name (the swarm has not noticed yet): its label stays stale, so the next run retries.
+          ctx.run.warnings.push(`${t.name} does not answer SSH: its host firewall was not updated; re-run bootstrap once it is back (${redact((err as Error).message)})`);
           return;
         }
         try {
-          const { before, after } = await applyFirewall(await session(ctx, t), mode, addresses);
+          const { before, after } = await applyFirewall(s, mode, addresses);
           enforced.set(t.key, after);
           ctx.run.act({ node: t.name, kind: "firewall", detail: describeChange(before, after) });
           if (t.member && t.member.labels[LABEL_FIREWALL] !== allowListHash(after)) labels.push({ id: t.member.id, name: t.name, hash: allowListHash(after) });
