@@ -100,7 +100,7 @@ describe("hostile names", () => {
     const inv = withNodes(bed(), (ns) => ns.map((n) => (n.name === "worker-1" ? { ...n, name: "w; reboot", user: `root;touch ${MARK}`, labels: { [`k;touch ${MARK}`]: "v" } } : n)));
     const file = writeInventory(bed(), inv, "hostile-keys");
     const before = sshStats().connections;
-    await expect(runBootstrapCommand({ inventory: file }, () => undefined)).rejects.toThrow(/name must be a lowercase DNS label[\s\S]*user must be a POSIX user name[\s\S]*labels key must be letters/);
+    await expect(runBootstrapCommand({ inventory: file }, () => undefined)).rejects.toThrow(/name must be a lowercase DNS label[\s\S]*user must be a POSIX user name[\s\S]*labels: label name "k;touch [^"]*" must be letters/);
     expect(sshStats().connections).toBe(before);
     for (const cmd of [["verify"], ["stack", "rm", "blog"]]) {
       const r = await cli(...cmd, "--inventory", file);
