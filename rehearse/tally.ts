@@ -14,7 +14,7 @@ export const SERVER_TYPE = "hcloud:index/server:Server";
 export const SWARM_NODE_TYPE = "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode";
 export const STACKS_TYPE = "pulumi-nodejs:dynamic/hcloud-swarm:Stacks";
 
-const ACTION_KINDS = ["init", "ingress", "join", "promote", "demote", "label", "drain", "leave", "remove"] as const;
+const ACTION_KINDS = ["init", "ingress", "firewall", "join", "promote", "demote", "label", "drain", "leave", "remove"] as const;
 // Fails to compile when bootstrap gains an action kind this list does not know.
 const everyKindListed: Exclude<ActionKind, (typeof ACTION_KINDS)[number]> extends never ? true : false = true;
 void everyKindListed;
