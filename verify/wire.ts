@@ -27,8 +27,13 @@ export const WIRE_INGRESS_SERVICE = "hsw-wire-ingress";
 export const WIRE_INGRESS_PORT = 39451;
 /** Datagrams per overlay probe: a handful tells "none" from "some" without flooding anything. */
 const DATAGRAMS = 8;
-/** The probe service must run and the mesh answer; a new task on a busy VM takes tens of seconds. */
-const MESH_READY_TIMEOUT_MS = 180_000;
+/**
+ * The probe service must run and the mesh answer. A new task takes seconds on a real server, but
+ * minutes on an emulated VM of a busy machine (seen: 3 min); a kernel without IPVS is found before.
+ */
+const MESH_READY_TIMEOUT_MS = 600_000;
+/** `docker run` of a probe container on a new attachable overlay: same reasoning. */
+const PROBE_START_TIMEOUT_MS = 600_000;
 
 export interface WireOptions {
   /** SSH key for every node. Default: each node's privateKeyPath. */
@@ -133,8 +138,8 @@ async function controlProbe(m: SshSession, sessions: Sessions, a: InventoryNode,
   try {
     await m.run(`docker network rm ${net} >/dev/null 2>&1; docker network create --driver overlay --attachable --opt ${MTU_OPTION}=${mtu} ${net} >/dev/null`);
     log(`${net}: plain control overlay created; probe containers on ${a.name} and ${b.name}`);
-    await sessions.get(b.name).run(run(b), { timeoutMs: 120_000 });
-    await sessions.get(a.name).run(run(a), { timeoutMs: 120_000 });
+    await sessions.get(b.name).run(run(b), { timeoutMs: PROBE_START_TIMEOUT_MS });
+    await sessions.get(a.name).run(run(a), { timeoutMs: PROBE_START_TIMEOUT_MS });
     const ip = (await sessions.get(b.name).run(`docker inspect -f '{{(index .NetworkSettings.Networks "${net}").IPAddress}}' ${WIRE_PROBE_CONTAINER}`)).stdout.trim();
     const counts = await capture(a, b, async () => void (await sessions.get(a.name).run(udpProbe(WIRE_PROBE_CONTAINER, ip, marker))));
     return { ...base, how: `udp between probe containers (${ip})`, counts };
