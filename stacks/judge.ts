@@ -147,13 +147,12 @@ export async function localJudge(req: JudgeRequest, opts: LocalJudgeOptions = {}
   const workDir = opts.remoteBaseDir ? fs.mkdtempSync(path.join(os.tmpdir(), "hsw-judge-")) : req.baseDir;
   try {
     for (const docker of candidates) {
-      const probe = await execFile(docker, ["stack", "config", "-c", "-"], { cwd: workDir, env: req.env ?? {}, input: PROBE_FILE });
-      if (!probeAccepted(probe)) {
-        skipped.push(`this machine: ${docker} stack config: ${(probe.stderr || probe.stdout).trim().split("\n")[0] || `exit ${probe.code}`}`);
+      const cli = await localCli(docker, workDir);
+      if (!cli.ok) {
+        skipped.push(`this machine: ${docker} stack config: ${cli.reason}`);
         continue;
       }
-      const version = await execFile(docker, ["version", "--format", "{{.Client.Version}}"], { cwd: workDir, env: req.env ?? {}, input: "" });
-      const judge = `docker stack config of this machine's Docker CLI ${version.stdout.trim() || "(version unknown)"} (${docker})`;
+      const judge = `docker stack config of this machine's Docker CLI ${cli.version} (${docker})`;
       const r = await execFile(docker, ["stack", "config", "-c", "-"], { cwd: workDir, env: req.env ?? {}, input: req.text });
       const j = fromDockerOutput("local", judge, req, r, skipped);
       return opts.remoteBaseDir && j.data ? { ...j, data: rebase(j.data, workDir, opts.remoteBaseDir) as GoMap } : j;
@@ -162,6 +161,25 @@ export async function localJudge(req: JudgeRequest, opts: LocalJudgeOptions = {}
   } finally {
     if (opts.remoteBaseDir) fs.rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+type LocalCli = { readonly ok: true; readonly version: string } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Whether a local Docker CLI has `docker stack config` (run on a known file) and its version,
+ * found once per binary and process: linting many files, or a deploy per stack, probes once. The
+ * cache lives on globalThis (docs/dynamic-providers.md, rule 6) and is keyed by the file's identity.
+ */
+async function localCli(docker: string, cwd: string): Promise<LocalCli> {
+  const g = globalThis as unknown as Record<string, Record<string, LocalCli> | undefined>;
+  const cache = (g.__hcloudSwarmDockerClis ??= {});
+  const st = fs.statSync(docker);
+  const key = `${fs.realpathSync(docker)}:${st.size}:${st.mtimeMs}`;
+  if (cache[key]) return cache[key];
+  const probe = await execFile(docker, ["stack", "config", "-c", "-"], { cwd, env: {}, input: PROBE_FILE });
+  if (!probeAccepted(probe)) return (cache[key] = { ok: false, reason: (probe.stderr || probe.stdout).trim().split("\n")[0] || `exit ${probe.code}` });
+  const version = await execFile(docker, ["version", "--format", "{{.Client.Version}}"], { cwd, env: {}, input: "" });
+  return (cache[key] = { ok: true, version: version.stdout.trim() || "(version unknown)" });
 }
 
 /** Rewrites strings that are paths under `from` to the same paths under `to`. */
