@@ -6,6 +6,9 @@ import * as os from "os";
 import * as path from "path";
 import { buildProgram } from "../../cli/main";
 
+// `stack lint` runs Docker's CLI (docker stack config), on a machine shared with other work.
+jest.setTimeout(60_000);
+
 async function cli(args: string[]): Promise<{ out: string; code: number }> {
   const lines: string[] = [];
   const log = jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
