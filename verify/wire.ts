@@ -134,7 +134,11 @@ type Sessions = NodeSessions;
 async function controlProbe(m: SshSession, sessions: Sessions, a: InventoryNode, b: InventoryNode, image: string, mtu: number, marker: string, capture: Capture, log: (l: string) => void): Promise<WireEvidence> {
   const net = WIRE_CONTROL_NETWORK;
   const base = { network: net, kind: "control" as const, from: a.name, to: b.name };
-  const run = (n: InventoryNode) => `docker rm -f ${WIRE_PROBE_CONTAINER} >/dev/null 2>&1; docker run -d --name ${WIRE_PROBE_CONTAINER} --network ${net} ${shellQuote(image)} sleep 600 >/dev/null || { sleep 2; docker run -d --name ${WIRE_PROBE_CONTAINER} --network ${net} ${shellQuote(image)} sleep 600 >/dev/null; }` + ` # ${n.name}`;
+  // The first container on a new attachable overlay may fail with "attaching to network failed …
+  // context deadline exceeded" on a slow node (seen on the VM bed), leaving a created container behind:
+  // remove it and try again, a few times.
+  const start = `docker rm -f ${WIRE_PROBE_CONTAINER} >/dev/null 2>&1; docker run -d --name ${WIRE_PROBE_CONTAINER} --network ${net} ${shellQuote(image)} sleep 600 >/dev/null`;
+  const run = (n: InventoryNode) => `for i in 1 2 3 4 5; do ${start} && exit 0; sleep 2; done; ${start} # ${n.name}`;
   try {
     await m.run(`docker network rm ${net} >/dev/null 2>&1; docker network create --driver overlay --attachable --opt ${MTU_OPTION}=${mtu} ${net} >/dev/null`);
     log(`${net}: plain control overlay created; probe containers on ${a.name} and ${b.name}`);
