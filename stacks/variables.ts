@@ -41,7 +41,7 @@ export function findRefs(src: StackSource): Array<{ name: string; line: number }
 /**
  * Resolves the final value of every variable the template uses. Problems: a reference to an
  * undeclared variable (template bug, with its line), a --var the template does not take, a
- * required variable without a value, and values with control characters.
+ * required variable without a value, and values with control characters or line breaks (Docker's too).
  */
 export function resolveVars(
   src: StackSource,
@@ -66,8 +66,10 @@ export function resolveVars(
       problems.push(`missing --var ${spec.name}=…${spec.description ? ` (${spec.description})` : ""}`);
       continue;
     }
+    // U+0085, U+2028 and U+2029 end a line for Docker's YAML reader but not for ours: a value holding
+    // one could start a new key in the rendered file.
     // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(value)) problems.push(`--var ${spec.name} contains a control character or newline; give a single-line value`);
+    if (/[\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(value)) problems.push(`--var ${spec.name} contains a control character or line break; give a single-line value`);
     values[spec.name] = value;
   }
   return { values, problems };

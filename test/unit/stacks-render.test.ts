@@ -31,6 +31,12 @@ function problemsOf(fn: () => unknown): readonly string[] {
 }
 
 describe("stack render", () => {
+  it("refuses variable values that hold a line break in either reading (ours or Docker's), naming the variable", () => {
+    for (const br of ["\n", "\r", "\u0085", "\u2028", "\u2029"]) {
+      expect(problemsOf(() => render({ domain: `blog.example.com${br}x: y` }))).toEqual([expect.stringMatching(/^--var domain contains a control character or line break/)]);
+    }
+  });
+
   it("fills variables and defaults, and names routers after the stack", () => {
     const out = parse(render({ domain: "blog.example.com" }).text) as Compose;
     expect(out.services.wordpress.deploy.labels).toContain("traefik.http.routers.blog.rule=Host(`blog.example.com`)");
