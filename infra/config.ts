@@ -3,7 +3,7 @@
  * collected and reported at once; each message names the key and says how to fix it.
  */
 import { throwIfProblems } from "../common/problems";
-import { Cidr, cidr, contains, overlaps, parseCidr } from "./cidr";
+import { Cidr, cidr, contains, overlaps, parseCidr } from "../common/cidr";
 import { limitProblems } from "./limits";
 import { NODE_LABELS_KEY, type NodeLabelsConfig, parseNodeLabels } from "./node-labels";
 import { POOL_MASK_LENGTH } from "./plan";

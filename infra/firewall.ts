@@ -13,7 +13,7 @@
  */
 import type { NodeRole } from "../inventory/inventory";
 import { SWARM_PORTS } from "../hostfw/rules";
-import { parseCidr } from "./cidr";
+import { parseCidr } from "../common/cidr";
 import type { ClusterPlan } from "./plan";
 
 /** Hetzner's limits: rules per firewall, effective rules per firewall, firewalls per server. */

@@ -7,7 +7,7 @@
  * which matters because Hetzner replaces a server whose userData or sshKeys change.
  */
 import type { NodeRole } from "../inventory/inventory";
-import { cidr, firstSubnet, hostAddress } from "./cidr";
+import { cidr, firstSubnet, hostAddress } from "../common/cidr";
 import type { ClusterConfig } from "./config";
 import { configuredLabels } from "./node-labels";
 

@@ -9,7 +9,7 @@ import * as path from "path";
 import { upBed } from "./ns/bed";
 import { downBed as downNsBed } from "./ns/state";
 import { bedStatus, formatStatus } from "./ns/status";
-import { canonicalDir } from "./ns/state";
+import { canonicalDir } from "./dir";
 import { downVmBed } from "./vm/bed";
 import { vmBedStatus } from "./vm/status";
 import { upVmBed } from "./vm/up";

@@ -8,7 +8,6 @@
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
-import { dockerLoad, dockerSocketOf } from "./ns/probe";
 import { run } from "./run";
 
 /** Image name stacks and tests use on the local bed (deploy with `--resolve-image never`). */
@@ -68,9 +67,4 @@ export async function buildImageTar(dir: string): Promise<string> {
   fs.rmSync(rootfs, { recursive: true, force: true });
   fs.rmSync(archive, { recursive: true, force: true });
   return tar;
-}
-
-/** Loads the image into one node's dockerd, given any pid of that node. */
-export function importImage(nodePid: number, tar: string): Promise<void> {
-  return dockerLoad(dockerSocketOf(nodePid), tar);
 }

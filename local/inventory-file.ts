@@ -1,20 +1,14 @@
 /**
- * Writes the bed's inventory.json in exactly the shape the Pulumi program exports, validated with
- * the same validator bootstrap uses, plus a known_hosts file for plain `ssh` with pinned host keys.
+ * Where a bed of either kind keeps its inventory.json (exactly the shape the Pulumi program exports)
+ * and a known_hosts file for plain `ssh` with the pinned host keys, and how they are written. Each
+ * kind builds its inventory itself (ns/inventory.ts, vm/inventory.ts).
  */
 import * as fs from "fs";
 import * as path from "path";
-import { Inventory, knownHosts, validateInventory } from "../inventory/inventory";
-import { NodeRecord } from "./ns/node-files";
-import { LOCAL_ADDR_POOL, LOCAL_CLUSTER } from "./ns/plan";
+import { Inventory, knownHosts } from "../inventory/inventory";
 
-export interface InventoryInput {
-  readonly dir: string;
-  readonly nodes: readonly NodeRecord[];
-  /** Node name → host public key ("ssh-ed25519 AAAA…"). */
-  readonly hostKeys: ReadonlyMap<string, string>;
-  readonly privateKeyPath: string;
-}
+/** Cluster name written to a bed's inventory. */
+export const LOCAL_CLUSTER = "local";
 
 export function inventoryPath(dir: string): string {
   return path.join(dir, "inventory.json");
@@ -24,28 +18,7 @@ export function knownHostsPath(dir: string): string {
   return path.join(dir, "known_hosts");
 }
 
-/** Builds and validates the inventory (pure). */
-export function buildInventory(input: InventoryInput): Inventory {
-  const raw = {
-    cluster: LOCAL_CLUSTER,
-    // 1500 is the veth MTU on the bed's bridge.
-    swarm: { defaultAddrPool: LOCAL_ADDR_POOL, overlayMtu: 1500 },
-    nodes: input.nodes.map((n) => ({
-      name: n.name,
-      role: n.role,
-      host: n.ip,
-      port: 22,
-      user: "root",
-      privateKeyPath: input.privateKeyPath,
-      hostKey: input.hostKeys.get(n.name) ?? "",
-      advertiseAddress: n.ip,
-      labels: {},
-    })),
-  };
-  return validateInventory(raw, "local test bed inventory");
-}
-
-/** Writes inventory.json and known_hosts; returns the inventory path. */
+/** Writes inventory.json (atomically) and known_hosts; returns the inventory path. */
 export function writeInventory(dir: string, inv: Inventory): string {
   const file = inventoryPath(dir);
   const tmp = `${file}.tmp`;

@@ -7,14 +7,18 @@ import * as fs from "fs";
 import * as path from "path";
 import { Inventory, loadInventory, NodeRole } from "../../inventory/inventory";
 import { createNodeCgroups, hostHierarchies } from "./cgroups";
-import { buildImageTar, importImage } from "../image";
-import { buildInventory, hostKeysOf, inventoryPath, knownHostsPath, writeInventory } from "../inventory-file";
+import { buildImageTar } from "../image";
+import { importImage } from "./probe";
+import { hostKeysOf, inventoryPath, knownHostsPath, writeInventory } from "../inventory-file";
+import { buildInventory } from "./inventory";
 import { claimBridge, configureBridge, createNodeLinks } from "./network";
 import { BedContext, createNodeNamespaces, ensureNsDir, nodeProcesses, startDockerd, startSshd, waitDockerd, waitSshd } from "./node";
-import { ensureClientKey, nodePaths, NodeRecord, writeNodeFiles } from "./node-files";
-import { bedNames, dirIdOf, netnsOf, nodeAddress, planExtraNode, planNodes, PlannedNode, vethOf } from "./plan";
+import { nodePaths, NodeRecord, writeNodeFiles } from "./node-files";
+import { ensureClientKey } from "../client-key";
+import { bedNames, netnsOf, nodeAddress, planExtraNode, planNodes, PlannedNode, vethOf } from "./plan";
 import { ensurePrerequisites } from "../prerequisites";
-import { BedState, canonicalDir, cgroupBeds, downBed, ownerAlias, readState, writeState } from "./state";
+import { canonicalDir, dirIdOf } from "../dir";
+import { BedState, cgroupBeds, downBed, ownerAlias, readState, writeState } from "./state";
 
 /** Where `local up` puts a bed unless told otherwise (git-ignored). */
 export const DEFAULT_DIR = ".hcloud-swarm/local";

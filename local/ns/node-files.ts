@@ -111,14 +111,3 @@ export async function writeNodeFiles(b: BedNames, node: NodeRecord, p: NodePaths
   await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${node.name}`, "-f", p.hostKey]);
   return fs.readFileSync(`${p.hostKey}.pub`, "utf8").trim();
 }
-
-/** The host's client key for the bed (DIR/id_ed25519), created once per bed; returns its public key. */
-export async function ensureClientKey(dir: string): Promise<{ privateKeyPath: string; publicKey: string }> {
-  const privateKeyPath = path.join(dir, "id_ed25519");
-  if (!fs.existsSync(privateKeyPath) || !fs.existsSync(`${privateKeyPath}.pub`)) {
-    fs.rmSync(privateKeyPath, { force: true });
-    fs.rmSync(`${privateKeyPath}.pub`, { force: true });
-    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "hcloud-swarm-local", "-f", privateKeyPath]);
-  }
-  return { privateKeyPath, publicKey: fs.readFileSync(`${privateKeyPath}.pub`, "utf8").trim() };
-}

@@ -10,7 +10,8 @@ import * as path from "path";
 import { Hierarchy, killTree, mountScript, pidsIn, procsFiles } from "./cgroups";
 import { nodePaths, NodeRecord } from "./node-files";
 import { BedNames } from "./plan";
-import { dockerPing, dockerSocketOf, sshBanner } from "./probe";
+import { dockerPing, dockerSocketOf } from "./probe";
+import { sshBanner } from "../ssh-banner";
 import { run, RunOptions, RunResult } from "../run";
 import { sleep, waitFor } from "../../common/time";
 

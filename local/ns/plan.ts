@@ -7,9 +7,8 @@
  * The upper half (10.213.K.128/25) is reserved for an "outsider" namespace on its own link, which
  * tests use to prove that nodes cannot reach anything outside the bed.
  */
-import { createHash } from "crypto";
 import { NodeRole } from "../../inventory/inventory";
-import { throwIfProblems } from "../../common/problems";
+import { NodeCounts, planRoles } from "../nodes";
 
 /** The private range of every local test bed; documented in the README. */
 export const BED_RANGE = "10.213.0.0/16";
@@ -24,8 +23,6 @@ const LAST_NODE_OCTET = 126;
 export const MAX_NODES = LAST_NODE_OCTET - FIRST_NODE_OCTET + 1;
 /** Swarm address pool written to the inventory: outside BED_RANGE, so overlays never shadow node addresses. */
 export const LOCAL_ADDR_POOL = "10.214.0.0/16";
-/** Cluster name written to the inventory. */
-export const LOCAL_CLUSTER = "local";
 
 export interface PlannedNode {
   readonly name: string;
@@ -55,11 +52,6 @@ export interface BedNames {
   readonly outsiderSubnet: string;
   readonly outsiderGateway: string;
   readonly outsiderAddress: string;
-}
-
-/** A stable id for a bed directory, stored in the bridge's alias and rule comments to find leftovers without state. */
-export function dirIdOf(realDir: string): string {
-  return createHash("sha256").update(realDir).digest("hex").slice(0, 12);
 }
 
 export function bedNames(k: number, dirId: string): BedNames {
@@ -106,28 +98,9 @@ export function isBedNetns(name: string, k: number): boolean {
   return name.startsWith(`hsw${k}-`);
 }
 
-export interface NodeCounts {
-  /** Number of nodes. Default 3. */
-  readonly nodes?: number;
-  /** How many of them are managers (the first ones). Default 1. */
-  readonly managers?: number;
-}
-
 /** Names, roles and addresses for a new bed: the first `managers` nodes are managers, the rest workers. */
 export function planNodes(counts: NodeCounts): PlannedNode[] {
-  const nodes = counts.nodes ?? 3;
-  const mgrs = counts.managers ?? 1;
-  const problems: string[] = [];
-  if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) problems.push(`--nodes must be a whole number from 1 to ${MAX_NODES}, got ${nodes}`);
-  if (!Number.isInteger(mgrs) || mgrs < 1) problems.push(`--managers must be a whole number of at least 1, got ${mgrs}`);
-  else if (Number.isInteger(nodes) && mgrs > nodes) problems.push(`--managers (${mgrs}) cannot exceed --nodes (${nodes})`);
-  throwIfProblems("local test bed", problems);
-  const out: PlannedNode[] = [];
-  for (let i = 0; i < nodes; i++) {
-    const role: NodeRole = i < mgrs ? "manager" : "worker";
-    out.push({ name: role === "manager" ? `manager-${i + 1}` : `worker-${i - mgrs + 1}`, role, octet: FIRST_NODE_OCTET + i });
-  }
-  return out;
+  return planRoles(counts, MAX_NODES).map((n, i) => ({ ...n, octet: FIRST_NODE_OCTET + i }));
 }
 
 /** The next node to add to a running bed: the next free name of that role and the lowest free address. */

@@ -1,11 +1,10 @@
 /**
  * Talks to a node's daemons from the host without spawning anything: dockerd's API over its unix
- * socket (reached through /proc/<pid>/root, i.e. inside the node's mount namespace) and sshd's
- * banner over TCP. Spawning the docker CLI 20 times in a poll loop would cost seconds on 2 cores.
+ * socket, reached through /proc/<pid>/root, i.e. inside the node's mount namespace. Spawning the
+ * docker CLI 20 times in a poll loop would cost seconds on 2 cores.
  */
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 
 /** A single probe must not hang a status or readiness loop. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -62,21 +61,7 @@ export async function dockerLoad(socketPath: string, tarPath: string): Promise<v
   if (r.status !== 200 || err) throw new Error(`loading ${tarPath} failed (${r.status}): ${err ? err[1] : r.body.slice(0, 300)}`);
 }
 
-/** True when something on ip:port greets with an SSH banner (no authentication is attempted). */
-export function sshBanner(ip: string, port = 22): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: ip, port, timeout: PROBE_TIMEOUT_MS });
-    let got = "";
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.on("data", (d: Buffer) => {
-      got += d.toString();
-      if (got.includes("\n")) done(got.startsWith("SSH-2.0-"));
-    });
-    sock.on("timeout", () => done(false));
-    sock.on("error", () => done(false));
-    sock.on("end", () => done(false));
-  });
+/** Loads the bed's image into one node's dockerd, given any pid of that node. */
+export function importImage(nodePid: number, tar: string): Promise<void> {
+  return dockerLoad(dockerSocketOf(nodePid), tar);
 }

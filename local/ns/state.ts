@@ -9,7 +9,8 @@ import { bedCgroupsPresent, Hierarchy, hostHierarchies, killTree, removeTree } f
 import { bridgeAlias, bedsTaggedWith, removeBedNetwork, removeFirewall } from "./network";
 import { releaseNsDir } from "./node";
 import { NodeRecord } from "./node-files";
-import { dirIdOf, MAX_BED, MIN_BED } from "./plan";
+import { MAX_BED, MIN_BED } from "./plan";
+import { canonicalDir, dirIdOf } from "../dir";
 
 export interface BedState {
   readonly version: 1;
@@ -53,13 +54,6 @@ function ownedBy(k: number, dirId: string): boolean | undefined {
   const alias = bridgeAlias(k);
   if (alias === undefined) return undefined;
   return alias.split(" ")[1] === dirId;
-}
-
-/** Resolves DIR to the form used for ids: absolute and without symlinks. Creates it only when asked. */
-export function canonicalDir(dir: string, create = false): string {
-  const abs = path.resolve(dir);
-  if (create) fs.mkdirSync(abs, { recursive: true });
-  return fs.existsSync(abs) ? fs.realpathSync(abs) : abs;
 }
 
 /** Bed numbers that belong to DIR: from its state file, and from bridge aliases and rule tags (state may be gone). */

@@ -4,7 +4,8 @@ import { BedContext, dockerdAnswers, nodeProcesses, sshdAnswers } from "./node";
 import { bedNames } from "./plan";
 import { dockerInfo, dockerSocketOf } from "./probe";
 import { hostHierarchies } from "./cgroups";
-import { canonicalDir, readState } from "./state";
+import { canonicalDir } from "../dir";
+import { readState } from "./state";
 
 export interface NodeStatus {
   readonly name: string;

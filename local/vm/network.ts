@@ -7,7 +7,8 @@
 import * as fs from "fs";
 import { CommandError, run } from "../run";
 import { waitFor } from "../../common/time";
-import { MAX_VM_BED, MIN_VM_BED, PRIVATE_MTU, PUBLIC_MTU, tapNames, VmBedNames, vmBedNames } from "./plan";
+import { PRIVATE_MTU, PUBLIC_MTU } from "../../infra/plan";
+import { MAX_VM_BED, MIN_VM_BED, tapNames, VmBedNames, vmBedNames } from "./plan";
 
 const SYS_NET = "/sys/class/net";
 /** `ip netns del` frees the namespace (and the host end of its veth) asynchronously, within seconds. */

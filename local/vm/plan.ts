@@ -10,7 +10,8 @@
 import { createHash } from "crypto";
 import * as net from "net";
 import * as YAML from "yaml";
-import { bigIntToIp, cidr, ipToBigInt, parseCidr } from "../../infra/cidr";
+import { bigIntToIp, cidr, ipToBigInt, parseCidr } from "../../common/cidr";
+import { PRIVATE_MTU, PUBLIC_MTU } from "../../infra/plan";
 
 /** Every VM bed's public range (a /25 per bed); documented in the README. */
 export const VM_PUBLIC_RANGE = "10.215.0.0/16";
@@ -22,9 +23,6 @@ export const DEFAULT_PRIVATE_CIDR = "10.0.0.0/16";
 /** Public addresses .11–.110 of the bed's /25; a slot number is stable for a VM's life. */
 export const MAX_VMS = 100;
 const FIRST_PUBLIC_OCTET = 11;
-export const PUBLIC_MTU = 1500;
-/** Hetzner's private interfaces have MTU 1450. */
-export const PRIVATE_MTU = 1450;
 const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface VmBedNames {

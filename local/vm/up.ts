@@ -5,16 +5,16 @@
  * writes, so `bootstrap`, `stack …` and `verify` run unchanged.
  */
 import * as fs from "fs";
-import { Inventory, knownHosts, validateInventory } from "../../inventory/inventory";
+import { Inventory } from "../../inventory/inventory";
 import { renderUserData } from "../../infra/cloudinit";
 import { DEFAULTS } from "../../infra/config";
-import { PRIVATE_MTU } from "../../infra/plan";
 import { generateSshKeyPair } from "../../common/sshkeys";
-import { inventoryPath, knownHostsPath } from "../inventory-file";
-import { ensureClientKey } from "../ns/node-files";
-import { LOCAL_CLUSTER, planNodes } from "../ns/plan";
+import { knownHostsPath, writeInventory } from "../inventory-file";
+import { ensureClientKey } from "../client-key";
+import { planRoles } from "../nodes";
 import { BootedVm, openVmBed, VmBed } from "./bed";
-import { hostAddressInNetwork } from "./plan";
+import { vmInventory } from "./inventory";
+import { hostAddressInNetwork, MAX_VMS } from "./plan";
 import { Phase, ReadyTimes, waitUntilReady } from "./readiness";
 
 /** Private addresses from .11 up, in node order (the program uses .11+ for managers and .21+ for workers). */
@@ -60,26 +60,11 @@ function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** The inventory of a VM bed: SSH to the public address, swarm over the private one, as the program exports it. */
-export function vmInventory(nodes: readonly { name: string; role: "manager" | "worker"; publicIp: string; privateIp: string; hostKey: string }[], privateKeyPath: string): Inventory {
-  return validateInventory(
-    {
-      cluster: LOCAL_CLUSTER,
-      swarm: { defaultAddrPool: DEFAULTS.swarmAddressPool, defaultAddrPoolMaskLength: 24, overlayMtu: PRIVATE_MTU },
-      nodes: nodes.map((n) => ({
-        name: n.name, role: n.role, host: n.publicIp, port: 22, user: "root", privateKeyPath, hostKey: n.hostKey,
-        advertiseAddress: n.privateIp, publicAddress: n.publicIp, privateAddress: n.privateIp, labels: {},
-      })),
-    },
-    "VM bed inventory",
-  );
-}
-
 /** Boots a fresh VM bed in DIR (a bed already there is removed first) and waits until every node is ready. */
 export async function upVmBed(opts: VmUpOptions): Promise<VmUpResult> {
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
-  const plan = planNodes({ nodes: opts.nodes, managers: opts.managers });
+  const plan = planRoles({ nodes: opts.nodes, managers: opts.managers }, MAX_VMS);
   const bed = await openVmBed({ dir: opts.dir, install: opts.install, log, ...(opts.privateCidr ? { privateCidr: opts.privateCidr } : {}) });
   for (const v of bed.list()) await bed.remove(v.name);
   const bedMs = Date.now() - started;
@@ -115,9 +100,6 @@ export async function upVmBed(opts: VmUpOptions): Promise<VmUpResult> {
     results.map((r, i) => ({ name: r.name, role: r.role, publicIp: r.vm.publicIpv4, privateIp: r.vm.privateIp, hostKey: hostKeys[i].publicKey })),
     client.privateKeyPath,
   );
-  const invPath = inventoryPath(bed.dir);
-  fs.writeFileSync(`${invPath}.tmp`, JSON.stringify(inventory, null, 2) + "\n");
-  fs.renameSync(`${invPath}.tmp`, invPath);
-  fs.writeFileSync(knownHostsPath(bed.dir), knownHosts(inventory.nodes));
+  const invPath = writeInventory(bed.dir, inventory);
   return { bed, nodes: results, inventory, inventoryPath: invPath, knownHostsPath: knownHostsPath(bed.dir), privateKeyPath: client.privateKeyPath, bedMs, totalMs: Date.now() - started };
 }

@@ -1,5 +1,6 @@
 import { ValidationError } from "../../common/problems";
-import { bedNames, dirIdOf, isBedLink, isBedNetns, MAX_NODES, netnsOf, nodeAddress, planExtraNode, planNodes, vethOf } from "../../local/ns/plan";
+import { dirIdOf } from "../../local/dir";
+import { bedNames, isBedLink, isBedNetns, MAX_NODES, netnsOf, nodeAddress, planExtraNode, planNodes, vethOf } from "../../local/ns/plan";
 import { splitRule } from "../../local/ns/network";
 
 describe("local test bed plan", () => {

@@ -1,6 +1,6 @@
 /**
- * Small IPv4/IPv6 CIDR arithmetic for config validation and address planning. Addresses are held
- * as bigints so one code path serves both families.
+ * Small IPv4/IPv6 CIDR arithmetic: config validation and address planning (infra/) and the VM bed's
+ * networks (local/vm/). Addresses are held as bigints so one code path serves both families.
  */
 import * as net from "net";
 
