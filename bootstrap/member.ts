@@ -4,7 +4,7 @@
  */
 import { BootstrapError } from "./actions";
 import { Inventory, InventoryNode, SwarmSettings } from "../inventory/inventory";
-import { checkManagerChanges, chooseEntry, matchMembers } from "./plan";
+import { checkManagerChanges, chooseEntry, matchMembers, pinRefusals } from "./plan";
 import { redact } from "../transport/redact";
 import { dropFromAllowLists } from "./allow-list";
 import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, limiter, Run } from "./run";
@@ -21,7 +21,12 @@ export interface NodeMembership {
   readonly swarm?: SwarmSettings;
   readonly privateKey: string;
   readonly log?: (line: string) => void;
+  /** Remove the node even when it holds a stack's pinned data. Default false. */
+  readonly force?: boolean;
 }
+
+/** Set to "1" to let `pulumi up` remove a node that holds a stack's pinned data (read by the SwarmNode provider). */
+export const FORCE_SCALE_DOWN_ENV = "HCLOUD_SWARM_FORCE_SCALE_DOWN";
 
 /** The managers (in order, so manager-1 stays the one that initialises) with this node in its place or appended. */
 function inventoryOf(m: NodeMembership, withNode: boolean): Inventory {
@@ -74,7 +79,8 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
       await closeFirewalls([m.node.advertiseAddress]);
       return run;
     }
-    const refused = checkManagerChanges(others, members, [{ kind: "remove", node: m.node.name, entry: member }], false);
+    const removal = [{ kind: "remove" as const, node: m.node.name, entry: member }];
+    const refused = [...checkManagerChanges(others, members, removal, false), ...pinRefusals(removal, m.force === true, `set ${FORCE_SCALE_DOWN_ENV}=1 for this pulumi up to remove it anyway`)];
     if (refused.length) throw new BootstrapError(refused, []);
     if (member.status === "ready") {
       own = await waitForSsh(m.node, m.privateKey, { timeoutMs: DOWN_NODE_SSH_WAIT_MS }).catch((err: Error) => {

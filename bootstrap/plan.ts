@@ -4,6 +4,7 @@
  * bootstrap/run.ts gathers the observations and carries the steps out.
  */
 import { InventoryNode, Inventory, NodeRole } from "../inventory/inventory";
+import { heldPins } from "../inventory/labels";
 import { SwarmMember, SwarmInfo } from "./swarm-state";
 
 /**
@@ -226,4 +227,23 @@ export function checkManagerChanges(inv: Inventory, members: readonly SwarmMembe
     if (reachable < quorum(total)) problems.push(`refusing to ${s.kind} ${s.node}: ${reachable} of the remaining ${total} managers would be reachable, which loses quorum`);
   }
   return problems;
+}
+
+/**
+ * Removals refused because the member holds placement pins: stack deploy pinned a stack's data
+ * (local volumes) to it, and removing the node loses that data. `force` lets them through;
+ * `escape` says how to force them from where the user runs this.
+ */
+export function pinRefusals(steps: readonly Step[], force: boolean, escape: string): string[] {
+  if (force) return [];
+  return steps.flatMap((s) => {
+    if (s.kind !== "remove") return [];
+    const pins = heldPins(s.entry.labels);
+    if (pins.length === 0) return [];
+    const stacks = [...new Set(pins.flatMap((p) => p.stacks))];
+    return [
+      `refusing to remove ${s.node}: it holds the data of stack(s) ${stacks.join(", ") || "(unrecorded)"} (placement pin${pins.length > 1 ? "s" : ""} ${pins.map((p) => p.label).join(", ")}); ` +
+        `removing it loses that data. Move the data and the pin label to another node first, or ${escape}`,
+    ];
+  });
 }

@@ -9,7 +9,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { InventoryNode, SwarmSettings, validateInventory } from "../inventory/inventory";
-import { joinNode, retireNode } from "./member";
+import { FORCE_SCALE_DOWN_ENV, joinNode, retireNode } from "./member";
 
 /** Plain provider-side inputs; the Pulumi side is SwarmNodeArgs (./swarm-node). */
 export interface SwarmNodeInputs {
@@ -116,6 +116,6 @@ export const swarmNodeProvider: pulumi.dynamic.ResourceProvider<SwarmNodeInputs,
   },
   async delete(_id, props) {
     if (process.env[SKIP_SCALE_DOWN_ENV] === "1") return;
-    await retireNode({ ...props, log: logger() });
+    await retireNode({ ...props, log: logger(), force: process.env[FORCE_SCALE_DOWN_ENV] === "1" });
   },
 };

@@ -8,12 +8,14 @@
 import { Action, BootstrapError } from "./actions";
 import { admitJoiners, settleAllowLists } from "./allow-list";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
+import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, pinRefusals, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
 import { redact } from "../transport/redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
 import { SwarmInfo, SwarmMember, parseSwarmInfo } from "./swarm-state";
-import { addLabels, ELECTION_WAIT_MS, initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersReady } from "./swarm-ops";
+import { addLabels } from "../swarm/node-update";
+import { ELECTION_WAIT_MS } from "../swarm/leader";
+import { initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersReady } from "./swarm-ops";
 import { sleep } from "../common/time";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
@@ -52,6 +54,8 @@ export interface BootstrapOptions {
   readonly concurrency?: number;
   /** How long to wait for a node's SSH. Default SSH_WAIT_TIMEOUT_MS (transport/ssh.ts). */
   readonly sshWaitTimeoutMs?: number;
+  /** Remove nodes that left the inventory even when they hold a stack's pinned data. Default false. */
+  readonly force?: boolean;
 }
 
 export interface BootstrapResult {
@@ -258,7 +262,10 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const membership = planMembership(scope, members, run.obs, entry.node);
   run.problems.push(...membership.problems);
   const removals = () => (run.o.targets ? [] : planRemovals(inv, members, run.obs));
-  const refused = checkManagerChanges(inv, members, [...membership.steps, ...planRolesAndLabels(scope, members), ...removals()]);
+  const refused = [
+    ...checkManagerChanges(inv, members, [...membership.steps, ...planRolesAndLabels(scope, members), ...removals()]),
+    ...pinRefusals(removals(), run.o.force === true, "re-run with --force to remove it anyway"),
+  ];
   if (refused.length) throw new BootstrapError([...refused, ...run.problems], run.actions);
 
   // Host firewalls: members and joiners accept each other before anyone joins.

@@ -5,10 +5,11 @@
 import { InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { registerSecret } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
-import { redact } from "../transport/redact";
-import { CommandOptions, CommandResult, SshSession } from "../transport/ssh";
+import { SshSession } from "../transport/ssh";
 import { SwarmMember, parseNodeInspect, parseSwarmInfo, SwarmInfo } from "./swarm-state";
-import { sleep, waitFor } from "../common/time";
+import { waitFor } from "../common/time";
+import { onLeader } from "../swarm/leader";
+import { nodeUpdate } from "../swarm/node-update";
 
 /** `swarm init` creates the CA and raft store; a minute covers a slow disk. */
 export const INIT_TIMEOUT_MS = 60_000;
@@ -26,50 +27,12 @@ const INGRESS_POLL_MS = 200;
 /** Demotion is asynchronous: raft removes the member after the command returns. */
 export const DEMOTE_TIMEOUT_MS = 60_000;
 /**
- * Node updates read the spec version and write it back; a concurrent change (a node that has just
- * joined reports its status several times in its first seconds, a demotion still being applied)
- * makes docker answer "update out of sequence". Re-reading and retrying is the cure; short, jittered
- * retries keep a freshly joined batch from queueing up behind one another (up to ~8 s in all).
- */
-export const UPDATE_RETRIES = 30;
-/**
  * A demotion can move leadership, and the new leader lists members as "unknown" until their next
  * heartbeat (every 5 s by default). A run that changed managers waits this long for the members
  * that were ready before to be ready again, so it ends on a settled cluster and prints a true list.
  */
 export const SETTLE_TIMEOUT_MS = 60_000;
-export const UPDATE_RETRY_DELAY_MS = 250;
 const POLL_MS = 1_000;
-/**
- * Raft elects a new leader after 10–20 s without heartbeats (Docker's election ticks); meanwhile
- * manager commands block, then fail with "The swarm does not have a leader" or "context deadline
- * exceeded" (docker's own 20 s limit). Measured on the bed: 12–15 s from the leader's power cut to
- * answers, also with every node capped at 20% of a core. A swarm without a leader for this long
- * has lost quorum rather than being in an election.
- */
-export const ELECTION_WAIT_MS = 90_000;
-/** What docker says while the swarm has no leader (texts seen on the bed after a leader's power cut and after a lost quorum). */
-const NO_LEADER = /does not have a leader|context deadline exceeded|code = (Unavailable|DeadlineExceeded)/i;
-
-/**
- * Runs a command that needs the swarm's leader. While docker says there is none (an election),
- * it is run again, for up to ELECTION_WAIT_MS; any other failure is reported at once.
- */
-export async function onLeader(s: SshSession, command: string, o: CommandOptions = {}): Promise<CommandResult> {
-  const deadline = Date.now() + ELECTION_WAIT_MS;
-  for (;;) {
-    const r = await s.run(command, { ...o, allowFailure: true });
-    const noLeader = r.code !== 0 && NO_LEADER.test(r.stderr);
-    if (noLeader && Date.now() + POLL_MS < deadline) {
-      await sleep(POLL_MS);
-      continue;
-    }
-    if (r.code === 0 || o.allowFailure) return r;
-    const why = noLeader ? `the swarm had no leader for ${ELECTION_WAIT_MS / 1000} s; if most managers are down it has lost quorum (docker: ${r.stderr.trim()})` : r.stderr.trim() || r.stdout.trim() || "no output";
-    throw new Error(redact(`${command} failed on ${s.node} (exit ${r.code}): ${why}`));
-  }
-}
-
 async function poll(what: string, limitMs: number, done: () => Promise<boolean>, intervalMs = POLL_MS): Promise<void> {
   if (!(await waitFor(done, limitMs, intervalMs))) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
 }
@@ -178,16 +141,6 @@ export async function joinSwarm(s: SshSession, node: InventoryNode, token: strin
   return nodeId;
 }
 
-/** Runs a node update on a manager, retrying while docker reports a concurrent spec change. */
-async function nodeUpdate(manager: SshSession, command: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    const r = await onLeader(manager, command, { allowFailure: true });
-    if (r.code === 0) return;
-    if (!/update out of sequence/i.test(r.stderr) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
-    await sleep(UPDATE_RETRY_DELAY_MS * (0.5 + Math.random()));
-  }
-}
-
 /** Promotes or demotes; a demotion also waits until raft has let the member go. */
 export async function setRole(manager: SshSession, id: string, role: "manager" | "worker"): Promise<void> {
   await nodeUpdate(manager, `docker node ${role === "manager" ? "promote" : "demote"} ${shellQuote(id)}`);
@@ -197,11 +150,6 @@ export async function setRole(manager: SshSession, id: string, role: "manager" |
       return r.stdout.trim() === "worker";
     });
   }
-}
-
-export async function addLabels(manager: SshSession, id: string, labels: Readonly<Record<string, string>>): Promise<void> {
-  const args = Object.entries(labels).map(([k, v]) => `--label-add ${shellQuote(`${k}=${v}`)}`).join(" ");
-  await nodeUpdate(manager, `docker node update ${args} ${shellQuote(id)}`);
 }
 
 /** Task states that are over (Docker's TaskState): a drained node is done when every task on it is in one. */

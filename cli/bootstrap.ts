@@ -20,6 +20,8 @@ export interface BootstrapCommandOptions {
   readonly concurrency?: number;
   /** Also print every remote command (secrets redacted). Default false. */
   readonly verbose?: boolean;
+  /** Remove nodes that left the inventory even when they hold a stack's pinned data. Default false. */
+  readonly force?: boolean;
 }
 
 /** Reads every key the inventory needs up front, reporting all missing or unreadable keys at once. */
@@ -51,7 +53,7 @@ export async function runBootstrapCommand(opts: BootstrapCommandOptions, print: 
   const privateKeyFor = keysFor(inv, opts.identity, `bootstrap of ${opts.inventory}`);
   const started = Date.now();
   print(`bootstrapping ${inv.cluster ?? "hcloud-swarm"}: ${inv.nodes.filter((n) => n.role === "manager").length} manager(s), ${inv.nodes.filter((n) => n.role === "worker").length} worker(s)`);
-  const result = await bootstrap(inv, { privateKeyFor, log: (l) => print(redact(l)), ...(opts.verbose ? { trace: (l: string) => print(redact(l)) } : {}), concurrency: opts.concurrency ?? JOIN_CONCURRENCY });
+  const result = await bootstrap(inv, { privateKeyFor, log: (l) => print(redact(l)), ...(opts.verbose ? { trace: (l: string) => print(redact(l)) } : {}), concurrency: opts.concurrency ?? JOIN_CONCURRENCY, force: opts.force === true });
   for (const w of result.warnings) print(`warning: ${w}`);
   print(formatActions(result.actions));
   print(result.nodeList);
@@ -66,6 +68,7 @@ export function registerBootstrapCommand(program: Command): void {
     .requiredOption("--inventory <file>", "inventory JSON (from `pulumi stack output inventory`, or written by `hcloud-swarm local up`)")
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option("--verbose", "also print every remote command (secrets are redacted)")
+    .option("--force", "remove nodes that left the inventory even when they hold a stack's pinned data (it is lost)")
     .option("--concurrency <n>", `parallel SSH sessions and joins (default ${JOIN_CONCURRENCY})`, (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--concurrency must be a whole number from 1 to 64, got ${JSON.stringify(v)}`);

@@ -9,6 +9,7 @@ import type { SshSession } from "../transport/ssh";
 import { connectManager, overlayNetworks } from "../stacks/cluster";
 import { describeConvergence } from "../stacks/converge";
 import { deployStack, REMOTE_DIR, renderFor } from "../stacks/deploy";
+import { parsePinArgs } from "../stacks/pins";
 import { type Judgement, judgeForDeploy, judgeLocally, managerContext } from "../stacks/judge";
 import { type LintContext, lintJudged } from "../stacks/lint";
 import { lintContext } from "../stacks/plan";
@@ -111,11 +112,14 @@ export function registerStackCommands(program: Command): void {
     .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
     .option("--secrets-file <file>", "where generated secrets are written, mode 0600 (default .hcloud-swarm/secrets/<cluster>/<stack>.env)")
     .option("--local-images <image>", "TEST BED ONLY: replace every image by this local one (real images cannot be pulled there)")
-    .option("--timeout <seconds>", "how long to wait for services to converge", (v) => Number(v))
-    .action(async (ref: string, opts: { inventory: string; name?: string; var: string[]; identity?: string; secretsFile?: string; localImages?: string; timeout?: number }) => {
+    .option("--pin <label=node>", "the node that holds a placement pin no node holds yet (repeatable; default: the least loaded eligible node)", collect, [])
+    .option("--timeout <seconds>", "how long to wait for slow but healthy services to converge (a permanent failure stops earlier)", (v) => Number(v))
+    .action(async (ref: string, opts: { inventory: string; name?: string; var: string[]; pin: string[]; identity?: string; secretsFile?: string; localImages?: string; timeout?: number }) => {
       const inventory = loadInventory(opts.inventory);
       const source = loadStackFile(ref);
       const vars = varsFrom(opts.var);
+      const { requests: pins, problems } = parsePinArgs(opts.pin);
+      throwIfProblems("stack deploy --pin", problems);
       // Render once before connecting: variable mistakes are reported without touching the cluster.
       renderFor({ source, vars, inventory, ...(opts.name ? { stack: opts.name } : {}) });
       if (opts.localImages) banner([`--local-images: every image of this stack is replaced by ${opts.localImages}.`, "The real applications (Traefik, WordPress, MySQL, ...) do NOT run; only networks, secrets, placement and labels are real."]);
@@ -126,6 +130,7 @@ export function registerStackCommands(program: Command): void {
           vars,
           inventory,
           log: (l) => console.log(l),
+          pins,
           ...(opts.name ? { stack: opts.name } : {}),
           ...(opts.localImages ? { localImage: opts.localImages } : {}),
           ...(opts.secretsFile ? { secretsFile: opts.secretsFile } : {}),

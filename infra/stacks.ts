@@ -8,6 +8,8 @@ import { packageRoot } from "../common/paths";
 import type { StackEntry } from "../stacks/provider";
 import { StacksDeployment } from "../stacks/resource";
 import { parseStacksConfig } from "../stacks/stack-config";
+import { renderStack } from "../stacks/render";
+import { type SecretValueSpec, StackSecrets } from "../stacks/secret-values";
 import type { SwarmCluster } from "./cluster";
 
 /** Bare config key (`hcloud-swarm:stacks`); infra/config.ts does not know it, so index.ts takes it out first. */
@@ -32,12 +34,21 @@ function fromText(v: unknown): unknown {
 export function stacksFromConfig(raw: unknown): StackEntry[] {
   const root = packageRoot(__dirname);
   // Relative paths: state must not change because the project moved to another checkout.
-  return parseStacksConfig(fromText(raw), 1500).map((r) => ({ name: r.name, file: path.relative(root, r.file), text: r.text, vars: r.vars }));
+  return parseStacksConfig(fromText(raw), 1500).map((r) => ({ name: r.name, file: path.relative(root, r.file), text: r.text, vars: r.vars, ...(r.pins.length ? { pins: r.pins } : {}) }));
 }
 
-/** The stacks resource, after everything in the cluster (bootstrap included); none for an empty list. */
+/** Every secret the stacks want generated, by Docker name (`<stack>_<key>`). */
+export function secretSpecs(stacks: readonly StackEntry[]): SecretValueSpec[] {
+  return stacks.flatMap((st) => renderStack(st.text, st.file, { stack: st.name, vars: st.vars }).secrets.map((x) => ({ name: x.name, generate: x.generate, user: x.user })));
+}
+
+/**
+ * The stacks resource, after everything in the cluster (bootstrap included), with its secret
+ * values made and kept in state first; none for an empty list.
+ */
 export function configuredStacks(cluster: SwarmCluster, stacks: readonly StackEntry[]): StacksDeployment | undefined {
   if (stacks.length === 0) return undefined;
+  const values = new StackSecrets("swarm-stack-secrets", { specs: secretSpecs(stacks) });
   // A component as dependency waits for all its children: servers, firewalls and swarm membership.
-  return new StacksDeployment("swarm-stacks", { inventory: cluster.inventory, privateKey: cluster.sshPrivateKey, stacks }, { dependsOn: [cluster] });
+  return new StacksDeployment("swarm-stacks", { inventory: cluster.inventory, privateKey: cluster.sshPrivateKey, stacks, secretValues: values.values }, { dependsOn: [cluster, values] });
 }

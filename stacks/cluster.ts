@@ -1,11 +1,14 @@
 /**
  * What deploy, rm and verify need to know about a running swarm, read over one SSH session to a
- * manager. Reading only: every change goes through deploy.ts or remove.ts.
+ * manager: networks, secrets, services, nodes (what the scheduler matches constraints against)
+ * and tasks (why a service does not run). Reading only: every change goes through deploy.ts,
+ * pins.ts or remove.ts.
  */
 import * as fs from "fs";
 import { type Inventory, type InventoryNode, managers } from "../inventory/inventory";
 import { shellQuote } from "../transport/shell";
 import { connect, type SshSession } from "../transport/ssh";
+import type { SchedulingFacts } from "./constraints";
 
 export interface NetworkFacts {
   readonly name: string;
@@ -17,6 +20,7 @@ export interface NetworkFacts {
 }
 
 export interface ServiceFacts {
+  readonly id: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   /** Placement constraints, as given to the service. */
@@ -31,6 +35,37 @@ export interface ServiceFacts {
   readonly endpointMode: string;
   /** Spec version: unchanged across a redeploy proves nothing was updated. */
   readonly version: number;
+  /** When the manager last changed the spec (epoch ms): tasks created since run this version. */
+  readonly updatedAt: number;
+}
+
+/** A node as the scheduler sees it, plus whether it takes new tasks. */
+export interface NodeFacts extends SchedulingFacts {
+  /** "active", "pause" or "drain": only active nodes take new tasks. */
+  readonly availability: string;
+  /** "ready", "down", "unknown" or "disconnected". */
+  readonly state: string;
+}
+
+/** One task of a service, from `docker inspect --type task` (the API's own fields, not a table). */
+export interface TaskFacts {
+  readonly id: string;
+  readonly serviceId: string;
+  /** Node ID; empty while the task waits for a node. */
+  readonly nodeId: string;
+  /** 0 for a global service's tasks. */
+  readonly slot: number;
+  /** "running", "shutdown", … */
+  readonly desired: string;
+  /** "new", "pending", "assigned", "preparing", "running", "rejected", "failed", … */
+  readonly state: string;
+  /** Docker's error for this task, "" when none. */
+  readonly err: string;
+  /** Epoch ms of the task's latest state change. */
+  readonly at: number;
+  /** Epoch ms of the task's creation. */
+  readonly created: number;
+  readonly image: string;
 }
 
 /** Label docker stack deploy puts on everything it creates. */
@@ -86,6 +121,8 @@ export async function stackServices(s: SshSession, stack?: string): Promise<Serv
   const filter = stack === undefined ? `label=${STACK_LABEL}` : `label=${STACK_LABEL}=${stack}`;
   const r = await s.run(`ids=$(docker service ls -q --filter ${shellQuote(filter)}); [ -z "$ids" ] || docker service inspect --format '{{json .}}' $ids`);
   type Raw = {
+    ID: string;
+    UpdatedAt?: string;
     Version: { Index: number };
     Spec: {
       Name: string;
@@ -99,6 +136,7 @@ export async function stackServices(s: SshSession, stack?: string): Promise<Serv
     };
   };
   return jsonLines<Raw>(r.stdout).map((x) => ({
+    id: x.ID,
     name: x.Spec.Name,
     labels: x.Spec.Labels ?? {},
     constraints: x.Spec.TaskTemplate.Placement?.Constraints ?? [],
@@ -108,6 +146,7 @@ export async function stackServices(s: SshSession, stack?: string): Promise<Serv
     image: x.Spec.TaskTemplate.ContainerSpec.Image,
     endpointMode: x.Spec.EndpointSpec?.Mode ?? "vip",
     version: x.Version.Index,
+    updatedAt: Date.parse(x.UpdatedAt ?? "") || 0,
   }));
 }
 
@@ -123,6 +162,55 @@ export async function networkUsers(s: SshSession): Promise<Array<{ name: string;
     });
 }
 
+/** Every node of the swarm, as the scheduler sees it. */
+export async function nodeFacts(s: SshSession): Promise<NodeFacts[]> {
+  const r = await s.run("docker node inspect $(docker node ls -q)");
+  type Raw = {
+    ID: string;
+    Spec: { Role?: string; Availability?: string; Labels?: Record<string, string> | null };
+    Description?: { Hostname?: string; Platform?: { OS?: string; Architecture?: string }; Engine?: { Labels?: Record<string, string> | null } };
+    Status?: { State?: string; Addr?: string };
+    ManagerStatus?: { Addr?: string } | null;
+  };
+  return (JSON.parse(r.stdout || "[]") as Raw[]).map((n) => {
+    // Managers on some versions report Status.Addr as 0.0.0.0; their ManagerStatus.Addr is right.
+    let addr = n.Status?.Addr ?? "";
+    if ((addr === "" || addr === "0.0.0.0") && n.ManagerStatus?.Addr) addr = n.ManagerStatus.Addr.replace(/:\d+$/, "");
+    return {
+      id: n.ID,
+      hostname: n.Description?.Hostname ?? "",
+      addr,
+      role: n.Spec.Role === "manager" ? "manager" : "worker",
+      os: n.Description?.Platform?.OS ?? "",
+      arch: n.Description?.Platform?.Architecture ?? "",
+      labels: n.Spec.Labels ?? {},
+      engineLabels: n.Description?.Engine?.Labels ?? {},
+      availability: n.Spec.Availability ?? "active",
+      state: n.Status?.State ?? "unknown",
+    };
+  });
+}
+
+/** Node ID → number of tasks that should be running there (every stack, and plain services). */
+export async function runningTasksPerNode(s: SshSession): Promise<Map<string, number>> {
+  // `docker node ps` with several nodes lists some tasks more than once: count task IDs once.
+  const r = await s.run("ids=$(docker node ps -q --filter desired-state=running $(docker node ls -q) | sort -u); [ -z \"$ids\" ] || docker inspect --type task --format '{{.NodeID}}' $ids");
+  const counts = new Map<string, number>();
+  for (const id of r.stdout.split("\n").filter(Boolean)) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return counts;
+}
+
+const TASK_FORMAT =
+  '{"id":{{json .ID}},"serviceId":{{json .ServiceID}},"nodeId":{{json .NodeID}},"slot":{{json .Slot}},"desired":{{json .DesiredState}},' +
+  '"state":{{json .Status.State}},"err":{{json .Status.Err}},"at":{{json .Status.Timestamp}},"created":{{json .CreatedAt}},"image":{{json .Spec.ContainerSpec.Image}}}';
+
+/** Every task of a stack that Docker still keeps (current and recent history). */
+export async function stackTasks(s: SshSession, stack: string): Promise<TaskFacts[]> {
+  const r = await s.run(`ids=$(docker stack ps -q --no-trunc ${shellQuote(stack)} 2>/dev/null); [ -z "$ids" ] || docker inspect --type task --format ${shellQuote(TASK_FORMAT)} $ids`, { allowFailure: true });
+  type Raw = Omit<TaskFacts, "at" | "created" | "err" | "nodeId"> & { at: string; created: string; err: string | null; nodeId: string | null };
+  return jsonLines<Raw>(r.stdout).map((t) => ({ ...t, nodeId: t.nodeId ?? "", err: t.err ?? "", at: Date.parse(t.at) || 0, created: Date.parse(t.created) || 0 }));
+}
+
 /** Replica counts per service of a stack, as `docker stack services` shows them ("1/1"). */
 export async function replicas(s: SshSession, stack: string): Promise<Array<{ name: string; running: number; desired: number }>> {
   const r = await s.run(`docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(stack)}`, { allowFailure: true });
@@ -134,16 +222,4 @@ export async function replicas(s: SshSession, stack: string): Promise<Array<{ na
       const m = /^(\d+)\/(\d+)/.exec(rep);
       return { name, running: m ? Number(m[1]) : 0, desired: m ? Number(m[2]) : 1 };
     });
-}
-
-/** Task errors of a service, newest first: why it did not converge (`docker service ps --no-trunc`). */
-export async function taskProblems(s: SshSession, service: string, limit = 3): Promise<string[]> {
-  const r = await s.run(`docker service ps --no-trunc --format '{{.Name}}\t{{.Node}}\t{{.CurrentState}}\t{{.Error}}' ${shellQuote(service)}`, { allowFailure: true });
-  return r.stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => l.split("\t"))
-    .filter(([, , state, error]) => (error ?? "") !== "" || !/^Running/.test(state ?? ""))
-    .slice(0, limit)
-    .map(([name, node, state, error]) => `${name} on ${node || "(no node)"}: ${state}${error ? `: ${error}` : ""}`);
 }

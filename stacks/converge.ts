@@ -1,21 +1,38 @@
 /**
- * Waits until every service of a stack runs its desired number of tasks, or says which did not
- * and why, from `docker service ps --no-trunc`.
+ * Waits until every service of a stack runs its desired number of tasks, saying what it waits
+ * for as it changes (one line per change: each service's running/desired tasks and its latest
+ * task's state or error). It stops early when waiting cannot help: when task-verdict.ts judges a
+ * service's failure permanent on two reads in a row (a second read confirms it is not a moment
+ * caught mid-change). Slow but healthy starts keep the full timeout.
  */
 import type { SshSession } from "../transport/ssh";
-import { replicas, taskProblems } from "./cluster";
+import { nodeFacts, replicas, stackServices, stackTasks } from "./cluster";
+import { judgeService, type Verdict } from "./task-verdict";
 import { sleep } from "../common/time";
 
 /** Image pulls on a fresh node can take a minute or two; longer than this means something is wrong. */
 export const CONVERGE_TIMEOUT_MS = 180_000;
-/** Poll interval: `docker stack services` is cheap, and tasks start within seconds. */
+/** Poll interval: the reads are cheap, and tasks start within seconds. */
 const POLL_MS = 1_000;
+
+export interface FailingService {
+  readonly service: string;
+  readonly running: number;
+  readonly desired: number;
+  /** The latest task's state and error, as shown while waiting. */
+  readonly detail: string;
+  /** Why waiting cannot help, and the fix; absent when the deploy simply ran out of time. */
+  readonly reason?: string;
+  readonly fix?: string;
+}
 
 export interface ConvergeReport {
   readonly converged: boolean;
   readonly seconds: number;
-  /** Services not at their desired count, each with the reasons Docker gives. */
-  readonly failing: ReadonlyArray<{ readonly service: string; readonly running: number; readonly desired: number; readonly problems: readonly string[] }>;
+  /** True when deploy stopped before the timeout because waiting could not help. */
+  readonly stoppedEarly: boolean;
+  /** Services not at their desired count. */
+  readonly failing: readonly FailingService[];
 }
 
 export async function waitForConvergence(
@@ -27,30 +44,53 @@ export async function waitForConvergence(
   const started = Date.now();
   const deadline = started + (opts.timeoutMs ?? CONVERGE_TIMEOUT_MS);
   let reported = "";
+  let permanentBefore = new Set<string>();
   for (;;) {
     const reps = await replicas(s, stack);
     const behind = reps.filter((r) => r.running < r.desired);
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     if (reps.length >= expectedServices && behind.length === 0) {
       opts.log?.(`${stack}: ${reps.length} service(s) converged in ${seconds} s`);
-      return { converged: true, seconds, failing: [] };
+      return { converged: true, seconds, stoppedEarly: false, failing: [] };
     }
-    const status = behind.map((b) => `${b.name} ${b.running}/${b.desired}`).join(", ");
-    if (status !== reported) opts.log?.(`${stack}: waiting for ${status || "services to appear"}`);
-    reported = status;
-    if (Date.now() + POLL_MS > deadline) {
-      const failing = [];
-      for (const b of behind) failing.push({ service: b.name, running: b.running, desired: b.desired, problems: await taskProblems(s, b.name) });
-      return { converged: false, seconds, failing };
+    const verdicts = await judge(s, stack, behind.map((b) => b.name));
+    const line = reps.length === 0 ? "services to appear" : reps.map((r) => `${r.name} ${r.running}/${r.desired}${verdicts.has(r.name) ? ` (${verdicts.get(r.name)?.detail})` : ""}`).join(", ");
+    if (line !== reported) opts.log?.(`${stack}: waiting for ${line}`);
+    reported = line;
+    const permanent = new Set([...verdicts].filter(([, v]) => v.kind === "permanent").map(([name]) => name));
+    const confirmed = [...permanent].filter((n) => permanentBefore.has(n));
+    permanentBefore = permanent;
+    const outOfTime = Date.now() + POLL_MS > deadline;
+    if (confirmed.length > 0 || outOfTime) {
+      const failing = behind.map((b): FailingService => {
+        const v = verdicts.get(b.name) as Verdict | undefined;
+        return { service: b.name, running: b.running, desired: b.desired, detail: v?.detail ?? "", ...(v?.kind === "permanent" ? { reason: v.reason, fix: v.fix } : {}) };
+      });
+      return { converged: false, seconds, stoppedEarly: confirmed.length > 0, failing };
     }
     await sleep(POLL_MS);
   }
 }
 
+/** Verdicts for the services that are behind, from their tasks and the nodes as they are now. */
+async function judge(s: SshSession, stack: string, behind: readonly string[]): Promise<Map<string, Verdict>> {
+  const out = new Map<string, Verdict>();
+  if (behind.length === 0) return out;
+  const [services, tasks, nodes] = await Promise.all([stackServices(s, stack), stackTasks(s, stack), nodeFacts(s)]);
+  const names = new Map(nodes.map((n) => [n.id, n.hostname]));
+  const nodeName = (id: string) => names.get(id) ?? id.slice(0, 12);
+  for (const svc of services.filter((x) => behind.includes(x.name))) out.set(svc.name, judgeService(svc, tasks, nodes, nodeName));
+  return out;
+}
+
 export function describeConvergence(stack: string, r: ConvergeReport): string[] {
   if (r.converged) return [`stack ${stack}: all services converged (${r.seconds} s)`];
+  const head = r.stoppedEarly ? `stack ${stack}: stopped waiting after ${r.seconds} s, because waiting cannot help:` : `stack ${stack}: NOT converged after ${r.seconds} s (timeout):`;
   return [
-    `stack ${stack}: NOT converged after ${r.seconds} s:`,
-    ...r.failing.flatMap((f) => [`  ${f.service}: ${f.running}/${f.desired} running`, ...f.problems.map((p) => `    ${p}`)]),
+    head,
+    ...r.failing.flatMap((f) => [
+      `  ${f.service}: ${f.running}/${f.desired} running${f.reason ? `: ${f.reason}` : f.detail ? `; latest task: ${f.detail}` : ""}`,
+      ...(f.fix ? [`    fix: ${f.fix}`] : []),
+    ]),
   ];
 }

@@ -1,20 +1,24 @@
 /**
  * `hcloud-swarm stack deploy`: render, inspect the cluster, have Docker's own loader read the
- * rendered file (judge.ts), lint that reading with what was found, then recreate or create the
- * networks it needs encrypted, create missing secrets, upload exactly the linted reading and
+ * rendered file (judge.ts), lint that reading with what was found, check that every service can
+ * run and choose the placement pins (precheck.ts), then recreate or create the networks it needs
+ * encrypted, create missing secrets, label the pinned nodes, upload exactly the linted reading and
  * `docker stack deploy` it, and wait for the services to converge. Nothing is changed when the
- * lint refuses; a repeat changes nothing.
+ * lint or the precheck refuses; a repeat changes nothing.
  */
 import type { Inventory } from "../inventory/inventory";
 import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 import { ValidationError } from "../common/problems";
 import { canonicalText } from "./canonical";
-import { networkUsers, overlayNetworks, secretNames, stackServices } from "./cluster";
+import { networkUsers, nodeFacts, overlayNetworks, runningTasksPerNode, secretNames, stackServices } from "./cluster";
 import { waitForConvergence, type ConvergeReport } from "./converge";
 import { readDockerYaml } from "./dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
 import { lintJudged } from "./lint";
+import { addLabels } from "../swarm/node-update";
+import { describePin, type PinAction, type PinRequest } from "./pins";
+import { DeployRefusedError, precheckDeploy } from "./precheck";
 import { locate } from "./origin";
 import { type DeployAction, describeAction, lintContext, planDeploy, planExistingNetworks, stackNetworks } from "./plan";
 import { DEFAULT_MTU, MTU_OPTION, renderStack, type RenderedStack } from "./render";
@@ -44,7 +48,14 @@ export interface DeployArgs {
    * them as secret outputs). Default: write them to `secretsFile`.
    */
   readonly keepGenerated?: (secrets: readonly GeneratedSecret[]) => void;
-  /** How long to wait for services to converge. Default CONVERGE_TIMEOUT_MS in converge.ts. */
+  /**
+   * Values for the secrets deploy must create, made and kept beforehand (the Pulumi path keeps
+   * them in state: secret-values.ts). A missing one is an error. Default: generated here.
+   */
+  readonly secretValues?: Readonly<Record<string, GeneratedSecret>>;
+  /** Nodes chosen for placement pins that no node holds yet (`--pin label=node`). Default: the least loaded eligible node. */
+  readonly pins?: readonly PinRequest[];
+  /** How long to wait for slow but healthy services to converge. Default CONVERGE_TIMEOUT_MS in converge.ts. */
   readonly convergeTimeoutMs?: number;
   /** Progress lines; never given secret values. Default: none. */
   readonly log?: (line: string) => void;
@@ -106,19 +117,36 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   log(`${rendered.stack}: judged by ${judgement.judge}${judgement.skipped.length ? ` (not used: ${judgement.skipped.join("; ")})` : ""}`);
   for (const w of judgement.warnings) log(`${rendered.stack}: Docker says: ${w}`);
   if (findings.refused.length > 0) throw new LintRefusedError(rendered.stack, findings.refused.map(formatFinding), judgement.judge);
+  const pre = precheckDeploy({
+    stack: rendered.stack,
+    text,
+    pins: rendered.meta.pins.map((p) => p.label),
+    generatedSecrets: rendered.secrets.map((x) => x.name),
+    existingSecrets: facts.secrets,
+    nodes: await nodeFacts(s),
+    load: await runningTasksPerNode(s),
+    requests: args.pins ?? [],
+    inventory: args.inventory.nodes,
+  });
+  if (pre.problems.length > 0) throw new DeployRefusedError(rendered.stack, pre.problems);
+  for (const w of pre.warnings) log(`WARNING: ${w}`);
 
   const serviceCount = Object.keys((judgement.data?.services ?? {}) as object).length;
-  const actions = planDeploy(rendered, facts, mtu, serviceCount, findings.networks);
-  const generated = actions.flatMap((a) => (a.kind === "create-secret" ? [generateSecret(rendered.stack, rendered.secrets.find((x) => x.name === a.name)!)] : []));
+  const planned = planDeploy(rendered, facts, mtu, serviceCount, findings.networks);
+  // Pins before the stack: its services' constraints name the labels.
+  const actions: Step[] = [...planned.filter((a) => a.kind !== "deploy-stack"), ...pre.pinActions.map((pin) => ({ kind: "pin" as const, pin })), ...planned.filter((a) => a.kind === "deploy-stack")];
+  const generated = planned.flatMap((a) => (a.kind === "create-secret" ? [valueFor(a.name, rendered, args.secretValues)] : []));
   const secretsFile = args.secretsFile ?? defaultSecretsFile(args.inventory.cluster ?? "hcloud-swarm", rendered.stack);
   // Kept before they exist in the cluster: a secret created but never written down would be lost for good.
   if (args.keepGenerated) args.keepGenerated(generated);
   else saveSecrets(secretsFile, generated);
   const done: string[] = [];
   for (const a of actions) {
-    await apply(s, a, rendered, generated, text, args.localImage !== undefined);
-    done.push(describeAction(a));
-    log(`${rendered.stack}: ${describeAction(a)}`);
+    const what = a.kind === "pin" ? describePin(a.pin) : describeAction(a);
+    if (a.kind === "pin") await addLabels(s, a.pin.nodeId, a.pin.labels);
+    else await apply(s, a, rendered, generated, text, args.localImage !== undefined);
+    done.push(what);
+    log(`${rendered.stack}: ${what}`);
   }
   if (actions.length === 0) log(`${rendered.stack}: nothing to do, the cluster already runs this rendering (${rendered.hash})`);
   const converge = await waitForConvergence(s, rendered.stack, serviceCount, { ...(args.convergeTimeoutMs ? { timeoutMs: args.convergeTimeoutMs } : {}), log });
@@ -155,6 +183,17 @@ async function judgeAndLint(
   const text = canonicalText(judgement.data, `Rendered by hcloud-swarm from ${args.source.file} as stack "${rendered.stack}", judged by ${judgement.judge}.\nThis is Docker's reading of it, as linted; edit the template, not this file.`);
   return { judgement, text, findings: { refused, networks } };
 }
+
+function valueFor(name: string, rendered: RenderedStack, kept: DeployArgs["secretValues"]): GeneratedSecret {
+  if (!kept) return generateSecret(rendered.stack, rendered.secrets.find((x) => x.name === name)!);
+  const value = kept[name];
+  // Never make a value here that was not written down first: it could not be given back later.
+  if (!value) throw new Error(`no kept value for secret ${name}; it is not created (the values come from the StackSecrets resource)`);
+  return value;
+}
+
+/** A deploy step: the plan's actions, and labelling a node for a placement pin. */
+type Step = DeployAction | { readonly kind: "pin"; readonly pin: PinAction };
 
 async function apply(s: SshSession, a: DeployAction, rendered: RenderedStack, generated: readonly GeneratedSecret[], text: string, local: boolean): Promise<void> {
   const create = (name: string, mtu: number) => `docker network create --driver overlay --attachable --opt encrypted --opt ${MTU_OPTION}=${mtu} --label hcloud-swarm.managed=true ${shellQuote(name)}`;

@@ -1,10 +1,12 @@
 /**
  * The `x-hcloud-swarm` block of a stack file: the variables it takes, the secrets it wants
- * generated, the external networks deploy must guarantee encrypted, and the host access it
- * declares (exceptions.ts). `docker stack deploy`
- * ignores x- keys, and the renderer strips this one anyway.
+ * generated, the external networks deploy must guarantee encrypted, the host access it declares
+ * (exceptions.ts), and the node labels it pins its data to. `docker stack deploy` ignores x- keys,
+ * and the renderer strips this one anyway.
  */
 import { isMap, isSeq, isScalar, type Node } from "yaml";
+import { LABEL_KEY, RESERVED_PREFIX } from "../inventory/labels";
+import { parseConstraint, requiredTrueLabel } from "./constraints";
 import { entries, type Finding, lineOf, mapAt, root, type StackSource } from "./source";
 import { type DeclaredException, readExceptions } from "./exceptions";
 
@@ -41,6 +43,18 @@ export interface StackMeta {
   readonly externalNetworks: readonly string[];
   /** Host access the stack declares it needs (`allow:`), exempt from the host-access rules. */
   readonly exceptions: readonly DeclaredException[];
+  /** Node labels the stack's data is pinned to; deploy labels one node for each (see pins.ts). */
+  readonly pins: readonly PinSpec[];
+}
+
+/**
+ * A placement pin: services constrain to `node.labels.<label> == true` because their data lives
+ * in a local volume on that node. On the first deploy, deploy chooses the node and labels it.
+ */
+export interface PinSpec {
+  readonly label: string;
+  readonly description: string;
+  readonly line: number;
 }
 
 const text = (v: unknown): string | undefined => (isScalar(v) && v.value !== null ? String(v.value) : undefined);
@@ -53,10 +67,10 @@ export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding
   };
   const top = root(src);
   const block = top?.get(META_KEY, true);
-  const meta = { description: "", variables: [] as VariableSpec[], secrets: [] as SecretSpec[], externalNetworks: [] as string[], exceptions: [] as DeclaredException[] };
+  const meta = { description: "", variables: [] as VariableSpec[], secrets: [] as SecretSpec[], externalNetworks: [] as string[], exceptions: [] as DeclaredException[], pins: [] as PinSpec[] };
   if (block === undefined) return { meta, findings };
   if (!isMap(block)) {
-    bad(block as Node, `${META_KEY} must be a mapping with variables, secrets and external-networks`);
+    bad(block as Node, `${META_KEY} must be a mapping with variables, secrets, external-networks and pins`);
     return { meta, findings };
   }
   meta.description = text(block.get("description", true)) ?? "";
@@ -102,9 +116,39 @@ export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding
   const declared = readExceptions(src, block);
   meta.exceptions.push(...declared.exceptions);
   findings.push(...declared.findings);
-  for (const k of ["variables", "secrets"]) {
+  meta.pins.push(...readPins(src, block, bad));
+  for (const k of ["variables", "secrets", "pins"]) {
     const v = block.get(k, true);
     if (v !== undefined && v !== null && !isMap(v) && !(isScalar(v) && v.value === null)) bad(v as Node, `${META_KEY}.${k} must be a mapping of names`);
   }
   return { meta, findings };
+}
+
+/** `pins:` — label → {description}; each must be a usable label that some service constrains to `== true`. */
+function readPins(src: StackSource, block: ReturnType<typeof mapAt>, bad: (node: Node | undefined, message: string) => void): PinSpec[] {
+  const pins: PinSpec[] = [];
+  const services = entries(mapAt(root(src), "services"));
+  const constraintsOf = (svc: unknown): string[] => {
+    const list = mapAt(mapAt(isMap(svc) ? svc : undefined, "deploy"), "placement")?.get("constraints", true);
+    return isSeq(list) ? list.items.map((i) => text(i) ?? "") : [];
+  };
+  for (const [label, value, node] of entries(mapAt(block, "pins"))) {
+    if (!LABEL_KEY.test(label) || label.startsWith(RESERVED_PREFIX)) {
+      bad(node, `pin "${label}" must be a node label name (letters, digits, ".", "_", "-"; not "${RESERVED_PREFIX}*")`);
+      continue;
+    }
+    if (value !== null && !isMap(value) && !(isScalar(value) && value.value === null)) {
+      bad(node, `pin "${label}" must be a mapping such as {description: "where the data lives"}`);
+      continue;
+    }
+    const pinsTo = (c: string) => {
+      const p = parseConstraint(c);
+      return p.ok && requiredTrueLabel(p.constraint) === label;
+    };
+    if (!services.some(([, svc]) => constraintsOf(svc).some(pinsTo))) {
+      bad(node, `pin "${label}" is declared but no service has the placement constraint "node.labels.${label} == true"`);
+    }
+    pins.push({ label, description: text(isMap(value) ? value.get("description", true) : undefined) ?? "", line: lineOf(src, node) });
+  }
+  return pins;
 }

@@ -33,11 +33,15 @@ export function htpasswdLine(user: string, password: string): string {
   return `${user}:{SHA}${createHash("sha1").update(password).digest("base64")}`;
 }
 
-export function generateSecret(stack: string, spec: SecretSpec): GeneratedSecret {
+/** A new value for the Docker secret `name`: a password, or an htpasswd line for `user`. */
+export function generateValue(name: string, generate: SecretSpec["generate"], user: string): GeneratedSecret {
   const password = randomPassword();
-  const name = `${stack}_${spec.key}`;
-  if (spec.generate === "htpasswd") return { name, content: htpasswdLine(spec.user, password), reveal: `${spec.user}:${password}` };
+  if (generate === "htpasswd") return { name, content: htpasswdLine(user, password), reveal: `${user}:${password}` };
   return { name, content: password, reveal: password };
+}
+
+export function generateSecret(stack: string, spec: SecretSpec): GeneratedSecret {
+  return generateValue(`${stack}_${spec.key}`, spec.generate, spec.user);
 }
 
 /**

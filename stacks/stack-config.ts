@@ -8,12 +8,14 @@
  *     - template: wordpress
  *       name: blog            # default: the template's name
  *       vars: {domain: blog.example.com}
+ *       pins: {wordpress-data: worker-2}   # default: deploy picks the least loaded eligible node
  *
  * A bare template name ("traefik") is short for {template: traefik} and suits templates
  * whose variables all have defaults.
  */
 import { throwIfProblems } from "../common/problems";
 import { ValidationError } from "../common/problems";
+import type { PinRequest } from "./pins";
 import { renderStack } from "./render";
 import { nameProblem } from "../transport/shell";
 import { loadStackFile, templateNames } from "./template";
@@ -28,6 +30,8 @@ export interface StackRequest {
   readonly file: string;
   readonly text: string;
   readonly vars: Readonly<Record<string, string>>;
+  /** The node for each placement pin that no node holds yet, like `--pin`. Default: none. */
+  readonly pins: readonly PinRequest[];
 }
 
 /** Parses and checks the list, rendering each stack once so missing variables show at preview time. */
@@ -41,10 +45,10 @@ export function parseStacksConfig(value: unknown, mtu: number): StackRequest[] {
     const at = `${STACKS_CONFIG_KEY}[${i}]`;
     const entry = typeof raw === "string" ? { template: raw } : raw;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
-      problems.push(`${at} must be a template name or {template, name?, vars?}`);
+      problems.push(`${at} must be a template name or {template, name?, vars?, pins?}`);
       return;
     }
-    const e = entry as { template?: unknown; name?: unknown; vars?: unknown };
+    const e = entry as { template?: unknown; name?: unknown; vars?: unknown; pins?: unknown };
     if (typeof e.template !== "string" || !known.includes(e.template)) {
       problems.push(`${at}.template must be one of ${known.join(", ")}, got ${JSON.stringify(e.template)}`);
       return;
@@ -59,13 +63,21 @@ export function parseStacksConfig(value: unknown, mtu: number): StackRequest[] {
       return;
     }
     const t = loadStackFile(e.template);
+    let declared: string[] = [];
     try {
-      renderStack(t.text, t.file, { stack: String(name), vars: vars as Record<string, string>, mtu });
+      declared = renderStack(t.text, t.file, { stack: String(name), vars: vars as Record<string, string>, mtu }).meta.pins.map((p) => p.label);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       problems.push(...err.problems.map((p) => `${at} (${e.template}): ${p.replace(/--var (\w+)/g, `vars.$1`)}`));
     }
-    out.push({ name: String(name), template: e.template, file: t.file, text: t.text, vars: vars as Record<string, string> });
+    const pins = e.pins ?? {};
+    if (typeof pins !== "object" || pins === null || Array.isArray(pins) || Object.values(pins).some((v) => typeof v !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v))) {
+      problems.push(`${at}.pins must map pin labels to node names, e.g. {"wordpress-data": "worker-2"}`);
+    } else {
+      for (const label of Object.keys(pins)) if (!declared.includes(label)) problems.push(`${at}.pins.${label}: ${e.template} declares no pin "${label}"; its pins: ${declared.join(", ") || "none"}`);
+    }
+    const requests = typeof pins === "object" && pins !== null && !Array.isArray(pins) ? Object.entries(pins).map(([label, node]) => ({ label, node: String(node) })) : [];
+    out.push({ name: String(name), template: e.template, file: t.file, text: t.text, vars: vars as Record<string, string>, pins: requests });
   });
   throwIfProblems(STACKS_CONFIG_KEY, problems);
   return out;

@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import { bootstrap } from "../../bootstrap/run";
 import { BootstrapError } from "../../bootstrap/actions";
-import { ELECTION_WAIT_MS } from "../../bootstrap/swarm-ops";
+import { ELECTION_WAIT_MS } from "../../swarm/leader";
 import { useTestbed } from "../support/testbed";
 import { actionsOf, expectSuccess, runCli, writeInventory } from "./bootstrap-helpers";
 import { expectMatches, inventoryOf, leaderOf, triggerOn } from "./resilience-scenarios";

@@ -9,7 +9,7 @@
  * inputs and additionalSecretOutputs come back as secrets. The cloud is paper here:
  * - ids are numeric strings derived from type and name (stable across runs, as in real state);
  * - servers get plausible public IPv4/IPv6 addresses derived from their name;
- * - SshKeyPair runs for real (its serialized provider rebuilt with require-from-string);
+ * - SshKeyPair and StackSecrets run for real (their serialized providers rebuilt with require-from-string);
  * - other dynamic resources (SwarmNode, Stacks) need real hosts: their state is their inputs, unless
  *   a handler is registered in `dynamicMocks`.
  * `npm run rehearse` runs the same engine with servers booted as VMs.
@@ -55,7 +55,7 @@ export const STACK = "dev";
 const REPO = path.resolve(__dirname, "../..");
 const PROGRAM = path.join(REPO, "infra", "index.ts");
 /** Our dynamic resources that the harness runs for real (the others need hosts). */
-const REAL_DYNAMIC = new Set(["pulumi-nodejs:dynamic/hcloud-swarm:SshKeyPair"]);
+const REAL_DYNAMIC = new Set(["pulumi-nodejs:dynamic/hcloud-swarm:SshKeyPair", "pulumi-nodejs:dynamic/hcloud-swarm:StackSecrets"]);
 const SERVER = "hcloud:index/server:Server";
 
 /** The checkpoint, kept across runs like a stack's state. */

@@ -35,7 +35,7 @@ describe("dynamic providers after serialization", () => {
   };
 
   it("registers every provider the product has", () => {
-    expect([...byType().keys()].map((t) => t.slice(DYNAMIC.length)).sort()).toEqual(["hcloud-swarm:SshKeyPair", "hcloud-swarm:Stacks", "hcloud-swarm:SwarmNode"]);
+    expect([...byType().keys()].map((t) => t.slice(DYNAMIC.length)).sort()).toEqual(["hcloud-swarm:SshKeyPair", "hcloud-swarm:StackSecrets", "hcloud-swarm:Stacks", "hcloud-swarm:SwarmNode"]);
   });
 
   it("rebuilds each provider and runs its diff (and check, where it has one) on the program's own inputs", async () => {

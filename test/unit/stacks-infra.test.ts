@@ -3,12 +3,16 @@
  * resource is created only when configured, after the cluster, with the key and generated
  * passwords secret. (Its provider runs for real in test/integration/stacks-provider.test.ts.)
  */
+import * as path from "path";
+import requireFromString from "require-from-string";
 import { ValidationError } from "../../common/problems";
-import { runProgramDetailed } from "../support/pulumi";
+import { forgetState, runProgramDetailed } from "../support/pulumi";
 
 jest.setTimeout(60_000);
 
 const STACKS = "pulumi-nodejs:dynamic/hcloud-swarm:Stacks";
+const SECRETS = "pulumi-nodejs:dynamic/hcloud-swarm:StackSecrets";
+type Values = Record<string, { name: string; content: string; reveal: string }>;
 const config = [
   { template: "traefik", vars: { acme_email: "ops@example.com", dashboard_domain: "traefik.example.com" } },
   { template: "wordpress", name: "blog", vars: { domain: "blog.example.com" } },
@@ -33,6 +37,51 @@ describe("stacks in the Pulumi program", () => {
     expect(run.secretInputs[`${STACKS}::swarm-stacks`]).toContain("privateKey");
     expect(run.additionalSecretOutputs[`${STACKS}::swarm-stacks`]).toEqual(expect.arrayContaining(["generatedSecrets", "privateKey"]));
     expect(run.secretOutputs).toContain("stackSecrets");
+  });
+
+  it("makes the generated secrets' values first, keeps them as secrets in state, and hands them to the stacks as a secret input", async () => {
+    forgetState();
+    const run = await runProgramDetailed({ serverType: "cx23", stacks: JSON.stringify(config) });
+    const values = run.resources.find((r) => r.type === SECRETS);
+    const stacks = run.resources.find((r) => r.type === STACKS);
+    expect(Object.keys(values?.state.values as Values).sort()).toEqual(["blog_db_password", "blog_db_root_password", "traefik_dashboard_users"]);
+    expect((values?.state.values as Values).traefik_dashboard_users.reveal).toMatch(/^admin:[A-Za-z0-9_-]{32}$/);
+    expect(run.additionalSecretOutputs[`${SECRETS}::swarm-stack-secrets`]).toEqual(["values"]);
+    expect(run.resources.indexOf(values as never)).toBeLessThan(run.resources.indexOf(stacks as never));
+    expect(run.secretInputs[`${STACKS}::swarm-stacks`]).toEqual(expect.arrayContaining(["privateKey", "secretValues"]));
+    expect(stacks?.inputs.secretValues).toEqual(values?.state.values);
+  });
+
+  it("keeps every value across runs, adds values for a new stack and drops a removed stack's", async () => {
+    forgetState();
+    const first = await runProgramDetailed({ serverType: "cx23", stacks: JSON.stringify(config.slice(0, 1)) });
+    const second = await runProgramDetailed({ serverType: "cx23", workers: 3, stacks: JSON.stringify(config) });
+    const third = await runProgramDetailed({ serverType: "cx23", stacks: JSON.stringify(config.slice(1)) });
+    const valuesOf = (r: typeof first) => r.resources.find((x) => x.type === SECRETS)?.state.values as Values;
+    expect(valuesOf(second).traefik_dashboard_users).toEqual(valuesOf(first).traefik_dashboard_users);
+    expect(Object.keys(valuesOf(third)).sort()).toEqual(["blog_db_password", "blog_db_root_password"]);
+    expect(valuesOf(third).blog_db_password).toEqual(valuesOf(second).blog_db_password);
+  });
+
+  it("takes the node for a pin from the config, and refuses pins the template does not declare", async () => {
+    const run = await runProgramDetailed({ serverType: "cx23", stacks: JSON.stringify([{ ...config[1], pins: { "wordpress-data": "worker-2" } }]) });
+    const inputs = run.resources.find((r) => r.type === STACKS)?.inputs as { stacks: Array<{ pins?: unknown }> };
+    expect(inputs.stacks[0].pins).toEqual([{ label: "wordpress-data", node: "worker-2" }]);
+    const bad = runProgramDetailed({ serverType: "cx23", stacks: JSON.stringify([{ ...config[0], pins: { "wordpress-data": "worker-1" } }, { ...config[1], pins: ["worker-1"] }]) });
+    await expect(bad).rejects.toThrow(/hcloud-swarm:stacks\[0\]\.pins\.wordpress-data: traefik declares no pin "wordpress-data"; its pins: traefik-certs[\s\S]*hcloud-swarm:stacks\[1\]\.pins must map pin labels to node names/);
+  });
+
+  it("keeps what a failed deploy did in state: the error carries the id, the outputs and the provider for the engine", async () => {
+    const run = await runProgramDetailed({ serverType: "cx23", stacks: JSON.stringify(config.slice(0, 1)) });
+    const res = run.resources.find((r) => r.type === STACKS) as { inputs: Record<string, unknown> };
+    const provider = (requireFromString(String(res.inputs.__provider), path.join(__dirname, "__provider.js")) as { handler: () => { create(i: unknown): Promise<unknown> } }).handler();
+    // Nothing listens on 127.0.0.1:9 (discard): the SSH connection is refused at once.
+    const unreachable = { nodes: [{ name: "manager-1", role: "manager", host: "127.0.0.1", port: 9, user: "root", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1", labels: {} }] };
+    const err = (await provider.create({ ...res.inputs, inventory: unreachable }).then(() => undefined, (e: unknown) => e)) as { id?: string; properties?: Record<string, unknown>; reasons?: string[]; message: string };
+    expect(err.message).toMatch(/no manager reachable over SSH/);
+    expect(err.id).toBe("stacks-traefik");
+    expect(err.properties).toMatchObject({ hashes: {}, generatedSecrets: {}, unconverged: [], __provider: res.inputs.__provider });
+    expect(err.reasons).toEqual([err.message]);
   });
 
   it("refuses a stacks list with problems before creating anything, naming every entry", async () => {

@@ -6,7 +6,7 @@ import { loadStackFile } from "../../stacks/template";
 const wp = loadStackFile("wordpress");
 const rendered = renderStack(wp.text, wp.file, { stack: "blog", vars: { domain: "x.org" }, mtu: 1450 });
 const net = (name: string, options: Record<string, string>, ingress = false): NetworkFacts => ({ name, id: name, driver: "overlay", ingress, options, labels: {} });
-const svc = (name: string, hash: string, networkIds: string[] = []): ServiceFacts => ({ name, labels: { [HASH_LABEL]: hash }, constraints: [], env: [], networkIds, secrets: [], image: "i", endpointMode: "vip", version: 1 });
+const svc = (name: string, hash: string, networkIds: string[] = []): ServiceFacts => ({ id: name, name, labels: { [HASH_LABEL]: hash }, constraints: [], env: [], networkIds, secrets: [], image: "i", endpointMode: "vip", version: 1, updatedAt: 0 });
 
 describe("stack deploy plan", () => {
   it("creates the external network and secrets, then deploys, on an empty cluster", () => {

@@ -1,0 +1,33 @@
+/**
+ * `docker node update`, as bootstrap (roles, drain, inventory labels) and stack deploy (placement
+ * pins) both run it on a manager. It lives below both rooms so there is one retry rule.
+ */
+import { shellQuote } from "../transport/shell";
+import type { SshSession } from "../transport/ssh";
+import { sleep } from "../common/time";
+import { onLeader } from "./leader";
+
+/**
+ * Node updates read the spec version and write it back; a concurrent change (a node that has just
+ * joined reports its status several times in its first seconds, a demotion still being applied)
+ * makes docker answer "update out of sequence". Re-reading and retrying is the cure; short, jittered
+ * retries keep a freshly joined batch from queueing up behind one another (up to ~8 s in all).
+ */
+export const UPDATE_RETRIES = 30;
+export const UPDATE_RETRY_DELAY_MS = 250;
+
+/** Runs a node update on a manager, retrying while docker reports a concurrent spec change (and waiting out an election). */
+export async function nodeUpdate(manager: SshSession, command: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await onLeader(manager, command, { allowFailure: true });
+    if (r.code === 0) return;
+    if (!/update out of sequence/i.test(r.stderr) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
+    await sleep(UPDATE_RETRY_DELAY_MS * (0.5 + Math.random()));
+  }
+}
+
+/** Adds or updates labels on a node (never removes one). */
+export async function addLabels(manager: SshSession, id: string, labels: Readonly<Record<string, string>>): Promise<void> {
+  const args = Object.entries(labels).map(([k, v]) => `--label-add ${shellQuote(`${k}=${v}`)}`).join(" ");
+  await nodeUpdate(manager, `docker node update ${args} ${shellQuote(id)}`);
+}
