@@ -1,6 +1,6 @@
 /**
- * Waits until every service of a stack runs its desired number of tasks, saying what it waits
- * for as it changes (one line per change: each service's running/desired tasks and its latest
+ * Waits until every service of a stack runs its desired number of tasks (the same tasks on two
+ * reads a poll apart), saying what it waits for as it changes (one line per change: each service's running/desired tasks and its latest
  * task's state or error). It stops early when waiting cannot help: when task-verdict.ts judges a
  * service's failure permanent on two reads in a row (a second read confirms it is not a moment
  * caught mid-change). Slow but healthy starts keep the full timeout.
@@ -45,14 +45,24 @@ export async function waitForConvergence(
   const deadline = started + (opts.timeoutMs ?? CONVERGE_TIMEOUT_MS);
   let reported = "";
   let permanentBefore = new Set<string>();
+  let runningBefore = "";
   for (;;) {
     const reps = await replicas(s, stack);
     const behind = reps.filter((r) => r.running < r.desired);
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     if (reps.length >= expectedServices && behind.length === 0) {
-      opts.log?.(`${stack}: ${reps.length} service(s) converged in ${seconds} s`);
-      return { converged: true, seconds, stoppedEarly: false, failing: [] };
+      // Converged only when the same tasks run on two reads: a task that crashes right after it
+      // started is caught running once, and its service has not converged.
+      const running = await runningTasks(s, stack);
+      if (running === runningBefore) {
+        opts.log?.(`${stack}: ${reps.length} service(s) converged in ${seconds} s`);
+        return { converged: true, seconds, stoppedEarly: false, failing: [] };
+      }
+      runningBefore = running;
+      await sleep(POLL_MS);
+      continue;
     }
+    runningBefore = "";
     const verdicts = await judge(s, stack, behind.map((b) => b.name));
     const line = reps.length === 0 ? "services to appear" : reps.map((r) => `${r.name} ${r.running}/${r.desired}${verdicts.has(r.name) ? ` (${verdicts.get(r.name)?.detail})` : ""}`).join(", ");
     if (line !== reported) opts.log?.(`${stack}: waiting for ${line}`);
@@ -70,6 +80,12 @@ export async function waitForConvergence(
     }
     await sleep(POLL_MS);
   }
+}
+
+/** The IDs of the stack's running tasks that should run, as one comparable text. */
+async function runningTasks(s: SshSession, stack: string): Promise<string> {
+  const tasks = await stackTasks(s, stack);
+  return tasks.filter((t) => t.state === "running" && t.desired === "running").map((t) => t.id).sort().join(",");
 }
 
 /** Verdicts for the services that are behind, from their tasks and the nodes as they are now. */

@@ -35,7 +35,7 @@ export interface Precheck {
 /** Deploy refused the stack before touching the cluster; `problems` name service, label, node or secret, and the fix. */
 export class DeployRefusedError extends ValidationError {
   constructor(stack: string, problems: readonly string[]) {
-    super(`stack "${stack}" cannot run on this cluster; nothing was changed`, problems);
+    super(`deploy of stack "${stack}" (refused before changing anything)`, problems);
     this.name = "DeployRefusedError";
   }
 }

@@ -10,12 +10,14 @@ import type { Inventory } from "../../inventory/inventory";
 import { bootstrap } from "../../bootstrap/run";
 import { connect, type SshSession } from "../../transport/ssh";
 import { probeVxlan } from "../../demo/leak-probe";
-import { connectManager, overlayNetworks, secretNames, stackServices, STACK_LABEL } from "../../stacks/cluster";
+import { connectManager, nodeFacts, overlayNetworks, secretNames, stackServices, STACK_LABEL } from "../../stacks/cluster";
+import { DeployRefusedError } from "../../stacks/precheck";
 import { deployStack, LintRefusedError, type DeployResult } from "../../stacks/deploy";
 import { removeStack } from "../../stacks/remove";
 import { MTU_OPTION } from "../../stacks/render";
 import { loadStackFile } from "../../stacks/template";
 import { verifyCluster } from "../../verify/run";
+import { waitFor } from "../../common/time";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 // Deploys wait for convergence over SSH; the project-level testTimeout is not relied upon.
@@ -26,12 +28,6 @@ const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-stacks-secrets-"))
 const log: string[] = [];
 let inv: Inventory;
 let s: SshSession;
-
-/** The demo's labels: Traefik's certificates on the manager, WordPress data on worker-1. */
-function labelled(base: Inventory): Inventory {
-  const labels: Record<string, Record<string, string>> = { "manager-1": { "traefik-certs": "true" }, "worker-1": { "wordpress-data": "true" } };
-  return { ...base, nodes: base.nodes.map((n) => ({ ...n, labels: { ...n.labels, ...(labels[n.name] ?? {}) } })) };
-}
 
 async function snapshot(): Promise<string> {
   const r = await s.run("docker network ls -q | sort; docker secret ls -q | sort; docker service ls -q | sort; docker volume ls -q | sort");
@@ -54,7 +50,8 @@ const TRAEFIK_VARS = { acme_email: "ops@example.test", dashboard_domain: "traefi
 const WP_VARS = { domain: "blog.example.test" };
 
 beforeAll(async () => {
-  inv = labelled(bed().inventory);
+  // The bed's inventory as `local up` wrote it: no node labels. The templates' pins are deploy's job.
+  inv = bed().inventory;
   const key = fs.readFileSync(bed().privateKeyPath, "utf8");
   await bootstrap(inv, { privateKeyFor: () => key });
   s = await connectManager(inv);
@@ -76,12 +73,28 @@ describe("stacks on the test bed", () => {
     expect(await snapshot()).toBe(before);
   });
 
-  it("deploys traefik and wordpress with every network of the stacks encrypted and carrying the MTU", async () => {
+  it("deploys traefik and wordpress on a fresh cluster with no step in between, pinning their data to nodes it chooses", async () => {
     const t = await deploy("traefik", TRAEFIK_VARS);
     const w = await deploy("wordpress", WP_VARS);
     expect(t.converge).toMatchObject({ converged: true });
     expect(w.converge).toMatchObject({ converged: true });
-    expect(t.actions).toEqual(expect.arrayContaining([expect.stringMatching(/^create network traefik_public \(overlay, encrypted/), expect.stringMatching(/^docker stack deploy traefik/)]));
+    expect(t.actions).toEqual([
+      expect.stringMatching(/^create network traefik_public \(overlay, encrypted/),
+      "create secret traefik_dashboard_users (generated)",
+      "pin traefik-certs=true on manager-1 (the only eligible node: manager-1 0 tasks)",
+      expect.stringMatching(/^docker stack deploy traefik/),
+    ]);
+    // Traefik's task now runs on manager-1, so the workers are less loaded; the tie goes to worker-1.
+    expect(w.actions).toContain("pin wordpress-data=true on worker-1 (least loaded of 3 eligible nodes: worker-1 0 tasks, worker-2 0 tasks, manager-1 1 task)");
+    const labels = Object.fromEntries((await nodeFacts(s)).map((n) => [n.hostname, Object.fromEntries(Object.entries(n.labels).filter(([k]) => !k.startsWith("hcloud-swarm.ssh") && !k.startsWith("hcloud-swarm.host")))]));
+    expect(labels).toEqual({
+      "manager-1": { "traefik-certs": "true", "hcloud-swarm.pin.traefik-certs": "traefik" },
+      "worker-1": { "wordpress-data": "true", "hcloud-swarm.pin.wordpress-data": "wordpress" },
+      "worker-2": {},
+    });
+  });
+
+  it("keeps every network of the stacks encrypted and carrying the MTU", async () => {
     const nets = await overlayNetworks(s);
     const ours = nets.filter((n) => n.name === "traefik_public" || ["traefik", "wordpress"].includes(n.labels[STACK_LABEL] ?? ""));
     expect(ours.map((n) => n.name).sort()).toEqual(["traefik_public", "wordpress_internal"]);
@@ -127,12 +140,14 @@ describe("stacks on the test bed", () => {
     expect(await where("wordpress_wordpress")).toBe("worker-1");
   });
 
-  it("redeploys as a no-op", async () => {
+  it("redeploys as a no-op: no pin moves, no action at all", async () => {
     const before = await stackServices(s);
+    const labelsBefore = (await nodeFacts(s)).map((n) => n.labels);
     const secretsBefore = fs.readFileSync(path.join(secretsDir, "wordpress.env"), "utf8");
     const t = await deploy("traefik", TRAEFIK_VARS);
     const w = await deploy("wordpress", WP_VARS);
     expect([...t.actions, ...w.actions]).toEqual([]);
+    expect((await nodeFacts(s)).map((n) => n.labels)).toEqual(labelsBefore);
     expect((await stackServices(s)).map((x) => [x.name, x.version])).toEqual(before.map((x) => [x.name, x.version]));
     expect(fs.readFileSync(path.join(secretsDir, "wordpress.env"), "utf8")).toBe(secretsBefore);
   });
@@ -179,19 +194,22 @@ describe("stacks on the test bed", () => {
     expect((await removeStack(s, "wordpress")).actions).toEqual([]);
   });
 
-  it("reports services that do not converge, with Docker's reason", async () => {
+  it("refuses up front, changing nothing, a constraint on a label no node has that the stack does not declare as a pin", async () => {
     const file = path.join(secretsDir, "stuck.yml");
     const text = 'version: "3.8"\nservices:\n  app:\n    image: x\n    networks: [net]\n    deploy:\n      placement:\n        constraints: [node.labels.nowhere == true]\nnetworks:\n  net:\n    driver_opts: {encrypted: ""}\n';
     fs.writeFileSync(file, text);
-    const r = await deployStack(s, { source: { file, text, defaultName: "stuck", builtin: false }, inventory: inv, localImage: LOCAL_IMAGE, convergeTimeoutMs: 5_000 });
-    expect(r.converge.converged).toBe(false);
-    expect(r.converge.failing).toEqual([expect.objectContaining({ service: "stuck_app", running: 0, desired: 1 })]);
-    expect(r.converge.failing[0].problems.join("\n")).toMatch(/no suitable node/);
-    await removeStack(s, "stuck");
+    const before = await snapshot();
+    const attempt = deployStack(s, { source: { file, text, defaultName: "stuck", builtin: false }, inventory: inv, localImage: LOCAL_IMAGE });
+    await expect(attempt).rejects.toBeInstanceOf(DeployRefusedError);
+    await expect(attempt).rejects.toThrow(/service stuck_app: constraint "node.labels.nowhere == true" names the label "nowhere", which no node has/);
+    expect(await snapshot()).toBe(before);
   });
 
   it("refuses to deploy onto an existing external network that lacks encryption", async () => {
-    await s.run("docker network rm traefik_public && docker network create --driver overlay --attachable traefik_public");
+    await s.run("docker network rm traefik_public");
+    // Swarm removes an overlay asynchronously: the name is free again a moment later.
+    const created = await waitFor(async () => (await s.run("docker network create --driver overlay --attachable traefik_public", { allowFailure: true })).code === 0, 30_000, 250);
+    expect(created).toBe(true);
     const before = await snapshot();
     await expect(deploy("traefik", TRAEFIK_VARS)).rejects.toThrow(/network "traefik_public": external network "traefik_public" exists in the cluster WITHOUT encryption/);
     expect(await snapshot()).toBe(before);
