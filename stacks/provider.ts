@@ -50,6 +50,9 @@ export interface StacksProviderOutputs extends StacksProviderInputs {
   readonly unconverged: readonly string[];
 }
 
+/** Seconds `pulumi up` waits for each stack to converge (default CONVERGE_TIMEOUT_MS); read at call time. */
+export const CONVERGE_TIMEOUT_ENV = "HCLOUD_SWARM_CONVERGE_TIMEOUT";
+
 /** Dynamic providers signal "created, but failed to initialise" with an error carrying id and outputs. */
 function keepingState(err: unknown, id: string, outs: StacksProviderOutputs, provider: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
@@ -64,6 +67,7 @@ async function apply(id: string, news: StacksProviderInputs, olds?: StacksProvid
   const outs = () => ({ ...news, hashes: { ...(olds?.hashes ?? {}), ...hashes }, generatedSecrets: { ...generated }, unconverged: [...unconverged] });
   // The serialized provider's own text: the engine needs it with the kept outputs to delete later.
   const provider = (news as unknown as Record<string, unknown>).__provider;
+  const timeout = Number(process.env[CONVERGE_TIMEOUT_ENV]);
   try {
     const s = await managerSession(news.inventory, () => news.privateKey);
     try {
@@ -76,6 +80,7 @@ async function apply(id: string, news: StacksProviderInputs, olds?: StacksProvid
           secretValues: news.secretValues ?? {},
           ...(st.pins ? { pins: st.pins } : {}),
           ...(news.localImage ? { localImage: news.localImage } : {}),
+          ...(timeout > 0 ? { convergeTimeoutMs: timeout * 1000 } : {}),
           keepGenerated: (list) => list.forEach((g) => (generated[g.name] = g.reveal)),
           log: (line) => console.log(line),
         });

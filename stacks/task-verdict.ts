@@ -1,8 +1,9 @@
 /**
  * Why a service does not run yet, and whether waiting can still help, judged from facts Docker
  * reports (its tasks, its constraints, the nodes), never from how long we have waited:
- * - "no suitable node" is permanent when no ready, active node meets the service's constraints;
- *   otherwise (ports, resources, a node coming back) the scheduler may still place it;
+ * - "no suitable node" is permanent when no node that meets the service's constraints is active
+ *   (only drained or paused ones do, or none at all); otherwise (ports, resources, a node that is
+ *   down but may come back) the scheduler may still place it;
  * - a node-side error that Docker has met on PERMANENT_AFTER_ATTEMPTS tasks in a row (an image
  *   that cannot be found or pulled, a mount whose source does not exist) is permanent: Docker
  *   retried and got the same answer;
@@ -48,7 +49,8 @@ const NODE_SIDE: readonly ErrorClass[] = [
   },
 ];
 
-const STOPPED = new Set(["shutdown", "remove", "complete", "orphaned"]);
+// An array, not a Set: module values are copied into the serialized provider (docs/dynamic-providers.md, rule 1).
+const STOPPED: readonly string[] = ["shutdown", "remove", "complete", "orphaned"];
 
 function imageOf(err: string, svc: ServiceFacts): string {
   return /^No such image: (\S+)/.exec(err)?.[1] ?? svc.image;
@@ -75,13 +77,16 @@ export function judgeService(svc: ServiceFacts, tasks: readonly TaskFacts[], nod
 
   if (latest.err.startsWith("no suitable node")) {
     const cs = constraintsOf(svc);
-    if (!nodes.some((n) => takesTasks(n) && matchesAll(cs, n))) {
-      const fit = nodes.filter((n) => matchesAll(cs, n)).map((n) => `${nodeName(n.id)} (${n.state}, ${n.availability})`);
+    const fit = nodes.filter((n) => matchesAll(cs, n));
+    // A matching node that is down but active may come back by itself (a reboot); a drained or
+    // paused one only when someone makes it active again.
+    if (!fit.some((n) => takesTasks(n) || n.availability === "active")) {
+      const which = fit.map((n) => `${nodeName(n.id)} (${n.state}, ${n.availability})`);
       return {
         kind: "permanent",
         detail,
-        reason: `no ready, active node meets its placement constraints (${svc.constraints.join(", ") || "none"})${fit.length ? `; only ${fit.join(", ")} would` : ""}: ${latest.err}`,
-        fix: fit.length ? "bring that node back (docker node update --availability active NODE, or start it)" : "fix the constraints in the stack file, or label a node that should run it",
+        reason: `no ready, active node meets its placement constraints (${svc.constraints.join(", ") || "none"})${which.length ? `; only ${which.join(", ")} would` : ""}: ${latest.err}`,
+        fix: which.length ? "make that node active again (docker node update --availability active NODE)" : "fix the constraints in the stack file, or label a node that should run it",
       };
     }
   }
@@ -100,7 +105,7 @@ export function judgeService(svc: ServiceFacts, tasks: readonly TaskFacts[], nod
     }
   }
 
-  if (current.every((t) => STOPPED.has(t.desired))) {
+  if (current.every((t) => STOPPED.includes(t.desired))) {
     return {
       kind: "permanent",
       detail,

@@ -1,7 +1,9 @@
 /**
- * The Pulumi stacks resource, end to end: constructed under pulumi.runtime.setMocks, its
- * serialized provider (`__provider`) rebuilt with require-from-string exactly as Pulumi's
- * provider host does, then create/update/delete run against a real swarm on the test bed.
+ * The Pulumi stacks resources, end to end: constructed under pulumi.runtime.setMocks, their
+ * serialized providers (`__provider`) rebuilt with require-from-string exactly as Pulumi's
+ * provider host does, then run against a real swarm on the test bed that nobody labelled by hand.
+ * StackSecrets makes the values first; Stacks creates the Docker secrets from them, keeps what it
+ * did in state when it fails, and treats a slow start as a warning.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -9,10 +11,13 @@ import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
 import type { Inventory } from "../../inventory/inventory";
 import { bootstrap } from "../../bootstrap/run";
-import { connectManager, secretNames, stackServices } from "../../stacks/cluster";
-import type { StacksProviderInputs, StacksProviderOutputs } from "../../stacks/provider";
+import { connectManager, nodeFacts, secretNames, stackServices } from "../../stacks/cluster";
+import { CONVERGE_TIMEOUT_ENV, type StacksProviderInputs, type StacksProviderOutputs } from "../../stacks/provider";
 import { StacksDeployment } from "../../stacks/resource";
+import { StackSecrets } from "../../stacks/secret-values";
+import type { GeneratedSecret } from "../../stacks/secrets";
 import { parseStacksConfig } from "../../stacks/stack-config";
+import { secretSpecs } from "../../infra/stacks";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 type Provider = {
@@ -21,6 +26,7 @@ type Provider = {
   diff(id: string, o: StacksProviderOutputs, n: StacksProviderInputs): Promise<{ changes: boolean }>;
   delete(id: string, o: StacksProviderOutputs): Promise<void>;
 };
+type Failure = Error & { id?: string; properties?: StacksProviderOutputs & { __provider?: string } };
 
 const SECRET_KEY = "4dabf18193072939515e22adb298388d";
 const secretInputs: string[] = [];
@@ -42,14 +48,18 @@ let inv: Inventory;
 let key: string;
 
 beforeAll(async () => {
-  const base = bed().inventory;
-  inv = { ...base, nodes: base.nodes.map((n) => ({ ...n, labels: n.role === "manager" ? { "traefik-certs": "true", "wordpress-data": "true" } : ({} as Record<string, string>) })) };
+  // The bed as `local up` made it: no node carries a label the templates pin to.
+  inv = bed().inventory;
   key = fs.readFileSync(bed().privateKeyPath, "utf8");
   await bootstrap(inv, { privateKeyFor: () => key });
 }, 240_000);
 
-/** Builds the resource under mocks and returns the provider Pulumi would run, with its plain inputs. */
-async function serializedProvider(stacks: unknown): Promise<{ provider: Provider; inputs: StacksProviderInputs }> {
+afterEach(() => {
+  delete process.env[CONVERGE_TIMEOUT_ENV];
+});
+
+/** Registers a resource under mocks; returns the provider Pulumi would run and its plain inputs. */
+async function serialized<P>(make: () => pulumi.CustomResource): Promise<{ provider: P; inputs: Record<string, unknown> }> {
   let captured: Record<string, unknown> | undefined;
   await pulumi.runtime.setMocks({
     newResource: (args) => {
@@ -58,39 +68,52 @@ async function serializedProvider(stacks: unknown): Promise<{ provider: Provider
     },
     call: (args) => args.inputs,
   });
-  const res = new StacksDeployment("stacks", { inventory: inv, privateKey: key, stacks: parseStacksConfig(stacks, 1500), localImage: LOCAL_IMAGE });
+  const res = make();
   await new Promise((r) => res.urn.apply(r));
   if (!captured) throw new Error("the resource was never registered");
-  const provider = (requireFromString(String(captured.__provider), path.join(__dirname, "__provider.js")) as { handler: () => Provider }).handler();
-  const rest = Object.fromEntries(Object.entries(captured).filter(([k]) => k !== "__provider"));
-  return { provider, inputs: unwrap(rest) as StacksProviderInputs };
+  const provider = (requireFromString(String(captured.__provider), path.join(__dirname, "__provider.js")) as { handler: () => P }).handler();
+  return { provider, inputs: unwrap(captured) as Record<string, unknown> };
 }
 
-describe("stacks in pulumi up (dynamic provider)", () => {
-  const config = [
-    { template: "traefik", vars: { acme_email: "ops@example.test", dashboard_domain: "t.example.test" } },
-    { template: "wordpress", name: "blog", vars: { domain: "blog.example.test" } },
-  ];
+/** StackSecrets first (its values are made and kept before anything else), then Stacks with them. */
+async function providers(stacks: unknown): Promise<{ provider: Provider; inputs: StacksProviderInputs; values: Record<string, GeneratedSecret> }> {
+  const list = parseStacksConfig(stacks, 1500);
+  const secrets = await serialized<{ create(i: unknown): Promise<{ outs: { values: Record<string, GeneratedSecret> } }> }>(() => new StackSecrets("values", { specs: secretSpecs(list) }));
+  const { values } = (await secrets.provider.create(secrets.inputs)).outs;
+  const { provider, inputs } = await serialized<Provider>(() => new StacksDeployment("stacks", { inventory: inv, privateKey: key, stacks: list, secretValues: values, localImage: LOCAL_IMAGE }));
+  // The provider host hands `__provider` over with the inputs; the provider keeps it in a failure's state.
+  return { provider, inputs: inputs as unknown as StacksProviderInputs, values };
+}
 
+const config = [
+  { template: "traefik", vars: { acme_email: "ops@example.test", dashboard_domain: "t.example.test" } },
+  { template: "wordpress", name: "blog", vars: { domain: "blog.example.test" } },
+];
+
+describe("stacks in pulumi up (dynamic providers)", () => {
   it("rejects a config with unknown templates or missing variables, naming each entry", () => {
     expect(() => parseStacksConfig([{ template: "wordpres" }, { template: "wordpress", vars: { domian: "x" } }], 1500)).toThrow(
       /hcloud-swarm:stacks\[0\]\.template must be one of traefik, wordpress[\s\S]*\[1\] \(wordpress\): vars\.domian is not a variable[\s\S]*\[1\] \(wordpress\): missing vars\.domain=/,
     );
   });
 
-  it("deploys the configured stacks from the serialized provider, carries generated secrets over updates, and removes the stacks on delete", async () => {
-    const { provider, inputs } = await serializedProvider(config);
-    expect(secretInputs).toContain("privateKey");
+  it("deploys the configured stacks on an unlabelled cluster, creating the secrets from the kept values, then updates and deletes", async () => {
+    const { provider, inputs, values } = await providers(config);
+    expect(secretInputs).toEqual(expect.arrayContaining(["privateKey", "secretValues"]));
     const created = await provider.create(inputs);
     expect(Object.keys(created.outs.hashes)).toEqual(["traefik", "blog"]);
-    expect(Object.keys(created.outs.generatedSecrets).sort()).toEqual(["blog_db_password", "blog_db_root_password", "traefik_dashboard_users"]);
+    expect(created.outs.unconverged).toEqual([]);
+    // The values in the cluster are the ones StackSecrets kept in state before they were created.
+    expect(created.outs.generatedSecrets).toEqual(Object.fromEntries(Object.values(values).map((v) => [v.name, v.reveal])));
     const s = await connectManager(inv, bed().privateKeyPath);
     try {
       expect((await stackServices(s)).map((x) => x.name).sort()).toEqual(["blog_db", "blog_wordpress", "traefik_traefik"]);
+      const pins = Object.fromEntries((await nodeFacts(s)).map((n) => [n.hostname, ["traefik-certs", "wordpress-data"].filter((l) => n.labels[l] === "true")]));
+      expect(pins).toEqual({ "manager-1": ["traefik-certs"], "worker-1": ["wordpress-data"] });
       expect(await provider.diff(created.id, created.outs, inputs)).toMatchObject({ changes: false });
 
       // Dropping wordpress from the config removes that stack and keeps the generated values of the rest.
-      const { inputs: fewer } = await serializedProvider(config.slice(0, 1));
+      const { inputs: fewer } = await providers(config.slice(0, 1));
       expect(await provider.diff(created.id, created.outs, fewer)).toMatchObject({ changes: true });
       const updated = await provider.update(created.id, created.outs, fewer);
       expect((await stackServices(s)).map((x) => x.name)).toEqual(["traefik_traefik"]);
@@ -100,6 +123,53 @@ describe("stacks in pulumi up (dynamic provider)", () => {
       expect(await stackServices(s)).toEqual([]);
       expect((await secretNames(s)).has("traefik_dashboard_users")).toBe(true);
     } finally {
+      s.close();
+    }
+  });
+
+  it("treats a stack still starting when the wait ends as a warning, and waits for it again on the next update", async () => {
+    const { provider, inputs } = await providers(config.slice(1));
+    // worker-1, which holds the blog's pin, restarts its engine: the tasks cannot run before it is
+    // back, and the deploy's wait (one second here) ends first.
+    await bed().stopDocker("worker-1");
+    process.env[CONVERGE_TIMEOUT_ENV] = "1";
+    let created: Awaited<ReturnType<Provider["create"]>>;
+    try {
+      created = await provider.create(inputs);
+    } finally {
+      delete process.env[CONVERGE_TIMEOUT_ENV];
+      await bed().startDocker("worker-1");
+    }
+    expect(created.outs.unconverged).toEqual(["blog"]);
+    expect(created.outs.generatedSecrets).toEqual({}); // the blog's secrets exist since the first test
+    expect(await provider.diff(created.id, created.outs, inputs)).toMatchObject({ changes: true });
+    const again = await provider.update(created.id, created.outs, inputs);
+    expect(again.outs.unconverged).toEqual([]);
+    expect(await provider.diff(created.id, again.outs, inputs)).toMatchObject({ changes: false });
+    await provider.delete(created.id, again.outs);
+  });
+
+  it("keeps the created secrets' values in the failure's state when a stack cannot start, and carries them on once it can", async () => {
+    const shop = [{ template: "wordpress", name: "shop", vars: { domain: "shop.example.test" } }];
+    const { provider, inputs, values } = await providers(shop);
+    const s = await connectManager(inv, bed().privateKeyPath);
+    try {
+      // worker-1 holds the wordpress-data pin since the first test; an operator drains it.
+      await s.run("docker node update --availability drain worker-1");
+      const failure = (await provider.create(inputs).then(() => undefined, (e: Failure) => e)) as Failure;
+      expect(failure.message).toMatch(/stack shop: stopped waiting after [\d.]+ s, because waiting cannot help:[\s\S]*shop_db: 0\/1 running: no ready, active node meets its placement constraints/);
+      expect(failure.id).toBe("stacks-shop");
+      expect(failure.properties?.__provider).toBe((inputs as unknown as Record<string, unknown>).__provider);
+      expect(failure.properties?.generatedSecrets).toEqual({ shop_db_password: values.shop_db_password.reveal, shop_db_root_password: values.shop_db_root_password.reveal });
+      expect((await secretNames(s)).has("shop_db_password")).toBe(true);
+
+      await s.run("docker node update --availability active worker-1");
+      const resumed = await provider.update(failure.id as string, failure.properties as StacksProviderOutputs, inputs);
+      expect(resumed.outs.unconverged).toEqual([]);
+      expect(resumed.outs.generatedSecrets).toEqual(failure.properties?.generatedSecrets);
+      await provider.delete("stacks-shop", resumed.outs);
+    } finally {
+      await s.run("docker node update --availability active worker-1", { allowFailure: true });
       s.close();
     }
   });

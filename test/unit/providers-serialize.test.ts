@@ -52,6 +52,12 @@ describe("dynamic providers after serialization", () => {
     }
   });
 
+  it("serializes no module-level Map or Set (rule 1): their methods would be borrowed from whatever global happens to hold one", () => {
+    for (const r of run.resources.filter((x) => x.type.startsWith(DYNAMIC))) {
+      expect({ type: r.type, borrowed: String(r.inputs.__provider).match(/Object\.getPrototypeOf\(global\.\w+\)|global\.(Set|Map|WeakSet|WeakMap)\.prototype/g) ?? [] }).toEqual({ type: r.type, borrowed: [] });
+    }
+  });
+
   it("serializes no private key into any provider's text", () => {
     const secrets = [String(run.outputs.sshPrivateKey)];
     for (const r of run.resources.filter((x) => x.type.endsWith("SshKeyPair"))) secrets.push(String(r.state.privateKey));

@@ -74,6 +74,12 @@ describe("judging a service that does not run", () => {
     // The same tasks, but a node now carries the label: the scheduler can still place it.
     const labelled = (r: Recording): Recording => ({ ...r, nodes: r.nodes.map((n, i) => (i === 0 ? { ...n, labels: { ...n.labels, "wordpress-data": "true" } } : n)) });
     expect(judge("pinned-node-removed", labelled, db.name).kind).toBe("waiting");
+    // The labelled node is down but active: it may come back by itself, so waiting may help.
+    const down = (r: Recording): Recording => labelled({ ...r, nodes: r.nodes.map((n, i) => (i === 0 ? { ...n, state: "down" } : n)) });
+    expect(judge("pinned-node-removed", down, db.name).kind).toBe("waiting");
+    // Drained, it takes no task until someone makes it active again.
+    const drained = (r: Recording): Recording => labelled({ ...r, nodes: r.nodes.map((n, i) => (i === 0 ? { ...n, availability: "drain" } : n)) });
+    expect(judge("pinned-node-removed", drained, db.name)).toMatchObject({ kind: "permanent", reason: expect.stringMatching(/; only \S+ \(ready, drain\) would: /), fix: expect.stringMatching(/--availability active/) });
   });
 
   it("does not count tasks of an earlier version of the service", () => {
