@@ -13,11 +13,10 @@ import type { Inventory, InventoryNode } from "../../inventory/inventory";
 import { FORCE_SCALE_DOWN_ENV } from "../../bootstrap/member";
 import { connectManager, nodeFacts, stackServices } from "../../stacks/cluster";
 import { forgetState, runProgramDetailed, type RecordedResource } from "../support/pulumi";
+import { providerEnv } from "../support/provider-env";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 jest.setTimeout(300_000);
-// Read by the SwarmNode provider at call time; keeps the test output to the assertions.
-process.env.HCLOUD_SWARM_QUIET = "1";
 
 type Props = Record<string, unknown>;
 type Provider = {
@@ -67,10 +66,16 @@ function stacksInputs(r: RecordedResource): Props {
 }
 
 beforeAll(async () => {
+  // Read by the SwarmNode provider at call time; keeps the test output to the assertions.
+  providerEnv.HCLOUD_SWARM_QUIET = "1";
   key = fs.readFileSync(bed().privateKeyPath, "utf8");
   forgetState();
   run = await runProgramDetailed(config);
 }, 120_000);
+
+afterAll(() => {
+  delete providerEnv.HCLOUD_SWARM_QUIET;
+});
 
 describe("pulumi up with the sample stacks, on the test bed", () => {
   it("exports an inventory whose only labels are the program's own", () => {
@@ -133,11 +138,11 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     // worker-2 holds nothing: its membership goes as usual.
     const w2 = state.get("swarm-worker-2-swarm") as { provider: Provider; id: string; outs: Props };
     await w2.provider.delete(w2.id, w2.outs);
-    process.env[FORCE_SCALE_DOWN_ENV] = "1";
+    providerEnv[FORCE_SCALE_DOWN_ENV] = "1";
     try {
       await w1.provider.delete(w1.id, w1.outs);
     } finally {
-      delete process.env[FORCE_SCALE_DOWN_ENV];
+      delete providerEnv[FORCE_SCALE_DOWN_ENV];
     }
     const s = await connectManager({ nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] }, bed().privateKeyPath);
     try {

@@ -18,6 +18,7 @@ import { StackSecrets } from "../../stacks/secret-values";
 import type { GeneratedSecret } from "../../stacks/secrets";
 import { parseStacksConfig } from "../../stacks/stack-config";
 import { secretSpecs } from "../../infra/stacks";
+import { providerEnv } from "../support/provider-env";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 type Provider = {
@@ -55,7 +56,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterEach(() => {
-  delete process.env[CONVERGE_TIMEOUT_ENV];
+  delete providerEnv[CONVERGE_TIMEOUT_ENV];
 });
 
 /** Registers a resource under mocks; returns the provider Pulumi would run and its plain inputs. */
@@ -129,16 +130,16 @@ describe("stacks in pulumi up (dynamic providers)", () => {
 
   it("treats a stack still starting when the wait ends as a warning, and waits for it again on the next update", async () => {
     const { provider, inputs } = await providers(config.slice(1));
-    // worker-1, which holds the blog's pin, restarts its engine: the tasks cannot run before it is
-    // back, and the deploy's wait (one second here) ends first.
-    await bed().stopDocker("worker-1");
-    process.env[CONVERGE_TIMEOUT_ENV] = "1";
+    // worker-1, which holds the blog's pin, stalls (frozen, as a VM on a busy host): its tasks
+    // cannot start before it is back, and the deploy's wait (one second here) ends first.
+    await bed().shape("worker-1", { frozen: true });
+    providerEnv[CONVERGE_TIMEOUT_ENV] = "1";
     let created: Awaited<ReturnType<Provider["create"]>>;
     try {
       created = await provider.create(inputs);
     } finally {
-      delete process.env[CONVERGE_TIMEOUT_ENV];
-      await bed().startDocker("worker-1");
+      delete providerEnv[CONVERGE_TIMEOUT_ENV];
+      await bed().shape("worker-1", { frozen: false });
     }
     expect(created.outs.unconverged).toEqual(["blog"]);
     expect(created.outs.generatedSecrets).toEqual({}); // the blog's secrets exist since the first test
