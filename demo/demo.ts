@@ -12,7 +12,7 @@ import { DEFAULT_DIR } from "../local/ns/bed";
 import { LOCAL_IMAGE } from "../local/image";
 import { detectKernelFeatures } from "../local/ns/kernel";
 import { connect } from "../transport/ssh";
-import { connectManager, overlayNetworks, secretNames, stackServices } from "../stacks/cluster";
+import { connectManager, nodeFacts, overlayNetworks, secretNames, stackServices } from "../stacks/cluster";
 import { lintText } from "../stacks/lint";
 import { MTU_OPTION } from "../stacks/render";
 import { verifyCluster } from "../verify/run";
@@ -21,8 +21,7 @@ import { SEED_STACK } from "./seed";
 import { summarise } from "./summary";
 
 const dir = DEFAULT_DIR;
-const inventory = path.join(dir, "inventory.json");
-const demoInventory = path.join(dir, "demo-inventory.json");
+const demoInventory = path.join(dir, "inventory.json");
 const secretsDir = path.join(dir, "secrets");
 const STACKS: ReadonlyArray<[string, string[]]> = [
   ["traefik", ["--var", "acme_email=ops@example.test", "--var", "dashboard_domain=traefik.example.test"]],
@@ -54,11 +53,8 @@ async function demo(): Promise<number> {
   await mustRun(["local", "up", "--nodes", "3", "--managers", "1", "--dir", dir]);
 
   step("2/5  bootstrap: form the swarm over SSH with pinned host keys");
-  const inv = loadInventory(inventory);
-  const labels: Record<string, Record<string, string>> = { "manager-1": { "traefik-certs": "true" }, "worker-1": { "wordpress-data": "true" } };
-  const labelled = { ...inv, nodes: inv.nodes.map((n) => ({ ...n, labels: { ...n.labels, ...(labels[n.name] ?? {}) } })) };
-  fs.writeFileSync(demoInventory, JSON.stringify(labelled, null, 2) + "\n");
-  console.log(`node labels for the templates' placement, added to ${demoInventory}: manager-1 traefik-certs=true, worker-1 wordpress-data=true`);
+  // The inventory exactly as `local up` wrote it: no node labels. Deploy pins the templates' data itself.
+  const inv = loadInventory(demoInventory);
   await mustRun(["bootstrap", "--inventory", demoInventory]);
 
   step("3/5  stacks: lint refuses the seed post's stack; the corrected templates deploy");
@@ -72,7 +68,7 @@ async function demo(): Promise<number> {
     await mustRun(["stack", "deploy", name, "--inventory", demoInventory, ...vars, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(secretsDir, `${name}.env`)]);
   }
   console.log("\nDeploying both again must change nothing:");
-  const s = await connectManager(labelled);
+  const s = await connectManager(inv);
   const versions = async () => (await stackServices(s)).map((x) => `${x.name}@${x.version}`).join(",");
   const before = await versions();
   for (const [name, vars] of STACKS) await mustRun(["stack", "deploy", name, "--inventory", demoInventory, ...vars, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(secretsDir, `${name}.env`)]);
@@ -87,8 +83,8 @@ async function demo(): Promise<number> {
   console.log(`(verify exit code ${verifyCode}: 0 = all proven, 1 = something failed, 2 = nothing failed but something is unprovable here)`);
 
   console.log("\nData plane, measured: a container on worker-2 pings one on worker-1; worker-2 counts the VXLAN packets it sends.");
-  const key = fs.readFileSync(labelled.nodes[0].privateKeyPath ?? "", "utf8");
-  const node = (name: string) => labelled.nodes.find((n) => n.name === name) ?? labelled.nodes[0];
+  const key = fs.readFileSync(inv.nodes[0].privateKeyPath ?? "", "utf8");
+  const node = (name: string) => inv.nodes.find((n) => n.name === name) ?? inv.nodes[0];
   const [a, b] = await Promise.all([connect(node("worker-2"), key), connect(node("worker-1"), key)]);
   let probes: LeakProbeResult[] = [];
   try {
@@ -104,14 +100,15 @@ async function demo(): Promise<number> {
 
   step("5/5  what this run proved, and what this machine cannot prove");
   const services = await stackServices(s);
+  const nodes = await nodeFacts(s);
   const secrets = [...(await secretNames(s))].sort();
   s.close();
   const secretValues = STACKS.flatMap(([name]) => {
     const file = path.join(secretsDir, `${name}.env`);
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => /^\w+=/.test(l)).map((l) => l.slice(l.indexOf("=") + 1).split(":").pop() as string) : [];
   });
-  const verify = await verifyCluster(labelled);
-  const { proven, notProven, broken } = summarise({ networks, services, secrets, secretValues, mtu: labelled.swarm?.overlayMtu ?? 1500, redeployActions: redeployChanged, lintRefusals: refusals, verify, kernel: await detectKernelFeatures(), probes });
+  const verify = await verifyCluster(inv);
+  const { proven, notProven, broken } = summarise({ networks, services, nodes, secrets, secretValues, mtu: inv.swarm?.overlayMtu ?? 1500, redeployActions: redeployChanged, lintRefusals: refusals, verify, kernel: await detectKernelFeatures(), probes });
   console.log("PROVEN here, with real sshd, dockerd and docker stack deploy:");
   for (const p of proven) console.log(`  + ${p}`);
   console.log("\nNOT PROVABLE on this machine (never counted as a pass):");
@@ -123,7 +120,7 @@ async function demo(): Promise<number> {
   console.log(`\nGenerated passwords: ${secretsDir}/*.env (mode 0600); printed nowhere.`);
   console.log(`Demo took ${((Date.now() - started) / 1000).toFixed(1)} s. The cluster is still running: try`);
   console.log(`  npx hcloud-swarm verify --inventory ${demoInventory}`);
-  console.log(`  ssh -i ${dir}/id_ed25519 -o UserKnownHostsFile=${dir}/known_hosts root@${labelled.nodes[0].host} docker service ls`);
+  console.log(`  ssh -i ${dir}/id_ed25519 -o UserKnownHostsFile=${dir}/known_hosts root@${inv.nodes[0].host} docker service ls`);
   console.log("Remove everything with: npm run demo:down");
   return broken.length > 0 ? 1 : 0;
 }

@@ -3,7 +3,8 @@
  * the kernel probe), so it cannot claim more than the run showed.
  */
 import type { KernelFeature } from "../local/ns/kernel";
-import type { NetworkFacts, ServiceFacts } from "../stacks/cluster";
+import { heldPins } from "../inventory/labels";
+import type { NetworkFacts, NodeFacts, ServiceFacts } from "../stacks/cluster";
 import { MTU_OPTION } from "../stacks/render";
 import type { VerifySummary } from "../verify/checks";
 import type { LeakProbeResult } from "./leak-probe";
@@ -11,6 +12,8 @@ import type { LeakProbeResult } from "./leak-probe";
 export interface Observed {
   readonly networks: readonly NetworkFacts[];
   readonly services: readonly ServiceFacts[];
+  /** The nodes with their labels, after the deploys (the inventory had none). */
+  readonly nodes: readonly NodeFacts[];
   readonly secrets: readonly string[];
   /** Generated secret values, only to check they appear in no environment; never printed. */
   readonly secretValues: readonly string[];
@@ -39,6 +42,8 @@ export function summarise(o: Observed): { proven: string[]; notProven: string[];
   const onManager = o.services.filter((s) => s.constraints.includes("node.role == manager")).map((s) => s.name);
   const routed = o.services.filter((s) => s.labels["traefik.enable"] === "true").map((s) => s.name);
   proven.push(`${constrained.length} of ${o.services.length} services carry node-label placement constraints; ${onManager.join(", ") || "none"} may run on managers only; ${routed.join(", ") || "none"} carry Traefik v3 router labels`);
+  const pins = o.nodes.flatMap((n) => heldPins(n.labels).filter((p) => n.labels[p.label] === "true").map((p) => `${p.label} on ${n.hostname} (${p.stacks.join(", ")})`));
+  if (pins.length > 0) proven.push(`deploy chose and labelled the nodes the stacks' data is pinned to, with no label in the inventory: ${pins.join("; ")}`);
   if (o.redeployActions === 0) proven.push("a second deploy of both stacks changed nothing (0 actions, same service versions)");
   else broken.push(`the redeploy took ${o.redeployActions} action(s); it should take none`);
   if (o.lintRefusals > 0) proven.push(`lint refused the seed post's original stack with ${o.lintRefusals} findings, each naming stack, network or service, and line`);

@@ -24,8 +24,6 @@ export const STACKS: ReadonlyArray<[string, string[]]> = [
  * machine (seen: 3 min for the first task); deploy's default 3 min is sized for real servers.
  */
 const VM_CONVERGE_TIMEOUT_S = 900;
-/** Node labels the templates' placement constraints name (traefik's certificates, WordPress's data). */
-const LABELS: Readonly<Record<string, Record<string, string>>> = { "manager-1": { "traefik-certs": "true" }, "worker-1": { "wordpress-data": "true" } };
 
 export interface VmJourneyOptions {
   /** Bed directory. */
@@ -78,23 +76,21 @@ export async function runVmJourney(o: VmJourneyOptions): Promise<VmJourneyResult
   };
   const dir = o.dir;
   await timed("local up --vm", () => mustRun(["local", "up", "--vm", "--nodes", String(o.nodes), "--managers", "1", "--dir", dir], log));
-  const inv = loadInventory(path.join(dir, "inventory.json"));
-  const labelled: Inventory = { ...inv, nodes: inv.nodes.map((n) => ({ ...n, labels: { ...n.labels, ...(LABELS[n.name] ?? {}) } })) };
-  const journeyInventory = path.join(dir, "journey-inventory.json");
-  fs.writeFileSync(journeyInventory, JSON.stringify(labelled, null, 2) + "\n");
-  log(`node labels for the templates' placement, added to ${journeyInventory}: manager-1 traefik-certs=true, worker-1 wordpress-data=true`);
+  // The inventory exactly as `local up` wrote it: stack deploy pins the templates' data to nodes itself.
+  const journeyInventory = path.join(dir, "inventory.json");
+  const inv = loadInventory(journeyInventory);
   await timed("bootstrap", () => mustRun(["bootstrap", "--inventory", journeyInventory], log));
   await timed("stacks", async () => {
     for (const [name, vars] of STACKS) {
       await mustRun(["stack", "deploy", name, "--inventory", journeyInventory, ...vars, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(dir, "secrets", `${name}.env`), "--timeout", String(VM_CONVERGE_TIMEOUT_S)], log);
     }
   });
-  const m = await connectManager(labelled);
+  const m = await connectManager(inv);
   const endpointModes = (await stackServices(m).finally(() => m.close())).map((s) => ({ name: s.name, mode: s.endpointMode ?? "vip" }));
   const verifyCode = await timed("verify", () => run(["verify", "--inventory", journeyInventory], log));
-  const verify = await verifyCluster(labelled);
+  const verify = await verifyCluster(inv);
   log(`\n$ npx hcloud-swarm verify --wire --probe-image ${LOCAL_IMAGE} --inventory ${journeyInventory}`);
-  const wire = await timed("verify --wire", () => verifyCluster(labelled, undefined, { probeImage: LOCAL_IMAGE, log }));
+  const wire = await timed("verify --wire", () => verifyCluster(inv, undefined, { probeImage: LOCAL_IMAGE, log }));
   for (const l of formatChecks(wire)) log(l);
   if (verify.exitCode !== verifyCode) log(`(verify answered ${verifyCode} on the command line and ${verify.exitCode} when asked again)`);
   const state = readVmState(fs.realpathSync(dir));
@@ -104,5 +100,5 @@ export async function runVmJourney(o: VmJourneyOptions): Promise<VmJourneyResult
     return { name: v.name, ...(rss !== undefined ? { rssMiB: rss } : {}) };
   });
   const wireChecks = wire.checks.filter((c) => c.what === "on the wire" || c.what === "capture sees plain traffic" || c.subject === "wire capture");
-  return { inventory: labelled, verify, wire, wireChecks, endpointModes, timings, memory };
+  return { inventory: inv, verify, wire, wireChecks, endpointModes, timings, memory };
 }
