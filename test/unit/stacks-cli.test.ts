@@ -51,6 +51,15 @@ describe("hcloud-swarm stack (CLI)", () => {
     expect(r.out).toMatch(/LOCAL IMAGES: service db runs img:local .*INSTEAD OF mysql:8\.4/);
   });
 
+  it("deploy refuses malformed --pin arguments before connecting to anything", async () => {
+    const inv = path.join(dir, "inventory.json");
+    // An address nothing listens on: reaching the network at all would fail differently.
+    fs.writeFileSync(inv, JSON.stringify({ nodes: [{ name: "manager-1", role: "manager", host: "127.0.0.1", port: 9, hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1" }] }));
+    await expect(cli(["stack", "deploy", "wordpress", "--inventory", inv, "--var", "domain=x.org", "--pin", "wordpress-data", "--pin", "a=b", "--pin", "a=c"])).rejects.toThrow(
+      /stack deploy --pin has 2 problems:\n {2}- --pin "wordpress-data" must be LABEL=NODE, e\.g\. --pin wordpress-data=worker-1\n {2}- --pin a is given twice/,
+    );
+  });
+
   it("render refuses unknown and missing variables, naming them", async () => {
     await expect(cli(["stack", "render", "wordpress", "--var", "domian=x"])).rejects.toThrow(/--var domian is not a variable[\s\S]*missing --var domain=/);
   });

@@ -8,7 +8,8 @@ import { planCluster } from "../../../infra/plan";
 import { validateInventory } from "../../../inventory/inventory";
 import { runProgram, runProgramDetailed } from "../../support/pulumi";
 
-jest.setTimeout(60_000);
+// Runs the whole program under mocks, twice in one test; on a busy 2-core machine one run took over 60 s.
+jest.setTimeout(180_000);
 
 const BASE = { serverType: "cx23" };
 
