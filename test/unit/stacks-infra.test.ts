@@ -8,7 +8,8 @@ import requireFromString from "require-from-string";
 import { ValidationError } from "../../common/problems";
 import { forgetState, runProgramDetailed } from "../support/pulumi";
 
-jest.setTimeout(60_000);
+// Several whole-program runs per test; one run took 20–50 s on a busy 2-core machine.
+jest.setTimeout(240_000);
 
 const STACKS = "pulumi-nodejs:dynamic/hcloud-swarm:Stacks";
 const SECRETS = "pulumi-nodejs:dynamic/hcloud-swarm:StackSecrets";
