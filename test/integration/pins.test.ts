@@ -114,7 +114,9 @@ describe("placement pins and convergence on the test bed", () => {
   });
 
   it("stops early on a mount whose source does not exist, with the fix", async () => {
-    const { r, ms } = await deployFile("badmount", service(`    image: ${LOCAL_IMAGE}\n    command: ["sleep", "1000"]\n    volumes:\n      - {type: bind, source: /nonexistent/hsw-data, target: /data}\n`));
+    // The bind is declared (lint refuses undeclared host paths); its source exists on no node.
+    const declared = `x-hcloud-swarm:\n  allow:\n    - {service: app, bind: /nonexistent/hsw-data, reason: the test needs a host path that is missing}\n`;
+    const { r, ms } = await deployFile("badmount", declared + service(`    image: ${LOCAL_IMAGE}\n    command: ["sleep", "1000"]\n    volumes:\n      - {type: bind, source: /nonexistent/hsw-data, target: /data}\n`));
     await record("invalid-mount", "badmount");
     expect(r.converge).toMatchObject({ converged: false, stoppedEarly: true });
     expect(r.converge.failing[0]).toMatchObject({ reason: expect.stringMatching(/^invalid mount: Docker tried \d+ times .*bind source path does not exist: \/nonexistent\/hsw-data/), fix: expect.stringMatching(/create the source path/) });
