@@ -19,7 +19,8 @@ import { FirewallMode, firewallScript, parseAllowLine } from "../hostfw/script";
 import { redact } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
-import { addLabels, readMembers } from "./swarm-ops";
+import { addLabels } from "../swarm/node-update";
+import { readMembers } from "./swarm-ops";
 import type { SwarmMember } from "./swarm-state";
 
 /** The script runs a handful of iptables commands; a node still busy after this is in trouble. */
