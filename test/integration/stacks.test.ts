@@ -86,7 +86,8 @@ describe("stacks on the test bed", () => {
     ]);
     // Traefik's task now runs on manager-1, so the workers are less loaded; the tie goes to worker-1.
     expect(w.actions).toContain("pin wordpress-data=true on worker-1 (least loaded of 3 eligible nodes: worker-1 0 tasks, worker-2 0 tasks, manager-1 1 task)");
-    const labels = Object.fromEntries((await nodeFacts(s)).map((n) => [n.hostname, Object.fromEntries(Object.entries(n.labels).filter(([k]) => !k.startsWith("hcloud-swarm.ssh") && !k.startsWith("hcloud-swarm.host")))]));
+    // Every label but bootstrap's own bookkeeping (SSH address, host key, firewall).
+    const labels = Object.fromEntries((await nodeFacts(s)).map((n) => [n.hostname, Object.fromEntries(Object.entries(n.labels).filter(([k]) => !k.startsWith("hcloud-swarm.") || k.startsWith("hcloud-swarm.pin.")))]));
     expect(labels).toEqual({
       "manager-1": { "traefik-certs": "true", "hcloud-swarm.pin.traefik-certs": "traefik" },
       "worker-1": { "wordpress-data": "true", "hcloud-swarm.pin.wordpress-data": "wordpress" },
