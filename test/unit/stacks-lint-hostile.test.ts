@@ -100,13 +100,8 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     expect(readStack(rendered.data as GoMap).model.services[0].ports[0].published).toEqual([3306, 3306]);
   });
 
-  it.each([["U+2028", "\u2028    privileged: true"], ["U+0085", "`)\u0085  evil:\u0085    image: x"], ["U+2029", "\u2029"]])("refuses a --var value holding %s, which would end a line in the rendering for Docker", async (_c, tail) => {
+  it.each([["U+2028", "\u2028    privileged: true"], ["U+0085", "`)\u0085  evil:\u0085    image: x"], ["U+2029", "\u2029"]])("refuses a --var value holding %s before rendering, naming the variable, because Docker would end a line there", (_c, tail) => {
     const t = loadStackFile("wordpress");
-    const r = renderStack(t.text, t.file, { stack: "blog", vars: { domain: `x.org${tail}` } });
-    for (const j of [await dockerJudge(r.text), dialectJudge({ text: r.text, baseDir: dir })]) {
-      const found = lintJudged({ file: t.file, stack: "blog", sourceText: t.text, judgement: j, meta: r.meta });
-      expect(found.map((f) => f.rule)).toContain("yaml-dialect");
-      expect(found.find((f) => f.rule === "yaml-dialect")?.message).toMatch(/of the rendered file/);
-    }
+    expect(() => renderStack(t.text, t.file, { stack: "blog", vars: { domain: `x.org${tail}` } })).toThrow(/--var domain contains a control character or line break/);
   });
 });
