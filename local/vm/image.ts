@@ -2,13 +2,15 @@
  * The VM bed's guest image: Debian 12 built with mmdebstrap from Debian's own packages, with the
  * stock kernel (ESP, xfrm and IPVS as modules), cloud-init, docker.io and the bed's busybox image.
  * It is built once per recipe and cached under the recipe's content hash, in a directory shared by
- * every bed on the machine; a lock makes two beds that need the same image build it once.
+ * every bed on the machine; a lock makes two beds that need the same image build it once. Images no
+ * bed needs any more are pruned (./cache.ts).
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { buildImageTar, LOCAL_IMAGE } from "../image";
 import { run } from "../run";
+import { pruneCache, touchImage } from "./cache";
 import { withLock } from "./lock";
 
 /** Where built images live unless HCLOUD_SWARM_VM_CACHE says otherwise: host-wide, so every checkout shares them. */
@@ -153,14 +155,23 @@ export async function ensureGuestImage(opts: ImageOptions = {}): Promise<GuestIm
   fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
   const sources = hostSources();
   // The busybox archive is reproducible (fixed mtimes and order), so its hash is stable across runs.
-  const scratch = fs.mkdtempSync(path.join(cache, "tar-"));
+  // Named with the pid, so a crashed process's scratch is recognised as a leftover (cache.ts).
+  const scratch = fs.mkdtempSync(path.join(cache, `tar-${process.pid}-`));
   try {
     const tar = await buildImageTar(scratch);
     fs.writeFileSync(path.join(scratch, "docker-drop-in.conf"), DOCKER_DROP_IN);
     const tarSha256 = crypto.createHash("sha256").update(fs.readFileSync(tar)).digest("hex");
     const hash = recipeHash({ packages: GUEST_PACKAGES, hooks: customizeHooks("FILES"), dropIn: DOCKER_DROP_IN, sources: sources.text, tarSha256, diskSize: DISK_SIZE });
     const dir = path.join(cache, hash);
-    const found = (built: boolean): GuestImage => ({ dir, hash, ...paths(dir), built, ms: Date.now() - started });
+    const found = (built: boolean): GuestImage => {
+      touchImage(cache, hash);
+      try {
+        for (const line of pruneCache(cache, hash)) opts.log?.(`image cache: removed ${line}`);
+      } catch (err) {
+        opts.log?.(`image cache: pruning failed (${(err as Error).message}); nothing else is affected`);
+      }
+      return { dir, hash, ...paths(dir), built, ms: Date.now() - started };
+    };
     if (complete(dir)) return found(false);
     return await withLock(`${dir}.lock`, BUILD_WAIT_MS, `building guest image ${hash}`, async () => {
       if (complete(dir)) return found(false); // built by the process we waited for
