@@ -12,7 +12,7 @@ import { readVmState } from "../local/vm/state";
 import { rssMiB, readPid } from "../local/vm/qemu";
 import { vmPaths } from "../local/vm/state";
 import { connectManager, stackServices } from "../stacks/cluster";
-import { formatChecks, type Check, type VerifySummary } from "../verify/checks";
+import { formatChecks, summarise, type Check, type VerifySummary } from "../verify/checks";
 import { verifyCluster } from "../verify/run";
 
 export const STACKS: ReadonlyArray<[string, string[]]> = [
@@ -46,6 +46,11 @@ export interface VmJourneyResult {
   readonly timings: Readonly<Record<string, number>>;
   /** qemu's resident memory per VM at the end, MiB. */
   readonly memory: ReadonlyArray<{ name: string; rssMiB?: number }>;
+}
+
+/** The checks only --wire adds (judged by checkWire). */
+function isWireCheck(c: Check): boolean {
+  return c.what === "on the wire" || c.what === "capture sees plain traffic" || c.subject === "wire capture";
 }
 
 /** Runs one CLI command in-process, showing it as the user would type it; returns its exit code. */
@@ -88,17 +93,18 @@ export async function runVmJourney(o: VmJourneyOptions): Promise<VmJourneyResult
   const m = await connectManager(inv);
   const endpointModes = (await stackServices(m).finally(() => m.close())).map((s) => ({ name: s.name, mode: s.endpointMode ?? "vip" }));
   const verifyCode = await timed("verify", () => run(["verify", "--inventory", journeyInventory], log));
-  const verify = await verifyCluster(inv);
+  // verify --wire as the CLI runs it, kept as data: it repeats verify's checks, then adds the wire's.
   log(`\n$ npx hcloud-swarm verify --wire --probe-image ${LOCAL_IMAGE} --inventory ${journeyInventory}`);
   const wire = await timed("verify --wire", () => verifyCluster(inv, undefined, { probeImage: LOCAL_IMAGE, log }));
   for (const l of formatChecks(wire)) log(l);
-  if (verify.exitCode !== verifyCode) log(`(verify answered ${verifyCode} on the command line and ${verify.exitCode} when asked again)`);
+  const wireChecks = wire.checks.filter(isWireCheck);
+  const verify = summarise(wire.checks.filter((c) => !isWireCheck(c)));
+  if (verify.exitCode !== verifyCode) log(`(verify answered ${verifyCode} on the command line and ${verify.exitCode} in the --wire run)`);
   const state = readVmState(fs.realpathSync(dir));
   const memory = (state?.vms ?? []).map((v) => {
     const pid = readPid(vmPaths(state?.dir ?? dir, v.name).pidFile);
     const rss = pid ? rssMiB(pid) : undefined;
     return { name: v.name, ...(rss !== undefined ? { rssMiB: rss } : {}) };
   });
-  const wireChecks = wire.checks.filter((c) => c.what === "on the wire" || c.what === "capture sees plain traffic" || c.subject === "wire capture");
   return { inventory: inv, verify, wire, wireChecks, endpointModes, timings, memory };
 }
