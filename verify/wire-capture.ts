@@ -14,6 +14,8 @@ const CAPTURE_LIMIT_S = 300;
 const LISTEN_TIMEOUT_S = 30;
 /** The end marker reaches the file within milliseconds; 30 s means the capture is broken. */
 const END_TIMEOUT_S = 30;
+/** Reading the capture back (at most MAX_PCAP_BYTES, base64) over SSH: a second; a minute means the node hangs. */
+const READ_BACK_TIMEOUT_MS = 60_000;
 /** Bytes of the capture read back at most; a probe's exchange is a few KB. */
 const MAX_PCAP_BYTES = 8 * 1024 * 1024;
 
@@ -78,6 +80,6 @@ export async function underlayCapture(s: SshSession, node: InventoryNode, peer: 
     // SIGINT makes tcpdump flush and close the file; wait until it has exited before reading.
     await s.run(`p=$(cat ${f}.pid 2>/dev/null) && kill -INT "$p" 2>/dev/null; i=0; while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.1; done; true`, { allowFailure: true });
   }
-  const r = await s.run(`head -c ${MAX_PCAP_BYTES} ${f}.pcap | base64 -w0; rm -f ${f}.pcap ${f}.err ${f}.pid`, { timeoutMs: 60_000 });
+  const r = await s.run(`head -c ${MAX_PCAP_BYTES} ${f}.pcap | base64 -w0; rm -f ${f}.pcap ${f}.err ${f}.pid`, { timeoutMs: READ_BACK_TIMEOUT_MS });
   return Buffer.from(r.stdout.trim(), "base64");
 }

@@ -47,6 +47,8 @@ const EXCHANGE_SETTLE_MS = 60_000;
 const EXCHANGE_RETRY_MS = 3_000;
 /** After its probe service is removed, the control network can be removed once the tasks have left it (seconds; a minute on an emulated VM). */
 const CONTROL_REMOVE_TIMEOUT_MS = 120_000;
+/** Polls of the mesh and of the network's removal: one short command each. */
+const POLL_MS = 2_000;
 
 export interface WireOptions {
   /** SSH key for every node. Default: each node's privateKeyPath. */
@@ -165,7 +167,7 @@ type Capture = (from: InventoryNode, to: InventoryNode, exchange: () => Promise<
  */
 function removeNetwork(m: SshSession, net: string): Promise<boolean> {
   const rm = `docker network rm ${shellQuote(net)} >/dev/null 2>&1; ! docker network inspect ${shellQuote(net)} >/dev/null 2>&1`;
-  return waitFor(async () => (await m.run(rm, { allowFailure: true })).code === 0, CONTROL_REMOVE_TIMEOUT_MS, 2_000);
+  return waitFor(async () => (await m.run(rm, { allowFailure: true })).code === 0, CONTROL_REMOVE_TIMEOUT_MS, POLL_MS);
 }
 
 /** The plain control: a fresh unencrypted overlay with a probe task on two nodes, probed like the others. */
@@ -205,7 +207,7 @@ async function ingressProbe(ctx: Ctx, a: InventoryNode, b: InventoryNode): Promi
     const send = `exec 3<>/dev/tcp/${a.advertiseAddress}/${port} && printf '%s\\n' ${marker} >&3 && timeout 5 head -c ${marker.length} <&3`;
     const once = async () => (await sessions.get(a.name).run(`timeout 10 bash -c ${shellQuote(send)}`, { allowFailure: true })).stdout.includes(marker);
     // Wait until the mesh answers (task running, IPVS programmed); only then capture one exchange.
-    if (!(await waitFor(once, MESH_READY_TIMEOUT_MS, 2_000))) {
+    if (!(await waitFor(once, MESH_READY_TIMEOUT_MS, POLL_MS))) {
       const ps = await m.run(`docker service ps --no-trunc --format '{{.CurrentState}} {{.Error}}' ${svc}`, { allowFailure: true });
       return { ...base, unprovable: `the routing mesh did not answer on ${a.name}:${port} within ${MESH_READY_TIMEOUT_MS / 1000} s (probe task: ${ps.stdout.trim().split("\n")[0] || "none"})` };
     }

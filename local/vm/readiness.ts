@@ -18,6 +18,12 @@ export const VM_DOCKER_TIMEOUT_MS = 5 * 60_000;
 const BANNER_POLL_MS = 1_000;
 /** SSH right after the banner can still fail (cloud-init installing root's keys); retried for this long. */
 const SSH_LOGIN_TIMEOUT_MS = 5 * 60_000;
+/** Between login attempts: one handshake each, and cloud-init's key step takes seconds. */
+const SSH_LOGIN_RETRY_MS = 2_000;
+/** One `docker info`: instant when dockerd runs; longer means it is starting (or stuck), so ask again. */
+const DOCKER_INFO_TIMEOUT_MS = 30_000;
+/** Between `docker info` attempts. */
+const DOCKER_POLL_MS = 1_000;
 
 export type Phase = "sshd" | "cloud-init" | "docker";
 
@@ -60,7 +66,7 @@ async function login(input: ReadinessInput, deadline: number): Promise<SshSessio
       if (Date.now() > deadline) throw err;
       // Host key mismatch is final: sshd presents a key that is not the one cloud-init was given.
       if ((err as Error).name === "HostKeyMismatchError") throw err;
-      await sleep(2_000);
+      await sleep(SSH_LOGIN_RETRY_MS);
     }
   }
 }
@@ -91,10 +97,10 @@ export async function waitUntilReady(input: ReadinessInput): Promise<ReadyTimes>
     input.onPhase?.("cloud-init", cloudInitMs);
     let engine = "";
     const ok = await waitFor(async () => {
-      const r = await s.run("docker info --format '{{.ServerVersion}}'", { allowFailure: true, timeoutMs: 30_000 });
+      const r = await s.run("docker info --format '{{.ServerVersion}}'", { allowFailure: true, timeoutMs: DOCKER_INFO_TIMEOUT_MS });
       engine = r.stdout.trim();
       return r.code === 0 && engine !== "";
-    }, VM_DOCKER_TIMEOUT_MS, 1_000);
+    }, VM_DOCKER_TIMEOUT_MS, DOCKER_POLL_MS);
     if (!ok) fail(`docker info did not answer within ${VM_DOCKER_TIMEOUT_MS / 60_000} min after cloud-init`);
     const dockerMs = since();
     input.onPhase?.("docker", dockerMs);

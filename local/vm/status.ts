@@ -22,6 +22,11 @@ export interface VmStatus {
   readonly engine?: string;
 }
 
+/** `local status` asks each VM's dockerd once; a VM that does not answer in this long shows DOWN. */
+const STATUS_DOCKER_TIMEOUT_MS = 10_000;
+/** `local exec` runs what the user asked for; long enough for a stack deploy, short enough to end a hung one. */
+const EXEC_TIMEOUT_MS = 600_000;
+
 function inventoryNodes(dir: string): Map<string, InventoryNode> {
   try {
     return new Map(loadInventory(inventoryPath(dir)).nodes.map((n) => [n.name, n]));
@@ -35,7 +40,7 @@ async function engineOf(node: InventoryNode | undefined): Promise<string | undef
   try {
     const s = await connect(node, fs.readFileSync(node.privateKeyPath, "utf8"));
     try {
-      const r = await s.run("docker info --format '{{.ServerVersion}}'", { allowFailure: true, timeoutMs: 10_000 });
+      const r = await s.run("docker info --format '{{.ServerVersion}}'", { allowFailure: true, timeoutMs: STATUS_DOCKER_TIMEOUT_MS });
       return r.code === 0 ? r.stdout.trim() : undefined;
     } finally {
       s.close();
@@ -84,7 +89,7 @@ export async function vmExec(dirArg: string, node: string, command: readonly str
   if (!n.privateKeyPath) throw new Error(`the inventory has no privateKeyPath for ${node}`);
   const s = await connect(n, fs.readFileSync(n.privateKeyPath, "utf8"));
   try {
-    const r = await s.run(command.map(shellQuote).join(" "), { allowFailure: true, timeoutMs: 600_000 });
+    const r = await s.run(command.map(shellQuote).join(" "), { allowFailure: true, timeoutMs: EXEC_TIMEOUT_MS });
     out.write(r.stdout);
     err.write(r.stderr);
     return r.code;
