@@ -19,5 +19,14 @@ module.exports = {
       globalSetup: "<rootDir>/test/support/global-setup.ts",
       setupFilesAfterEnv: ["<rootDir>/test/support/integration-timeout.ts"],
     },
+    {
+      // Resilience on the VM bed: real guest kernels, too slow for CI (npm run test:chaos).
+      displayName: "chaos",
+      testEnvironment: "node",
+      transform: tsJest,
+      testMatch: ["<rootDir>/test/chaos/**/*.test.ts"],
+      globalSetup: "<rootDir>/test/support/global-setup.ts",
+      setupFilesAfterEnv: ["<rootDir>/test/support/integration-timeout.ts"],
+    },
   ],
 };

@@ -8,7 +8,8 @@ import { LOCAL_IMAGE } from "../local/image";
 import { detectKernelFeatures } from "../local/ns/kernel";
 import { BED_RANGE } from "../local/ns/plan";
 import { latencyNote, readShape, shapeNodes } from "../local/ns/shape";
-import { formatShapes, isEmptyRequest, parseShapeArgs, selectNodes, ShapeArgs } from "../local/shape";
+import { formatShapes, isEmptyRequest, NodeShape, parseShapeArgs, selectNodes, ShapeAction, ShapeArgs } from "../local/shape";
+import { readVmShape, shapeVmNodes, vmShapeContext } from "../local/vm/shape";
 import * as os from "os";
 import { anyBedStatus, bedKindOf, downAnyBed, upAnyBed } from "../local/bed";
 import { VM_PUBLIC_RANGE } from "../local/vm/plan";
@@ -90,7 +91,7 @@ export function registerLocal(program: Command): void {
 
   local
     .command("shape")
-    .description("set conditions on running nodes: packet loss between nodes, a CPU cap, frozen, stalled sshd (and delay where the kernel has netem); without options, show them")
+    .description("set conditions on running nodes: packet loss between nodes, frozen; on the namespace bed a CPU cap and a stalled sshd, on the VM bed delay and jitter; without options, show them")
     .argument("[nodes...]", "node names, or all")
     .option("--loss <percent>", "drop this share of the packets between the node and the other nodes, e.g. 2% (0 lifts it)")
     .option("--direction <dir>", "which packets --loss drops: in, out or both", undefined)
@@ -99,24 +100,32 @@ export function registerLocal(program: Command): void {
     .option("--thaw", "thaw a frozen node")
     .option("--stall-ssh", "stop the node's sshd and its open sessions: connections are accepted but never answered")
     .option("--resume-ssh", "resume a stalled sshd")
-    .option("--delay <ms>", "add this one-way delay to the node's packets (needs netem: the VM bed)")
+    .option("--delay <ms>", "add this one-way delay to the node's packets to the other nodes (needs netem: the VM bed), e.g. 12.5ms (0 lifts it)")
     .option("--jitter <ms>", "jitter around --delay")
+    .option("--to <nodes>", "the other nodes --delay applies to, comma-separated (default: all of them)")
     .option("--clear", "lift every condition on the nodes")
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
     .action(async (names: string[], o: ShapeArgs & { dir: string }) => {
       try {
         requireLinuxRoot();
-        if (bedKindOf(o.dir) === "vm") throw new Error(`${o.dir} holds a VM bed; local shape works on the namespace bed`);
-        const bed = openBed(o.dir);
         const req = parseShapeArgs(o, os.cpus().length);
-        if (!isEmptyRequest(req)) {
-          if (names.length === 0) throw new Error("name the nodes to shape, or all (e.g. hcloud-swarm local shape all --loss 2%)");
-          const actions = await shapeNodes(bed.ctx, selectNodes(bed.nodes, names), req);
-          for (const a of actions) process.stdout.write(`[${a.node}] ${a.detail}\n`);
-          if (actions.length === 0) process.stdout.write("no changes: the nodes already have these conditions\n");
+        if (!isEmptyRequest(req) && names.length === 0) throw new Error("name the nodes to shape, or all (e.g. hcloud-swarm local shape all --loss 2%)");
+        let actions: ShapeAction[] = [];
+        let shapes: NodeShape[];
+        let latency = "";
+        if (bedKindOf(o.dir) === "vm") {
+          const ctx = vmShapeContext(o.dir);
+          if (!isEmptyRequest(req)) actions = await shapeVmNodes(ctx, selectNodes(ctx.inventory.nodes, names), req);
+          shapes = await Promise.all(selectNodes(ctx.inventory.nodes, names.length > 0 ? names : ["all"]).map((n) => readVmShape(ctx, n)));
+        } else {
+          const bed = openBed(o.dir);
+          if (!isEmptyRequest(req)) actions = await shapeNodes(bed.ctx, selectNodes(bed.nodes, names), req);
+          shapes = await Promise.all(selectNodes(bed.nodes, names.length > 0 ? names : ["all"]).map((n) => readShape(bed.ctx, n)));
+          latency = await latencyNote();
         }
-        const shown = selectNodes(bed.nodes, names.length > 0 ? names : ["all"]);
-        process.stdout.write(formatShapes(await Promise.all(shown.map((n) => readShape(bed.ctx, n))), await latencyNote()));
+        for (const a of actions) process.stdout.write(`[${a.node}] ${a.detail}\n`);
+        if (!isEmptyRequest(req) && actions.length === 0) process.stdout.write("no changes: the nodes already have these conditions\n");
+        process.stdout.write(formatShapes(shapes, latency));
       } catch (err) {
         fail(err);
       }

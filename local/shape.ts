@@ -22,23 +22,33 @@ export interface ShapeRequest {
   readonly delayMs?: number;
   /** Jitter around `delayMs`, in ms. Default 0. */
   readonly jitterMs?: number;
+  /** The other nodes `delayMs` applies to (packets from this node to them). Default: every other node. */
+  readonly to?: readonly string[];
+}
+
+/** An added delay on the packets from a node to one other node. */
+export interface PeerDelay {
+  readonly to: string;
+  readonly delayMs: number;
+  readonly jitterMs: number;
 }
 
 /** A node's conditions as read back from the system (never from a record of what was asked). */
 export interface NodeShape {
   readonly node: string;
-  /** Percent of packets from the other nodes that are dropped. */
-  readonly lossInPercent: number;
-  /** Percent of packets to the other nodes that are dropped. */
-  readonly lossOutPercent: number;
+  /** Percent of packets from the other nodes that are dropped; undefined when it cannot be read (see note). */
+  readonly lossInPercent?: number;
+  /** Percent of packets to the other nodes that are dropped; undefined when it cannot be read. */
+  readonly lossOutPercent?: number;
   /** CPU cap in percent of one core; undefined when uncapped. */
   readonly cpuPercent?: number;
   readonly frozen: boolean;
   /** Whether sshd is stopped; undefined while the node is frozen (a frozen task shows no job-control state). */
   readonly sshStalled?: boolean;
-  /** Added delay and jitter in ms, where the bed can add latency. */
-  readonly delayMs?: number;
-  readonly jitterMs?: number;
+  /** Added delays to other nodes, where the bed can add latency (undefined where it cannot). */
+  readonly delays?: readonly PeerDelay[];
+  /** Why some of it could not be read (a frozen or powered-off VM). */
+  readonly note?: string;
 }
 
 /** One change made by `local shape`, e.g. { node: "worker-1", detail: "loss in 2% (was 0%)" }. */
@@ -58,11 +68,13 @@ export interface ShapeArgs {
   readonly resumeSsh?: boolean;
   readonly delay?: string;
   readonly jitter?: string;
+  /** Comma-separated node names for --delay. */
+  readonly to?: string;
   readonly clear?: boolean;
 }
 
 /** Everything lifted: what `--clear` asks for. */
-export const CLEAR: ShapeRequest = { lossPercent: 0, lossDirection: "both", cpuPercent: null, frozen: false, sshStalled: false };
+export const CLEAR: ShapeRequest = { lossPercent: 0, lossDirection: "both", cpuPercent: null, frozen: false, sshStalled: false, delayMs: 0 };
 
 function percent(key: string, value: string, min: number, max: number, example: string, problems: string[]): number | undefined {
   const m = /^(\d+(?:\.\d+)?)%?$/.exec(value.trim());
@@ -92,6 +104,9 @@ export function parseShapeArgs(a: ShapeArgs, cores: number): ShapeRequest {
   if (a.direction !== undefined && !["in", "out", "both"].includes(a.direction)) problems.push(`--direction must be in, out or both, got "${a.direction}"`);
   if (a.direction !== undefined && a.loss === undefined) problems.push("--direction applies to --loss; give --loss too (e.g. --loss 2% --direction in)");
   if (a.jitter !== undefined && a.delay === undefined) problems.push("--jitter applies to --delay; give --delay too (e.g. --delay 25ms --jitter 5ms)");
+  if (a.to !== undefined && a.delay === undefined) problems.push("--to applies to --delay; give --delay too (e.g. --delay 12ms --to manager-3,worker-3)");
+  const to = a.to === undefined ? undefined : a.to.split(",").map((x) => x.trim());
+  if (to && to.some((x) => !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(x))) problems.push(`--to must list node names separated by commas (e.g. --to manager-3,worker-3), got "${a.to}"`);
   const lossPercent = a.loss === undefined ? undefined : percent("--loss", a.loss, 0, 100, "2%", problems);
   const cpuPercent = a.cpu === undefined ? undefined : a.cpu === "none" ? null : percent("--cpu", a.cpu, 1, cores * 100, "20%", problems);
   const delayMs = a.delay === undefined ? undefined : millis("--delay", a.delay, problems);
@@ -105,7 +120,7 @@ export function parseShapeArgs(a: ShapeArgs, cores: number): ShapeRequest {
     ...(cpuPercent !== undefined ? { cpuPercent } : {}),
     ...(a.freeze || a.thaw ? { frozen: a.freeze === true } : {}),
     ...(a.stallSsh || a.resumeSsh ? { sshStalled: a.stallSsh === true } : {}),
-    ...(delayMs !== undefined ? { delayMs, jitterMs: jitterMs ?? 0 } : {}),
+    ...(delayMs !== undefined ? { delayMs, jitterMs: jitterMs ?? 0, ...(to ? { to } : {}) } : {}),
   };
 }
 
@@ -114,14 +129,24 @@ export function isEmptyRequest(r: ShapeRequest): boolean {
   return Object.values(r).every((v) => v === undefined);
 }
 
-const pct = (n: number): string => `${Math.round(n * 100) / 100}%`;
+const pct = (n: number | undefined): string => (n === undefined ? "?" : `${Math.round(n * 100) / 100}%`);
 
-/** The table `local shape` prints: one row per node, what is in force now. */
+/** "12.5 ms ± 1 ms to manager-3, worker-3; 6 ms ± 0.5 ms to manager-2", or "-" (pure). */
+export function formatDelays(delays: readonly PeerDelay[]): string {
+  const groups = new Map<string, string[]>();
+  for (const d of delays) {
+    const key = `${d.delayMs} ms ± ${d.jitterMs} ms`;
+    groups.set(key, [...(groups.get(key) ?? []), d.to]);
+  }
+  return [...groups].map(([k, to]) => `${k} to ${to.join(", ")}`).join("; ") || "-";
+}
+
+/** The table `local shape` prints: one row per node, what is in force now; `latency` stands where the bed cannot add any. */
 export function formatShapes(shapes: readonly NodeShape[], latency: string): string {
   const rows = [["NODE", "LOSS IN", "LOSS OUT", "CPU", "FROZEN", "SSH", "DELAY"]];
   for (const s of shapes) {
-    const delay = s.delayMs === undefined ? latency : s.delayMs === 0 ? "-" : `${s.delayMs} ms ± ${s.jitterMs ?? 0} ms`;
-    rows.push([s.node, pct(s.lossInPercent), pct(s.lossOutPercent), s.cpuPercent === undefined ? "uncapped" : `${pct(s.cpuPercent)} of a core`, s.frozen ? "FROZEN" : "no", s.sshStalled === undefined ? "(frozen)" : s.sshStalled ? "STALLED" : "ok", delay]);
+    const delay = s.note ?? (s.delays === undefined ? latency : formatDelays(s.delays));
+    rows.push([s.node, pct(s.lossInPercent), pct(s.lossOutPercent), s.cpuPercent === undefined ? "uncapped" : `${pct(s.cpuPercent)} of a core`, s.frozen ? "FROZEN" : "no", s.sshStalled === undefined ? (s.frozen ? "(frozen)" : "-") : s.sshStalled ? "STALLED" : "ok", delay]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n") + "\n";

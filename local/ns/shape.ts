@@ -7,12 +7,17 @@ import * as fs from "fs";
 import * as path from "path";
 import { cpuCap, isFrozen, setCpuCap, setFrozen } from "./cgroup-controls";
 import { probeNetem } from "./kernel";
-import { readLoss, setLoss } from "./loss";
+import { Iptables, Peers, readLoss, setLoss } from "../loss";
 import { BedContext, nodeProcesses } from "./node";
 import { NodeRecord } from "./node-files";
+import { run } from "../run";
 import { NodeShape, ShapeAction, ShapeRequest } from "../shape";
 
 const rel = (ctx: BedContext, node: NodeRecord): string => path.join(ctx.names.cgroup, node.name);
+/** iptables in the node's network namespace (not its cgroup: a frozen node must still be shaped). */
+const iptablesIn = (node: NodeRecord): Iptables => (args) => run("nsenter", [`--net=/run/netns/${node.netns}`, "iptables", ...args], { allowFail: true });
+/** The other nodes: the bed's node network, except the host's gateway address (its SSH sessions). */
+const peersOf = (ctx: BedContext): Peers => ({ network: ctx.names.subnet, except: ctx.names.gateway });
 
 function procState(pid: number): string {
   try {
@@ -73,7 +78,7 @@ export async function shapeNode(ctx: BedContext, node: NodeRecord, req: ShapeReq
     signalAll(sshdPids(ctx, node).filter((p) => procState(p) === "T"), "SIGCONT");
     act("sshd resumed");
   }
-  if (req.lossPercent !== undefined) for (const d of await setLoss(ctx.names, node, req.lossPercent, req.lossDirection ?? "both")) act(d);
+  if (req.lossPercent !== undefined) for (const d of await setLoss(iptablesIn(node), peersOf(ctx), req.lossPercent, req.lossDirection ?? "both")) act(d);
   if (req.cpuPercent !== undefined) {
     const was = cpuCap(ctx.hierarchies, rel(ctx, node));
     const want = req.cpuPercent ?? undefined;
@@ -97,7 +102,7 @@ export async function shapeNode(ctx: BedContext, node: NodeRecord, req: ShapeReq
 
 /** What is in force on the node, read from its rules, cgroups and processes. */
 export async function readShape(ctx: BedContext, node: NodeRecord): Promise<NodeShape> {
-  const [lossInPercent, lossOutPercent] = await Promise.all([readLoss(node, "in"), readLoss(node, "out")]);
+  const [lossInPercent, lossOutPercent] = await Promise.all([readLoss(iptablesIn(node), "in"), readLoss(iptablesIn(node), "out")]);
   const cpu = cpuCap(ctx.hierarchies, rel(ctx, node));
   const frozen = isFrozen(ctx.hierarchies, rel(ctx, node));
   return {

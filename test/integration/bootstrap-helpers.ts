@@ -24,7 +24,7 @@ export interface CliRun {
 export const transcript: string[] = [];
 
 /** Writes `inv` next to the bed's inventory and returns its path. */
-export function writeInventory(bed: Testbed, inv: Inventory, name: string): string {
+export function writeInventory(bed: Pick<Testbed, "dir">, inv: Inventory, name: string): string {
   const file = path.join(bed.dir, `${name}.json`);
   fs.writeFileSync(file, JSON.stringify(inv, null, 2));
   return file;
@@ -77,7 +77,7 @@ export interface Member {
 }
 
 /** The cluster as the given manager's own docker reports it. */
-export async function members(bed: Testbed, manager: string): Promise<Member[]> {
+export async function members(bed: Pick<Testbed, "exec">, manager: string): Promise<Member[]> {
   const r = await bed.exec(manager, "docker node inspect $(docker node ls -q)");
   if (r.code !== 0) throw new Error(`docker node inspect on ${manager} failed: ${r.stderr}`);
   type Raw = { ID: string; Description: { Hostname: string }; Status: { State: string }; Spec: { Role: string; Availability: string; Labels?: Record<string, string> }; ManagerStatus?: { Leader?: boolean; Reachability: string } };

@@ -7,11 +7,27 @@
  * (JSON lines) when set, for `npm run bench:resilience`.
  */
 import * as fs from "fs";
-import { Inventory } from "../../inventory/inventory";
+import { Inventory, NodeRole } from "../../inventory/inventory";
 import { desiredLabels } from "../../bootstrap/plan";
-import { Testbed } from "../support/testbed";
+import { ShapeAction, ShapeRequest } from "../../local/shape";
+import { RunResult } from "../../local/run";
 import { actionsOf, CliRun, expectSuccess, Member, members, runCli, writeInventory } from "./bootstrap-helpers";
 import { sleep } from "../../common/time";
+
+/** What the scenarios need from a bed: the namespace bed's Testbed, or the VM bed's (test/support/vm-testbed.ts). */
+export interface ScenarioBed {
+  readonly dir: string;
+  /** Every node of the bed, as an inventory. */
+  readonly inventory: Inventory;
+  /** Runs a shell script on the node as root, never throwing on its exit code. */
+  exec(node: string, script: string): Promise<RunResult>;
+  shape(nodes: string | readonly string[], req: ShapeRequest): Promise<ShapeAction[]>;
+  clearShape(): Promise<ShapeAction[]>;
+  /** Power cut: every process (or the whole VM) gone, the disk kept. */
+  powerOff(node: string): Promise<void>;
+  /** Power back on; returns once sshd and dockerd answer. */
+  powerOn(node: string): Promise<void>;
+}
 
 /** A condition held on the whole bed during a suite (re-applied before each scenario, so added nodes get it too). */
 export interface Condition {
@@ -19,13 +35,15 @@ export interface Condition {
   readonly name: string;
   /** What it is, for the figures table. */
   readonly description: string;
-  apply(bed: Testbed): Promise<void>;
+  apply(bed: ScenarioBed): Promise<void>;
 }
 
 export interface Scenario {
   readonly name: string;
   /** Bed nodes in the inventory this scenario runs bootstrap with. */
   readonly nodes: readonly string[];
+  /** Roles that differ from the bed's (a worker promoted to manager). Default: none. */
+  readonly roles?: Readonly<Record<string, NodeRole>>;
   /** Faults set before the run (e.g. a power cut). */
   readonly before?: () => Promise<void>;
   /** A fault set mid-run, when a line of the run (the --verbose trace included) matches; the scenario fails if it never fired. */
@@ -67,7 +85,7 @@ function mismatches(inv: Inventory, ms: readonly Member[], down: readonly string
 }
 
 /** Waits (SETTLE_MS at most) until the swarm, read by a live manager's own docker, matches the inventory. */
-export async function expectMatches(bed: Testbed, inv: Inventory, down: readonly string[] = []): Promise<void> {
+export async function expectMatches(bed: ScenarioBed, inv: Inventory, down: readonly string[] = []): Promise<void> {
   const via = inv.nodes.filter((n) => n.role === "manager" && !down.includes(n.name)).map((n) => n.name);
   const deadline = Date.now() + SETTLE_MS;
   let last: string[] = [];
@@ -122,16 +140,16 @@ async function runLogged(file: string, label: string, onLine?: (line: string) =>
   return run;
 }
 
-/** The inventory of a scenario: the bed's nodes with these names, in bed order. */
-export function inventoryOf(bed: Testbed, names: readonly string[]): Inventory {
-  return { ...bed.inventory, nodes: bed.inventory.nodes.filter((n) => names.includes(n.name)) };
+/** The inventory of a scenario: the bed's nodes with these names, in bed order, with any role changed. */
+export function inventoryOf(bed: ScenarioBed, names: readonly string[], roles: Readonly<Record<string, NodeRole>> = {}): Inventory {
+  return { ...bed.inventory, nodes: bed.inventory.nodes.filter((n) => names.includes(n.name)).map((n) => (roles[n.name] ? { ...n, role: roles[n.name] } : n)) };
 }
 
 /** Runs one scenario to a correct end (see the module comment); returns how it went. */
-export async function runScenario(bed: Testbed, condition: Condition, s: Scenario): Promise<Outcome> {
+export async function runScenario(bed: ScenarioBed, condition: Condition, s: Scenario): Promise<Outcome> {
   await condition.apply(bed);
   await s.before?.();
-  const inv = inventoryOf(bed, s.nodes);
+  const inv = inventoryOf(bed, s.nodes, s.roles);
   const file = writeInventory(bed, inv, `${condition.name}-${s.name}`);
   const started = Date.now();
   const label = `${condition.name} / ${s.name}`;
@@ -189,7 +207,7 @@ export function triggerOn(pattern: RegExp, fault: () => Promise<unknown>): Trigg
 }
 
 /** The current leader, read by a manager's own docker. */
-export async function leaderOf(bed: Testbed, via: readonly string[]): Promise<string> {
+export async function leaderOf(bed: ScenarioBed, via: readonly string[]): Promise<string> {
   for (const m of via) {
     const leader = (await members(bed, m).catch(() => [])).find((x) => x.managerStatus === "leader");
     if (leader) return leader.hostname;
@@ -201,15 +219,8 @@ const BASE = ["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"];
 const WITH_W3 = [...BASE, "worker-3"];
 const MANAGERS = ["manager-1", "manager-2", "manager-3"];
 
-/** Adds a node to the bed unless it is there already (later scenarios reuse it). */
-async function ensureNode(bed: Testbed, name: string, role: "manager" | "worker"): Promise<void> {
-  if (bed.inventory.nodes.some((n) => n.name === name)) return;
-  const added = await bed.addNode(role);
-  if (added.name !== name) throw new Error(`the bed added ${added.name}, the scenario expected ${name}`);
-}
-
 /** A task on every worker (a user's workload, not the product's job), so a drain has something to wait for. */
-async function holdWorkers(bed: Testbed, image: string): Promise<void> {
+async function holdWorkers(bed: ScenarioBed, image: string): Promise<void> {
   const exists = await bed.exec("manager-1", "docker service inspect hold >/dev/null 2>&1");
   if (exists.code === 0) return;
   const r = await bed.exec("manager-1", `docker service create --detach --name hold --mode global --constraint node.role==worker --no-resolve-image ${image} sleep 86400`);
@@ -217,7 +228,7 @@ async function holdWorkers(bed: Testbed, image: string): Promise<void> {
 }
 
 /** Waits until the hold service runs on `node` (bounded): the drain in the next run must find a task there. */
-async function holdRunsOn(bed: Testbed, node: string): Promise<void> {
+async function holdRunsOn(bed: ScenarioBed, node: string): Promise<void> {
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
     const r = await bed.exec("manager-1", "docker service ps hold --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'");
@@ -227,20 +238,29 @@ async function holdRunsOn(bed: Testbed, node: string): Promise<void> {
   }
 }
 
+/** How a bed grows: the namespace bed starts new nodes; the VM bed boots all its VMs up front (a boot takes minutes). */
+export interface Growth {
+  /** Makes sure the bed has a worker-3 (not yet in any inventory). */
+  readonly thirdWorker: () => Promise<void>;
+  /** How 3→5 managers is done: two new manager nodes join, or two workers are promoted. */
+  readonly fiveManagers: { readonly nodes: readonly string[]; readonly roles?: Readonly<Record<string, NodeRole>>; readonly before?: () => Promise<void> };
+}
+
 /**
  * The scenarios of issue 11 in the order one bed goes through them: form; add a worker; remove it
  * (a task on it to drain); 3→5→3 managers; the first manager powered off; the leader frozen mid-run
  * (while a worker is drained); the leader killed between inspect and act (while a worker joins).
  * `faulty` lists the nodes a condition itself affects, which a failure may name too.
  */
-export function bootstrapScenarios(bed: () => Testbed, image: string, faulty: () => readonly string[]): Scenario[] {
+export function bootstrapScenarios(bed: () => ScenarioBed, image: string, growth: Growth, faulty: () => readonly string[]): Scenario[] {
   const frozen = { node: "" };
   const killed = { node: "" };
   const freezeLeader = triggerOn(/\$ docker node update --availability drain /, () => bed().shape(frozen.node, { frozen: true }));
   const killLeader = triggerOn(/\$ docker network inspect ingress /, () => bed().powerOff(killed.node));
+  const grown = growth.fiveManagers.nodes.filter((n) => !BASE.includes(n) || growth.fiveManagers.roles?.[n] === "manager");
   return [
     { name: "form", nodes: BASE, culprits: () => [...BASE, ...faulty()] },
-    { name: "add a worker", nodes: WITH_W3, before: () => ensureNode(bed(), "worker-3", "worker"), culprits: () => ["worker-3", ...faulty()] },
+    { name: "add a worker", nodes: WITH_W3, before: growth.thirdWorker, culprits: () => ["worker-3", ...faulty()] },
     {
       name: "remove a worker",
       nodes: BASE,
@@ -250,16 +270,8 @@ export function bootstrapScenarios(bed: () => Testbed, image: string, faulty: ()
       },
       culprits: () => ["worker-3", ...faulty()],
     },
-    {
-      name: "3→5 managers",
-      nodes: [...BASE, "manager-4", "manager-5"],
-      before: async () => {
-        await ensureNode(bed(), "manager-4", "manager");
-        await ensureNode(bed(), "manager-5", "manager");
-      },
-      culprits: () => ["manager-4", "manager-5", ...faulty()],
-    },
-    { name: "5→3 managers", nodes: BASE, culprits: () => ["manager-4", "manager-5", ...faulty()] },
+    { name: "3→5 managers", nodes: growth.fiveManagers.nodes, ...(growth.fiveManagers.roles ? { roles: growth.fiveManagers.roles } : {}), ...(growth.fiveManagers.before ? { before: growth.fiveManagers.before } : {}), culprits: () => [...grown, ...faulty()] },
+    { name: "5→3 managers", nodes: BASE, culprits: () => [...grown, ...faulty()] },
     {
       name: "first manager powered off",
       nodes: WITH_W3,
@@ -294,4 +306,23 @@ export function bootstrapScenarios(bed: () => Testbed, image: string, faulty: ()
       culprits: () => [killed.node, "worker-3", ...faulty()],
     },
   ];
+}
+
+/** The namespace bed grows by starting nodes: worker-3, and manager-4 and manager-5 that join as managers. */
+export function nsGrowth(bed: () => { readonly inventory: Inventory; addNode(role: NodeRole): Promise<{ name: string }> }): Growth {
+  const ensure = async (name: string, role: NodeRole): Promise<void> => {
+    if (bed().inventory.nodes.some((n) => n.name === name)) return;
+    const added = await bed().addNode(role);
+    if (added.name !== name) throw new Error(`the bed added ${added.name}, the scenario expected ${name}`);
+  };
+  return {
+    thirdWorker: () => ensure("worker-3", "worker"),
+    fiveManagers: {
+      nodes: [...BASE, "manager-4", "manager-5"],
+      before: async () => {
+        await ensure("manager-4", "manager");
+        await ensure("manager-5", "manager");
+      },
+    },
+  };
 }

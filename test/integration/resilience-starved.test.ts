@@ -5,7 +5,7 @@
  */
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 import { verifyCluster } from "../../verify/run";
-import { bootstrapScenarios, Condition, inventoryOf, runScenario } from "./resilience-scenarios";
+import { bootstrapScenarios, Condition, inventoryOf, nsGrowth, runScenario } from "./resilience-scenarios";
 
 jest.setTimeout(900_000);
 const bed = useTestbed({ name: "resilience-starved", nodes: 5, managers: 3 });
@@ -19,7 +19,7 @@ const condition: Condition = {
 };
 
 describe("bootstrap holds with every node's CPU capped at 20% of a core", () => {
-  for (const s of bootstrapScenarios(bed, LOCAL_IMAGE, () => bed().inventory.nodes.map((n) => n.name))) {
+  for (const s of bootstrapScenarios(bed, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name))) {
     it(s.name, async () => {
       await runScenario(bed(), condition, s);
     });

@@ -1,5 +1,7 @@
 import { ValidationError } from "../../common/problems";
-import { CLEAR, formatShapes, isEmptyRequest, parseShapeArgs, selectNodes } from "../../local/shape";
+import { CLEAR, formatDelays, formatShapes, isEmptyRequest, parseShapeArgs, selectNodes } from "../../local/shape";
+import { delayScript, parseDelays } from "../../local/vm/shape";
+import { locationRequests } from "../../local/vm/locations";
 
 function problemsOf(f: () => unknown): string[] {
   try {
@@ -74,7 +76,7 @@ describe("local shape node selection and table", () => {
       [
         { node: "manager-1", lossInPercent: 2, lossOutPercent: 0, cpuPercent: 20, frozen: false, sshStalled: true },
         { node: "worker-1", lossInPercent: 0, lossOutPercent: 0, frozen: true },
-        { node: "worker-2", lossInPercent: 0, lossOutPercent: 0, frozen: false, sshStalled: false, delayMs: 12.5, jitterMs: 2 },
+        { node: "worker-2", lossInPercent: 0, lossOutPercent: 0, frozen: false, sshStalled: false, delays: [] },
       ],
       "unavailable: no netem",
     );
@@ -82,8 +84,90 @@ describe("local shape node selection and table", () => {
       "NODE       LOSS IN  LOSS OUT  CPU            FROZEN  SSH       DELAY",
       "manager-1  2%       0%        20% of a core  no      STALLED   unavailable: no netem",
       "worker-1   0%       0%        uncapped       FROZEN  (frozen)  unavailable: no netem",
-      "worker-2   0%       0%        uncapped       no      ok        12.5 ms ± 2 ms",
+      "worker-2   0%       0%        uncapped       no      ok        -",
       "",
     ]);
+  });
+});
+
+describe("latency on the VM bed (pure parts)", () => {
+  it("groups peers with the same delay into one netem band each, everything else undelayed", () => {
+    const script = delayScript("10.0.0.11", [
+      { to: "manager-2", ip: "10.0.0.12", delayMs: 6, jitterMs: 0.6 },
+      { to: "worker-2", ip: "10.0.0.22", delayMs: 6, jitterMs: 0.6 },
+      { to: "manager-3", ip: "10.0.0.13", delayMs: 12.5, jitterMs: 1.25 },
+    ]);
+    expect(script).toContain("tc qdisc add dev \"$nic\" root handle 1: prio bands 16 priomap 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15");
+    expect(script).toContain('tc qdisc add dev "$nic" parent 1:1 handle 10: netem delay 6ms 0.6ms');
+    expect(script).toContain('tc qdisc add dev "$nic" parent 1:2 handle 11: netem delay 12.5ms 1.25ms');
+    expect(script).toContain("iptables -w -t mangle -A HSW-DELAY -d 10.0.0.12/32 -j CLASSIFY --set-class 1:1");
+    expect(script).toContain("iptables -w -t mangle -A HSW-DELAY -d 10.0.0.22/32 -j CLASSIFY --set-class 1:1");
+    expect(script).toContain("iptables -w -t mangle -A HSW-DELAY -d 10.0.0.13/32 -j CLASSIFY --set-class 1:2");
+  });
+
+  it("removes the whole setup when no delay is left, and refuses more distinct delays than prio has bands", () => {
+    const none = delayScript("10.0.0.11", []);
+    expect(none).toContain('tc qdisc del dev "$nic" root');
+    expect(none).not.toContain("netem");
+    const many = Array.from({ length: 16 }, (_, i) => ({ to: `w-${i}`, ip: `10.0.1.${i + 1}`, delayMs: i + 1, jitterMs: 0 }));
+    expect(() => delayScript("10.0.0.11", many)).toThrow("at most 15 different delays per node, asked for 16");
+  });
+
+  it("finds the private NIC by its address, quoting it", () => {
+    expect(delayScript("10.0.0.11", [])).toContain(`awk -v ip='10.0.0.11' 'index($4, ip "/") == 1 {print $2; exit}'`);
+  });
+
+  it("shows delays grouped by value", () => {
+    expect(formatDelays([{ to: "manager-2", delayMs: 6, jitterMs: 0.6 }, { to: "manager-3", delayMs: 12.5, jitterMs: 1.25 }, { to: "worker-2", delayMs: 6, jitterMs: 0.6 }])).toBe(
+      "6 ms ± 0.6 ms to manager-2, worker-2; 12.5 ms ± 1.25 ms to manager-3",
+    );
+    expect(formatDelays([])).toBe("-");
+  });
+
+  it("takes --to as a list of node names, and only with --delay", () => {
+    expect(parseShapeArgs({ delay: "12ms", to: "manager-3, worker-3" }, 2)).toEqual({ delayMs: 12, jitterMs: 0, to: ["manager-3", "worker-3"] });
+    expect(problemsOf(() => parseShapeArgs({ to: "manager-3" }, 2))).toEqual(["--to applies to --delay; give --delay too (e.g. --delay 12ms --to manager-3,worker-3)"]);
+    expect(problemsOf(() => parseShapeArgs({ delay: "1ms", to: "manager-3;reboot" }, 2))[0]).toMatch(/^--to must list node names/);
+  });
+});
+
+describe("a VM bed shaped as locations", () => {
+  it("gives each node half the round trip towards each location, with a tenth of it as jitter", () => {
+    const reqs = locationRequests({ nbg1: ["manager-1", "worker-1"], hel1: ["manager-3"] }, { inside: 0.2, "nbg1-hel1": 25 });
+    expect(reqs).toEqual([
+      { node: "manager-1", req: { delayMs: 0.1, jitterMs: 0.01, to: ["worker-1"] } },
+      { node: "worker-1", req: { delayMs: 0.1, jitterMs: 0.01, to: ["manager-1"] } },
+      { node: "manager-1", req: { delayMs: 12.5, jitterMs: 1.25, to: ["manager-3"] } },
+      { node: "worker-1", req: { delayMs: 12.5, jitterMs: 1.25, to: ["manager-3"] } },
+      { node: "manager-3", req: { delayMs: 12.5, jitterMs: 1.25, to: ["manager-1", "worker-1"] } },
+    ]);
+  });
+
+  it("names a pair of locations it has no round trip for", () => {
+    expect(() => locationRequests({ nbg1: ["a"], ash: ["b"] })).toThrow("no round trip given between nbg1 and ash");
+  });
+});
+
+describe("reading latency back from a guest", () => {
+  // `tc qdisc show` and `iptables -t mangle -S HSW-DELAY` as printed by a Debian 12 VM of the bed.
+  const QDISCS = [
+    "qdisc noqueue 0: dev lo root refcnt 2 ",
+    "qdisc prio 1: dev ens3 root refcnt 2 bands 16 priomap 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15",
+    "qdisc netem 10: dev ens3 parent 1:1 limit 1000 delay 12.5ms  1ms",
+  ].join("\n");
+  const RULES = "-N HSW-DELAY\n-A HSW-DELAY -d 10.0.0.12/32 -j CLASSIFY --set-class 0001:0001\n";
+
+  it("maps each peer to its band's delay and jitter", () => {
+    expect(parseDelays(QDISCS, RULES, (ip) => (ip === "10.0.0.12" ? "worker-1" : undefined))).toEqual([{ to: "worker-1", delayMs: 12.5, jitterMs: 1 }]);
+  });
+
+  it("reads tc's own rounding back as what was asked (0.5 ms is printed as 499us; `show dev` omits the device)", () => {
+    const q = "qdisc prio 1: root refcnt 2 bands 16 priomap 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15\nqdisc netem 10: parent 1:1 limit 1000 delay 3ms  499us";
+    expect(parseDelays(q, RULES, () => "worker-1")).toEqual([{ to: "worker-1", delayMs: 3, jitterMs: 0.5 }]);
+  });
+
+  it("reads nothing where there is no setup, and keeps an unknown peer's address", () => {
+    expect(parseDelays("qdisc fq_codel 0: dev ens3 root refcnt 2 limit 10240p", "", () => undefined)).toEqual([]);
+    expect(parseDelays(QDISCS, RULES, () => undefined)).toEqual([{ to: "10.0.0.12", delayMs: 12.5, jitterMs: 1 }]);
   });
 });

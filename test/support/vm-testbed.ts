@@ -1,0 +1,115 @@
+/**
+ * The VM bed for suites that need real guest kernels (netem, ESP): `local up --vm` in the suite's
+ * own directory, torn down even when the suite fails. It offers what the resilience scenarios use
+ * (test/integration/resilience-scenarios.ts: ScenarioBed): commands as root over SSH with the
+ * pinned host keys, `local shape` (latency, loss, freezing), and power cuts that keep the disk.
+ */
+import * as fs from "fs";
+import { Inventory, loadInventory } from "../../inventory/inventory";
+import { downAnyBed } from "../../local/bed";
+import { inventoryPath } from "../../local/inventory-file";
+import { RunResult } from "../../local/run";
+import { CLEAR, selectNodes, ShapeAction, ShapeRequest } from "../../local/shape";
+import { powerOffVm, powerOnVm, qemuPidOf } from "../../local/vm/power";
+import { waitUntilReady } from "../../local/vm/readiness";
+import { shapeVmNodes, vmShapeContext } from "../../local/vm/shape";
+import { vmPaths } from "../../local/vm/state";
+import { upVmBed } from "../../local/vm/up";
+import { connect } from "../../transport/ssh";
+import { testbedDir } from "./testbed";
+
+/** Booting 6 TCG VMs at once took 10–25 min on a busy 2-core machine; beforeAll gets this long. */
+export const VM_TESTBED_SETUP_TIMEOUT_MS = 45 * 60_000;
+/** A command run by a test; docker commands on a TCG guest answer in seconds. */
+const EXEC_TIMEOUT_MS = 300_000;
+
+export interface VmTestbedOptions {
+  /** Suite name: names the bed's directory, so it must be unique per suite. */
+  readonly name: string;
+  readonly nodes: number;
+  readonly managers: number;
+  /** Progress lines of the bed's start. Default: none. */
+  readonly log?: (line: string) => void;
+}
+
+export class VmTestbed {
+  constructor(readonly dir: string) {}
+
+  get inventory(): Inventory {
+    return loadInventory(inventoryPath(this.dir));
+  }
+
+  get inventoryPath(): string {
+    return inventoryPath(this.dir);
+  }
+
+  private key(): string {
+    return fs.readFileSync(`${this.dir}/id_ed25519`, "utf8");
+  }
+
+  private node(name: string) {
+    const n = this.inventory.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node "${name}" in the VM bed ${this.dir}`);
+    return n;
+  }
+
+  async exec(node: string, script: string): Promise<RunResult> {
+    const s = await connect(this.node(node), this.key());
+    try {
+      const r = await s.run(script, { allowFailure: true, timeoutMs: EXEC_TIMEOUT_MS });
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    } finally {
+      s.close();
+    }
+  }
+
+  shape(nodes: string | readonly string[], req: ShapeRequest): Promise<ShapeAction[]> {
+    const ctx = vmShapeContext(this.dir);
+    return shapeVmNodes(ctx, selectNodes(ctx.inventory.nodes, typeof nodes === "string" ? [nodes] : nodes), req);
+  }
+
+  clearShape(): Promise<ShapeAction[]> {
+    return this.shape("all", CLEAR);
+  }
+
+  powerOff(node: string): Promise<void> {
+    return powerOffVm(this.dir, node);
+  }
+
+  /** Starts the VM from its own disk and waits as a user would: sshd, cloud-init's boot stages, docker. */
+  async powerOn(node: string): Promise<void> {
+    const n = this.node(node);
+    const startedAt = Date.now();
+    await powerOnVm(this.dir, node);
+    await waitUntilReady({
+      target: n,
+      privateKey: this.key(),
+      startedAt,
+      consoleTail: () => fs.readFileSync(vmPaths(this.dir, node).console, "utf8").split("\n").slice(-40).join("\n"),
+      running: () => qemuPidOf(this.dir, node) !== undefined,
+    });
+  }
+}
+
+/** Starts a VM bed in the suite's own directory (removing whatever an earlier run left there). */
+export async function startVmTestbed(o: VmTestbedOptions): Promise<VmTestbed> {
+  const dir = testbedDir(o.name);
+  await downAnyBed(dir);
+  const r = await upVmBed({ dir, nodes: o.nodes, managers: o.managers, ...(o.log ? { log: o.log } : {}) });
+  return new VmTestbed(r.bed.dir);
+}
+
+/** Jest wiring, as useTestbed: start in beforeAll, always remove in afterAll. */
+export function useVmTestbed(o: VmTestbedOptions): () => VmTestbed {
+  let bed: VmTestbed | undefined;
+  beforeAll(async () => {
+    bed = await startVmTestbed(o);
+  }, VM_TESTBED_SETUP_TIMEOUT_MS);
+  afterAll(async () => {
+    await downAnyBed(testbedDir(o.name));
+  }, VM_TESTBED_SETUP_TIMEOUT_MS);
+  return () => {
+    if (!bed) throw new Error(`VM test bed "${o.name}" did not start; see the beforeAll error`);
+    return bed;
+  };
+}
