@@ -114,6 +114,8 @@ export function expectTrueFailure(run: CliRun, culprits: readonly string[]): voi
 export interface Outcome {
   readonly condition: string;
   readonly scenario: string;
+  /** The scenario ended correct (see the module comment). */
+  readonly passed: boolean;
   /** "ok" or the first line of the first run's failure. */
   readonly firstRun: string;
   /** Runs until the swarm matched the inventory (1 or 2). */
@@ -145,8 +147,18 @@ export function inventoryOf(bed: ScenarioBed, names: readonly string[], roles: R
   return { ...bed.inventory, nodes: bed.inventory.nodes.filter((n) => names.includes(n.name)).map((n) => (roles[n.name] ? { ...n, role: roles[n.name] } : n)) };
 }
 
-/** Runs one scenario to a correct end (see the module comment); returns how it went. */
+/** Runs one scenario to a correct end (see the module comment); returns how it went. A failure is recorded too. */
 export async function runScenario(bed: ScenarioBed, condition: Condition, s: Scenario): Promise<Outcome> {
+  const started = Date.now();
+  try {
+    return await scenarioSteps(bed, condition, s);
+  } catch (err) {
+    record({ condition: condition.name, scenario: s.name, passed: false, firstRun: `test failed: ${(err as Error).message.split("\n")[0]}`, runs: 0, seconds: (Date.now() - started) / 1000 });
+    throw err;
+  }
+}
+
+async function scenarioSteps(bed: ScenarioBed, condition: Condition, s: Scenario): Promise<Outcome> {
   await condition.apply(bed);
   await s.before?.();
   const inv = inventoryOf(bed, s.nodes, s.roles);
@@ -169,7 +181,7 @@ export async function runScenario(bed: ScenarioBed, condition: Condition, s: Sce
       expectSuccess(await runLogged(file, `${label} / lifted`));
       await expectMatches(bed, inv);
     }
-    const outcome = { condition: condition.name, scenario: s.name, firstRun: "ok", runs, seconds };
+    const outcome = { condition: condition.name, scenario: s.name, passed: true, firstRun: "ok", runs, seconds };
     record(outcome);
     return outcome;
   }
@@ -182,7 +194,7 @@ export async function runScenario(bed: ScenarioBed, condition: Condition, s: Sce
   await expectMatches(bed, inv);
   const seconds = (Date.now() - started) / 1000;
   expect(actionsOf(await runLogged(file, `${label} / again`))).toEqual([]);
-  const outcome = { condition: condition.name, scenario: s.name, firstRun: (first.error?.message ?? "").split("\n").slice(0, 2).join(" "), runs, seconds };
+  const outcome = { condition: condition.name, scenario: s.name, passed: true, firstRun: (first.error?.message ?? "").split("\n").slice(0, 2).join(" "), runs, seconds };
   record(outcome);
   return outcome;
 }
