@@ -15,7 +15,7 @@ import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
 import { SwarmInfo, SwarmMember, parseSwarmInfo } from "./swarm-state";
 import { addLabels } from "../swarm/node-update";
 import { ELECTION_WAIT_MS } from "../swarm/leader";
-import { initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersReady } from "./swarm-ops";
+import { initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
 import { sleep } from "../common/time";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
@@ -291,6 +291,8 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
     const wereReady = members.filter((m) => m.status === "ready").map((m) => m.id);
     await waitForMembersReady(manager, wereReady).catch((err: Error) => run.warnings.push(redact(err.message)));
   }
+  // A leader elected during the run lists members as unknown for a heartbeat; they are alive.
+  await waitForMembersKnown(manager).catch((err: Error) => run.warnings.push(redact(err.message)));
   // Host firewalls: every member ends accepting exactly the members (or, one node at a time, at least them).
   await settleAllowLists(allow, !run.o.targets, enforced);
   const list = await nodeList(manager);

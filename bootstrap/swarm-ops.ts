@@ -53,6 +53,15 @@ export async function waitForMembersReady(manager: SshSession, ids: readonly str
   });
 }
 
+/**
+ * Waits until no member is "unknown": a leader that has just been elected (after a demotion, or
+ * after the old leader went away mid-run) lists every member so until their next heartbeat. Done
+ * when each is ready or down; a run that ends earlier would take live members for absent ones.
+ */
+export async function waitForMembersKnown(manager: SshSession): Promise<void> {
+  await poll("the members to report to the new leader", SETTLE_TIMEOUT_MS, async () => !(await readMembers(manager)).some((m) => m.status === "unknown"));
+}
+
 /** Every member as the cluster sees it, in one command. */
 export async function readMembers(s: SshSession): Promise<SwarmMember[]> {
   // `node ls` and `node inspect` in one shell: both need the leader, so the retry covers the pair.

@@ -154,6 +154,8 @@ export async function runScenario(bed: ScenarioBed, condition: Condition, s: Sce
     return await scenarioSteps(bed, condition, s);
   } catch (err) {
     record({ condition: condition.name, scenario: s.name, passed: false, firstRun: `test failed: ${(err as Error).message.split("\n")[0]}`, runs: 0, seconds: (Date.now() - started) / 1000 });
+    // The next scenarios need a whole bed: undo this one's faults even though it failed.
+    await s.lift?.().catch(() => undefined);
     throw err;
   }
 }
