@@ -76,7 +76,14 @@ export class FileStore implements CheckpointStore {
     const raw = JSON.parse(fs.readFileSync(this.file, "utf8")) as { format?: string } & Checkpoint;
     if (raw.format !== FORMAT) throw new Error(`${this.file} is not a rehearsal checkpoint (format ${JSON.stringify(raw.format)}, expected ${FORMAT})`);
     const key = this.key(false);
-    return mapSecrets({ resources: raw.resources, outputs: raw.outputs }, (s) => ({ [SIG_KEY]: SECRET_SIG, value: decrypt(key, String(s.ciphertext)) })) as Checkpoint;
+    const open = (text: string) => {
+      try {
+        return decrypt(key, text);
+      } catch (err) {
+        throw new Error(`${this.file}: a secret does not decrypt with ${this.keyFile} (${(err as Error).message}); the file or its key was changed`);
+      }
+    };
+    return mapSecrets({ resources: raw.resources, outputs: raw.outputs }, (s) => ({ [SIG_KEY]: SECRET_SIG, value: open(String(s.ciphertext)) })) as Checkpoint;
   }
 
   save(c: Checkpoint): void {
