@@ -17,7 +17,7 @@ import { downVmBed } from "../local/vm/bed";
 import { ensureGuestImage } from "../local/vm/image";
 import { FileStore } from "./checkpoint";
 import { day, type DayStep } from "./day";
-import { bedNumber, leftovers, swarmAddresses, vmsOf, writeUserFiles } from "./observe";
+import { bedNumber, deployedStacks, leftovers, swarmAddresses, unconvergedServices, vmsOf, writeUserFiles } from "./observe";
 import { parseOptions, REHEARSAL_DEFAULTS, type RehearsalOptions, stepConfig } from "./options";
 import { type Figures, formatFigures, formatResult, type StepResult } from "./report";
 import { bedDir, checkpointFile, STACK, type StepReport, type StepRequest } from "./step";
@@ -62,7 +62,7 @@ async function upStep(o: RehearsalOptions, step: DayStep): Promise<StepResult> {
   // The run's error names the first failed operation, which the tally lists in full.
   const problems = t.failures.length ? [...t.failures] : report.error ? [report.error] : [];
   if (report.ok) problems.push(...(step.expect?.({ tally: t, vmsBefore, vmsAfter, order: report.operations.map((x) => `${x.op} ${x.type} ${x.name}`) }) ?? []));
-  if (report.ok && step.key === "form") problems.push(...(await swarmOverPrivateNetwork(o)));
+  if (report.ok && step.key === "form") problems.push(...(await swarmOverPrivateNetwork(o)), ...(await stacksRun(o)));
   return { step, ms: report.ms, problems, figures: figuresOf(t, vmsBefore, vmsAfter) };
 }
 
@@ -86,12 +86,22 @@ async function swarmOverPrivateNetwork(o: RehearsalOptions): Promise<string[]> {
   return JSON.stringify(seen) === JSON.stringify(expected) ? [] : [`the swarm's member addresses ${seen.join(", ")} are not the private ones ${expected.join(", ")}`];
 }
 
+/** Both stacks converged with no manual step: every service runs its desired tasks. */
+async function stacksRun(o: RehearsalOptions): Promise<string[]> {
+  const stacks = deployedStacks(o.dir);
+  const behind = await unconvergedServices(writeUserFiles(o.dir), stacks);
+  console.log(behind.length ? `  stacks not converged: ${behind.join(", ")}` : `  stacks converged: every service of ${stacks.join(", ")} runs its desired tasks`);
+  return behind.map((b) => `not converged: ${b}`);
+}
+
 async function verifyStep(o: RehearsalOptions, step: DayStep): Promise<StepResult> {
   const started = Date.now();
   const files = writeUserFiles(o.dir);
   const cli = path.join(packageRoot(__dirname), "bin", "hcloud-swarm.js");
-  console.log(`  $ npx hcloud-swarm verify --wire --inventory ${files.inventoryPath} --identity ${files.identityPath}`);
-  const code = await runChild([cli, "verify", "--wire", "--inventory", files.inventoryPath, "--identity", files.identityPath], []);
+  // The probes run the bed's local image: nothing can be pulled here.
+  const args = ["verify", "--wire", "--probe-image", LOCAL_IMAGE, "--inventory", files.inventoryPath, "--identity", files.identityPath];
+  console.log(`  $ npx hcloud-swarm ${args.join(" ")}`);
+  const code = await runChild([cli, ...args], []);
   return { step, ms: Date.now() - started, problems: code === 0 ? [] : [`verify --wire exited ${code} (0 means everything proven)`] };
 }
 
@@ -130,6 +140,7 @@ export async function rehearse(o: RehearsalOptions): Promise<number> {
   const steps = day({ managers: o.managers, workers: o.workers }, STACK, o.short);
   console.log(`rehearsing pulumi up on VMs: stack "${STACK}", ${steps.length} steps${o.short ? " (short form)" : ""}, in ${o.dir}`);
   for (const [k, v, why] of REHEARSAL_DEFAULTS) if (!(`hcloud-swarm:${k}` in o.config)) console.log(`  hcloud-swarm:${k} = ${k === "stacks" ? "traefik, wordpress" : v}  (${why})`);
+  for (const [k, v] of Object.entries(o.config)) console.log(`  ${k} = ${v}  (yours)`);
   console.log(`  stacks run ${LOCAL_IMAGE} (StacksDeployment.localImage, set by a stack transformation): the applications themselves are not tested`);
   await clearLeftovers(o);
   const prepStarted = Date.now();

@@ -6,12 +6,21 @@
 import * as fs from "fs";
 import * as path from "path";
 import { type Inventory, validateInventory } from "../inventory/inventory";
-import { connectManager } from "../stacks/cluster";
+import { waitFor } from "../common/time";
+import { connectManager, replicas } from "../stacks/cluster";
 import { readVmState } from "../local/vm/state";
 import { qemuPidsByPrefix } from "../local/vm/qemu";
 import { FileStore } from "./checkpoint";
 import { unwrap } from "./properties";
 import { bedDir, checkpointFile } from "./step";
+import { STACKS_TYPE } from "./tally";
+
+/**
+ * How long the rehearsal watches the stacks converge after a step. Under TCG on a loaded host the
+ * first task on a new encrypted overlay was seen to need over 3 minutes; 10 is "broken".
+ */
+export const STACKS_OBSERVE_TIMEOUT_MS = 10 * 60_000;
+const STACKS_POLL_MS = 5_000;
 
 /** Names of the VMs the bed holds now (its state, as `local status` reads it). */
 export function vmsOf(dir: string): string[] {
@@ -59,6 +68,36 @@ export async function swarmAddresses(files: UserFiles): Promise<Map<string, stri
     const ids = (await s.run("docker node ls --quiet")).stdout.split(/\s+/).filter(Boolean);
     const out = (await s.run(`docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}}' ${ids.join(" ")}`)).stdout;
     return new Map(out.trim().split("\n").map((l) => l.trim().split(/\s+/) as [string, string]));
+  } finally {
+    s.close();
+  }
+}
+
+/** The stacks the checkpoint's Stacks resource deploys, by name. */
+export function deployedStacks(dir: string): string[] {
+  const r = new FileStore(checkpointFile(dir)).load().resources.find((x) => x.type === STACKS_TYPE);
+  const stacks = (unwrap(r?.inputs.stacks) as { name: string }[] | undefined) ?? [];
+  return stacks.map((s) => s.name);
+}
+
+/**
+ * Watches every service of `stacks` until each runs its desired tasks (as `docker stack services`
+ * shows them); returns what still did not, after STACKS_OBSERVE_TIMEOUT_MS. Observes only.
+ */
+export async function unconvergedServices(files: UserFiles, stacks: readonly string[]): Promise<string[]> {
+  const s = await connectManager(files.inventory, files.identityPath);
+  let behind: string[] = [];
+  try {
+    await waitFor(async () => {
+      behind = [];
+      for (const stack of stacks) {
+        const rs = await replicas(s, stack);
+        if (rs.length === 0) behind.push(`stack ${stack} has no services`);
+        for (const r of rs) if (r.running < r.desired || r.desired === 0) behind.push(`${r.name} ${r.running}/${r.desired} running`);
+      }
+      return behind.length === 0;
+    }, STACKS_OBSERVE_TIMEOUT_MS, STACKS_POLL_MS);
+    return behind;
   } finally {
     s.close();
   }

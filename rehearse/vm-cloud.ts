@@ -15,10 +15,10 @@
  * rather than pretended.
  */
 import * as net from "net";
-import { cidr, contains } from "../infra/cidr";
+import { cidr, contains } from "../common/cidr";
 import { MAX_USER_DATA_BYTES } from "../infra/cloudinit";
 import { waitFor } from "../common/time";
-import { sshBanner } from "../local/ns/probe";
+import { sshBanner } from "../local/ssh-banner";
 import { openVmBed, type VmBed } from "../local/vm/bed";
 import { VM_SSHD_TIMEOUT_MS } from "../local/vm/readiness";
 import { apiObject, type Cloud, HCLOUD_REPLACE_ON_CHANGE, type KindContext, type ResourceKind } from "./cloud";
