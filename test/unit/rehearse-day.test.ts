@@ -47,13 +47,13 @@ describe("tallying a run", () => {
       op("create", SERVER_TYPE, "swarm-worker-3"),
       op("same", SERVER_TYPE, "swarm-worker-1"),
       op("create", SWARM_NODE_TYPE, "swarm-worker-3-swarm", ["[manager-1] swarm state: active (manager)", "[worker-3] join: joined as worker via manager-1", "[worker-3] label: location=nbg1"]),
-      op("update", STACKS_TYPE, "swarm-stacks", ["traefik: nothing to do, the cluster already runs this rendering (abc)", "wordpress: create secret wordpress_db_password (generated)"]),
+      op("update", STACKS_TYPE, "swarm-stacks", ["traefik: nothing to do, the cluster already runs this rendering (abc)", "wordpress: create secret wordpress_db_password (generated)", "wordpress: pin wordpress-data=true on worker-1 (least loaded eligible node)", "wordpress: waiting for wordpress_db 0/1"]),
       { ...op("create", SERVER_TYPE, "swarm-worker-4"), error: "boom" },
     ]);
     expect(t.counts).toEqual({ create: 2, same: 1, update: 1, replace: 0, delete: 0 });
     expect(t.serversCreated).toEqual(["swarm-worker-3"]);
     expect(t.bootstrapActions.map((a) => `${a.on} ${a.kind}`)).toEqual(["worker-3 join", "worker-3 label"]);
-    expect(t.deployActions.map((a) => `${a.on} ${a.kind}`)).toEqual(["wordpress create secret"]);
+    expect(t.deployActions.map((a) => `${a.on} ${a.kind}`)).toEqual(["wordpress create secret", "wordpress pin"]);
     expect(t.failures).toEqual([`create ${SERVER_TYPE} swarm-worker-4: boom`]);
   });
 });
