@@ -34,7 +34,8 @@ export function departedTarget(m: SwarmMember): { name: string; user: string; ho
 export type Observation = { readonly reachable: true; readonly info: SwarmInfo } | { readonly reachable: false; readonly error: string };
 
 export type Step =
-  | { readonly kind: "join"; readonly node: InventoryNode; readonly role: NodeRole }
+  /** `reset`: the node's own join never finished (why, in docker's words); it leaves that attempt first. */
+  | { readonly kind: "join"; readonly node: InventoryNode; readonly role: NodeRole; readonly reset?: string }
   | { readonly kind: "promote" | "demote"; readonly node: string; readonly id: string }
   | { readonly kind: "label"; readonly node: string; readonly id: string; readonly labels: Readonly<Record<string, string>> }
   /** Scale-down of a member that left the inventory: demote if manager, drain, wait, leave, rm. */
@@ -133,24 +134,42 @@ export interface MembershipPlan {
   readonly problems: readonly string[];
 }
 
-/** Joins for inspected nodes that are not members; refuses nodes in another swarm or in trouble. */
+/**
+ * A join that never finished: the engine is still trying ("pending", after the settle wait) or gave
+ * up ("error", e.g. DeadlineExceeded when the manager it was sent to died mid-join), and holds
+ * nothing another swarm could miss: no node ID (it never got a certificate), or an ID this swarm
+ * does not list while the managers it knows are ours. Leaving that attempt and joining again is
+ * what a re-run is for; an engine that belongs to another swarm is never touched.
+ */
+export function unfinishedJoin(info: SwarmInfo, memberIds: ReadonlySet<string>, ourManagers: readonly string[]): boolean {
+  if (info.state !== "pending" && info.state !== "error") return false;
+  if (info.nodeId === "") return true;
+  return !memberIds.has(info.nodeId) && info.remoteManagers.some((a) => ourManagers.includes(a));
+}
+
+/** Joins for inspected nodes that are not members (again, for an unfinished join); refuses nodes in another swarm or in trouble. */
 export function planMembership(inv: Inventory, members: readonly SwarmMember[], obs: ReadonlyMap<string, Observation>, entry: InventoryNode): MembershipPlan {
   const matched = matchMembers(inv, members);
   const ids = new Set(members.map((m) => m.id));
+  const ours = inv.nodes.filter((m) => m.role === "manager").map((m) => `${m.advertiseAddress}:2377`);
   const joins: Step[] = [];
   const problems: string[] = [];
   for (const n of inv.nodes) {
     if (n.name === entry.name || matched.get(n.name)?.status === "ready") continue;
     const o = obs.get(n.name);
+    if (o?.reachable && unfinishedJoin(o.info, ids, ours)) {
+      joins.push({ kind: "join", node: n, role: n.role, reset: `${o.info.state}${o.info.error ? `: ${o.info.error}` : ""}` });
+      continue;
+    }
     const trouble = describeTrouble(n.name, o);
     if (trouble || !o?.reachable) {
       problems.push(trouble ?? `cannot reach ${n.name}`);
       continue;
     }
     const { info } = o;
-    if (info.state === "pending") problems.push(`${n.name} is still trying to join a swarm (pending); check that it reaches a manager on 2377/tcp, or run \`docker swarm leave --force\` on it and re-run`);
+    if (info.state === "pending" && ids.has(info.nodeId)) problems.push(`${n.name} is a member of this swarm (node ${info.nodeId}) that is still connecting to it (pending); check that it reaches a manager on 2377/tcp, and re-run`);
+    else if (info.state === "pending") problems.push(`${n.name} is still trying to join another swarm (pending, node ${info.nodeId}, managers ${info.remoteManagers.join(", ") || "unknown"}); run \`docker swarm leave --force\` on it if it belongs in this one, and re-run`);
     else if (info.state === "active" && !ids.has(info.nodeId)) {
-      const ours = inv.nodes.filter((m) => m.role === "manager").map((m) => `${m.advertiseAddress}:2377`);
       if (info.remoteManagers.some((a) => ours.includes(a))) {
         problems.push(`${n.name} was removed from this swarm but its engine still believes it is a member (node ${info.nodeId}); run \`docker swarm leave --force\` on it, then re-run to join it again`);
         continue;

@@ -15,7 +15,7 @@ import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
 import { SwarmInfo, SwarmMember, parseSwarmInfo } from "./swarm-state";
 import { addLabels } from "../swarm/node-update";
 import { ELECTION_WAIT_MS } from "../swarm/leader";
-import { initSwarm, joinSwarm, joinToken, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
+import { initSwarm, joinSwarm, joinToken, leaveSwarm, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
 import { sleep } from "../common/time";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
@@ -322,11 +322,14 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
   };
   const join = async (s: Extract<Step, { kind: "join" }>) => {
     try {
-      const nodeId = await joinSwarm(run.sessions.get(s.node.name) as SshSession, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
+      const session = run.sessions.get(s.node.name) as SshSession;
+      if (s.reset) await leaveSwarm(session);
+      const nodeId = await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
       // Recorded so that matchMembers claims the new member by ID, even before it reports its hostname.
       const seen = run.obs.get(s.node.name);
       if (seen?.reachable) run.obs.set(s.node.name, { reachable: true, info: { ...seen.info, state: "active", nodeId } });
-      run.act({ node: s.node.name, kind: "join", detail: `joined as ${s.role} via ${entry.name}` });
+      const again = s.reset ? ` (its earlier join had not finished: ${redact(s.reset)}; it left that attempt first)` : "";
+      run.act({ node: s.node.name, kind: "join", detail: `joined as ${s.role} via ${entry.name}${again}` });
     } catch (err) {
       run.problems.push(`${s.node.name} could not join: ${redact((err as Error).message)}`);
     }

@@ -134,11 +134,38 @@ describe("membership", () => {
   });
 
   it("reports unreachable and failing nodes but still joins the others", () => {
-    const obs = new Map<string, Observation>([["worker-1", down("host key mismatch for worker-1")], ["worker-2", up()], ["manager-2", up({ state: "error", error: "tls" })]]);
+    const obs = new Map<string, Observation>([["worker-1", down("host key mismatch for worker-1")], ["worker-2", up()], ["manager-2", up({ state: "error", nodeId: "OTHER", remoteManagers: ["10.1.1.1:2377"], error: "tls" })]]);
     const plan = planMembership(inv(m1, m2, w1, w2), [member(m1, "A")], obs, m1);
     expect(plan.steps.map((s) => s.kind === "join" && s.node.name)).toEqual(["worker-2"]);
     expect(plan.problems.join("\n")).toMatch(/cannot reach worker-1: host key mismatch/);
     expect(plan.problems.join("\n")).toMatch(/docker on manager-2 reports a swarm error: tls/);
+  });
+
+  it("joins again, after leaving the attempt, a node whose own join never finished: error or pending with no certificate, or with an ID unknown here and our managers", () => {
+    const deadline = "rpc error: code = DeadlineExceeded desc = context deadline exceeded";
+    const obs = new Map<string, Observation>([
+      ["worker-1", up({ state: "error", error: deadline })],
+      ["worker-2", up({ state: "pending", nodeId: "HALF", remoteManagers: ["10.9.0.11:2377"] })],
+    ]);
+    const plan = planMembership(inv(m1, w1, w2), [member(m1, "A")], obs, m1);
+    expect(plan.problems).toEqual([]);
+    expect(plan.steps).toEqual([
+      { kind: "join", node: w1, role: "worker", reset: `error: ${deadline}` },
+      { kind: "join", node: w2, role: "worker", reset: "pending" },
+    ]);
+  });
+
+  it("never resets an engine that another swarm or this one's members hold: error with a foreign ID, pending as a known member", () => {
+    const obs = new Map<string, Observation>([
+      ["worker-1", up({ state: "error", nodeId: "FOREIGN", remoteManagers: ["10.1.1.1:2377"], error: "tls" })],
+      ["worker-2", up({ state: "pending", nodeId: "W2", remoteManagers: ["10.9.0.11:2377"] })],
+    ]);
+    const plan = planMembership(inv(m1, w1, w2), [member(m1, "A"), member(w2, "W2", { status: "down" })], obs, m1);
+    expect(plan.steps).toEqual([]);
+    expect(plan.problems).toEqual([
+      expect.stringMatching(/^docker on worker-1 reports a swarm error: tls; fix it or run `docker swarm leave --force` there/),
+      expect.stringMatching(/^worker-2 is a member of this swarm \(node W2\) that is still connecting to it \(pending\)/),
+    ]);
   });
 
   it("takes no step when a node is active with an ID the swarm knows", () => {
