@@ -10,6 +10,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { InventoryNode, SwarmSettings, validateInventory } from "../inventory/inventory";
 import { FORCE_SCALE_DOWN_ENV, joinNode, retireNode } from "./member";
+import { sameValue } from "../common/same-value";
 
 /** Plain provider-side inputs; the Pulumi side is SwarmNodeArgs (./swarm-node). */
 export interface SwarmNodeInputs {
@@ -76,10 +77,10 @@ const IDENTITY: readonly (keyof InventoryNode)[] = ["name", "host", "port", "use
  * points and swarm settings only matter at init, so changes there touch nothing.
  */
 export function diffInputs(olds: SwarmNodeOutputs, news: SwarmNodeInputs): pulumi.dynamic.DiffResult {
-  const replaces = IDENTITY.filter((k) => JSON.stringify(olds.node?.[k]) !== JSON.stringify(news.node?.[k])).map((k) => `node.${k}`);
+  const replaces = IDENTITY.filter((k) => !sameValue(olds.node?.[k], news.node?.[k])).map((k) => `node.${k}`);
   const updates: string[] = [];
   if (olds.node?.role !== news.node?.role) updates.push("node.role");
-  if (JSON.stringify(olds.node?.labels ?? {}) !== JSON.stringify(news.node?.labels ?? {})) updates.push("node.labels");
+  if (!sameValue(olds.node?.labels ?? {}, news.node?.labels ?? {})) updates.push("node.labels");
   if (olds.privateKey !== news.privateKey) updates.push("privateKey");
   const changed = [...replaces, ...updates];
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true, ...(changed.length ? { stables: ["nodeId"] } : {}) };

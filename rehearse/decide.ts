@@ -8,7 +8,8 @@
  *   before their parent, and depending on a component means depending on all of its children.
  */
 import type { ResourceRecord } from "./checkpoint";
-import { Props, sameValue, unwrapProps } from "./properties";
+import { sameValue } from "../common/same-value";
+import { Props, unwrapProps } from "./properties";
 
 export type Decision =
   | { readonly kind: "create" }

@@ -55,20 +55,6 @@ export function withSecrets(p: Props, keys: Iterable<string>): Props {
   return out;
 }
 
-/** Structural equality of JSON-like values; key order does not matter, `undefined` keys count as absent. */
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
-  }
-  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) if (!sameValue((a as Props)[k], (b as Props)[k])) return false;
-    return true;
-  }
-  return false;
-}
-
 /** Maps every secret wrapper at any depth through `f` (used to encrypt and decrypt state files). */
 export function mapSecrets(v: unknown, f: (s: Props) => Props): unknown {
   if (typeof v === "object" && v !== null && (v as Props)[SIG_KEY] === SECRET_SIG) return f(v as Props);

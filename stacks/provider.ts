@@ -20,6 +20,7 @@ import { deployStack } from "./deploy";
 import type { PinRequest } from "./pins";
 import { removeStack } from "./remove";
 import type { GeneratedSecret } from "./secrets";
+import { sameValue } from "../common/same-value";
 
 export interface StackEntry {
   readonly name: string;
@@ -107,9 +108,9 @@ const idOf = (inputs: StacksProviderInputs) => `stacks-${inputs.stacks.map((s) =
 
 export const stacksProvider: dynamic.ResourceProvider<StacksProviderInputs, StacksProviderOutputs> = {
   async diff(_id, olds, news) {
-    const key = (x: StacksProviderInputs) => JSON.stringify([x.stacks, x.inventory, x.localImage ?? null]);
+    const key = (x: StacksProviderInputs) => [x.stacks, x.inventory, x.localImage ?? null];
     const waiting = (olds.unconverged ?? []).length > 0;
-    return { changes: waiting || key(olds) !== key(news), replaces: [], deleteBeforeReplace: false };
+    return { changes: waiting || !sameValue(key(olds), key(news)), replaces: [], deleteBeforeReplace: false };
   },
   async create(inputs) {
     const id = idOf(inputs);

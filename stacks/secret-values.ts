@@ -10,6 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SecretKind } from "./meta";
 import { generateValue, type GeneratedSecret } from "./secrets";
+import { sameValue } from "../common/same-value";
 
 /** One generated secret: its Docker name (`<stack>_<key>`) and how to make it. */
 export interface SecretValueSpec {
@@ -30,13 +31,13 @@ interface Outputs extends Inputs {
 
 /** Keeps the values of specs that did not change, makes the others. */
 function values(specs: readonly SecretValueSpec[], olds?: Outputs): Record<string, GeneratedSecret> {
-  const same = (s: SecretValueSpec) => olds?.specs.some((o) => JSON.stringify(o) === JSON.stringify(s)) && olds.values[s.name] !== undefined;
+  const same = (s: SecretValueSpec) => olds?.specs.some((o) => sameValue(o, s)) && olds.values[s.name] !== undefined;
   return Object.fromEntries(specs.map((s) => [s.name, same(s) ? (olds as Outputs).values[s.name] : generateValue(s.name, s.generate, s.user)]));
 }
 
 const provider: pulumi.dynamic.ResourceProvider<Inputs, Outputs> = {
   async diff(_id, olds, news) {
-    return { changes: JSON.stringify(olds.specs) !== JSON.stringify(news.specs), replaces: [], deleteBeforeReplace: false };
+    return { changes: !sameValue(olds.specs, news.specs), replaces: [], deleteBeforeReplace: false };
   },
   async create(inputs) {
     return { id: "stack-secrets", outs: { specs: inputs.specs, values: values(inputs.specs) } };
