@@ -8,9 +8,8 @@
  */
 import { LOCAL_IMAGE } from "../../local/image";
 import { locationRequests } from "../../local/vm/locations";
-import { verifyCluster } from "../../verify/run";
 import { useVmTestbed } from "../support/vm-testbed";
-import { bootstrapScenarios, Condition, Growth, inventoryOf, runScenario } from "../integration/resilience-scenarios";
+import { bootstrapScenarios, Condition, describeScenarios, Growth } from "../integration/resilience-scenarios";
 
 jest.setTimeout(60 * 60_000);
 const bed = useVmTestbed({ name: "resilience-vm", nodes: 6, managers: 3 });
@@ -33,23 +32,9 @@ const growth: Growth = {
 const rounds = Number(process.env.RESILIENCE_ROUNDS ?? 1);
 
 for (let round = 1; round <= rounds; round++) {
-  describe(`bootstrap holds on VMs in three locations (round ${round} of ${rounds})`, () => {
-    if (round > 1) {
-      beforeAll(async () => {
-        await bed().clearShape();
-        for (const n of bed().inventory.nodes) await bed().exec(n.name, "docker swarm leave --force >/dev/null 2>&1; true");
-      }, 10 * 60_000);
-    }
-    for (const s of bootstrapScenarios(bed, LOCAL_IMAGE, growth, () => [])) {
-      it(s.name, async () => {
-        await runScenario(bed(), condition, s);
-      });
-    }
-    it("verify finds every overlay encrypted and nothing failed", async () => {
-      await condition.apply(bed());
-      const summary = await verifyCluster(inventoryOf(bed(), ["manager-1", "manager-2", "manager-3", "worker-1", "worker-2", "worker-3"]));
-      expect(summary.checks.filter((c) => c.status === "fail")).toEqual([]);
-      expect(summary.exitCode).not.toBe(1);
-    });
-  });
+  const dissolve = async () => {
+    await bed().clearShape();
+    for (const n of bed().inventory.nodes) await bed().exec(n.name, "docker swarm leave --force >/dev/null 2>&1; true");
+  };
+  describeScenarios(`bootstrap holds on VMs in three locations (round ${round} of ${rounds})`, bed, condition, bootstrapScenarios(bed, LOCAL_IMAGE, growth, () => []), round > 1 ? dissolve : undefined);
 }

@@ -5,8 +5,7 @@
  * See resilience-scenarios.ts for what "ends correct" means.
  */
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
-import { verifyCluster } from "../../verify/run";
-import { bootstrapScenarios, Condition, inventoryOf, nsGrowth, runScenario } from "./resilience-scenarios";
+import { bootstrapScenarios, Condition, describeScenarios, nsGrowth } from "./resilience-scenarios";
 
 jest.setTimeout(900_000);
 const bed = useTestbed({ name: "resilience-loss", nodes: 5, managers: 3 });
@@ -20,18 +19,4 @@ const condition: Condition = {
   },
 };
 
-describe("bootstrap holds under packet loss and a starved node", () => {
-  for (const s of bootstrapScenarios(bed, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name))) {
-    it(s.name, async () => {
-      await runScenario(bed(), condition, s);
-    });
-  }
-
-  it("verify reports nothing failed (what this kernel cannot prove stays unprovable)", async () => {
-    await condition.apply(bed());
-    const summary = await verifyCluster(inventoryOf(bed(), ["manager-1", "manager-2", "manager-3", "worker-1", "worker-2", "worker-3"]));
-    expect(summary.checks.filter((c) => c.status === "fail")).toEqual([]);
-    expect(summary.exitCode).not.toBe(1);
-    await bed().clearShape();
-  });
-});
+describeScenarios("bootstrap holds under packet loss and a starved node", bed, condition, bootstrapScenarios(bed, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name)));
