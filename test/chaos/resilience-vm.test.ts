@@ -9,7 +9,8 @@
 import { LOCAL_IMAGE } from "../../local/image";
 import { locationRequests } from "../../local/vm/locations";
 import { useVmTestbed } from "../support/vm-testbed";
-import { bootstrapScenarios, Condition, describeScenarios, Growth } from "../integration/resilience-scenarios";
+import { Condition, Growth } from "../integration/resilience-scenarios";
+import { describeScenarios } from "../integration/resilience-suite";
 
 jest.setTimeout(60 * 60_000);
 const bed = useVmTestbed({ name: "resilience-vm", nodes: 6, managers: 3 });
@@ -36,5 +37,5 @@ for (let round = 1; round <= rounds; round++) {
     await bed().clearShape();
     for (const n of bed().inventory.nodes) await bed().exec(n.name, "docker swarm leave --force >/dev/null 2>&1; true");
   };
-  describeScenarios(`bootstrap holds on VMs in three locations (round ${round} of ${rounds})`, bed, condition, bootstrapScenarios(bed, LOCAL_IMAGE, growth, () => []), round > 1 ? dissolve : undefined);
+  describeScenarios(`bootstrap holds on VMs in three locations (round ${round} of ${rounds})`, bed, condition, LOCAL_IMAGE, growth, () => [], round > 1 ? dissolve : undefined);
 }

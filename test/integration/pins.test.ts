@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildProgram } from "../../cli/main";
+import { hcloudSwarm } from "../support/cli";
 import { runBootstrapCommand } from "../../cli/bootstrap";
 import type { Inventory } from "../../inventory/inventory";
 import type { SshSession } from "../../transport/ssh";
@@ -27,22 +27,7 @@ let s: SshSession;
 const RECORD = process.env.HCLOUD_SWARM_RECORD_TASK_ERRORS;
 const recorded: Record<string, unknown> = {};
 
-async function cli(args: string[]): Promise<{ out: string; code: number }> {
-  const lines: string[] = [];
-  const log = jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-  const err = jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-  process.exitCode = 0;
-  try {
-    await buildProgram().exitOverride().parseAsync(["node", "hcloud-swarm", ...args]);
-    return { out: lines.join("\n"), code: Number(process.exitCode ?? 0) };
-  } catch (e) {
-    return { out: [...lines, (e as Error).message].join("\n"), code: 1 };
-  } finally {
-    process.exitCode = 0;
-    log.mockRestore();
-    err.mockRestore();
-  }
-}
+const cli = hcloudSwarm;
 
 /** Deploys a stack file of this test (real images: nothing is swapped). */
 async function deployFile(name: string, text: string, timeoutMs = 120_000): Promise<{ r: DeployResult; log: string[]; ms: number }> {

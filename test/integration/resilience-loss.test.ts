@@ -5,7 +5,8 @@
  * See resilience-scenarios.ts for what "ends correct" means.
  */
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
-import { bootstrapScenarios, Condition, describeScenarios, nsGrowth } from "./resilience-scenarios";
+import { Condition, nsGrowth } from "./resilience-scenarios";
+import { describeScenarios } from "./resilience-suite";
 
 jest.setTimeout(900_000);
 const bed = useTestbed({ name: "resilience-loss", nodes: 5, managers: 3 });
@@ -19,4 +20,4 @@ const condition: Condition = {
   },
 };
 
-describeScenarios("bootstrap holds under packet loss and a starved node", bed, condition, bootstrapScenarios(bed, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name)));
+describeScenarios("bootstrap holds under packet loss and a starved node", bed, condition, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name));

@@ -13,7 +13,6 @@ import { ShapeAction, ShapeRequest } from "../../local/shape";
 import { RunResult } from "../../local/run";
 import { actionsOf, CliRun, expectSuccess, Member, members, runCli, writeInventory } from "./bootstrap-helpers";
 import { sleep } from "../../common/time";
-import { verifyCluster } from "../../verify/run";
 
 /** What the scenarios need from a bed: the namespace bed's Testbed, or the VM bed's (test/support/vm-testbed.ts). */
 export interface ScenarioBed {
@@ -61,7 +60,7 @@ export interface Scenario {
 export const SETTLE_MS = 120_000;
 
 /** Messages that are never true of these scenarios: they blame a healthy majority or show a bug. */
-const FALSE_MESSAGES = /no reachable manager is in a swarm|was not inspected|TypeError|is not a function|Cannot read propert|undefined/;
+export const FALSE_MESSAGES = /no reachable manager is in a swarm|was not inspected|TypeError|is not a function|Cannot read propert|undefined/;
 
 function mismatches(inv: Inventory, ms: readonly Member[], down: readonly string[]): string[] {
   const out: string[] = [];
@@ -125,7 +124,7 @@ export interface Outcome {
   readonly seconds: number;
 }
 
-function record(o: Outcome): void {
+export function record(o: Outcome): void {
   const file = process.env.RESILIENCE_FIGURES;
   if (file) fs.appendFileSync(file, JSON.stringify({ ...o, at: new Date().toISOString() }) + "\n");
 }
@@ -340,29 +339,4 @@ export function nsGrowth(bed: () => { readonly inventory: Inventory; addNode(rol
       },
     },
   };
-}
-
-/** The nodes every suite ends with; verify runs on them. */
-const FINAL_NODES = ["manager-1", "manager-2", "manager-3", "worker-1", "worker-2", "worker-3"];
-
-/**
- * Jest wiring shared by the suites: one test per scenario under `condition`, then `verify` on the
- * cluster they leave (nothing failed; what the bed's kernel cannot prove stays unprovable).
- */
-export function describeScenarios(title: string, bed: () => ScenarioBed, condition: Condition, scenarios: readonly Scenario[], before?: () => Promise<void>): void {
-  describe(title, () => {
-    if (before) beforeAll(before, 10 * 60_000);
-    for (const s of scenarios) {
-      it(s.name, async () => {
-        await runScenario(bed(), condition, s);
-      });
-    }
-    it("verify reports nothing failed (what the bed's kernel cannot prove stays unprovable)", async () => {
-      await condition.apply(bed());
-      const summary = await verifyCluster(inventoryOf(bed(), FINAL_NODES));
-      expect(summary.checks.filter((c) => c.status === "fail")).toEqual([]);
-      expect(summary.exitCode).not.toBe(1);
-      await bed().clearShape();
-    });
-  });
 }

@@ -4,7 +4,8 @@
  * (powered off, frozen, killed). See resilience-scenarios.ts for what "ends correct" means.
  */
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
-import { bootstrapScenarios, Condition, describeScenarios, nsGrowth } from "./resilience-scenarios";
+import { Condition, nsGrowth } from "./resilience-scenarios";
+import { describeScenarios } from "./resilience-suite";
 
 jest.setTimeout(900_000);
 const bed = useTestbed({ name: "resilience-starved", nodes: 5, managers: 3 });
@@ -17,4 +18,4 @@ const condition: Condition = {
   },
 };
 
-describeScenarios("bootstrap holds with every node's CPU capped at 20% of a core", bed, condition, bootstrapScenarios(bed, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name)));
+describeScenarios("bootstrap holds with every node's CPU capped at 20% of a core", bed, condition, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name));
