@@ -80,7 +80,7 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
       return run;
     }
     const removal = [{ kind: "remove" as const, node: m.node.name, entry: member }];
-    const refused = [...checkManagerChanges(others, members, removal, false), ...pinRefusals(removal, m.force === true, `set ${FORCE_SCALE_DOWN_ENV}=1 for this pulumi up to remove it anyway`)];
+    const refused = [...checkManagerChanges(others, members, removal, false), ...pinRefusals(removal, m.force === true, `set ${FORCE_SCALE_DOWN_ENV}=1 for this pulumi up (or pulumi destroy) to remove it anyway`)];
     if (refused.length) throw new BootstrapError(refused, []);
     if (member.status === "ready") {
       own = await waitForSsh(m.node, m.privateKey, { timeoutMs: DOWN_NODE_SSH_WAIT_MS }).catch((err: Error) => {

@@ -22,13 +22,14 @@ import { parseOptions, REHEARSAL_DEFAULTS, type RehearsalOptions, stepConfig } f
 import { type Figures, formatFigures, formatResult, type StepResult } from "./report";
 import { bedDir, checkpointFile, STACK, type StepReport, type StepRequest } from "./step";
 import { tally } from "./tally";
+import { FORCE_SCALE_DOWN_ENV } from "../bootstrap/member";
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Runs a child process with the terminal (or the test's pipe) as its output; resolves its exit code. */
-function runChild(args: string[], capture?: string[]): Promise<number> {
+function runChild(args: string[], capture?: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit" });
+    const child = spawn(process.execPath, args, { stdio: capture ? ["ignore", "pipe", "pipe"] : "inherit", env });
     if (capture) {
       const take = (b: Buffer) => {
         process.stdout.write(b);
@@ -42,13 +43,13 @@ function runChild(args: string[], capture?: string[]): Promise<number> {
   });
 }
 
-async function runProgramStep(o: RehearsalOptions, step: DayStep, mode: "up" | "destroy"): Promise<StepReport> {
+async function runProgramStep(o: RehearsalOptions, step: DayStep, mode: "up" | "destroy", env?: NodeJS.ProcessEnv): Promise<StepReport> {
   const reportFile = path.join(o.dir, `step-${step.key}.report.json`);
   const req: StepRequest = { dir: o.dir, mode, config: stepConfig(o, step.workers ?? o.workers), localImage: LOCAL_IMAGE, report: reportFile };
   const reqFile = path.join(o.dir, `step-${step.key}.request.json`);
   fs.writeFileSync(reqFile, JSON.stringify(req, null, 1) + "\n", { mode: 0o600 });
   fs.rmSync(reportFile, { force: true });
-  const code = await runChild([path.join(__dirname, "step.js"), reqFile]);
+  const code = await runChild([path.join(__dirname, "step.js"), reqFile], undefined, env);
   if (!fs.existsSync(reportFile)) return { ok: false, error: `the step process exited ${code} without a report`, ms: 0, operations: [] };
   return JSON.parse(fs.readFileSync(reportFile, "utf8")) as StepReport;
 }
@@ -111,7 +112,10 @@ async function teardownStep(o: RehearsalOptions, step: DayStep): Promise<StepRes
   const problems: string[] = [];
   const k = bedNumber(o.dir);
   const vmsBefore = vmsOf(o.dir);
-  const report = await runProgramStep(o, step, "destroy");
+  // As the README's "Tearing down" says: a node holding a stack's pinned data is only removed when
+  // the user says the data goes with it; a destroy of the whole cluster does.
+  console.log(`  $ ${FORCE_SCALE_DOWN_ENV}=1 pulumi destroy   (the stacks' pinned data goes with the cluster)`);
+  const report = await runProgramStep(o, step, "destroy", { ...process.env, [FORCE_SCALE_DOWN_ENV]: "1" });
   if (!report.ok) problems.push(`pulumi destroy failed: ${report.error}`);
   const t = tally(report.operations);
   const left = new FileStore(checkpointFile(o.dir)).load().resources.filter((r) => r.custom);

@@ -71,12 +71,15 @@ describe("the day's checks", () => {
   });
 
   it("passes growing by exactly one server and one membership, and fails any change to an existing server", () => {
-    const grown = [op("create", SERVER_TYPE, "swarm-worker-3"), op("create", SWARM_NODE_TYPE, "swarm-worker-3-swarm", ["[worker-3] join: joined as worker via manager-1"]), op("same", SERVER_TYPE, "swarm-worker-1")];
+    // The members' host firewalls admit the newcomer: the one thing bootstrap must do on them.
+    const admitted = ["[worker-1] firewall: swarm ports and ESP open to 4 cluster addresses (+10.0.0.14)", "[worker-3] join: joined as worker via manager-1"];
+    const grown = [op("create", SERVER_TYPE, "swarm-worker-3"), op("create", SWARM_NODE_TYPE, "swarm-worker-3-swarm", admitted), op("same", SERVER_TYPE, "swarm-worker-1")];
     expect(step("grow").expect!(observe(grown, two, three))).toEqual([]);
-    const touched = [...grown, op("update", SERVER_TYPE, "swarm-worker-1"), op("update", STACKS_TYPE, "swarm-stacks", ["traefik: docker stack deploy traefik (changed)"])];
+    const touched = [...grown, op("update", SERVER_TYPE, "swarm-worker-1"), op("update", STACKS_TYPE, "swarm-stacks", ["traefik: docker stack deploy traefik (changed)"]), op("same", SWARM_NODE_TYPE, "swarm-worker-1-swarm", ["[worker-1] label: edge=true"])];
     const problems = step("grow").expect!(observe(touched, two, three));
     expect(problems.join("\n")).toMatch(/existing servers changed: swarm-worker-1/);
     expect(problems.join("\n")).toMatch(/the stacks were redeployed/);
+    expect(problems.join("\n")).toMatch(/bootstrap touched other nodes: worker-1 label$/m);
   });
 
   it("fails a second run that changes anything or takes any action", () => {
