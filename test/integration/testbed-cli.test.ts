@@ -44,7 +44,7 @@ describe("hcloud-swarm local", () => {
     expect(status).toMatch(/^\s+(ok|MISSING)\s+IPVS/m);
 
     const down = await cli("local", "down", "--dir", DIR);
-    expect(down).toContain(`removed test bed hsw${k}`);
+    expect(down).toContain(`removed namespace bed hsw${k} of ${DIR}`);
     expect(listNetns().filter((n) => n.startsWith(`hsw${k}-`))).toEqual([]);
     expect(await cli("local", "down", "--dir", DIR)).toContain("nothing of a test bed left");
   });
