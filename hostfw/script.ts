@@ -24,6 +24,8 @@ export const FIREWALL_STATE_FILE = "/var/lib/hcloud-swarm/firewall-allow";
 export const ALLOW_PREFIX = "allow:";
 /** iptables waits this long for the xtables lock (Docker may be changing its own chains at the same moment). */
 const XTABLES_WAIT_S = 10;
+/** A run holds the node's lock for well under a second; a minute means a run is stuck. */
+const LOCK_WAIT_S = 60;
 
 export type FirewallMode = "set" | "add" | "remove" | "restore" | "print";
 
@@ -45,6 +47,14 @@ valid() {
 }
 for a in "$@"; do valid "$a" || { echo "hcloud-swarm-firewall: not a host address: $a" >&2; exit 2; }; done
 saved() { if [ -f "$STATE" ]; then for a in $(cat "$STATE"); do valid "$a" && echo "$a"; done; fi; return 0; }
+# Runs on one node may overlap (pulumi up joins nodes in parallel and each run admits its joiner):
+# the read-modify-write of the saved list holds the node's lock, or one run's address is lost.
+if [ "$mode" != print ]; then
+  command -v flock >/dev/null 2>&1 || { echo "hcloud-swarm-firewall: flock (util-linux) is needed" >&2; exit 3; }
+  mkdir -p "$(dirname "$STATE")"
+  exec 9>>"$STATE.lock"
+  flock -w ${LOCK_WAIT_S} 9 || { echo "hcloud-swarm-firewall: another run held $STATE.lock for ${LOCK_WAIT_S} s" >&2; exit 3; }
+fi
 [ "$mode" = print ] || echo "was:" $(saved)
 case $mode in
   set|print) list=$(printf '%s\\n' "$@") ;;

@@ -10,6 +10,8 @@ import { allowListHash, HOST_CHAIN, LABEL_FIREWALL } from "../../hostfw/rules";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 import { actionsOf, expectSuccess, joinTokens, members, runCli, withNodes, writeInventory } from "./bootstrap-helpers";
 import { probe, Prober, REFUSED } from "./guard-probes";
+import { applyFirewall } from "../../bootstrap/allow-list";
+import { connect } from "../../transport/ssh";
 
 const bed = useTestbed({ name: "guard-firewall", nodes: 3, managers: 1 });
 const USERDATA = "ssh_keys: {ed25519_private: 'metadata-marker-7f3a'}";
@@ -159,5 +161,21 @@ describe("host firewall on every node", () => {
     expect(await probe(bed(), leftNode, "manager-1")).toEqual(REFUSED);
     expect(await probe(bed(), leftNode, "worker-1")).toEqual(REFUSED);
     expect(await overlayPing("worker-3", "worker-1")).toBe(true);
+  });
+
+  it("runs that overlap on one node (pulumi up admits joiners in parallel) lose none of each other's addresses", async () => {
+    const before = await allowed("manager-1");
+    const key = fs.readFileSync(bed().privateKeyPath, "utf8");
+    const sessions = await Promise.all(Array.from({ length: 6 }, () => connect(bed().node("manager-1"), key)));
+    // Documentation addresses (TEST-NET-1): rules only, nothing is ever sent to them.
+    const extra = sessions.map((_, i) => `192.0.2.${i + 1}`);
+    try {
+      await Promise.all(sessions.map((s, i) => applyFirewall(s, "add", [extra[i]])));
+      expect(await allowed("manager-1")).toEqual([...before, ...extra].sort());
+    } finally {
+      await applyFirewall(sessions[0], "set", before);
+      for (const s of sessions) s.close();
+    }
+    expect(await allowed("manager-1")).toEqual(before);
   });
 });
