@@ -126,13 +126,21 @@ describe("the SwarmNode provider, rebuilt from its serialized form", () => {
     expect((await localState(bed(), "manager-1")).state).toBe("active");
   });
 
-  it("deletes a worker's membership: drained, left and removed, by its node ID", async () => {
-    const { provider } = await register(bed().node("worker-2"));
-    const w2 = outs.get("worker-2") as { id: string; outs: SwarmNodeOutputs };
-    await provider.delete(w2.id, w2.outs);
-    expect((await members(bed(), "manager-1")).map((m) => m.id)).not.toContain(w2.outs.nodeId);
-    expect((await localState(bed(), "worker-2")).state).toBe("inactive");
+  it("deletes the workers' memberships in parallel, as pulumi destroy does: each drained, left and removed by its node ID", async () => {
+    const gone = await Promise.all(
+      ["worker-1", "worker-2"].map(async (name) => {
+        const { provider } = await register(bed().node(name));
+        const w = outs.get(name) as { id: string; outs: SwarmNodeOutputs };
+        await provider.delete(w.id, w.outs);
+        return { name, provider, w };
+      }),
+    );
+    const ids = (await members(bed(), "manager-1")).map((m) => m.id);
+    for (const { name, w } of gone) {
+      expect(ids).not.toContain(w.outs.nodeId);
+      expect({ name, state: (await localState(bed(), name)).state }).toEqual({ name, state: "inactive" });
+    }
     // Deleting again (a retried destroy) finds nothing to do.
-    await expect(provider.delete(w2.id, w2.outs)).resolves.toBeUndefined();
+    await expect(gone[1].provider.delete(gone[1].w.id, gone[1].w.outs)).resolves.toBeUndefined();
   });
 });
