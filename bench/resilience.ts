@@ -11,12 +11,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-interface Row {
+/** One scenario's outcome, as the suites append it to $RESILIENCE_FIGURES (one JSON line each). */
+export interface Row {
   readonly condition: string;
   readonly scenario: string;
+  /** The scenario ended correct (see test/integration/resilience-scenarios.ts). */
   readonly passed: boolean;
+  /** "ok" or the first line of the first run's failure. */
   readonly firstRun: string;
+  /** Runs until the swarm matched the inventory (1 or 2). */
   readonly runs: number;
+  /** From the first run's start until the swarm matched. */
   readonly seconds: number;
 }
 

@@ -7,6 +7,7 @@
  * (JSON lines) when set, for `npm run bench:resilience`.
  */
 import * as fs from "fs";
+import type { Row } from "../../bench/resilience";
 import { Inventory, NodeRole } from "../../inventory/inventory";
 import { desiredLabels } from "../../bootstrap/plan";
 import { ShapeAction, ShapeRequest } from "../../local/shape";
@@ -111,18 +112,8 @@ export function expectTrueFailure(run: CliRun, culprits: readonly string[]): voi
   if (named.length === 0) throw new Error(`the failure names none of the nodes under a fault (${culprits.join(", ")}):\n${message}`);
 }
 
-export interface Outcome {
-  readonly condition: string;
-  readonly scenario: string;
-  /** The scenario ended correct (see the module comment). */
-  readonly passed: boolean;
-  /** "ok" or the first line of the first run's failure. */
-  readonly firstRun: string;
-  /** Runs until the swarm matched the inventory (1 or 2). */
-  readonly runs: number;
-  /** From the first run's start until the swarm matched. */
-  readonly seconds: number;
-}
+/** What the figures record per scenario; the benchmark reads the same rows (type only: importing it would run the benchmark). */
+export type Outcome = Row;
 
 export function record(o: Outcome): void {
   const file = process.env.RESILIENCE_FIGURES;
