@@ -10,9 +10,8 @@ import { SwarmMember, parseNodeInspect, parseSwarmInfo, SwarmInfo } from "./swar
 import { waitFor } from "../common/time";
 import { onLeader } from "../swarm/leader";
 import { nodeUpdate } from "../swarm/node-update";
+import { inspectAllNodes } from "../swarm/nodes";
 
-/** Re-lists when a member vanished between `node ls` and `node inspect`; each removal is one more try. */
-export const MEMBER_LIST_RETRIES = 5;
 /** `swarm init` creates the CA and raft store; a minute covers a slow disk. */
 export const INIT_TIMEOUT_MS = 60_000;
 /** `swarm join` returns once the node has its certificate (managers: once raft has added them). */
@@ -66,16 +65,7 @@ export async function waitForMembersKnown(manager: SshSession): Promise<void> {
 
 /** Every member as the cluster sees it, in one command. */
 export async function readMembers(s: SshSession): Promise<SwarmMember[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      // `node ls` and `node inspect` in one shell: both need the leader, so the retry covers the pair.
-      return parseNodeInspect((await onLeader(s, "ids=$(docker node ls -q) && docker node inspect $ids")).stdout);
-    } catch (err) {
-      // A member removed between the two (another membership's scale-down; pulumi destroy removes
-      // workers in parallel) is not an error: list again.
-      if (attempt >= MEMBER_LIST_RETRIES || !/No such node/i.test((err as Error).message)) throw err;
-    }
-  }
+  return parseNodeInspect(await inspectAllNodes(s));
 }
 
 export async function initSwarm(s: SshSession, node: InventoryNode, settings: SwarmSettings = {}): Promise<void> {

@@ -9,6 +9,7 @@ import { type Inventory, type InventoryNode, managers } from "../inventory/inven
 import { shellQuote } from "../transport/shell";
 import { connect, type SshSession } from "../transport/ssh";
 import type { SchedulingFacts } from "./constraints";
+import { inspectAllNodes } from "../swarm/nodes";
 
 export interface NetworkFacts {
   readonly name: string;
@@ -164,7 +165,7 @@ export async function networkUsers(s: SshSession): Promise<Array<{ name: string;
 
 /** Every node of the swarm, as the scheduler sees it. */
 export async function nodeFacts(s: SshSession): Promise<NodeFacts[]> {
-  const r = await s.run("docker node inspect $(docker node ls -q)");
+  const text = await inspectAllNodes(s);
   type Raw = {
     ID: string;
     Spec: { Role?: string; Availability?: string; Labels?: Record<string, string> | null };
@@ -172,7 +173,7 @@ export async function nodeFacts(s: SshSession): Promise<NodeFacts[]> {
     Status?: { State?: string; Addr?: string };
     ManagerStatus?: { Addr?: string } | null;
   };
-  return (JSON.parse(r.stdout || "[]") as Raw[]).map((n) => {
+  return (JSON.parse(text || "[]") as Raw[]).map((n) => {
     // Managers on some versions report Status.Addr as 0.0.0.0; their ManagerStatus.Addr is right.
     let addr = n.Status?.Addr ?? "";
     if ((addr === "" || addr === "0.0.0.0") && n.ManagerStatus?.Addr) addr = n.ManagerStatus.Addr.replace(/:\d+$/, "");
