@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import type { Inventory } from "../../inventory/inventory";
 import { bootstrap } from "../../bootstrap/run";
-import { buildProgram } from "../../cli/main";
+import { hcloudSwarm } from "../support/cli";
 import type { SshSession } from "../../transport/ssh";
 import { connectManager, overlayNetworks, stackServices, STACK_LABEL } from "../../stacks/cluster";
 import { deployStack, LintRefusedError, type DeployResult } from "../../stacks/deploy";
@@ -194,19 +194,9 @@ describe("stack lint --inventory", () => {
     const h = HOSTILE_STACKS.find((x) => x.name === "merge-swarm-port")!;
     const file = path.join(tmp, "cli-hostile.yml");
     fs.writeFileSync(file, h.text);
-    const lines: string[] = [];
-    const out = jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-    const err = jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-    process.exitCode = 0;
-    try {
-      await buildProgram().exitOverride().parseAsync(["node", "hcloud-swarm", "stack", "lint", file, "traefik", "--inventory", bed().inventoryPath]);
-      expect(process.exitCode).toBe(1);
-    } finally {
-      process.exitCode = 0;
-      out.mockRestore();
-      err.mockRestore();
-    }
-    const text = lines.join("\n");
+    const r = await hcloudSwarm(["stack", "lint", file, "traefik", "--inventory", bed().inventoryPath]);
+    expect(r.code).toBe(1);
+    const text = r.out;
     expect(text).toContain(`${file}:4: stack "cli-hostile", service "app": publishes port 2377 (swarm management)`);
     expect(text).toMatch(/cli-hostile\.yml: 1 problem \(judged by docker stack config on manager-1 \(/);
     expect(text).toMatch(/traefik\/stack\.yml: ok \(judged by docker stack config on manager-1/);

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { buildProgram } from "../../cli/main";
+import { hcloudSwarm } from "../support/cli";
 import { detectKernelFeatures } from "../../local/ns/kernel";
 import { listNetns } from "../../local/ns/network";
 import { downTestbed, testbedDir } from "../support/testbed";
@@ -13,17 +13,9 @@ const NAME = "testbed-cli";
 const DIR = testbedDir(NAME);
 
 async function cli(...args: string[]): Promise<string> {
-  let out = "";
-  const spy = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  });
-  try {
-    await buildProgram().exitOverride().parseAsync(["node", "hcloud-swarm", ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
+  const r = await hcloudSwarm(args);
+  if (r.code !== 0) throw new Error(`hcloud-swarm ${args.join(" ")} exited ${r.code}:\n${r.out}`);
+  return r.out;
 }
 
 describe("hcloud-swarm local", () => {
