@@ -324,7 +324,7 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
     try {
       const session = run.sessions.get(s.node.name) as SshSession;
       if (s.reset) await leaveSwarm(session);
-      const nodeId = await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`);
+      const nodeId = await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`, (l) => run.log(l));
       // Recorded so that matchMembers claims the new member by ID, even before it reports its hostname.
       const seen = run.obs.get(s.node.name);
       if (seen?.reachable) run.obs.set(s.node.name, { reachable: true, info: { ...seen.info, state: "active", nodeId } });

@@ -16,6 +16,13 @@ import { inspectAllNodes } from "../swarm/nodes";
 export const INIT_TIMEOUT_MS = 60_000;
 /** `swarm join` returns once the node has its certificate (managers: once raft has added them). */
 export const JOIN_TIMEOUT_MS = 120_000;
+/**
+ * When a node has not joined within Docker's own 20 s, the engine answers 503 "Timeout was reached
+ * before node joined" and goes on joining in the background. Seen on 9 TCG VMs sharing 2 cores: the
+ * run gave up on a join that was still under way. It now waits this long for the node's own state.
+ */
+export const JOIN_BACKGROUND_WAIT_MS = 300_000;
+const JOIN_GOES_ON = /Timeout was reached before node joined/;
 /** After drain, tasks need time to stop (10 s stop grace each by default; more on a starved CPU); the wait ends as soon as they have. */
 export const DRAIN_TIMEOUT_MS = 180_000;
 /**
@@ -142,12 +149,28 @@ const ENGINE_POST = `perl -MIO::Socket::UNIX -e '
  * description, a manager lists it with no hostname or address, and only the ID tells it apart from
  * a stranger that scale-down would remove.
  */
-export async function joinSwarm(s: SshSession, node: InventoryNode, token: string, managerAddr: string): Promise<string> {
+export async function joinSwarm(s: SshSession, node: InventoryNode, token: string, managerAddr: string, log: (line: string) => void = () => undefined): Promise<string> {
   const body = JSON.stringify({ ListenAddr: "0.0.0.0:2377", AdvertiseAddr: node.advertiseAddress, RemoteAddrs: [managerAddr], JoinToken: token });
-  const r = await s.run(`${ENGINE_POST} /swarm/join && docker info --format '{{.Swarm.NodeID}}'`, { stdin: body, timeoutMs: JOIN_TIMEOUT_MS });
-  const nodeId = r.stdout.trim();
+  const r = await s.run(`${ENGINE_POST} /swarm/join`, { stdin: body, timeoutMs: JOIN_TIMEOUT_MS, allowFailure: true });
+  if (r.code !== 0 && !JOIN_GOES_ON.test(r.stderr)) throw new Error(`the join through ${managerAddr} failed on ${node.name}: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+  if (r.code !== 0) {
+    log(`[${node.name}] docker's own 20 s join timeout passed; the join goes on in the background, waiting up to ${JOIN_BACKGROUND_WAIT_MS / 1000} s for it`);
+    await backgroundJoin(s, node);
+  }
+  const nodeId = (await s.run("docker info --format '{{.Swarm.NodeID}}'")).stdout.trim();
   if (!nodeId) throw new Error(`${node.name} joined but reported no swarm node ID`);
   return nodeId;
+}
+
+/** Waits while the node's engine says its join is pending; fails with what it says otherwise. */
+async function backgroundJoin(s: SshSession, node: InventoryNode): Promise<void> {
+  let state = "";
+  const settled = await waitFor(async () => {
+    state = (await s.run("docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}'")).stdout.trim();
+    return !state.startsWith("pending");
+  }, JOIN_BACKGROUND_WAIT_MS, POLL_MS);
+  if (!settled) throw new Error(`${node.name} was still joining ${JOIN_BACKGROUND_WAIT_MS / 1000} s after docker's own timeout (docker info: ${state}); a re-run makes it leave that attempt and join again`);
+  if (!state.startsWith("active")) throw new Error(`${node.name}'s join, which docker went on with in the background, ended "${state}"`);
 }
 
 /** Promotes or demotes; a demotion also waits until raft has let the member go. */

@@ -107,6 +107,21 @@ describe("bootstrap of 1 manager + workers on the local test bed", () => {
     expect(expectSuccess(await runCli(inventory("drop-settled"))).actions).toEqual([]);
   });
 
+  it("waits for a join that docker goes on with in the background after its own 20 s", async () => {
+    await bed().addNode("worker");
+    // Nothing reaches worker-8 from the other nodes until docker has answered 503 to its join.
+    await bed().shape("worker-8", { lossPercent: 100 });
+    let lifted: Promise<unknown> | undefined;
+    const run = await runCli(inventory("slow-join"), (line) => {
+      if (!lifted && line.includes("[worker-8] docker's own 20 s join timeout passed")) lifted = bed().shape("worker-8", { lossPercent: 0 });
+    });
+    await bed().shape("worker-8", { lossPercent: 0 });
+    expect(lifted).toBeDefined();
+    expectSuccess(run);
+    expect(actionsOf(run)).toContain("worker-8 join");
+    expect((await members(bed(), "manager-1")).filter((m) => m.hostname === "worker-8").map((m) => m.status)).toEqual(["ready"]);
+  });
+
   it("drains and removes a worker that left the inventory, and its engine leaves the swarm", async () => {
     // A task on every worker, so the drain has something to wait for.
     const svc = await bed().exec("manager-1", `docker service create --detach --name hold --mode global --constraint node.role==worker --no-resolve-image ${LOCAL_IMAGE} sleep 3600`);
