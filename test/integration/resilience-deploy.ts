@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { hcloudSwarm, type CliOutcome } from "../support/cli";
 import { writeInventory } from "./bootstrap-helpers";
-import { Condition, FALSE_MESSAGES, inventoryOf, Outcome, record, ScenarioBed } from "./resilience-scenarios";
+import { Condition, FALSE_MESSAGES, inventoryOf, Outcome, record, recordingFailure, ScenarioBed } from "./resilience-scenarios";
 
 export const DEPLOY_SCENARIO = "deploy both sample stacks";
 
@@ -33,7 +33,11 @@ async function deployBoth(bed: ScenarioBed, inventory: string, image: string): P
 const ok = (runs: readonly CliOutcome[]) => runs.length === STACKS.length && runs.every((r) => r.code === 0);
 const text = (runs: readonly CliOutcome[]) => runs.map((r) => r.out).join("\n");
 
-export async function runDeployScenario(bed: ScenarioBed, condition: Condition, nodes: readonly string[], image: string): Promise<Outcome> {
+export function runDeployScenario(bed: ScenarioBed, condition: Condition, nodes: readonly string[], image: string): Promise<Outcome> {
+  return recordingFailure(condition, DEPLOY_SCENARIO, () => deploySteps(bed, condition, nodes, image), () => bed.clearShape());
+}
+
+async function deploySteps(bed: ScenarioBed, condition: Condition, nodes: readonly string[], image: string): Promise<Outcome> {
   const started = Date.now();
   await condition.apply(bed);
   fs.mkdirSync(bed.dir, { recursive: true });

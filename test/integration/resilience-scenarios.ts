@@ -139,14 +139,19 @@ export function inventoryOf(bed: ScenarioBed, names: readonly string[], roles: R
 }
 
 /** Runs one scenario to a correct end (see the module comment); returns how it went. A failure is recorded too. */
-export async function runScenario(bed: ScenarioBed, condition: Condition, s: Scenario): Promise<Outcome> {
+export function runScenario(bed: ScenarioBed, condition: Condition, s: Scenario): Promise<Outcome> {
+  // The next scenarios need a whole bed: undo this one's faults even though it failed.
+  return recordingFailure(condition, s.name, () => scenarioSteps(bed, condition, s), s.lift);
+}
+
+/** Runs a scenario's body; when it fails, a row saying so is recorded and `cleanup` runs before the error goes on. */
+export async function recordingFailure(condition: Condition, scenario: string, body: () => Promise<Outcome>, cleanup?: () => Promise<unknown>): Promise<Outcome> {
   const started = Date.now();
   try {
-    return await scenarioSteps(bed, condition, s);
+    return await body();
   } catch (err) {
-    record({ condition: condition.name, scenario: s.name, passed: false, firstRun: `test failed: ${(err as Error).message.split("\n")[0]}`, runs: 0, seconds: (Date.now() - started) / 1000 });
-    // The next scenarios need a whole bed: undo this one's faults even though it failed.
-    await s.lift?.().catch(() => undefined);
+    record({ condition: condition.name, scenario, passed: false, firstRun: `test failed: ${(err as Error).message.split("\n")[0]}`, runs: 0, seconds: (Date.now() - started) / 1000 });
+    await cleanup?.().catch(() => undefined);
     throw err;
   }
 }
