@@ -25,6 +25,19 @@ const DOCKER_INFO_TIMEOUT_MS = 30_000;
 /** Between `docker info` attempts. */
 const DOCKER_POLL_MS = 1_000;
 
+/**
+ * A guest whose clock runs this many times as fast as the host's is refused. Seen: a guest whose TSC
+ * was calibrated while 8 emulated VMs starved 2 cores counted 1568 s of uptime in about 440 s, so
+ * every timeout inside it (the remote `timeout`, systemd's, docker's) expired early and cloud-init
+ * was killed half way, which only showed as "cloud-init did not end done".
+ */
+export const MAX_GUEST_CLOCK_RATE = 2;
+
+/** How many times as fast as the host's the guest's clock runs: its uptime over the host's time since qemu started (pure). */
+export function guestClockRate(uptimeS: number, hostElapsedMs: number): number {
+  return hostElapsedMs > 0 ? (uptimeS * 1000) / hostElapsedMs : 0;
+}
+
 export type Phase = "sshd" | "cloud-init" | "docker";
 
 export interface ReadyTimes {
@@ -89,6 +102,11 @@ export async function waitUntilReady(input: ReadinessInput): Promise<ReadyTimes>
     return fail(`SSH with the pinned host key failed: ${(err as Error).message}`);
   }
   try {
+    const uptimeS = Number((await s.run("cut -d' ' -f1 /proc/uptime", { allowFailure: true })).stdout.trim());
+    const rate = guestClockRate(uptimeS, since());
+    if (rate > MAX_GUEST_CLOCK_RATE) {
+      fail(`the guest's clock runs ${rate.toFixed(1)}× as fast as the host's (uptime ${uptimeS.toFixed(0)} s, ${(since() / 1000).toFixed(0)} s after qemu started): its TSC was calibrated while the host was starved, so every timeout inside it expires early. Boot it again with less running beside it (local down, then local up)`);
+    }
     const secs = Math.ceil(VM_CLOUD_INIT_TIMEOUT_MS / 1000);
     const ci = await s.run("cloud-init status --wait --long", { allowFailure: true, timeoutMs: VM_CLOUD_INIT_TIMEOUT_MS }).catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
     const text = `${ci.stdout}${ci.stderr}`.trim();
