@@ -151,13 +151,15 @@ const ENGINE_POST = `perl -MIO::Socket::UNIX -e '
  */
 export async function joinSwarm(s: SshSession, node: InventoryNode, token: string, managerAddr: string, log: (line: string) => void = () => undefined): Promise<string> {
   const body = JSON.stringify({ ListenAddr: "0.0.0.0:2377", AdvertiseAddr: node.advertiseAddress, RemoteAddrs: [managerAddr], JoinToken: token });
-  const r = await s.run(`${ENGINE_POST} /swarm/join`, { stdin: body, timeoutMs: JOIN_TIMEOUT_MS, allowFailure: true });
-  if (r.code !== 0 && !JOIN_GOES_ON.test(r.stderr)) throw new Error(`the join through ${managerAddr} failed on ${node.name}: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
+  const nodeIdNow = "docker info --format '{{.Swarm.NodeID}}'";
+  const r = await s.run(`${ENGINE_POST} /swarm/join && ${nodeIdNow}`, { stdin: body, timeoutMs: JOIN_TIMEOUT_MS, allowFailure: true });
+  let nodeId = r.stdout.trim();
   if (r.code !== 0) {
+    if (!JOIN_GOES_ON.test(r.stderr)) throw new Error(`the join through ${managerAddr} failed on ${node.name}: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
     log(`[${node.name}] docker's own 20 s join timeout passed; the join goes on in the background, waiting up to ${JOIN_BACKGROUND_WAIT_MS / 1000} s for it`);
     await backgroundJoin(s, node);
+    nodeId = (await s.run(nodeIdNow)).stdout.trim();
   }
-  const nodeId = (await s.run("docker info --format '{{.Swarm.NodeID}}'")).stdout.trim();
   if (!nodeId) throw new Error(`${node.name} joined but reported no swarm node ID`);
   return nodeId;
 }
