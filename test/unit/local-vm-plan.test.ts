@@ -1,5 +1,5 @@
 import * as YAML from "yaml";
-import { KERNEL_APPEND, qemuArgs } from "../../local/vm/qemu";
+import { hostTscKhz, KERNEL_APPEND, qemuArgs } from "../../local/vm/qemu";
 import {
   bootProblems, hostAddressInNetwork, instanceIdOf, macs, metaData, networkConfig, nextSlot, pickPrivateIp, privateNetwork, publicAddress, tapNames, validVmName, vmBedNames,
 } from "../../local/vm/plan";
@@ -100,5 +100,19 @@ describe("VM bed plan", () => {
     expect(after("-name")).toEqual(["hsv7-worker-2,process=hsv7-worker-2"]);
     expect(args).toContain("-daemonize");
     expect(qemuArgs({ ...spec, accel: "kvm" }).join(" ")).toContain("-accel kvm -cpu host");
+  });
+
+  it("tells a TCG guest the host's TSC rate, so a starved boot cannot mis-measure its clock", () => {
+    const spec = {
+      processName: "hsv7-worker-2", accel: "tcg" as const, kernel: "/c/vmlinuz", initrd: "/c/initrd.img", disk: "/d/disk.qcow2", seed: "/d/seed.iso",
+      console: "/d/console.log", pidFile: "/d/qemu.pid", taps: tapNames(3), macs: seed.macs, tscKhz: 2596134,
+    };
+    const append = (a: string[]) => a[a.indexOf("-append") + 1];
+    expect(append(qemuArgs(spec))).toBe(`${KERNEL_APPEND} tsc_early_khz=2596134`);
+    expect(append(qemuArgs({ ...spec, accel: "kvm" }))).toBe(KERNEL_APPEND);
+    const cpuinfo = "processor\t: 0\ncpu MHz\t\t: 2596.134\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n";
+    expect(hostTscKhz(cpuinfo)).toBe(2596134);
+    expect(hostTscKhz(cpuinfo.replace(" constant_tsc", ""))).toBeUndefined();
+    expect(hostTscKhz("flags : constant_tsc\n")).toBeUndefined();
   });
 });
