@@ -12,10 +12,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { alignColumns } from "./columns";
 import { bootstrap } from "../bootstrap/run";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import { downAnyBed } from "../local/bed";
-import { CLEAR } from "../local/shape";
+import { CLEAR, selectNodes } from "../local/shape";
 import { locationRequests, Locations } from "../local/vm/locations";
 import { shapeVmNodes, vmShapeContext } from "../local/vm/shape";
 import { upVmBed } from "../local/vm/up";
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     const flat = await formRepeatedly(inv, "0 ms");
     const ctx = vmShapeContext(up.bed.dir);
     for (const { node, req } of locationRequests(spread(inv.nodes), { inside: 0.2, "nbg1-fsn1": RTT_MS, "nbg1-hel1": RTT_MS, "fsn1-hel1": RTT_MS })) {
-      await shapeVmNodes(ctx, ctx.inventory.nodes.filter((n) => n.name === node), req);
+      await shapeVmNodes(ctx, selectNodes(ctx.inventory.nodes, [node]), req);
     }
     lines.push(`ping ${manager.name} → ${far.name} (another location): ${await pingMs(manager, far)}`);
     const shaped = await formRepeatedly(inv, `${RTT_MS} ms between locations`);
@@ -104,8 +105,7 @@ async function main(): Promise<void> {
     lines.push(`ping ${manager.name} → ${far.name} after the shaping was lifted: ${await pingMs(manager, far)}`);
     const rows = [["between locations", "form 1+" + WORKERS + " (fastest / median / slowest)", "SSH connections", "commands"]];
     for (const t of [flat, shaped]) rows.push([t.label, `${sec(Math.min(...t.ms))} / ${sec(median(t.ms))} / ${sec(Math.max(...t.ms))}`, String(t.connections), String(t.commands)]);
-    const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    lines.push(...rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()));
+    lines.push(...alignColumns(rows));
     const extra = median(shaped.ms) - median(flat.ms);
     const trips = extra > 0 ? `, about ${(extra / RTT_MS).toFixed(0)} round trips between locations one after another` : ", within the spread of the runs";
     lines.push(`extra time with ${RTT_MS} ms between locations: ${sec(extra)} (median to median)${trips}`);

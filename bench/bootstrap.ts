@@ -12,6 +12,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { alignColumns } from "./columns";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import { bootstrap } from "../bootstrap/run";
 import { sshStats } from "../transport/ssh";
@@ -92,10 +93,9 @@ async function main(): Promise<void> {
   } finally {
     await downBed(DIR);
   }
-  const width = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   process.stdout.write(`bootstrap on the local test bed: ${os.cpus().length} cores, ${REPEAT} run(s) per figure (fastest–slowest)\n`);
   process.stdout.write("bootstrap also recreates ingress encrypted and labels each node; the loop only inits and joins\n");
-  for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(width[i])).join("  ").trimEnd() + "\n");
+  for (const line of alignColumns(rows)) process.stdout.write(line + "\n");
 }
 
 main().catch((err: Error) => {

@@ -10,6 +10,7 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { alignColumns } from "./columns";
 
 /** One scenario's outcome, as the suites append it to $RESILIENCE_FIGURES (one JSON line each). */
 export interface Row {
@@ -49,8 +50,7 @@ export function table(rows: readonly Row[]): string {
     const median = times.length ? times[Math.floor((times.length - 1) / 2)] : NaN;
     out.push([condition, scenario, `${ok.length}/${mine.length}`, String(ok.filter((r) => r.runs === 2).length), times.length ? `${sec(times[0])} / ${sec(median)} / ${sec(times[times.length - 1])}` : "-"]);
   }
-  const w = out[0].map((_, i) => Math.max(...out.map((r) => r[i].length)));
-  return out.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n") + "\n";
+  return alignColumns(out).join("\n") + "\n";
 }
 
 function readRows(file: string): Row[] {

@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { alignColumns } from "./columns";
 import { upBed } from "../local/ns/bed";
 import { nodeProcesses } from "../local/ns/node";
 import { downBed } from "../local/ns/state";
@@ -87,9 +88,8 @@ async function main(): Promise<void> {
   } finally {
     await downBed(DIR);
   }
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   process.stdout.write(`local test bed on ${os.cpus().length} cores, ${mb(os.totalmem())} RAM, kernel ${os.release()}\n`);
-  for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd() + "\n");
+  for (const line of alignColumns(rows)) process.stdout.write(line + "\n");
 }
 
 main().catch((err: Error) => {
