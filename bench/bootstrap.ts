@@ -12,7 +12,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { alignColumns } from "./columns";
+import { alignColumns } from "../common/columns";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import { bootstrap } from "../bootstrap/run";
 import { sshStats } from "../transport/ssh";

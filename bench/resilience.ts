@@ -10,7 +10,7 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { alignColumns } from "./columns";
+import { alignColumns } from "../common/columns";
 
 /** One scenario's outcome, as the suites append it to $RESILIENCE_FIGURES (one JSON line each). */
 export interface Row {

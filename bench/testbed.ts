@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { alignColumns } from "./columns";
+import { alignColumns } from "../common/columns";
 import { upBed } from "../local/ns/bed";
 import { nodeProcesses } from "../local/ns/node";
 import { downBed } from "../local/ns/state";

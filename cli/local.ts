@@ -12,6 +12,7 @@ import { formatShapes, isEmptyRequest, NodeShape, parseShapeArgs, selectNodes, S
 import { readVmShape, shapeVmNodes, vmShapeContext } from "../local/vm/shape";
 import * as os from "os";
 import { anyBedStatus, bedKindOf, downAnyBed, upAnyBed } from "../local/bed";
+import { alignColumns } from "../common/columns";
 import { VM_PUBLIC_RANGE } from "../local/vm/plan";
 import { vmExec } from "../local/vm/status";
 
@@ -19,11 +20,6 @@ function wholeNumber(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a whole number, got "${value}"`);
   return n;
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
 }
 
 function fail(err: unknown): never {
@@ -48,7 +44,7 @@ export function registerLocal(program: Command): void {
       try {
         const bed = await upAnyBed({ kind: o.vm ? "vm" : "ns", dir: o.dir, nodes: o.nodes, managers: o.managers, install: o.install, log: (m) => process.stderr.write(`${m}\n`) });
         const rows = [["NODE", "ROLE", "ADDRESS", o.vm ? "DETAIL" : "NETNS"], ...bed.nodes.map((n) => [n.name, n.role, n.address, n.detail])];
-        process.stdout.write(`${table(rows)}\n\n`);
+        process.stdout.write(`${alignColumns(rows).join("\n")}\n\n`);
         process.stdout.write(`${bed.nodes.length} ${o.vm ? "VMs" : "nodes"} up in ${(bed.totalMs / 1000).toFixed(1)} s, image ${LOCAL_IMAGE} on every node.\n`);
         for (const n of bed.notes) process.stdout.write(`bed:       ${n}\n`);
         process.stdout.write(`inventory: ${bed.inventoryPath}\n`);
