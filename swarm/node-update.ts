@@ -15,11 +15,18 @@ import { onLeader } from "./leader";
  */
 export const UPDATE_RETRIES = 30;
 export const UPDATE_RETRY_DELAY_MS = 250;
+/**
+ * One try of a node update, docker's commit included. The transport's 60 s default was too short
+ * on one TCG manager labelling 8 workers that had just joined from 25 ms away: 7 of 9 updates ran
+ * past it, and on the next run they ended up to 135 s after the joins (bench:bootstrap:vm). A
+ * manager slower than this is reported, not waited for.
+ */
+export const NODE_UPDATE_TIMEOUT_MS = 180_000;
 
 /** Runs a node update on a manager, retrying while docker reports a concurrent spec change (and waiting out an election). */
 export async function nodeUpdate(manager: SshSession, command: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const r = await onLeader(manager, command, { allowFailure: true });
+    const r = await onLeader(manager, command, { allowFailure: true, timeoutMs: NODE_UPDATE_TIMEOUT_MS });
     if (r.code === 0) return;
     if (!/update out of sequence/i.test(r.stderr) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
     await sleep(UPDATE_RETRY_DELAY_MS * (0.5 + Math.random()));
