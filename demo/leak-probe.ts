@@ -9,8 +9,25 @@ import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 
 const COMMENT = "hsw-vxlan-probe";
-/** Pings sent across; a few are enough to tell 0 from "some". */
-const PINGS = 3;
+/**
+ * Pings a fresh container sends, one second apart, until the first reply. Why so many: a node whose
+ * first container joins an overlay learns where the other endpoints are by gossip, and until that
+ * arrives its ARP goes unanswered; in CI a 3-ping window (about 4 s) closed before a manager had heard
+ * of a worker's container. The reply decides, not the clock: a path that is shut (a firewall that
+ * drops VXLAN, an encrypted overlay without ESP) never answers, however long the container tries.
+ */
+export const OVERLAY_PEER_TRIES = 20;
+/** Limit for the pinging `docker run`: container start-up on a busy node plus every try. */
+const PING_RUN_TIMEOUT_MS = 90_000;
+
+/**
+ * A shell script for a container on the overlay: ping `ip` until the first reply, at most
+ * OVERLAY_PEER_TRIES times; exits 0 on a reply and prints on which try it came.
+ */
+export function pingUntilReplyScript(ip: string): string {
+  const target = shellQuote(ip);
+  return `i=0; while [ $i -lt ${OVERLAY_PEER_TRIES} ]; do i=$((i+1)); if ping -c 1 -W 1 ${target} >/dev/null; then echo "reply on try $i"; exit 0; fi; done; echo "no reply in $i tries"; exit 1`;
+}
 
 export interface LeakProbeResult {
   readonly network: string;
@@ -35,7 +52,7 @@ export async function probeVxlan(a: SshSession, b: SshSession, network: string, 
     await a.run(`iptables -t mangle -C POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT} 2>/dev/null || iptables -t mangle -I POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT}`);
     try {
       const before = await counter(a);
-      const ping = await a.run(`docker run --rm --network ${net} ${shellQuote(image)} ping -c ${PINGS} -W 1 ${ip}`, { allowFailure: true, timeoutMs: 30_000 });
+      const ping = await a.run(`docker run --rm --network ${net} ${shellQuote(image)} sh -c ${shellQuote(pingUntilReplyScript(ip))}`, { allowFailure: true, timeoutMs: PING_RUN_TIMEOUT_MS });
       return { network, vxlanPackets: (await counter(a)) - before, reached: ping.code === 0 };
     } finally {
       await a.run(`iptables -t mangle -D POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT}`, { allowFailure: true });

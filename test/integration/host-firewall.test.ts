@@ -12,6 +12,8 @@ import { actionsOf, expectSuccess, joinTokens, members, runCli, withNodes, write
 import { probe, Prober, REFUSED } from "./guard-probes";
 import { applyFirewall } from "../../bootstrap/allow-list";
 import { connect } from "../../transport/ssh";
+import { shellQuote } from "../../transport/shell";
+import { pingUntilReplyScript } from "../../demo/leak-probe";
 
 const bed = useTestbed({ name: "guard-firewall", nodes: 3, managers: 1 });
 const USERDATA = "ssh_keys: {ed25519_private: 'metadata-marker-7f3a'}";
@@ -32,14 +34,25 @@ async function metadataFrom(node: string, where: "node" | "container"): Promise<
   return (await bed().exec(node, cmd)).stdout;
 }
 
-/** A ping between containers on two nodes over a plain overlay: only works if the members accept each other. */
-async function overlayPing(a: string, b: string): Promise<boolean> {
+interface OverlayPing {
+  readonly from: string;
+  readonly to: string;
+  readonly reply: boolean;
+  /** What the pinging container printed and, without a reply, the sender's view of the overlay's peers. */
+  readonly detail: string;
+}
+
+/** A ping between containers on two nodes over a plain overlay: only answered if the members accept each other. */
+async function overlayPing(a: string, b: string): Promise<OverlayPing> {
   await bed().exec("manager-1", "docker network inspect guard_plain >/dev/null 2>&1 || docker network create --driver overlay --attachable guard_plain");
   await bed().exec(b, `docker rm -f guard-target >/dev/null 2>&1; docker run -d --name guard-target --network guard_plain ${LOCAL_IMAGE} sleep 300`);
   try {
     const ip = (await bed().exec(b, "docker inspect -f '{{(index .NetworkSettings.Networks \"guard_plain\").IPAddress}}' guard-target")).stdout.trim();
-    const r = await bed().exec(a, `docker run --rm --network guard_plain ${LOCAL_IMAGE} ping -c 3 -W 2 ${ip}`);
-    return r.code === 0;
+    const r = await bed().exec(a, `docker run --rm --network guard_plain ${LOCAL_IMAGE} sh -c ${shellQuote(pingUntilReplyScript(ip))}`);
+    let detail = r.stdout.trim() + r.stderr.trim();
+    if (r.code !== 0) detail += `\n${a}'s view of guard_plain:\n${(await bed().exec(a, "docker network inspect -v guard_plain")).stdout}`;
+    process.stderr.write(`overlay ping ${a} -> ${b}: ${r.stdout.trim()}\n`);
+    return { from: a, to: b, reply: r.code === 0, detail };
   } finally {
     await bed().exec(b, "docker rm -f guard-target >/dev/null 2>&1");
   }
@@ -97,8 +110,8 @@ describe("host firewall on every node", () => {
   });
 
   it("members still carry overlay traffic between each other", async () => {
-    expect(await overlayPing("worker-1", "worker-2")).toBe(true);
-    expect(await overlayPing("manager-1", "worker-1")).toBe(true);
+    expect(await overlayPing("worker-1", "worker-2")).toMatchObject({ reply: true });
+    expect(await overlayPing("manager-1", "worker-1")).toMatchObject({ reply: true });
   });
 
   it("containers no longer reach the metadata service; the node itself still does", async () => {
@@ -135,7 +148,7 @@ describe("host firewall on every node", () => {
     const all = ["manager-1", "worker-1", "worker-2", "worker-3"].map(ipOf).sort();
     for (const n of ["manager-1", "worker-1", "worker-2", "worker-3"]) expect({ n, v4: await allowed(n) }).toEqual({ n, v4: all });
     expect(await probe(bed(), intruder, "worker-3")).toEqual(REFUSED);
-    expect(await overlayPing("worker-3", "worker-1")).toBe(true);
+    expect(await overlayPing("worker-3", "worker-1")).toMatchObject({ reply: true });
   });
 
   it("the rules survive a dockerd restart on a node", async () => {
@@ -160,7 +173,7 @@ describe("host firewall on every node", () => {
     const leftNode: Prober = { ip: ipOf("worker-2"), exec: (s) => bed().exec("worker-2", s) };
     expect(await probe(bed(), leftNode, "manager-1")).toEqual(REFUSED);
     expect(await probe(bed(), leftNode, "worker-1")).toEqual(REFUSED);
-    expect(await overlayPing("worker-3", "worker-1")).toBe(true);
+    expect(await overlayPing("worker-3", "worker-1")).toMatchObject({ reply: true });
   });
 
   it("runs that overlap on one node (pulumi up admits joiners in parallel) lose none of each other's addresses", async () => {
