@@ -103,11 +103,18 @@ function jsonLines<T>(text: string): T[] {
   return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as T);
 }
 
+/**
+ * A shell script that prints `format` (a Go template) for every overlay network the node knows. A
+ * network removed between ls and inspect (a stack rm finishing) fails the inspect: it lists again, once.
+ */
+export function inspectEveryOverlay(format: string): string {
+  const list = `ids=$(docker network ls -q --filter driver=overlay); [ -z "$ids" ] || docker network inspect --format ${shellQuote(format)} $ids`;
+  return `out=$(${list} 2>/dev/null) && printf '%s\\n' "$out" || { ${list}; }`;
+}
+
 /** Every overlay network in the swarm, ingress included. */
 export async function overlayNetworks(s: SshSession): Promise<NetworkFacts[]> {
-  // A network removed between ls and inspect (a stack rm finishing) fails the inspect: list again, once.
-  const list = "ids=$(docker network ls -q --filter driver=overlay); [ -z \"$ids\" ] || docker network inspect --format '{{json .}}' $ids";
-  const r = await s.run(`out=$(${list} 2>/dev/null) && printf '%s\\n' "$out" || { ${list}; }`, { display: "docker network inspect (every overlay network)" });
+  const r = await s.run(inspectEveryOverlay("{{json .}}"), { display: "docker network inspect (every overlay network)" });
   type Raw = { Name: string; Id: string; Driver: string; Ingress: boolean; Options: Record<string, string> | null; Labels: Record<string, string> | null };
   return jsonLines<Raw>(r.stdout).map((n) => ({ name: n.Name, id: n.Id, driver: n.Driver, ingress: n.Ingress, options: n.Options ?? {}, labels: n.Labels ?? {} }));
 }

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { connect, type SshSession } from "../transport/ssh";
-import { connectManager, overlayNetworks } from "../stacks/cluster";
+import { connectManager, inspectEveryOverlay, overlayNetworks } from "../stacks/cluster";
 import { DEFAULT_MTU } from "../stacks/render";
 import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 import { collectWire, type WireOptions } from "./wire";
@@ -13,7 +13,7 @@ import { collectWire, type WireOptions } from "./wire";
 async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node" | "otherNodes">> {
   const out = async (cmd: string) => (await s.run(cmd, { allowFailure: true })).stdout;
   // Encrypted overlays with a local endpoint on this node: networks whose options say encrypted.
-  const local = await out("ids=$(docker network ls -q --filter driver=overlay); [ -z \"$ids\" ] || docker network inspect --format '{{if .Options.encrypted}}{{if .Containers}}x{{end}}{{end}}' $ids");
+  const local = await out(inspectEveryOverlay("{{if .Options.encrypted}}{{if .Containers}}x{{end}}{{end}}"));
   return {
     xfrmPolicy: await out("ip xfrm policy"),
     xfrmState: await out("ip xfrm state"),
