@@ -23,6 +23,8 @@ const REQUIRED: ReadonlyArray<readonly [string, string]> = [
   ["/usr/bin/nsenter", "util-linux"],
   ["/usr/bin/unshare", "util-linux"],
   ["/usr/bin/tar", "tar"],
+  // The nodes share this machine's binaries, and `verify --wire` captures with the node's tcpdump.
+  ["/usr/bin/tcpdump", "tcpdump"],
 ];
 
 /** The VM bed: qemu, the image build (mmdebstrap, mkfs.ext4, qemu-img), the NoCloud seed (genisoimage), the bed's keys and image. */
