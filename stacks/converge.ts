@@ -1,6 +1,6 @@
 /**
- * Waits until every service of a stack runs its desired number of tasks (the same tasks on two
- * reads a poll apart), saying what it waits for as it changes (one line per change: each service's running/desired tasks and its latest
+ * Waits until every service of a stack runs its desired number of tasks (the same tasks on every
+ * read through STABLE_MS), saying what it waits for as it changes (one line per change: each service's running/desired tasks and its latest
  * task's state or error). It stops early when waiting cannot help: when task-verdict.ts judges a
  * service's failure permanent on two reads in a row (a second read confirms it is not a moment
  * caught mid-change). Slow but healthy starts keep the full timeout.
@@ -14,6 +14,14 @@ import { sleep } from "../common/time";
 export const CONVERGE_TIMEOUT_MS = 180_000;
 /** Poll interval: the reads are cheap, and tasks start within seconds. */
 const POLL_MS = 1_000;
+/**
+ * How long the same tasks must be seen running before a stack counts as converged: Docker's own
+ * window (its CLI prints "Waiting 5 seconds to verify that tasks are stable" before "Service
+ * converged", the default update monitor). Why not one poll: a container that exits at once is
+ * still reported running until its node's report of the exit reaches the manager, and in CI that
+ * took longer than one poll (a service whose tasks all crashed counted as converged).
+ */
+export const STABLE_MS = 5_000;
 
 export interface FailingService {
   readonly service: string;
@@ -45,24 +53,32 @@ export async function waitForConvergence(
   const deadline = started + (opts.timeoutMs ?? CONVERGE_TIMEOUT_MS);
   let reported = "";
   let permanentBefore = new Set<string>();
-  let runningBefore = "";
+  // undefined: not all services ran at the last read, so nothing has been stable yet.
+  let runningBefore: string | undefined;
+  let runningSince = 0;
   for (;;) {
     const reps = await replicas(s, stack);
     const behind = reps.filter((r) => r.running < r.desired);
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     if (reps.length >= expectedServices && behind.length === 0) {
-      // Converged only when the same tasks run on two reads: a task that crashes right after it
-      // started is caught running once, and its service has not converged.
+      // Converged only when the same tasks run on every read through STABLE_MS: a task that
+      // crashes right after it started is caught running, and its service has not converged.
       const running = await runningTasks(s, stack);
-      if (running === runningBefore) {
+      if (running !== runningBefore) {
+        runningBefore = running;
+        runningSince = Date.now();
+      } else if (Date.now() - runningSince >= STABLE_MS) {
         opts.log?.(`${stack}: ${reps.length} service(s) converged in ${seconds} s`);
         return { converged: true, seconds, stoppedEarly: false, failing: [] };
       }
-      runningBefore = running;
+      if (Date.now() + POLL_MS > deadline) {
+        const detail = `running, but its tasks did not stay the same for ${STABLE_MS / 1000} s (restarting?)`;
+        return { converged: false, seconds, stoppedEarly: false, failing: reps.map((r) => ({ service: r.name, running: r.running, desired: r.desired, detail })) };
+      }
       await sleep(POLL_MS);
       continue;
     }
-    runningBefore = "";
+    runningBefore = undefined;
     const verdicts = await judge(s, stack, behind.map((b) => b.name));
     const line = reps.length === 0 ? "services to appear" : reps.map((r) => `${r.name} ${r.running}/${r.desired}${verdicts.has(r.name) ? ` (${verdicts.get(r.name)?.detail})` : ""}`).join(", ");
     if (line !== reported) opts.log?.(`${stack}: waiting for ${line}`);
