@@ -52,7 +52,7 @@ function same(actual: readonly string[], expected: readonly string[]): boolean {
   return JSON.stringify([...actual].sort()) === JSON.stringify([...expected].sort());
 }
 
-/** The day for `c`: the full one, or the short form CI runs (form, grow by one, verify, teardown). */
+/** The day for `c`: the full one, or the short form that `npm run test:rehearsal` runs (form, grow by one, verify, teardown). */
 export function day(c: DayConfig, cluster: string, short = false): DayStep[] {
   const all = nodes(c, c.workers);
   const added = `worker-${c.workers + 1}`;

@@ -1,5 +1,6 @@
 /**
- * The rehearsal's short form, as CI runs it: `npm run rehearse -- --short` forms a swarm from the
+ * The rehearsal's short form, `npm run test:rehearsal` (not in CI: beside the rest it left CI only
+ * 4-8 of its 90 minutes): `npm run rehearse -- --short` forms a swarm from the
  * program's own servers (VMs booted from their user data), grows it by one worker, proves the
  * encryption with `verify --wire`, and tears everything down. It runs the built CLI (dist/, which
  * `npm ci` builds), in a fresh process per step, exactly as a user would.
