@@ -202,40 +202,45 @@ describe("stacks on the test bed", () => {
     fs.writeFileSync(file, text);
     const deployLinger = async () => expect((await deployStack(s, { source: { file, text, defaultName: "linger", builtin: false }, inventory: inv, localImage: LOCAL_IMAGE, convergeTimeoutMs: 120_000 })).converge).toMatchObject({ converged: true });
     const lingerLeft = async () => (await s.run(`docker service ls -q --filter label=${STACK_LABEL}=linger; docker network ls -q --filter label=${STACK_LABEL}=linger`)).stdout.split("\n").filter(Boolean);
-    await deployLinger();
-    // The race CI met (the orchestrator had not yet released a removed service's task) cannot be
-    // timed here. A container attached to both networks holds a task with no service on each, and
-    // Docker gives the same answer for as long as the test decides.
-    await s.run(`docker run -d --name linger-holder --network linger_net ${LOCAL_IMAGE} sleep 3600 && docker network connect linger_back linger-holder`);
+    // A failure half way must not leave the holder or the guest on the bed for the next tests.
+    try {
+      await deployLinger();
+      // The race CI met (the orchestrator had not yet released a removed service's task) cannot be
+      // timed here. A container attached to both networks holds a task with no service on each, and
+      // Docker gives the same answer for as long as the test decides.
+      await s.run(`docker run -d --name linger-holder --network linger_net ${LOCAL_IMAGE} sleep 3600 && docker network connect linger_back linger-holder`);
 
-    // Control: Docker's own command fails on the network and leaves it behind.
-    const raw = await s.run("docker stack rm linger", { allowFailure: true });
-    expect({ code: raw.code, err: raw.stderr }).toMatchObject({ code: 1, err: expect.stringMatching(/^Failed to remove network \S+: .*is in use by task.*Failed to remove network \S+: .*is in use by task/m) });
-    expect(await lingerLeft()).toHaveLength(2);
+      // Control: Docker's own command fails on the network and leaves it behind.
+      const raw = await s.run("docker stack rm linger", { allowFailure: true });
+      expect({ code: raw.code, err: raw.stderr }).toMatchObject({ code: 1, err: expect.stringMatching(/^Failed to remove network \S+: .*is in use by task.*Failed to remove network \S+: .*is in use by task/m) });
+      expect(await lingerLeft()).toHaveLength(2);
 
-    // The product finishes the half-done removal once the task that holds the network is gone.
-    const lines: string[] = [];
-    let waiting: () => void = () => undefined;
-    const waited = new Promise<void>((resolve) => (waiting = resolve));
-    const removal = removeStack(s, "linger", (l) => {
-      lines.push(l);
-      if (/waiting for its services and networks/.test(l)) waiting();
-    });
-    await Promise.race([waited, removal]);
-    await s.run("docker rm -f linger-holder");
-    expect((await removal).actions).toEqual(["docker stack rm linger"]);
-    expect(lines.join("\n")).toMatch(/^stack linger: still in use: network \w{25} by task \w{25}, network \w{25} by task \w{25}; removing the network\(s\) once those tasks are gone$/m);
-    expect(await lingerLeft()).toEqual([]);
-    expect((await removeStack(s, "linger")).actions).toEqual([]);
+      // The product finishes the half-done removal once the task that holds the network is gone.
+      const lines: string[] = [];
+      let waiting: () => void = () => undefined;
+      const waited = new Promise<void>((resolve) => (waiting = resolve));
+      const removal = removeStack(s, "linger", (l) => {
+        lines.push(l);
+        if (/waiting for its services and networks/.test(l)) waiting();
+      });
+      await Promise.race([waited, removal]);
+      await s.run("docker rm -f linger-holder");
+      expect((await removal).actions).toEqual(["docker stack rm linger"]);
+      expect(lines.join("\n")).toMatch(/^stack linger: still in use: network \w{25} by task \w{25}, network \w{25} by task \w{25}; removing the network\(s\) once those tasks are gone$/m);
+      expect(await lingerLeft()).toEqual([]);
+      expect((await removeStack(s, "linger")).actions).toEqual([]);
 
-    // A service outside the stack on its network: no waiting, the service is named with the fix, and
-    // once it is gone a second run completes the removal.
-    await deployLinger();
-    await s.run(`docker service create -q --name linger-guest --network linger_net --no-resolve-image ${LOCAL_IMAGE} sleep 3600`);
-    await expect(removeStack(s, "linger")).rejects.toThrow(/stack linger: its services are removed, but network \S+ is used by service linger-guest, which is not part of the stack \(remove it with docker service rm linger-guest, or detach it with docker service update --network-rm \S+ linger-guest\); then run stack rm again/);
-    await s.run("docker service rm linger-guest");
-    expect((await removeStack(s, "linger")).actions).toEqual(["docker stack rm linger"]);
-    expect(await lingerLeft()).toEqual([]);
+      // A service outside the stack on its network: no waiting, the service is named with the fix, and
+      // once it is gone a second run completes the removal.
+      await deployLinger();
+      await s.run(`docker service create -q --name linger-guest --network linger_net --no-resolve-image ${LOCAL_IMAGE} sleep 3600`);
+      await expect(removeStack(s, "linger")).rejects.toThrow(/stack linger: its services are removed, but network \S+ is used by service linger-guest, which is not part of the stack \(remove it with docker service rm linger-guest, or detach it with docker service update --network-rm \S+ linger-guest\); then run stack rm again/);
+      await s.run("docker service rm linger-guest");
+      expect((await removeStack(s, "linger")).actions).toEqual(["docker stack rm linger"]);
+      expect(await lingerLeft()).toEqual([]);
+    } finally {
+      await s.run("docker rm -f linger-holder >/dev/null 2>&1; docker service rm linger-guest >/dev/null 2>&1; true");
+    }
   });
 
   it("refuses up front, changing nothing, a constraint on a label no node has that the stack does not declare as a pin", async () => {
