@@ -90,13 +90,13 @@ export function registerBootstrapCommand(program: Command): void {
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option("--verbose", "also print every remote command (secrets are redacted)")
     .option("--force", "remove nodes that left the inventory even when they hold a stack's pinned data (it is lost)")
-    .option("--dry-run", "inspect the nodes and print what a run would do; change nothing (reads over SSH only)")
-    .option("--json", "with --dry-run: print the plan as one JSON document on stdout (shape: docs/reference/cli.md)")
     .option("--concurrency <n>", `parallel SSH sessions and joins (default ${JOIN_CONCURRENCY})`, (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--concurrency must be a whole number from 1 to 64, got ${JSON.stringify(v)}`);
       return n;
     })
+    .option("--dry-run", "inspect the nodes and print what a run would do; change nothing (reads over SSH only)")
+    .option("--json", "with --dry-run: print the plan as one JSON document on stdout (shape: docs/reference/cli.md)")
     .action(async (opts: BootstrapCommandOptions) => {
       if (opts.json && !opts.dryRun) throw new Error("--json is only available with --dry-run (a real run prints its actions as they happen)");
       if (opts.dryRun) await runBootstrapDryRun(opts);

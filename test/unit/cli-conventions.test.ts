@@ -66,7 +66,9 @@ describe("hcloud-swarm CLI conventions", () => {
   });
 
   it("no source file the CLI ships emits an ANSI escape (so NO_COLOR needs nothing switched off)", () => {
-    const escape = /\\x1b|\\u001b|\\u\{1b\}|\\033|\u001b/i;
+    // Written escapes (\x1b, \u001b, \u{1b}, \033) and a raw ESC byte.
+    const written = /\\x1b|\\u001b|\\u\{1b\}|\\033/i;
+    const escape = { test: (text: string) => written.test(text) || text.includes(String.fromCharCode(27)) };
     const offenders: string[] = [];
     const walk = (d: string): void => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
