@@ -69,6 +69,19 @@ describe("hcloud-swarm --json on a live bed", () => {
     expect(plan.problems.join("\n")).toMatch(/odd|even/i);
   });
 
+  it("a dry run of an inventory without worker-1 plans its removal and removes nothing", async () => {
+    const inv = JSON.parse(fs.readFileSync(bed().inventoryPath, "utf8")) as { nodes: Array<{ name: string }> };
+    const fewer = path.join(bed().dir, "without-worker-1.json");
+    fs.writeFileSync(fewer, JSON.stringify({ ...inv, nodes: inv.nodes.filter((n) => n.name !== "worker-1") }));
+    const r = await hcloudSwarm(["bootstrap", "--dry-run", "--json", "--inventory", fewer]);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout) as Plan;
+    expect(plan.steps.map((s) => `${s.node} ${s.kind}`)).toEqual(["worker-1 remove"]);
+    expect(await swarmState("worker-1")).toBe("active");
+    const members = (await bed().exec("manager-1", "docker node ls --format '{{.Hostname}}'")).stdout.split("\n").filter((l) => l);
+    expect(members.sort()).toEqual(["manager-1", "worker-1"]);
+  });
+
   it("verify --json: every check with its status, and the exit code the document states", async () => {
     const r = await hcloudSwarm(["verify", "--json", "--inventory", bed().inventoryPath]);
     const doc = JSON.parse(r.stdout) as { schemaVersion: number; command: string; verdict: string; exitCode: number; passed: number; failed: number; unprovable: number; checks: Array<{ status: string; subject: string; what: string }> };
