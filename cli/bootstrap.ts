@@ -10,6 +10,8 @@ import { Inventory, InventoryNode, loadInventory } from "../inventory/inventory"
 import { redact } from "../transport/redact";
 import { bootstrap, BootstrapResult, JOIN_CONCURRENCY } from "../bootstrap/run";
 import { throwIfProblems } from "../common/problems";
+import { BootstrapPlan, formatPlan, planBootstrap } from "../bootstrap/dry-run";
+import { printJson } from "./json";
 
 export interface BootstrapCommandOptions {
   /** Inventory JSON file. Required. */
@@ -22,6 +24,10 @@ export interface BootstrapCommandOptions {
   readonly verbose?: boolean;
   /** Remove nodes that left the inventory even when they hold a stack's pinned data. Default false. */
   readonly force?: boolean;
+  /** Inspect and plan only; change nothing. Default false. */
+  readonly dryRun?: boolean;
+  /** With dryRun: print the plan as one JSON document. Default false. */
+  readonly json?: boolean;
 }
 
 /** Reads every key the inventory needs up front, reporting all missing or unreadable keys at once. */
@@ -61,6 +67,21 @@ export async function runBootstrapCommand(opts: BootstrapCommandOptions, print: 
   return result;
 }
 
+/**
+ * `bootstrap --dry-run`: what a run would do, and nothing done. Progress goes to stderr so that
+ * stdout holds only the plan (or, with --json, only the JSON document). Exit 1 when a run would fail.
+ */
+export async function runBootstrapDryRun(opts: BootstrapCommandOptions): Promise<BootstrapPlan> {
+  const inv = loadInventory(opts.inventory);
+  const privateKeyFor = keysFor(inv, opts.identity, `bootstrap of ${opts.inventory}`);
+  const progress = (l: string) => console.error(redact(l));
+  const plan = await planBootstrap(inv, { privateKeyFor, log: progress, ...(opts.verbose ? { trace: progress } : {}), concurrency: opts.concurrency ?? JOIN_CONCURRENCY, force: opts.force === true });
+  if (opts.json) printJson({ command: "bootstrap --dry-run", cluster: inv.cluster ?? null, ok: plan.problems.length === 0, entry: plan.entry ?? null, steps: plan.steps, problems: plan.problems.map(redact), warnings: plan.warnings.map(redact) });
+  else for (const l of formatPlan(plan)) console.log(redact(l));
+  if (plan.problems.length > 0) process.exitCode = 1;
+  return plan;
+}
+
 export function registerBootstrapCommand(program: Command): void {
   program
     .command("bootstrap")
@@ -74,7 +95,11 @@ export function registerBootstrapCommand(program: Command): void {
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--concurrency must be a whole number from 1 to 64, got ${JSON.stringify(v)}`);
       return n;
     })
+    .option("--dry-run", "inspect the nodes and print what a run would do; change nothing (reads over SSH only)")
+    .option("--json", "with --dry-run: print the plan as one JSON document on stdout (shape: docs/reference/cli.md)")
     .action(async (opts: BootstrapCommandOptions) => {
-      await runBootstrapCommand(opts);
+      if (opts.json && !opts.dryRun) throw new Error("--json is only available with --dry-run (a real run prints its actions as they happen)");
+      if (opts.dryRun) await runBootstrapDryRun(opts);
+      else await runBootstrapCommand(opts);
     });
 }

@@ -11,7 +11,8 @@ import { latencyNote, readShape, shapeNodes } from "../local/ns/shape";
 import { formatShapes, isEmptyRequest, NodeShape, parseShapeArgs, selectNodes, ShapeAction, ShapeArgs } from "../local/shape";
 import { readVmShape, shapeVmNodes, vmShapeContext } from "../local/vm/shape";
 import * as os from "os";
-import { anyBedStatus, bedKindOf, downAnyBed, upAnyBed } from "../local/bed";
+import { anyBedStatus, anyBedStatusJson, bedKindOf, downAnyBed, upAnyBed } from "../local/bed";
+import { printJson } from "./json";
 import { alignColumns } from "../common/columns";
 import { VM_PUBLIC_RANGE } from "../local/vm/plan";
 import { vmExec } from "../local/vm/status";
@@ -76,10 +77,12 @@ export function registerLocal(program: Command): void {
     .command("status")
     .description("show the nodes, whether their sshd and dockerd answer, and which kernel features this machine lacks (or, for VMs, qemu and its memory)")
     .option("--dir <dir>", "bed directory", DEFAULT_DIR)
-    .action(async (o: { dir: string }) => {
+    .option("--json", "print the status as one JSON document on stdout (shape: docs/reference/cli.md)")
+    .action(async (o: { dir: string; json?: boolean }) => {
       try {
         requireLinuxRoot();
-        process.stdout.write(await anyBedStatus(o.dir));
+        if (o.json) printJson(await anyBedStatusJson(o.dir));
+        else process.stdout.write(await anyBedStatus(o.dir));
       } catch (err) {
         fail(err);
       }

@@ -3,11 +3,13 @@ import { registerLocal } from "./local";
 import { registerBootstrapCommand } from "./bootstrap";
 import { registerStackCommands } from "./stack";
 import { registerVerifyCommand } from "./verify";
+import { packageVersion } from "./version";
 
 /** Builds the `hcloud-swarm` command tree. Each command family lives in its own module. */
 export function buildProgram(): Command {
   const program = new Command("hcloud-swarm")
     .description("A Docker Swarm on Hetzner Cloud (or on this machine) with every overlay encrypted.")
+    .version(packageVersion(), "-V, --version", "print the version of hcloud-swarm")
     .showHelpAfterError();
   registerLocal(program);
   registerBootstrapCommand(program);

@@ -19,6 +19,7 @@ import { formatFinding, parseStack, stackNameFromFile } from "../stacks/source";
 import { loadStackFile, templateNames } from "../stacks/template";
 import { parseVarArgs } from "../stacks/variables";
 import { checkedName } from "../transport/shell";
+import { lintJson, type LintedFile, printJson } from "./json";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -57,7 +58,8 @@ export function registerStackCommands(program: Command): void {
     .option("--name <stack>", "stack name used in messages and for <stack>_default (default: from the file name)")
     .option("--inventory <file>", "judge with the manager's docker stack config and check against the cluster: its encrypted and plain networks, its ingress (as stack deploy does)")
     .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
-    .action(async (files: string[], opts: { name?: string; inventory?: string; identity?: string }) => {
+    .option("--json", "print the findings as one JSON document on stdout (shape: docs/reference/cli.md); the exit code is the same")
+    .action(async (files: string[], opts: { name?: string; inventory?: string; identity?: string; json?: boolean }) => {
       let ctx: LintContext = {};
       let s: SshSession | undefined;
       try {
@@ -66,6 +68,7 @@ export function registerStackCommands(program: Command): void {
           ctx = lintContext({ networks: await overlayNetworks(s) });
         }
         let total = 0;
+        const linted: LintedFile[] = [];
         for (const ref of files) {
           const f = loadStackFile(ref);
           const stackName = opts.name ?? (f.builtin ? f.defaultName : stackNameFromFile(f.file));
@@ -74,12 +77,15 @@ export function registerStackCommands(program: Command): void {
           else judgement = await judgeLocally({ text: f.text, baseDir: path.dirname(path.resolve(f.file)) });
           const findings = lintJudged({ file: f.file, stack: stackName, sourceText: f.text, judgement }, ctx);
           total += findings.length;
+          linted.push({ file: f.file, stack: stackName, judge: judgement.judge, skipped: judgement.skipped, findings });
+          if (opts.json) continue;
           for (const x of findings) console.log(formatFinding(x));
           const judged = `judged by ${judgement.judge}${judgement.skipped.length ? `; not used: ${judgement.skipped.join("; ")}` : ""}`;
           console.log(findings.length === 0 ? `${f.file}: ok (${judged})` : `${f.file}: ${findings.length} problem${findings.length === 1 ? "" : "s"} (${judged})`);
         }
+        if (opts.json) printJson(lintJson(linted));
         if (total > 0) {
-          console.error(`${total} problem${total === 1 ? "" : "s"}; a stack with any of them is refused by stack deploy`);
+          if (!opts.json) console.error(`${total} problem${total === 1 ? "" : "s"}; a stack with any of them is refused by stack deploy`);
           process.exitCode = 1;
         }
       } finally {

@@ -7,6 +7,7 @@ import { loadInventory } from "../inventory/inventory";
 import { verifyCluster } from "../verify/run";
 import { formatChecks } from "../verify/checks";
 import { DEFAULT_PROBE_IMAGE } from "../verify/wire";
+import { printJson, verifyJson } from "./json";
 
 export function registerVerifyCommand(program: Command): void {
   program
@@ -16,10 +17,12 @@ export function registerVerifyCommand(program: Command): void {
     .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
     .option("--wire", "also prove it on the wire: capture on the nodes' underlay while probes cross every encrypted overlay, a plain control overlay and ingress; counts ESP, VXLAN and clear text (creates and removes a probe network, containers and service)")
     .option("--probe-image <image>", `image of the --wire probes, on the nodes or pullable (on the local beds: hcloud-swarm/busybox:local)`, DEFAULT_PROBE_IMAGE)
-    .action(async (opts: { inventory: string; identity?: string; wire?: boolean; probeImage: string }) => {
+    .option("--json", "print the result as one JSON document on stdout (shape: docs/reference/cli.md); progress stays on stderr")
+    .action(async (opts: { inventory: string; identity?: string; wire?: boolean; probeImage: string; json?: boolean }) => {
       const wire = opts.wire ? { probeImage: opts.probeImage, log: (l: string) => console.error(l) } : undefined;
       const summary = await verifyCluster(loadInventory(opts.inventory), opts.identity, wire);
-      for (const l of formatChecks(summary)) console.log(l);
+      if (opts.json) printJson(verifyJson(summary));
+      else for (const l of formatChecks(summary)) console.log(l);
       process.exitCode = summary.exitCode;
     });
 }

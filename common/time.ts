@@ -1,6 +1,6 @@
 /**
  * Waiting, in one place. Everything here is captured by value into the dynamic providers (see
- * docs/dynamic-providers.md), so it holds no module state.
+ * docs/design/dynamic-providers.md), so it holds no module state.
  */
 
 export function sleep(ms: number): Promise<void> {

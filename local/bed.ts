@@ -11,7 +11,7 @@ import { downBed as downNsBed } from "./ns/state";
 import { bedStatus, formatStatus } from "./ns/status";
 import { canonicalDir } from "./dir";
 import { downVmBed } from "./vm/bed";
-import { vmBedStatus } from "./vm/status";
+import { readVmBedStatus, vmBedStatus } from "./vm/status";
 import { upVmBed } from "./vm/up";
 import type { BedKind } from "./prerequisites";
 
@@ -111,4 +111,22 @@ export async function downAnyBed(dir: string): Promise<BedDownReport> {
 /** `local status` for whichever kind DIR holds. */
 export async function anyBedStatus(dir: string): Promise<string> {
   return bedKindOf(dir) === "vm" ? vmBedStatus(dir) : formatStatus(await bedStatus(dir));
+}
+
+/**
+ * `local status --json` for whichever kind DIR holds: the same facts as the table, one shape for
+ * both kinds (documented in docs/reference/cli.md). `kind` is null when DIR holds no bed.
+ */
+export async function anyBedStatusJson(dir: string): Promise<object> {
+  if (bedKindOf(dir) === "vm") {
+    const s = await readVmBedStatus(dir);
+    if (s) {
+      const nodes = s.vms.map((v) => ({ name: v.name, role: v.role, address: v.publicIp, privateAddress: v.privateIp, running: v.running, sshd: v.sshd, dockerd: v.engine !== undefined, engine: v.engine ?? null, rssMiB: v.rssMiB ?? null }));
+      return { command: "local status", dir: s.dir, kind: "vm", network: { namespace: s.namespace, publicSubnet: s.publicSubnet, privateCidr: s.privateCidr }, accelerator: { name: s.accelerator, reason: s.acceleratorReason }, nodes, kernel: null };
+    }
+  }
+  const s = await bedStatus(dir);
+  const nodes = s.nodes.map((n) => ({ name: n.name, role: n.role, address: n.ip, privateAddress: null, running: n.sshd || n.dockerd, sshd: n.sshd, dockerd: n.dockerd, engine: n.engine ?? null, rssMiB: null }));
+  const kernel = s.kernel.map((f) => ({ name: f.name, available: f.available, detail: f.detail, consequence: f.consequence }));
+  return { command: "local status", dir: s.dir, kind: s.bridge ? "namespace" : null, network: s.bridge ? { bridge: s.bridge, subnet: s.subnet ?? null } : null, accelerator: null, nodes, kernel };
 }

@@ -112,7 +112,7 @@ async function teardownStep(o: RehearsalOptions, step: DayStep): Promise<StepRes
   const problems: string[] = [];
   const k = bedNumber(o.dir);
   const vmsBefore = vmsOf(o.dir);
-  // As the README's "Tearing down" says: a node holding a stack's pinned data is only removed when
+  // As docs/guides/teardown.md says: a node holding a stack's pinned data is only removed when
   // the user says the data goes with it; a destroy of the whole cluster does.
   console.log(`  $ ${FORCE_SCALE_DOWN_ENV}=1 pulumi destroy   (the stacks' pinned data goes with the cluster)`);
   const report = await runProgramStep(o, step, "destroy", { ...process.env, [FORCE_SCALE_DOWN_ENV]: "1" });

@@ -36,7 +36,7 @@ export function formatResult(n: number, r: StepResult): string {
   return [head, ...r.problems.map((p) => `  - ${p.split("\n").join("\n    ")}`)].join("\n");
 }
 
-/** The figures of every step as a table (the README's rehearsal table comes from it). */
+/** The figures of every step as a table (docs/lab/2026-12-01-rehearsal.md's table comes from it). */
 export function formatFigures(results: readonly StepResult[]): string {
   const rows = results.map((r, i) => {
     const f = r.figures;

@@ -168,7 +168,7 @@ type LocalCli = { readonly ok: true; readonly version: string } | { readonly ok:
 /**
  * Whether a local Docker CLI has `docker stack config` (run on a known file) and its version,
  * found once per binary and process: linting many files, or a deploy per stack, probes once. The
- * cache lives on globalThis (docs/dynamic-providers.md, rule 6) and is keyed by the file's identity.
+ * cache lives on globalThis (docs/design/dynamic-providers.md, rule 6) and is keyed by the file's identity.
  */
 async function localCli(docker: string, cwd: string): Promise<LocalCli> {
   const g = globalThis as unknown as Record<string, Record<string, LocalCli> | undefined>;

@@ -13,7 +13,7 @@ import { locate, type ValuePath } from "./origin";
 import { type Finding, parseStack, type StackSource } from "./source";
 import { type HostMount, readStack, type ServiceModel, type StackModel } from "./structure";
 
-/** Every rule id, with what it refuses (the README's table says the same). */
+/** Every rule id, with what it refuses (docs/reference/lint-rules.md's table says the same). */
 export const RULES: ReadonlyArray<readonly [string, string]> = [
   ["unencrypted-overlay", "an overlay the stack creates without the encrypted option, or a service on the implicit plain <stack>_default"],
   ["external-network", "an external overlay (by its real name) that is plain in the cluster or not known to be encrypted"],

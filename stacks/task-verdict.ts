@@ -49,7 +49,7 @@ const NODE_SIDE: readonly ErrorClass[] = [
   },
 ];
 
-// An array, not a Set: module values are copied into the serialized provider (docs/dynamic-providers.md, rule 1).
+// An array, not a Set: module values are copied into the serialized provider (docs/design/dynamic-providers.md, rule 1).
 const STOPPED: readonly string[] = ["shutdown", "remove", "complete", "orphaned"];
 
 function imageOf(err: string, svc: ServiceFacts): string {

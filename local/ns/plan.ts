@@ -10,7 +10,7 @@
 import { NodeRole } from "../../inventory/inventory";
 import { NodeCounts, planRoles } from "../nodes";
 
-/** The private range of every local test bed; documented in the README. */
+/** The private range of every local test bed; documented in docs/guides/local-test-beds.md. */
 export const BED_RANGE = "10.213.0.0/16";
 const RANGE_PREFIX = "10.213";
 /** Bed numbers K; 0 and 255 are skipped so no bed's /24 looks like a network or broadcast block. */

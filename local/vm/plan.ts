@@ -13,7 +13,7 @@ import * as YAML from "yaml";
 import { bigIntToIp, cidr, ipToBigInt, parseCidr } from "../../common/cidr";
 import { PRIVATE_MTU, PUBLIC_MTU } from "../../infra/plan";
 
-/** Every VM bed's public range (a /25 per bed); documented in the README. */
+/** Every VM bed's public range (a /25 per bed); documented in docs/guides/local-test-beds.md. */
 export const VM_PUBLIC_RANGE = "10.215.0.0/16";
 const PREFIX = "10.215";
 export const MIN_VM_BED = 1;

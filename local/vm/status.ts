@@ -50,13 +50,24 @@ async function engineOf(node: InventoryNode | undefined): Promise<string | undef
   }
 }
 
-/** Formatted status of the VM bed in DIR. */
-export async function vmBedStatus(dirArg: string): Promise<string> {
+/** What `local status` reads of a VM bed; undefined when DIR holds none. */
+export interface VmBedStatus {
+  readonly dir: string;
+  readonly namespace: string;
+  readonly publicSubnet: string;
+  readonly privateCidr: string;
+  readonly accelerator: string;
+  readonly acceleratorReason: string;
+  readonly imageHash: string;
+  readonly vms: readonly VmStatus[];
+}
+
+export async function readVmBedStatus(dirArg: string): Promise<VmBedStatus | undefined> {
   const dir = canonicalDir(dirArg);
   const s = readVmState(dir);
-  if (!s) return `no VM bed in ${dir}\n`;
+  if (!s) return undefined;
   const inv = inventoryNodes(dir);
-  const rows: VmStatus[] = await Promise.all(
+  const vms: VmStatus[] = await Promise.all(
     s.vms.map(async (v) => {
       const pid = readPid(vmPaths(dir, v.name).pidFile) ?? 0;
       const running = pid > 0 && isOurQemu(pid, `hsv${s.k}-${v.name}`);
@@ -66,15 +77,22 @@ export async function vmBedStatus(dirArg: string): Promise<string> {
       return { name: v.name, role: inv.get(v.name)?.role ?? "-", publicIp: v.publicIp, privateIp: v.privateIp, running, sshd, ...(rss !== undefined ? { rssMiB: rss } : {}), ...(engine ? { engine } : {}) };
     }),
   );
+  return { dir, namespace: `hsv${s.k}`, publicSubnet: `10.215.${s.k}.0/25`, privateCidr: s.privateCidr, accelerator: s.accel, acceleratorReason: s.accelReason, imageHash: s.image.hash, vms };
+}
+
+/** Formatted status of the VM bed in DIR. */
+export async function vmBedStatus(dirArg: string): Promise<string> {
+  const s = await readVmBedStatus(dirArg);
+  if (!s) return `no VM bed in ${canonicalDir(dirArg)}\n`;
   const table = [
     ["VM", "ROLE", "PUBLIC", "PRIVATE", "QEMU", "RSS", "SSHD", "DOCKER"],
-    ...rows.map((r) => [r.name, r.role, r.publicIp, r.privateIp, r.running ? "running" : "DOWN", r.rssMiB !== undefined ? `${r.rssMiB} MiB` : "-", r.sshd ? "up" : "DOWN", r.engine ?? "DOWN"]),
+    ...s.vms.map((r) => [r.name, r.role, r.publicIp, r.privateIp, r.running ? "running" : "DOWN", r.rssMiB !== undefined ? `${r.rssMiB} MiB` : "-", r.sshd ? "up" : "DOWN", r.engine ?? "DOWN"]),
   ];
   const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const out = [
-    `VM bed ${dir}: namespace hsv${s.k}, public 10.215.${s.k}.0/25 (of ${VM_PUBLIC_RANGE}), private ${s.privateCidr}`,
-    `accelerator ${s.accel.toUpperCase()}: ${s.accelReason}`,
-    `guest image ${s.image.hash}: Debian 12, stock kernel (ESP, xfrm, IPVS, VXLAN as modules)`,
+    `VM bed ${s.dir}: namespace ${s.namespace}, public ${s.publicSubnet} (of ${VM_PUBLIC_RANGE}), private ${s.privateCidr}`,
+    `accelerator ${s.accelerator.toUpperCase()}: ${s.acceleratorReason}`,
+    `guest image ${s.imageHash}: Debian 12, stock kernel (ESP, xfrm, IPVS, VXLAN as modules)`,
     ...table.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()),
   ];
   return out.join("\n") + "\n";

@@ -20,7 +20,7 @@ import { BUILD_TIMEOUT_MS, builtEntry, runChild, type ChildOutcome } from "../su
 import { testbedDir } from "../support/testbed";
 
 /**
- * The whole journey on an idle 2-core machine takes ~15 min (README, "VM bed figures"), a cold
+ * The whole journey on an idle 2-core machine takes ~15 min (docs/lab/2026-12-01-vm-bed.md), a cold
  * image build included; a busy machine takes twice that or more. Past 45 min something hangs, and
  * CI's 90 minutes must still hold the rest of `npm test`.
  */

@@ -16,7 +16,7 @@ import { downVmBed } from "../../local/vm/bed";
 import { qemuPidsByPrefix } from "../../local/vm/qemu";
 import { readVmState } from "../../local/vm/state";
 
-/** VMs under TCG on 2 cores: the short form took ~15–25 min here (README); 60 min is "broken". */
+/** VMs under TCG on 2 cores: the short form took ~15–25 min here (docs/lab/); 60 min is "broken". */
 const REHEARSAL_TIMEOUT_MS = 60 * 60_000;
 jest.setTimeout(REHEARSAL_TIMEOUT_MS + 120_000);
 

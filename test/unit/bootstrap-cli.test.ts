@@ -14,9 +14,9 @@ const node = (name: string, privateKeyPath?: string) => ({
 });
 
 describe("hcloud-swarm bootstrap (command line)", () => {
-  it("is registered with --inventory required and --identity, --verbose, --force, --concurrency", () => {
+  it("is registered with --inventory required and --identity, --verbose, --force, --concurrency, --dry-run, --json", () => {
     const cmd = buildProgram().commands.find((c) => c.name() === "bootstrap");
-    expect(cmd?.options.map((o) => o.long)).toEqual(["--inventory", "--identity", "--verbose", "--force", "--concurrency"]);
+    expect(cmd?.options.map((o) => o.long)).toEqual(["--inventory", "--identity", "--verbose", "--force", "--concurrency", "--dry-run", "--json"]);
     expect(cmd?.options.find((o) => o.long === "--inventory")?.required).toBe(true);
   });
 

@@ -1,7 +1,7 @@
 /**
  * Every dynamic provider the program registers, rebuilt from its serialized text exactly as Pulumi's
  * provider host does, and run. The rules these providers must follow are in
- * docs/dynamic-providers.md; a break of one of them shows up here instead of at `pulumi up`.
+ * docs/design/dynamic-providers.md; a break of one of them shows up here instead of at `pulumi up`.
  */
 import * as path from "path";
 import requireFromString from "require-from-string";
