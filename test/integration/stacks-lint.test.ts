@@ -22,6 +22,7 @@ import { isGoMap, readDockerYaml } from "../../stacks/dialect";
 import { removeStack } from "../../stacks/remove";
 import { MTU_OPTION } from "../../stacks/render";
 import { HOSTILE_STACKS } from "../support/hostile-stacks";
+import { ROUND3_CASES } from "../support/hostile-stacks-r3";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 jest.setTimeout(300_000);
@@ -111,6 +112,18 @@ describe("stack deploy judged by Docker's loader", () => {
     for (const r of h.deployRules ?? h.rules) expect(rules).toContain(r);
     expect(await snapshot()).toBe(before);
   });
+
+  // One case per round-3 class (the unit suite judges them all): refused by deploy on a real swarm.
+  it.each(["default-external-host", "remap-postgres-host", "redis-empty-user", "overlay-lowerdir-root", "driver-empty-plain"].map((n) => [n, ROUND3_CASES.find((c) => c.name === n)!] as const))(
+    "round 3: refuses %s and leaves the cluster unchanged",
+    async (name, c) => {
+      const before = await snapshot();
+      const err = (await deploy(`r3-${name}`, c.text).catch((e: unknown) => e)) as LintRefusedError;
+      expect(err).toBeInstanceOf(LintRefusedError);
+      for (const r of c.rules) expect(err.message).toContain(`[${r}]`);
+      expect(await snapshot()).toBe(before);
+    },
+  );
 
   it("refuses hostile files with this machine's CLI as the judge when the manager's CLI lacks docker stack config", async () => {
     const before = await snapshot();
