@@ -65,7 +65,9 @@ export function secretRules(services: readonly ServiceModel[], source: GoMap | u
     const byName = SECRET_NAME.test(e.key) && !QUALIFIER.test(e.key);
     if (lib.length === 0 && !shape && !byName) continue;
     const what = lib.length ? `its value is ${[...new Set(lib)].join(", ")} (secretlint)` : shape ? `its value holds ${shape}` : `its name says it is a credential`;
-    const from = writtenInEnvironment(source, svc.name, e.key) ? "environment" : "a line of env_file";
-    at(e.path, "plain-secret", `${e.key} (from ${from}): ${what}; the service would get it as plain text in its spec, readable by anyone who can run docker service inspect and kept unencrypted in the swarm's state; put it in a Docker secret and give the service ${e.key}_FILE=/run/secrets/<name> (or the image's own *_FILE variable)`, { service: svc.name });
+    const written = writtenInEnvironment(source, svc.name, e.key);
+    const from = written ? "environment" : "a line of env_file";
+    // A line of an env file has no line in the stack file: point at the env_file: entry.
+    at(written ? e.path : [...svc.path, "env_file"], "plain-secret", `${e.key} (from ${from}): ${what}; the service would get it as plain text in its spec, readable by anyone who can run docker service inspect and kept unencrypted in the swarm's state; put it in a Docker secret and give the service ${e.key}_FILE=/run/secrets/<name> (or the image's own *_FILE variable)`, { service: svc.name });
   }
 }
