@@ -210,8 +210,8 @@ describe("stack lint --inventory", () => {
     const r = await hcloudSwarm(["stack", "lint", file, "traefik", "--inventory", bed().inventoryPath]);
     expect(r.code).toBe(1);
     const text = r.out;
-    expect(text).toContain(`${file}:4: stack "cli-hostile", service "app": publishes port 2377 (swarm management)`);
-    expect(text).toMatch(/cli-hostile\.yml: 1 problem \(judged by docker stack config on manager-1 \(/);
+    expect(text).toContain(`${file}:4: stack "cli-hostile", service "app": ports (2377:2377/tcp, mode host) takes port 2377 (swarm management, tcp)`);
+    expect(text).toMatch(/cli-hostile\.yml: 1 problem \(judged by docker stack config on manager-1 \(.*; variables interpolated with only HOME and PATH, none from your shell\)/);
     expect(text).toMatch(/traefik\/stack\.yml: ok \(judged by docker stack config on manager-1/);
   });
 });
