@@ -112,6 +112,7 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
     const e = ROUND3_CASES.find((x) => x.name === "env-file-line")!;
     const j = (await judges(e.text, dirFor(e))).docker;
     const [g] = lintJudged({ file: "app.yml", stack: "app", sourceText: e.text, judgement: j });
+    expect(g.line).toBe(6); // the env_file: line
     expect(g.message).toMatch(/^DB_PASS \(from a line of env_file\): its name says it is a credential; .*DB_PASS_FILE=\/run\/secrets/);
     expect(docker.judge).toMatch(/variables interpolated with an empty environment/);
   });
