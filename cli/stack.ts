@@ -11,7 +11,7 @@ import { describeConvergence } from "../stacks/converge";
 import { deployStack, REMOTE_DIR, renderFor } from "../stacks/deploy";
 import { parsePinArgs } from "../stacks/pins";
 import { type Judgement, judgeForDeploy, judgeLocally, managerContext } from "../stacks/judge";
-import { type LintContext, lintJudged } from "../stacks/lint";
+import { type LintContext, lintJudged, lintWarnings } from "../stacks/lint";
 import { lintContext } from "../stacks/plan";
 import { readMeta } from "../stacks/meta";
 import { removeStack } from "../stacks/remove";
@@ -80,6 +80,7 @@ export function registerStackCommands(program: Command): void {
           linted.push({ file: f.file, stack: stackName, judge: judgement.judge, skipped: judgement.skipped, findings });
           if (opts.json) continue;
           for (const x of findings) console.log(formatFinding(x));
+          for (const w of lintWarnings({ file: f.file, sourceText: f.text, judgement })) console.error(`warning: ${w}`);
           const judged = `judged by ${judgement.judge}${judgement.skipped.length ? `; not used: ${judgement.skipped.join("; ")}` : ""}`;
           console.log(findings.length === 0 ? `${f.file}: ok (${judged})` : `${f.file}: ${findings.length} problem${findings.length === 1 ? "" : "s"} (${judged})`);
         }

@@ -46,6 +46,8 @@ export interface NodeFacts extends SchedulingFacts {
   readonly availability: string;
   /** "ready", "down", "unknown" or "disconnected". */
   readonly state: string;
+  /** Description.Engine.EngineVersion, e.g. "29.1.2"; "" when the node does not say. */
+  readonly engineVersion?: string;
 }
 
 /** One task of a service, from `docker inspect --type task` (the API's own fields, not a table). */
@@ -176,7 +178,7 @@ export async function nodeFacts(s: SshSession): Promise<NodeFacts[]> {
   type Raw = {
     ID: string;
     Spec: { Role?: string; Availability?: string; Labels?: Record<string, string> | null };
-    Description?: { Hostname?: string; Platform?: { OS?: string; Architecture?: string }; Engine?: { Labels?: Record<string, string> | null } };
+    Description?: { Hostname?: string; Platform?: { OS?: string; Architecture?: string }; Engine?: { Labels?: Record<string, string> | null; EngineVersion?: string } };
     Status?: { State?: string; Addr?: string };
     ManagerStatus?: { Addr?: string } | null;
   };
@@ -195,6 +197,7 @@ export async function nodeFacts(s: SshSession): Promise<NodeFacts[]> {
       engineLabels: n.Description?.Engine?.Labels ?? {},
       availability: n.Spec.Availability ?? "active",
       state: n.Status?.State ?? "unknown",
+      engineVersion: n.Description?.Engine?.EngineVersion ?? "",
     };
   });
 }

@@ -13,9 +13,10 @@ import { ValidationError } from "../common/problems";
 import { canonicalText } from "./canonical";
 import { networkUsers, nodeFacts, overlayNetworks, runningTasksPerNode, secretNames, stackServices } from "./cluster";
 import { waitForConvergence, type ConvergeReport } from "./converge";
-import { readDockerYaml } from "./dialect";
+import { isGoMap, readDockerYaml } from "./dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
-import { lintJudged } from "./lint";
+import { imageEngineProblems } from "./image-engine";
+import { lintJudged, lintWarnings } from "./lint";
 import { addLabels } from "../swarm/node-update";
 import { describePin, type PinAction, type PinRequest } from "./pins";
 import { DeployRefusedError, precheckDeploy } from "./precheck";
@@ -106,6 +107,13 @@ async function lacksIpvs(s: SshSession): Promise<boolean> {
   return (await s.run("test -e /proc/net/ip_vs", { allowFailure: true })).code !== 0;
 }
 
+/** service → image of the stack file as written (template references left as they are). */
+function sourceImages(text: string): Array<readonly [string, string]> {
+  const data = readDockerYaml(text).data;
+  const services = isGoMap(data) && isGoMap(data.services) ? data.services : undefined;
+  return Object.entries(services ?? {}).flatMap(([name, svc]) => (isGoMap(svc) && typeof svc.image === "string" ? [[name, svc.image] as const] : []));
+}
+
 /** Deploys over an open session to a manager. */
 export async function deployStack(s: SshSession, args: DeployArgs): Promise<DeployResult> {
   const log = args.log ?? (() => undefined);
@@ -116,18 +124,22 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   const { judgement, text, findings } = await judgeAndLint(s, args, rendered, facts, mtu);
   log(`${rendered.stack}: judged by ${judgement.judge}${judgement.skipped.length ? ` (not used: ${judgement.skipped.join("; ")})` : ""}`);
   for (const w of judgement.warnings) log(`${rendered.stack}: Docker says: ${w}`);
+  for (const w of lintWarnings({ file: args.source.file, sourceText: args.source.text, judgement })) log(`WARNING: ${w}`);
   if (findings.refused.length > 0) throw new LintRefusedError(rendered.stack, findings.refused.map(formatFinding), judgement.judge);
+  const nodes = await nodeFacts(s);
   const pre = precheckDeploy({
     stack: rendered.stack,
     text,
     pins: rendered.meta.pins.map((p) => p.label),
     generatedSecrets: rendered.secrets.map((x) => x.name),
     existingSecrets: facts.secrets,
-    nodes: await nodeFacts(s),
+    nodes,
     load: await runningTasksPerNode(s),
     requests: args.pins ?? [],
     inventory: args.inventory.nodes,
   });
+  // The images as the user wrote them: on the test bed the rendered stack runs a local image instead.
+  pre.problems.push(...imageEngineProblems(sourceImages(args.source.text), nodes.map((n) => [n.hostname || n.id, n.engineVersion ?? ""] as const)));
   if (pre.problems.length > 0) throw new DeployRefusedError(rendered.stack, pre.problems);
   for (const w of pre.warnings) log(`WARNING: ${w}`);
 

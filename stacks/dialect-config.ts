@@ -3,11 +3,12 @@
  * that has that command can be asked. YAML as yaml.v3 reads it (dialect.ts), interpolation and
  * casts (interpolate.ts), then the loader's normalisations that decide what is deployed: the real
  * name of external objects, bind mounts in long form with absolute sources, secret and config
- * files made absolute, environment as a mapping. Whatever it cannot reproduce (env_file, which
- * Docker reads from disk) is refused, never guessed.
+ * files made absolute, environment as a mapping. `env_file` is read as Docker reads it (env-file.ts)
+ * when the file is on this machine; whatever it cannot reproduce is refused, never guessed.
  */
 import * as path from "path";
 import { type DialectProblem, type GoMap, type GoValue, isGoMap, type Located, newGoMap, readDockerYaml } from "./dialect";
+import { readEnvFile } from "./env-file";
 import { interpolateConfig, type InterpolationEnv } from "./interpolate";
 
 export interface DialectConfigOptions {
@@ -76,14 +77,42 @@ export function dialectStackConfig(text: string, opts: DialectConfigOptions): Di
     for (const name of Object.keys(services)) {
       const svc = services[name];
       if (!isGoMap(svc)) continue;
-      if (svc.env_file !== undefined) {
-        problems.push({ path: ["services", name, "env_file"], message: `services.${name}.env_file: Docker reads env files from disk when it loads the stack, which the Docker-dialect judge cannot reproduce; put the variables under environment: (secrets as Docker secrets), or judge with a Docker CLI that has docker stack config` });
+      const fromFiles = svc.env_file === undefined ? [] : envFiles(svc.env_file, opts.baseDir, env);
+      if (fromFiles === undefined) {
+        problems.push({ path: ["services", name, "env_file"], message: `services.${name}.env_file: Docker reads env files from disk when it loads the stack, and this file is not readable here, so the Docker-dialect judge cannot reproduce it; put the variables under environment: (secrets as Docker secrets), or judge with a Docker CLI that has docker stack config` });
+      } else if ("error" in fromFiles) {
+        problems.push({ path: ["services", name, "env_file"], message: fromFiles.error });
+      } else if (fromFiles.length > 0 || svc.environment !== undefined) {
+        // As Docker's loader: the files' variables first, then environment: overrides them.
+        const merged = newGoMap();
+        for (const [k, v] of fromFiles) merged[k] = v;
+        const own = svc.environment === undefined ? newGoMap() : environment(svc.environment, env);
+        if (isGoMap(own)) for (const k of Object.keys(own)) merged[k] = own[k];
+        svc.environment = isGoMap(own) ? merged : own;
       }
-      if (svc.environment !== undefined) svc.environment = environment(svc.environment, env);
       if (Array.isArray(svc.volumes)) svc.volumes = svc.volumes.map((v) => serviceVolume(v, opts.baseDir, env));
     }
   }
   return { data, problems, warnings, at: read.at };
+}
+
+/** Every env_file's variables in order; undefined when one is not readable here. */
+function envFiles(v: GoValue, baseDir: string, env: InterpolationEnv): Array<readonly [string, string]> | { error: string } | undefined {
+  const out: Array<readonly [string, string]> = [];
+  for (const f of Array.isArray(v) ? v : [v]) {
+    const file = typeof f === "string" ? f : isGoMap(f) && typeof f.path === "string" ? f.path : undefined;
+    if (file === undefined) return undefined;
+    let r: ReturnType<typeof readEnvFile>;
+    try {
+      r = readEnvFile(absPath(baseDir, file), env);
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+    if (r === undefined) return undefined;
+    if ("error" in r) return r;
+    out.push(...r.vars);
+  }
+  return out;
 }
 
 function dedupe(problems: readonly DialectProblem[]): DialectProblem[] {

@@ -41,6 +41,14 @@ export interface Judgement {
   readonly baseDir: string;
   /** Why better judges were not used, e.g. "manager-1: docker stack config: unknown shorthand flag: 'c' in -c". */
   readonly skipped: readonly string[];
+  /** Names of the variables interpolation saw (none for a local lint). */
+  readonly envNames?: readonly string[];
+}
+
+/** How the judge's environment is named in its description: every judge interpolates with only these. */
+export function envNote(env: InterpolationEnv | undefined): string {
+  const names = Object.keys(env ?? {});
+  return names.length ? `; variables interpolated with only ${names.join(" and ")}, none from your shell` : "; variables interpolated with an empty environment, none from your shell";
 }
 
 export interface JudgeRequest {
@@ -53,7 +61,12 @@ export interface JudgeRequest {
 }
 
 /** What a CLI printed, read back in Docker's dialect. */
-function fromDockerOutput(kind: JudgeKind, judge: string, req: JudgeRequest, r: { code: number; stdout: string; stderr: string }, skipped: readonly string[]): Judgement {
+function fromDockerOutput(kind: JudgeKind, judgeName: string, req: JudgeRequest, r: { code: number; stdout: string; stderr: string }, skipped: readonly string[]): Judgement {
+  const judge = judgeName + envNote(req.env);
+  return { ...fromDockerOutputAs(kind, judge, req, r, skipped), envNames: Object.keys(req.env ?? {}) };
+}
+
+function fromDockerOutputAs(kind: JudgeKind, judge: string, req: JudgeRequest, r: { code: number; stdout: string; stderr: string }, skipped: readonly string[]): Judgement {
   const warnings = r.stderr.split("\n").map((l) => l.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, "$1").trim()).filter(Boolean);
   if (r.code !== 0) {
     return { kind, judge, text: req.text, at: { line: 1 }, problems: parseDockerErrors(r.stderr || r.stdout), warnings: [], baseDir: req.baseDir, skipped };
@@ -82,8 +95,8 @@ export function parseDockerErrors(text: string): ConfigProblem[] {
 /** The Docker-dialect judge: always available, synchronous. */
 export function dialectJudge(req: JudgeRequest, skipped: readonly string[] = []): Judgement {
   const r = dialectStackConfig(req.text, { baseDir: req.baseDir, env: req.env ?? {} });
-  const judge = "hcloud-swarm's Docker-dialect reader (what Docker CLI 28's compose loader reads; no Docker CLI with docker stack config was found)";
-  return { kind: "dialect", judge, text: req.text, ...(r.problems.length === 0 && r.data ? { data: r.data } : {}), at: r.at, problems: r.problems, warnings: r.warnings, baseDir: req.baseDir, skipped };
+  const judge = `hcloud-swarm's Docker-dialect reader (what Docker CLI 28's compose loader reads; no Docker CLI with docker stack config was found)${envNote(req.env)}`;
+  return { kind: "dialect", judge, text: req.text, ...(r.problems.length === 0 && r.data ? { data: r.data } : {}), at: r.at, problems: r.problems, warnings: r.warnings, baseDir: req.baseDir, skipped, envNames: Object.keys(req.env ?? {}) };
 }
 
 /** Runs a local executable with exactly `env` (nothing inherited) and `input` on stdin. */

@@ -5,21 +5,26 @@
  * cluster, before anything is created, and deploys nothing if it fails. Rules: see RULES.
  */
 import * as path from "path";
-import { type DeclaredException } from "./exceptions";
-import { type GoMap, divergentCharacters, type Located, readDockerYaml } from "./dialect";
+import { type GoMap, divergentCharacters, isGoMap, type Located, readDockerYaml } from "./dialect";
 import { dialectJudge, type Judgement } from "./judge";
+import type { At } from "./lint-at";
+import { fileRules, hostRules } from "./lint-host";
+import { networkRules } from "./lint-network";
+import { portRules } from "./lint-ports";
+import { secretRules } from "./lint-secrets";
+import { unsetVariableWarnings } from "./lint-variables";
 import { readMeta, type StackMeta } from "./meta";
 import { locate, type ValuePath } from "./origin";
 import { type Finding, parseStack, type StackSource } from "./source";
-import { type HostMount, readStack, type ServiceModel, type StackModel } from "./structure";
+import { readStack } from "./structure";
 
 /** Every rule id, with what it refuses (docs/reference/lint-rules.md's table says the same). */
 export const RULES: ReadonlyArray<readonly [string, string]> = [
-  ["unencrypted-overlay", "an overlay the stack creates without the encrypted option, or a service on the implicit plain <stack>_default"],
-  ["external-network", "an external overlay (by its real name) that is plain in the cluster or not known to be encrypted"],
-  ["plain-secret", "a credential in plain environment"],
-  ["public-port", "a swarm, Docker API or database port published, or any port in ingress mode while ingress is plain"],
-  ["host-access", "privileged, cap_add, network_mode: host or the host network, unless declared under x-hcloud-swarm allow:"],
+  ["unencrypted-overlay", "an overlay a service uses (so stack deploy creates it) without the encrypted option, or a service on the implicit plain <stack>_default"],
+  ["external-network", "an external overlay a service uses (by its real name) that is plain in the cluster or not known to be encrypted"],
+  ["plain-secret", "a credential by value in environment or env_file (secretlint's recommended rules, URL and password= shapes, PEM keys, obvious key names)"],
+  ["public-port", "a Docker, control-plane or back-end port published or exposed as the target, by protocol, or any port in ingress mode while ingress is plain"],
+  ["host-access", "privileged, cap_add, network_mode: host or the host network (listed, or through default), a local-driver volume that mounts host data, unless declared under x-hcloud-swarm allow:"],
   ["bind-mount", "a bind mount of the Docker socket or of a host path outside the allow-list, unless declared"],
   ["file-outside", "a secret, config or env_file read from outside the stack's directory"],
   ["yaml-dialect", "a character or construct that YAML readers read differently (U+2028, U+2029, U+0085, timestamps, tags)"],
@@ -50,39 +55,8 @@ export interface LintInput {
   readonly meta?: StackMeta;
 }
 
-// Plain arrays rather than Map/Set: the Pulumi provider serializes module constants by value,
-// and serialized Maps and Sets lose their internal slots.
-/** Ports of Docker itself: no application publishes them. */
-export const SWARM_PORTS: ReadonlyArray<readonly [number, string]> = [
-  [2375, "Docker API (plain)"],
-  [2376, "Docker API (TLS)"],
-  [2377, "swarm management"],
-  [7946, "swarm gossip"],
-  [4789, "VXLAN data path"],
-];
-/** Back-end ports that never need to face the world: they talk to apps over an encrypted overlay. */
-export const BACKEND_PORTS: ReadonlyArray<readonly [number, string]> = [
-  [3306, "MySQL/MariaDB"],
-  [5432, "PostgreSQL"],
-  [6379, "Redis"],
-  [11211, "memcached"],
-  [27017, "MongoDB"],
-  [9200, "Elasticsearch"],
-  [5984, "CouchDB"],
-  [9042, "Cassandra"],
-];
-/** Host paths any service may mount read-only: the node's time zone. Everything else must be declared. */
-export const BIND_ALLOW_LIST: readonly string[] = ["/etc/localtime", "/etc/timezone", "/usr/share/zoneinfo"];
-export const DOCKER_SOCKETS: readonly string[] = ["/var/run/docker.sock", "/run/docker.sock"];
-
-const SECRET_NAME = /(PASSW(OR)?D|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH_?KEY|SALT)/i;
-/** Shell variables that contain "PWD" but hold directories. */
-const SHELL_DIRS: readonly string[] = ["PWD", "OLDPWD"];
-const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^@\s]+@/i;
-/** External networks that are not overlays. */
-const NOT_OVERLAY: readonly string[] = ["none", "bridge"];
-
-type At = (p: ValuePath, rule: string, message: string, extra?: { service?: string; network?: string }) => void;
+export { BACKEND_PORTS, SWARM_PORTS } from "./lint-ports";
+export { BIND_ALLOW_LIST, DOCKER_SOCKETS } from "./lint-host";
 
 /** Problems of the text itself, whatever judges it: the yaml package's errors (the renderer reads with it) and dialect differences. */
 function textFindings(src: StackSource): Finding[] {
@@ -105,7 +79,9 @@ export function lintJudged(input: LintInput, ctx: LintContext = {}): Finding[] {
   const findings = textFindings(src);
   if (src.doc.errors.length === 0) findings.push(...readMeta(src).findings);
   const meta = input.meta ?? readMeta(src).meta;
-  const sourceAt: Located = readDockerYaml(input.sourceText).at;
+  const sourceRead = readDockerYaml(input.sourceText);
+  const sourceAt: Located = sourceRead.at;
+  const sourceData = isGoMap(sourceRead.data) ? sourceRead.data : undefined;
   const data: GoMap | undefined = input.judgement.data;
   const lineOf = (p: ValuePath): number => locate(sourceAt, data, p);
   const at: At = (p, rule, message, extra = {}) => findings.push({ file: input.file, line: lineOf(p), stack: input.stack, rule, message, ...extra });
@@ -124,10 +100,8 @@ export function lintJudged(input: LintInput, ctx: LintContext = {}): Finding[] {
   const { model, problems } = readStack(data);
   for (const p of problems) at(p.path, "compose-structure", p.message, { ...(p.service ? { service: p.service } : {}), ...(p.network ? { network: p.network } : {}) });
   networkRules(input.stack, model, meta.externalNetworks, ctx, at);
-  for (const svc of model.services) {
-    secretRules(svc, at);
-    portRules(svc, ctx, at);
-  }
+  secretRules(model.services, sourceData, at);
+  for (const svc of model.services) portRules(svc, ctx, at);
   hostRules(model, meta.exceptions, at, (line, message) => findings.push({ file: input.file, line, stack: input.stack, rule: "template", message }));
   fileRules(model, input.judgement.baseDir, at);
   return dedupe(findings).sort((a, b) => a.line - b.line);
@@ -137,105 +111,13 @@ function dedupe(findings: Finding[]): Finding[] {
   return findings.filter((f, i) => findings.findIndex((g) => g.line === f.line && g.rule === f.rule && g.message === f.message && g.service === f.service && g.network === f.network) === i);
 }
 
-function networkRules(stack: string, model: StackModel, guaranteed: readonly string[], ctx: LintContext, at: At): void {
-  for (const n of model.networks) {
-    const overlay = n.driver === undefined || n.driver === "overlay";
-    if (!n.external) {
-      const real = n.name !== n.key ? n.name : `${stack}_${n.key}`;
-      if (overlay && !n.encrypted) {
-        at(n.path, "unencrypted-overlay", `overlay network ${real} is not encrypted: traffic between nodes would cross the wire in clear; add driver_opts: {encrypted: ""}`, { network: n.key });
-      }
-      continue;
-    }
-    const named = n.name !== n.key ? ` (its real name; the key is "${n.key}")` : "";
-    const where = n.name !== n.key ? [...n.path, "name"] : n.path;
-    // The host network is judged per service that joins it (hostRules).
-    if (n.name === "host") continue;
-    if (NOT_OVERLAY.includes(n.name)) continue;
-    if (ctx.plainNetworks?.has(n.name)) {
-      at(where, "external-network", `external network "${n.name}"${named} exists in the cluster WITHOUT encryption, which cannot be added later; recreate it: docker network rm ${n.name} && docker network create -d overlay --attachable --opt encrypted ${n.name}`, { network: n.key });
-    } else if (!guaranteed.includes(n.name) && !ctx.encryptedNetworks?.has(n.name)) {
-      at(where, "external-network", `external network "${n.name}"${named} is not known to be encrypted; list it under x-hcloud-swarm: external-networks: so deploy creates it encrypted, or create it with --opt encrypted before deploying`, { network: n.key });
-    }
-  }
-  if (model.networks.some((n) => n.key === "default")) return;
-  for (const svc of model.services) {
-    const ref = svc.networks?.find((r) => r.key === "default");
-    if (svc.networks === undefined || ref) {
-      at(ref?.path ?? svc.path, "unencrypted-overlay", `the service has no networks:, so stack deploy attaches it to the implicit overlay "${stack}_default", which is not encrypted; give it an encrypted network, or declare networks: default: driver_opts: {encrypted: ""}`, { service: svc.name, network: `${stack}_default` });
-    }
-  }
-}
-
-function secretRules(svc: ServiceModel, at: At): void {
-  for (const env of svc.environment) {
-    if (env.value === "" || env.key.toUpperCase().endsWith("_FILE") || env.value.startsWith("/run/secrets/") || SHELL_DIRS.includes(env.key)) continue;
-    if (SECRET_NAME.test(env.key) || URL_PASSWORD.test(env.value)) {
-      at(env.path, "plain-secret", `environment ${env.key} holds a credential in plain text (visible in docker service inspect); put it in a Docker secret and use ${env.key}_FILE=/run/secrets/<name>`, { service: svc.name });
-    }
-  }
-}
-
-function portRules(svc: ServiceModel, ctx: LintContext, at: At): void {
-  for (const p of svc.ports) {
-    const [lo, hi] = p.published ?? p.target;
-    for (const [table, why] of [[SWARM_PORTS, "no service needs it, and publishing it exposes or hijacks the cluster's own plane"], [BACKEND_PORTS, "back ends belong on an encrypted overlay, not on every node's public address"]] as const) {
-      for (const [port, what] of table) {
-        if (port >= lo && port <= hi) at(p.path, "public-port", `publishes port ${port} (${what}) to the world: ${why}; remove it from ports:`, { service: svc.name });
-      }
-    }
-    if (p.mode === "ingress" && !ctx.ingressEncrypted) {
-      at(p.path, "public-port", `publishes ${p.published ? `port ${p.published[0]}` : "a random port"} in ingress mode: the routing mesh forwards clients between nodes over the unencrypted "ingress" overlay; publish with mode: host (long syntax), or encrypt the cluster's ingress network`, { service: svc.name, network: "ingress" });
-    }
-  }
-}
-
-function hostRules(model: StackModel, exceptions: readonly DeclaredException[], at: At, unused: (line: number, message: string) => void): void {
-  const used = new Set<DeclaredException>();
-  const allowed = (service: string, kind: DeclaredException["kind"], value: string): boolean => {
-    const e = exceptions.find((x) => x.service === service && x.kind === kind && x.value === value);
-    if (e) used.add(e);
-    return e !== undefined;
-  };
-  const declare = (what: string) => `declare it under x-hcloud-swarm allow: (service, ${what}, reason) if the service really needs it`;
-  for (const svc of model.services) {
-    const s = { service: svc.name };
-    if (svc.privileged && !allowed(svc.name, "privileged", "true")) at(svc.privileged, "host-access", `privileged: true gives the containers every capability and every host device: root on the node; remove it, or ${declare("privileged: true")}`, s);
-    for (const c of svc.capAdd) if (!allowed(svc.name, "cap_add", c.cap)) at(c.path, "host-access", `cap_add ${c.cap} widens what the containers may do to the node's kernel; remove it, or ${declare(`cap_add: ${c.cap}`)}`, s);
-    if (svc.networkMode?.value === "host" && !allowed(svc.name, "network_mode", "host")) at(svc.networkMode.path, "host-access", `network_mode: host shares the node's network stack (swarm ports, metadata address, every interface); remove it, or ${declare("network_mode: host")}`, s);
-    for (const ref of svc.networks ?? []) {
-      const n = model.networks.find((x) => x.key === ref.key);
-      if (n?.external && n.name === "host" && !allowed(svc.name, "network_mode", "host")) {
-        at(ref.path, "host-access", `network "${ref.key}" is the host network: the service shares the node's network stack (swarm ports, metadata address, every interface); remove it, or ${declare("network_mode: host")}`, { ...s, network: ref.key });
-      }
-    }
-    for (const b of svc.binds) bindRule(b, svc.name, (source) => allowed(svc.name, "bind", source), at, declare);
-  }
-  for (const b of model.volumeBinds) bindRule(b, undefined, () => false, at, declare);
-  for (const e of exceptions) {
-    if (!used.has(e)) unused(e.line, `x-hcloud-swarm.allow: the exception for service "${e.service}" (${e.kind} ${e.value}) matches nothing in the stack; remove it so it cannot cover something added later`);
-  }
-}
-
-function bindRule(b: HostMount, service: string | undefined, allowed: (source: string) => boolean, at: At, declare: (what: string) => string): void {
-  const source = path.posix.normalize(b.source);
-  const extra = service ? { service } : {};
-  if (allowed(source)) return;
-  if (DOCKER_SOCKETS.includes(source)) {
-    at(b.path, "bind-mount", `mounts the Docker socket ${source}: whoever controls the container controls the node, and the whole swarm on a manager (read_only does not change that); remove it, or ${declare(`bind: ${source}`)}`, extra);
-  } else if (!(b.readOnly && BIND_ALLOW_LIST.some((a) => source === a || source.startsWith(`${a}/`)))) {
-    at(b.path, "bind-mount", `mounts the host path ${source}${b.readOnly ? "" : " read-write"}, outside the allow-list (read-only ${BIND_ALLOW_LIST.join(", ")}); use a named volume, or ${declare(`bind: ${source}`)}`, extra);
-  }
-}
-
-function fileRules(model: StackModel, baseDir: string, at: At): void {
-  for (const f of model.files) {
-    const abs = path.posix.resolve(baseDir, f.file);
-    const rel = path.posix.relative(path.posix.normalize(baseDir), abs);
-    if (rel === "" || rel.startsWith("..") || path.posix.isAbsolute(rel)) {
-      at(f.path, "file-outside", `${f.what} reads ${abs}, outside the stack's directory ${baseDir}: Docker reads it on the machine that deploys (a manager) and hands it to the service; keep the file next to the stack file, or use an external secret`);
-    }
-  }
+/**
+ * What lint says without refusing: port and credential positions filled from variables the judge
+ * did not have (lint-variables.ts). The judge's environment is named in its description.
+ */
+export function lintWarnings(input: Pick<LintInput, "file" | "sourceText" | "judgement">): string[] {
+  const read = readDockerYaml(input.sourceText).data;
+  return unsetVariableWarnings(input.file, isGoMap(read) ? read : undefined, input.judgement.envNames ?? []);
 }
 
 /** Lints a stack file's text with the Docker-dialect judge (synchronous; tests and the demo use it). */

@@ -156,10 +156,11 @@ function useLocalImage(doc: Document, image: string): string[] {
     const original = String(svc.get("image") ?? "");
     svc.set("image", image);
     svc.delete("command");
+    const checked = svc.has("healthcheck");
     svc.delete("healthcheck");
     svc.set("entrypoint", doc.createNode(["/bin/sh", "-c", KEEPALIVE]));
     addLabel(doc, svc, ORIGINAL_IMAGE_LABEL, original);
-    notices.push(`LOCAL IMAGES: service ${name} runs ${image} (a keep-alive loop) INSTEAD OF ${original}; nothing of ${original} is tested`);
+    notices.push(`LOCAL IMAGES: service ${name} runs ${image} (a keep-alive loop) INSTEAD OF ${original}; nothing of ${original} is tested${checked ? ", and its healthcheck is dropped (it runs the image's own commands), so converged means running, not healthy" : ""}`);
   }
   return notices;
 }

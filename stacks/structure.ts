@@ -8,6 +8,7 @@
 import { type GoMap, type GoValue, isGoMap } from "./dialect";
 import type { ValuePath } from "./origin";
 import { parsePorts, type PortProblem, type PublishedPort } from "./ports";
+import { localVolumeAccess, type VolumeHostAccess } from "./volume-drivers";
 
 export interface NetworkModel {
   /** Key under `networks:`. */
@@ -64,6 +65,8 @@ export interface StackModel {
   readonly volumes: readonly string[];
   /** Named volumes whose local driver binds a host path (`driver_opts: {o: bind, device: …}`). */
   readonly volumeBinds: readonly HostMount[];
+  /** Named volumes whose local driver mounts something of the host other than a bind (volume-drivers.ts). */
+  readonly volumeHost: readonly VolumeHostAccess[];
   readonly files: readonly FileSource[];
 }
 
@@ -108,13 +111,13 @@ export function readStack(data: GoMap): { model: StackModel; problems: Structure
       if (file !== undefined && !(isGoMap(o) && o.external === true)) files.push({ what: `${kind.slice(0, -1)} "${key}"`, file, path: [kind, key, "file"] });
     }
   }
-  const volumeBinds = volumes.flatMap((key): HostMount[] => {
-    const v = (data.volumes as GoMap)[key];
-    const opts = isGoMap(v) && isGoMap(v.driver_opts) ? v.driver_opts : undefined;
-    const device = text(opts?.device);
-    const bindOpt = /(^|,)\s*(r?bind)\s*(,|$)/.test(text(opts?.o) ?? "") || text(opts?.type) === "none";
-    return device !== undefined && bindOpt ? [{ source: device, readOnly: /(^|,)\s*ro\s*(,|$)/.test(text(opts?.o) ?? ""), path: ["volumes", key, "driver_opts", "device"] }] : [];
-  });
+  const volumeBinds: HostMount[] = [];
+  const volumeHost: VolumeHostAccess[] = [];
+  for (const key of volumes) {
+    const a = localVolumeAccess(key, (data.volumes as GoMap)[key]);
+    volumeBinds.push(...a.binds);
+    volumeHost.push(...a.host);
+  }
   const servicesMap = section("services");
   if (!servicesMap || Object.keys(servicesMap).length === 0) bad(["services"], "a stack needs at least one service under `services:`");
   const services = keysOf(servicesMap).flatMap((name) => {
@@ -125,7 +128,7 @@ export function readStack(data: GoMap): { model: StackModel; problems: Structure
     }
     return [readService(name, svc, { networks, secrets, configs, volumes }, bad, problems, files)];
   });
-  return { model: { networks, services, secrets, configs, volumes, volumeBinds, files }, problems };
+  return { model: { networks, services, secrets, configs, volumes, volumeBinds, volumeHost, files }, problems };
 }
 
 type Bad = (path: ValuePath, message: string, extra?: { service?: string; network?: string }) => void;
@@ -135,7 +138,8 @@ function readNetwork(key: string, value: GoValue, bad: Bad): NetworkModel {
   const map = isGoMap(value) ? value : undefined;
   if (value !== null && !map) bad(path, `network "${key}" must be a mapping (or empty)`, { network: key });
   const external = map?.external === true || isGoMap(map?.external);
-  const driver = text(map?.driver);
+  // Stack deploy treats `driver: ""` as no driver: overlay (Docker's output drops the key).
+  const driver = text(map?.driver) || undefined;
   const opts = map?.driver_opts;
   if (opts !== undefined && opts !== null && !isGoMap(opts)) bad([...path, "driver_opts"], `network "${key}": driver_opts must be a mapping such as {encrypted: ""}`, { network: key });
   const encrypted = isGoMap(opts) && Object.prototype.hasOwnProperty.call(opts, "encrypted");
@@ -171,7 +175,9 @@ function readService(
   if (!text(svc.image)) bad(at, `service "${name}" needs an image (stack deploy ignores build:)`, { service: name });
   if (svc.deploy !== undefined && svc.deploy !== null && !isGoMap(svc.deploy)) bad([...at, "deploy"], `service "${name}": deploy must be a mapping`, { service: name });
   let networks: Array<{ key: string; path: ValuePath }> | undefined;
-  if (svc.networks !== undefined && svc.networks !== null) {
+  // `networks: []` and `networks: {}` attach the service to `default`, as no `networks:` does (Docker's output drops them).
+  const emptyNets = (Array.isArray(svc.networks) && svc.networks.length === 0) || (isGoMap(svc.networks) && Object.keys(svc.networks).length === 0);
+  if (svc.networks !== undefined && svc.networks !== null && !emptyNets) {
     networks = refNames(svc.networks, [...at, "networks"], "networks", name, bad);
     for (const n of networks) {
       if (n.key !== "default" && !declared.networks.some((d) => d.key === n.key)) bad(n.path, `service "${name}" uses network "${n.key}", which is not declared under the top-level networks:`, { service: name, network: n.key });

@@ -129,10 +129,19 @@ describe("stacks on the test bed", () => {
     const traefik = services.get("traefik_traefik");
     expect(traefik?.constraints).toEqual(["node.role == manager", "node.labels.traefik-certs == true"]);
     expect(traefik?.labels).toMatchObject({
-      "traefik.http.routers.traefik-dashboard.middlewares": "traefik-dashboard-auth@swarm",
+      "traefik.http.routers.traefik-dashboard.middlewares": "traefik-dashboard-auth@swarm,traefik-headers@swarm",
       "traefik.http.middlewares.traefik-dashboard-auth.basicauth.usersfile": "/run/secrets/dashboard_users",
+      "traefik.http.middlewares.traefik-headers.headers.stsSeconds": "31536000",
+      "hcloud-swarm.original-image": "traefik:v3.6",
     });
-    expect(services.get("wordpress_wordpress")?.labels).toMatchObject({ "traefik.http.routers.wordpress.rule": "Host(`blog.example.test`)", "traefik.swarm.network": "traefik_public" });
+    expect(services.get("wordpress_wordpress")?.labels).toMatchObject({
+      "traefik.http.routers.wordpress.rule": "Host(`blog.example.test`)",
+      "traefik.swarm.network": "traefik_public",
+      "traefik.http.routers.wordpress.middlewares": "wordpress-headers@swarm",
+      // The install-takeover guard: nobody reaches the installer until setup_allow_from is given.
+      "traefik.http.routers.wordpress-setup.middlewares": "wordpress-setup-allow@swarm,wordpress-headers@swarm",
+      "traefik.http.middlewares.wordpress-setup-allow.ipallowlist.sourcerange": "127.0.0.1/32",
+    });
     expect(services.get("wordpress_db")?.constraints).toEqual(["node.labels.wordpress-data == true"]);
     expect(services.get("wordpress_db")?.endpointMode).toBe("dnsrr");
     const where = async (svc: string) => (await s.run(`docker service ps --filter desired-state=running --format '{{.Node}}' ${svc}`)).stdout;
