@@ -167,6 +167,8 @@ family() {
   # Docker accepts its own networks' traffic in its chains; everything else forwarded is dropped.
   $1 ${ipt} -P FORWARD DROP
 }
+snapshot() { for t in iptables ip6tables; do command -v $t >/dev/null 2>&1 || continue; for c in INPUT ${HOST_CHAIN} ${DOCKER_USER_CHAIN} ${FORWARD_CHAIN}; do $t ${ipt} -S $c 2>/dev/null || true; done; $t ${ipt} -S FORWARD 2>/dev/null | head -n 1; done; }
+before=$(snapshot)
 failed=0
 family iptables 4
 if [ -e /proc/net/if_inet6 ] && command -v ip6tables-restore >/dev/null 2>&1; then
@@ -174,6 +176,8 @@ if [ -e /proc/net/if_inet6 ] && command -v ip6tables-restore >/dev/null 2>&1; th
 else
   echo "hcloud-swarm-firewall: no IPv6 on this host; IPv4 rules only" >&2
 fi
+# Anything the run had to put back (a deleted jump, a rule inserted above ours, a lost chain) is reported.
+[ "$(snapshot)" = "$before" ] || echo "changed: the live rules differed from the ones this run enforces; rebuilt"
 [ "$failed" = 0 ] || exit 4
 # Saved only once in force: a list iptables refused is never restored at the next boot.
 printf '%s\\n' $list > "$STATE.tmp"
