@@ -109,7 +109,7 @@ case $mode in
   restore) list=$(printf '%s\\n' $saved) ;;
   *) echo "usage: $0 set|add|remove [--private ADDRESS|none] [--open CIDR]... ADDRESS... | restore | print ADDRESS..." >&2; exit 2 ;;
 esac
-[ -z "$bad" ] || echo "hcloud-swarm-firewall: skipped saved entries that are no host address:$bad (rewritten from the live list)" >&2
+[ -z "$bad" ] || echo "changed: the saved list held entries that are no host address ($bad ); skipped, and the list is saved anew"
 list=$(printf '%s\\n' "$list" | grep -v '^$' | LC_ALL=C sort -u || true)
 # The private side: from --private (the interface that carries that address), else as saved.
 iface=""; open=""
