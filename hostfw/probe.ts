@@ -60,6 +60,15 @@ export interface HostCheck {
   readonly detail: string;
 }
 
+/** The jump is first, or below plain DROP rules only (a DROP cannot admit what the jump would stop); as the script keeps it. */
+export function jumpFirst(lines: readonly string[], chain: string, target: string): boolean {
+  for (const l of lines.slice(1)) {
+    if (l === `-A ${chain} -j ${target}`) return true;
+    if (!/ -j DROP$/.test(l)) return false;
+  }
+  return false;
+}
+
 const REBOOTSTRAP = "re-run bootstrap (hcloud-swarm bootstrap, or pulumi up) to restore it";
 
 function familyChecks(p: ProbeSections, f: Family, want: HostExpectation, iface: string | undefined): HostCheck[] {
@@ -68,9 +77,11 @@ function familyChecks(p: ProbeSections, f: Family, want: HostExpectation, iface:
   if (p.has("v6-absent") && f === 6) return [{ status: "unprovable", what: `${v} firewall`, detail: "the node has no IPv6 stack or no ip6tables: nothing to show" }];
   const out: HostCheck[] = [];
   const chain = sec("chain");
-  const jump = sec("input")[1];
+  const input = sec("input");
+  const above = input.slice(1, Math.max(1, input.indexOf(`-A INPUT -j ${HOST_CHAIN}`)));
   if (!chain.includes(`-N ${HOST_CHAIN}`)) out.push({ status: "fail", what: `${v} chain`, detail: `no ${HOST_CHAIN} chain: every swarm port is open to whoever reaches the node; ${REBOOTSTRAP}` });
-  else out.push(jump === `-A INPUT -j ${HOST_CHAIN}` ? { status: "pass", what: `${v} jump`, detail: `INPUT rule 1 jumps to ${HOST_CHAIN}` } : { status: "fail", what: `${v} jump`, detail: `INPUT rule 1 is ${jump ? JSON.stringify(jump) : "missing"}, not the jump to ${HOST_CHAIN}: what sits above it (or nothing) decides first; ${REBOOTSTRAP}` });
+  else if (jumpFirst(input, "INPUT", HOST_CHAIN)) out.push({ status: "pass", what: `${v} jump`, detail: `INPUT jumps to ${HOST_CHAIN} before any rule that could accept (${above.length ? `below ${above.length} DROP rule${above.length === 1 ? "" : "s"}` : "rule 1"})` });
+  else out.push({ status: "fail", what: `${v} jump`, detail: `${input.includes(`-A INPUT -j ${HOST_CHAIN}`) ? `a rule that may accept sits above the jump to ${HOST_CHAIN} (${JSON.stringify(above.find((l) => !/ -j DROP$/.test(l)))})` : `INPUT has no jump to ${HOST_CHAIN}`}: every swarm port is open to whoever reaches the node; ${REBOOTSTRAP}` });
   if (chain.includes(`-N ${HOST_CHAIN}`)) {
     const live = chain.flatMap((l) => /^-A \S+ -s (\S+)\/(32|128) -j RETURN$/.exec(l)?.[1] ?? []).sort();
     const expected = allowList(want.members).addresses.filter((a) => familyOf(a) === f);
@@ -88,9 +99,9 @@ function familyChecks(p: ProbeSections, f: Family, want: HostExpectation, iface:
   const fwdLost = fwd.includes(`-N ${FORWARD_CHAIN}`) ? wantFwd.filter((r) => !fwd.includes(r)) : wantFwd;
   const metaFirst = f === 6 || fwd[1] === wantFwd[0];
   out.push(
-    du[1] === `-A ${DOCKER_USER_CHAIN} -j ${FORWARD_CHAIN}` && fwdLost.length === 0 && metaFirst
-      ? { status: "pass", what: `${v} container rules`, detail: `${DOCKER_USER_CHAIN} rule 1 jumps to ${FORWARD_CHAIN}: containers reach no swarm port, no ESP${f === 4 ? ", no metadata service (first rule)" : ""}` }
-      : { status: "fail", what: `${v} container rules`, detail: `${du[1] === `-A ${DOCKER_USER_CHAIN} -j ${FORWARD_CHAIN}` ? "" : `${DOCKER_USER_CHAIN} rule 1 is ${JSON.stringify(du[1] ?? "missing")}, not the jump to ${FORWARD_CHAIN}; `}${fwdLost.length ? `missing: ${fwdLost.join(", ")}; ` : ""}${metaFirst ? "" : "the metadata rule is not first; "}${REBOOTSTRAP}` },
+    jumpFirst(du, DOCKER_USER_CHAIN, FORWARD_CHAIN) && fwdLost.length === 0 && metaFirst
+      ? { status: "pass", what: `${v} container rules`, detail: `${DOCKER_USER_CHAIN} jumps first to ${FORWARD_CHAIN}: containers reach no swarm port, no ESP${f === 4 ? ", no metadata service (first rule)" : ""}` }
+      : { status: "fail", what: `${v} container rules`, detail: `${jumpFirst(du, DOCKER_USER_CHAIN, FORWARD_CHAIN) ? "" : `${DOCKER_USER_CHAIN} does not jump to ${FORWARD_CHAIN} before every rule that could accept (rule 1 is ${JSON.stringify(du[1] ?? "missing")}); `}${fwdLost.length ? `missing: ${fwdLost.join(", ")}; ` : ""}${metaFirst ? "" : "the metadata rule is not first; "}${REBOOTSTRAP}` },
   );
   const policy = sec("forward")[0];
   out.push(policy === "-P FORWARD DROP" ? { status: "pass", what: `${v} FORWARD policy`, detail: "DROP" } : { status: "fail", what: `${v} FORWARD policy`, detail: `${policy ?? "unreadable"}: forwarded traffic nobody accepted passes; ${REBOOTSTRAP}` });

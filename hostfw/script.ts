@@ -87,17 +87,24 @@ if [ "$mode" != print ]; then
   mkdir -p "$(dirname "$STATE")"
   exec 9>>"$STATE.lock"
   flock -w ${LOCK_WAIT_S} 9 || { echo "hcloud-swarm-firewall: another run held $STATE.lock for ${LOCK_WAIT_S} s" >&2; exit 3; }
+fi
+# Keeps "-j TARGET" first in CHAIN, and only once: ufw, tailscale and others insert ACCEPTs above it.
+# Plain DROP rules may stay above it (Docker puts its drop of unencrypted VXLAN at INPUT rule 1 and
+# would fight for the place); a DROP cannot let anything in that the jump would have stopped.
+first() {
+  ok=$($1 ${ipt} -S $2 | awk -v r="-A $2 -j $3" 'NR == 1 { next } $0 == r { print "yes"; exit } $(NF - 1) != "-j" || $NF != "DROP" { exit }')
+  [ "$ok" = yes ] || $1 ${ipt} -I $2 1 -j $3
+  while n=$($1 ${ipt} -S $2 | awk -v r="-A $2 -j $3" '$0 == r && seen++ { print NR - 1; exit }'); [ -n "$n" ]; do $1 ${ipt} -D $2 "$n"; done
+}
+snapshot() { for t in iptables ip6tables; do command -v $t >/dev/null 2>&1 || continue; for c in INPUT ${HOST_CHAIN} ${DOCKER_USER_CHAIN} ${FORWARD_CHAIN}; do $t ${ipt} -S $c 2>/dev/null || true; done | sed "s/^/$t /"; $t ${ipt} -S FORWARD 2>/dev/null | sed -n "1s/^/$t /p"; done; }
+[ "$mode" = print ] || before=$(snapshot)
+if [ "$mode" != print ]; then
   # The metadata rule before anything else can fail: containers never read the user data.
   iptables ${ipt} -N ${DOCKER_USER_CHAIN} 2>/dev/null || true
   iptables ${ipt} -N ${FORWARD_CHAIN} 2>/dev/null || true
   iptables ${ipt} -C ${FORWARD_CHAIN} ${METADATA_RULE} 2>/dev/null || iptables ${ipt} -I ${FORWARD_CHAIN} 1 ${METADATA_RULE}
+  first iptables ${DOCKER_USER_CHAIN} ${FORWARD_CHAIN}
 fi
-# Keeps "-j TARGET" as rule 1 of CHAIN and nowhere else (ufw, tailscale and others insert above it).
-first() {
-  [ "$($1 ${ipt} -S $2 | sed -n 2p)" = "-A $2 -j $3" ] || $1 ${ipt} -I $2 1 -j $3
-  while n=$($1 ${ipt} -S $2 | awk -v r="-A $2 -j $3" 'NR > 2 && $0 == r { print NR - 1; exit }'); [ -n "$n" ]; do $1 ${ipt} -D $2 "$n"; done
-}
-[ "$mode" = print ] || first iptables ${DOCKER_USER_CHAIN} ${FORWARD_CHAIN}
 [ "$mode" = print ] || { readsaved; echo "was:" $saved; }
 case $mode in
   set|print) list=$(printf '%s\\n' "$@") ;;
@@ -167,8 +174,6 @@ family() {
   # Docker accepts its own networks' traffic in its chains; everything else forwarded is dropped.
   $1 ${ipt} -P FORWARD DROP
 }
-snapshot() { for t in iptables ip6tables; do command -v $t >/dev/null 2>&1 || continue; for c in INPUT ${HOST_CHAIN} ${DOCKER_USER_CHAIN} ${FORWARD_CHAIN}; do $t ${ipt} -S $c 2>/dev/null || true; done; $t ${ipt} -S FORWARD 2>/dev/null | head -n 1; done; }
-before=$(snapshot)
 failed=0
 family iptables 4
 if [ -e /proc/net/if_inet6 ] && command -v ip6tables-restore >/dev/null 2>&1; then
@@ -177,7 +182,15 @@ else
   echo "hcloud-swarm-firewall: no IPv6 on this host; IPv4 rules only" >&2
 fi
 # Anything the run had to put back (a deleted jump, a rule inserted above ours, a lost chain) is reported.
-[ "$(snapshot)" = "$before" ] || echo "changed: the live rules differed from the ones this run enforces; rebuilt"
+after=$(snapshot)
+if [ "$after" != "$before" ]; then
+  printf '%s\\n' "$after" > "$STATE.now"
+  printf '%s\\n' "$before" > "$STATE.was"
+  gone=$(grep -vxF -f "$STATE.now" "$STATE.was" | head -n 3 | tr '\\n' ' ' || true)
+  added=$(grep -vxF -f "$STATE.was" "$STATE.now" | head -n 3 | tr '\\n' ' ' || true)
+  rm -f "$STATE.now" "$STATE.was"
+  echo "changed: rebuilt the live rules (was: \${gone:-the same rules in another order}; now: \${added:-nothing new})"
+fi
 [ "$failed" = 0 ] || exit 4
 # Saved only once in force: a list iptables refused is never restored at the next boot.
 printf '%s\\n' $list > "$STATE.tmp"
