@@ -5,9 +5,11 @@
  *   least them (one-node runs of the Pulumi provider, which may run beside other joins);
  * - after a node is taken out, no member accepts it any more.
  *
- * Each member carries the label LABEL_FIREWALL, the hash of the list it enforces, so members that
- * are in step are not contacted: a run that changes nothing costs no connection here. A member that
- * is not in step gets one short command (the firewall script on stdin), all in parallel. Members
+ * Each member carries the label LABEL_FIREWALL, the hash of the list it enforces. Before joins it
+ * spares in-step members a connection; at the end of every run the label is not trusted: every
+ * ready member gets ONE command, the check-and-repair program (hostfw/install.ts: installs the script,
+ * unit and docker drop-in where cloud-init did not, hardens sshd, rebuilds the rules, reads them
+ * back), all in parallel. Only a member where something changed is reported as an action. Members
  * outside the inventory (the Pulumi provider only knows the managers) are reached through their
  * SSH bookkeeping labels, with the host key pinned when they joined.
  */
@@ -15,7 +17,8 @@ import type { Action } from "./actions";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { departedTarget, matchMembers } from "./plan";
 import { allowList, allowListHash, LABEL_FIREWALL } from "../hostfw/rules";
-import { FirewallMode, firewallScript, parseAllowLine } from "../hostfw/script";
+import { FirewallMode, parseAllowLine } from "../hostfw/script";
+import { checkAndRepairProgram, INSTALLED, NOT_INSTALLED, PROBE_START } from "../hostfw/install";
 import { redact } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
@@ -23,7 +26,7 @@ import { addLabels } from "../swarm/node-update";
 import { readMembers } from "./swarm-ops";
 import type { SwarmMember } from "./swarm-state";
 
-/** The script runs a handful of iptables commands; a node still busy after this is in trouble. */
+/** A handful of iptables commands, and on a host cloud-init did not prepare a daemon-reload and an sshd reload. */
 export const FIREWALL_COMMAND_TIMEOUT_MS = 30_000;
 /** A ready member answers SSH at once; one that does not within this is reported, not waited for. */
 export const FIREWALL_SSH_WAIT_MS = 20_000;
@@ -53,13 +56,41 @@ export interface AllowListContext {
 /** Lists a run already saw enforced, by session key, so a later step does not ask again. */
 export type Enforced = Map<string, readonly string[]>;
 
-/** Runs the firewall script on a node: one command, the script on stdin; returns the list it enforces now. */
-export async function applyFirewall(s: SshSession, mode: FirewallMode, addresses: readonly string[]): Promise<{ before: string[]; after: string[] }> {
-  const r = await s.run(`sh -s -- ${mode} ${addresses.map(shellQuote).join(" ")}`.trimEnd(), { stdin: firewallScript(), timeoutMs: FIREWALL_COMMAND_TIMEOUT_MS });
-  const after = parseAllowLine(r.stdout);
-  if (after === undefined) throw new Error(`the host firewall script printed no allow-list on ${s.node}: ${r.stderr || r.stdout}`);
-  const was = /^was:(.*)$/m.exec(r.stdout);
-  return { before: was ? was[1].trim().split(/\s+/).filter(Boolean) : [], after };
+/** The node's private side: its own private address (its interface admits members only) and the ranges opened there. */
+export interface PrivateSideArgs {
+  /** null: the node has no private interface (public-only); undefined: keep what the node saved. */
+  readonly privateAddress?: string | null;
+  readonly open?: readonly string[];
+}
+
+export interface FirewallResult {
+  readonly before: string[];
+  readonly after: string[];
+  /** What the run installed or rebuilt (empty: the node was in step). */
+  readonly changes: string[];
+  /** What could not be installed on this host, and why (no systemd, sshd not manageable). */
+  readonly notes: string[];
+  /** The probe's output (hostfw/probe.ts), read back from the node after the repair. */
+  readonly probe: string;
+}
+
+/** Check-and-repair on a node: one command, the program on stdin; returns what it enforces now. */
+export async function applyFirewall(s: SshSession, mode: FirewallMode, addresses: readonly string[], side: PrivateSideArgs = {}): Promise<FirewallResult> {
+  const opts = side.privateAddress === undefined ? [] : ["--private", side.privateAddress ?? "none", ...(side.open ?? []).flatMap((c) => ["--open", c])];
+  const args = [mode, ...opts, ...addresses].map(shellQuote).join(" ");
+  const r = await s.run(`sh -s -- ${args}`, { stdin: checkAndRepairProgram(), timeoutMs: FIREWALL_COMMAND_TIMEOUT_MS, allowFailure: true });
+  const [mine, probe = ""] = r.stdout.split(`${PROBE_START}\n`);
+  const after = r.code === 0 ? parseAllowLine(mine) : undefined;
+  if (after === undefined) throw new Error(`the host firewall script failed on ${s.node} (exit ${r.code}): ${(r.stderr || mine).trim()}`);
+  const was = /^was:(.*)$/m.exec(mine);
+  const lines = mine.split("\n");
+  return {
+    before: was ? was[1].trim().split(/\s+/).filter(Boolean) : [],
+    after,
+    changes: lines.filter((l) => l.startsWith(INSTALLED) || l.startsWith("changed:")).map((l) => l.replace(/^[a-z-]+: /, "")),
+    notes: lines.filter((l) => l.startsWith(NOT_INSTALLED)).map((l) => l.slice(NOT_INSTALLED.length).trim()),
+    probe,
+  };
 }
 
 /** Addresses the swarm itself uses for its members (what `docker node inspect` reports). */
@@ -76,6 +107,13 @@ interface Target {
   readonly reach: SshTarget;
   readonly keyNode: InventoryNode;
   readonly member?: SwarmMember;
+  /** Inventory nodes only: members reached through their labels keep the private side they saved. */
+  readonly node?: InventoryNode;
+}
+
+function sideOf(ctx: AllowListContext, t: Target): PrivateSideArgs {
+  if (!t.node) return {};
+  return { privateAddress: t.node.privateAddress ?? null, open: ctx.inv.firewall?.privateAllowedCidrs ?? [] };
 }
 
 /** How to reach each member: its inventory node, else its SSH bookkeeping labels. */
@@ -85,7 +123,7 @@ function targetsOf(ctx: AllowListContext, members: readonly SwarmMember[]): Targ
   for (const m of members) {
     const node = byId.get(m.id);
     if (node) {
-      out.push({ key: node.name, name: node.name, reach: node, keyNode: node, member: m });
+      out.push({ key: node.name, name: node.name, reach: node, keyNode: node, member: m, node });
       continue;
     }
     const t = departedTarget(m);
@@ -103,11 +141,12 @@ async function session(ctx: AllowListContext, t: Target): Promise<SshSession> {
   return s;
 }
 
-function describeChange(before: readonly string[], after: readonly string[]): string {
-  const added = after.filter((a) => !before.includes(a)).map((a) => `+${a}`);
-  const removed = before.filter((a) => !after.includes(a)).map((a) => `-${a}`);
+function describeChange(r: FirewallResult): string | undefined {
+  const added = r.after.filter((a) => !r.before.includes(a)).map((a) => `+${a}`);
+  const removed = r.before.filter((a) => !r.after.includes(a)).map((a) => `-${a}`);
   const change = [...added, ...removed].join(" ");
-  return `swarm ports and ESP open to ${after.length} cluster address${after.length === 1 ? "" : "es"}${change ? ` (${change})` : " (already enforced; recorded)"}`;
+  if (!change && r.changes.length === 0) return undefined;
+  return `swarm ports and ESP open to ${r.after.length} cluster address${r.after.length === 1 ? "" : "es"}${change ? ` (${change})` : ""}${r.changes.length ? `; ${r.changes.join("; ")}` : ""}`;
 }
 
 /**
@@ -133,9 +172,12 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
           return;
         }
         try {
-          const { before, after } = await applyFirewall(s, mode, addresses);
+          const r = await applyFirewall(s, mode, addresses, sideOf(ctx, t));
+          const after = r.after;
           enforced.set(t.key, after);
-          ctx.run.act({ node: t.name, kind: "firewall", detail: describeChange(before, after) });
+          const detail = describeChange(r);
+          if (detail) ctx.run.act({ node: t.name, kind: "firewall", detail });
+          for (const n of r.notes) ctx.run.log(`[${t.name}] host firewall: ${n}`);
           if (t.member && t.member.labels[LABEL_FIREWALL] !== allowListHash(after)) labels.push({ id: t.member.id, name: t.name, hash: allowListHash(after) });
         } catch (err) {
           ctx.run.problems.push(`the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`);
@@ -153,7 +195,7 @@ export async function admitJoiners(ctx: AllowListContext, members: readonly Swar
   const wanted = allowList([...memberAddresses(ctx, members), ...joiners.map((n) => n.advertiseAddress)]).addresses;
   const hash = allowListHash(wanted);
   const targets = targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash);
-  for (const n of joiners) if (!targets.some((t) => t.key === n.name)) targets.push({ key: n.name, name: n.name, reach: n, keyNode: n });
+  for (const n of joiners) if (!targets.some((t) => t.key === n.name)) targets.push({ key: n.name, name: n.name, reach: n, keyNode: n, node: n });
   await enforce(ctx, targets, "add", wanted, enforced);
   return enforced;
 }
@@ -167,9 +209,11 @@ export async function settleAllowLists(ctx: AllowListContext, exact: boolean, en
   const members = await readMembers(ctx.manager);
   const wanted = memberAddresses(ctx, members);
   const hash = allowListHash(wanted);
+  // A label is no proof (a deleted jump or a failed unit leaves it in place): only nodes this run
+  // already repaired and read back are skipped.
   const done = (t: Target): boolean => {
     const seen = enforced.get(t.key);
-    if (seen === undefined) return t.member?.labels[LABEL_FIREWALL] === hash;
+    if (seen === undefined) return false;
     return exact ? allowListHash(seen) === hash : wanted.every((a) => seen.includes(a));
   };
   const targets = targetsOf(ctx, members);

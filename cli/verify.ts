@@ -12,7 +12,7 @@ import { printJson, verifyJson } from "./json";
 export function registerVerifyCommand(program: Command): void {
   program
     .command("verify")
-    .description("Check that every overlay network (ingress included) is encrypted with the cluster's MTU, and that nodes enforce ESP.")
+    .description("Check that every overlay network (ingress included) is encrypted with the cluster's MTU, that nodes enforce ESP, and that every node's host firewall, boot order, sshd and cloud-init are as hcloud-swarm leaves them.")
     .requiredOption("--inventory <file>", "inventory of the cluster")
     .option("--identity <key>", "SSH private key (default: each node's privateKeyPath)")
     .option("--wire", "also prove it on the wire: capture on the nodes' underlay while probes cross every encrypted overlay, a plain control overlay and ingress; counts ESP, VXLAN and clear text (creates and removes a probe network, containers and service)")

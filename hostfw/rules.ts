@@ -11,8 +11,19 @@
  * An empty allow-list is the baseline: closed to all. Hetzner's cloud firewall does not filter private
  * networks, so this chain is what keeps other servers on the private network out.
  *
- * And one rule in Docker's `DOCKER-USER` chain: containers may not reach the metadata service, which
- * serves the node's user data (with its SSH host private key) for the server's whole life.
+ * With the node's private interface known (bootstrap passes the node's private address), new
+ * connections that arrive on it from anyone but a member, or a range the user opened
+ * (`firewall.privateAllowedCidrs`), are dropped: sshd, host-network services and everything else.
+ *
+ * And a second own chain, `HCLOUD-SWARM-FWD`, jumped to from Docker's `DOCKER-USER` at position 1,
+ * for forwarded (container and published-port) traffic:
+ *   - containers may not reach the metadata service, which serves the node's user data (with its
+ *     SSH host private key) for the server's whole life; this rule is installed first;
+ *   - containers may not reach any node's swarm ports or send ESP: a container on member A is
+ *     masqueraded to A's address and would pass member B's allow-list (raw VXLAN injection included).
+ *     The nodes' own swarm traffic is sent and received by the host, never forwarded;
+ *   - published ports (DNAT) admit members only on the private interface, like INPUT above.
+ * `FORWARD`'s policy is DROP; Docker's own chains accept what its networks need.
  */
 import { createHash } from "crypto";
 import * as net from "net";
@@ -27,6 +38,8 @@ export const SWARM_PORTS: ReadonlyArray<{ readonly protocol: "tcp" | "udp" | "es
 
 /** The node's own chain; nothing else writes to it, so it is replaced whole on every change. */
 export const HOST_CHAIN = "HCLOUD-SWARM";
+/** The node's own chain for forwarded traffic, jumped to from DOCKER-USER at position 1. */
+export const FORWARD_CHAIN = "HCLOUD-SWARM-FWD";
 /** Docker jumps to this chain first for every forwarded (container) packet and keeps it across restarts. */
 export const DOCKER_USER_CHAIN = "DOCKER-USER";
 /** Hetzner's metadata service; it serves the user data for the server's whole life. */
@@ -85,9 +98,39 @@ export function baselineRules(): string[] {
   return SWARM_PORTS.map((p) => (p.port ? `-A ${HOST_CHAIN} -p ${p.protocol} -m ${p.protocol} --dport ${p.port} -j DROP` : `-A ${HOST_CHAIN} -p ${p.protocol} -j DROP`));
 }
 
-/** The rule that lets one allow-listed address through to the rest of INPUT. */
-export function peerRule(address: string): string {
-  return `-A ${HOST_CHAIN} -s ${address}/${familyOf(address) === 4 ? 32 : 128} -j RETURN`;
+/** The rule that lets one allow-listed address through to the rest of INPUT (or of FORWARD, for FORWARD_CHAIN). */
+export function peerRule(address: string, chain: string = HOST_CHAIN): string {
+  return `-A ${chain} -s ${address}/${familyOf(address) === 4 ? 32 : 128} -j RETURN`;
+}
+
+/** Forwarded packets to any swarm port or of protocol ESP come from containers: dropped, whoever the destination. */
+export function containerSwarmRules(): string[] {
+  return SWARM_PORTS.map((p) => (p.port ? `-A ${FORWARD_CHAIN} -p ${p.protocol} -m ${p.protocol} --dport ${p.port} -j DROP` : `-A ${FORWARD_CHAIN} -p ${p.protocol} -j DROP`));
+}
+
+/** The node's private interface and the ranges the user opened on it; no interface: no members-only rule. */
+export interface PrivateSide {
+  readonly iface?: string;
+  readonly open: readonly string[];
+}
+
+/** Written in iptables-save's own order (-s before -i), so `iptables -S` prints them back verbatim. */
+export function privateRules(chain: string, family: Family, side: PrivateSide): string[] {
+  if (!side.iface) return [];
+  const open = side.open.filter((c) => familyOf(c) === family).map((c) => `-A ${chain} -s ${c} -i ${side.iface} -j RETURN`);
+  return [...open, `-A ${chain} -i ${side.iface} -m conntrack --ctstate NEW -j DROP`];
+}
+
+/**
+ * The whole rule set of one family as the node must hold it, both chains, in order: what
+ * `iptables -S CHAIN` prints back (verify compares against it).
+ */
+export function chainRules(family: Family, addresses: readonly string[], side: PrivateSide = { open: [] }): { input: string[]; forward: string[] } {
+  const peers = allowList(addresses).addresses.filter((a) => familyOf(a) === family);
+  return {
+    input: [LOOPBACK_RULE, ...peers.map((a) => peerRule(a)), ...baselineRules(), ...privateRules(HOST_CHAIN, family, side)],
+    forward: [...(family === 4 ? [`-A ${FORWARD_CHAIN} ${METADATA_RULE}`] : []), ...containerSwarmRules(), ...(side.iface ? peers.map((a) => peerRule(a, FORWARD_CHAIN)) : []), ...privateRules(FORWARD_CHAIN, family, side)],
+  };
 }
 
 export const LOOPBACK_RULE = `-A ${HOST_CHAIN} -i lo -j RETURN`;
@@ -96,10 +139,10 @@ export const LOOPBACK_RULE = `-A ${HOST_CHAIN} -i lo -j RETURN`;
  * The `iptables-restore --noflush` input (or ip6tables-restore for family 6) that replaces the
  * chain in one transaction: declaring the chain flushes it, so there is no moment without rules.
  */
-export function restoreInput(family: Family, addresses: readonly string[]): string {
-  const peers = allowList(addresses).addresses.filter((a) => familyOf(a) === family);
-  return ["*filter", `:${HOST_CHAIN} - [0:0]`, LOOPBACK_RULE, ...peers.map(peerRule), ...baselineRules(), "COMMIT", ""].join("\n");
+export function restoreInput(family: Family, addresses: readonly string[], side: PrivateSide = { open: [] }): string {
+  const r = chainRules(family, addresses, side);
+  return ["*filter", `:${HOST_CHAIN} - [0:0]`, `:${FORWARD_CHAIN} - [0:0]`, ...r.input, ...r.forward, "COMMIT", ""].join("\n");
 }
 
-/** The metadata rule, as `iptables -I DOCKER-USER 1 …` arguments (IPv4: the service has no IPv6 address). */
+/** The metadata rule's match and target (IPv4: the service has no IPv6 address). */
 export const METADATA_RULE = `-d ${METADATA_ADDRESS}/32 -j DROP`;

@@ -6,7 +6,9 @@
  * private host key, so the caller must treat the result as a secret.
  */
 import * as YAML from "yaml";
-import { FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, firewallScript, firewallUnit } from "../hostfw/script";
+import { FIREWALL_SCRIPT_PATH, firewallScript } from "../hostfw/script";
+import { DOCKER_DROPIN_PATH, dockerDropIn, firewallUnit, FIREWALL_UNIT_PATH, SSHD_DROPIN_PATH, sshdHardening } from "../hostfw/units";
+import { SETUP_PATH, setupScript, setupSteps, SSHD_STEP_PATH, sshdStepScript } from "./cloudinit-setup";
 
 /** Hetzner's limit on user data. */
 export const MAX_USER_DATA_BYTES = 32 * 1024;
@@ -141,6 +143,8 @@ export function renderUserData(input: UserDataInput): string {
     ssh_genkeytypes: ["ed25519"],
     ssh_keys: { ed25519_private: input.hostKey.privateKey, ed25519_public: input.hostKey.publicKey },
     disable_root: false,
+    // No password login of any kind (sshd is also hardened by its own drop-in below).
+    ssh_pwauth: false,
     write_files: [
       {
         path: "/etc/modules-load.d/hcloud-swarm.conf",
@@ -162,17 +166,22 @@ export function renderUserData(input: UserDataInput): string {
       input.dockerOnImage
         ? { path: CHECK_DOCKER, permissions: "0755", content: checkDockerScript() }
         : { path: INSTALL_DOCKER, permissions: "0755", content: installDockerScript(input.distro, input.dockerVersion) },
-      // The host firewall (hostfw/): the same script bootstrap runs, and a unit that restores it at every boot before dockerd.
+      // The host firewall (hostfw/): the same script bootstrap runs, a unit that restores it at every
+      // boot, and a drop-in without which docker.service does not start (written before Docker exists).
       { path: FIREWALL_SCRIPT_PATH, permissions: "0755", content: firewallScript() },
-      { path: `/etc/systemd/system/${FIREWALL_UNIT}`, content: firewallUnit() },
+      { path: FIREWALL_UNIT_PATH, content: firewallUnit() },
+      { path: DOCKER_DROPIN_PATH, content: dockerDropIn() },
+      { path: SSHD_DROPIN_PATH, content: sshdHardening() },
+      { path: SSHD_STEP_PATH, permissions: "0755", content: sshdStepScript() },
+      { path: SETUP_PATH, permissions: "0755", content: setupScript(setupSteps(input.dockerOnImage ? CHECK_DOCKER : INSTALL_DOCKER)) },
       ...(input.adminSshKeys.length > 0
         ? [{ path: "/root/.ssh/authorized_keys", permissions: "0600", append: true, defer: true, content: input.adminSshKeys.join("\n") + "\n" }]
         : []),
     ],
-    // Failing commands mark cloud-init as errored, which bootstrap's `cloud-init status --wait` reports.
-    // The firewall's baseline (swarm ports closed to all, no metadata for containers) is in place before
-    // cloud-init ends; nothing listens on a swarm port before bootstrap's init or join, which waits for it.
-    runcmd: [["/usr/local/sbin/hcloud-swarm-modules"], [input.dockerOnImage ? CHECK_DOCKER : INSTALL_DOCKER], ["systemctl", "enable", "--now", FIREWALL_UNIT]],
+    // One command: runcmd is a plain sh script where only the last status counted. The setup program
+    // stops at the first failed step (firewall first), so cloud-init ends in `error` and bootstrap
+    // refuses the node, quoting the step.
+    runcmd: [[SETUP_PATH]],
   };
   // cloud-init parses YAML 1.1 (PyYAML): writing 1.1 quotes every string that 1.1 would read as
   // something else (yes/no/on/off, 1:20 as base 60, 0755 as octal).

@@ -8,7 +8,7 @@ import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { swarmMemberships } from "../bootstrap/memberships";
 import type { SwarmNode } from "../bootstrap/swarm-node";
 import { renderUserData } from "./cloudinit";
-import { ClusterConfig, validateConfig } from "./config";
+import { ClusterConfig, configWarnings, validateConfig } from "./config";
 import { firewallsOf, NodeAddresses, placeholderAddresses, planBaseFirewalls, planSwarmFirewalls } from "./firewall";
 import { SshKeyPair } from "./keypair";
 import { hcloudRules, inventoryNode, inventoryOf } from "./outputs";
@@ -82,6 +82,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const config = validateConfig(args as Record<string, unknown>, name);
     super("hcloud-swarm:index:SwarmCluster", name, {}, opts);
     this.config = config;
+    // Loud at every `pulumi up` and preview while the config stays that way, for every user of the
+    // component, not only this project's program.
+    for (const warning of configWarnings(config)) void pulumi.log.warn(`WARNING: ${warning}`);
     const plan = (this.plan = planCluster(config));
     const parent = { parent: this };
     const labels = { cluster: plan.cluster, "managed-by": MANAGED_BY };
@@ -133,8 +136,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
           publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
           ...(subnet && node.privateIp ? { networks: [{ subnetId: subnet.id, ip: node.privateIp, aliasIps: [] }] } : {}),
         },
-        // A server may only join a network once its subnet exists.
-        { parent: this, ...(subnet ? { dependsOn: [subnet] } : {}) },
+        // A server may only join a network once its subnet exists. Hetzner replaces a server whose
+        // userData changes, and user data only matters at first boot: a new release's cloud-init
+        // text reaches new servers only, and bootstrap brings existing ones to the same rules in place.
+        { parent: this, ignoreChanges: ["userData"], ...(subnet ? { dependsOn: [subnet] } : {}) },
       );
       const inventory = pulumi.all([server.ipv4Address, hostKey.publicKey]).apply(([ipv4, hostPub]) => inventoryNode(node, ipv4, hostPub));
       this.nodes.push({ plan: node, server, hostKey, inventory });

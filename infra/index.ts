@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { validateAll } from "../common/problems";
-import { configWarnings, KEYS, NAMESPACE, OBJECT_KEYS, validateConfig } from "./config";
+import { KEYS, NAMESPACE, OBJECT_KEYS, validateConfig } from "./config";
 import { SwarmCluster } from "./cluster";
 import { knownHosts } from "../inventory/inventory";
 import { dockerContextCommand } from "./outputs";
@@ -28,8 +28,7 @@ const [config, stackList] = validateAll(
   () => stacksFromConfig(stacksConfig),
 );
 
-// Loud, at every `pulumi up` and preview, while the config stays that way.
-for (const warning of configWarnings(config)) void pulumi.log.warn(`WARNING: ${warning}`);
+// The SSH-to-the-world warning comes from SwarmCluster itself (infra/cluster.ts).
 
 // The Pulumi name is fixed so that renaming the cluster (clusterName) renames servers in place.
 // Object keys go over as the user wrote them: the component validates its arguments again. With

@@ -47,15 +47,34 @@ export interface SwarmSettings {
   readonly overlayMtu?: number;
 }
 
+/** The nodes' host firewall (hostfw/). */
+export interface FirewallSettings {
+  /**
+   * Ranges that may open new connections (sshd, published ports, host services) on the nodes'
+   * private interface besides the members; everyone else there is dropped. Swarm ports stay members-only.
+   */
+  readonly privateAllowedCidrs?: readonly string[];
+}
+
 export interface Inventory {
   /** Cluster name, used in labels and messages. Default "hcloud-swarm". */
   readonly cluster?: string;
   readonly swarm?: SwarmSettings;
+  readonly firewall?: FirewallSettings;
   readonly nodes: readonly InventoryNode[];
 }
 
 const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
+
+/** An address/prefix the firewall script's own validator accepts (canonical address, prefix in range). */
+function hostCidr(c: string): boolean {
+  const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(c);
+  if (!m) return false;
+  const family = net.isIP(m[1]);
+  const canonical = family === 4 ? !/(^|\.)0\d/.test(m[1]) : family === 6 && !m[1].includes(".") && !m[1].includes("%");
+  return canonical && Number(m[2]) <= (family === 4 ? 32 : 128);
+}
 
 function isHost(v: unknown): v is string {
   return typeof v === "string" && (net.isIP(v) !== 0 || /^[A-Za-z0-9.-]+$/.test(v));
@@ -67,7 +86,7 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
   if (typeof value !== "object" || value === null || !Array.isArray((value as { nodes?: unknown }).nodes)) {
     throwIfProblems(source, [`"nodes" must be a list of nodes: {"nodes": [{"name": …, "role": …, …}]}`]);
   }
-  const raw = value as { cluster?: unknown; swarm?: unknown; nodes: unknown[] };
+  const raw = value as { cluster?: unknown; swarm?: unknown; firewall?: unknown; nodes: unknown[] };
   const nodes: InventoryNode[] = [];
   const seen = new Set<string>();
   raw.nodes.forEach((n, i) => {
@@ -134,6 +153,13 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
   if (mtu !== undefined && (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 1280 || mtu > 9000)) {
     problems.push(`swarm.overlayMtu must be the underlay MTU, 1450 on a Hetzner private network or 1500, got ${JSON.stringify(mtu)}`);
   }
+  const firewall = raw.firewall ?? {};
+  if (typeof firewall !== "object" || firewall === null || Array.isArray(firewall)) problems.push(`firewall must be an object such as {"privateAllowedCidrs": ["10.0.0.0/16"]}`);
+  const opened = (firewall as { privateAllowedCidrs?: unknown }).privateAllowedCidrs;
+  if (opened !== undefined && !Array.isArray(opened)) problems.push(`firewall.privateAllowedCidrs must be a list of CIDRs such as ["10.0.0.0/16"], got ${JSON.stringify(opened)}`);
+  if (Array.isArray(opened)) opened.forEach((c: unknown, i) => {
+    if (typeof c !== "string" || !hostCidr(c)) problems.push(`firewall.privateAllowedCidrs[${i}] must be a CIDR such as "10.0.0.0/16" or "fd00::/64" (address/prefix, no leading zeros), got ${JSON.stringify(c)}`);
+  });
   if (raw.cluster !== undefined && nameProblem("node", raw.cluster, "cluster") !== undefined) {
     problems.push(`cluster must be a lowercase name such as "hcloud-swarm", got ${JSON.stringify(raw.cluster)}`);
   }
@@ -141,6 +167,7 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
   return {
     ...(typeof raw.cluster === "string" ? { cluster: raw.cluster } : {}),
     ...(raw.swarm !== undefined ? { swarm: swarm as SwarmSettings } : {}),
+    ...(raw.firewall !== undefined ? { firewall: firewall as FirewallSettings } : {}),
     nodes,
   };
 }

@@ -40,6 +40,8 @@ export interface Registration {
   readonly dependencies: readonly string[];
   readonly additionalSecretOutputs: readonly string[];
   readonly deleteBeforeReplace: boolean;
+  /** Top-level inputs whose changes are ignored: Pulumi keeps the prior value (state and diff alike). */
+  readonly ignoreChanges?: readonly string[];
 }
 
 export interface EngineOptions {
@@ -93,7 +95,10 @@ export class MockEngine {
   }
 
   /** Handles one registration; returns what the monitor hands back to the program. */
-  async register(reg: Registration, type: string, name: string, custom: boolean, inputs: Props): Promise<{ id: string; state: Props }> {
+  async register(reg: Registration, type: string, name: string, custom: boolean, given: Props): Promise<{ id: string; state: Props }> {
+    const prior = this.priorByUrn.get(reg.urn);
+    const kept = prior ? (reg.ignoreChanges ?? []).filter((k) => k in prior.inputs) : [];
+    const inputs: Props = kept.length ? { ...given, ...Object.fromEntries(kept.map((k) => [k, prior!.inputs[k]])) } : given;
     const base = { urn: reg.urn, type, name, custom, inputs, dependencies: reg.dependencies, parent: reg.parent };
     if (!custom) {
       this.record({ ...base, id: "", outputs: inputs });

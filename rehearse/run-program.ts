@@ -50,7 +50,8 @@ export interface RunResult {
 const UNMODELLED: ReadonlyArray<[string, (r: RegisterRequest) => boolean]> = [
   ["protect", (r) => r.getProtect() === true],
   ["retainOnDelete", (r) => r.getRetainondelete() === true],
-  ["ignoreChanges", (r) => r.getIgnorechangesList().length > 0],
+  // ignoreChanges is modelled for top-level properties only (the engine keeps the prior value).
+  ["ignoreChanges on a nested property", (r) => r.getIgnorechangesList().some((p) => /[.[]/.test(p))],
   ["replaceOnChanges", (r) => r.getReplaceonchangesList().length > 0],
   ["deletedWith", (r) => r.getDeletedwith() !== ""],
 ];
@@ -103,6 +104,7 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
       dependencies: req.getDependenciesList(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       deleteBeforeReplace: req.getDeletebeforereplace(),
+      ignoreChanges: req.getIgnorechangesList(),
     });
     return register(req, cb);
   };

@@ -7,6 +7,8 @@
  * Pure: the script is run by waitForNodeReady (./ssh.ts), which reports the verdict.
  */
 
+import { SETUP_FAILED_STEP_FILE } from "../hostfw/probe";
+
 /** Marks the script's lines in the command's output, which also carries the readiness probe's. */
 export const CLOUD_INIT_MARK = "hcloud-swarm-cloud-init:";
 /** Between two reads while cloud-init runs: each read starts a Python process, costly on a starved CPU. */
@@ -24,6 +26,8 @@ export const CLOUD_INIT_SCRIPT = [
   "waited=0",
   `while :; do s=$(cloud-init status --long 2>&1); rc=$?; case "$s" in *"status: running"*|*"status: not run"*) live || break;; *) break;; esac; waited=1; sleep ${CLOUD_INIT_POLL_S}; done`,
   `echo "${CLOUD_INIT_MARK} rc=$rc waited=$waited"; printf '%s\\n' "$s" | sed 's/^/${CLOUD_INIT_MARK}| /'`,
+  // The setup program (infra/cloudinit-setup.ts) records the step it stopped at; quote it.
+  `if [ -s ${SETUP_FAILED_STEP_FILE} ]; then echo "${CLOUD_INIT_MARK} step: $(head -c 200 ${SETUP_FAILED_STEP_FILE} | tr -cd 'A-Za-z0-9_.-')"; fi`,
   "fi",
 ].join("\n");
 
@@ -43,7 +47,10 @@ export type CloudInitVerdict =
 
 /** Reads the script's part of a command's output; undefined when the script did not run (no mark). */
 export function cloudInitVerdict(output: string): CloudInitVerdict | undefined {
-  const mine = output.split("\n").filter((l) => l.startsWith(CLOUD_INIT_MARK));
+  const all = output.split("\n").filter((l) => l.startsWith(CLOUD_INIT_MARK));
+  const stepLine = all.find((l) => l.startsWith(`${CLOUD_INIT_MARK} step: `));
+  const step = stepLine?.slice(CLOUD_INIT_MARK.length + 7).trim();
+  const mine = all.filter((l) => l !== stepLine);
   if (mine.length === 0) return undefined;
   if (mine[0] === `${CLOUD_INIT_MARK} absent`) return { kind: "absent" };
   const head = /rc=(\d+) waited=([01])/.exec(mine[0]);
@@ -53,7 +60,7 @@ export function cloudInitVerdict(output: string): CloudInitVerdict | undefined {
   const rc = Number(head?.[1] ?? -1);
   const detailAt = lines.findIndex((l) => l === "detail:");
   const detail = [field("boot_status_code"), ...(detailAt >= 0 ? lines.slice(detailAt + 1) : [])].filter((x) => x.trim() !== "").join("; ") || lines.join("; ");
-  if (status === "error" || rc === 1) return { kind: "error", detail };
+  if (status === "error" || rc === 1) return { kind: "error", detail: step ? `setup step "${step}" failed; ${detail}` : detail };
   if (status === "disabled") return { kind: "disabled", detail };
   if (status === "not run") return { kind: "not-run", detail };
   if (status === "running") return { kind: "abandoned", detail };

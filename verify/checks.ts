@@ -127,9 +127,9 @@ export function formatChecks(s: VerifySummary): string[] {
   const tag: Record<CheckStatus, string> = { pass: "PASS      ", fail: "FAIL      ", unprovable: "UNPROVABLE" };
   const out = s.checks.map((c) => `${tag[c.status]} ${c.subject}: ${c.what}: ${c.detail}`);
   out.push(`${s.passed} passed, ${s.failed} failed, ${s.unprovable} unprovable`);
-  if (s.exitCode === 0) out.push("VERIFIED: every overlay is encrypted with the right MTU, and every node enforces and carries ESP.");
+  if (s.exitCode === 0) out.push("VERIFIED: every overlay is encrypted with the right MTU, every node enforces and carries ESP, and every node's host is closed to all but the members.");
   else if (s.exitCode === 2) out.push("NOT VERIFIED: nothing failed, but the checks above marked UNPROVABLE could not be proven on this cluster.");
-  else out.push("NOT VERIFIED: the checks marked FAIL show traffic that is, or may be, unencrypted.");
+  else out.push("NOT VERIFIED: the checks marked FAIL show traffic that is, or may be, unencrypted, or a node that is not closed as it must be; each says how to fix it.");
   return out;
 }
 

@@ -9,6 +9,9 @@ import { connectManager, inspectEveryOverlay, overlayNetworks } from "../stacks/
 import { DEFAULT_MTU } from "../stacks/render";
 import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 import { collectWire, type WireOptions } from "./wire";
+import { checkHosts, type HostEvidence } from "./host";
+import { PROBE_SCRIPT } from "../hostfw/probe";
+import { readMembers } from "../bootstrap/swarm-ops";
 
 async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node" | "otherNodes">> {
   const out = async (cmd: string) => (await s.run(cmd, { allowFailure: true })).stdout;
@@ -23,16 +26,18 @@ async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node" | 
   };
 }
 
-async function visit(node: InventoryNode, otherNodes: number, identity?: string): Promise<NodeEvidence> {
+async function visit(node: InventoryNode, otherNodes: number, identity?: string): Promise<{ evidence: NodeEvidence; host: HostEvidence }> {
   const keyFile = identity ?? node.privateKeyPath;
   const blank = { xfrmPolicy: "", xfrmState: "", mangleOutput: "", filterInput: "", localEncryptedNetworks: 0, otherNodes };
-  if (!keyFile) return { node: node.name, ...blank, error: "no private key (give --identity KEY or privateKeyPath in the inventory)" };
+  const host: HostEvidence = { node: node.name, ...(node.privateAddress ? { privateAddress: node.privateAddress } : {}) };
+  if (!keyFile) return { evidence: { node: node.name, ...blank, error: "no private key (give --identity KEY or privateKeyPath in the inventory)" }, host };
   let s: SshSession | undefined;
   try {
     s = await connect(node, fs.readFileSync(keyFile, "utf8"));
-    return { node: node.name, otherNodes, ...(await nodeEvidence(s)) };
+    const evidence = { node: node.name, otherNodes, ...(await nodeEvidence(s)) };
+    return { evidence, host: { ...host, probe: (await s.run(PROBE_SCRIPT, { allowFailure: true, display: "host firewall, sshd and cloud-init probe" })).stdout } };
   } catch (err) {
-    return { node: node.name, ...blank, error: (err as Error).message };
+    return { evidence: { node: node.name, ...blank, error: (err as Error).message }, host };
   } finally {
     s?.close();
   }
@@ -43,14 +48,22 @@ export async function verifyCluster(inv: Inventory, identity?: string, wire?: Om
   const mtu = inv.swarm?.overlayMtu ?? DEFAULT_MTU;
   const m = await connectManager(inv, identity);
   let networks;
+  let members;
   try {
     networks = await overlayNetworks(m);
+    members = await readMembers(m);
   } finally {
     m.close();
   }
   const checks = checkNetworks(networks, mtu);
   // One node at a time: a handful of short commands each, and it keeps SSH load on small managers low.
-  for (const node of inv.nodes) checks.push(...checkNode(await visit(node, inv.nodes.length - 1, identity)));
+  const hosts: HostEvidence[] = [];
+  for (const node of inv.nodes) {
+    const v = await visit(node, inv.nodes.length - 1, identity);
+    checks.push(...checkNode(v.evidence));
+    hosts.push(v.host);
+  }
+  checks.push(...checkHosts(hosts, members.map((x) => x.addr)));
   if (wire) checks.push(...checkWire(await collectWire(inv, { ...wire, ...(identity ? { identity } : {}) })));
   return summarise(checks);
 }

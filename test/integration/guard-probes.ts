@@ -46,10 +46,7 @@ export async function probe(bed: Testbed, from: Prober, target: string): Promise
   const sent = await from.exec([...send, esp].join(" && "));
   if (sent.code !== 0) throw new Error(`probe packets could not be sent from ${from.ip}: ${sent.stderr}`);
   const tcp: Record<string, TcpVerdict> = {};
-  for (const port of ["2377", "7946"]) {
-    const r = await from.exec(`timeout ${TCP_WAIT_S} bash -c 'exec 3<>/dev/tcp/${ip}/${port}' 2>&1; echo "rc=$?"`);
-    tcp[port] = /rc=0\s*$/.test(r.stdout) ? "open" : /refused/i.test(r.stdout) ? "closed" : "no answer";
-  }
+  for (const port of ["2377", "7946"]) tcp[port] = await tcpFrom(from, ip, Number(port));
   const table = await conntrack(bed, target);
   const udp = Object.fromEntries(udpPorts.map((p) => [p, new RegExp(`src=${from.ip.replace(/\./g, "\\.")} dst=\\S+ sport=${sports[p]} dport=${p}\\b`).test(table)]));
   return { tcp, udp, esp: (await espCounter(bed, target)) > espBefore };
@@ -57,3 +54,24 @@ export async function probe(bed: Testbed, from: Prober, target: string): Promise
 
 /** What an outsider must see on every node: nothing answers and nothing gets through. */
 export const REFUSED: ProbeResult = { tcp: { "2377": "no answer", "7946": "no answer" }, udp: { "7946": false, "4789": false }, esp: false };
+
+/**
+ * A prober inside a container on `node`: its packets leave through Docker's bridge and FORWARD, and
+ * are masqueraded to the node's address, exactly as a hostile task's would. The container borrows
+ * the host's /usr (perl, bash, timeout: the bed's nodes share the host's files) and keeps Docker's
+ * default capabilities, CAP_NET_RAW included, so it can send raw ESP.
+ */
+export function containerProber(bed: Testbed, node: string, image: string): Prober {
+  return {
+    ip: bed.node(node).advertiseAddress,
+    exec: (script) => bed.exec(node, `docker run --rm -v /usr:/usr:ro -v /usr/lib:/lib:ro -v /lib64:/lib64:ro ${image} /usr/bin/bash -c ${shq(`echo container-ran; ${script}`)}`),
+  };
+}
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** TCP connect from a prober to any address and port: open, closed (reset) or no answer. */
+export async function tcpFrom(from: Prober, ip: string, port: number): Promise<TcpVerdict> {
+  const r = await from.exec(`timeout ${TCP_WAIT_S} bash -c 'exec 3<>/dev/tcp/${ip}/${port}' 2>&1; echo "rc=$?"`);
+  return /rc=0\s*$/.test(r.stdout) ? "open" : /refused/i.test(r.stdout) ? "closed" : "no answer";
+}

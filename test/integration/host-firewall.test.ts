@@ -3,13 +3,18 @@
  * foreign server on the same private network, which Hetzner's cloud firewall would not filter) is
  * refused on every swarm port of every node while the members form, scale up and down and carry
  * overlay traffic; the rules survive a dockerd restart; a node that left is refused; containers get
- * no metadata; and the join token is on no process's command line during a join.
+ * no metadata and reach no node's swarm ports; the private interface admits members only (sshd and
+ * published ports); verify names a node whose jump or saved list was tampered with, and the next
+ * bootstrap restores it; and the join token is on no process's command line during a join.
  */
 import * as fs from "fs";
-import { allowListHash, HOST_CHAIN, LABEL_FIREWALL } from "../../hostfw/rules";
+import { allowListHash, FORWARD_CHAIN, HOST_CHAIN, LABEL_FIREWALL } from "../../hostfw/rules";
+import { FIREWALL_STATE_FILE } from "../../hostfw/script";
+import { loadInventory } from "../../inventory/inventory";
+import { verifyCluster } from "../../verify/run";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 import { actionsOf, expectSuccess, joinTokens, members, runCli, withNodes, writeInventory } from "./bootstrap-helpers";
-import { probe, Prober, REFUSED } from "./guard-probes";
+import { containerProber, probe, Prober, REFUSED, tcpFrom } from "./guard-probes";
 import { applyFirewall } from "../../bootstrap/allow-list";
 import { connect } from "../../transport/ssh";
 import { shellQuote } from "../../transport/shell";
@@ -26,12 +31,18 @@ async function allowed(node: string, family: 4 | 6 = 4): Promise<string[]> {
   return [...r.stdout.matchAll(/-s (\S+)\/(32|128) -j RETURN/g)].map((m) => m[1]).sort();
 }
 
-/** HTTP GET of the metadata stand-in, from the node itself or from a container on it. */
+/**
+ * HTTP GET of the metadata stand-in, from the node itself or from a container on it. Throws unless
+ * the probe really ran there (its marker printed): a container that never started must not read as
+ * "the metadata service is unreachable".
+ */
 async function metadataFrom(node: string, where: "node" | "container"): Promise<string> {
-  const get = `printf 'GET /hetzner/v1/userdata HTTP/1.0\\r\\n\\r\\n' | nc -w 3 169.254.169.254 80`;
+  const get = `echo probe-ran; printf 'GET /hetzner/v1/userdata HTTP/1.0\\r\\n\\r\\n' | nc -w 3 169.254.169.254 80`;
   const nodeGet = get.replace("| nc ", "| /bin/busybox nc ");
   const cmd = where === "node" ? nodeGet : `docker run --rm ${LOCAL_IMAGE} sh -c ${JSON.stringify(get)}`;
-  return (await bed().exec(node, cmd)).stdout;
+  const r = await bed().exec(node, cmd);
+  if (!r.stdout.startsWith("probe-ran")) throw new Error(`the metadata probe did not run in a ${where} on ${node}: ${r.stderr || r.stdout}`);
+  return r.stdout;
 }
 
 interface OverlayPing {
@@ -120,10 +131,12 @@ describe("host firewall on every node", () => {
     expect(await metadataFrom("manager-1", "container")).not.toContain("metadata-marker-7f3a");
   });
 
-  it("a second run finds every member in step and contacts none of them for the firewall", async () => {
-    const run = await runCli(bed().inventoryPath);
+  it("a second run checks every member's live rules (one connection and one firewall command each) and, all in step, reports no action", async () => {
+    const lines: string[] = [];
+    const run = await runCli(bed().inventoryPath, (l) => lines.push(l));
     expect(expectSuccess(run).actions).toEqual([]);
-    expect(run.ssh.connections).toBe(1);
+    expect(run.ssh.connections).toBe(3);
+    expect(lines.filter((l) => /\$ sh -s -- '?set'? /.test(l)).length).toBe(3);
   });
 
   it("adding a worker: every member accepts it before it joins, the intruder stays out, and the join token is on no command line", async () => {
@@ -155,9 +168,10 @@ describe("host firewall on every node", () => {
     const before = (await bed().exec("worker-1", `iptables -S ${HOST_CHAIN}; iptables -S INPUT; iptables -S DOCKER-USER`)).stdout;
     await bed().stopDocker("worker-1");
     await bed().startDocker("worker-1");
-    const after = await bed().exec("worker-1", `iptables -S ${HOST_CHAIN}; iptables -S DOCKER-USER`);
+    const after = await bed().exec("worker-1", `iptables -S ${HOST_CHAIN}; iptables -S DOCKER-USER; iptables -S ${FORWARD_CHAIN}`);
     expect(after.stdout).toContain(before.split("\n").filter((l) => l.startsWith(`-A ${HOST_CHAIN}`)).join("\n"));
-    expect(after.stdout).toMatch(/-A DOCKER-USER -d 169\.254\.169\.254\/32 -j DROP/);
+    expect(after.stdout).toMatch(new RegExp(`^-N DOCKER-USER\n-A DOCKER-USER -j ${FORWARD_CHAIN}$`, "m"));
+    expect(after.stdout).toMatch(new RegExp(`^-N ${FORWARD_CHAIN}\n-A ${FORWARD_CHAIN} -d 169\\.254\\.169\\.254/32 -j DROP$`, "m"));
     expect((await bed().exec("worker-1", "iptables -S INPUT")).stdout).toContain(`-A INPUT -j ${HOST_CHAIN}`);
     expect(await probe(bed(), intruder, "worker-1")).toEqual(REFUSED);
     expect(await metadataFrom("worker-1", "container")).not.toContain("metadata-marker-7f3a");
@@ -190,5 +204,77 @@ describe("host firewall on every node", () => {
       for (const s of sessions) s.close();
     }
     expect(await allowed("manager-1")).toEqual(before);
+  });
+
+  it("a container on a member reaches no swarm port of another member; its probes do get through without the container rules", async () => {
+    const fromContainer = containerProber(bed(), "worker-1", LOCAL_IMAGE);
+    // Control: the container does reach another member (its sshd answers) ...
+    expect(await tcpFrom(fromContainer, ipOf("worker-3"), 22)).toBe("open");
+    // ... and, with worker-1's container rules gone, it reaches worker-3's swarm ports (masqueraded to a member's address).
+    await bed().exec("worker-1", `iptables -D DOCKER-USER -j ${FORWARD_CHAIN}`);
+    expect(await probe(bed(), fromContainer, "worker-3")).toEqual({ tcp: { "2377": "closed", "7946": "open" }, udp: { "7946": true, "4789": true }, esp: true });
+    // worker-2 left the swarm in an earlier test: the runs from here on use the inventory without it.
+    const run = await runCli(writeInventory(bed(), withNodes(bed(), (ns) => ns.filter((n) => n.name !== "worker-2")), "without-worker-2"));
+    expect(actionsOf(run)).toEqual(["worker-1 firewall"]);
+    for (const target of ["worker-3", "manager-1"]) expect({ target, probe: await probe(bed(), fromContainer, target) }).toEqual({ target, probe: REFUSED });
+    expect(await tcpFrom(fromContainer, ipOf("worker-3"), 22)).toBe("open");
+  });
+
+  let privateInventory = "";
+  it("the private interface admits members only: a non-member there loses sshd and published ports, members and opened ranges keep them", async () => {
+    await bed().exec("worker-1", `docker rm -f guard-web >/dev/null 2>&1; docker run -d --name guard-web -p 18080:8080 ${LOCAL_IMAGE} sh -c 'mkdir -p /w && echo web-marker > /w/index.html && exec httpd -f -p 8080 -h /w'`);
+    const get = (p: Prober) => p.exec(`timeout 4 bash -c 'exec 3<>/dev/tcp/${ipOf("worker-1")}/18080; printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3' 2>&1; true`);
+    const member: Prober = { ip: ipOf("manager-1"), exec: (sh) => bed().exec("manager-1", sh) };
+    try {
+      // Control: before, the intruder on the private network reaches sshd and the published port.
+      expect(await tcpFrom(intruder, ipOf("worker-1"), 22)).toBe("open");
+      expect((await get(intruder)).stdout).toContain("web-marker");
+      const withPrivate = (open: string[]) => ({ ...withNodes(bed(), (ns) => ns.filter((n) => n.name !== "worker-2").map((n) => ({ ...n, privateAddress: n.advertiseAddress }))), firewall: { privateAllowedCidrs: open } });
+      privateInventory = writeInventory(bed(), withPrivate([`${bed().gateway}/32`]), "private");
+      expectSuccess(await runCli(privateInventory));
+      for (const n of ["manager-1", "worker-1", "worker-3"]) expect({ n, sshd: await tcpFrom(intruder, ipOf(n), 22) }).toEqual({ n, sshd: "no answer" });
+      expect((await get(intruder)).stdout).not.toContain("web-marker");
+      // Members still reach the published port; the opened range (the host: bootstrap's SSH) still reaches sshd.
+      expect((await get(member)).stdout).toContain("web-marker");
+      expect(expectSuccess(await runCli(privateInventory)).actions).toEqual([]);
+      // Opening the intruder's address opens sshd and published ports to it, never the swarm ports.
+      const opened = writeInventory(bed(), withPrivate([`${bed().gateway}/32`, `${intruder.ip}/32`]), "private-opened");
+      expectSuccess(await runCli(opened));
+      expect(await tcpFrom(intruder, ipOf("worker-1"), 22)).toBe("open");
+      expect((await get(intruder)).stdout).toContain("web-marker");
+      expect(await probe(bed(), intruder, "worker-1")).toEqual(REFUSED);
+      expectSuccess(await runCli(privateInventory));
+      expect(await tcpFrom(intruder, ipOf("worker-1"), 22)).toBe("no answer");
+    } finally {
+      await bed().exec("worker-1", "docker rm -f guard-web >/dev/null 2>&1");
+    }
+  });
+
+  it("verify fails naming the node whose jump was deleted or whose saved list was corrupted; the next bootstrap restores both", async () => {
+    expect(privateInventory).not.toBe("");
+    const inv = loadInventory(privateInventory);
+    const hostChecks = async () => (await verifyCluster(inv)).checks.filter((c) => c.what.startsWith("host: "));
+    const failures = (cs: Awaited<ReturnType<typeof hostChecks>>) => cs.filter((c) => c.status === "fail").map((c) => `${c.subject}: ${c.what}`);
+    const healthy = await hostChecks();
+    expect(failures(healthy)).toEqual([]);
+    // What the namespace bed cannot show is said, never passed: no systemd (unit, drop-in), no cloud-init.
+    for (const n of ["manager-1", "worker-1", "worker-3"]) {
+      const mine = healthy.filter((c) => c.subject === `node ${n}`);
+      expect(mine.find((c) => c.what === "host: boot order")).toMatchObject({ status: "unprovable", detail: expect.stringMatching(/no systemd/) });
+      expect(mine.find((c) => c.what === "host: cloud-init")?.status).toBe("unprovable");
+      expect(mine.filter((c) => c.status === "pass").map((c) => c.what)).toEqual(expect.arrayContaining(["host: IPv4 jump", "host: IPv4 allow-list", "host: IPv4 container rules", "host: IPv4 FORWARD policy", "host: IPv4 private interface", "host: saved allow-list", "host: sshd"]));
+    }
+    await bed().exec("worker-1", `iptables -D INPUT -j ${HOST_CHAIN}`);
+    await bed().exec("worker-3", `echo '10.0.0.0/0 -j ACCEPT' >> ${FIREWALL_STATE_FILE}`);
+    // The harm is real: without its jump, worker-1's swarm ports answer the intruder.
+    expect((await probe(bed(), intruder, "worker-1")).tcp["7946"]).toBe("open");
+    const broken = await hostChecks();
+    expect(failures(broken)).toEqual(["node worker-1: host: IPv4 jump", "node worker-3: host: saved allow-list"]);
+    for (const c of broken.filter((x) => x.status === "fail")) expect(c.detail).toMatch(/re-run bootstrap/);
+    const run = await runCli(privateInventory);
+    expect(actionsOf(run).sort()).toEqual(["worker-1 firewall", "worker-3 firewall"]);
+    expect(failures(await hostChecks())).toEqual([]);
+    expect(await probe(bed(), intruder, "worker-1")).toEqual(REFUSED);
+    expect((await bed().exec("worker-3", `cat ${FIREWALL_STATE_FILE}`)).stdout).not.toContain("/0");
   });
 });

@@ -33,4 +33,14 @@ describe("reading cloud-init's status instead of waiting blindly", () => {
   it("does not mistake a probe line or status text elsewhere in the output for cloud-init's", () => {
     expect(cloudInitVerdict(`${CLOUD_INIT_MARK} absent\nstatus: error`)).toEqual({ kind: "absent" });
   });
+
+  it("quotes the setup step that failed, and only that step's own name", () => {
+    const err = "status: error\nboot_status_code: enabled-by-generator\ndetail:\n('scripts-user', RuntimeError('Runparts: 1 failures in 1 attempted commands'))";
+    const v = cloudInitVerdict([output(1, 0, err), `${CLOUD_INIT_MARK} step: kernel-modules`].join("\n"));
+    expect(v?.kind).toBe("error");
+    expect(v && "detail" in v ? v.detail : "").toMatch(/^setup step "kernel-modules" failed; enabled-by-generator; \('scripts-user'/);
+    // Control: without a recorded step the detail is cloud-init's own.
+    const plain = cloudInitVerdict(output(1, 0, err));
+    expect(plain && "detail" in plain ? plain.detail : "").toMatch(/^enabled-by-generator; /);
+  });
 });

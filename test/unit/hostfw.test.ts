@@ -73,7 +73,11 @@ describe("the node script, run by /bin/sh", () => {
     }
   });
 
-  it.each([["010.0.0.1"], ["10.0.0.1/0"], ["10.0.0.1;id"], ["$(id)"], ["10.0.0.1 -j ACCEPT"], ["fe80::1%eth0"], ["10.0.0.1\n-A INPUT -j ACCEPT"], [""], ["1.2.3"]])(
+  it.each([
+    ["010.0.0.1"], ["10.0.0.1/0"], ["10.0.0.1;id"], ["$(id)"], ["10.0.0.1 -j ACCEPT"], ["fe80::1%eth0"], ["10.0.0.1\n-A INPUT -j ACCEPT"], [""], ["1.2.3"],
+    // Slipped past the old pattern (hex digits, dots and colons) and failed iptables-restore: open at boot.
+    ["1.2.3.256"], ["1.2.3.4.5"], ["::ffff:10.0.0.1"], ["1:2:3:4:5:6:7:8:9"], ["1::2::3"], ["12345::1"], [":1:2"], ["::"], ["0.0.0.0"], ["a.b.c.d"], ["*"],
+  ])(
     "refuses %j before building any rule",
     (hostile) => {
       const r = printed(["10.0.0.2", hostile]);
@@ -87,5 +91,11 @@ describe("the node script, run by /bin/sh", () => {
     expect(parseAllowLine("noise\nallow: 10.0.0.2 10.0.0.3\n")).toEqual(["10.0.0.2", "10.0.0.3"]);
     expect(parseAllowLine("allow:\n")).toEqual([]);
     expect(parseAllowLine("nothing")).toBeUndefined();
+  });
+
+  it("accepts what iptables accepts and the pure module keeps, so the shell never drops a real member", () => {
+    const good = ["10.0.0.2", "255.255.255.255", "2001:db8::1", "1:2:3:4:5:6:7:8", "fe80::", "::1"];
+    expect(good.filter((a) => canonicalAddress(a) === undefined)).toEqual([]);
+    expect(printed(good).code).toBe(0);
   });
 });

@@ -3,6 +3,11 @@ import { generateSshKeyPair } from "../../../common/sshkeys";
 import { spawnSync } from "child_process";
 import { DOCKER_APT_KEY_FINGERPRINT, dockerHasCveFixes, MATCH_MODULES, renderUserData, REQUIRED_MODULES } from "../../../infra/cloudinit";
 import { FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, firewallScript } from "../../../hostfw/script";
+import { DOCKER_DROPIN_PATH, SSHD_DROPIN_PATH } from "../../../hostfw/units";
+import { SETUP_PATH, setupScript, setupSteps } from "../../../infra/cloudinit-setup";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 
 interface CloudConfig {
   ssh_deletekeys: boolean;
@@ -38,7 +43,9 @@ describe("renderUserData", () => {
     expect(script).toContain("apt-get install -y -q docker-ce docker-ce-cli containerd.io");
     expect(script).toContain(`= "27.5.1"`);
     expect(script).not.toContain("get.docker.com |");
-    expect(doc.runcmd.slice(0, 2)).toEqual([["/usr/local/sbin/hcloud-swarm-modules"], ["/usr/local/sbin/hcloud-swarm-install-docker"]]);
+    expect(doc.runcmd).toEqual([[SETUP_PATH]]);
+    expect(setupSteps("/usr/local/sbin/hcloud-swarm-install-docker").map((s) => s.name)).toEqual(["firewall", "sshd", "kernel-modules", "docker"]);
+    expect(file(doc, SETUP_PATH)).toMatch(/^step docker \/usr\/local\/sbin\/hcloud-swarm-install-docker$/m);
   });
 
   it("installs the host firewall bootstrap runs, and a unit that restores it at every boot before dockerd", () => {
@@ -49,8 +56,37 @@ describe("renderUserData", () => {
     expect(unit).toMatch(/^Before=.*docker\.service/m);
     expect(unit).toContain(`ExecStart=${FIREWALL_SCRIPT_PATH} restore`);
     expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
-    // Enabled and started by cloud-init itself, after Docker's install put iptables there.
-    expect(doc.runcmd[doc.runcmd.length - 1]).toEqual(["systemctl", "enable", "--now", FIREWALL_UNIT]);
+    // Enabled and started by cloud-init's first setup step, before anything else runs.
+    expect(file(doc, SETUP_PATH).split("\n").find((l) => l.startsWith("step "))).toBe("step firewall firewall_step");
+    expect(file(doc, SETUP_PATH)).toContain(`systemctl enable --now ${FIREWALL_UNIT}`);
+    // docker.service cannot start without it; sshd takes root by key only.
+    expect(file(doc, DOCKER_DROPIN_PATH)).toMatch(new RegExp(`^Requires=${FIREWALL_UNIT}$[\\s\\S]*^After=${FIREWALL_UNIT}$`, "m"));
+    expect(file(doc, SSHD_DROPIN_PATH)).toMatch(/^PasswordAuthentication no$/m);
+    expect(file(doc, SSHD_DROPIN_PATH)).toMatch(/^PermitRootLogin prohibit-password$/m);
+    expect((parse(render()) as unknown as { ssh_pwauth: boolean }).ssh_pwauth).toBe(false);
+  });
+
+  it("the setup program, run by a real sh, stops at the first failed step, names it and exits non-zero", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "setup-"));
+    try {
+      const stepFile = path.join(dir, "failed-step");
+      const ran = path.join(dir, "ran");
+      const steps = [
+        { name: "firewall", argv: ["touch", `${ran}.firewall`] },
+        { name: "kernel-modules", argv: ["false"] },
+        { name: "docker", argv: ["touch", `${ran}.docker`] },
+      ];
+      const bad = spawnSync("/bin/sh", ["-c", setupScript(steps, stepFile)], { encoding: "utf8" });
+      expect({ status: bad.status, step: fs.readFileSync(stepFile, "utf8").trim() }).toEqual({ status: 1, step: "kernel-modules" });
+      expect(bad.stderr).toContain('setup step "kernel-modules" failed');
+      expect(fs.existsSync(`${ran}.firewall`)).toBe(true);
+      expect(fs.existsSync(`${ran}.docker`)).toBe(false);
+      // Control: with every step passing it exits 0 and leaves no failed step behind.
+      const good = spawnSync("/bin/sh", ["-c", setupScript([steps[0], steps[2]], stepFile)], { encoding: "utf8" });
+      expect({ status: good.status, left: fs.existsSync(stepFile), docker: fs.existsSync(`${ran}.docker`) }).toEqual({ status: 0, left: false, docker: true });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("loads the kernel modules encrypted overlays need and fails when one is missing", () => {
@@ -92,7 +128,7 @@ describe("user data with Docker already on the image", () => {
   const check = file(doc, "/usr/local/sbin/hcloud-swarm-check-docker");
 
   it("checks the engine instead of installing Docker CE, and pins nothing", () => {
-    expect(doc.runcmd.slice(0, 2)).toEqual([["/usr/local/sbin/hcloud-swarm-modules"], ["/usr/local/sbin/hcloud-swarm-check-docker"]]);
+    expect(file(doc, SETUP_PATH)).toMatch(/^step docker \/usr\/local\/sbin\/hcloud-swarm-check-docker$/m);
     expect(doc.write_files.map((f) => f.path)).not.toContain("/usr/local/sbin/hcloud-swarm-install-docker");
     expect(doc.write_files.map((f) => f.path)).not.toContain("/etc/apt/preferences.d/docker-ce");
     expect(check).toContain("systemctl enable --now docker");
