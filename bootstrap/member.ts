@@ -3,7 +3,7 @@
  * it out (delete). Same inspection, planning and operations as a whole-inventory run.
  */
 import { BootstrapError } from "./actions";
-import { Inventory, InventoryNode, SwarmSettings } from "../inventory/inventory";
+import { FirewallSettings, Inventory, InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { checkManagerChanges, chooseEntry, matchMembers, pinRefusals } from "./plan";
 import { redact } from "../transport/redact";
 import { dropFromAllowLists } from "./allow-list";
@@ -19,6 +19,8 @@ export interface NodeMembership {
   readonly managers: readonly InventoryNode[];
   /** Settings used if this call initialises the swarm. Default {}. */
   readonly swarm?: SwarmSettings;
+  /** Non-members the nodes' private interface admits (hcloud-swarm:privateAllowedCidrs). Default none. */
+  readonly firewall?: FirewallSettings;
   readonly privateKey: string;
   readonly log?: (line: string) => void;
   /** Remove the node even when it holds a stack's pinned data. Default false. */
@@ -32,7 +34,7 @@ export const FORCE_SCALE_DOWN_ENV = "HCLOUD_SWARM_FORCE_SCALE_DOWN";
 function inventoryOf(m: NodeMembership, withNode: boolean): Inventory {
   const nodes = m.managers.filter((x) => withNode || x.name !== m.node.name).map((x) => (x.name === m.node.name ? m.node : x));
   if (withNode && !nodes.includes(m.node)) nodes.push(m.node);
-  return { ...(m.swarm ? { swarm: m.swarm } : {}), nodes };
+  return { ...(m.swarm ? { swarm: m.swarm } : {}), ...(m.firewall ? { firewall: m.firewall } : {}), nodes };
 }
 
 /** Ensures the node is a member with its role and labels; returns the run and the node's swarm ID. */

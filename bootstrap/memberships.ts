@@ -9,7 +9,7 @@
  * Each membership depends on its own server, so Pulumi deletes it (drain, leave) before the server.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { InventoryNode, NodeRole, SwarmSettings } from "../inventory/inventory";
+import { FirewallSettings, InventoryNode, NodeRole, SwarmSettings } from "../inventory/inventory";
 import { SwarmNode } from "./swarm-node";
 
 /** What a membership needs of a node; infra's SwarmMember provides it. */
@@ -23,6 +23,8 @@ export interface MemberSource {
 export interface MembershipArgs {
   /** `swarm init` settings (address pool, overlay MTU). Required. */
   readonly swarm: SwarmSettings;
+  /** Non-members the private interface admits; absent when the user opened nothing. */
+  readonly firewall?: FirewallSettings;
   /** The deploy key (secret). Required. */
   readonly privateKey: pulumi.Input<string>;
   /** Resources every join must wait for, e.g. firewalls that open the swarm ports. Default []. */
@@ -41,7 +43,7 @@ export function swarmMemberships(prefix: string, nodes: readonly MemberSource[],
     const after = n.role === "manager" ? (previousManager ? [previousManager] : managers.map((m) => m.server)) : first ? [first] : [];
     const m = new SwarmNode(
       `${prefix}-${n.name}-swarm`,
-      { node: n.inventory, managers: managerInventory, swarm: args.swarm, privateKey: args.privateKey },
+      { node: n.inventory, managers: managerInventory, swarm: args.swarm, ...(args.firewall ? { firewall: args.firewall } : {}), privateKey: args.privateKey },
       { parent, dependsOn: [n.server, ...(args.dependsOn ?? []), ...after] },
     );
     if (n.role === "manager") previousManager = m;

@@ -8,7 +8,7 @@
  * returned (they are fetched at join time), and the private key kept only as a secret output.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { InventoryNode, SwarmSettings, validateInventory } from "../inventory/inventory";
+import { FirewallSettings, InventoryNode, SwarmSettings, validateInventory } from "../inventory/inventory";
 import { FORCE_SCALE_DOWN_ENV, joinNode, retireNode } from "./member";
 import { sameValue } from "../common/same-value";
 
@@ -17,6 +17,7 @@ export interface SwarmNodeInputs {
   readonly node: InventoryNode;
   readonly managers: readonly InventoryNode[];
   readonly swarm: SwarmSettings;
+  readonly firewall?: FirewallSettings;
   readonly privateKey: string;
 }
 
@@ -60,6 +61,9 @@ export function checkInputs(news: Record<string, unknown>): pulumi.dynamic.Check
   if (!hasUnknown(news.swarm) && news.swarm !== undefined) {
     fail("swarm", problemsOf({ swarm: news.swarm, nodes: [{ name: "m", role: "manager", host: "127.0.0.1", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1" }] }));
   }
+  if (!hasUnknown(news.firewall) && news.firewall !== undefined) {
+    fail("firewall", problemsOf({ firewall: news.firewall, nodes: [{ name: "m", role: "manager", host: "127.0.0.1", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1" }] }));
+  }
   const key = news.privateKey;
   if (!isUnknown(key) && (typeof key !== "string" || !/-----BEGIN OPENSSH PRIVATE KEY-----/.test(key))) {
     // The reason never quotes the value: it is a secret.
@@ -82,6 +86,8 @@ export function diffInputs(olds: SwarmNodeOutputs, news: SwarmNodeInputs): pulum
   if (olds.node?.role !== news.node?.role) updates.push("node.role");
   if (!sameValue(olds.node?.labels ?? {}, news.node?.labels ?? {})) updates.push("node.labels");
   if (olds.privateKey !== news.privateKey) updates.push("privateKey");
+  // Applied in place: the node's next run rebuilds its host firewall with the new ranges.
+  if (!sameValue(olds.firewall?.privateAllowedCidrs ?? [], news.firewall?.privateAllowedCidrs ?? [])) updates.push("firewall");
   const changed = [...replaces, ...updates];
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: true, ...(changed.length ? { stables: ["nodeId"] } : {}) };
 }

@@ -4,7 +4,7 @@
  * server is destroyed (the resource depends on the server, so Pulumi deletes it first).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { InventoryNode, SwarmSettings } from "../inventory/inventory";
+import { FirewallSettings, InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { swarmNodeProvider } from "./provider";
 
 /** Type token: "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode". Changing it would replace every membership. */
@@ -19,6 +19,11 @@ export interface SwarmNodeArgs {
   readonly managers: pulumi.Input<pulumi.Input<InventoryNode>[]>;
   /** Settings for `swarm init` (address pool, overlay MTU). Default {}. */
   readonly swarm?: pulumi.Input<SwarmSettings>;
+  /**
+   * Non-members the nodes' private interface admits. Only passed when set, so memberships created by
+   * earlier releases see no input change.
+   */
+  readonly firewall?: pulumi.Input<FirewallSettings>;
   /** SSH private key (OpenSSH format) for the nodes; stored only as a secret. Required. */
   readonly privateKey: pulumi.Input<string>;
 }
@@ -31,7 +36,7 @@ export class SwarmNode extends pulumi.dynamic.Resource {
     super(
       swarmNodeProvider,
       name,
-      { node: args.node, managers: args.managers, swarm: args.swarm ?? {}, privateKey: pulumi.secret(args.privateKey), nodeId: undefined },
+      { node: args.node, managers: args.managers, swarm: args.swarm ?? {}, ...(args.firewall ? { firewall: args.firewall } : {}), privateKey: pulumi.secret(args.privateKey), nodeId: undefined },
       { ...opts, additionalSecretOutputs: ["privateKey"] },
       SWARM_NODE_MODULE,
       SWARM_NODE_TYPE,

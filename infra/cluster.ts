@@ -161,7 +161,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     // Swarm membership (bootstrap/memberships.ts): init on manager-1, joins, and scale-down on delete.
     const members = this.nodes.map((n) => ({ name: n.plan.name, role: n.plan.role, server: n.server, inventory: n.inventory }));
-    this.swarmNodes = swarmMemberships(name, members, { swarm: plan.swarm, privateKey: this.sshPrivateKey, dependsOn: this.swarmFirewalls }, this);
+    this.swarmNodes = swarmMemberships(name, members, { swarm: plan.swarm, ...(plan.firewall ? { firewall: plan.firewall } : {}), privateKey: this.sshPrivateKey, dependsOn: this.swarmFirewalls }, this);
 
     this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => inventoryOf(plan, nodes));
     this.registerOutputs({ inventory: this.inventory, sshPrivateKey: this.sshPrivateKey, sshPublicKey: this.sshPublicKey });

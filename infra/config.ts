@@ -3,6 +3,7 @@
  * collected and reported at once; each message names the key and says how to fix it.
  */
 import { throwIfProblems } from "../common/problems";
+import { hostCidr } from "../inventory/inventory";
 import { Cidr, cidr, contains, overlaps, parseCidr } from "../common/cidr";
 import { limitProblems } from "./limits";
 import { NODE_LABELS_KEY, type NodeLabelsConfig, parseNodeLabels } from "./node-labels";
@@ -28,6 +29,8 @@ export interface ClusterConfig {
   readonly networkZone: string;
   readonly swarmAddressPool: string;
   readonly sshAllowedCidrs: readonly string[];
+  /** Non-member sources that may open connections on the nodes' private interface (never the swarm ports). */
+  readonly privateAllowedCidrs: readonly string[];
   readonly adminSshKeys: readonly string[];
   readonly dockerVersion: string;
   /** Swarm node labels per role and per node name (`hcloud-swarm:nodeLabels`). */
@@ -57,6 +60,7 @@ export const DEFAULTS = {
   /** Clear of the default networkCidr, of 10.255.0.0/16 (ingress) and of Docker's 172.17+ bridges. */
   swarmAddressPool: "10.128.0.0/16",
   sshAllowedCidrs: ["0.0.0.0/0", "::/0"],
+  privateAllowedCidrs: [] as string[],
   adminSshKeys: [] as string[],
   dockerVersion: "28.5.1",
   dockerOnImage: false,
@@ -68,7 +72,7 @@ const ZONES: Record<string, string> = { fsn1: "eu-central", nbg1: "eu-central", 
 export const KEYS = [
   "clusterName", "managers", "workers", "serverType", "managerServerType", "workerServerType", "locations", "image",
   "privateNetwork", "networkCidr", "networkZone", "swarmAddressPool", "sshAllowedCidrs", "adminSshKeys", "dockerVersion",
-  "dockerOnImage",
+  "dockerOnImage", "privateAllowedCidrs",
 ] as const;
 /**
  * Keys whose value is an object. Pulumi.yaml's config types (string, integer, boolean, array)
@@ -169,7 +173,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
   };
   const privateNetwork = bool("privateNetwork");
 
-  const list = (k: "locations" | "sshAllowedCidrs" | "adminSshKeys"): string[] => {
+  const list = (k: "locations" | "sshAllowedCidrs" | "privateAllowedCidrs" | "adminSshKeys"): string[] => {
     const v = has(k) ? fromText(raw[k]) : DEFAULTS[k];
     if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
     problems.push(`${key(k)} must be a list of strings, got ${show(raw[k])}; set it with: pulumi config set --path '${key(k)}[0]' <value>`);
@@ -231,6 +235,14 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     if (!r.ok) problems.push(`${key("sshAllowedCidrs")}[${i}] must be a CIDR such as "203.0.113.7/32" or "2001:db8::/48": ${show(c)} ${r.reason}`);
   });
 
+  const privateAllowedCidrs = list("privateAllowedCidrs");
+  privateAllowedCidrs.forEach((c, i) => {
+    if (!hostCidr(c)) problems.push(`${key("privateAllowedCidrs")}[${i}] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got ${show(c)}`);
+  });
+  if (privateAllowedCidrs.length > 0 && !privateNetwork) {
+    problems.push(`${key("privateAllowedCidrs")} opens the nodes' private interface, but ${key("privateNetwork")} is false, so there is none. Remove it (pulumi config rm ${key("privateAllowedCidrs")}) or set ${key("privateNetwork")} true`);
+  }
+
   const adminSshKeys = list("adminSshKeys");
   adminSshKeys.forEach((k, i) => {
     if (!PUBLIC_KEY.test(k.trim())) problems.push(`${key("adminSshKeys")}[${i}] must be one OpenSSH public key line, "ssh-ed25519 AAAA… you@host" (the contents of ~/.ssh/id_ed25519.pub)`);
@@ -252,7 +264,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     clusterName, managers, workers,
     managerServerType: managerServerType ?? "", workerServerType: workerServerType ?? managerServerType ?? "",
     locations, image, distro: image.startsWith("debian-") ? "debian" : "ubuntu",
-    privateNetwork, networkCidr, networkZone, swarmAddressPool, sshAllowedCidrs, adminSshKeys: adminSshKeys.map((k) => k.trim()), dockerVersion, dockerOnImage, nodeLabels,
+    privateNetwork, networkCidr, networkZone, swarmAddressPool, sshAllowedCidrs, privateAllowedCidrs, adminSshKeys: adminSshKeys.map((k) => k.trim()), dockerVersion, dockerOnImage, nodeLabels,
   };
   // Limits need a well-formed config to plan from, so they are checked second.
   throwIfProblems(`${NAMESPACE} config`, limitProblems(config));

@@ -49,6 +49,8 @@ export function inventoryOf(plan: ClusterPlan, nodes: readonly InventoryNode[]):
   return {
     cluster: plan.cluster,
     swarm: { defaultAddrPool: plan.swarm.defaultAddrPool, defaultAddrPoolMaskLength: plan.swarm.defaultAddrPoolMaskLength, overlayMtu: plan.swarm.overlayMtu },
+    // Only when set: an inventory without the key is what every earlier release wrote.
+    ...(plan.firewall ? { firewall: { privateAllowedCidrs: [...plan.firewall.privateAllowedCidrs] } } : {}),
     nodes,
   };
 }

@@ -65,6 +65,8 @@ export interface ClusterPlan {
   /** Absent in public-only mode. */
   readonly network?: NetworkPlan;
   readonly swarm: { readonly defaultAddrPool: string; readonly defaultAddrPoolMaskLength: number; readonly overlayMtu: number };
+  /** Present only when the user opened the private interface to non-members (hcloud-swarm:privateAllowedCidrs). */
+  readonly firewall?: { readonly privateAllowedCidrs: readonly string[] };
   /** Hetzner label selectors for the cluster's servers. */
   readonly selectors: { readonly all: string; readonly managers: string };
 }
@@ -126,6 +128,7 @@ export function planCluster(config: ClusterConfig): ClusterPlan {
       defaultAddrPoolMaskLength: POOL_MASK_LENGTH,
       overlayMtu: config.privateNetwork ? PRIVATE_MTU : PUBLIC_MTU,
     },
+    ...(config.privateAllowedCidrs.length > 0 ? { firewall: { privateAllowedCidrs: config.privateAllowedCidrs } } : {}),
     selectors: { all, managers: `${all},role=manager` },
   };
 }

@@ -68,7 +68,7 @@ const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
 
 /** An address/prefix the firewall script's own validator accepts (canonical address, prefix in range). */
-function hostCidr(c: string): boolean {
+export function hostCidr(c: string): boolean {
   const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(c);
   if (!m) return false;
   const family = net.isIP(m[1]);

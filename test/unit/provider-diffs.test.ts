@@ -38,6 +38,10 @@ describe("a second pulumi up with the same config changes nothing", () => {
   it("SwarmNode: the same node read back with its keys (labels included) in another order", () => {
     const inputs: SwarmNodeInputs = { node: w1, managers: [w1], swarm: {}, privateKey: key };
     expect(diffInputs(reordered({ ...inputs, nodeId: "abc" }), inputs).changes).toBe(false);
+    // A membership created before privateAllowedCidrs existed has no firewall input: an empty list is no change.
+    expect(diffInputs({ ...inputs, nodeId: "abc" }, { ...inputs, firewall: { privateAllowedCidrs: [] } }).changes).toBe(false);
+    const opened = diffInputs({ ...inputs, nodeId: "abc" }, { ...inputs, firewall: { privateAllowedCidrs: ["10.0.1.0/24"] } });
+    expect([opened.changes, opened.replaces]).toEqual([true, []]);
     expect(diffInputs(reordered({ ...inputs, nodeId: "abc" }), { ...inputs, node: { ...w1, labels: { ...w1.labels, edge: "true" } } }).changes).toBe(true);
   });
 

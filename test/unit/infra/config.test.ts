@@ -29,6 +29,7 @@ describe("validateConfig defaults", () => {
       networkZone: "eu-central",
       swarmAddressPool: "10.128.0.0/16",
       sshAllowedCidrs: ["0.0.0.0/0", "::/0"],
+      privateAllowedCidrs: [],
       adminSshKeys: [],
       dockerVersion: DEFAULTS.dockerVersion,
       nodeLabels: { managers: {}, workers: {}, nodes: {} },
@@ -207,5 +208,21 @@ describe("validateConfig enforces Hetzner's limits", () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^hcloud-swarm:adminSshKeys makes the cloud-init user data \d+ bytes, over Hetzner's 32768; list fewer keys/);
     expect(validateConfig({ ...BASE, adminSshKeys: Array.from({ length: 20 }, () => rsa) }, "dev").adminSshKeys).toHaveLength(20);
+  });
+});
+
+describe("privateAllowedCidrs opens the private interface to named non-members", () => {
+  it("accepts canonical ranges of both families and exports them in the inventory's firewall settings", () => {
+    const c = validateConfig({ ...BASE, privateAllowedCidrs: '["10.0.1.0/24","fd00::/64"]' }, "dev");
+    expect(c.privateAllowedCidrs).toEqual(["10.0.1.0/24", "fd00::/64"]);
+  });
+
+  it("refuses what the nodes' firewall script would refuse, naming each entry, and a range with no private network", () => {
+    expect(problemsOf({ ...BASE, privateAllowedCidrs: ["10.0.01.0/24", "10.0.1.0", "fe80::1%eth0/64"], privateNetwork: false })).toEqual([
+      `hcloud-swarm:privateAllowedCidrs[0] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got "10.0.01.0/24"`,
+      `hcloud-swarm:privateAllowedCidrs[1] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got "10.0.1.0"`,
+      `hcloud-swarm:privateAllowedCidrs[2] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got "fe80::1%eth0/64"`,
+      "hcloud-swarm:privateAllowedCidrs opens the nodes' private interface, but hcloud-swarm:privateNetwork is false, so there is none. Remove it (pulumi config rm hcloud-swarm:privateAllowedCidrs) or set hcloud-swarm:privateNetwork true",
+    ]);
   });
 });

@@ -201,4 +201,15 @@ describe("the Pulumi program", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("carries privateAllowedCidrs to the inventory and every membership, and leaves both untouched when unset", async () => {
+    const opened = await runProgramDetailed({ serverType: "cx23", managers: 1, workers: 1, privateAllowedCidrs: ["10.0.1.0/24"] });
+    expect((opened.outputs.inventory as Inventory).firewall).toEqual({ privateAllowedCidrs: ["10.0.1.0/24"] });
+    const memberships = opened.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode");
+    expect(memberships.map((m) => m.inputs.firewall)).toEqual([{ privateAllowedCidrs: ["10.0.1.0/24"] }, { privateAllowedCidrs: ["10.0.1.0/24"] }]);
+    // What earlier releases created: no firewall key anywhere, so their state sees no change.
+    const plain = await runProgramDetailed({ serverType: "cx23", managers: 1, workers: 1 });
+    expect(Object.keys(plain.outputs.inventory as Inventory)).not.toContain("firewall");
+    for (const m of plain.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode")) expect(Object.keys(m.inputs)).not.toContain("firewall");
+  });
 });
