@@ -13,7 +13,7 @@ import * as path from "path";
 import { bootstrap } from "../bootstrap/run";
 import { upBed } from "../local/ns/bed";
 import { downBed } from "../local/ns/state";
-import { connectManager, overlayNetworks } from "../stacks/cluster";
+import { connectManager, overlayNetworks } from "../swarm/facts";
 import { REMOTE_DIR, renderFor } from "../stacks/deploy";
 import { dialectJudge, type Judgement, localJudge, managerContext, managerJudge } from "../stacks/judge";
 import { lintJudged } from "../stacks/lint";

@@ -20,8 +20,7 @@ import { redact } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
 import { addLabels } from "../swarm/node-update";
-import { readMembers } from "./swarm-ops";
-import type { SwarmMember } from "./swarm-state";
+import { readNodes, type NodeFacts } from "../swarm/nodes";
 
 /** The script runs a handful of iptables commands; a node still busy after this is in trouble. */
 export const FIREWALL_COMMAND_TIMEOUT_MS = 30_000;
@@ -63,7 +62,7 @@ export async function applyFirewall(s: SshSession, mode: FirewallMode, addresses
 }
 
 /** Addresses the swarm itself uses for its members (what `docker node inspect` reports). */
-function memberAddresses(ctx: AllowListContext, members: readonly SwarmMember[]): string[] {
+function memberAddresses(ctx: AllowListContext, members: readonly NodeFacts[]): string[] {
   const list = allowList(members.map((m) => m.addr));
   for (const r of list.rejected) ctx.run.warnings.push(`a swarm member reports no usable address (${r}); it is left out of the host firewall's allow-list`);
   return [...list.addresses];
@@ -75,11 +74,11 @@ interface Target {
   readonly name: string;
   readonly reach: SshTarget;
   readonly keyNode: InventoryNode;
-  readonly member?: SwarmMember;
+  readonly member?: NodeFacts;
 }
 
 /** How to reach each member: its inventory node, else its SSH bookkeeping labels. */
-function targetsOf(ctx: AllowListContext, members: readonly SwarmMember[]): Target[] {
+function targetsOf(ctx: AllowListContext, members: readonly NodeFacts[]): Target[] {
   const byId = new Map([...matchMembers(ctx.inv, members).entries()].map(([name, m]) => [m.id, ctx.inv.nodes.find((n) => n.name === name) as InventoryNode]));
   const out: Target[] = [];
   for (const m of members) {
@@ -147,7 +146,7 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
 }
 
 /** Before joins: members and joiners all accept the members' and the joiners' addresses. */
-export async function admitJoiners(ctx: AllowListContext, members: readonly SwarmMember[], joiners: readonly InventoryNode[]): Promise<Enforced> {
+export async function admitJoiners(ctx: AllowListContext, members: readonly NodeFacts[], joiners: readonly InventoryNode[]): Promise<Enforced> {
   const enforced: Enforced = new Map();
   if (joiners.length === 0) return enforced;
   const wanted = allowList([...memberAddresses(ctx, members), ...joiners.map((n) => n.advertiseAddress)]).addresses;
@@ -164,7 +163,7 @@ export async function admitJoiners(ctx: AllowListContext, members: readonly Swar
  * beside this one (the Pulumi provider adds nodes in parallel) is never undone.
  */
 export async function settleAllowLists(ctx: AllowListContext, exact: boolean, enforced: Enforced = new Map()): Promise<void> {
-  const members = await readMembers(ctx.manager);
+  const members = await readNodes(ctx.manager);
   const wanted = memberAddresses(ctx, members);
   const hash = allowListHash(wanted);
   const done = (t: Target): boolean => {
@@ -176,12 +175,12 @@ export async function settleAllowLists(ctx: AllowListContext, exact: boolean, en
   await enforce(ctx, targets.filter((t) => !done(t)), exact ? "set" : "add", wanted, enforced);
   // Members that needed nothing new but whose label is missing or stale (e.g. joined this run).
   const stale = targets.filter((t) => done(t) && t.member && enforced.has(t.key) && t.member.labels[LABEL_FIREWALL] !== allowListHash(enforced.get(t.key) ?? []));
-  await Promise.all(stale.map((t) => ctx.gate(() => addLabels(ctx.manager, (t.member as SwarmMember).id, { [LABEL_FIREWALL]: allowListHash(enforced.get(t.key) ?? []) }))));
+  await Promise.all(stale.map((t) => ctx.gate(() => addLabels(ctx.manager, (t.member as NodeFacts).id, { [LABEL_FIREWALL]: allowListHash(enforced.get(t.key) ?? []) }))));
 }
 
 /** After a node was taken out of the swarm: no remaining member accepts its addresses any more. */
 export async function dropFromAllowLists(ctx: AllowListContext, departed: readonly string[]): Promise<void> {
-  const members = await readMembers(ctx.manager);
+  const members = await readNodes(ctx.manager);
   const wanted = memberAddresses(ctx, members);
   // An address a remaining member still uses stays (a node replaced under the same address).
   const gone = allowList(departed).addresses.filter((a) => !wanted.includes(a));

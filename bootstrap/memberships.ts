@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { InventoryNode, NodeRole, SwarmSettings } from "../inventory/inventory";
 import { SwarmNode } from "./swarm-node";
 
-/** What a membership needs of a node; infra's SwarmMember provides it. */
+/** What a membership needs of a node; infra's NodeFacts provides it. */
 export interface MemberSource {
   readonly name: string;
   readonly role: NodeRole;

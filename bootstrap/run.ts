@@ -12,10 +12,11 @@ import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarge
 import { redact } from "../transport/redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
-import { SwarmInfo, SwarmMember, parseSwarmInfo } from "./swarm-state";
+import { SwarmInfo, parseSwarmInfo } from "./swarm-state";
+import { readNodes, type NodeFacts } from "../swarm/nodes";
 import { addLabels } from "../swarm/node-update";
 import { ELECTION_WAIT_MS } from "../swarm/leader";
-import { initSwarm, joinSwarm, joinToken, leaveSwarm, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
+import { initSwarm, joinSwarm, joinToken, leaveSwarm, nodeList, readIngress, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
 import { sleep } from "../common/time";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
@@ -65,7 +66,7 @@ export interface BootstrapResult {
   /** `docker node ls` after the run. */
   readonly nodeList: string;
   /** Members as the serving manager last read them. */
-  readonly members: readonly SwarmMember[];
+  readonly members: readonly NodeFacts[];
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
@@ -242,7 +243,7 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   }
   await ensureIngress(run, manager, entry.node.name, inv.swarm?.overlayMtu ?? DEFAULT_OVERLAY_MTU);
 
-  let members = await readMembers(manager);
+  let members = await readNodes(manager);
   const matched = matchMembers(inv, members, run.obs);
   // Reach every node in scope that is not a ready member (managers are being reached already).
   const todo = inv.nodes.filter((n) => inScope(n) && n.name !== entry.node.name && matched.get(n.name)?.status !== "ready");
@@ -272,7 +273,7 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const allow = { run, manager, inv, keyNode: entry.node, gate };
   const enforced = await admitJoiners(allow, members, membership.steps.flatMap((s) => (s.kind === "join" ? [s.node] : [])));
   await joinAll(run, membership.steps, manager, entry.node);
-  if (run.actions.some((a) => a.kind === "join")) members = await readMembers(manager);
+  if (run.actions.some((a) => a.kind === "join")) members = await readNodes(manager);
   const roles = planRolesAndLabels(scope, members);
   const attempt = async (step: Step): Promise<boolean> => {
     try {
@@ -341,7 +342,7 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
 }
 
 /** A node that left the inventory, reached through its bookkeeping labels so it can leave the swarm itself. */
-async function reachDeparted(run: Run, entry: SwarmMember, keyNode: InventoryNode): Promise<SshSession | undefined> {
+async function reachDeparted(run: Run, entry: NodeFacts, keyNode: InventoryNode): Promise<SshSession | undefined> {
   const target = departedTarget(entry);
   if (!target || entry.status !== "ready") return undefined;
   try {

@@ -6,10 +6,10 @@
 import { ActionSink } from "./actions";
 import { SshSession } from "../transport/ssh";
 import { drain, leaveSwarm, removeMember, setRole } from "./swarm-ops";
-import { SwarmMember } from "./swarm-state";
+import type { NodeFacts } from "../swarm/nodes";
 
 /** `node` is the session on the departing node itself, when its address and host key are known. */
-export async function scaleDown(manager: SshSession, entry: SwarmMember, name: string, node: SshSession | undefined, act: ActionSink): Promise<void> {
+export async function scaleDown(manager: SshSession, entry: NodeFacts, name: string, node: SshSession | undefined, act: ActionSink): Promise<void> {
   if (entry.role === "manager") {
     await setRole(manager, entry.id, "worker");
     act({ node: name, kind: "demote", detail: "manager → worker (before removal)" });

@@ -6,7 +6,7 @@ import { loadInventory } from "../inventory/inventory";
 import { throwIfProblems } from "../common/problems";
 import * as path from "path";
 import type { SshSession } from "../transport/ssh";
-import { connectManager, overlayNetworks } from "../stacks/cluster";
+import { connectManager, overlayNetworks } from "../swarm/facts";
 import { describeConvergence } from "../stacks/converge";
 import { deployStack, REMOTE_DIR, renderFor } from "../stacks/deploy";
 import { parsePinArgs } from "../stacks/pins";

@@ -12,7 +12,7 @@ import { DEFAULT_DIR } from "../local/ns/bed";
 import { LOCAL_IMAGE } from "../local/image";
 import { detectKernelFeatures } from "../local/ns/kernel";
 import { connect } from "../transport/ssh";
-import { connectManager, nodeFacts, overlayNetworks, secretNames, stackServices } from "../stacks/cluster";
+import { connectManager, readNodes, overlayNetworks, secretNames, stackServices } from "../swarm/facts";
 import { lintText } from "../stacks/lint";
 import { MTU_OPTION } from "../stacks/render";
 import { verifyCluster } from "../verify/run";
@@ -100,7 +100,7 @@ async function demo(): Promise<number> {
 
   step("5/5  what this run proved, and what this machine cannot prove");
   const services = await stackServices(s);
-  const nodes = await nodeFacts(s);
+  const nodes = await readNodes(s);
   const secrets = [...(await secretNames(s))].sort();
   s.close();
   const secretValues = STACKS.flatMap(([name]) => {

@@ -4,7 +4,7 @@
  */
 import type { KernelFeature } from "../local/ns/kernel";
 import { heldPins } from "../inventory/labels";
-import type { NetworkFacts, NodeFacts, ServiceFacts } from "../stacks/cluster";
+import type { NetworkFacts, NodeFacts, ServiceFacts } from "../swarm/facts";
 import { MTU_OPTION } from "../stacks/render";
 import type { VerifySummary } from "../verify/checks";
 import type { LeakProbeResult } from "./leak-probe";

@@ -11,7 +11,7 @@ import { LOCAL_IMAGE } from "../local/image";
 import { readVmState } from "../local/vm/state";
 import { rssMiB, readPid } from "../local/vm/qemu";
 import { vmPaths } from "../local/vm/state";
-import { connectManager, stackServices } from "../stacks/cluster";
+import { connectManager, stackServices } from "../swarm/facts";
 import { formatChecks, summarise, type Check, type VerifySummary } from "../verify/checks";
 import { verifyCluster } from "../verify/run";
 

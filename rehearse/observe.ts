@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { type Inventory, validateInventory } from "../inventory/inventory";
 import { waitFor } from "../common/time";
-import { connectManager, replicas } from "../stacks/cluster";
+import { connectManager, replicas } from "../swarm/facts";
 import { readVmState } from "../local/vm/state";
 import { qemuPidsByPrefix } from "../local/vm/qemu";
 import { FileStore } from "./checkpoint";

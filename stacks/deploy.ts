@@ -11,7 +11,7 @@ import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 import { ValidationError } from "../common/problems";
 import { canonicalText } from "./canonical";
-import { networkUsers, nodeFacts, overlayNetworks, runningTasksPerNode, secretNames, stackServices } from "./cluster";
+import { networkUsers, readNodes, overlayNetworks, runningTasksPerNode, secretNames, stackServices } from "../swarm/facts";
 import { waitForConvergence, type ConvergeReport } from "./converge";
 import { readDockerYaml } from "./dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
@@ -123,7 +123,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
     pins: rendered.meta.pins.map((p) => p.label),
     generatedSecrets: rendered.secrets.map((x) => x.name),
     existingSecrets: facts.secrets,
-    nodes: await nodeFacts(s),
+    nodes: await readNodes(s),
     load: await runningTasksPerNode(s),
     requests: args.pins ?? [],
     inventory: args.inventory.nodes,

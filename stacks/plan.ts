@@ -11,7 +11,7 @@
 import type { LintContext } from "./lint";
 import { MTU_OPTION, type RenderedStack } from "./render";
 import { HASH_LABEL } from "./render";
-import type { NetworkFacts, ServiceFacts } from "./cluster";
+import type { NetworkFacts, ServiceFacts } from "../swarm/facts";
 import type { ValuePath } from "./origin";
 import type { StackModel } from "./structure";
 

@@ -7,7 +7,7 @@
 import { parse } from "yaml";
 import type { InventoryNode } from "../inventory/inventory";
 import { ValidationError } from "../common/problems";
-import type { NodeFacts } from "./cluster";
+import type { NodeFacts } from "../swarm/facts";
 import { checkPlacement, servicePlacements } from "./placement";
 import { type PinAction, type PinRequest, planPins } from "./pins";
 

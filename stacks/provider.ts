@@ -14,7 +14,7 @@
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { Inventory } from "../inventory/inventory";
-import { managerSession } from "./cluster";
+import { managerSession } from "../swarm/facts";
 import { describeConvergence } from "./converge";
 import { deployStack } from "./deploy";
 import type { PinRequest } from "./pins";

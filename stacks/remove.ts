@@ -6,7 +6,7 @@
 import { redactedError } from "../transport/redact";
 import { checkedName, shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
-import { networkUsers, STACK_LABEL } from "./cluster";
+import { networkUsers, STACK_LABEL } from "../swarm/facts";
 import { sleep } from "../common/time";
 
 /** Tasks stop within Docker's grace period (10 s by default); networks go a little after them. */

@@ -13,7 +13,7 @@
  * The error texts are those the engine reports in a task's Status.Err (recorded from a real swarm
  * in test/unit/fixtures/task-errors.json). Pure.
  */
-import type { NodeFacts, ServiceFacts, TaskFacts } from "./cluster";
+import type { NodeFacts, ServiceFacts, TaskFacts } from "../swarm/facts";
 import { matchesAll, parseConstraint, type Constraint } from "./constraints";
 import { takesTasks } from "./placement";
 
@@ -81,7 +81,7 @@ export function judgeService(svc: ServiceFacts, tasks: readonly TaskFacts[], nod
     // A matching node that is down but active may come back by itself (a reboot); a drained or
     // paused one only when someone makes it active again.
     if (!fit.some((n) => takesTasks(n) || n.availability === "active")) {
-      const which = fit.map((n) => `${nodeName(n.id)} (${n.state}, ${n.availability})`);
+      const which = fit.map((n) => `${nodeName(n.id)} (${n.status}, ${n.availability})`);
       return {
         kind: "permanent",
         detail,

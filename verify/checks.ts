@@ -3,7 +3,7 @@
  * evidence is collected by ./run.ts. Every check ends as pass, fail, or unprovable; a check
  * that cannot be proven on this cluster (e.g. a kernel without ESP) is never counted as a pass.
  */
-import type { NetworkFacts } from "../stacks/cluster";
+import type { NetworkFacts } from "../swarm/facts";
 import { MTU_OPTION } from "../stacks/render";
 import type { WireCounts } from "./pcap";
 

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { connect, type SshSession } from "../transport/ssh";
-import { connectManager, inspectEveryOverlay, overlayNetworks } from "../stacks/cluster";
+import { connectManager, inspectEveryOverlay, overlayNetworks } from "../swarm/facts";
 import { DEFAULT_MTU } from "../stacks/render";
 import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 import { collectWire, type WireOptions } from "./wire";

@@ -16,7 +16,7 @@ import * as crypto from "crypto";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
-import { connectManager, overlayNetworks } from "../stacks/cluster";
+import { connectManager, overlayNetworks } from "../swarm/facts";
 import { DEFAULT_MTU, MTU_OPTION } from "../stacks/render";
 import { sleep, waitFor } from "../common/time";
 import type { WireEvidence } from "./checks";

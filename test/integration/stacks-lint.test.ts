@@ -16,7 +16,7 @@ import type { Inventory } from "../../inventory/inventory";
 import { bootstrap } from "../../bootstrap/run";
 import { hcloudSwarm } from "../support/cli";
 import type { SshSession } from "../../transport/ssh";
-import { connectManager, overlayNetworks, stackServices, STACK_LABEL } from "../../stacks/cluster";
+import { connectManager, overlayNetworks, stackServices, STACK_LABEL } from "../../swarm/facts";
 import { deployStack, LintRefusedError, type DeployResult } from "../../stacks/deploy";
 import { isGoMap, readDockerYaml } from "../../stacks/dialect";
 import { removeStack } from "../../stacks/remove";

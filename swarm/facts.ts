@@ -1,15 +1,14 @@
 /**
- * What deploy, rm and verify need to know about a running swarm, read over one SSH session to a
- * manager: networks, secrets, services, nodes (what the scheduler matches constraints against)
- * and tasks (why a service does not run). Reading only: every change goes through deploy.ts,
- * pins.ts or remove.ts.
+ * The swarm read model: what deploy, rm, verify, the demo, the rehearsal and the benches need to
+ * know about a running swarm, read over one SSH session to a manager: networks, secrets, services,
+ * nodes (./nodes, the one parser of `docker node inspect`, shared with bootstrap) and tasks (why a
+ * service does not run). Reading only: every change goes through bootstrap or stacks/.
  */
 import * as fs from "fs";
 import { type Inventory, type InventoryNode, managers } from "../inventory/inventory";
 import { shellQuote } from "../transport/shell";
 import { connect, type SshSession } from "../transport/ssh";
-import type { SchedulingFacts } from "./constraints";
-import { inspectAllNodes } from "../swarm/nodes";
+export { readNodes, type NodeFacts } from "./nodes";
 
 export interface NetworkFacts {
   readonly name: string;
@@ -38,14 +37,6 @@ export interface ServiceFacts {
   readonly version: number;
   /** When the manager last changed the spec (epoch ms): tasks created since run this version. */
   readonly updatedAt: number;
-}
-
-/** A node as the scheduler sees it, plus whether it takes new tasks. */
-export interface NodeFacts extends SchedulingFacts {
-  /** "active", "pause" or "drain": only active nodes take new tasks. */
-  readonly availability: string;
-  /** "ready", "down", "unknown" or "disconnected". */
-  readonly state: string;
 }
 
 /** One task of a service, from `docker inspect --type task` (the API's own fields, not a table). */
@@ -168,35 +159,6 @@ export async function networkUsers(s: SshSession): Promise<Array<{ name: string;
       const [name, ...networkIds] = l.trim().split(/\s+/);
       return { name, networkIds };
     });
-}
-
-/** Every node of the swarm, as the scheduler sees it. */
-export async function nodeFacts(s: SshSession): Promise<NodeFacts[]> {
-  const text = await inspectAllNodes(s);
-  type Raw = {
-    ID: string;
-    Spec: { Role?: string; Availability?: string; Labels?: Record<string, string> | null };
-    Description?: { Hostname?: string; Platform?: { OS?: string; Architecture?: string }; Engine?: { Labels?: Record<string, string> | null } };
-    Status?: { State?: string; Addr?: string };
-    ManagerStatus?: { Addr?: string } | null;
-  };
-  return (JSON.parse(text || "[]") as Raw[]).map((n) => {
-    // Managers on some versions report Status.Addr as 0.0.0.0; their ManagerStatus.Addr is right.
-    let addr = n.Status?.Addr ?? "";
-    if ((addr === "" || addr === "0.0.0.0") && n.ManagerStatus?.Addr) addr = n.ManagerStatus.Addr.replace(/:\d+$/, "");
-    return {
-      id: n.ID,
-      hostname: n.Description?.Hostname ?? "",
-      addr,
-      role: n.Spec.Role === "manager" ? "manager" : "worker",
-      os: n.Description?.Platform?.OS ?? "",
-      arch: n.Description?.Platform?.Architecture ?? "",
-      labels: n.Spec.Labels ?? {},
-      engineLabels: n.Description?.Engine?.Labels ?? {},
-      availability: n.Spec.Availability ?? "active",
-      state: n.Status?.State ?? "unknown",
-    };
-  });
 }
 
 /** Node ID → number of tasks that should be running there (every stack, and plain services). */
