@@ -18,6 +18,7 @@ import { addLabels } from "../swarm/node-update";
 import { ELECTION_WAIT_MS } from "../swarm/leader";
 import { initSwarm, joinSwarm, joinToken, leaveSwarm, nodeList, readIngress, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
 import { sleep } from "../common/time";
+import { limiter, mapLimit } from "../common/concurrency";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
 export const JOIN_CONCURRENCY = 8;
@@ -67,28 +68,6 @@ export interface BootstrapResult {
   readonly nodeList: string;
   /** Members as the serving manager last read them. */
   readonly members: readonly NodeFacts[];
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
-export function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const gate = limiter(limit);
-  return Promise.all(items.map((item) => gate(() => fn(item))));
-}
-
-/** A gate letting at most `limit` tasks run at once, for work started from several places. */
-export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    while (active >= limit) await new Promise<void>((r) => queue.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      queue.shift()?.();
-    }
-  };
 }
 
 /** State of one run: open sessions, observations, actions, problems. Shared with ./member. */

@@ -1,7 +1,7 @@
 import { parseSwarmInfo } from "../../bootstrap/swarm-state";
 import { parseNodeInspect } from "../../swarm/nodes";
 import { formatActions } from "../../bootstrap/actions";
-import { limiter, mapLimit } from "../../bootstrap/run";
+import { limiter, mapLimit } from "../../common/concurrency";
 
 describe("reading docker's swarm state", () => {
   it("reads an active manager from docker info", () => {
