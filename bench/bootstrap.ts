@@ -16,7 +16,7 @@ import { alignColumns } from "../common/columns";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import { bootstrap } from "../bootstrap/run";
 import { sshStats } from "../transport/ssh";
-import { upBed } from "../local/ns/bed";
+import { upBed } from "../local/ns/ns-bed";
 import { execInNode } from "../local/ns/node";
 import { downBed } from "../local/ns/state";
 

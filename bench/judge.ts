@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { bootstrap } from "../bootstrap/run";
-import { upBed } from "../local/ns/bed";
+import { upBed } from "../local/ns/ns-bed";
 import { downBed } from "../local/ns/state";
 import { connectManager, overlayNetworks } from "../swarm/facts";
 import { REMOTE_DIR, renderFor } from "../stacks/deploy";

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { alignColumns } from "../common/columns";
-import { upBed } from "../local/ns/bed";
+import { upBed } from "../local/ns/ns-bed";
 import { nodeProcesses } from "../local/ns/node";
 import { downBed } from "../local/ns/state";
 

@@ -1,17 +1,17 @@
 /** `hcloud-swarm local up|down|status`: the local test bed on this machine. */
 import { Command, InvalidArgumentError } from "commander";
 import { spawn } from "child_process";
-import { DEFAULT_DIR, openBed } from "../local/ns/bed";
+import { DEFAULT_DIR, openBed } from "../local/ns/ns-bed";
 import { nodeCommand } from "../local/ns/node";
-import { requireLinuxRoot } from "../local/prerequisites";
-import { LOCAL_IMAGE } from "../local/image";
+import { requireLinuxRoot } from "../local/common/prerequisites";
+import { LOCAL_IMAGE } from "../local/common/container-image";
 import { detectKernelFeatures } from "../local/ns/kernel";
 import { BED_RANGE } from "../local/ns/plan";
 import { latencyNote, readShape, shapeNodes } from "../local/ns/shape";
-import { formatShapes, isEmptyRequest, NodeShape, parseShapeArgs, selectNodes, ShapeAction, ShapeArgs } from "../local/shape";
+import { formatShapes, isEmptyRequest, NodeShape, parseShapeArgs, selectNodes, ShapeAction, ShapeArgs } from "../local/common/shape-request";
 import { readVmShape, shapeVmNodes, vmShapeContext } from "../local/vm/shape";
 import * as os from "os";
-import { anyBedStatus, bedKindOf, downAnyBed, upAnyBed } from "../local/bed";
+import { anyBedStatus, bedKindOf, downAnyBed, upAnyBed } from "../local/driver";
 import { alignColumns } from "../common/columns";
 import { VM_PUBLIC_RANGE } from "../local/vm/plan";
 import { vmExec } from "../local/vm/status";

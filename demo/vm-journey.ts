@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { main as cli } from "../cli/main";
 import { loadInventory, type Inventory } from "../inventory/inventory";
-import { LOCAL_IMAGE } from "../local/image";
+import { LOCAL_IMAGE } from "../local/common/container-image";
 import { readVmState } from "../local/vm/state";
 import { rssMiB, readPid } from "../local/vm/qemu";
 import { vmPaths } from "../local/vm/state";

@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import { BedNames, isBedLink, MAX_BED, MIN_BED, nodeAddress, vethOf } from "./plan";
-import { CommandError, commandLine, run, sh } from "../run";
+import { CommandError, commandLine, run, sh } from "../common/host-command";
 import { sleep, waitFor } from "../../common/time";
 
 const SYS_NET = "/sys/class/net";

@@ -11,8 +11,8 @@ import { Hierarchy, killTree, mountScript, pidsIn, procsFiles } from "./cgroups"
 import { nodePaths, NodeRecord } from "./node-files";
 import { BedNames } from "./plan";
 import { dockerPing, dockerSocketOf } from "./probe";
-import { sshBanner } from "../ssh-banner";
-import { run, RunOptions, RunResult } from "../run";
+import { sshBanner } from "../common/ssh-banner";
+import { run, RunOptions, RunResult } from "../common/host-command";
 import { sleep, waitFor } from "../../common/time";
 
 export interface BedContext {

@@ -1,5 +1,5 @@
 /**
- * `local shape` on the namespace bed: packet loss between nodes (./loss), a CPU cap and freezing
+ * `local shape` on the namespace bed: packet loss between nodes (../common/packet-loss), a CPU cap and freezing
  * (./cgroup-controls), and a stalled sshd. Each call inspects what is in force, changes only what
  * differs, and returns the actions taken; readShape reads everything back from the system.
  */
@@ -7,11 +7,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { cpuCap, isFrozen, setCpuCap, setFrozen } from "./cgroup-controls";
 import { probeNetem } from "./kernel";
-import { Iptables, Peers, readLoss, setLoss } from "../loss";
+import { Iptables, Peers, readLoss, setLoss } from "../common/packet-loss";
 import { BedContext, nodeProcesses } from "./node";
 import { NodeRecord } from "./node-files";
-import { run } from "../run";
-import { NodeShape, ShapeAction, ShapeRequest } from "../shape";
+import { run } from "../common/host-command";
+import { NodeShape, ShapeAction, ShapeRequest } from "../common/shape-request";
 
 const rel = (ctx: BedContext, node: NodeRecord): string => path.join(ctx.names.cgroup, node.name);
 /** iptables in the node's network namespace (not its cgroup: a frozen node must still be shaped). */

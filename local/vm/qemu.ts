@@ -8,7 +8,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../run";
+import { run } from "../common/host-command";
 import { waitFor } from "../../common/time";
 
 /** A working KVM vCPU reaches the root-mount panic in 1–2 s; TCG needs 2–6 s; 20 s leaves room for a loaded machine. */

@@ -12,7 +12,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { anyBedStatus, downAnyBed } from "../../local/bed";
+import { anyBedStatus, downAnyBed } from "../../local/driver";
 import { qemuPidsByPrefix } from "../../local/vm/qemu";
 import { readVmState } from "../../local/vm/state";
 import type { VmJourneyResult } from "../../demo/vm-journey";

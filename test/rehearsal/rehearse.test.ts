@@ -12,7 +12,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { downVmBed } from "../../local/vm/bed";
+import { downVmBed } from "../../local/vm/vm-bed";
 import { qemuPidsByPrefix } from "../../local/vm/qemu";
 import { readVmState } from "../../local/vm/state";
 

@@ -13,9 +13,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Inventory, InventoryNode, NodeRole } from "../../inventory/inventory";
-import { addNode, Bed, upBed } from "../../local/ns/bed";
+import { addNode, Bed, upBed } from "../../local/ns/ns-bed";
 import { createNodeCgroups, procsFiles } from "../../local/ns/cgroups";
-import { BUSYBOX, LOCAL_IMAGE } from "../../local/image";
+import { BUSYBOX, LOCAL_IMAGE } from "../../local/common/container-image";
 import { createIntruder, createMetadataService, createOutsider, METADATA_ADDRESS } from "../../local/ns/network";
 import {
   dropSshSessions,
@@ -33,8 +33,8 @@ import {
 import { NodeRecord } from "../../local/ns/node-files";
 import { readShape, shapeNodes } from "../../local/ns/shape";
 import { CloudInitState, cloudInitStateScript } from "./cloud-init";
-import { CLEAR, NodeShape, selectNodes, ShapeAction, ShapeRequest } from "../../local/shape";
-import { run, RunResult } from "../../local/run";
+import { CLEAR, NodeShape, selectNodes, ShapeAction, ShapeRequest } from "../../local/common/shape-request";
+import { run, RunResult } from "../../local/common/host-command";
 import { waitFor } from "../../common/time";
 import { downBed } from "../../local/ns/state";
 

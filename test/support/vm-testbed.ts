@@ -6,10 +6,10 @@
  */
 import * as fs from "fs";
 import { Inventory, loadInventory } from "../../inventory/inventory";
-import { downAnyBed } from "../../local/bed";
-import { inventoryPath } from "../../local/inventory-file";
-import { RunResult } from "../../local/run";
-import { CLEAR, selectNodes, ShapeAction, ShapeRequest } from "../../local/shape";
+import { downAnyBed } from "../../local/driver";
+import { inventoryPath } from "../../local/common/inventory-file";
+import { RunResult } from "../../local/common/host-command";
+import { CLEAR, selectNodes, ShapeAction, ShapeRequest } from "../../local/common/shape-request";
 import { powerOffVm, powerOnVm, qemuPidOf } from "../../local/vm/power";
 import { waitUntilReady } from "../../local/vm/readiness";
 import { shapeVmNodes, vmShapeContext } from "../../local/vm/shape";

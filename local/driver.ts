@@ -6,14 +6,14 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { upBed } from "./ns/bed";
+import { upBed } from "./ns/ns-bed";
 import { downBed as downNsBed } from "./ns/state";
 import { bedStatus, formatStatus } from "./ns/status";
-import { canonicalDir } from "./dir";
-import { downVmBed } from "./vm/bed";
+import { canonicalDir } from "./common/bed-dir";
+import { downVmBed } from "./vm/vm-bed";
 import { vmBedStatus } from "./vm/status";
 import { upVmBed } from "./vm/up";
-import type { BedKind } from "./prerequisites";
+import type { BedKind } from "./common/prerequisites";
 
 export type { BedKind };
 
