@@ -11,4 +11,13 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
+  {
+    // local/index.ts is the test beds' public surface: code outside local/ imports only it. The
+    // tests of local/'s own internals are the exception (test/unit/local-*, test/integration/testbed-*).
+    files: ["**/*.ts"],
+    ignores: ["local/**", "test/unit/local-*.test.ts", "test/integration/testbed-*.test.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+local/.+", message: "import the test beds from local/index.ts (\"../local\"), their public surface" }] }],
+    },
+  },
 );

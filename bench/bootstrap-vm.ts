@@ -17,11 +17,7 @@ import { alignColumns } from "../common/columns";
 import { BootstrapError } from "../bootstrap/actions";
 import { bootstrap } from "../bootstrap/run";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { downAnyBed } from "../local/driver";
-import { CLEAR, selectNodes } from "../local/common/shape-request";
-import { locationRequests, Locations } from "../local/vm/locations";
-import { shapeVmNodes, vmShapeContext } from "../local/vm/shape";
-import { upVmBed } from "../local/vm/up";
+import { CLEAR, downAnyBed, locationRequests, Locations, selectNodes, shapeVmNodes, upVmBed, vmShapeContext } from "../local";
 import { connect, sshStats } from "../transport/ssh";
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);

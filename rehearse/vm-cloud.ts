@@ -18,9 +18,7 @@ import * as net from "net";
 import { cidr, contains } from "../common/cidr";
 import { MAX_USER_DATA_BYTES } from "../infra/cloudinit";
 import { waitFor } from "../common/time";
-import { sshBanner } from "../local/common/ssh-banner";
-import { openVmBed, type VmBed } from "../local/vm/vm-bed";
-import { VM_SSHD_TIMEOUT_MS } from "../local/vm/readiness";
+import { openVmBed, sshBanner, VM_SSHD_TIMEOUT_MS, type VmBed } from "../local";
 import { apiObject, type Cloud, HCLOUD_REPLACE_ON_CHANGE, type KindContext, type ResourceKind } from "./cloud";
 import type { Props } from "./properties";
 
