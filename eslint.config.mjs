@@ -20,4 +20,12 @@ export default tseslint.config(
       "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+local/.+", message: "import the test beds from local/index.ts (\"../local\"), their public surface" }] }],
     },
   },
+  {
+    // The rehearsal engine is general: a mock Pulumi engine that knows no cloud (the Hetzner model
+    // is rehearse/hetzner/, the rehearsal itself rehearse/). It is also the unit tests' harness.
+    files: ["rehearse/engine/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex: "^\\.\\./(?!\\.\\./common/)|^@pulumi/hcloud", message: "rehearse/engine/ imports only itself, common/ and the SDK: cloud models go in rehearse/hetzner/, the rehearsal in rehearse/" }] }],
+    },
+  },
 );

@@ -12,7 +12,7 @@ import * as path from "path";
 import { Command } from "commander";
 import { packageRoot } from "../common/paths";
 import { downVmBed, ensureGuestImage, ensurePrerequisites, LOCAL_IMAGE } from "../local";
-import { FileStore } from "./checkpoint";
+import { FileStore } from "./engine/checkpoint";
 import { day, type DayStep } from "./day";
 import { bedNumber, deployedStacks, leftovers, swarmAddresses, unconvergedServices, vmsOf, writeUserFiles } from "./observe";
 import { parseOptions, REHEARSAL_DEFAULTS, type RehearsalOptions, stepConfig } from "./options";

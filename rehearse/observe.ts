@@ -9,8 +9,8 @@ import { type Inventory, validateInventory } from "../inventory/inventory";
 import { waitFor } from "../common/time";
 import { connectManager, replicas } from "../swarm/facts";
 import { qemuPidsByPrefix, readVmState } from "../local";
-import { FileStore } from "./checkpoint";
-import { unwrap } from "./properties";
+import { FileStore } from "./engine/checkpoint";
+import { unwrap } from "./engine/properties";
 import { bedDir, checkpointFile } from "./step";
 import { STACKS_TYPE } from "./tally";
 

@@ -9,7 +9,7 @@
  * (stacks/deploy.ts, stacks/plan.ts, stacks/pins.ts).
  */
 import type { ActionKind } from "../bootstrap/actions";
-import type { Operation, OperationKind } from "./engine";
+import type { Operation, OperationKind } from "./engine/engine";
 
 export const SERVER_TYPE = "hcloud:index/server:Server";
 export const SWARM_NODE_TYPE = "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode";

@@ -6,11 +6,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FileStore } from "../../rehearse/checkpoint";
-import type { KindContext } from "../../rehearse/cloud";
-import { MockEngine } from "../../rehearse/engine";
-import { secret } from "../../rehearse/properties";
-import { VmCloud } from "../../rehearse/vm-cloud";
+import { FileStore } from "../../rehearse/engine/checkpoint";
+import type { KindContext } from "../../rehearse/engine/cloud";
+import { MockEngine } from "../../rehearse/engine/engine";
+import { secret } from "../../rehearse/engine/properties";
+import { VmCloud } from "../../rehearse/hetzner/vm-cloud";
 
 const SERVER = "hcloud:index/server:Server";
 let dir: string;

@@ -7,11 +7,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FileStore } from "../../rehearse/checkpoint";
-import type { Cloud } from "../../rehearse/cloud";
-import { MockEngine, type Operation } from "../../rehearse/engine";
-import { isSecret, SIG_KEY } from "../../rehearse/properties";
-import { runUnderMocks } from "../../rehearse/run-program";
+import { FileStore } from "../../rehearse/engine/checkpoint";
+import type { Cloud } from "../../rehearse/engine/cloud";
+import { MockEngine, type Operation } from "../../rehearse/engine/engine";
+import { isSecret, SIG_KEY } from "../../rehearse/engine/properties";
+import { runUnderMocks } from "../../rehearse/engine/run-under-mocks";
 import { withFreshSdk } from "../support/pulumi";
 
 jest.setTimeout(60_000);
