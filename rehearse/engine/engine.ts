@@ -234,7 +234,7 @@ export class MockEngine {
     };
   }
 
-  /** Notes a finished delete (engine-delete.ts) and writes the checkpoint. */
+  /** Notes a finished delete (delete.ts) and writes the checkpoint. */
   markDeleted(r: ResourceRecord): void {
     this.deleted.add(r);
     this.save();

@@ -1,5 +1,5 @@
 /**
- * What the rehearsal's Hetzner stand-in refuses before it boots anything (rehearse/vm-cloud.ts):
+ * What the rehearsal's Hetzner stand-in refuses before it boots anything (rehearse/hetzner/vm-cloud.ts):
  * the requests Hetzner's API would refuse, and the ones the bed cannot model honestly. And what
  * its engine refuses: options it does not model, types without a stand-in, a tampered checkpoint.
  */

@@ -1,5 +1,5 @@
 /**
- * The rehearsal's engine stand-in (rehearse/engine.ts) with real dynamic providers: each run of a
+ * The rehearsal's engine stand-in (rehearse/engine/engine.ts) with real dynamic providers: each run of a
  * small program registers resources whose serialized providers append what they do to a journal
  * file, so the test sees which provider calls really happened, in which order, and with which
  * version of the provider's code. The checkpoint is a real file with encrypted secrets.
