@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Keeps every member's host firewall (hostfw/) in step with the swarm's membership:
  * - before nodes join, every member and every joining node accepts the joiners (and each other);

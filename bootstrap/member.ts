@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * One node at a time, for the dynamic provider: make this node a member (create/update), or take
  * it out (delete). Same inspection, planning and operations as a whole-inventory run.

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Pure decisions: given the inventory and what docker reported, what must happen. No I/O here, so
  * every rule (when to init, who joins, what is refused to protect quorum) is unit tested directly.

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * One bootstrap run: inspect, decide (./plan), act (./swarm-ops), report. Used by the CLI for a
  * whole inventory and by the dynamic provider for one node at a time (`targets`).

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Taking one member out of the swarm, in the order Docker documents: demote (keeps the manager
  * count and quorum as planned), drain and wait so its tasks are rescheduled first, leave on the

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * The docker commands bootstrap runs, one function each, over a session from transport/ssh. Decisions live
  * in ./plan; these only act and report. Join tokens pass through stdin and memory only.

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * What one engine reports about its own swarm membership, `docker info --format '{{json .Swarm}}'`
  * (is it in a swarm, which node ID, is it a manager), the way Ansible's docker_swarm inspects

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Bounded concurrency for work over SSH: at most N sessions in flight, whoever starts them. Kept
  * here rather than taken from p-limit, which is ESM-only since v4 and this package is CommonJS

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Waits until every service of a stack runs its desired number of tasks (the same tasks on every
  * read through STABLE_MS), saying what it waits for as it changes (one line per change: each service's running/desired tasks and its latest

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * `hcloud-swarm stack deploy`: render, inspect the cluster, have Docker's own loader read the
  * rendered file (judge.ts), lint that reading with what was found, check that every service can

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Placement pins: a template declares the node labels its data is pinned to (x-hcloud-swarm
  * pins:), and deploy makes sure exactly one node carries each. On the first deploy, when no node

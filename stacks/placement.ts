@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Where a stack's services can run, decided before anything in the cluster changes: their
  * placement constraints, read from the file deploy will hand to Docker, matched against the nodes

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Decides what a deploy must change, from the rendered stack, Docker's reading of it and what the
  * cluster already has (inspect, then act). Pure: deploy.ts carries the actions out.

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Everything deploy checks against the cluster before it changes anything, beyond the lint:
  * where the services can run (placement.ts), which node holds each placement pin (pins.ts), and

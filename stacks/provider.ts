@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Pulumi dynamic provider that deploys the configured stacks through the same code as
  * `hcloud-swarm stack deploy`. Plain side only: stacks/resource.ts holds the Input<> side.

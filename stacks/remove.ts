@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * `hcloud-swarm stack rm`: removes a stack and waits until its services and networks are gone
  * (`docker stack rm` returns before they are). Secrets and volumes stay: the data in the volumes

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Why a service does not run yet, and whether waiting can still help, judged from facts Docker
  * reports (its tasks, its constraints, the nodes), never from how long we have waited:

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * The swarm read model: what deploy, rm, verify, the demo, the rehearsal and the benches need to
  * know about a running swarm, read over one SSH session to a manager: networks, secrets, services,

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/dynamic-providers.md
 /**
  * Every node of the swarm as `docker node inspect` reports it, as bootstrap (membership) and stack
  * deploy (placement) both read it: one parser, one set of field names, one place for the race
