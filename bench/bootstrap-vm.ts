@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import { alignColumns } from "../common/columns";
 import { BootstrapError } from "../bootstrap/actions";
-import { bootstrap } from "../bootstrap/run";
+import { bootstrap } from "../bootstrap/bootstrap";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import { CLEAR, downAnyBed, locationRequests, Locations, selectNodes, shapeVmNodes, upVmBed, vmShapeContext } from "../local";
 import { connect, sshStats } from "../transport/ssh";

@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { alignColumns } from "../common/columns";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { bootstrap } from "../bootstrap/run";
+import { bootstrap } from "../bootstrap/bootstrap";
 import { sshStats } from "../transport/ssh";
 import { downBed, execInNode, upBed } from "../local";
 

@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { bootstrap } from "../bootstrap/run";
+import { bootstrap } from "../bootstrap/bootstrap";
 import { downBed, upBed } from "../local";
 import { connectManager, overlayNetworks } from "../swarm/facts";
 import { REMOTE_DIR, renderFor } from "../stacks/deploy";

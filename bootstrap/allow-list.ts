@@ -28,7 +28,7 @@ export const FIREWALL_COMMAND_TIMEOUT_MS = 30_000;
 /** A ready member answers SSH at once; one that does not within this is reported, not waited for. */
 export const FIREWALL_SSH_WAIT_MS = 20_000;
 
-/** What a bootstrap run (./run Run) offers: sessions it holds, the key, logging, actions, problems. */
+/** What a bootstrap run (./bootstrap Run) offers: sessions it holds, the key, logging, actions, problems. */
 export interface AllowListRun {
   readonly sessions: Map<string, SshSession>;
   readonly problems: string[];

@@ -8,7 +8,7 @@ import { Inventory, InventoryNode, SwarmSettings } from "../inventory/inventory"
 import { checkManagerChanges, chooseEntry, matchMembers, pinRefusals } from "./plan";
 import { redact } from "../transport/redact";
 import { dropFromAllowLists } from "./allow-list";
-import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, Run } from "./run";
+import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, Run } from "./bootstrap";
 import { limiter } from "../common/concurrency";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForSsh } from "../transport/ssh";

@@ -2,7 +2,7 @@
 /**
  * Pure decisions: given the inventory and what docker reported, what must happen. No I/O here, so
  * every rule (when to init, who joins, what is refused to protect quorum) is unit tested directly.
- * bootstrap/run.ts gathers the observations and carries the steps out.
+ * bootstrap/bootstrap.ts gathers the observations and carries the steps out.
  */
 import { InventoryNode, Inventory, NodeRole } from "../inventory/inventory";
 import { heldPins } from "../inventory/labels";

@@ -9,7 +9,7 @@ import type { SshSession } from "../transport/ssh";
 import { connectManager, overlayNetworks } from "../swarm/facts";
 import { describeConvergence } from "../stacks/converge";
 import { deployStack, REMOTE_DIR, renderFor } from "../stacks/deploy";
-import { parsePinArgs } from "../stacks/pins";
+import { parsePinArgs } from "../stacks/placement-pins";
 import { type Judgement, judgeForDeploy, judgeLocally, managerContext } from "../stacks/judge";
 import { type LintContext, lintJudged } from "../stacks/lint";
 import { lintContext } from "../stacks/plan";

@@ -13,7 +13,7 @@ import { connect } from "../transport/ssh";
 import { connectManager, readNodes, overlayNetworks, secretNames, stackServices } from "../swarm/facts";
 import { lintText } from "../stacks/lint";
 import { MTU_OPTION } from "../stacks/render";
-import { verifyCluster } from "../verify/run";
+import { verifyCluster } from "../verify/collect";
 import { type LeakProbeResult, probeVxlan } from "./leak-probe";
 import { SEED_STACK } from "./seed";
 import { summarise } from "./summary";

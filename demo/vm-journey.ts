@@ -10,7 +10,7 @@ import { loadInventory, type Inventory } from "../inventory/inventory";
 import { LOCAL_IMAGE, readPid, readVmState, rssMiB, vmPaths } from "../local";
 import { connectManager, stackServices } from "../swarm/facts";
 import { formatChecks, summarise, type Check, type VerifySummary } from "../verify/checks";
-import { verifyCluster } from "../verify/run";
+import { verifyCluster } from "../verify/collect";
 
 export const STACKS: ReadonlyArray<[string, string[]]> = [
   ["traefik", ["--var", "acme_email=ops@example.test", "--var", "dashboard_domain=traefik.example.test"]],

@@ -18,7 +18,7 @@ import { readDockerYaml } from "./dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
 import { lintJudged } from "./lint";
 import { addLabels } from "../swarm/node-update";
-import { describePin, type PinAction, type PinRequest } from "./pins";
+import { describePin, type PinAction, type PinRequest } from "./placement-pins";
 import { DeployRefusedError, precheckDeploy } from "./precheck";
 import { locate } from "./origin";
 import { type DeployAction, describeAction, lintContext, planDeploy, planExistingNetworks, stackNetworks } from "./plan";

@@ -10,7 +10,7 @@ import type { InventoryNode } from "../inventory/inventory";
 import { ValidationError } from "../common/problems";
 import type { NodeFacts } from "../swarm/facts";
 import { checkPlacement, servicePlacements } from "./placement";
-import { type PinAction, type PinRequest, planPins } from "./pins";
+import { type PinAction, type PinRequest, planPins } from "./placement-pins";
 
 export interface PrecheckInputs {
   readonly stack: string;

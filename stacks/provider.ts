@@ -18,7 +18,7 @@ import type { Inventory } from "../inventory/inventory";
 import { managerSession } from "../swarm/facts";
 import { describeConvergence } from "./converge";
 import { deployStack } from "./deploy";
-import type { PinRequest } from "./pins";
+import type { PinRequest } from "./placement-pins";
 import { removeStack } from "./remove";
 import type { GeneratedSecret } from "./secrets";
 import { sameValue } from "../common/same-value";

@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Inventory } from "../../inventory/inventory";
-import { bootstrap } from "../../bootstrap/run";
+import { bootstrap } from "../../bootstrap/bootstrap";
 import { hcloudSwarm } from "../support/cli";
 import type { SshSession } from "../../transport/ssh";
 import { connectManager, overlayNetworks, stackServices, STACK_LABEL } from "../../swarm/facts";

@@ -10,7 +10,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
 import type { Inventory } from "../../inventory/inventory";
-import { bootstrap } from "../../bootstrap/run";
+import { bootstrap } from "../../bootstrap/bootstrap";
 import { connectManager, readNodes, secretNames, stackServices } from "../../swarm/facts";
 import { CONVERGE_TIMEOUT_ENV, type StacksProviderInputs, type StacksProviderOutputs } from "../../stacks/provider";
 import { StacksDeployment } from "../../stacks/resource";

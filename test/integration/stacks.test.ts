@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Inventory } from "../../inventory/inventory";
-import { bootstrap } from "../../bootstrap/run";
+import { bootstrap } from "../../bootstrap/bootstrap";
 import { connect, type SshSession } from "../../transport/ssh";
 import { probeVxlan } from "../../demo/leak-probe";
 import { connectManager, readNodes, overlayNetworks, secretNames, stackServices, STACK_LABEL } from "../../swarm/facts";
@@ -16,7 +16,7 @@ import { deployStack, LintRefusedError, type DeployResult } from "../../stacks/d
 import { removeStack } from "../../stacks/remove";
 import { MTU_OPTION } from "../../stacks/render";
 import { loadStackFile } from "../../stacks/template";
-import { verifyCluster } from "../../verify/run";
+import { verifyCluster } from "../../verify/collect";
 import { waitFor } from "../../common/time";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 

@@ -6,7 +6,7 @@
  */
 import type { NodeFacts } from "../../swarm/facts";
 import { matches, parseConstraint } from "../../stacks/constraints";
-import { parsePinArgs, planPins, describePin, type PinInputs } from "../../stacks/pins";
+import { parsePinArgs, planPins, describePin, type PinInputs } from "../../stacks/placement-pins";
 import { checkPlacement, servicePlacements } from "../../stacks/placement";
 import { precheckDeploy } from "../../stacks/precheck";
 import { renderStack } from "../../stacks/render";

@@ -182,7 +182,7 @@ export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<Bo
   for (let attempt = 0; ; attempt++) {
     const run = new Run(o);
     try {
-      const result = await converge(inv, run);
+      const result = await reconcile(inv, run);
       return { ...result, actions: [...earlier, ...result.actions], warnings: [...warnings, ...result.warnings] };
     } catch (err) {
       const lost = run.entryLost();
@@ -200,7 +200,8 @@ export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<Bo
   }
 }
 
-async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
+/** Makes the swarm match the inventory. Bootstrap reconciles; a stack's services converge (Docker's word, stacks/converge.ts). */
+async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const inScope = (n: InventoryNode) => !run.o.targets || run.o.targets.has(n.name);
   const refusals = checkManagerChanges(inv, [], []);
   if (refusals.length) throw new BootstrapError(refusals, []);

@@ -1,5 +1,5 @@
 /**
- * Collects the evidence verify.ts judges: every overlay network from a manager, and the xfrm
+ * Collects the evidence ./checks.ts judges: every overlay network from a manager, and the xfrm
  * and iptables state of every node of the inventory, each over its own pinned SSH session.
  */
 import * as fs from "fs";
