@@ -52,7 +52,7 @@ function printOperation(o: Operation): void {
 }
 
 /**
- * The rehearsal sets StacksDeployment's test-bed-only `localImage` input with a stack
+ * The rehearsal sets StacksDeployment's bed-only `localImage` input with a stack
  * transformation, a Pulumi feature a user could apply too; the program itself never sets it.
  */
 export function localImageTransformation(image: string): PulumiModule.ResourceTransformation {

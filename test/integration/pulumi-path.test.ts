@@ -61,7 +61,7 @@ function membershipInputs(r: RecordedResource): Props {
 
 function stacksInputs(r: RecordedResource): Props {
   const inv = r.inputs.inventory as Inventory;
-  // localImage is the Stacks resource's test-bed-only input: real images cannot be pulled here.
+  // localImage is the Stacks resource's bed-only input: real images cannot be pulled here.
   return { ...r.inputs, inventory: { ...inv, nodes: inv.nodes.map(onBed) }, privateKey: key, localImage: LOCAL_IMAGE };
 }
 
