@@ -8,7 +8,8 @@ import * as path from "path";
 import { main as cli } from "../cli/main";
 import { loadInventory, type Inventory } from "../inventory/inventory";
 import { LOCAL_IMAGE, readPid, readVmState, rssMiB, vmPaths } from "../local";
-import { connectManager, stackServices } from "../swarm/facts";
+import { stackServices } from "../swarm/facts";
+import { connectManager } from "../swarm/manager-session";
 import { formatChecks, summarise, type Check, type VerifySummary } from "../verify/checks";
 import { verifyCluster } from "../verify/collect";
 

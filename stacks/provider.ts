@@ -15,7 +15,7 @@
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { Inventory } from "../inventory/inventory";
-import { managerSession } from "../swarm/facts";
+import { managerSession } from "../swarm/manager-session";
 import { describeConvergence } from "./converge";
 import { deployStack } from "./deploy";
 import type { PinRequest } from "./placement-pins";

@@ -3,12 +3,11 @@
  * The swarm read model: what deploy, rm, verify, the demo, the rehearsal and the benches need to
  * know about a running swarm, read over one SSH session to a manager: networks, secrets, services,
  * nodes (./nodes, the one parser of `docker node inspect`, shared with bootstrap) and tasks (why a
- * service does not run). Reading only: every change goes through bootstrap or stacks/.
+ * service does not run). Reading only: every change goes through bootstrap or stacks/. The session
+ * comes from ./manager-session.
  */
-import * as fs from "fs";
-import { type Inventory, type InventoryNode, managers } from "../inventory/inventory";
 import { shellQuote } from "../transport/shell";
-import { connect, type SshSession } from "../transport/ssh";
+import type { SshSession } from "../transport/ssh";
 export { readNodes, type NodeFacts } from "./nodes";
 
 export interface NetworkFacts {
@@ -63,32 +62,6 @@ export interface TaskFacts {
 
 /** Label docker stack deploy puts on everything it creates. */
 export const STACK_LABEL = "com.docker.stack.namespace";
-
-/** Connects to the first manager that answers (managers in inventory order), with its pinned host key. */
-export async function managerSession(inv: Inventory, privateKeyFor: (node: InventoryNode) => string): Promise<SshSession> {
-  const failures: string[] = [];
-  for (const node of managers(inv)) {
-    try {
-      return await connect(node, privateKeyFor(node));
-    } catch (err) {
-      failures.push(`${node.name}: ${(err as Error).message}`);
-    }
-  }
-  throw new Error(`no manager reachable over SSH:\n  ${failures.join("\n  ")}`);
-}
-
-/** The private key for a node: --identity, else the inventory's privateKeyPath. */
-export function keyFileReader(identity?: string): (node: InventoryNode) => string {
-  return (node) => {
-    const keyFile = identity ?? node.privateKeyPath;
-    if (!keyFile) throw new Error(`no private key for ${node.name}: give --identity KEY or privateKeyPath in the inventory`);
-    return fs.readFileSync(keyFile, "utf8");
-  };
-}
-
-export function connectManager(inv: Inventory, identity?: string): Promise<SshSession> {
-  return managerSession(inv, keyFileReader(identity));
-}
 
 /** JSON documents, one per non-empty line (docker's `--format '{{json .}}'`). */
 function jsonLines<T>(text: string): T[] {

@@ -5,7 +5,8 @@
 import * as fs from "fs";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { connect, type SshSession } from "../transport/ssh";
-import { connectManager, inspectEveryOverlay, overlayNetworks } from "../swarm/facts";
+import { inspectEveryOverlay, overlayNetworks } from "../swarm/facts";
+import { connectManager } from "../swarm/manager-session";
 import { DEFAULT_MTU } from "../stacks/render";
 import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 import { collectWire, type WireOptions } from "./wire";

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import type { Inventory } from "../../inventory/inventory";
 import { bootstrap } from "../../bootstrap/bootstrap";
-import { connectManager } from "../../swarm/facts";
+import { connectManager } from "../../swarm/manager-session";
 import { deployStack } from "../../stacks/deploy";
 import { loadStackFile } from "../../stacks/template";
 import { verifyCluster } from "../../verify/collect";
