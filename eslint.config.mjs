@@ -1,5 +1,19 @@
+import * as fs from "fs";
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+
+/**
+ * Modules the dynamic providers serialize into Pulumi state carry this tag on their first line
+ * (test/unit/provider-closure.test.ts keeps the tags equal to what the providers reach). The
+ * closure rules of docs/design/dynamic-providers.md that a syntax check can see apply to them.
+ */
+const PROVIDER_CLOSURE_TAG = "// @provider-closure";
+const SOURCE_DIRS = ["common", "transport", "inventory", "infra", "bootstrap", "stacks", "swarm", "hostfw", "verify"];
+const providerClosure = SOURCE_DIRS.flatMap((dir) =>
+  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith(".ts")).map((f) => `${dir}/${f}`) : [],
+).filter((f) => fs.readFileSync(f, "utf8").startsWith(PROVIDER_CLOSURE_TAG));
+const JEST_GLOBALS = "^(describe|it|test|expect|jest|beforeAll|afterAll|beforeEach|afterEach)$";
+const atModuleLevel = (selector) => [`Program > VariableDeclaration ${selector}`, `Program > ExportNamedDeclaration > VariableDeclaration ${selector}`];
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".hcloud-swarm/**", "bin/**", "jest.config.js"] },
@@ -9,6 +23,38 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    // local/index.ts is the test beds' public surface: code outside local/ imports only it. The
+    // tests of local/'s own internals are the exception (test/unit/local-*, test/integration/testbed-*).
+    files: ["**/*.ts"],
+    ignores: ["local/**", "test/unit/local-*.test.ts", "test/integration/testbed-*.test.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+local/.+", message: "import the test beds from local/index.ts (\"../local\"), their public surface" }] }],
+    },
+  },
+  {
+    // The rehearsal engine is general: a mock Pulumi engine that knows no cloud (the Hetzner model
+    // is rehearse/hetzner/, the rehearsal itself rehearse/). It is also the unit tests' harness.
+    files: ["rehearse/engine/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex: "^\\.\\./(?!\\.\\./common/)|^@pulumi/hcloud", message: "rehearse/engine/ imports only itself, common/ and the SDK: cloud models go in rehearse/hetzner/, the rehearsal in rehearse/" }] }],
+    },
+  },
+  {
+    files: providerClosure,
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        ...atModuleLevel("NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet)$/]").map((selector) => ({ selector, message: "rule 1 of docs/design/dynamic-providers.md: no module-level Map or Set in provider code (use arrays of pairs or plain objects)" })),
+        { selector: "PropertyDefinition[value!=null]", message: "rule 2 of docs/design/dynamic-providers.md: no class field initializers in provider code (assign in the constructor)" },
+        { selector: "CallExpression[callee.name='Symbol'], MemberExpression[object.name='Symbol'][property.name='for']", message: "rule 5 of docs/design/dynamic-providers.md: no symbols as keys in provider code (use string keys)" },
+        ...atModuleLevel("VariableDeclarator > MemberExpression[object.object.name='process'][object.property.name='env']").map((selector) => ({ selector, message: "rule 7 of docs/design/dynamic-providers.md: read the environment inside the methods, not at module load" })),
+        ...atModuleLevel("VariableDeclarator > CallExpression[callee.name=/^(setTimeout|setInterval|setImmediate)$/]").map((selector) => ({ selector, message: "rule 8 of docs/design/dynamic-providers.md: no timer or other native handle at module level" })),
+        { selector: `Program > FunctionDeclaration[id.name=/${JEST_GLOBALS}/], Program > ExportNamedDeclaration > FunctionDeclaration[id.name=/${JEST_GLOBALS}/]`, message: "rule 12 of docs/design/dynamic-providers.md: no module-level function named like a global" },
+        ...atModuleLevel(`VariableDeclarator[id.name=/${JEST_GLOBALS}/]`).map((selector) => ({ selector, message: "rule 12 of docs/design/dynamic-providers.md: no module-level value named like a global" })),
+      ],
     },
   },
 );

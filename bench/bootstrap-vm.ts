@@ -15,13 +15,9 @@ import * as os from "os";
 import * as path from "path";
 import { alignColumns } from "../common/columns";
 import { BootstrapError } from "../bootstrap/actions";
-import { bootstrap } from "../bootstrap/run";
+import { bootstrap } from "../bootstrap/bootstrap";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { downAnyBed } from "../local/bed";
-import { CLEAR, selectNodes } from "../local/shape";
-import { locationRequests, Locations } from "../local/vm/locations";
-import { shapeVmNodes, vmShapeContext } from "../local/vm/shape";
-import { upVmBed } from "../local/vm/up";
+import { CLEAR, downAnyBed, locationRequests, Locations, selectNodes, shapeVmNodes, upVmBed, vmShapeContext } from "../local";
 import { connect, sshStats } from "../transport/ssh";
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);

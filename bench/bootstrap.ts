@@ -14,11 +14,9 @@ import * as os from "os";
 import * as path from "path";
 import { alignColumns } from "../common/columns";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { bootstrap } from "../bootstrap/run";
+import { bootstrap } from "../bootstrap/bootstrap";
 import { sshStats } from "../transport/ssh";
-import { upBed } from "../local/ns/bed";
-import { execInNode } from "../local/ns/node";
-import { downBed } from "../local/ns/state";
+import { downBed, execInNode, upBed } from "../local";
 
 const SIZES = (process.env.BENCH_WORKERS ?? "2,8,16").split(",").map(Number);
 /** Each timing is taken this often; the table shows the fastest and the slowest run. */

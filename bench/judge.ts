@@ -10,10 +10,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { bootstrap } from "../bootstrap/run";
-import { upBed } from "../local/ns/bed";
-import { downBed } from "../local/ns/state";
-import { connectManager, overlayNetworks } from "../stacks/cluster";
+import { bootstrap } from "../bootstrap/bootstrap";
+import { downBed, upBed } from "../local";
+import { overlayNetworks } from "../swarm/facts";
+import { connectManager } from "../swarm/manager-session";
 import { REMOTE_DIR, renderFor } from "../stacks/deploy";
 import { dialectJudge, type Judgement, localJudge, managerContext, managerJudge } from "../stacks/judge";
 import { lintJudged } from "../stacks/lint";

@@ -7,9 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { alignColumns } from "../common/columns";
-import { upBed } from "../local/ns/bed";
-import { nodeProcesses } from "../local/ns/node";
-import { downBed } from "../local/ns/state";
+import { downBed, nodeProcesses, upBed } from "../local";
 
 const SIZES = (process.env.BENCH_SIZES ?? "3,10,20").split(",").map(Number);
 const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "testbed");

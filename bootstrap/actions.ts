@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /** The record every bootstrap run returns and prints: what it changed, node by node. */
 
 export type ActionKind = "init" | "ingress" | "firewall" | "join" | "promote" | "demote" | "label" | "drain" | "leave" | "remove";

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Keeps every member's host firewall (hostfw/) in step with the swarm's membership:
  * - before nodes join, every member and every joining node accepts the joiners (and each other);
@@ -23,15 +24,14 @@ import { redact } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
 import { addLabels } from "../swarm/node-update";
-import { readMembers } from "./swarm-ops";
-import type { SwarmMember } from "./swarm-state";
+import { readNodes, type NodeFacts } from "../swarm/nodes";
 
 /** A handful of iptables commands, and on a host cloud-init did not prepare a daemon-reload and an sshd reload. */
 export const FIREWALL_COMMAND_TIMEOUT_MS = 30_000;
 /** A ready member answers SSH at once; one that does not within this is reported, not waited for. */
 export const FIREWALL_SSH_WAIT_MS = 20_000;
 
-/** What a bootstrap run (./run Run) offers: sessions it holds, the key, logging, actions, problems. */
+/** What a bootstrap run (./bootstrap Run) offers: sessions it holds, the key, logging, actions, problems. */
 export interface AllowListRun {
   readonly sessions: Map<string, SshSession>;
   readonly problems: string[];
@@ -94,7 +94,7 @@ export async function applyFirewall(s: SshSession, mode: FirewallMode, addresses
 }
 
 /** Addresses the swarm itself uses for its members (what `docker node inspect` reports). */
-function memberAddresses(ctx: AllowListContext, members: readonly SwarmMember[]): string[] {
+function memberAddresses(ctx: AllowListContext, members: readonly NodeFacts[]): string[] {
   const list = allowList(members.map((m) => m.addr));
   for (const r of list.rejected) ctx.run.warnings.push(`a swarm member reports no usable address (${r}); it is left out of the host firewall's allow-list`);
   return [...list.addresses];
@@ -106,7 +106,7 @@ interface Target {
   readonly name: string;
   readonly reach: SshTarget;
   readonly keyNode: InventoryNode;
-  readonly member?: SwarmMember;
+  readonly member?: NodeFacts;
   /** Inventory nodes only: members reached through their labels keep the private side they saved. */
   readonly node?: InventoryNode;
 }
@@ -117,7 +117,7 @@ function sideOf(ctx: AllowListContext, t: Target): PrivateSideArgs {
 }
 
 /** How to reach each member: its inventory node, else its SSH bookkeeping labels. */
-function targetsOf(ctx: AllowListContext, members: readonly SwarmMember[]): Target[] {
+function targetsOf(ctx: AllowListContext, members: readonly NodeFacts[]): Target[] {
   const byId = new Map([...matchMembers(ctx.inv, members).entries()].map(([name, m]) => [m.id, ctx.inv.nodes.find((n) => n.name === name) as InventoryNode]));
   const out: Target[] = [];
   for (const m of members) {
@@ -189,7 +189,7 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
 }
 
 /** Before joins: members and joiners all accept the members' and the joiners' addresses. */
-export async function admitJoiners(ctx: AllowListContext, members: readonly SwarmMember[], joiners: readonly InventoryNode[]): Promise<Enforced> {
+export async function admitJoiners(ctx: AllowListContext, members: readonly NodeFacts[], joiners: readonly InventoryNode[]): Promise<Enforced> {
   const enforced: Enforced = new Map();
   if (joiners.length === 0) return enforced;
   const wanted = allowList([...memberAddresses(ctx, members), ...joiners.map((n) => n.advertiseAddress)]).addresses;
@@ -206,7 +206,7 @@ export async function admitJoiners(ctx: AllowListContext, members: readonly Swar
  * beside this one (the Pulumi provider adds nodes in parallel) is never undone.
  */
 export async function settleAllowLists(ctx: AllowListContext, exact: boolean, enforced: Enforced = new Map()): Promise<void> {
-  const members = await readMembers(ctx.manager);
+  const members = await readNodes(ctx.manager);
   const wanted = memberAddresses(ctx, members);
   const hash = allowListHash(wanted);
   // A label is no proof (a deleted jump or a failed unit leaves it in place): only nodes this run
@@ -220,12 +220,12 @@ export async function settleAllowLists(ctx: AllowListContext, exact: boolean, en
   await enforce(ctx, targets.filter((t) => !done(t)), exact ? "set" : "add", wanted, enforced);
   // Members that needed nothing new but whose label is missing or stale (e.g. joined this run).
   const stale = targets.filter((t) => done(t) && t.member && enforced.has(t.key) && t.member.labels[LABEL_FIREWALL] !== allowListHash(enforced.get(t.key) ?? []));
-  await Promise.all(stale.map((t) => ctx.gate(() => addLabels(ctx.manager, (t.member as SwarmMember).id, { [LABEL_FIREWALL]: allowListHash(enforced.get(t.key) ?? []) }))));
+  await Promise.all(stale.map((t) => ctx.gate(() => addLabels(ctx.manager, (t.member as NodeFacts).id, { [LABEL_FIREWALL]: allowListHash(enforced.get(t.key) ?? []) }))));
 }
 
 /** After a node was taken out of the swarm: no remaining member accepts its addresses any more. */
 export async function dropFromAllowLists(ctx: AllowListContext, departed: readonly string[]): Promise<void> {
-  const members = await readMembers(ctx.manager);
+  const members = await readNodes(ctx.manager);
   const wanted = memberAddresses(ctx, members);
   // An address a remaining member still uses stays (a node replaced under the same address).
   const gone = allowList(departed).addresses.filter((a) => !wanted.includes(a));

@@ -3,16 +3,17 @@
  * `docker info`, the members and ingress as the serving manager reads them), plan with the same pure
  * planners (./plan), and act on nothing. Reads only: no init, join, label, firewall or removal.
  *
- * It follows the first half of ./run.ts `converge` step for step; a change to how a run inspects or
+ * It follows the first half of ./bootstrap.ts `reconcile` step for step; a change to how a run inspects or
  * plans belongs in both. What a run decides only after acting (labels of nodes that have just
  * joined) is planned here from the inventory (desiredLabels).
  */
 import type { ActionKind } from "./actions";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import { chooseEntry, checkManagerChanges, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, pinRefusals, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
-import { BootstrapOptions, DEFAULT_OVERLAY_MTU, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, limiter, Run } from "./run";
-import { readIngress, readMembers } from "./swarm-ops";
-import type { SwarmMember } from "./swarm-state";
+import { BootstrapOptions, DEFAULT_OVERLAY_MTU, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, Run } from "./bootstrap";
+import { limiter } from "../common/concurrency";
+import { readIngress } from "./swarm-ops";
+import { readNodes, type NodeFacts } from "../swarm/nodes";
 import type { SshSession } from "../transport/ssh";
 
 export interface PlannedStep {
@@ -64,14 +65,14 @@ export async function planBootstrap(inv: Inventory, o: BootstrapOptions): Promis
     const manager = run.sessions.get(entry.node.name) as SshSession;
     const steps: PlannedStep[] = [];
     const mtu = inv.swarm?.overlayMtu ?? DEFAULT_OVERLAY_MTU;
-    let members: SwarmMember[] = [];
+    let members: NodeFacts[] = [];
     if (entry.kind === "init") {
       steps.push({ node: entry.node.name, kind: "init", detail: `swarm init --advertise-addr ${entry.node.advertiseAddress}${inv.swarm?.defaultAddrPool ? ` --default-addr-pool ${inv.swarm.defaultAddrPool}` : ""}` });
       steps.push({ node: entry.node.name, kind: "ingress", detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}` });
     } else {
       const ingress = await readIngress(manager);
       if (!(ingress.exists && ingress.encrypted && ingress.mtu === String(mtu))) steps.push({ node: entry.node.name, kind: "ingress", detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}` });
-      members = await readMembers(manager);
+      members = await readNodes(manager);
     }
     const matched = matchMembers(inv, members, run.obs);
     const todo = inv.nodes.filter((n) => n.name !== entry.node.name && matched.get(n.name)?.status !== "ready");

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * One node at a time, for the dynamic provider: make this node a member (create/update), or take
  * it out (delete). Same inspection, planning and operations as a whole-inventory run.
@@ -7,10 +8,12 @@ import { FirewallSettings, Inventory, InventoryNode, SwarmSettings } from "../in
 import { checkManagerChanges, chooseEntry, matchMembers, pinRefusals } from "./plan";
 import { redact } from "../transport/redact";
 import { dropFromAllowLists } from "./allow-list";
-import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, limiter, Run } from "./run";
+import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, Run } from "./bootstrap";
+import { limiter } from "../common/concurrency";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForSsh } from "../transport/ssh";
-import { leaveSwarm, readMembers, readSwarmInfo } from "./swarm-ops";
+import { leaveSwarm, readSwarmInfo } from "./swarm-ops";
+import { readNodes } from "../swarm/nodes";
 
 export interface NodeMembership {
   /** The node to add or remove. */
@@ -57,7 +60,7 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
       own = await waitForSsh(m.node, m.privateKey, { timeoutMs: DOWN_NODE_SSH_WAIT_MS, ...(m.log ? { log: m.log } : {}) });
       const info = await readSwarmInfo(own);
       if (info.state === "inactive") return run;
-      const rest = (await readMembers(own)).filter((x) => x.id !== info.nodeId);
+      const rest = (await readNodes(own)).filter((x) => x.id !== info.nodeId);
       if (rest.length > 0) throw new BootstrapError([`refusing to remove ${m.node.name}: it is the last manager and ${rest.length} other node(s) are still in the swarm`], []);
       await leaveSwarm(own);
       act({ node: m.node.name, kind: "leave", detail: "last node: swarm dissolved" });
@@ -69,7 +72,7 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
       throw new BootstrapError([entry.kind === "fail" ? entry.problem : `no other manager is in a swarm, so ${m.node.name} cannot be removed from one`], []);
     }
     const manager = run.sessions.get(entry.node.name) as SshSession;
-    const members = await readMembers(manager);
+    const members = await readNodes(manager);
     const member = members.find((x) => x.id === m.nodeId) ?? matchMembers({ nodes: [m.node] }, members).get(m.node.name);
     // Afterwards no remaining member's host firewall accepts the node; also when an earlier delete got as far as the removal.
     const closeFirewalls = async (addresses: string[]): Promise<void> => {

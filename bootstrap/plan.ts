@@ -1,11 +1,13 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Pure decisions: given the inventory and what docker reported, what must happen. No I/O here, so
  * every rule (when to init, who joins, what is refused to protect quorum) is unit tested directly.
- * bootstrap/run.ts gathers the observations and carries the steps out.
+ * bootstrap/bootstrap.ts gathers the observations and carries the steps out.
  */
 import { InventoryNode, Inventory, NodeRole } from "../inventory/inventory";
 import { heldPins } from "../inventory/labels";
-import { SwarmMember, SwarmInfo } from "./swarm-state";
+import { SwarmInfo } from "./swarm-state";
+import type { NodeFacts } from "../swarm/nodes";
 
 /**
  * Labels bootstrap keeps on every member: how to reach it over SSH and its pinned host key. When
@@ -23,7 +25,7 @@ export function desiredLabels(n: InventoryNode): Record<string, string> {
 }
 
 /** Where to reach a member that left the inventory, from its bookkeeping labels; undefined if it has none. */
-export function departedTarget(m: SwarmMember): { name: string; user: string; host: string; port: number; hostKey: string } | undefined {
+export function departedTarget(m: NodeFacts): { name: string; user: string; host: string; port: number; hostKey: string } | undefined {
   const ssh = /^([^@\s]+)@([A-Za-z0-9.:-]+):(\d+)$/.exec(m.labels[LABEL_SSH] ?? "");
   const hostKey = m.labels[LABEL_HOST_KEY];
   if (!ssh || !hostKey) return undefined;
@@ -39,7 +41,7 @@ export type Step =
   | { readonly kind: "promote" | "demote"; readonly node: string; readonly id: string }
   | { readonly kind: "label"; readonly node: string; readonly id: string; readonly labels: Readonly<Record<string, string>> }
   /** Scale-down of a member that left the inventory: demote if manager, drain, wait, leave, rm. */
-  | { readonly kind: "remove"; readonly node: string; readonly entry: SwarmMember };
+  | { readonly kind: "remove"; readonly node: string; readonly entry: NodeFacts };
 
 export type Entry = { readonly kind: "serve"; readonly node: InventoryNode; readonly clusterId: string } | { readonly kind: "init"; readonly node: InventoryNode } | { readonly kind: "fail"; readonly problem: string };
 
@@ -48,8 +50,8 @@ export type Entry = { readonly kind: "serve"; readonly node: InventoryNode; read
  * the same hostname, address or SSH bookkeeping label (ready entries win over stale ones left by an
  * earlier incarnation).
  */
-export function matchMembers(inv: Inventory, members: readonly SwarmMember[], obs?: ReadonlyMap<string, Observation>): Map<string, SwarmMember> {
-  const out = new Map<string, SwarmMember>();
+export function matchMembers(inv: Inventory, members: readonly NodeFacts[], obs?: ReadonlyMap<string, Observation>): Map<string, NodeFacts> {
+  const out = new Map<string, NodeFacts>();
   for (const n of inv.nodes) {
     const o = obs?.get(n.name);
     const byId = o?.reachable && o.info.nodeId ? members.find((m) => m.id === o.info.nodeId) : undefined;
@@ -62,7 +64,7 @@ export function matchMembers(inv: Inventory, members: readonly SwarmMember[], ob
 }
 
 /** Inventory nodes that must be reached over SSH: everyone who is not already a ready member. */
-export function nodesToInspect(inv: Inventory, members: readonly SwarmMember[]): InventoryNode[] {
+export function nodesToInspect(inv: Inventory, members: readonly NodeFacts[]): InventoryNode[] {
   const matched = matchMembers(inv, members);
   return inv.nodes.filter((n) => matched.get(n.name)?.status !== "ready");
 }
@@ -148,7 +150,7 @@ export function unfinishedJoin(info: SwarmInfo, memberIds: ReadonlySet<string>, 
 }
 
 /** Joins for inspected nodes that are not members (again, for an unfinished join); refuses nodes in another swarm or in trouble. */
-export function planMembership(inv: Inventory, members: readonly SwarmMember[], obs: ReadonlyMap<string, Observation>, entry: InventoryNode): MembershipPlan {
+export function planMembership(inv: Inventory, members: readonly NodeFacts[], obs: ReadonlyMap<string, Observation>, entry: InventoryNode): MembershipPlan {
   const matched = matchMembers(inv, members);
   const ids = new Set(members.map((m) => m.id));
   const ours = inv.nodes.filter((m) => m.role === "manager").map((m) => `${m.advertiseAddress}:2377`);
@@ -183,7 +185,7 @@ export function planMembership(inv: Inventory, members: readonly SwarmMember[], 
 }
 
 /** Promotions, demotions and label additions for members that are in the inventory. */
-export function planRolesAndLabels(inv: Inventory, members: readonly SwarmMember[]): Step[] {
+export function planRolesAndLabels(inv: Inventory, members: readonly NodeFacts[]): Step[] {
   const matched = matchMembers(inv, members);
   const steps: Step[] = [];
   for (const n of inv.nodes) {
@@ -201,10 +203,10 @@ export function planRolesAndLabels(inv: Inventory, members: readonly SwarmMember
  * Members that no inventory node stands for: those that left the inventory, and stale entries of
  * nodes that re-joined under a new ID. Unreachable managers go first (removing them helps quorum).
  */
-export function planRemovals(inv: Inventory, members: readonly SwarmMember[], obs?: ReadonlyMap<string, Observation>): Step[] {
+export function planRemovals(inv: Inventory, members: readonly NodeFacts[], obs?: ReadonlyMap<string, Observation>): Step[] {
   const claimed = new Set([...matchMembers(inv, members, obs).values()].map((m) => m.id));
   const gone = members.filter((m) => !claimed.has(m.id));
-  const rank = (m: SwarmMember) => (m.role === "manager" ? (m.reachability === "reachable" ? 2 : 1) : 0);
+  const rank = (m: NodeFacts) => (m.role === "manager" ? (m.reachability === "reachable" ? 2 : 1) : 0);
   return gone.sort((a, b) => rank(a) - rank(b)).map((entry) => ({ kind: "remove", node: entry.hostname || entry.id, entry }));
 }
 
@@ -216,7 +218,7 @@ const quorum = (managers: number) => Math.floor(managers / 2) + 1;
  * dynamic provider removes one node per call and skips the even-count rule: a 3 → 1 change
  * passes through 2 there, and the config it comes from is validated as a whole.
  */
-export function checkManagerChanges(inv: Inventory, members: readonly SwarmMember[], steps: readonly Step[], checkEvenCount = true): string[] {
+export function checkManagerChanges(inv: Inventory, members: readonly NodeFacts[], steps: readonly Step[], checkEvenCount = true): string[] {
   const problems: string[] = [];
   const wanted = inv.nodes.filter((n) => n.role === "manager").length;
   if (checkEvenCount && wanted % 2 === 0) {

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The dynamic provider behind SwarmNode: create joins the node (or initialises the swarm on the
  * first manager), update applies role and label changes, delete runs the scale-down path. The same

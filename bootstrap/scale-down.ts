@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Taking one member out of the swarm, in the order Docker documents: demote (keeps the manager
  * count and quorum as planned), drain and wait so its tasks are rescheduled first, leave on the
@@ -6,10 +7,10 @@
 import { ActionSink } from "./actions";
 import { SshSession } from "../transport/ssh";
 import { drain, leaveSwarm, removeMember, setRole } from "./swarm-ops";
-import { SwarmMember } from "./swarm-state";
+import type { NodeFacts } from "../swarm/nodes";
 
 /** `node` is the session on the departing node itself, when its address and host key are known. */
-export async function scaleDown(manager: SshSession, entry: SwarmMember, name: string, node: SshSession | undefined, act: ActionSink): Promise<void> {
+export async function scaleDown(manager: SshSession, entry: NodeFacts, name: string, node: SshSession | undefined, act: ActionSink): Promise<void> {
   if (entry.role === "manager") {
     await setRole(manager, entry.id, "worker");
     act({ node: name, kind: "demote", detail: "manager → worker (before removal)" });

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The docker commands bootstrap runs, one function each, over a session from transport/ssh. Decisions live
  * in ./plan; these only act and report. Join tokens pass through stdin and memory only.
@@ -6,11 +7,11 @@ import { InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { registerSecret } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession } from "../transport/ssh";
-import { SwarmMember, parseNodeInspect, parseSwarmInfo, SwarmInfo } from "./swarm-state";
+import { parseSwarmInfo, SwarmInfo } from "./swarm-state";
+import { readNodes } from "../swarm/nodes";
 import { waitFor } from "../common/time";
 import { onLeader } from "../swarm/leader";
 import { nodeUpdate } from "../swarm/node-update";
-import { inspectAllNodes } from "../swarm/nodes";
 
 /** `swarm init` creates the CA and raft store; a minute covers a slow disk. */
 export const INIT_TIMEOUT_MS = 60_000;
@@ -56,7 +57,7 @@ export async function readSwarmInfo(s: SshSession): Promise<SwarmInfo> {
 export async function waitForMembersReady(manager: SshSession, ids: readonly string[]): Promise<void> {
   await poll("the members to be ready again after a manager change", SETTLE_TIMEOUT_MS, async () => {
     // During a leader election `docker node ls` fails for a moment: keep polling.
-    const current = await readMembers(manager).catch(() => undefined);
+    const current = await readNodes(manager).catch(() => undefined);
     return current !== undefined && current.every((m) => !ids.includes(m.id) || m.status === "ready");
   });
 }
@@ -67,12 +68,7 @@ export async function waitForMembersReady(manager: SshSession, ids: readonly str
  * when each is ready or down; a run that ends earlier would take live members for absent ones.
  */
 export async function waitForMembersKnown(manager: SshSession): Promise<void> {
-  await poll("the members to report to the new leader", SETTLE_TIMEOUT_MS, async () => !(await readMembers(manager)).some((m) => m.status === "unknown"));
-}
-
-/** Every member as the cluster sees it, in one command. */
-export async function readMembers(s: SshSession): Promise<SwarmMember[]> {
-  return parseNodeInspect(await inspectAllNodes(s));
+  await poll("the members to report to the new leader", SETTLE_TIMEOUT_MS, async () => !(await readNodes(manager)).some((m) => m.status === "unknown"));
 }
 
 export async function initSwarm(s: SshSession, node: InventoryNode, settings: SwarmSettings = {}): Promise<void> {

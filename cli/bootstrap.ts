@@ -1,6 +1,6 @@
 /**
  * `hcloud-swarm bootstrap --inventory FILE [--identity KEYFILE]`: forms or converges the swarm the
- * inventory describes. Wiring only: the work is in bootstrap/run.ts.
+ * inventory describes. Wiring only: the work is in bootstrap/bootstrap.ts.
  */
 import { Command } from "commander";
 import * as fs from "fs";
@@ -8,7 +8,7 @@ import * as path from "path";
 import { formatActions } from "../bootstrap/actions";
 import { Inventory, InventoryNode, loadInventory } from "../inventory/inventory";
 import { redact } from "../transport/redact";
-import { bootstrap, BootstrapResult, JOIN_CONCURRENCY } from "../bootstrap/run";
+import { bootstrap, BootstrapResult, JOIN_CONCURRENCY } from "../bootstrap/bootstrap";
 import { throwIfProblems } from "../common/problems";
 import { BootstrapPlan, formatPlan, planBootstrap } from "../bootstrap/dry-run";
 import { printJson } from "./json";

@@ -1,21 +1,9 @@
 /** `hcloud-swarm local up|down|status`: the local test bed on this machine. */
 import { Command, InvalidArgumentError } from "commander";
-import { spawn } from "child_process";
-import { DEFAULT_DIR, openBed } from "../local/ns/bed";
-import { nodeCommand } from "../local/ns/node";
-import { requireLinuxRoot } from "../local/prerequisites";
-import { LOCAL_IMAGE } from "../local/image";
-import { detectKernelFeatures } from "../local/ns/kernel";
-import { BED_RANGE } from "../local/ns/plan";
-import { latencyNote, readShape, shapeNodes } from "../local/ns/shape";
-import { formatShapes, isEmptyRequest, NodeShape, parseShapeArgs, selectNodes, ShapeAction, ShapeArgs } from "../local/shape";
-import { readVmShape, shapeVmNodes, vmShapeContext } from "../local/vm/shape";
 import * as os from "os";
-import { anyBedStatus, anyBedStatusJson, bedKindOf, downAnyBed, upAnyBed } from "../local/bed";
 import { printJson } from "./json";
 import { alignColumns } from "../common/columns";
-import { VM_PUBLIC_RANGE } from "../local/vm/plan";
-import { vmExec } from "../local/vm/status";
+import { anyBedStatus, anyBedStatusJson, BED_RANGE, bedDriver, DEFAULT_DIR, downAnyBed, driverOf, formatShapes, isEmptyRequest, LOCAL_IMAGE, parseShapeArgs, requireLinuxRoot, type ShapeArgs, upAnyBed, VM_PUBLIC_RANGE } from "../local";
 
 function wholeNumber(value: string): number {
   const n = Number(value);
@@ -42,20 +30,20 @@ export function registerLocal(program: Command): void {
     .option("--vm", "real Debian 12 VMs (qemu, stock kernel with ESP and IPVS), booted by cloud-init from the program's user data; minutes instead of seconds")
     .option("--no-install", "do not apt-get install missing packages; just say what is missing")
     .action(async (o: { nodes: number; managers: number; dir: string; install: boolean; vm?: boolean }) => {
+      const driver = bedDriver(o.vm ? "vm" : "ns");
       try {
-        const bed = await upAnyBed({ kind: o.vm ? "vm" : "ns", dir: o.dir, nodes: o.nodes, managers: o.managers, install: o.install, log: (m) => process.stderr.write(`${m}\n`) });
-        const rows = [["NODE", "ROLE", "ADDRESS", o.vm ? "DETAIL" : "NETNS"], ...bed.nodes.map((n) => [n.name, n.role, n.address, n.detail])];
+        const bed = await upAnyBed({ kind: driver.kind, dir: o.dir, nodes: o.nodes, managers: o.managers, install: o.install, log: (m) => process.stderr.write(`${m}\n`) });
+        const rows = [["NODE", "ROLE", "ADDRESS", driver.detailHeading], ...bed.nodes.map((n) => [n.name, n.role, n.address, n.detail])];
         process.stdout.write(`${alignColumns(rows).join("\n")}\n\n`);
-        process.stdout.write(`${bed.nodes.length} ${o.vm ? "VMs" : "nodes"} up in ${(bed.totalMs / 1000).toFixed(1)} s, image ${LOCAL_IMAGE} on every node.\n`);
+        process.stdout.write(`${bed.nodes.length} ${driver.nodeNoun} up in ${(bed.totalMs / 1000).toFixed(1)} s, image ${LOCAL_IMAGE} on every node.\n`);
         for (const n of bed.notes) process.stdout.write(`bed:       ${n}\n`);
         process.stdout.write(`inventory: ${bed.inventoryPath}\n`);
         process.stdout.write(`ssh:       ssh -i ${bed.privateKeyPath} -o UserKnownHostsFile=${bed.knownHostsPath} -o StrictHostKeyChecking=yes root@${bed.nodes[0].address}\n`);
-        if (!o.vm) for (const f of (await detectKernelFeatures()).filter((x) => !x.available)) process.stdout.write(`kernel:    no ${f.name}: ${f.consequence}\n`);
+        for (const line of (await driver.hostKernelNotes?.()) ?? []) process.stdout.write(`kernel:    ${line}\n`);
         process.stdout.write(`next:      hcloud-swarm bootstrap --inventory ${bed.inventoryPath}   |   hcloud-swarm local status --dir ${o.dir}   |   hcloud-swarm local down --dir ${o.dir}\n`);
       } catch (err) {
         // What was created stays for inspection; `down` removes it.
-        const logs = o.vm ? `${o.dir}/vms/<node>/console.log` : `${o.dir}/nodes/<node>/{dockerd,sshd}.log`;
-        fail(`${(err as Error).message}\nlogs: ${logs}; remove what was created with: hcloud-swarm local down --dir ${o.dir}`);
+        fail(`${(err as Error).message}\nlogs: ${driver.logHint(o.dir)}; remove what was created with: hcloud-swarm local down --dir ${o.dir}`);
       }
     });
 
@@ -109,22 +97,10 @@ export function registerLocal(program: Command): void {
         requireLinuxRoot();
         const req = parseShapeArgs(o, os.cpus().length);
         if (!isEmptyRequest(req) && names.length === 0) throw new Error("name the nodes to shape, or all (e.g. hcloud-swarm local shape all --loss 2%)");
-        let actions: ShapeAction[] = [];
-        let shapes: NodeShape[];
-        let latency = "";
-        if (bedKindOf(o.dir) === "vm") {
-          const ctx = vmShapeContext(o.dir);
-          if (!isEmptyRequest(req)) actions = await shapeVmNodes(ctx, selectNodes(ctx.inventory.nodes, names), req);
-          shapes = await Promise.all(selectNodes(ctx.inventory.nodes, names.length > 0 ? names : ["all"]).map((n) => readVmShape(ctx, n)));
-        } else {
-          const bed = openBed(o.dir);
-          if (!isEmptyRequest(req)) actions = await shapeNodes(bed.ctx, selectNodes(bed.nodes, names), req);
-          shapes = await Promise.all(selectNodes(bed.nodes, names.length > 0 ? names : ["all"]).map((n) => readShape(bed.ctx, n)));
-          latency = await latencyNote();
-        }
+        const { actions, shapes, note } = await driverOf(o.dir).shape(o.dir, names, req);
         for (const a of actions) process.stdout.write(`[${a.node}] ${a.detail}\n`);
         if (!isEmptyRequest(req) && actions.length === 0) process.stdout.write("no changes: the nodes already have these conditions\n");
-        process.stdout.write(formatShapes(shapes, latency));
+        process.stdout.write(formatShapes(shapes, note));
       } catch (err) {
         fail(err);
       }
@@ -139,15 +115,7 @@ export function registerLocal(program: Command): void {
     .action(async (node: string, command: string[], o: { dir: string }) => {
       try {
         requireLinuxRoot();
-        if (bedKindOf(o.dir) === "vm") {
-          process.exitCode = await vmExec(o.dir, node, command, process.stdout, process.stderr);
-          return;
-        }
-        const bed = openBed(o.dir);
-        const rec = bed.nodes.find((n) => n.name === node);
-        if (!rec) throw new Error(`no node "${node}" in ${bed.dir}; nodes: ${bed.nodes.map((n) => n.name).join(", ")}`);
-        const [cmd, ...args] = nodeCommand(bed.ctx, rec, 'exec "$@"', command);
-        spawn(cmd, args, { stdio: "inherit" }).on("exit", (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+        process.exitCode = await driverOf(o.dir).exec(o.dir, node, command);
       } catch (err) {
         fail(err);
       }

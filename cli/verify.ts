@@ -4,7 +4,7 @@
  */
 import { Command } from "commander";
 import { loadInventory } from "../inventory/inventory";
-import { verifyCluster } from "../verify/run";
+import { verifyCluster } from "../verify/collect";
 import { formatChecks } from "../verify/checks";
 import { DEFAULT_PROBE_IMAGE } from "../verify/wire";
 import { printJson, verifyJson } from "./json";

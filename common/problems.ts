@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Every validator in the project collects all the problems it finds and throws them together,
  * so the user fixes a config or an inventory in one pass instead of one error per run.

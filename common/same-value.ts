@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Structural equality of JSON-like values, as a diff must judge them: key order does not matter
  * (state read back from an engine or a file need not keep the program's order), and a key whose

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Ed25519 SSH key pairs in OpenSSH formats, made with Node's own crypto (no ssh-keygen needed).
  *

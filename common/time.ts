@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Waiting, in one place. Everything here is captured by value into the dynamic providers (see
  * docs/design/dynamic-providers.md), so it holds no module state.

@@ -8,14 +8,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadInventory } from "../inventory/inventory";
 import { main as cli } from "../cli/main";
-import { DEFAULT_DIR } from "../local/ns/bed";
-import { LOCAL_IMAGE } from "../local/image";
-import { detectKernelFeatures } from "../local/ns/kernel";
+import { DEFAULT_DIR, detectKernelFeatures, LOCAL_IMAGE } from "../local";
 import { connect } from "../transport/ssh";
-import { connectManager, nodeFacts, overlayNetworks, secretNames, stackServices } from "../stacks/cluster";
+import { readNodes, overlayNetworks, secretNames, stackServices } from "../swarm/facts";
+import { connectManager } from "../swarm/manager-session";
 import { lintText } from "../stacks/lint";
 import { MTU_OPTION } from "../stacks/render";
-import { verifyCluster } from "../verify/run";
+import { verifyCluster } from "../verify/collect";
 import { type LeakProbeResult, probeVxlan } from "./leak-probe";
 import { SEED_STACK } from "./seed";
 import { summarise } from "./summary";
@@ -100,7 +99,7 @@ async function demo(): Promise<number> {
 
   step("5/5  what this run proved, and what this machine cannot prove");
   const services = await stackServices(s);
-  const nodes = await nodeFacts(s);
+  const nodes = await readNodes(s);
   const secrets = [...(await secretNames(s))].sort();
   s.close();
   const secretValues = STACKS.flatMap(([name]) => {

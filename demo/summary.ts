@@ -2,9 +2,9 @@
  * The demo's closing statement, built from what was observed (cluster facts, verify's checks,
  * the kernel probe), so it cannot claim more than the run showed.
  */
-import type { KernelFeature } from "../local/ns/kernel";
+import { type KernelFeature } from "../local";
 import { heldPins } from "../inventory/labels";
-import type { NetworkFacts, NodeFacts, ServiceFacts } from "../stacks/cluster";
+import type { NetworkFacts, NodeFacts, ServiceFacts } from "../swarm/facts";
 import { MTU_OPTION } from "../stacks/render";
 import type { VerifySummary } from "../verify/checks";
 import type { LeakProbeResult } from "./leak-probe";

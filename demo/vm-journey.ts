@@ -7,13 +7,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { main as cli } from "../cli/main";
 import { loadInventory, type Inventory } from "../inventory/inventory";
-import { LOCAL_IMAGE } from "../local/image";
-import { readVmState } from "../local/vm/state";
-import { rssMiB, readPid } from "../local/vm/qemu";
-import { vmPaths } from "../local/vm/state";
-import { connectManager, stackServices } from "../stacks/cluster";
+import { LOCAL_IMAGE, readPid, readVmState, rssMiB, vmPaths } from "../local";
+import { stackServices } from "../swarm/facts";
+import { connectManager } from "../swarm/manager-session";
 import { formatChecks, summarise, type Check, type VerifySummary } from "../verify/checks";
-import { verifyCluster } from "../verify/run";
+import { verifyCluster } from "../verify/collect";
 
 export const STACKS: ReadonlyArray<[string, string[]]> = [
   ["traefik", ["--var", "acme_email=ops@example.test", "--var", "dashboard_domain=traefik.example.test"]],

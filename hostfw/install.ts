@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Bootstrap's check-and-repair of one node's host firewall, as ONE remote program (one round trip
  * per node, so it composes with a run that sends every member its command in one parallel wave):

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * What a node really enforces, read from the node itself (never from a label), and judged against
  * what it must enforce. PROBE_SCRIPT only reads; verify runs it on every node, and bootstrap's

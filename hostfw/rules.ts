@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The host firewall of every node, as data. Pure: infra (cloud-init installs the baseline at first
  * boot) and bootstrap (keeps the allow-list in step as nodes join and leave) both build on this one

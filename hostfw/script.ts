@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The node side of the host firewall: one POSIX sh program, generated from ./rules. cloud-init
  * installs it as FIREWALL_SCRIPT_PATH with a systemd unit that restores the rules at every boot

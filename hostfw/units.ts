@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The files that make the firewall a precondition of the node, not a hope: the systemd unit that
  * restores the rules at every boot, a docker.service drop-in that refuses to start dockerd without

@@ -5,7 +5,7 @@
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
-import { swarmMemberships } from "../bootstrap/memberships";
+import { orderedSwarmNodes } from "../bootstrap/swarm-node-order";
 import type { SwarmNode } from "../bootstrap/swarm-node";
 import { renderUserData } from "./cloudinit";
 import { ClusterConfig, configWarnings, validateConfig } from "./config";
@@ -74,7 +74,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly sshPublicKey: pulumi.Output<string>;
   /** Public-only mode: firewalls that open swarm ports between the nodes; joins must wait for them. */
   readonly swarmFirewalls: hcloud.Firewall[] = [];
-  /** One swarm membership per node (bootstrap's SwarmNode), in plan order. */
+  /** One SwarmNode (the node's swarm membership) per node, in plan order. */
   readonly swarmNodes: SwarmNode[];
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -155,13 +155,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
       this.swarmFirewalls.push(new hcloud.Firewall(`${name}-fw-${fw.key}`, { name: fw.name, labels, rules, applyTos }, parent));
     }
 
-    // Extension point: per-node work that needs the server up (e.g. swarm membership) loops over
+    // Extension point: per-node work that needs the server up (e.g. its SwarmNode) loops over
     // this.nodes here. Available: node.server, node.inventory (plain values), this.sshPrivateKey
     // (secret) and this.swarmFirewalls (depend on them, so public-only joins find the ports open).
 
-    // Swarm membership (bootstrap/memberships.ts): init on manager-1, joins, and scale-down on delete.
+    // One SwarmNode per node (bootstrap/swarm-node-order.ts): init on manager-1, joins, and scale-down on delete.
     const members = this.nodes.map((n) => ({ name: n.plan.name, role: n.plan.role, server: n.server, inventory: n.inventory }));
-    this.swarmNodes = swarmMemberships(name, members, { swarm: plan.swarm, ...(plan.firewall ? { firewall: plan.firewall } : {}), privateKey: this.sshPrivateKey, dependsOn: this.swarmFirewalls }, this);
+    this.swarmNodes = orderedSwarmNodes(name, members, { swarm: plan.swarm, ...(plan.firewall ? { firewall: plan.firewall } : {}), privateKey: this.sshPrivateKey, dependsOn: this.swarmFirewalls }, this);
 
     this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => inventoryOf(plan, nodes));
     this.registerOutputs({ inventory: this.inventory, sshPrivateKey: this.sshPrivateKey, sshPublicKey: this.sshPublicKey });

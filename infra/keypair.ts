@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * An Ed25519 SSH key pair generated once and kept in Pulumi state.
  *

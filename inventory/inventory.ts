@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The inventory is the seam between "servers exist" and "a swarm runs on them". The Pulumi program
  * exports it, `hcloud-swarm local up` writes it, and bootstrap, stacks and verify consume it, so the

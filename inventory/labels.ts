@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Swarm node labels: what a label may look like, and the keys hcloud-swarm keeps for itself.
  * Shared by everyone who writes or reads node labels: the config (`hcloud-swarm:nodeLabels`), the

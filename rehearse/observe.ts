@@ -7,11 +7,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { type Inventory, validateInventory } from "../inventory/inventory";
 import { waitFor } from "../common/time";
-import { connectManager, replicas } from "../stacks/cluster";
-import { readVmState } from "../local/vm/state";
-import { qemuPidsByPrefix } from "../local/vm/qemu";
-import { FileStore } from "./checkpoint";
-import { unwrap } from "./properties";
+import { replicas } from "../swarm/facts";
+import { connectManager } from "../swarm/manager-session";
+import { qemuPidsByPrefix, readVmState } from "../local";
+import { FileStore } from "./engine/checkpoint";
+import { unwrap } from "./engine/properties";
 import { bedDir, checkpointFile } from "./step";
 import { STACKS_TYPE } from "./tally";
 

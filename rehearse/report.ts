@@ -3,7 +3,7 @@
  * failed step, and a table of every step's figures at the end. Pure.
  */
 import type { DayStep } from "./day";
-import type { OperationKind } from "./engine";
+import type { OperationKind } from "./engine/engine";
 
 export interface Figures {
   readonly vmsBooted: number;

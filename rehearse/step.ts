@@ -9,11 +9,11 @@ import * as fs from "fs";
 import * as path from "path";
 import type * as PulumiModule from "@pulumi/pulumi";
 import { packageRoot } from "../common/paths";
-import { FileStore } from "./checkpoint";
-import { MockEngine, type Operation } from "./engine";
-import { runUnderMocks } from "./run-program";
+import { FileStore } from "./engine/checkpoint";
+import { MockEngine, type Operation } from "./engine/engine";
+import { runUnderMocks } from "./engine/run-under-mocks";
 import { shortType, STACKS_TYPE } from "./tally";
-import { VmCloud } from "./vm-cloud";
+import { VmCloud } from "./hetzner/vm-cloud";
 
 export const PROJECT = "hcloud-swarm";
 /** The Pulumi stack the rehearsal plays; it names the cluster and its servers ("rehearsal-worker-1"). */
@@ -52,7 +52,7 @@ function printOperation(o: Operation): void {
 }
 
 /**
- * The rehearsal sets StacksDeployment's test-bed-only `localImage` input with a stack
+ * The rehearsal sets StacksDeployment's bed-only `localImage` input with a stack
  * transformation, a Pulumi feature a user could apply too; the program itself never sets it.
  */
 export function localImageTransformation(image: string): PulumiModule.ResourceTransformation {

@@ -4,12 +4,12 @@
  * membership and stacks providers reported in their diagnostics. Pure.
  *
  * Actions are read from the providers' own log lines, the same lines `pulumi up` shows:
- * bootstrap logs `[node] <kind>: <detail>` for every action (bootstrap/run.ts), and a stack
+ * bootstrap logs `[node] <kind>: <detail>` for every action (bootstrap/bootstrap.ts), and a stack
  * deploy logs `<stack>: <action>` for every change it makes, placement pins included
- * (stacks/deploy.ts, stacks/plan.ts, stacks/pins.ts).
+ * (stacks/deploy.ts, stacks/plan.ts, stacks/placement-pins.ts).
  */
 import type { ActionKind } from "../bootstrap/actions";
-import type { Operation, OperationKind } from "./engine";
+import type { Operation, OperationKind } from "./engine/engine";
 
 export const SERVER_TYPE = "hcloud:index/server:Server";
 export const SWARM_NODE_TYPE = "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode";
@@ -20,7 +20,7 @@ const ACTION_KINDS = ["init", "ingress", "firewall", "join", "promote", "demote"
 const everyKindListed: Exclude<ActionKind, (typeof ACTION_KINDS)[number]> extends never ? true : false = true;
 void everyKindListed;
 const BOOTSTRAP_ACTION = new RegExp(`^\\[([^\\]]+)\\] (${ACTION_KINDS.join("|")}): (.*)$`);
-/** The verbs of stacks/plan.ts describeAction and stacks/pins.ts describePin. */
+/** The verbs of stacks/plan.ts describeAction and stacks/placement-pins.ts describePin. */
 const DEPLOY_ACTION = /^([a-z0-9][a-z0-9_.-]*): (recreate network|create network|create secret|docker stack deploy|record pin|pin) (.*)$/;
 
 export interface ActionLine {

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The text deploy uploads: the judge's reading of the stack, written so that every YAML reader
  * (yaml.v2 in Docker 20.10, yaml.v3 in Docker 23+, the `yaml` package) reads the same values.

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Swarm placement constraints, read and matched the way swarmkit's scheduler does
  * (manager/constraint/constraint.go): "key == value" or "key != value"; "==" is looked for first;

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Waits until every service of a stack runs its desired number of tasks (the same tasks on every
  * read through STABLE_MS), saying what it waits for as it changes (one line per change: each service's running/desired tasks and its latest
@@ -6,7 +7,7 @@
  * caught mid-change). Slow but healthy starts keep the full timeout.
  */
 import type { SshSession } from "../transport/ssh";
-import { nodeFacts, replicas, stackServices, stackTasks } from "./cluster";
+import { readNodes, replicas, stackServices, stackTasks } from "../swarm/facts";
 import { judgeService, type Verdict } from "./task-verdict";
 import { sleep } from "../common/time";
 
@@ -108,7 +109,7 @@ async function runningTasks(s: SshSession, stack: string): Promise<string> {
 async function judge(s: SshSession, stack: string, behind: readonly string[]): Promise<Map<string, Verdict>> {
   const out = new Map<string, Verdict>();
   if (behind.length === 0) return out;
-  const [services, tasks, nodes] = await Promise.all([stackServices(s, stack), stackTasks(s, stack), nodeFacts(s)]);
+  const [services, tasks, nodes] = await Promise.all([stackServices(s, stack), stackTasks(s, stack), readNodes(s)]);
   const names = new Map(nodes.map((n) => [n.id, n.hostname]));
   const nodeName = (id: string) => names.get(id) ?? id.slice(0, 12);
   for (const svc of services.filter((x) => behind.includes(x.name))) out.set(svc.name, judgeService(svc, tasks, nodes, nodeName));

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * `hcloud-swarm stack deploy`: render, inspect the cluster, have Docker's own loader read the
  * rendered file (judge.ts), lint that reading with what was found, check that every service can
@@ -11,14 +12,14 @@ import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 import { ValidationError } from "../common/problems";
 import { canonicalText } from "./canonical";
-import { networkUsers, nodeFacts, overlayNetworks, runningTasksPerNode, secretNames, stackServices } from "./cluster";
+import { networkUsers, readNodes, overlayNetworks, runningTasksPerNode, secretNames, stackServices } from "../swarm/facts";
 import { waitForConvergence, type ConvergeReport } from "./converge";
 import { isGoMap, readDockerYaml } from "./dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
 import { imageEngineProblems } from "./image-engine";
 import { lintJudged, lintWarnings } from "./lint";
 import { addLabels } from "../swarm/node-update";
-import { describePin, type PinAction, type PinRequest } from "./pins";
+import { describePin, type PinAction, type PinRequest } from "./placement-pins";
 import { DeployRefusedError, precheckDeploy } from "./precheck";
 import { locate } from "./origin";
 import { type DeployAction, describeAction, lintContext, planDeploy, planExistingNetworks, stackNetworks } from "./plan";
@@ -126,7 +127,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   for (const w of judgement.warnings) log(`${rendered.stack}: Docker says: ${w}`);
   for (const w of lintWarnings({ file: args.source.file, sourceText: args.source.text, judgement })) log(`WARNING: ${w}`);
   if (findings.refused.length > 0) throw new LintRefusedError(rendered.stack, findings.refused.map(formatFinding), judgement.judge);
-  const nodes = await nodeFacts(s);
+  const nodes = await readNodes(s);
   const pre = precheckDeploy({
     stack: rendered.stack,
     text,

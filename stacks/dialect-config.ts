@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The Docker-dialect judge: what `docker stack config` prints, computed here when no Docker CLI
  * that has that command can be asked. YAML as yaml.v3 reads it (dialect.ts), interpolation and

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Reads YAML the way Docker's compose loader does (Docker CLI 23+: gopkg.in/yaml.v3), keeping the
  * line of every value, for when no Docker CLI with `docker stack config` can be asked.

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Docker CLI's env-file reader (opts.ParseEnvFile, which the stack loader uses for `env_file:`),
  * for the Docker-dialect judge: lines split on "\n" (a trailing "\r" dropped), leading white space

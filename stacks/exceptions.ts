@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Declared exceptions to the host-access rules, in a stack's `x-hcloud-swarm` block:
  *

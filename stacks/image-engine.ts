@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Images known not to work with the cluster's Docker Engine, refused before deploy changes
  * anything. A task that runs is not a service that works: Traefik before 3.6.1 hard-codes Docker

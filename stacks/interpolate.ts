@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Compose interpolation as Docker's CLI does it (`$$`, `$VAR`, `${VAR}`, `${VAR:-d}`, `${VAR-d}`,
  * `${VAR:?e}`, `${VAR?e}`), with its quirks kept, and the type casts it applies afterwards to the

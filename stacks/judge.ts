@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Which reading of a stack file decides. Docker deploys what its own compose loader reads, so that
  * loader judges whenever it can be asked, in this order:

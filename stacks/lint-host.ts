@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The host rules: what reaches the node itself. privileged, cap_add, the host network (by
  * network_mode, by a listed network, or through `default`), binds of host paths, named volumes

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The network rules, judged on what `docker stack deploy` creates and attaches: only networks that
  * some service uses are created (a declared, unused one is never made, so it is not judged), and a

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The public-port rule: what a published port really exposes. A port is judged by both sides: the
  * published (node) side, where Docker's own ports would be taken over, and the target (container)

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The plain-secret rule: a credential that would sit in plain text in the service's spec (anyone
  * who may run `docker service inspect` reads it, and it is stored unencrypted in the swarm's Raft

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The environment a judge interpolates with. Every judge, and deploy's own `docker stack deploy`,
  * sees only the variables the tool gives it (none for `stack lint`, HOME and PATH on a manager),

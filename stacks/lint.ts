@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The encryption policy for stacks, applied to what Docker will deploy: a judge's reading
  * (judge.ts) of the exact text, with every finding placed on the line the user wrote. `stack lint`

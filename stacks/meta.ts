@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The `x-hcloud-swarm` block of a stack file: the variables it takes, the secrets it wants
  * generated, the external networks deploy must guarantee encrypted, the host access it declares

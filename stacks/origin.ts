@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Maps a value of Docker's reading back to the line the user wrote. Docker's output differs from
  * the source in form (short syntax becomes long syntax, lists become mappings, merged keys appear

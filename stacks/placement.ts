@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Where a stack's services can run, decided before anything in the cluster changes: their
  * placement constraints, read from the file deploy will hand to Docker, matched against the nodes
@@ -6,7 +7,7 @@
  */
 import { parse } from "yaml";
 import type { InventoryNode } from "../inventory/inventory";
-import type { NodeFacts } from "./cluster";
+import type { NodeFacts } from "../swarm/facts";
 import { type Constraint, matches, matchesAll, parseConstraint, requiredTrueLabel } from "./constraints";
 
 /** One service of the rendered stack, as far as placement goes. */
@@ -47,7 +48,7 @@ export function displayName(n: NodeFacts, inventory: readonly InventoryNode[]): 
 
 /** Takes new tasks now: ready and active (drained and paused nodes get none). */
 export function takesTasks(n: NodeFacts): boolean {
-  return n.state === "ready" && n.availability === "active";
+  return n.status === "ready" && n.availability === "active";
 }
 
 function list(names: readonly string[]): string {
@@ -90,7 +91,7 @@ export function checkPlacement(services: readonly ServicePlacement[], nodes: rea
       const why = svc.constraints.map((c) => `"${c.text}" holds on ${list(nodes.filter((n) => matches(c, n)).map(name))}`).join("; ");
       problems.push(`service ${svc.name}: no node meets all its placement constraints together (${why}); fix the constraints or the nodes' labels`);
     } else if (!fit.some(takesTasks)) {
-      warnings.push(`service ${svc.name} can only run on ${list(fit.map((n) => `${name(n)} (${n.state}, ${n.availability})`))}, which take no tasks now; it will wait until one is ready and active`);
+      warnings.push(`service ${svc.name} can only run on ${list(fit.map((n) => `${name(n)} (${n.status}, ${n.availability})`))}, which take no tasks now; it will wait until one is ready and active`);
     }
   }
   return { problems, warnings };

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Decides what a deploy must change, from the rendered stack, Docker's reading of it and what the
  * cluster already has (inspect, then act). Pure: deploy.ts carries the actions out.
@@ -11,7 +12,7 @@
 import type { LintContext } from "./lint";
 import { MTU_OPTION, type RenderedStack } from "./render";
 import { HASH_LABEL } from "./render";
-import type { NetworkFacts, ServiceFacts } from "./cluster";
+import type { NetworkFacts, ServiceFacts } from "../swarm/facts";
 import type { ValuePath } from "./origin";
 import type { StackModel } from "./structure";
 

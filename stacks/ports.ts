@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Published ports in both compose syntaxes, reduced to what the exposure rules need: which host
  * ports, which protocol, and whether they go through the routing mesh (`ingress`) or the node

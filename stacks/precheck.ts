@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Everything deploy checks against the cluster before it changes anything, beyond the lint:
  * where the services can run (placement.ts), which node holds each placement pin (pins.ts), and
@@ -7,9 +8,9 @@
 import { parse } from "yaml";
 import type { InventoryNode } from "../inventory/inventory";
 import { ValidationError } from "../common/problems";
-import type { NodeFacts } from "./cluster";
+import type { NodeFacts } from "../swarm/facts";
 import { checkPlacement, servicePlacements } from "./placement";
-import { type PinAction, type PinRequest, planPins } from "./pins";
+import { type PinAction, type PinRequest, planPins } from "./placement-pins";
 
 export interface PrecheckInputs {
   readonly stack: string;

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Pulumi dynamic provider that deploys the configured stacks through the same code as
  * `hcloud-swarm stack deploy`. Plain side only: stacks/resource.ts holds the Input<> side.
@@ -14,10 +15,10 @@
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { Inventory } from "../inventory/inventory";
-import { managerSession } from "./cluster";
+import { managerSession } from "../swarm/manager-session";
 import { describeConvergence } from "./converge";
 import { deployStack } from "./deploy";
-import type { PinRequest } from "./pins";
+import type { PinRequest } from "./placement-pins";
 import { removeStack } from "./remove";
 import type { GeneratedSecret } from "./secrets";
 import { sameValue } from "../common/same-value";

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * `hcloud-swarm stack rm`: removes a stack and waits until its services and networks are gone
  * (`docker stack rm` returns before they are). Secrets and volumes stay: the data in the volumes
@@ -6,7 +7,7 @@
 import { redactedError } from "../transport/redact";
 import { checkedName, shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
-import { networkUsers, STACK_LABEL } from "./cluster";
+import { networkUsers, STACK_LABEL } from "../swarm/facts";
 import { sleep } from "../common/time";
 
 /** Tasks stop within Docker's grace period (10 s by default); networks go a little after them. */

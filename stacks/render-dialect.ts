@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Makes a `yaml` package Document say what Docker reads, before the renderer edits it. Without
  * this, the renderer (YAML 1.2) and Docker (yaml.v3) read a template differently, and the

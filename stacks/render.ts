@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Turns a template into the file `docker stack deploy` gets: variables filled, the cluster's
  * MTU on every overlay the stack creates, declared secrets named `<stack>_<key>`, and a content

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * StackSecrets: the values of the stacks' generated secrets, made and kept in Pulumi state (as
  * secrets) before any Docker secret exists. The stacks resource depends on it and creates the

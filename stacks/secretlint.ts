@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Credentials by value, found by secretlint's recommended rule set (private keys, basic auth in
  * URLs, database connection strings, cloud and SaaS tokens): a maintained library rather than our
@@ -5,7 +6,7 @@
  * asynchronous, while lint is synchronous and this project (and jest) load CommonJS; so it runs in
  * a child `node` that imports it, with the values on stdin (never on a command line), and answers
  * with rule ids and offsets only: the matched text, which is the secret, never leaves the child.
- * The packages are resolved when lint runs (docs/dynamic-providers.md, rule 8).
+ * The packages are resolved when lint runs (docs/design/dynamic-providers.md, rule 8).
  */
 import { spawnSync } from "child_process";
 import { pathToFileURL } from "url";

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Generated stack secrets. Values exist in memory, on the manager's `docker secret create` stdin,
  * and in one file the user owns (mode 0600): never on a command line, in a log or in output.

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * A stack file parsed once, with positions kept, so every rule can name the line it is about.
  * Lint rules, the renderer and deploy all read a compose file through this module.

@@ -15,7 +15,7 @@
  */
 import { throwIfProblems } from "../common/problems";
 import { ValidationError } from "../common/problems";
-import type { PinRequest } from "./pins";
+import type { PinRequest } from "./placement-pins";
 import { renderStack } from "./render";
 import { nameProblem } from "../transport/shell";
 import { loadStackFile, templateNames } from "./template";

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Reads Docker's reading of a compose file (judge.ts) into the facts the policy needs: networks by
  * their real names, services with their networks, ports, environment, privileges and mounts, and

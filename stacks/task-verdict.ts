@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Why a service does not run yet, and whether waiting can still help, judged from facts Docker
  * reports (its tasks, its constraints, the nodes), never from how long we have waited:
@@ -13,7 +14,7 @@
  * The error texts are those the engine reports in a task's Status.Err (recorded from a real swarm
  * in test/unit/fixtures/task-errors.json). Pure.
  */
-import type { NodeFacts, ServiceFacts, TaskFacts } from "./cluster";
+import type { NodeFacts, ServiceFacts, TaskFacts } from "../swarm/facts";
 import { matchesAll, parseConstraint, type Constraint } from "./constraints";
 import { takesTasks } from "./placement";
 
@@ -81,7 +82,7 @@ export function judgeService(svc: ServiceFacts, tasks: readonly TaskFacts[], nod
     // A matching node that is down but active may come back by itself (a reboot); a drained or
     // paused one only when someone makes it active again.
     if (!fit.some((n) => takesTasks(n) || n.availability === "active")) {
-      const which = fit.map((n) => `${nodeName(n.id)} (${n.state}, ${n.availability})`);
+      const which = fit.map((n) => `${nodeName(n.id)} (${n.status}, ${n.availability})`);
       return {
         kind: "permanent",
         detail,

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * `--var key=value` parsing and `{{ name }}` substitution. Every unknown, missing or malformed
  * variable is collected and reported at once, each named, so one run shows the whole fix.

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * What a named volume of the `local` driver really mounts. The local driver passes `driver_opts`
  * straight to mount(2) on the node, as root, outside any container: `type` is the file system,

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Manager commands during a Raft election: docker answers "no leader" until one is elected. Below
  * bootstrap and stacks, which both run such commands on a manager.

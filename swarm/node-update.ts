@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * `docker node update`, as bootstrap (roles, drain, inventory labels) and stack deploy (placement
  * pins) both run it on a manager. It lives below both rooms so there is one retry rule.

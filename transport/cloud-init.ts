@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Is cloud-init still setting the node up? Read from `cloud-init status --long` rather than waited
  * for blindly: `cloud-init status --wait` waits as long as the status is "not run", which on a host

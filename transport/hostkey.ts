@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Host key pinning. ssh2 hands `hostVerifier` the raw key blob the server presented; the inventory
  * holds the same key in OpenSSH public-key form ("ssh-ed25519 AAAA… comment"). Comparing the

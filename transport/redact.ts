@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Secrets (join tokens, private keys) must never reach a terminal, a log or Pulumi state. Every
  * error and log line leaving bootstrap/ passes through `redact`, which removes both the secrets we

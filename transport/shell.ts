@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Everything that puts a name on a node's command line goes through this module: the name is
  * validated where it enters (the CLI, the inventory, the stacks config, provider inputs), with a

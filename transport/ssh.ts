@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The only module that talks SSH (and the only one importing node-ssh). It adds what node-ssh
  * lacks for unattended use: pinned host keys, a timeout on every wait and every command, an error

@@ -3,7 +3,7 @@
  * the bed's bridge, in the shape the Pulumi program exports, validated by the validator bootstrap uses.
  */
 import { Inventory, validateInventory } from "../../inventory/inventory";
-import { LOCAL_CLUSTER } from "../inventory-file";
+import { LOCAL_CLUSTER } from "../common/inventory-file";
 import { NodeRecord } from "./node-files";
 import { LOCAL_ADDR_POOL } from "./plan";
 

@@ -5,7 +5,7 @@
  * encryption) and overlayfs (the storage driver). Nothing leaves the scratch namespace.
  */
 import * as fs from "fs";
-import { run } from "../run";
+import { run } from "../common/host-command";
 
 export interface KernelFeature {
   readonly name: string;

@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import { BedNames, isBedLink, MAX_BED, MIN_BED, nodeAddress, vethOf } from "./plan";
-import { CommandError, commandLine, run, sh } from "../run";
+import { CommandError, commandLine, run, sh } from "../common/host-command";
 import { sleep, waitFor } from "../../common/time";
 
 const SYS_NET = "/sys/class/net";
@@ -73,7 +73,7 @@ export async function claimBridge(dirTag: string, takenByCgroups: ReadonlySet<nu
     }
     if (!/exists/i.test(r.stderr)) throw new CommandError(`ip link add hsw${k} type bridge`, r);
   }
-  throw new Error(`all ${MAX_BED} test-bed numbers in 10.213.0.0/16 are in use; run \`hcloud-swarm local down --dir …\` for beds you no longer need`);
+  throw new Error(`all ${MAX_BED} bed numbers in 10.213.0.0/16 are in use; run \`hcloud-swarm local down --dir …\` for beds you no longer need`);
 }
 
 /** Addresses the bridge (IPv4 only: the firewall is IPv4) and installs the bed's firewall. */

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { BedNames } from "./plan";
-import { run } from "../run";
+import { run } from "../common/host-command";
 
 export interface NodeRecord {
   readonly name: string;

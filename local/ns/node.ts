@@ -11,9 +11,10 @@ import { Hierarchy, killTree, mountScript, pidsIn, procsFiles } from "./cgroups"
 import { nodePaths, NodeRecord } from "./node-files";
 import { BedNames } from "./plan";
 import { dockerPing, dockerSocketOf } from "./probe";
-import { sshBanner } from "../ssh-banner";
-import { run, RunOptions, RunResult } from "../run";
+import { sshBanner } from "../common/ssh-banner";
+import { run, RunOptions, RunResult } from "../common/host-command";
 import { sleep, waitFor } from "../../common/time";
+import { isRunning, processArgv } from "../common/process";
 
 export interface BedContext {
   readonly dir: string;
@@ -159,21 +160,13 @@ export interface NodeProcesses {
   readonly all: readonly number[];
 }
 
-function cmdline(pid: number): string[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
 export function nodeProcesses(ctx: BedContext, node: NodeRecord): NodeProcesses {
   const all = pidsIn(ctx.hierarchies, path.join(ctx.names.cgroup, node.name)).sort((a, b) => a - b);
   let dockerd: number | undefined;
   let sshd: number | undefined;
   const sshSessions: number[] = [];
   for (const pid of all) {
-    const argv = cmdline(pid);
+    const argv = processArgv(pid);
     const line = argv.join(" ");
     if (argv[0] === "/usr/sbin/dockerd") dockerd = pid;
     else if (line.includes("[listener]") || (argv[0] === "/usr/sbin/sshd" && !argv.includes("-R"))) sshd = pid;
@@ -203,22 +196,13 @@ export async function waitSshd(ctx: BedContext, node: NodeRecord, timeoutMs: num
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
 /** SIGTERM, wait, then SIGKILL: how an init system stops a daemon. */
 export async function stopPid(pid: number | undefined): Promise<void> {
-  if (pid === undefined || !alive(pid)) return;
+  if (pid === undefined || !isRunning(pid)) return;
   process.kill(pid, "SIGTERM");
-  if (await waitFor(() => !alive(pid), STOP_TIMEOUT_MS, 50)) return;
+  if (await waitFor(() => !isRunning(pid), STOP_TIMEOUT_MS, 50)) return;
   process.kill(pid, "SIGKILL");
-  await waitFor(() => !alive(pid), STOP_TIMEOUT_MS, 20);
+  await waitFor(() => !isRunning(pid), STOP_TIMEOUT_MS, 20);
 }
 
 /** Drops every SSH connection to the node at once, as a network cut would; the listener stays up. */

@@ -8,7 +8,7 @@
  * tests use to prove that nodes cannot reach anything outside the bed.
  */
 import { NodeRole } from "../../inventory/inventory";
-import { NodeCounts, planRoles } from "../nodes";
+import { NodeCounts, planRoles } from "../common/node-roles";
 
 /** The private range of every local test bed; documented in docs/guides/local-test-beds.md. */
 export const BED_RANGE = "10.213.0.0/16";

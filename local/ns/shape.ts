@@ -1,31 +1,23 @@
 /**
- * `local shape` on the namespace bed: packet loss between nodes (./loss), a CPU cap and freezing
+ * `local shape` on the namespace bed: packet loss between nodes (../common/packet-loss), a CPU cap and freezing
  * (./cgroup-controls), and a stalled sshd. Each call inspects what is in force, changes only what
  * differs, and returns the actions taken; readShape reads everything back from the system.
  */
-import * as fs from "fs";
 import * as path from "path";
 import { cpuCap, isFrozen, setCpuCap, setFrozen } from "./cgroup-controls";
 import { probeNetem } from "./kernel";
-import { Iptables, Peers, readLoss, setLoss } from "../loss";
+import { Iptables, Peers, readLoss, setLoss } from "../common/packet-loss";
 import { BedContext, nodeProcesses } from "./node";
 import { NodeRecord } from "./node-files";
-import { run } from "../run";
-import { NodeShape, ShapeAction, ShapeRequest } from "../shape";
+import { run } from "../common/host-command";
+import { NodeShape, ShapeAction, ShapeRequest } from "../common/shape-request";
+import { processState } from "../common/process";
 
 const rel = (ctx: BedContext, node: NodeRecord): string => path.join(ctx.names.cgroup, node.name);
 /** iptables in the node's network namespace (not its cgroup: a frozen node must still be shaped). */
 const iptablesIn = (node: NodeRecord): Iptables => (args) => run("nsenter", [`--net=/run/netns/${node.netns}`, "iptables", ...args], { allowFail: true });
 /** The other nodes: the bed's node network, except the host's gateway address (its SSH sessions). */
 const peersOf = (ctx: BedContext): Peers => ({ network: ctx.names.subnet, except: ctx.names.gateway });
-
-function procState(pid: number): string {
-  try {
-    return /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
-  } catch {
-    return "";
-  }
-}
 
 /** The listening sshd and every per-connection sshd of the node. */
 function sshdPids(ctx: BedContext, node: NodeRecord): number[] {
@@ -36,7 +28,7 @@ function sshdPids(ctx: BedContext, node: NodeRecord): number[] {
 /** True when the node's listening sshd is stopped (SIGSTOP): connections are accepted by the kernel but never answered. */
 export function sshStalled(ctx: BedContext, node: NodeRecord): boolean {
   const pid = nodeProcesses(ctx, node).sshd;
-  return pid !== undefined && procState(pid) === "T";
+  return pid !== undefined && processState(pid) === "T";
 }
 
 function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
@@ -75,7 +67,7 @@ export async function shapeNode(ctx: BedContext, node: NodeRecord, req: ShapeReq
     throw new Error(`${node.name} is frozen: thaw it (--thaw) before stalling or resuming its sshd`);
   }
   if (req.sshStalled === false && sshStalled(ctx, node)) {
-    signalAll(sshdPids(ctx, node).filter((p) => procState(p) === "T"), "SIGCONT");
+    signalAll(sshdPids(ctx, node).filter((p) => processState(p) === "T"), "SIGCONT");
     act("sshd resumed");
   }
   if (req.lossPercent !== undefined) for (const d of await setLoss(iptablesIn(node), peersOf(ctx), req.lossPercent, req.lossDirection ?? "both")) act(d);

@@ -10,7 +10,7 @@ import { bridgeAlias, bedsTaggedWith, removeBedNetwork, removeFirewall } from ".
 import { releaseNsDir } from "./node";
 import { NodeRecord } from "./node-files";
 import { MAX_BED, MIN_BED } from "./plan";
-import { canonicalDir, dirIdOf } from "../dir";
+import { canonicalDir, dirIdOf } from "../common/bed-dir";
 
 export interface BedState {
   readonly version: 1;

@@ -4,7 +4,7 @@ import { BedContext, dockerdAnswers, nodeProcesses, sshdAnswers } from "./node";
 import { bedNames } from "./plan";
 import { dockerInfo, dockerSocketOf } from "./probe";
 import { hostHierarchies } from "./cgroups";
-import { canonicalDir } from "../dir";
+import { canonicalDir } from "../common/bed-dir";
 import { readState } from "./state";
 
 export interface NodeStatus {

@@ -5,7 +5,7 @@
 import { Inventory, NodeRole, validateInventory } from "../../inventory/inventory";
 import { DEFAULTS } from "../../infra/config";
 import { PRIVATE_MTU } from "../../infra/plan";
-import { LOCAL_CLUSTER } from "../inventory-file";
+import { LOCAL_CLUSTER } from "../common/inventory-file";
 
 export interface VmInventoryNode {
   readonly name: string;

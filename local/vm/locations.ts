@@ -3,7 +3,7 @@
  * round trip between two nodes is the one between their locations. Each direction carries half of
  * it (both nodes add theirs), with jitter as a share of that half.
  */
-import { ShapeRequest } from "../shape";
+import { ShapeRequest } from "../common/shape-request";
 
 /** Location name → the nodes in it. */
 export type Locations = Readonly<Record<string, readonly string[]>>;

@@ -6,6 +6,7 @@
  */
 import * as fs from "fs";
 import { sleep } from "../../common/time";
+import { pidExists } from "../common/process";
 
 /** Polling is cheap (one open(2)); 100 ms keeps a waiting boot responsive without spinning. */
 const LOCK_POLL_MS = 100;
@@ -29,13 +30,7 @@ function ownerAlive(file: string): boolean {
   }
   const pid = Number(text);
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return pid === process.pid || pidExists(pid);
 }
 
 /** In-process queue per lock file: the O_EXCL file alone cannot tell two callers of one process apart. */

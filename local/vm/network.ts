@@ -5,7 +5,7 @@
  * VMs reach each other on the bridges, and nothing else, the host included.
  */
 import * as fs from "fs";
-import { CommandError, run } from "../run";
+import { CommandError, run } from "../common/host-command";
 import { waitFor } from "../../common/time";
 import { PRIVATE_MTU, PUBLIC_MTU } from "../../infra/plan";
 import { MAX_VM_BED, MIN_VM_BED, tapNames, VmBedNames, vmBedNames } from "./plan";

@@ -4,11 +4,11 @@
  * and freezing (qemu stopped with SIGSTOP: the guest's clock, network and disks stall, exactly a
  * stalled VM). The VM bed's own API (./bed.ts) creates and removes VMs; this only switches them.
  */
-import * as fs from "fs";
 import { isOurQemu, readPid, startVm } from "./qemu";
 import { macs, tapNames, vmBedNames } from "./plan";
 import { readVmState, VmBedState, vmPaths, VmRecord } from "./state";
 import { waitFor } from "../../common/time";
+import { processState } from "../common/process";
 
 /** A killed qemu is gone within milliseconds; longer means the process is stuck in the kernel. */
 const KILL_TIMEOUT_MS = 10_000;
@@ -30,18 +30,10 @@ export function qemuPidOf(dir: string, name: string): number | undefined {
   return pid !== undefined && isOurQemu(pid, processName(s, name)) ? pid : undefined;
 }
 
-function procState(pid: number): string {
-  try {
-    return /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
-  } catch {
-    return "";
-  }
-}
-
 /** True when the VM's qemu is stopped (SIGSTOP). */
 export function vmFrozen(dir: string, name: string): boolean {
   const pid = qemuPidOf(dir, name);
-  return pid !== undefined && procState(pid) === "T";
+  return pid !== undefined && processState(pid) === "T";
 }
 
 /** Stops (true) or continues (false) the VM's qemu; false when there was nothing to change. */

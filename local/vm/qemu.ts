@@ -8,8 +8,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../run";
+import { run } from "../common/host-command";
 import { waitFor } from "../../common/time";
+import { isRunning, processArgv } from "../common/process";
 
 /** A working KVM vCPU reaches the root-mount panic in 1–2 s; TCG needs 2–6 s; 20 s leaves room for a loaded machine. */
 export const KVM_PROBE_TIMEOUT_MS = 20_000;
@@ -111,17 +112,9 @@ export function readPid(pidFile: string): number | undefined {
   }
 }
 
-function cmdline(pid: number): string[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-  } catch {
-    return [];
-  }
-}
-
 /** True when `pid` is a live qemu of this process name (a stale pidfile may point at an unrelated process). */
 export function isOurQemu(pid: number, processName: string): boolean {
-  const args = cmdline(pid);
+  const args = processArgv(pid);
   return args.some((a) => a.includes("qemu-system")) && args.includes(`${processName},process=${processName}`);
 }
 
@@ -130,7 +123,7 @@ export function qemuPidsByPrefix(prefix: string): number[] {
   const out: number[] = [];
   for (const e of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(e)) continue;
-    const args = cmdline(Number(e));
+    const args = processArgv(Number(e));
     if (!args.some((a) => a.includes("qemu-system"))) continue;
     const i = args.indexOf("-name");
     if (i >= 0 && (args[i + 1] ?? "").startsWith(prefix)) out.push(Number(e));
@@ -138,30 +131,21 @@ export function qemuPidsByPrefix(prefix: string): number[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Ends a qemu process, like pulling a server's plug: SIGTERM, then SIGKILL. */
 export async function stopQemu(pid: number): Promise<void> {
-  if (!alive(pid)) return;
+  if (!isRunning(pid)) return;
   try {
     process.kill(pid, "SIGTERM");
   } catch {
     return;
   }
-  if (await waitFor(() => !alive(pid), STOP_TIMEOUT_MS)) return;
+  if (await waitFor(() => !isRunning(pid), STOP_TIMEOUT_MS)) return;
   try {
     process.kill(pid, "SIGKILL");
   } catch {
     return;
   }
-  await waitFor(() => !alive(pid), STOP_TIMEOUT_MS);
+  await waitFor(() => !isRunning(pid), STOP_TIMEOUT_MS);
 }
 
 /** Resident memory of a process in MiB (VmRSS), or undefined when it is gone. */

@@ -4,7 +4,7 @@
  * dockerd answers. Each step's time since qemu started is reported; on failure the error carries the
  * serial console's tail and `cloud-init status --long`.
  */
-import { sshBanner } from "../ssh-banner";
+import { sshBanner } from "../common/ssh-banner";
 import { connect, SshSession, SshTarget } from "../../transport/ssh";
 import { sleep, waitFor } from "../../common/time";
 

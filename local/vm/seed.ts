@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../run";
+import { run } from "../common/host-command";
 import { metaData, networkConfig, SeedInput } from "./plan";
 
 /** Writes `iso` from the three documents; the plain files are removed again (the ISO holds them). */

@@ -4,7 +4,7 @@
  * Latency is per destination, as between locations ("manager-3 is in hel1, 25 ms away"): the
  * guest's private NIC gets a prio qdisc whose bands each carry a netem delay, and iptables CLASSIFY
  * (mangle POSTROUTING, chain HSW-DELAY) sends each peer's packets to its band. Loss uses the same
- * iptables rules as the namespace bed (../loss), on the private network. Everything is read back
+ * iptables rules as the namespace bed (../common/packet-loss), on the private network. Everything is read back
  * from the guest (tc, iptables) or from qemu's process state.
  */
 import * as fs from "fs";
@@ -12,9 +12,9 @@ import * as path from "path";
 import { Inventory, InventoryNode, loadInventory } from "../../inventory/inventory";
 import { connect, SshSession } from "../../transport/ssh";
 import { shellQuote } from "../../transport/shell";
-import { Iptables, readLoss, setLoss } from "../loss";
-import { NodeShape, PeerDelay, ShapeAction, ShapeRequest } from "../shape";
-import { inventoryPath } from "../inventory-file";
+import { Iptables, readLoss, setLoss } from "../common/packet-loss";
+import { NodeShape, PeerDelay, ShapeAction, ShapeRequest } from "../common/shape-request";
+import { inventoryPath } from "../common/inventory-file";
 import { qemuPidOf, setVmFrozen, vmFrozen } from "./power";
 import { readVmState } from "./state";
 

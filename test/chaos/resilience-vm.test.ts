@@ -6,8 +6,7 @@
  * with 3→5→3 managers done by promoting and demoting two workers (every VM is booted up front).
  * RESILIENCE_ROUNDS=N runs them N times on the same bed, the swarm dissolved in between.
  */
-import { LOCAL_IMAGE } from "../../local/image";
-import { locationRequests } from "../../local/vm/locations";
+import { LOCAL_IMAGE, locationRequests } from "../../local";
 import { useVmTestbed } from "../support/vm-testbed";
 import { Condition, Growth } from "../integration/resilience-scenarios";
 import { describeScenarios } from "../integration/resilience-suite";

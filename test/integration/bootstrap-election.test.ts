@@ -7,7 +7,7 @@
  * really lost; the first must converge, the second must fail naming the manager and why.
  */
 import * as fs from "fs";
-import { bootstrap } from "../../bootstrap/run";
+import { bootstrap } from "../../bootstrap/bootstrap";
 import { BootstrapError } from "../../bootstrap/actions";
 import { ELECTION_WAIT_MS } from "../../swarm/leader";
 import { useTestbed } from "../support/testbed";

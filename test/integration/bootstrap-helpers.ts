@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { BootstrapError } from "../../bootstrap/actions";
 import { Inventory, InventoryNode } from "../../inventory/inventory";
-import { BootstrapResult } from "../../bootstrap/run";
+import { BootstrapResult } from "../../bootstrap/bootstrap";
 import { sshStats, SshStats } from "../../transport/ssh";
 import { runBootstrapCommand } from "../../cli/bootstrap";
 import { Testbed } from "../support/testbed";

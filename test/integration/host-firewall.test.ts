@@ -11,7 +11,7 @@ import * as fs from "fs";
 import { allowListHash, FORWARD_CHAIN, HOST_CHAIN, LABEL_FIREWALL } from "../../hostfw/rules";
 import { FIREWALL_STATE_FILE } from "../../hostfw/script";
 import { loadInventory } from "../../inventory/inventory";
-import { verifyCluster } from "../../verify/run";
+import { verifyCluster } from "../../verify/collect";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 import { actionsOf, expectSuccess, joinTokens, members, runCli, withNodes, writeInventory } from "./bootstrap-helpers";
 import { containerProber, probe, Prober, REFUSED, tcpFrom } from "./guard-probes";

@@ -10,7 +10,7 @@ import * as path from "path";
 import { buildProgram } from "../../cli/main";
 import { runBootstrapCommand } from "../../cli/bootstrap";
 import { removeStack } from "../../stacks/remove";
-import { connectManager } from "../../stacks/cluster";
+import { connectManager } from "../../swarm/manager-session";
 import { shellQuote } from "../../transport/shell";
 import { sshStats } from "../../transport/ssh";
 import { useTestbed } from "../support/testbed";

@@ -11,7 +11,8 @@ import { hcloudSwarm } from "../support/cli";
 import { runBootstrapCommand } from "../../cli/bootstrap";
 import type { Inventory } from "../../inventory/inventory";
 import type { SshSession } from "../../transport/ssh";
-import { connectManager, nodeFacts, stackServices, stackTasks, type NodeFacts } from "../../stacks/cluster";
+import { readNodes, stackServices, stackTasks, type NodeFacts } from "../../swarm/facts";
+import { connectManager } from "../../swarm/manager-session";
 import { matchesAll, parseConstraint, type Constraint } from "../../stacks/constraints";
 import { deployStack, type DeployResult } from "../../stacks/deploy";
 import { removeStack } from "../../stacks/remove";
@@ -40,7 +41,7 @@ async function deployFile(name: string, text: string, timeoutMs = 120_000): Prom
 }
 
 async function record(name: string, stack: string): Promise<void> {
-  if (RECORD) recorded[name] = { services: await stackServices(s, stack), tasks: await stackTasks(s, stack), nodes: await nodeFacts(s) };
+  if (RECORD) recorded[name] = { services: await stackServices(s, stack), tasks: await stackTasks(s, stack), nodes: await readNodes(s) };
 }
 
 const service = (body: string) => `version: "3.8"\nservices:\n  app:\n${body}    networks: [net]\nnetworks:\n  net:\n    driver_opts: {encrypted: ""}\n`;
@@ -129,7 +130,7 @@ describe("placement pins and convergence on the test bed", () => {
   });
 
   it("reads placement constraints the way Docker's scheduler does, hostile spellings included", async () => {
-    const nodes = await nodeFacts(s);
+    const nodes = await readNodes(s);
     const w1 = nodes.find((n) => n.hostname === "worker-1") as NodeFacts;
     const subnet = `${w1.addr.split(".").slice(0, 3).join(".")}.0/25`;
     const cases = [
@@ -170,10 +171,10 @@ describe("placement pins and convergence on the test bed", () => {
     const lines: string[] = [];
     const refused = await runBootstrapCommand({ inventory: file }, (l) => lines.push(l)).then(() => undefined, (e: Error) => e);
     expect(refused?.message).toMatch(/refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\); removing it loses that data\. .*re-run with --force/);
-    expect((await nodeFacts(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-1", "worker-2"]);
+    expect((await readNodes(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-1", "worker-2"]);
     const forced = await runBootstrapCommand({ inventory: file, force: true }, (l) => lines.push(l));
     expect(forced.actions.map((a) => `${a.node} ${a.kind}`)).toEqual(expect.arrayContaining(["worker-1 drain", "worker-1 leave", "worker-1 remove"]));
-    expect((await nodeFacts(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-2"]);
+    expect((await readNodes(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-2"]);
     // The data went with the node: WordPress waits for a node that holds the pin, which none does now.
     expect(await waitFor(async () => (await stackTasks(s, "wordpress")).some((t) => t.err.startsWith("no suitable node")), 60_000, 1_000)).toBe(true);
     await record("pinned-node-removed", "wordpress");

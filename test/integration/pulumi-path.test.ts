@@ -11,7 +11,8 @@ import * as path from "path";
 import requireFromString from "require-from-string";
 import type { Inventory, InventoryNode } from "../../inventory/inventory";
 import { FORCE_SCALE_DOWN_ENV } from "../../bootstrap/member";
-import { connectManager, nodeFacts, stackServices } from "../../stacks/cluster";
+import { readNodes, stackServices } from "../../swarm/facts";
+import { connectManager } from "../../swarm/manager-session";
 import { forgetState, runProgramDetailed, type RecordedResource } from "../support/pulumi";
 import { providerEnv } from "../support/provider-env";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
@@ -61,7 +62,7 @@ function membershipInputs(r: RecordedResource): Props {
 
 function stacksInputs(r: RecordedResource): Props {
   const inv = r.inputs.inventory as Inventory;
-  // localImage is the Stacks resource's test-bed-only input: real images cannot be pulled here.
+  // localImage is the Stacks resource's bed-only input: real images cannot be pulled here.
   return { ...r.inputs, inventory: { ...inv, nodes: inv.nodes.map(onBed) }, privateKey: key, localImage: LOCAL_IMAGE };
 }
 
@@ -95,8 +96,8 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     }
     const s = await connectManager({ nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] }, bed().privateKeyPath);
     try {
-      const nodes = await nodeFacts(s);
-      expect(nodes.map((n) => [n.hostname, n.state, n.labels.location]).sort()).toEqual([["manager-1", "ready", "nbg1"], ["worker-1", "ready", "nbg1"], ["worker-2", "ready", "nbg1"]]);
+      const nodes = await readNodes(s);
+      expect(nodes.map((n) => [n.hostname, n.status, n.labels.location]).sort()).toEqual([["manager-1", "ready", "nbg1"], ["worker-1", "ready", "nbg1"], ["worker-2", "ready", "nbg1"]]);
     } finally {
       s.close();
     }
@@ -115,7 +116,7 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     const s = await connectManager(inputs.inventory as Inventory, bed().privateKeyPath);
     try {
       expect((await stackServices(s)).map((x) => x.name).sort()).toEqual(["traefik_traefik", "wordpress_db", "wordpress_wordpress"]);
-      const pins = Object.fromEntries((await nodeFacts(s)).map((n) => [n.hostname, Object.keys(n.labels).filter((k) => k.startsWith("hcloud-swarm.pin.")).sort()]));
+      const pins = Object.fromEntries((await readNodes(s)).map((n) => [n.hostname, Object.keys(n.labels).filter((k) => k.startsWith("hcloud-swarm.pin.")).sort()]));
       expect(pins).toEqual({ "manager-1": ["hcloud-swarm.pin.traefik-certs"], "worker-1": ["hcloud-swarm.pin.wordpress-data"], "worker-2": [] });
     } finally {
       s.close();
@@ -146,7 +147,7 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     }
     const s = await connectManager({ nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] }, bed().privateKeyPath);
     try {
-      expect((await nodeFacts(s)).map((n) => n.hostname)).toEqual(["manager-1"]);
+      expect((await readNodes(s)).map((n) => n.hostname)).toEqual(["manager-1"]);
     } finally {
       s.close();
     }

@@ -10,8 +10,7 @@ import * as fs from "fs";
 import type { Row } from "../../bench/resilience";
 import { Inventory, NodeRole } from "../../inventory/inventory";
 import { desiredLabels } from "../../bootstrap/plan";
-import { ShapeAction, ShapeRequest } from "../../local/shape";
-import { RunResult } from "../../local/run";
+import { RunResult, ShapeAction, ShapeRequest } from "../../local";
 import { actionsOf, CliRun, expectSuccess, Member, members, runCli, writeInventory } from "./bootstrap-helpers";
 import { sleep } from "../../common/time";
 

@@ -2,7 +2,7 @@
  * Jest wiring of the resilience suites (namespace bed and VM bed alike): the bootstrap scenarios
  * (./resilience-scenarios), the stacks deploy (./resilience-deploy) and verify, under one condition.
  */
-import { verifyCluster } from "../../verify/run";
+import { verifyCluster } from "../../verify/collect";
 import { DEPLOY_SCENARIO, runDeployScenario } from "./resilience-deploy";
 import { bootstrapScenarios, Condition, Growth, inventoryOf, record, recordingFailure, runScenario, ScenarioBed } from "./resilience-scenarios";
 

@@ -10,8 +10,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
 import type { Inventory } from "../../inventory/inventory";
-import { bootstrap } from "../../bootstrap/run";
-import { connectManager, nodeFacts, secretNames, stackServices } from "../../stacks/cluster";
+import { bootstrap } from "../../bootstrap/bootstrap";
+import { readNodes, secretNames, stackServices } from "../../swarm/facts";
+import { connectManager } from "../../swarm/manager-session";
 import { CONVERGE_TIMEOUT_ENV, type StacksProviderInputs, type StacksProviderOutputs } from "../../stacks/provider";
 import { StacksDeployment } from "../../stacks/resource";
 import { StackSecrets } from "../../stacks/secret-values";
@@ -109,7 +110,7 @@ describe("stacks in pulumi up (dynamic providers)", () => {
     const s = await connectManager(inv, bed().privateKeyPath);
     try {
       expect((await stackServices(s)).map((x) => x.name).sort()).toEqual(["blog_db", "blog_wordpress", "traefik_traefik"]);
-      const pins = Object.fromEntries((await nodeFacts(s)).map((n) => [n.hostname, ["traefik-certs", "wordpress-data"].filter((l) => n.labels[l] === "true")]));
+      const pins = Object.fromEntries((await readNodes(s)).map((n) => [n.hostname, ["traefik-certs", "wordpress-data"].filter((l) => n.labels[l] === "true")]));
       expect(pins).toEqual({ "manager-1": ["traefik-certs"], "worker-1": ["wordpress-data"] });
       expect(await provider.diff(created.id, created.outs, inputs)).toMatchObject({ changes: false });
 

@@ -7,16 +7,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Inventory } from "../../inventory/inventory";
-import { bootstrap } from "../../bootstrap/run";
+import { bootstrap } from "../../bootstrap/bootstrap";
 import { connect, type SshSession } from "../../transport/ssh";
 import { probeVxlan } from "../../demo/leak-probe";
-import { connectManager, nodeFacts, overlayNetworks, secretNames, stackServices, STACK_LABEL } from "../../stacks/cluster";
+import { readNodes, overlayNetworks, secretNames, stackServices, STACK_LABEL } from "../../swarm/facts";
+import { connectManager } from "../../swarm/manager-session";
 import { DeployRefusedError } from "../../stacks/precheck";
 import { deployStack, LintRefusedError, type DeployResult } from "../../stacks/deploy";
 import { removeStack } from "../../stacks/remove";
 import { MTU_OPTION } from "../../stacks/render";
 import { loadStackFile } from "../../stacks/template";
-import { verifyCluster } from "../../verify/run";
+import { verifyCluster } from "../../verify/collect";
 import { waitFor } from "../../common/time";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
@@ -87,7 +88,7 @@ describe("stacks on the test bed", () => {
     // Traefik's task now runs on manager-1, so the workers are less loaded; the tie goes to worker-1.
     expect(w.actions).toContain("pin wordpress-data=true on worker-1 (least loaded of 3 eligible nodes: worker-1 0 tasks, worker-2 0 tasks, manager-1 1 task)");
     // Every label but bootstrap's own bookkeeping (SSH address, host key, firewall).
-    const labels = Object.fromEntries((await nodeFacts(s)).map((n) => [n.hostname, Object.fromEntries(Object.entries(n.labels).filter(([k]) => !k.startsWith("hcloud-swarm.") || k.startsWith("hcloud-swarm.pin.")))]));
+    const labels = Object.fromEntries((await readNodes(s)).map((n) => [n.hostname, Object.fromEntries(Object.entries(n.labels).filter(([k]) => !k.startsWith("hcloud-swarm.") || k.startsWith("hcloud-swarm.pin.")))]));
     expect(labels).toEqual({
       "manager-1": { "traefik-certs": "true", "hcloud-swarm.pin.traefik-certs": "traefik" },
       "worker-1": { "wordpress-data": "true", "hcloud-swarm.pin.wordpress-data": "wordpress" },
@@ -152,12 +153,12 @@ describe("stacks on the test bed", () => {
 
   it("redeploys as a no-op: no pin moves, no action at all", async () => {
     const before = await stackServices(s);
-    const labelsBefore = (await nodeFacts(s)).map((n) => n.labels);
+    const labelsBefore = (await readNodes(s)).map((n) => n.labels);
     const secretsBefore = fs.readFileSync(path.join(secretsDir, "wordpress.env"), "utf8");
     const t = await deploy("traefik", TRAEFIK_VARS);
     const w = await deploy("wordpress", WP_VARS);
     expect([...t.actions, ...w.actions]).toEqual([]);
-    expect((await nodeFacts(s)).map((n) => n.labels)).toEqual(labelsBefore);
+    expect((await readNodes(s)).map((n) => n.labels)).toEqual(labelsBefore);
     expect((await stackServices(s)).map((x) => [x.name, x.version])).toEqual(before.map((x) => [x.name, x.version]));
     expect(fs.readFileSync(path.join(secretsDir, "wordpress.env"), "utf8")).toBe(secretsBefore);
   });

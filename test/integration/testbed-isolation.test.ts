@@ -4,7 +4,7 @@
  * namespace behind the host); no other address is ever contacted.
  */
 import * as net from "net";
-import { run } from "../../local/run";
+import { run } from "../../local/common/host-command";
 import { waitFor } from "../../common/time";
 import { useTestbed } from "../support/testbed";
 

@@ -7,7 +7,7 @@ import * as path from "path";
 import { hostHierarchies } from "../../local/ns/cgroups";
 import { listLinks, listNetns } from "../../local/ns/network";
 import { isBedLink, isBedNetns } from "../../local/ns/plan";
-import { run } from "../../local/run";
+import { run } from "../../local/common/host-command";
 import { downTestbed, LOCAL_IMAGE, startTestbed, Testbed } from "../support/testbed";
 
 const NAME = "testbed-teardown";

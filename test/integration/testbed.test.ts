@@ -55,7 +55,7 @@ describe("local test bed with 3 nodes", () => {
 
   it("refuses password and keyboard-interactive logins", async () => {
     const n = bed().node("manager-1");
-    const { run } = await import("../../local/run");
+    const { run } = await import("../../local/common/host-command");
     const r = await run("ssh", ["-o", `UserKnownHostsFile=${bed().knownHostsPath}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
       "-o", "PubkeyAuthentication=no", "-o", "ConnectTimeout=5", `root@${n.host}`, "true"], { allowFail: true });
     expect(r.code).not.toBe(0);

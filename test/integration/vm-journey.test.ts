@@ -12,9 +12,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { anyBedStatus, downAnyBed } from "../../local/bed";
-import { qemuPidsByPrefix } from "../../local/vm/qemu";
-import { readVmState } from "../../local/vm/state";
+import { anyBedStatus, downAnyBed, qemuPidsByPrefix, readVmState } from "../../local";
 import type { VmJourneyResult } from "../../demo/vm-journey";
 import { BUILD_TIMEOUT_MS, builtEntry, runChild, type ChildOutcome } from "../support/child-journey";
 import { testbedDir } from "../support/testbed";

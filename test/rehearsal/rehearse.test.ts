@@ -12,9 +12,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { downVmBed } from "../../local/vm/bed";
-import { qemuPidsByPrefix } from "../../local/vm/qemu";
-import { readVmState } from "../../local/vm/state";
+import { downVmBed, qemuPidsByPrefix, readVmState } from "../../local";
 
 /** VMs under TCG on 2 cores: the short form took ~15–25 min here (docs/lab/); 60 min is "broken". */
 const REHEARSAL_TIMEOUT_MS = 60 * 60_000;

@@ -10,7 +10,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../../local/run";
+import { run } from "../../local";
 
 const ROOT = path.resolve(__dirname, "../..");
 /** tsc over the whole package: ~25 s on 2 busy cores. */

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { run } from "../../local/run";
+import { run } from "../../local";
 
 /** What cloud-init's Depends needs for `schema` to import. */
 const PYTHON_DEPS = ["python3-configobj", "python3-jinja2", "python3-jsonpatch", "python3-jsonschema", "python3-netifaces", "python3-oauthlib", "python3-requests", "python3-serial", "python3-yaml"];

@@ -3,7 +3,7 @@
  * packages. Installing them here (instead of failing in every suite) lets `npm test` pass on a
  * fresh Debian machine, as the README's two commands promise.
  */
-import { ensurePrerequisites } from "../../local/prerequisites";
+import { ensurePrerequisites } from "../../local";
 
 export default async function globalSetup(): Promise<void> {
   await ensurePrerequisites({ install: true, log: (msg) => console.log(`[test bed] ${msg}`) });

@@ -3,7 +3,7 @@
  * time with a fresh module registry and a fresh Pulumi runtime store, so one test file can run
  * several configs (e.g. workers=2 then workers=3) and compare them.
  *
- * The engine is the rehearsal's stand-in (rehearse/engine.ts, rehearse/run-program.ts): state is
+ * The engine is the rehearsal's stand-in (rehearse/engine/: engine.ts, run-under-mocks.ts): state is
  * kept across runs in this process like a stack's checkpoint between two `pulumi up`s
  * (`forgetState` starts a new stack), providers' diffs decide what is kept, and outputs of secret
  * inputs and additionalSecretOutputs come back as secrets. The cloud is paper here:
@@ -17,11 +17,12 @@
 import * as crypto from "crypto";
 import * as path from "path";
 import type * as PulumiModule from "@pulumi/pulumi";
-import { MemoryStore } from "../../rehearse/checkpoint";
-import { apiObject, HCLOUD_REPLACE_ON_CHANGE, type Cloud } from "../../rehearse/cloud";
-import { MockEngine } from "../../rehearse/engine";
-import { isSecret, type Props, secretKeys, unwrap, unwrapProps } from "../../rehearse/properties";
-import { runUnderMocks } from "../../rehearse/run-program";
+import { MemoryStore } from "../../rehearse/engine/checkpoint";
+import { apiObject, type Cloud } from "../../rehearse/engine/cloud";
+import { HCLOUD_REPLACE_ON_CHANGE } from "../../rehearse/hetzner/replace-on-change";
+import { MockEngine } from "../../rehearse/engine/engine";
+import { isSecret, type Props, secretKeys, unwrap, unwrapProps } from "../../rehearse/engine/properties";
+import { runUnderMocks } from "../../rehearse/engine/run-under-mocks";
 
 type Pulumi = typeof PulumiModule;
 

@@ -13,30 +13,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Inventory, InventoryNode, NodeRole } from "../../inventory/inventory";
-import { addNode, Bed, upBed } from "../../local/ns/bed";
-import { createNodeCgroups, procsFiles } from "../../local/ns/cgroups";
-import { BUSYBOX, LOCAL_IMAGE } from "../../local/image";
-import { createIntruder, createMetadataService, createOutsider, METADATA_ADDRESS } from "../../local/ns/network";
-import {
-  dropSshSessions,
-  execInNode,
-  NodeProcesses,
-  nodeProcesses,
-  powerOff,
-  sshdAnswers,
-  startDockerd,
-  startSshd,
-  stopPid,
-  waitDockerd,
-  waitSshd,
-} from "../../local/ns/node";
-import { NodeRecord } from "../../local/ns/node-files";
-import { readShape, shapeNodes } from "../../local/ns/shape";
+import { addNode, Bed, BUSYBOX, CLEAR, createIntruder, createMetadataService, createNodeCgroups, createOutsider, downBed, dropSshSessions, execInNode, LOCAL_IMAGE, METADATA_ADDRESS, nodeProcesses, NodeProcesses, NodeRecord, NodeShape, powerOff, procsFiles, readShape, run, RunResult, selectNodes, ShapeAction, shapeNodes, ShapeRequest, sshdAnswers, startDockerd, startSshd, stopPid, upBed, waitDockerd, waitSshd } from "../../local";
 import { CloudInitState, cloudInitStateScript } from "./cloud-init";
-import { CLEAR, NodeShape, selectNodes, ShapeAction, ShapeRequest } from "../../local/shape";
-import { run, RunResult } from "../../local/run";
 import { waitFor } from "../../common/time";
-import { downBed } from "../../local/ns/state";
 
 export { LOCAL_IMAGE };
 export type { RunResult };

@@ -6,15 +6,7 @@
  */
 import * as fs from "fs";
 import { Inventory, loadInventory } from "../../inventory/inventory";
-import { downAnyBed } from "../../local/bed";
-import { inventoryPath } from "../../local/inventory-file";
-import { RunResult } from "../../local/run";
-import { CLEAR, selectNodes, ShapeAction, ShapeRequest } from "../../local/shape";
-import { powerOffVm, powerOnVm, qemuPidOf } from "../../local/vm/power";
-import { waitUntilReady } from "../../local/vm/readiness";
-import { shapeVmNodes, vmShapeContext } from "../../local/vm/shape";
-import { vmPaths } from "../../local/vm/state";
-import { upVmBed } from "../../local/vm/up";
+import { CLEAR, downAnyBed, inventoryPath, powerOffVm, powerOnVm, qemuPidOf, RunResult, selectNodes, ShapeAction, ShapeRequest, shapeVmNodes, upVmBed, vmPaths, vmShapeContext, waitUntilReady } from "../../local";
 import { connect } from "../../transport/ssh";
 import { testbedDir } from "./testbed";
 

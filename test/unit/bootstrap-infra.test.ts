@@ -9,7 +9,7 @@ jest.setTimeout(60_000);
 
 const SWARM_NODE = "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode";
 
-describe("swarm memberships in the Pulumi program", () => {
+describe("SwarmNodes in the Pulumi program", () => {
   it("creates one membership per node, with the node's inventory, all managers and the key as a secret input", async () => {
     const run = await runProgramDetailed({ serverType: "cx23", managers: 3, workers: 2 });
     const ms = run.resources.filter((r) => r.type === SWARM_NODE);

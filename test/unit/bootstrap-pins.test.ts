@@ -4,13 +4,13 @@
  */
 import { Inventory, InventoryNode } from "../../inventory/inventory";
 import { pinRefusals, planRemovals, planRolesAndLabels, Step } from "../../bootstrap/plan";
-import { SwarmMember } from "../../bootstrap/swarm-state";
+import type { NodeFacts } from "../../swarm/nodes";
 
 const node = (name: string, role: "manager" | "worker", octet: number, labels: Record<string, string> = {}): InventoryNode => ({
   name, role, host: `10.9.0.${octet}`, port: 22, user: "root", hostKey: `ssh-ed25519 AAAAkey${octet}`, advertiseAddress: `10.9.0.${octet}`, labels,
 });
-const member = (n: InventoryNode, id: string, labels: Record<string, string> = {}): SwarmMember => ({
-  id, hostname: n.name, role: n.role, availability: "active", status: "ready", addr: n.advertiseAddress, ...(n.role === "manager" ? { reachability: "reachable" } : {}), leader: false, labels,
+const member = (n: InventoryNode, id: string, labels: Record<string, string> = {}): NodeFacts => ({
+  id, hostname: n.name, role: n.role, availability: "active", status: "ready", addr: n.advertiseAddress, ...(n.role === "manager" ? { reachability: "reachable" } : {}), leader: false, os: "linux", arch: "x86_64", labels, engineLabels: {},
 });
 const m1 = node("manager-1", "manager", 11);
 const w1 = node("worker-1", "worker", 21);

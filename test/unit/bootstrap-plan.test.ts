@@ -1,6 +1,7 @@
 import { Inventory, InventoryNode } from "../../inventory/inventory";
 import { awaitsLeader, checkManagerChanges, chooseEntry, departedTarget, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, nodesToInspect, Observation, planMembership, planRemovals, planRolesAndLabels } from "../../bootstrap/plan";
-import { SwarmMember, SwarmInfo } from "../../bootstrap/swarm-state";
+import { SwarmInfo } from "../../bootstrap/swarm-state";
+import type { NodeFacts } from "../../swarm/nodes";
 
 const node = (name: string, role: "manager" | "worker", octet: number, labels: Record<string, string> = {}): InventoryNode => ({
   name, role, host: `10.9.0.${octet}`, port: 22, user: "root", hostKey: `ssh-ed25519 AAAAkey${octet} root@${name}`, advertiseAddress: `10.9.0.${octet}`, labels,
@@ -13,12 +14,12 @@ const m3 = node("manager-3", "manager", 13);
 const w1 = node("worker-1", "worker", 21, { edge: "true" });
 const w2 = node("worker-2", "worker", 22);
 
-const member = (n: InventoryNode | string, id: string, over: Partial<SwarmMember> = {}): SwarmMember => {
+const member = (n: InventoryNode | string, id: string, over: Partial<NodeFacts> = {}): NodeFacts => {
   const isNode = typeof n !== "string";
   const role = isNode ? n.role : "worker";
   return {
     id, hostname: isNode ? n.name : n, role, availability: "active", status: "ready", addr: isNode ? n.advertiseAddress : "10.9.0.99",
-    ...(role === "manager" ? { reachability: "reachable" } : {}), leader: false, labels: {}, ...over,
+    ...(role === "manager" ? { reachability: "reachable" } : {}), leader: false, os: "linux", arch: "x86_64", labels: {}, engineLabels: {}, ...over,
   };
 };
 const info = (over: Partial<SwarmInfo> = {}): SwarmInfo => ({ state: "inactive", nodeId: "", controlAvailable: false, remoteManagers: [], error: "", ...over });

@@ -1,6 +1,7 @@
-import { parseNodeInspect, parseSwarmInfo } from "../../bootstrap/swarm-state";
+import { parseSwarmInfo } from "../../bootstrap/swarm-state";
+import { parseNodeInspect } from "../../swarm/nodes";
 import { formatActions } from "../../bootstrap/actions";
-import { limiter, mapLimit } from "../../bootstrap/run";
+import { limiter, mapLimit } from "../../common/concurrency";
 
 describe("reading docker's swarm state", () => {
   it("reads an active manager from docker info", () => {
@@ -24,8 +25,8 @@ describe("reading docker's swarm state", () => {
       { ID: "b", Spec: { Role: "worker", Availability: "drain", Labels: { edge: "true" } }, Description: { Hostname: "worker-1" }, Status: { State: "down", Addr: "10.0.0.3" } },
     ]);
     expect(parseNodeInspect(text)).toEqual([
-      { id: "a", hostname: "manager-1", role: "manager", availability: "active", status: "ready", addr: "10.0.0.2", reachability: "reachable", leader: true, labels: {} },
-      { id: "b", hostname: "worker-1", role: "worker", availability: "drain", status: "down", addr: "10.0.0.3", leader: false, labels: { edge: "true" } },
+      { id: "a", hostname: "manager-1", role: "manager", availability: "active", status: "ready", addr: "10.0.0.2", reachability: "reachable", leader: true, os: "", arch: "", labels: {}, engineLabels: {} },
+      { id: "b", hostname: "worker-1", role: "worker", availability: "drain", status: "down", addr: "10.0.0.3", leader: false, os: "", arch: "", labels: { edge: "true" }, engineLabels: {} },
     ]);
   });
 });

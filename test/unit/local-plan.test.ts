@@ -1,5 +1,5 @@
 import { ValidationError } from "../../common/problems";
-import { dirIdOf } from "../../local/dir";
+import { dirIdOf } from "../../local/common/bed-dir";
 import { bedNames, isBedLink, isBedNetns, MAX_NODES, netnsOf, nodeAddress, planExtraNode, planNodes, vethOf } from "../../local/ns/plan";
 import { splitRule } from "../../local/ns/network";
 

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { isStaticElf, platformProblems } from "../../local/prerequisites";
+import { isStaticElf, platformProblems } from "../../local/common/prerequisites";
 
 describe("local test bed prerequisites", () => {
   it("tells a dynamically linked binary from a static one by its program interpreter", () => {

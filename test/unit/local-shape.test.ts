@@ -1,5 +1,5 @@
 import { ValidationError } from "../../common/problems";
-import { CLEAR, formatDelays, formatShapes, isEmptyRequest, parseShapeArgs, selectNodes } from "../../local/shape";
+import { CLEAR, formatDelays, formatShapes, isEmptyRequest, parseShapeArgs, selectNodes } from "../../local/common/shape-request";
 import { delayScript, parseDelays } from "../../local/vm/shape";
 import { locationRequests } from "../../local/vm/locations";
 

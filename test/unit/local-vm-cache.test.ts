@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { waitFor } from "../../common/time";
-import { imagesToPrune, KEEP_RECENT_IMAGES, LAST_USED_FILE, PRUNE_GRACE_MS, pruneCache } from "../../local/vm/cache";
+import { imagesToPrune, KEEP_RECENT_IMAGES, LAST_USED_FILE, PRUNE_GRACE_MS, pruneCache } from "../../local/vm/guest-disk-cache";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vm-cache-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,16 +1,16 @@
 /**
- * What the rehearsal's Hetzner stand-in refuses before it boots anything (rehearse/vm-cloud.ts):
+ * What the rehearsal's Hetzner stand-in refuses before it boots anything (rehearse/hetzner/vm-cloud.ts):
  * the requests Hetzner's API would refuse, and the ones the bed cannot model honestly. And what
  * its engine refuses: options it does not model, types without a stand-in, a tampered checkpoint.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FileStore } from "../../rehearse/checkpoint";
-import type { KindContext } from "../../rehearse/cloud";
-import { MockEngine } from "../../rehearse/engine";
-import { secret } from "../../rehearse/properties";
-import { VmCloud } from "../../rehearse/vm-cloud";
+import { FileStore } from "../../rehearse/engine/checkpoint";
+import type { KindContext } from "../../rehearse/engine/cloud";
+import { MockEngine } from "../../rehearse/engine/engine";
+import { secret } from "../../rehearse/engine/properties";
+import { VmCloud } from "../../rehearse/hetzner/vm-cloud";
 
 const SERVER = "hcloud:index/server:Server";
 let dir: string;

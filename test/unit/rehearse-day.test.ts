@@ -3,7 +3,7 @@
  * runs with, how a run's operations are tallied, and the checks each step of the day makes.
  */
 import { day, type StepObservation } from "../../rehearse/day";
-import type { Operation } from "../../rehearse/engine";
+import type { Operation } from "../../rehearse/engine/engine";
 import { parseOptions, stepConfig } from "../../rehearse/options";
 import { SERVER_TYPE, STACKS_TYPE, SWARM_NODE_TYPE, tally } from "../../rehearse/tally";
 

@@ -1,9 +1,9 @@
 /**
- * The rehearsal engine's decisions (rehearse/decide.ts): keep, update or replace a registered
+ * The rehearsal engine's decisions (rehearse/engine/decide.ts): keep, update or replace a registered
  * resource, and the order in which resources that left the program are deleted.
  */
-import { changedKeys, deletionWaves, diffByInputs, diffByProvider } from "../../rehearse/decide";
-import { secret } from "../../rehearse/properties";
+import { changedKeys, deletionWaves, diffByInputs, diffByProvider } from "../../rehearse/engine/decide";
+import { secret } from "../../rehearse/engine/properties";
 
 const SERVER_REPLACE = ["image", "location", "userData", "sshKeys"];
 

@@ -1,5 +1,5 @@
 /**
- * The rehearsal's engine stand-in (rehearse/engine.ts) with real dynamic providers: each run of a
+ * The rehearsal's engine stand-in (rehearse/engine/engine.ts) with real dynamic providers: each run of a
  * small program registers resources whose serialized providers append what they do to a journal
  * file, so the test sees which provider calls really happened, in which order, and with which
  * version of the provider's code. The checkpoint is a real file with encrypted secrets.
@@ -7,11 +7,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FileStore } from "../../rehearse/checkpoint";
-import type { Cloud } from "../../rehearse/cloud";
-import { MockEngine, type Operation } from "../../rehearse/engine";
-import { isSecret, SIG_KEY } from "../../rehearse/properties";
-import { runUnderMocks } from "../../rehearse/run-program";
+import { FileStore } from "../../rehearse/engine/checkpoint";
+import type { Cloud } from "../../rehearse/engine/cloud";
+import { MockEngine, type Operation } from "../../rehearse/engine/engine";
+import { isSecret, SIG_KEY } from "../../rehearse/engine/properties";
+import { runUnderMocks } from "../../rehearse/engine/run-under-mocks";
 import { withFreshSdk } from "../support/pulumi";
 
 jest.setTimeout(60_000);

@@ -6,9 +6,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FileStore } from "../../rehearse/checkpoint";
-import { HCLOUD_REPLACE_ON_CHANGE, type Cloud } from "../../rehearse/cloud";
-import { MockEngine } from "../../rehearse/engine";
+import { FileStore } from "../../rehearse/engine/checkpoint";
+import type { Cloud } from "../../rehearse/engine/cloud";
+import { MockEngine } from "../../rehearse/engine/engine";
+import { HCLOUD_REPLACE_ON_CHANGE } from "../../rehearse/hetzner/replace-on-change";
 
 const SERVER = "hcloud:index/server:Server";
 const REPO = path.resolve(__dirname, "../..");

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { NodeFacts, ServiceFacts, TaskFacts } from "../../stacks/cluster";
+import type { NodeFacts, ServiceFacts, TaskFacts } from "../../swarm/facts";
 import { describeConvergence } from "../../stacks/converge";
 import { judgeService, PERMANENT_AFTER_ATTEMPTS } from "../../stacks/task-verdict";
 
@@ -75,7 +75,7 @@ describe("judging a service that does not run", () => {
     const labelled = (r: Recording): Recording => ({ ...r, nodes: r.nodes.map((n, i) => (i === 0 ? { ...n, labels: { ...n.labels, "wordpress-data": "true" } } : n)) });
     expect(judge("pinned-node-removed", labelled, db.name).kind).toBe("waiting");
     // The labelled node is down but active: it may come back by itself, so waiting may help.
-    const down = (r: Recording): Recording => labelled({ ...r, nodes: r.nodes.map((n, i) => (i === 0 ? { ...n, state: "down" } : n)) });
+    const down = (r: Recording): Recording => labelled({ ...r, nodes: r.nodes.map((n, i) => (i === 0 ? { ...n, status: "down" } : n)) });
     expect(judge("pinned-node-removed", down, db.name).kind).toBe("waiting");
     // Drained, it takes no task until someone makes it active again.
     const drained = (r: Recording): Recording => labelled({ ...r, nodes: r.nodes.map((n, i) => (i === 0 ? { ...n, availability: "drain" } : n)) });

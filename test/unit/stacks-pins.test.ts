@@ -4,9 +4,9 @@
  * no node could run is refused naming the service, the constraint and the fix. The constraint
  * semantics themselves are checked against Docker's scheduler in test/integration/pins.test.ts.
  */
-import type { NodeFacts } from "../../stacks/cluster";
+import type { NodeFacts } from "../../swarm/facts";
 import { matches, parseConstraint } from "../../stacks/constraints";
-import { parsePinArgs, planPins, describePin, type PinInputs } from "../../stacks/pins";
+import { parsePinArgs, planPins, describePin, type PinInputs } from "../../stacks/placement-pins";
 import { checkPlacement, servicePlacements } from "../../stacks/placement";
 import { precheckDeploy } from "../../stacks/precheck";
 import { renderStack } from "../../stacks/render";
@@ -15,7 +15,7 @@ import { readMeta } from "../../stacks/meta";
 import { parseStack } from "../../stacks/source";
 
 function node(name: string, role: "manager" | "worker", labels: Record<string, string> = {}, extra: Partial<NodeFacts> = {}): NodeFacts {
-  return { id: `id-${name}`, hostname: name, addr: `10.0.0.${name.length}`, role, os: "linux", arch: "x86_64", labels, engineLabels: {}, availability: "active", state: "ready", ...extra };
+  return { id: `id-${name}`, hostname: name, addr: `10.0.0.${name.length}`, role, os: "linux", arch: "x86_64", labels, engineLabels: {}, availability: "active", status: "ready", leader: false, ...extra };
 }
 
 const cluster = [node("manager-1", "manager"), node("worker-1", "worker"), node("worker-2", "worker")];
@@ -56,7 +56,7 @@ describe("placement pins", () => {
   });
 
   it("never gives a pin to a node that takes no tasks", () => {
-    const nodes = [node("manager-1", "manager", {}, { availability: "drain" }), node("worker-1", "worker", {}, { state: "down" }), node("worker-2", "worker")];
+    const nodes = [node("manager-1", "manager", {}, { availability: "drain" }), node("worker-1", "worker", {}, { status: "down" }), node("worker-2", "worker")];
     expect(plan(wordpress, nodes).actions[0].node).toBe("worker-2");
     expect(plan(traefik, nodes).problems).toEqual([expect.stringMatching(/^pin traefik-certs: no node can hold it \(manager-1: ready, drain; worker-1: down, active, not "node.role == manager"; worker-2: not "node.role == manager"\)/)]);
   });

@@ -1,4 +1,4 @@
-import type { NetworkFacts, ServiceFacts } from "../../stacks/cluster";
+import type { NetworkFacts, ServiceFacts } from "../../swarm/facts";
 import { lintContext, planDeploy, planExistingNetworks, type StackNetwork } from "../../stacks/plan";
 import { HASH_LABEL, renderStack } from "../../stacks/render";
 import { loadStackFile } from "../../stacks/template";

@@ -4,8 +4,8 @@
  * guest), one chain per direction, so they shape exactly that node. Only packets to and from the
  * other nodes are dropped (`peers`), never the host's SSH sessions: the loss is between servers.
  */
-import { CommandError, commandLine, RunResult } from "./run";
-import { LossDirection } from "./shape";
+import { CommandError, commandLine, RunResult } from "./host-command";
+import { LossDirection } from "./shape-request";
 
 /** Runs iptables with these arguments on the node (e.g. through nsenter, or over SSH in a guest). */
 export type Iptables = (args: readonly string[]) => Promise<RunResult>;

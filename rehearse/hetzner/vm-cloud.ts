@@ -15,14 +15,13 @@
  * rather than pretended.
  */
 import * as net from "net";
-import { cidr, contains } from "../common/cidr";
-import { MAX_USER_DATA_BYTES } from "../infra/cloudinit";
-import { waitFor } from "../common/time";
-import { sshBanner } from "../local/ssh-banner";
-import { openVmBed, type VmBed } from "../local/vm/bed";
-import { VM_SSHD_TIMEOUT_MS } from "../local/vm/readiness";
-import { apiObject, type Cloud, HCLOUD_REPLACE_ON_CHANGE, type KindContext, type ResourceKind } from "./cloud";
-import type { Props } from "./properties";
+import { cidr, contains } from "../../common/cidr";
+import { MAX_USER_DATA_BYTES } from "../../infra/cloudinit";
+import { waitFor } from "../../common/time";
+import { openVmBed, sshBanner, VM_SSHD_TIMEOUT_MS, type VmBed } from "../../local";
+import { apiObject, type Cloud, type KindContext, type ResourceKind } from "../engine/cloud";
+import { HCLOUD_REPLACE_ON_CHANGE } from "./replace-on-change";
+import type { Props } from "../engine/properties";
 
 const T = {
   server: "hcloud:index/server:Server",

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * One bootstrap run: inspect, decide (./plan), act (./swarm-ops), report. Used by the CLI for a
  * whole inventory and by the dynamic provider for one node at a time (`targets`).
@@ -12,11 +13,13 @@ import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarge
 import { redact } from "../transport/redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
-import { SwarmInfo, SwarmMember, parseSwarmInfo } from "./swarm-state";
+import { SwarmInfo, parseSwarmInfo } from "./swarm-state";
+import { readNodes, type NodeFacts } from "../swarm/nodes";
 import { addLabels } from "../swarm/node-update";
 import { ELECTION_WAIT_MS } from "../swarm/leader";
-import { initSwarm, joinSwarm, joinToken, leaveSwarm, nodeList, readIngress, readMembers, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
+import { initSwarm, joinSwarm, joinToken, leaveSwarm, nodeList, readIngress, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
 import { sleep } from "../common/time";
+import { limiter, mapLimit } from "../common/concurrency";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
 export const JOIN_CONCURRENCY = 8;
@@ -65,29 +68,7 @@ export interface BootstrapResult {
   /** `docker node ls` after the run. */
   readonly nodeList: string;
   /** Members as the serving manager last read them. */
-  readonly members: readonly SwarmMember[];
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
-export function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const gate = limiter(limit);
-  return Promise.all(items.map((item) => gate(() => fn(item))));
-}
-
-/** A gate letting at most `limit` tasks run at once, for work started from several places. */
-export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    while (active >= limit) await new Promise<void>((r) => queue.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      queue.shift()?.();
-    }
-  };
+  readonly members: readonly NodeFacts[];
 }
 
 /** State of one run: open sessions, observations, actions, problems. Shared with ./member. */
@@ -201,7 +182,7 @@ export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<Bo
   for (let attempt = 0; ; attempt++) {
     const run = new Run(o);
     try {
-      const result = await converge(inv, run);
+      const result = await reconcile(inv, run);
       return { ...result, actions: [...earlier, ...result.actions], warnings: [...warnings, ...result.warnings] };
     } catch (err) {
       const lost = run.entryLost();
@@ -219,7 +200,8 @@ export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<Bo
   }
 }
 
-async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
+/** Makes the swarm match the inventory. Bootstrap reconciles; a stack's services converge (Docker's word, stacks/converge.ts). */
+async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const inScope = (n: InventoryNode) => !run.o.targets || run.o.targets.has(n.name);
   const refusals = checkManagerChanges(inv, [], []);
   if (refusals.length) throw new BootstrapError(refusals, []);
@@ -242,7 +224,7 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   }
   await ensureIngress(run, manager, entry.node.name, inv.swarm?.overlayMtu ?? DEFAULT_OVERLAY_MTU);
 
-  let members = await readMembers(manager);
+  let members = await readNodes(manager);
   const matched = matchMembers(inv, members, run.obs);
   // Reach every node in scope that is not a ready member (managers are being reached already).
   const todo = inv.nodes.filter((n) => inScope(n) && n.name !== entry.node.name && matched.get(n.name)?.status !== "ready");
@@ -272,7 +254,7 @@ async function converge(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const allow = { run, manager, inv, keyNode: entry.node, gate };
   const enforced = await admitJoiners(allow, members, membership.steps.flatMap((s) => (s.kind === "join" ? [s.node] : [])));
   await joinAll(run, membership.steps, manager, entry.node);
-  if (run.actions.some((a) => a.kind === "join")) members = await readMembers(manager);
+  if (run.actions.some((a) => a.kind === "join")) members = await readNodes(manager);
   const roles = planRolesAndLabels(scope, members);
   const attempt = async (step: Step): Promise<boolean> => {
     try {
@@ -341,7 +323,7 @@ async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, en
 }
 
 /** A node that left the inventory, reached through its bookkeeping labels so it can leave the swarm itself. */
-async function reachDeparted(run: Run, entry: SwarmMember, keyNode: InventoryNode): Promise<SshSession | undefined> {
+async function reachDeparted(run: Run, entry: NodeFacts, keyNode: InventoryNode): Promise<SshSession | undefined> {
   const target = departedTarget(entry);
   if (!target || entry.status !== "ready") return undefined;
   try {

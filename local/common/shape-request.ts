@@ -1,9 +1,9 @@
 /**
  * Conditions on a test bed's nodes (`hcloud-swarm local shape`): what can be asked for, parsed and
- * checked here (pure), applied by the bed's own module (local/ns/shape.ts for the namespace bed).
+ * checked here (pure), applied by the bed's own module (local/ns/shape.ts for the namespace bed, local/vm/shape.ts for the VM bed).
  * A request only names what changes; everything it leaves out stays as it is.
  */
-import { throwIfProblems } from "../common/problems";
+import { throwIfProblems } from "../../common/problems";
 
 export type LossDirection = "in" | "out" | "both";
 

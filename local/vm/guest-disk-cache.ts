@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { MAX_VM_BED, MIN_VM_BED } from "./plan";
 import { readVmState } from "./state";
+import { pidExists, processArgv } from "../common/process";
 
 /** Images kept beyond those in use: the current recipe and the ones before it. */
 export const KEEP_RECENT_IMAGES = 3;
@@ -60,20 +61,12 @@ export function cachedImages(cache: string): CachedImage[] {
   return out;
 }
 
-function cmdline(pid: string): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return "";
-  }
-}
-
 /** Hashes of images in `cache` that a running qemu boots from, or a VM bed of this machine names in its state. */
 export function imagesInUse(cache: string): Set<string> {
   const used = new Set<string>();
   const prefix = `${path.resolve(cache)}/`;
   for (const pid of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
-    for (const arg of cmdline(pid).split("\0")) {
+    for (const arg of processArgv(Number(pid))) {
       if (!arg.startsWith(prefix) && !arg.includes(`file=${prefix}`)) continue;
       const hash = arg.slice(arg.indexOf(prefix) + prefix.length).split("/")[0];
       if (HASH.test(hash)) used.add(hash);
@@ -92,15 +85,6 @@ export function imagesInUse(cache: string): Set<string> {
     if (hash) used.add(hash);
   }
   return used;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Marks `hash` as used now. */
@@ -127,7 +111,7 @@ export function pruneCache(cache: string, current: string, now = Date.now()): st
   for (const e of fs.readdirSync(cache)) {
     const build = /^[0-9a-f]{16}\.build-(\d+)$/.exec(e) ?? /^tar-(\d+)-/.exec(e) ?? /\.console-(\d+)$/.exec(e);
     const probe = /^accel-(.+)-([0-9a-f]{16})\.json$/.exec(e);
-    const stale = build ? !alive(Number(build[1])) : probe ? probe[1] !== bootId || !present.has(probe[2]) : false;
+    const stale = build ? !pidExists(Number(build[1])) : probe ? probe[1] !== bootId || !present.has(probe[2]) : false;
     if (!stale) continue;
     fs.rmSync(path.join(cache, e), { recursive: true, force: true });
     removed.push(build ? `${e} (left by process ${build[1]}, which is gone)` : `${e} (KVM probe result of another boot or image)`);

@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Placement pins: a template declares the node labels its data is pinned to (x-hcloud-swarm
  * pins:), and deploy makes sure exactly one node carries each. On the first deploy, when no node
@@ -8,7 +9,7 @@
  */
 import { heldPins, pinBookkeepingKey, splitStacks } from "../inventory/labels";
 import type { InventoryNode } from "../inventory/inventory";
-import type { NodeFacts } from "./cluster";
+import type { NodeFacts } from "../swarm/facts";
 import { type Constraint, matches, requiredTrueLabel } from "./constraints";
 import { displayName, type ServicePlacement, takesTasks } from "./placement";
 
@@ -120,7 +121,7 @@ export function planPins(i: PinInputs): PinPlan {
         problems.push(`--pin ${label}=${request.node}: there is no node "${request.node}"; nodes: ${nodes.map(name).sort(natural).join(", ")}`);
         continue;
       }
-      const why = [...(takesTasks(target) ? [] : [`it is ${target.state} and ${target.availability}`]), ...failing(target).map((c) => `it does not meet ${c}`)];
+      const why = [...(takesTasks(target) ? [] : [`it is ${target.status} and ${target.availability}`]), ...failing(target).map((c) => `it does not meet ${c}`)];
       if (why.length > 0) {
         problems.push(`--pin ${label}=${request.node}: ${request.node} cannot hold this pin: ${why.join("; ")}; eligible: ${eligible.map(name).sort(natural).join(", ") || "none"}`);
         continue;
@@ -128,7 +129,7 @@ export function planPins(i: PinInputs): PinPlan {
       [chosen, reason] = [target, `chosen with --pin ${label}=${request.node}`];
     } else {
       if (eligible.length === 0) {
-        const why = nodes.map((n) => `${name(n)}: ${[...(takesTasks(n) ? [] : [`${n.state}, ${n.availability}`]), ...failing(n).map((c) => `not ${c}`)].join(", ")}`).join("; ");
+        const why = nodes.map((n) => `${name(n)}: ${[...(takesTasks(n) ? [] : [`${n.status}, ${n.availability}`]), ...failing(n).map((c) => `not ${c}`)].join(", ")}`).join("; ");
         problems.push(`pin ${label}: no node can hold it (${why}); add a node that meets the constraints of ${users.map((u) => u.name).join(", ")}`);
         continue;
       }

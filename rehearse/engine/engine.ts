@@ -12,7 +12,7 @@
 import type { Checkpoint, CheckpointStore, ResourceRecord } from "./checkpoint";
 import type { Cloud, KindContext } from "./cloud";
 import { type Decision, diffByInputs, diffByProvider } from "./decide";
-import { deleteResources } from "./engine-delete";
+import { deleteResources } from "./delete";
 import { capturing, type DynamicProvider, isDynamic, PROVIDER_KEY, providerFrom } from "./dynamic-host";
 import { type Props, secretKeys, unwrapProps, withSecrets } from "./properties";
 
@@ -239,7 +239,7 @@ export class MockEngine {
     };
   }
 
-  /** Notes a finished delete (engine-delete.ts) and writes the checkpoint. */
+  /** Notes a finished delete (delete.ts) and writes the checkpoint. */
   markDeleted(r: ResourceRecord): void {
     this.deleted.add(r);
     this.save();

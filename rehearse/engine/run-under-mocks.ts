@@ -9,6 +9,7 @@
 import type * as PulumiModule from "@pulumi/pulumi";
 import type { MockEngine, Registration } from "./engine";
 import type { Props } from "./properties";
+import { requireSupportedSdk } from "./sdk-version";
 
 type Pulumi = typeof PulumiModule;
 
@@ -59,6 +60,7 @@ const UNMODELLED: ReadonlyArray<[string, (r: RegisterRequest) => boolean]> = [
 export const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
 
 export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
+  requireSupportedSdk();
   const { pulumi, engine } = o;
   const registrations = new Map<string, Registration>();
   const registered: RegisteredResource[] = [];

@@ -8,9 +8,9 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { buildImageTar, LOCAL_IMAGE } from "../image";
-import { run } from "../run";
-import { pruneCache, touchImage } from "./cache";
+import { buildImageTar, LOCAL_IMAGE } from "../common/container-image";
+import { run } from "../common/host-command";
+import { pruneCache, touchImage } from "./guest-disk-cache";
 import { withLock } from "./lock";
 
 /** Where built images live unless HCLOUD_SWARM_VM_CACHE says otherwise: host-wide, so every checkout shares them. */

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "./run";
+import { run } from "./host-command";
 
 /** Creates the bed's client key once (kept while DIR holds a bed); returns its path and public key. */
 export async function ensureClientKey(dir: string): Promise<{ privateKeyPath: string; publicKey: string }> {

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { Inventory, knownHosts } from "../inventory/inventory";
+import { Inventory, knownHosts } from "../../inventory/inventory";
 
 /** Cluster name written to a bed's inventory. */
 export const LOCAL_CLUSTER = "local";

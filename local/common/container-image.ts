@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
-import { run } from "./run";
+import { run } from "./host-command";
 
 /** Image name stacks and tests use on the local bed (deploy with `--resolve-image never`). */
 export const LOCAL_IMAGE = "hcloud-swarm/busybox:local";

@@ -5,7 +5,7 @@
  *
  * `apiObject` stands for a resource that is only a record in the cloud's API (an SSH key, a
  * placement group): its outputs are its inputs. Resources with an effect on this machine (a
- * server is a VM) get their own kind, see vm-cloud.ts.
+ * server is a VM) get their own kind (the Hetzner model: ../hetzner/). Nothing here knows a provider.
  */
 import type { Props } from "./properties";
 
@@ -34,19 +34,6 @@ export interface ResourceKind {
 export interface Cloud {
   kindOf(type: string): ResourceKind | undefined;
 }
-
-/**
- * Inputs that replace a resource when they change, from terraform-provider-hcloud's schema
- * (`ForceNew`), which @pulumi/hcloud bridges. Everything else is updated in place.
- */
-export const HCLOUD_REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
-  "hcloud:index/server:Server": ["image", "location", "datacenter", "userData", "sshKeys"],
-  "hcloud:index/networkSubnet:NetworkSubnet": ["networkId", "type", "networkZone", "ipRange", "vswitchId"],
-  "hcloud:index/network:Network": [],
-  "hcloud:index/sshKey:SshKey": ["publicKey"],
-  "hcloud:index/placementGroup:PlacementGroup": ["type"],
-  "hcloud:index/firewall:Firewall": [],
-};
 
 /** A record in the cloud's API: ids from `nextId`, outputs = inputs (plus `extra`). */
 export function apiObject(replaceOnChange: readonly string[], nextId: (inputs: Props, ctx: KindContext) => string, extra: (inputs: Props) => Props = () => ({})): ResourceKind {

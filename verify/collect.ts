@@ -1,17 +1,18 @@
 /**
- * Collects the evidence verify.ts judges: every overlay network from a manager, and the xfrm
+ * Collects the evidence ./checks.ts judges: every overlay network from a manager, and the xfrm
  * and iptables state of every node of the inventory, each over its own pinned SSH session.
  */
 import * as fs from "fs";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { connect, type SshSession } from "../transport/ssh";
-import { connectManager, inspectEveryOverlay, overlayNetworks } from "../stacks/cluster";
+import { inspectEveryOverlay, overlayNetworks } from "../swarm/facts";
+import { connectManager } from "../swarm/manager-session";
 import { DEFAULT_MTU } from "../stacks/render";
 import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 import { collectWire, type WireOptions } from "./wire";
 import { checkHosts, type HostEvidence } from "./host";
 import { PROBE_SCRIPT } from "../hostfw/probe";
-import { readMembers } from "../bootstrap/swarm-ops";
+import { readNodes } from "../swarm/nodes";
 
 async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node" | "otherNodes">> {
   const out = async (cmd: string) => (await s.run(cmd, { allowFailure: true })).stdout;
@@ -51,7 +52,7 @@ export async function verifyCluster(inv: Inventory, identity?: string, wire?: Om
   let members;
   try {
     networks = await overlayNetworks(m);
-    members = await readMembers(m);
+    members = await readNodes(m);
   } finally {
     m.close();
   }

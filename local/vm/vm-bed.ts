@@ -11,10 +11,10 @@
  */
 import * as fs from "fs";
 import * as net from "net";
-import { CommandError, run } from "../run";
-import { ensurePrerequisites } from "../prerequisites";
-import { canonicalDir, dirIdOf } from "../dir";
-import { ensureGuestImage, ImageOptions } from "./image";
+import { CommandError, run } from "../common/host-command";
+import { ensurePrerequisites } from "../common/prerequisites";
+import { canonicalDir, dirIdOf } from "../common/bed-dir";
+import { ensureGuestImage, ImageOptions } from "./guest-disk";
 import { claimVmBed, createTaps, createVmBedNetwork, ownerAliasOf, removeTaps, removeVmBedNetwork, vmBedOwner, vmBedsOwnedBy } from "./network";
 import { throwIfProblems } from "../../common/problems";
 import { bootProblems, DEFAULT_PRIVATE_CIDR, instanceIdOf, macs, nextSlot, pickPrivateIp, privateNetwork, publicAddress, vmBedNames, VmBedNames } from "./plan";

@@ -1,15 +1,14 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
- * What deploy, rm and verify need to know about a running swarm, read over one SSH session to a
- * manager: networks, secrets, services, nodes (what the scheduler matches constraints against)
- * and tasks (why a service does not run). Reading only: every change goes through deploy.ts,
- * pins.ts or remove.ts.
+ * The swarm read model: what deploy, rm, verify, the demo, the rehearsal and the benches need to
+ * know about a running swarm, read over one SSH session to a manager: networks, secrets, services,
+ * nodes (./nodes, the one parser of `docker node inspect`, shared with bootstrap) and tasks (why a
+ * service does not run). Reading only: every change goes through bootstrap or stacks/. The session
+ * comes from ./manager-session.
  */
-import * as fs from "fs";
-import { type Inventory, type InventoryNode, managers } from "../inventory/inventory";
 import { shellQuote } from "../transport/shell";
-import { connect, type SshSession } from "../transport/ssh";
-import type { SchedulingFacts } from "./constraints";
-import { inspectAllNodes } from "../swarm/nodes";
+import type { SshSession } from "../transport/ssh";
+export { readNodes, type NodeFacts } from "./nodes";
 
 export interface NetworkFacts {
   readonly name: string;
@@ -40,16 +39,6 @@ export interface ServiceFacts {
   readonly updatedAt: number;
 }
 
-/** A node as the scheduler sees it, plus whether it takes new tasks. */
-export interface NodeFacts extends SchedulingFacts {
-  /** "active", "pause" or "drain": only active nodes take new tasks. */
-  readonly availability: string;
-  /** "ready", "down", "unknown" or "disconnected". */
-  readonly state: string;
-  /** Description.Engine.EngineVersion, e.g. "29.1.2"; "" when the node does not say. */
-  readonly engineVersion?: string;
-}
-
 /** One task of a service, from `docker inspect --type task` (the API's own fields, not a table). */
 export interface TaskFacts {
   readonly id: string;
@@ -73,32 +62,6 @@ export interface TaskFacts {
 
 /** Label docker stack deploy puts on everything it creates. */
 export const STACK_LABEL = "com.docker.stack.namespace";
-
-/** Connects to the first manager that answers (managers in inventory order), with its pinned host key. */
-export async function managerSession(inv: Inventory, privateKeyFor: (node: InventoryNode) => string): Promise<SshSession> {
-  const failures: string[] = [];
-  for (const node of managers(inv)) {
-    try {
-      return await connect(node, privateKeyFor(node));
-    } catch (err) {
-      failures.push(`${node.name}: ${(err as Error).message}`);
-    }
-  }
-  throw new Error(`no manager reachable over SSH:\n  ${failures.join("\n  ")}`);
-}
-
-/** The private key for a node: --identity, else the inventory's privateKeyPath. */
-export function keyFileReader(identity?: string): (node: InventoryNode) => string {
-  return (node) => {
-    const keyFile = identity ?? node.privateKeyPath;
-    if (!keyFile) throw new Error(`no private key for ${node.name}: give --identity KEY or privateKeyPath in the inventory`);
-    return fs.readFileSync(keyFile, "utf8");
-  };
-}
-
-export function connectManager(inv: Inventory, identity?: string): Promise<SshSession> {
-  return managerSession(inv, keyFileReader(identity));
-}
 
 /** JSON documents, one per non-empty line (docker's `--format '{{json .}}'`). */
 function jsonLines<T>(text: string): T[] {
@@ -170,36 +133,6 @@ export async function networkUsers(s: SshSession): Promise<Array<{ name: string;
       const [name, ...networkIds] = l.trim().split(/\s+/);
       return { name, networkIds };
     });
-}
-
-/** Every node of the swarm, as the scheduler sees it. */
-export async function nodeFacts(s: SshSession): Promise<NodeFacts[]> {
-  const text = await inspectAllNodes(s);
-  type Raw = {
-    ID: string;
-    Spec: { Role?: string; Availability?: string; Labels?: Record<string, string> | null };
-    Description?: { Hostname?: string; Platform?: { OS?: string; Architecture?: string }; Engine?: { Labels?: Record<string, string> | null; EngineVersion?: string } };
-    Status?: { State?: string; Addr?: string };
-    ManagerStatus?: { Addr?: string } | null;
-  };
-  return (JSON.parse(text || "[]") as Raw[]).map((n) => {
-    // Managers on some versions report Status.Addr as 0.0.0.0; their ManagerStatus.Addr is right.
-    let addr = n.Status?.Addr ?? "";
-    if ((addr === "" || addr === "0.0.0.0") && n.ManagerStatus?.Addr) addr = n.ManagerStatus.Addr.replace(/:\d+$/, "");
-    return {
-      id: n.ID,
-      hostname: n.Description?.Hostname ?? "",
-      addr,
-      role: n.Spec.Role === "manager" ? "manager" : "worker",
-      os: n.Description?.Platform?.OS ?? "",
-      arch: n.Description?.Platform?.Architecture ?? "",
-      labels: n.Spec.Labels ?? {},
-      engineLabels: n.Description?.Engine?.Labels ?? {},
-      availability: n.Spec.Availability ?? "active",
-      state: n.Status?.State ?? "unknown",
-      engineVersion: n.Description?.Engine?.EngineVersion ?? "",
-    };
-  });
 }
 
 /** Node ID → number of tasks that should be running there (every stack, and plain services). */

@@ -1,5 +1,5 @@
 /**
- * The order Pulumi must respect between servers and memberships, read off the registration
+ * The order Pulumi must respect between servers and their SwarmNodes, read off the registration
  * requests under mocks: manager-1 initialises only once every manager's server exists, managers
  * join one after another, workers after manager-1, and every membership after its own server
  * (so on delete it goes first).
@@ -30,13 +30,13 @@ class FakeServer extends pulumi.CustomResource {
 
 const node = (name: string, role: "manager" | "worker"): InventoryNode => ({ name, role, host: "10.9.0.1", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "10.9.0.1", labels: {} });
 
-it("orders memberships: manager-1 after all manager servers, managers in a chain, workers after manager-1", async () => {
-  const { swarmMemberships } = await import("../../bootstrap/memberships");
+it("orders SwarmNodes: manager-1 after all manager servers, managers in a chain, workers after manager-1", async () => {
+  const { orderedSwarmNodes } = await import("../../bootstrap/swarm-node-order");
   const firewall = new FakeServer("fw");
   const names = ["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"];
   const nodes = names.map((n) => ({ name: n, role: n.startsWith("manager") ? ("manager" as const) : ("worker" as const), server: new FakeServer(`srv-${n}`), inventory: pulumi.output(node(n, n.startsWith("manager") ? "manager" : "worker")) }));
   const parent = new pulumi.ComponentResource("test:index:Cluster", "c");
-  const ms = swarmMemberships("c", nodes, { swarm: {}, privateKey: "k", dependsOn: [firewall] }, parent);
+  const ms = orderedSwarmNodes("c", nodes, { swarm: {}, privateKey: "k", dependsOn: [firewall] }, parent);
   await Promise.all(ms.map((m) => new Promise((r) => m.urn.apply(r))));
   expect(ms).toHaveLength(5);
   expect(deps.get("c-manager-1-swarm")).toEqual(["fw", "srv-manager-1", "srv-manager-2", "srv-manager-3"]);

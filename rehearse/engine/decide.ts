@@ -8,7 +8,7 @@
  *   before their parent, and depending on a component means depending on all of its children.
  */
 import type { ResourceRecord } from "./checkpoint";
-import { sameValue } from "../common/same-value";
+import { sameValue } from "../../common/same-value";
 import { Props, unwrapProps } from "./properties";
 
 export type Decision =

@@ -7,17 +7,17 @@ import * as fs from "fs";
 import * as path from "path";
 import { Inventory, loadInventory, NodeRole } from "../../inventory/inventory";
 import { createNodeCgroups, hostHierarchies } from "./cgroups";
-import { buildImageTar } from "../image";
+import { buildImageTar } from "../common/container-image";
 import { importImage } from "./probe";
-import { hostKeysOf, inventoryPath, knownHostsPath, writeInventory } from "../inventory-file";
+import { hostKeysOf, inventoryPath, knownHostsPath, writeInventory } from "../common/inventory-file";
 import { buildInventory } from "./inventory";
 import { claimBridge, configureBridge, createNodeLinks } from "./network";
 import { BedContext, createNodeNamespaces, ensureNsDir, nodeProcesses, startDockerd, startSshd, waitDockerd, waitSshd } from "./node";
 import { nodePaths, NodeRecord, writeNodeFiles } from "./node-files";
-import { ensureClientKey } from "../client-key";
+import { ensureClientKey } from "../common/client-key";
 import { bedNames, netnsOf, nodeAddress, planExtraNode, planNodes, PlannedNode, vethOf } from "./plan";
-import { ensurePrerequisites } from "../prerequisites";
-import { canonicalDir, dirIdOf } from "../dir";
+import { ensurePrerequisites } from "../common/prerequisites";
+import { canonicalDir, dirIdOf } from "../common/bed-dir";
 import { BedState, cgroupBeds, downBed, ownerAlias, readState, writeState } from "./state";
 
 /** Where `local up` puts a bed unless told otherwise (git-ignored). */

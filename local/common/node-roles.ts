@@ -2,8 +2,8 @@
  * Which nodes a new bed has, for both kinds (pure): names and roles from the counts `local up`
  * takes. Addresses are each kind's own business (ns/plan.ts, vm/plan.ts).
  */
-import { NodeRole } from "../inventory/inventory";
-import { throwIfProblems } from "../common/problems";
+import { NodeRole } from "../../inventory/inventory";
+import { throwIfProblems } from "../../common/problems";
 
 export interface NodeCounts {
   /** Number of nodes. Default 3. */

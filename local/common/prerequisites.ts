@@ -3,8 +3,8 @@
  * packages are installed with apt when allowed, otherwise the user is told exactly what to run.
  */
 import * as fs from "fs";
-import { BUSYBOX } from "./image";
-import { run } from "./run";
+import { BUSYBOX } from "./container-image";
+import { run } from "./host-command";
 
 /** Which bed: "ns" (namespaces on this kernel) or "vm" (qemu VMs with Debian's stock kernel). */
 export type BedKind = "ns" | "vm";
