@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { DeclaredException } from "./exceptions";
+import type { ExceptionMatcher } from "./exceptions";
 import type { At } from "./lint-at";
 import { hostNetworkRules } from "./lint-network";
 import type { HostMount, StackModel } from "./structure";
@@ -15,13 +15,8 @@ import type { HostMount, StackModel } from "./structure";
 export const BIND_ALLOW_LIST: readonly string[] = ["/etc/localtime", "/etc/timezone", "/usr/share/zoneinfo"];
 export const DOCKER_SOCKETS: readonly string[] = ["/var/run/docker.sock", "/run/docker.sock"];
 
-export function hostRules(model: StackModel, exceptions: readonly DeclaredException[], at: At, unused: (line: number, message: string) => void): void {
-  const used = new Set<DeclaredException>();
-  const allowed = (service: string, kind: DeclaredException["kind"], value: string): boolean => {
-    const e = exceptions.find((x) => x.service === service && x.kind === kind && x.value === value);
-    if (e) used.add(e);
-    return e !== undefined;
-  };
+export function hostRules(model: StackModel, allow: ExceptionMatcher, at: At): void {
+  const allowed = allow.allowed;
   const declare = (what: string) => `declare it under x-hcloud-swarm allow: (service, ${what}, reason) if the service really needs it`;
   for (const svc of model.services) {
     const s = { service: svc.name };
@@ -35,9 +30,11 @@ export function hostRules(model: StackModel, exceptions: readonly DeclaredExcept
   for (const v of model.volumeHost) {
     at(v.path, "host-access", `volume "${v.volume}" (local driver, ${v.opts}) gives every service that mounts it ${v.gets}; the local driver mounts driver_opts on the node as root. Use a plain named volume (no driver_opts), tmpfs, or a network file system`);
   }
-  for (const e of exceptions) {
-    if (!used.has(e)) unused(e.line, `x-hcloud-swarm.allow: the exception for service "${e.service}" (${e.kind} ${e.value}) matches nothing in the stack; remove it so it cannot cover something added later`);
-  }
+}
+
+/** A declaration no rule used: it must go, so that it cannot cover something added later. */
+export function unusedExceptions(allow: ExceptionMatcher, unused: (line: number, message: string) => void): void {
+  for (const e of allow.unused()) unused(e.line, `x-hcloud-swarm.allow: the exception for service "${e.service}" (${e.kind} ${e.value}) matches nothing in the stack; remove it so it cannot cover something added later`);
 }
 
 function bindRule(b: HostMount, service: string | undefined, allowed: (source: string) => boolean, at: At, declare: (what: string) => string): void {

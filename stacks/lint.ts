@@ -8,7 +8,8 @@ import * as path from "path";
 import { type GoMap, divergentCharacters, isGoMap, type Located, readDockerYaml } from "./dialect";
 import { dialectJudge, type Judgement } from "./judge";
 import type { At } from "./lint-at";
-import { fileRules, hostRules } from "./lint-host";
+import { matchExceptions } from "./exceptions";
+import { fileRules, hostRules, unusedExceptions } from "./lint-host";
 import { networkRules } from "./lint-network";
 import { portRules } from "./lint-ports";
 import { secretRules } from "./lint-secrets";
@@ -23,7 +24,7 @@ export const RULES: ReadonlyArray<readonly [string, string]> = [
   ["unencrypted-overlay", "an overlay a service uses (so stack deploy creates it) without the encrypted option, or a service on the implicit plain <stack>_default"],
   ["external-network", "an external overlay a service uses (by its real name) that is plain in the cluster or not known to be encrypted"],
   ["plain-secret", "a credential by value in environment or env_file (secretlint's recommended rules, URL and password= shapes, PEM keys, obvious key names)"],
-  ["public-port", "a Docker, control-plane or back-end port published or exposed as the target, by protocol, or any port in ingress mode while ingress is plain"],
+  ["public-port", "a Docker, control-plane or back-end port published or exposed as the target, by protocol (a back-end port unless declared under x-hcloud-swarm allow: port:), or any port in ingress mode while ingress is plain"],
   ["host-access", "privileged, cap_add, network_mode: host or the host network (listed, or through default), a local-driver volume that mounts host data, unless declared under x-hcloud-swarm allow:"],
   ["bind-mount", "a bind mount of the Docker socket or of a host path outside the allow-list, unless declared"],
   ["file-outside", "a secret, config or env_file read from outside the stack's directory"],
@@ -101,8 +102,10 @@ export function lintJudged(input: LintInput, ctx: LintContext = {}): Finding[] {
   for (const p of problems) at(p.path, "compose-structure", p.message, { ...(p.service ? { service: p.service } : {}), ...(p.network ? { network: p.network } : {}) });
   networkRules(input.stack, model, meta.externalNetworks, ctx, at);
   secretRules(model.services, sourceData, at);
-  for (const svc of model.services) portRules(svc, ctx, at);
-  hostRules(model, meta.exceptions, at, (line, message) => findings.push({ file: input.file, line, stack: input.stack, rule: "template", message }));
+  const allow = matchExceptions(meta.exceptions);
+  for (const svc of model.services) portRules(svc, ctx, at, (port) => allow.allowed(svc.name, "port", String(port)));
+  hostRules(model, allow, at);
+  unusedExceptions(allow, (line, message) => findings.push({ file: input.file, line, stack: input.stack, rule: "template", message }));
   fileRules(model, input.judgement.baseDir, at);
   return dedupe(findings).sort((a, b) => a.line - b.line);
 }
