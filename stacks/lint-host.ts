@@ -48,27 +48,46 @@ function bindRule(b: HostMount, service: string | undefined, allowed: (source: s
   }
 }
 
-export function fileRules(model: StackModel, baseDir: string, at: At): void {
+/**
+ * The file system Docker reads a stack's files from: this machine for `stack lint` and `stack
+ * render`, the manager's (read over SSH before anything is created, manager-files.ts) for
+ * `stack deploy`, which uploads only the stack file.
+ */
+export interface FileView {
+  /** For messages: "this machine", "manager-1". */
+  readonly machine: string;
+  /** An absolute path with every link followed; undefined when it does not exist there. */
+  realPath(p: string): string | undefined;
+  /** Whether a file that is not there is a finding: deploy's Docker would fail halfway through. Local lint leaves that to Docker. */
+  readonly missingRefused: boolean;
+}
+
+export const LOCAL_FILES: FileView = { machine: "this machine", realPath: localRealPath, missingRefused: false };
+
+export function fileRules(model: StackModel, baseDir: string, at: At, view: FileView = LOCAL_FILES): void {
   const outside = (p: string, base: string): boolean => {
     const rel = path.posix.relative(path.posix.normalize(base), p);
     return rel === "" || rel.startsWith("..") || path.posix.isAbsolute(rel);
   };
+  const on = view === LOCAL_FILES ? "" : ` on ${view.machine}`;
   for (const f of model.files) {
     const abs = path.posix.resolve(baseDir, f.file);
     if (outside(abs, baseDir)) {
-      at(f.path, "file-outside", `${f.what} reads ${abs}, outside the stack's directory ${baseDir}: Docker reads it on the machine that deploys (a manager) and hands it to the service; keep the file next to the stack file, or use an external secret`);
+      at(f.path, "file-outside", `${f.what} reads ${abs}${on}, outside the stack's directory ${baseDir}: Docker reads it on the machine that deploys (a manager) and hands it to the service; keep the file next to the stack file, or use an external secret`);
       continue;
     }
-    // Docker opens the path and follows links: judge where it really leads (when it is on this machine).
-    const real = realPath(abs);
-    const realBase = realPath(baseDir) ?? baseDir;
+    // Docker opens the path and follows links: judge where it really leads, where Docker reads it.
+    const real = view.realPath(abs);
+    const realBase = view.realPath(baseDir) ?? baseDir;
     if (real !== undefined && outside(real, realBase)) {
-      at(f.path, "file-outside", `${f.what} reads ${abs}, a symbolic link to ${real}, outside the stack's directory ${realBase}: Docker follows the link on the machine that deploys and hands that file to the service; copy the file next to the stack file instead of linking it, or use an external secret`);
+      at(f.path, "file-outside", `${f.what} reads ${abs}${on}, a symbolic link to ${real}, outside the stack's directory ${realBase}: Docker follows the link on the machine that deploys and hands that file to the service; copy the file next to the stack file instead of linking it, or use an external secret`);
+    } else if (real === undefined && view.missingRefused) {
+      at(f.path, "file-missing", `${f.what}: Docker would read ${abs} on ${view.machine}, and it is not there: stack deploy uploads only the stack file, so docker stack deploy would fail after creating the stack's networks; use a secret the template generates (x-hcloud-swarm secrets:) or an external secret or config created beforehand`);
     }
   }
 }
 
-function realPath(p: string): string | undefined {
+function localRealPath(p: string): string | undefined {
   try {
     return fs.realpathSync(p);
   } catch {
