@@ -15,6 +15,7 @@ import { type Judgement, judgeForDeploy, judgeLocally, managerContext } from "..
 import { type LintContext, lintJudged, lintWarnings } from "../stacks/lint";
 import { lintContext } from "../stacks/plan";
 import { readMeta } from "../stacks/meta";
+import { commentedOut, renderJudged } from "../stacks/render-judged";
 import { removeStack } from "../stacks/remove";
 import { formatFinding, parseStack, stackNameFromFile } from "../stacks/source";
 import { loadStackFile, templateNames } from "../stacks/template";
@@ -97,17 +98,31 @@ export function registerStackCommands(program: Command): void {
 
   stack
     .command("render")
-    .description("Print the file stack deploy would upload (variables filled, MTU injected).")
+    .description("Print the file stack deploy would upload (variables filled, MTU injected), judged by the same lint as stack lint: on any finding it exits 1, lists the findings on stderr and prints no stack file.")
     .argument("<stack>", "template name or stack file")
     .option("--name <stack>", "stack name (default: the template's name)")
     .option("--var <key=value>", "template variable (repeatable)", collect, [])
     .option("--inventory <file>", "inventory whose swarm.overlayMtu sets the MTU (default MTU 1500)")
     .option("--local-images <image>", "TEST BED ONLY: replace every image by this local one")
-    .action((ref: string, opts: { name?: string; var: string[]; inventory?: string; localImages?: string }) => {
+    .option("--show-refused", "when lint refuses, print the rendering anyway for inspection, every line commented out (it cannot be deployed)")
+    .action(async (ref: string, opts: { name?: string; var: string[]; inventory?: string; localImages?: string; showRefused?: boolean }) => {
       const inventory = opts.inventory ? loadInventory(opts.inventory) : { nodes: [] };
-      const r = renderFor({ source: loadStackFile(ref), vars: varsFrom(opts.var), inventory, ...(opts.name ? { stack: opts.name } : {}), ...(opts.localImages ? { localImage: opts.localImages } : {}) });
-      for (const n of r.notices) console.error(n);
-      process.stdout.write(r.text);
+      const source = loadStackFile(ref);
+      const r = await renderJudged({ source, vars: varsFrom(opts.var), inventory, ...(opts.name ? { stack: opts.name } : {}), ...(opts.localImages ? { localImage: opts.localImages } : {}) });
+      for (const n of r.rendered.notices) console.error(n);
+      for (const w of r.warnings) console.error(`warning: ${w}`);
+      // stdout carries only a stack file that lint passed: the findings and verdict go to stderr.
+      for (const x of r.findings) console.error(formatFinding(x));
+      const judged = `judged by ${r.judgement.judge}${r.judgement.skipped.length ? `; not used: ${r.judgement.skipped.join("; ")}` : ""}`;
+      if (r.findings.length === 0) {
+        console.error(`${source.file}: rendering ok (${judged})`);
+        process.stdout.write(r.rendered.text);
+        return;
+      }
+      const n = r.findings.length;
+      console.error(`${source.file}: rendering refused, ${n} problem${n === 1 ? "" : "s"} (${judged}); stack deploy would refuse it too. ${opts.showRefused ? "Printed commented out, for inspection only." : "No stack file printed (--show-refused prints it commented out, for inspection)."}`);
+      if (opts.showRefused) process.stdout.write(commentedOut(r.rendered.text, r.rendered.stack, n));
+      process.exitCode = 1;
     });
 
   stack

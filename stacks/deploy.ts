@@ -18,6 +18,7 @@ import { isGoMap, readDockerYaml } from "./dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
 import { imageEngineProblems } from "./image-engine";
 import { lintJudged, lintWarnings } from "./lint";
+import { managerFiles } from "./manager-files";
 import { addLabels } from "../swarm/node-update";
 import { describePin, type PinAction, type PinRequest } from "./placement-pins";
 import { DeployRefusedError, precheckDeploy } from "./precheck";
@@ -180,7 +181,9 @@ async function judgeAndLint(
 ): Promise<{ judgement: Judgement; text: string; findings: { refused: Finding[]; networks: ReturnType<typeof planExistingNetworks> } }> {
   const manager = await managerContext(s, REMOTE_DIR);
   const judgement = await judgeForDeploy(s, manager, rendered.text, args.localDockerPath !== undefined ? { searchPath: args.localDockerPath } : {});
-  const refused = lintJudged({ file: args.source.file, stack: rendered.stack, sourceText: args.source.text, judgement, meta: rendered.meta }, lintContext(facts));
+  // Docker reads the stack's files on the manager (only the stack file is uploaded): judge them there.
+  const files = await managerFiles(s, judgement.data, judgement.baseDir);
+  const refused = lintJudged({ file: args.source.file, stack: rendered.stack, sourceText: args.source.text, judgement, meta: rendered.meta, files }, lintContext(facts));
   // A manager CLI without `docker stack config` predates Docker 23, and those refuse a file without
   // version: ("unsupported Compose file version: 1.0"); say so before anything is created.
   if (judgement.kind !== "manager" && readDockerYaml(rendered.text).data !== undefined && !/^version\s*:/m.test(rendered.text)) {

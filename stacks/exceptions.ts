@@ -9,24 +9,28 @@
  *         reason: the swarm provider reads services and their labels from the Docker API
  *
  * Each entry names one service and exactly one of `bind: PATH`, `privileged: true`,
- * `cap_add: CAP` (or a list) and `network_mode: host`, with a reason. What is declared is visible
- * in the file and in review; everything else that reaches the host is refused by lint.
+ * `cap_add: CAP` (or a list), `network_mode: host` and `port: N` (a back-end port the service
+ * really serves to the world, such as MinIO's 9000, which the port list gives to ClickHouse), with
+ * a reason. What is declared is visible in the file and in review; everything else that reaches the
+ * host, or publishes a back end, is refused by lint. Docker's and control planes' ports cannot be
+ * declared: no application serves them.
  */
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
+import { SWARM_PORTS } from "./lint-ports";
 import { entries, type Finding, lineOf, type StackSource } from "./source";
 
-export type ExceptionKind = "bind" | "privileged" | "cap_add" | "network_mode";
+export type ExceptionKind = "bind" | "privileged" | "cap_add" | "network_mode" | "port";
 
 export interface DeclaredException {
   readonly service: string;
   readonly kind: ExceptionKind;
-  /** The path for `bind`, the capability for `cap_add`, "true" for privileged, "host" for network_mode. */
+  /** The path for `bind`, the capability for `cap_add`, "true" for privileged, "host" for network_mode, the number for `port`. */
   readonly value: string;
   readonly reason: string;
   readonly line: number;
 }
 
-const KINDS: readonly ExceptionKind[] = ["bind", "privileged", "cap_add", "network_mode"];
+const KINDS: readonly ExceptionKind[] = ["bind", "privileged", "cap_add", "network_mode", "port"];
 
 const scalar = (v: unknown): string | undefined => (isScalar(v) && v.value !== null ? String(v.value) : undefined);
 
@@ -40,7 +44,7 @@ export function readExceptions(src: StackSource, block: YAMLMap): { exceptions: 
   const list = block.get("allow", true);
   if (list === undefined || list === null) return { exceptions, findings };
   if (!isSeq(list)) {
-    bad(list, "must be a list of {service, bind|privileged|cap_add|network_mode, reason}");
+    bad(list, `must be a list of {service, ${KINDS.join("|")}, reason}`);
     return { exceptions, findings };
   }
   for (const item of list.items) {
@@ -64,13 +68,52 @@ export function readExceptions(src: StackSource, block: YAMLMap): { exceptions: 
     const [kind, value, node] = kinds[0] as [ExceptionKind, unknown, Node | undefined];
     const values = kind === "cap_add" && isSeq(value) ? value.items.map(scalar) : [scalar(value)];
     for (const v of values) {
-      const ok = v !== undefined && (kind === "bind" ? v.startsWith("/") : kind === "privileged" ? v === "true" : kind === "network_mode" ? v === "host" : /^[A-Z_]+$/.test(v));
-      if (!ok) {
-        bad(node, kind === "bind" ? "bind must be an absolute host path" : kind === "privileged" ? "privileged must be true" : kind === "network_mode" ? "network_mode must be host" : "cap_add must be a capability name such as NET_ADMIN, or a list of them");
+      const problem = valueProblem(kind, v);
+      if (problem) {
+        bad(node, problem);
         continue;
       }
       if (service && reason !== "") exceptions.push({ service, kind, value: v as string, reason, line });
     }
   }
   return { exceptions, findings };
+}
+
+/** Why a declared value cannot be what its kind allows; undefined when it can. */
+function valueProblem(kind: ExceptionKind, v: string | undefined): string | undefined {
+  switch (kind) {
+    case "bind":
+      return v?.startsWith("/") ? undefined : "bind must be an absolute host path";
+    case "privileged":
+      return v === "true" ? undefined : "privileged must be true";
+    case "network_mode":
+      return v === "host" ? undefined : "network_mode must be host";
+    case "cap_add":
+      return v !== undefined && /^[A-Z_]+$/.test(v) ? undefined : "cap_add must be a capability name such as NET_ADMIN, or a list of them";
+    case "port": {
+      const n = Number(v);
+      if (v === undefined || !/^\d+$/.test(v) || n < 1 || n > 65535) return "port must be a port number such as 9000";
+      const own = SWARM_PORTS.find(([p]) => p === n);
+      // Nothing an application serves lives there: publishing it hijacks or exposes the cluster's own plane.
+      return own ? `port ${n} is ${own[1]}'s; Docker's and control planes' ports cannot be declared` : undefined;
+    }
+  }
+}
+
+/** Which declared exceptions the rules consulted, so that one matching nothing is reported. */
+export interface ExceptionMatcher {
+  allowed(service: string, kind: ExceptionKind, value: string): boolean;
+  unused(): DeclaredException[];
+}
+
+export function matchExceptions(exceptions: readonly DeclaredException[]): ExceptionMatcher {
+  const used = new Set<DeclaredException>();
+  return {
+    allowed(service, kind, value) {
+      const e = exceptions.find((x) => x.service === service && x.kind === kind && x.value === value);
+      if (e) used.add(e);
+      return e !== undefined;
+    },
+    unused: () => exceptions.filter((e) => !used.has(e)),
+  };
 }

@@ -12,8 +12,11 @@ import type { PublishedPort } from "./ports";
 import type { ServiceModel } from "./structure";
 
 type Proto = PublishedPort["protocol"];
-/** [port, what, protocols]. Plain arrays: the Pulumi provider serializes module constants by value. */
-export type PortEntry = readonly [number, string, readonly Proto[]];
+/**
+ * [port, what, protocols, who else listens there by default]. Plain arrays: the Pulumi provider
+ * serializes module constants by value.
+ */
+export type PortEntry = readonly [number, string, readonly Proto[], string?];
 
 const TCP: readonly Proto[] = ["tcp"];
 const BOTH: readonly Proto[] = ["tcp", "udp"];
@@ -55,7 +58,7 @@ export const BACKEND_PORTS: readonly PortEntry[] = [
   [7474, "Neo4j HTTP", TCP],
   [7687, "Neo4j Bolt", TCP],
   [8123, "ClickHouse HTTP", TCP],
-  [9000, "ClickHouse native", TCP],
+  [9000, "ClickHouse native", TCP, "9000 is also MinIO's S3 API, which may face the world behind TLS, and PHP-FPM's FastCGI, which must never: it runs any PHP file it is asked to"],
   [2181, "ZooKeeper", TCP],
   [9092, "Kafka", TCP],
   [5672, "RabbitMQ AMQP", TCP],
@@ -67,8 +70,12 @@ const inRange = (port: number, r: readonly [number, number] | undefined): boolea
 const side = (p: PublishedPort): string => (p.published ? (p.published[0] === p.published[1] ? `${p.published[0]}` : `${p.published[0]}-${p.published[1]}`) : "a random port");
 const tgt = (p: PublishedPort): string => (p.target[0] === p.target[1] ? `${p.target[0]}` : `${p.target[0]}-${p.target[1]}`);
 
-/** One finding per listed port a published port exposes, and the ingress rule. */
-export function portRules(svc: ServiceModel, ctx: LintContext, at: At): void {
+/**
+ * One finding per listed port a published port exposes, and the ingress rule. `allowed(port)`:
+ * the service declares (x-hcloud-swarm allow: port:) that it really serves that back-end port to
+ * the world; Docker's and control planes' ports cannot be declared (exceptions.ts).
+ */
+export function portRules(svc: ServiceModel, ctx: LintContext, at: At, allowed: (port: number) => boolean = () => false): void {
   for (const p of svc.ports) {
     const where = p.mode === "host" ? "on the public address of every node that runs a task" : "on every node's public address, through the routing mesh";
     const line = `${side(p)}:${tgt(p)}/${p.protocol}, mode ${p.mode}`;
@@ -77,11 +84,17 @@ export function portRules(svc: ServiceModel, ctx: LintContext, at: At): void {
       if (inRange(port, p.published)) at(p.path, "public-port", `ports (${line}) takes port ${port} (${what}, ${p.protocol}) ${where}: no service needs it, and publishing it exposes or hijacks the cluster's own plane; remove it from ports:`, { service: svc.name });
       else if (inRange(port, p.target)) at(p.path, "public-port", `ports (${line}) exposes the container's port ${port} (${what}, ${p.protocol}) ${where}: whoever reaches it controls what answers there; remove it from ports:`, { service: svc.name });
     }
-    for (const [port, what, protos] of BACKEND_PORTS) {
+    for (const [port, what, protos, also] of BACKEND_PORTS) {
       if (!protos.includes(p.protocol)) continue;
-      if (inRange(port, p.target) || inRange(port, p.published)) {
+      if ((inRange(port, p.target) || inRange(port, p.published)) && !allowed(port)) {
         const how = inRange(port, p.target) ? `the container's port ${port} (${what}, ${p.protocol})${inRange(port, p.published) ? "" : ` behind node port ${side(p)}`}` : `port ${port} (${p.protocol}), where clients expect ${what},`;
-        at(p.path, "public-port", `ports (${line}) publishes ${how} ${where}: back ends belong on an encrypted overlay, reached by service name; remove it from ports: (for admin access, use docker exec or an SSH tunnel)`, { service: svc.name });
+        const other = also ? ` (${also})` : "";
+        at(
+          p.path,
+          "public-port",
+          `ports (${line}) publishes ${how} ${where}: back ends belong on an encrypted overlay, reached by service name; remove it from ports: (for admin access, use docker exec or an SSH tunnel)${other}. If what listens there is not ${what} and must face the world, declare it under x-hcloud-swarm allow: (service: ${svc.name}, port: ${port}, reason)`,
+          { service: svc.name },
+        );
       }
     }
     if (p.mode === "ingress" && !ctx.ingressEncrypted) {

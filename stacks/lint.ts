@@ -9,7 +9,8 @@ import * as path from "path";
 import { type GoMap, divergentCharacters, isGoMap, type Located, readDockerYaml } from "./dialect";
 import { dialectJudge, type Judgement } from "./judge";
 import type { At } from "./lint-at";
-import { fileRules, hostRules } from "./lint-host";
+import { matchExceptions } from "./exceptions";
+import { fileRules, type FileView, hostRules, unusedExceptions } from "./lint-host";
 import { networkRules } from "./lint-network";
 import { portRules } from "./lint-ports";
 import { secretRules } from "./lint-secrets";
@@ -24,10 +25,11 @@ export const RULES: ReadonlyArray<readonly [string, string]> = [
   ["unencrypted-overlay", "an overlay a service uses (so stack deploy creates it) without the encrypted option, or a service on the implicit plain <stack>_default"],
   ["external-network", "an external overlay a service uses (by its real name) that is plain in the cluster or not known to be encrypted"],
   ["plain-secret", "a credential by value in environment or env_file (secretlint's recommended rules, URL and password= shapes, PEM keys, obvious key names)"],
-  ["public-port", "a Docker, control-plane or back-end port published or exposed as the target, by protocol, or any port in ingress mode while ingress is plain"],
+  ["public-port", "a Docker, control-plane or back-end port published or exposed as the target, by protocol (a back-end port unless declared under x-hcloud-swarm allow: port:), or any port in ingress mode while ingress is plain"],
   ["host-access", "privileged, cap_add, network_mode: host or the host network (listed, or through default), a local-driver volume that mounts host data, unless declared under x-hcloud-swarm allow:"],
   ["bind-mount", "a bind mount of the Docker socket or of a host path outside the allow-list, unless declared"],
-  ["file-outside", "a secret, config or env_file read from outside the stack's directory"],
+  ["file-outside", "a secret, config or env_file read from outside the stack's directory, after following symbolic links where Docker reads it"],
+  ["file-missing", "(deploy) a secret, config or env_file that is not on the manager, where Docker reads it: deploy uploads only the stack file"],
   ["yaml-dialect", "a character or construct that YAML readers read differently (U+2028, U+2029, U+0085, timestamps, tags)"],
   ["docker-config", "a file Docker's own loader refuses"],
   ["yaml", "invalid YAML"],
@@ -54,6 +56,8 @@ export interface LintInput {
   readonly judgement: Judgement;
   /** The stack's x-hcloud-swarm block. Default: read from sourceText (deploy passes the rendered stack's). */
   readonly meta?: StackMeta;
+  /** Where Docker reads the stack's files. Default: this machine (deploy passes the manager's, manager-files.ts). */
+  readonly files?: FileView;
 }
 
 export { BACKEND_PORTS, SWARM_PORTS } from "./lint-ports";
@@ -102,9 +106,11 @@ export function lintJudged(input: LintInput, ctx: LintContext = {}): Finding[] {
   for (const p of problems) at(p.path, "compose-structure", p.message, { ...(p.service ? { service: p.service } : {}), ...(p.network ? { network: p.network } : {}) });
   networkRules(input.stack, model, meta.externalNetworks, ctx, at);
   secretRules(model.services, sourceData, at);
-  for (const svc of model.services) portRules(svc, ctx, at);
-  hostRules(model, meta.exceptions, at, (line, message) => findings.push({ file: input.file, line, stack: input.stack, rule: "template", message }));
-  fileRules(model, input.judgement.baseDir, at);
+  const allow = matchExceptions(meta.exceptions);
+  for (const svc of model.services) portRules(svc, ctx, at, (port) => allow.allowed(svc.name, "port", String(port)));
+  hostRules(model, allow, at);
+  unusedExceptions(allow, (line, message) => findings.push({ file: input.file, line, stack: input.stack, rule: "template", message }));
+  fileRules(model, input.judgement.baseDir, at, input.files);
   return dedupe(findings).sort((a, b) => a.line - b.line);
 }
 

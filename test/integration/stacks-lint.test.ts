@@ -262,3 +262,65 @@ describe("existing networks", () => {
     expect(await snapshot()).toBe(before);
   });
 });
+
+/**
+ * Deploy uploads only the stack file: `docker stack deploy` on the manager opens each `file:` and
+ * `env_file` in the manager's file system (here the node's own mount namespace, whose /root is not
+ * this machine's). So the links are planted where Docker reads them, by the SSH user, and deploy is
+ * run as the user types it.
+ */
+describe("stack deploy judges a stack's files where Docker reads them: on the manager", () => {
+  const files = (use: string, top: string) =>
+    `version: "3.8"\nservices:\n  app:\n    image: busybox\n    networks: [back]\n${use}networks:\n  back:\n    driver_opts: {encrypted: ""}\n${top}`;
+  const secretStack = (file: string) => files("    secrets: [s]\n", `secrets:\n  s:\n    file: ./${file}\n`);
+  const envStack = (file: string) => files(`    env_file: ${file}\n`, "");
+
+  /** `hcloud-swarm stack deploy FILE`, the stack file in a project directory that also holds `local` files. */
+  async function cliDeploy(name: string, text: string, local: Record<string, string>): Promise<{ out: string; code: number }> {
+    const dir = path.join(tmp, `project-${name}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [f, content] of Object.entries(local)) fs.writeFileSync(path.join(dir, f), content);
+    const file = path.join(dir, `${name}.yml`);
+    fs.writeFileSync(file, text);
+    return hcloudSwarm(["stack", "deploy", file, "--inventory", bed().inventoryPath, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(tmp, `${name}.env`), "--timeout", "120"]);
+  }
+
+  it.each([
+    ["a secret's file", "mf-secret", secretStack("mf-secret.txt"), "mf-secret.txt", 'secret "s"'],
+    ["an env_file", "mf-env", envStack("mf-env.env"), "mf-env.env", 'service "app" env_file'],
+  ])("refuses %s that is, on the manager, a link out of the upload directory, and changes nothing", async (_what, name, text, file, what) => {
+    // The project's own copy is an ordinary file: only the manager's copy, which Docker reads, leads out.
+    const home = (await s.run(`mkdir -p .hcloud-swarm/stacks && cd .hcloud-swarm/stacks && pwd && ln -sfn /etc/hostname ${file}`)).stdout.trim();
+    try {
+      const before = await snapshot();
+      const r = await cliDeploy(name, text, { [file]: "A=1\n" });
+      expect(r.code).toBe(1);
+      expect(r.out).toContain(`${what} reads ${home}/${file} on manager-1, a symbolic link to /etc/hostname, outside the stack's directory ${home}`);
+      expect(r.out).toMatch(/nothing was deployed[\s\S]*\[file-outside\]/);
+      expect(await snapshot()).toBe(before);
+    } finally {
+      await s.run(`rm -f .hcloud-swarm/stacks/${file}`);
+    }
+  });
+
+  it("refuses a secret's file that is not on the manager (only the stack file is uploaded) before creating anything", async () => {
+    await s.run("rm -f .hcloud-swarm/stacks/mf-missing.txt");
+    const before = await snapshot();
+    const r = await cliDeploy("mf-missing", secretStack("mf-missing.txt"), { "mf-missing.txt": "value\n" });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/secret "s": Docker would read \S+\/mf-missing\.txt on manager-1, and it is not there: stack deploy uploads only the stack file.*\[file-missing\]/);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it("deploys a secret whose file is an ordinary file in the manager's upload directory", async () => {
+    await s.run("printf 'value' > .hcloud-swarm/stacks/mf-ok.txt");
+    try {
+      const r = await cliDeploy("mf-ok", secretStack("mf-ok.txt"), {});
+      expect(r.out).not.toMatch(/\[file-(outside|missing)\]/);
+      expect(r.code).toBe(0);
+    } finally {
+      await removeStack(s, "mf-ok");
+      await s.run("rm -f .hcloud-swarm/stacks/mf-ok.txt; docker secret rm mf-ok_s >/dev/null 2>&1; true");
+    }
+  });
+});

@@ -25,6 +25,8 @@ const back = `networks:\n  back:\n    ${ENC}\n`;
 const svc = (body: string, tail = ""): string => `version: "3.8"\nservices:\n  app:\n    image: busybox\n    networks: [back]\n${body}${back}${tail}`;
 const port = (p: string): string => svc(`    ports:\n      - ${p}\n`);
 const env = (k: string, v: string): string => svc(`    environment:\n      ${k}: ${JSON.stringify(v)}\n`);
+/** A published port with an x-hcloud-swarm allow: block in front (the documented way to serve a back-end port). */
+const allowPort = (allow: string, p: string): string => `x-hcloud-swarm:\n  allow:\n${allow}${port(p)}`;
 const vol = (opts: string): string => svc(`    volumes: ["data:/data"]\n`, `volumes:\n  data:\n    driver: local\n    driver_opts: ${opts}\n`);
 
 export const ROUND3_CASES: readonly CorpusCase[] = [
@@ -47,6 +49,9 @@ export const ROUND3_CASES: readonly CorpusCase[] = [
   { name: "kubelet-random", cls: "ports", text: port("{target: 10250, mode: host}"), rules: ["public-port"] },
   { name: "clickhouse-range", cls: "ports", text: port('"18120-18125:8120-8125"'), rules: ["public-port"], ctx: { ingressEncrypted: true } },
   { name: "neo4j-bolt", cls: "ports", text: port("{target: 7687, published: 443, mode: host}"), rules: ["public-port"] },
+  { name: "port-allowed-other-port", cls: "ports", text: allowPort("    - {service: app, port: 9000, reason: MinIO S3 API}\n", "{target: 5432, published: 9000, mode: host}"), rules: ["public-port"] },
+  { name: "port-allowed-other-service", cls: "ports", text: allowPort("    - {service: web, port: 9000, reason: MinIO S3 API}\n", "{target: 9000, published: 9000, mode: host}"), rules: ["public-port", "template"] },
+  { name: "port-allowed-swarm", cls: "ports", text: allowPort("    - {service: app, port: 2377, reason: none}\n", "{target: 2377, published: 2377, mode: host}"), rules: ["public-port", "template"] },
   // Credentials by value.
   { name: "db-pass", cls: "credentials", text: env("DB_PASS", "hunter2"), rules: ["plain-secret"] },
   { name: "smtp-pw", cls: "credentials", text: env("SMTP_PW", "hunter2"), rules: ["plain-secret"] },
@@ -91,6 +96,7 @@ export const ROUND3_LEGITIMATE: readonly CorpusCase[] = [
   { name: "tmpfs-volume", cls: "volume drivers", text: vol("{type: tmpfs, device: tmpfs, o: size=100m}"), rules: [] },
   { name: "nfs-volume", cls: "volume drivers", text: vol('{type: nfs, o: "addr=10.0.0.5,nfsvers=4", device: ":/export/app"}'), rules: [] },
   { name: "web-port-remap", cls: "ports", text: port("{target: 8080, published: 443, protocol: tcp, mode: host}"), rules: [] },
+  { name: "minio-port-allowed", cls: "ports", text: allowPort("    - service: app\n      port: 9000\n      reason: MinIO's S3 API, which clients reach over TLS\n", "{target: 9000, published: 9000, protocol: tcp, mode: host}"), rules: [] },
   { name: "dns-udp", cls: "ports", text: port("{target: 53, published: 53, protocol: udp, mode: host}"), rules: [] },
   { name: "secret-symlink-inside", cls: "symlinks", text: svc("    secrets: [s]\n", "secrets:\n  s:\n    file: ./s.txt\n"), files: { "real.txt": "x\n", "s.txt": { link: "real.txt" } }, rules: [] },
 ];

@@ -117,6 +117,22 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
     expect(docker.judge).toMatch(/variables interpolated with an empty environment/);
   });
 
+  it("port 9000: refused as ClickHouse, with MinIO and PHP-FPM named and the declaration that allows it; the declaration allows that port only", async () => {
+    const ok = ROUND3_LEGITIMATE.find((x) => x.name === "minio-port-allowed")!;
+    const text = ok.text.replace(/x-hcloud-swarm:\n(?: .*\n)+(?=version)/, "");
+    expect(text).not.toContain("x-hcloud-swarm");
+    const { docker } = await judges(text, dirFor({ name: "port-9000" }));
+    const [f, ...rest] = lintJudged({ file: "s3.yml", stack: "s3", sourceText: text, judgement: docker });
+    expect(rest).toEqual([]);
+    expect(f).toMatchObject({ rule: "public-port", service: "app" });
+    expect(f.message).toMatch(/ClickHouse native.*MinIO's S3 API.*PHP-FPM's FastCGI, which must never.*declare it under x-hcloud-swarm allow: \(service: app, port: 9000, reason\)/);
+    // The documented way out, as written in the finding, passes (the legitimate case above is judged by both judges).
+    expect(ok.text).toMatch(/allow:\n {4}- service: app\n {6}port: 9000\n {6}reason: /);
+    const bad = ROUND3_CASES.find((x) => x.name === "port-allowed-swarm")!;
+    const g = lintJudged({ file: "b.yml", stack: "b", sourceText: bad.text, judgement: (await judges(bad.text, dirFor(bad))).docker });
+    expect(g.find((x) => x.rule === "template")?.message).toMatch(/port 2377 is swarm management's; Docker's and control planes' ports cannot be declared/);
+  });
+
   it("warns, naming the variable, where a port or credential comes from a variable the judge did not have", async () => {
     const text = 'version: "3.8"\nservices:\n  app:\n    image: busybox\n    networks: [back]\n    ports:\n      - {target: 80, published: "${PORT:-8080}", mode: host}\n    environment:\n      DB_PASSWORD: "${DB_PASSWORD}"\n      LOG: "${LOG_LEVEL}"\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n';
     const { docker } = await judges(text, dirFor({ name: "vars" }));
