@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The files of a stack as the manager's Docker will read them. `stack deploy` uploads only the
  * stack file; `docker stack deploy` on the manager then opens each `secrets`/`configs` `file:` and
