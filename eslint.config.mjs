@@ -1,5 +1,6 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import jest from "eslint-plugin-jest";
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".hcloud-swarm/**", "bin/**", "jest.config.js"] },
@@ -9,6 +10,21 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    // A committed .only silently drops every other test; .skip, x-prefixes and .todo leave a name
+    // that claims something nothing checks. A test must assert (directly or through an expect* helper).
+    files: ["test/**/*.ts"],
+    plugins: { jest },
+    rules: {
+      "jest/no-focused-tests": "error",
+      "jest/no-disabled-tests": "error",
+      "jest/expect-expect": ["error", { assertFunctionNames: ["expect", "expect*", "*.expect*"] }],
+      "no-restricted-properties": [
+        "error",
+        ...["test", "it", "describe"].map((object) => ({ object, property: "todo", message: "a .todo names a claim nothing checks: write the test or leave the name out" })),
+      ],
     },
   },
 );
