@@ -8,6 +8,8 @@ module.exports = {
   // killed for memory. With a limit jest uses a worker process even on 2 cores, and starts a fresh
   // one after any suite that leaves it above the limit.
   workerIdleMemoryLimit: "1GB",
+  // Per-file and per-run durations for CI's timing table, only when $HCLOUD_SWARM_TIMINGS names a file.
+  reporters: ["default", "<rootDir>/test/support/timing-reporter.js"],
   projects: [
     {
       displayName: "unit",
