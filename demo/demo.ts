@@ -91,7 +91,7 @@ async function demo(): Promise<number> {
   try {
     // A plain overlay made here by hand (lint would refuse it in a stack), only as the control.
     await s.run("docker network create --driver overlay --attachable demo_plain_control");
-    probes = [await probeVxlan(a, b, "demo_plain_control", LOCAL_IMAGE), await probeVxlan(a, b, "traefik_public", LOCAL_IMAGE)];
+    probes = [await probeVxlan(a, b, "demo_plain_control", LOCAL_IMAGE), await probeVxlan(a, b, "traefik_public", LOCAL_IMAGE, { stopWhenBlocked: true })];
   } finally {
     a.close();
     b.close();

@@ -55,7 +55,8 @@ export function summarise(o: Observed): { proven: string[]; notProven: string[];
   for (const c of nodeRules) byNode.set(c.subject.slice(5), [...(byNode.get(c.subject.slice(5)) ?? []), c.what]);
   for (const [node, what] of byNode) proven.push(`${node} installs Docker's enforcement of encryption: ${what.join(", ")}`);
   const [control, probed] = o.probes;
-  if (control && probed && control.vxlanPackets > 0 && probed.vxlanPackets === 0 && !probed.reached) {
+  // Not vacuous: node A built the packets for the peer and its kernel held them back for want of IPsec.
+  if (control && probed && control.vxlanPackets > 0 && probed.vxlanPackets === 0 && !probed.reached && probed.blockedByIpsec > 0) {
     proven.push(`encrypted overlays fail closed on this kernel: ${probed.network} sent 0 plain VXLAN packets (ping unanswered), while the plain control overlay sent ${control.vxlanPackets}`);
   } else if (control && probed && probed.vxlanPackets > 0 && !o.kernel.some((k) => k.name.startsWith("ESP") && k.available)) {
     broken.push(`${probed.network} sent ${probed.vxlanPackets} VXLAN packets although this kernel has no ESP: traffic may leave in clear`);
