@@ -13,6 +13,12 @@ export default tseslint.config(
     },
   },
   {
+    // Plain CommonJS run by node and jest untransformed (jest loads reporters as they are).
+    files: [".ci/**/*.js", "test/support/*.js"],
+    languageOptions: { sourceType: "commonjs" },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
     // A committed .only silently drops every other test; .skip, x-prefixes and .todo leave a name
     // that claims something nothing checks. A test must assert (directly or through an expect* helper).
     files: ["test/**/*.ts"],
