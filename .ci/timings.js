@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global require, process, console */
+/* global process, console */
 /**
  * Prints CI's timing table from the rows test/support/timing-reporter.js wrote: the phases of
  * `npm test` (lint, unit, integration) and every test file, slowest first.

@@ -1,4 +1,4 @@
-/* global module, require, process */
+/* global process */
 /**
  * A jest reporter that appends how long each test file and each jest run took to the file named by
  * $HCLOUD_SWARM_TIMINGS (one JSON object a line); without it, it does nothing. `.ci/run` sets it
