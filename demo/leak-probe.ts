@@ -21,13 +21,17 @@ export const OVERLAY_PEER_TRIES = 20;
 /** Limit for the pinging `docker run`: container start-up on a busy node plus every try. */
 const PING_RUN_TIMEOUT_MS = 90_000;
 
+/** Created in the pinging container to end its loop early (a killed container's 137 reads as a timeout over SSH). */
+const STOP_FILE = "/tmp/hsw-stop-pinging";
+
 /**
  * A shell script for a container on the overlay: ping `ip` until the first reply, at most
- * OVERLAY_PEER_TRIES times; exits 0 on a reply and prints on which try it came.
+ * OVERLAY_PEER_TRIES times; exits 0 on a reply and prints on which try it came; exits 3 once
+ * STOP_FILE exists.
  */
 export function pingUntilReplyScript(ip: string): string {
   const target = shellQuote(ip);
-  return `i=0; while [ $i -lt ${OVERLAY_PEER_TRIES} ]; do i=$((i+1)); if ping -c 1 -W 1 ${target} >/dev/null; then echo "reply on try $i"; exit 0; fi; done; echo "no reply in $i tries"; exit 1`;
+  return `i=0; while [ $i -lt ${OVERLAY_PEER_TRIES} ]; do [ -e ${STOP_FILE} ] && { echo "stopped after $i tries"; exit 3; }; i=$((i+1)); if ping -c 1 -W 1 ${target} >/dev/null; then echo "reply on try $i"; exit 0; fi; done; echo "no reply in $i tries"; exit 1`;
 }
 
 /** How often the probe reads node A's IPsec drop counters while the container pings. */
@@ -81,7 +85,7 @@ export async function probeVxlan(a: SshSession, b: SshSession, network: string, 
         .finally(() => (done = true));
       if (opts.stopWhenBlocked) {
         while (!done && (await xfrmOutDrops(a)) === dropsBefore) await sleep(BLOCK_POLL_MS);
-        if (!done) await a.run(`docker rm -f ${pinger} >/dev/null 2>&1`, { allowFailure: true });
+        if (!done) await a.run(`docker exec ${pinger} touch ${STOP_FILE}`, { allowFailure: true });
       }
       const ping = await pinging;
       // A reply is only counted from the script itself (exit 0 and its "reply on try" line), never from a stopped container.
