@@ -11,8 +11,11 @@ import type { SshSession } from "../transport/ssh";
 import { replicas, STACK_LABEL, stackTasks, type ServiceFacts } from "./cluster";
 import { STABLE_MS, type ConvergeReport } from "./converge";
 
-/** Docker's update states after which a service's tasks no longer change by themselves ("" = never updated). */
-const SETTLED_UPDATE_STATES = new Set(["", "completed", "rollback_completed"]);
+/**
+ * Docker's update states after which a service's tasks no longer change by themselves ("" = never
+ * updated). An array, not a Set: the Stacks provider serializes this module (docs/dynamic-providers.md, rule 1).
+ */
+const SETTLED_UPDATE_STATES: readonly string[] = ["", "completed", "rollback_completed"];
 
 export type SettledCheck = { readonly settled: true; readonly report: ConvergeReport } | { readonly settled: false; readonly why: string };
 
@@ -37,7 +40,7 @@ export async function settledWithoutChange(s: SshSession, stack: string, before:
   if (after.length < expectedServices || after.length !== before.length) return no(`${before.length} service(s) before the deploy, ${after.length} after`);
   const changed = after.filter((a) => versionBefore.get(a.id) !== a.version);
   if (changed.length > 0) return no(`the spec of ${changed.length} service(s) changed`);
-  const updating = after.filter((a) => !SETTLED_UPDATE_STATES.has(a.state));
+  const updating = after.filter((a) => !SETTLED_UPDATE_STATES.includes(a.state));
   if (updating.length > 0) return no(`${updating.length} service(s) still updating (${updating.map((u) => u.state).join(", ")})`);
   const behind = (await replicas(s, stack)).filter((x) => x.running < x.desired);
   if (behind.length > 0) return no(`${behind.map((b) => `${b.name} ${b.running}/${b.desired}`).join(", ")} running`);
