@@ -114,16 +114,17 @@ export async function expectMatches(bed: ScenarioBed, inv: Inventory, down: read
 export const FAULT_SYMPTOMS = /timed out|timeout|handshake|ECONN\w+|EHOSTUNREACH|ETIMEDOUT|unreachable|not reachable|refused|connection (?:lost|closed|reset)|closed|did not answer|does not answer|no answer|is down|\bdown\b|not ready|unavailable/i;
 
 /**
- * A failed run must say something true: a line that names a node the fault was aimed at together
+ * A failed run must say something true: a problem that names a node the fault was aimed at together
  * with a symptom of a fault (FAULT_SYMPTOMS or the scenario's own), and nothing known to be false.
  */
 export function expectTrueFailure(run: CliRun, culprits: readonly string[], symptoms?: RegExp): void {
   const message = run.error?.message ?? "";
   expect(message).toMatch(/^bootstrap failed:/);
   expect(message).not.toMatch(FALSE_MESSAGES);
-  const lines = message.split("\n");
-  const shows = (line: string) => FAULT_SYMPTOMS.test(line) || (symptoms?.test(line) ?? false);
-  const named = culprits.filter((c) => lines.some((l) => new RegExp(`\\b${c}\\b`).test(l) && shows(l)));
+  // One problem per "  - " item (bootstrap/actions.ts); an item may run over several lines.
+  const problems = message.split(/\n {2}- /).slice(1);
+  const shows = (p: string) => FAULT_SYMPTOMS.test(p) || (symptoms?.test(p) ?? false);
+  const named = culprits.filter((c) => problems.some((p) => new RegExp(`\\b${c}\\b`).test(p) && shows(p)));
   if (named.length === 0) throw new Error(`the failure names none of the nodes under a fault (${culprits.join(", ")}) with a symptom of that fault:\n${message}`);
 }
 
