@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import jest from "eslint-plugin-jest";
 
 /**
  * Modules the dynamic providers serialize into Pulumi state carry this tag on their first line
@@ -54,6 +55,27 @@ export default tseslint.config(
         ...atModuleLevel("VariableDeclarator > CallExpression[callee.name=/^(setTimeout|setInterval|setImmediate)$/]").map((selector) => ({ selector, message: "rule 8 of docs/design/dynamic-providers.md: no timer or other native handle at module level" })),
         { selector: `Program > FunctionDeclaration[id.name=/${JEST_GLOBALS}/], Program > ExportNamedDeclaration > FunctionDeclaration[id.name=/${JEST_GLOBALS}/]`, message: "rule 12 of docs/design/dynamic-providers.md: no module-level function named like a global" },
         ...atModuleLevel(`VariableDeclarator[id.name=/${JEST_GLOBALS}/]`).map((selector) => ({ selector, message: "rule 12 of docs/design/dynamic-providers.md: no module-level value named like a global" })),
+      ],
+    },
+  },
+  {
+    // Plain CommonJS run by node and jest untransformed (jest loads reporters as they are).
+    files: [".ci/**/*.js", "test/support/*.js"],
+    languageOptions: { sourceType: "commonjs" },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
+    // A committed .only silently drops every other test; .skip, x-prefixes and .todo leave a name
+    // that claims something nothing checks. A test must assert (directly or through an expect* helper).
+    files: ["test/**/*.ts"],
+    plugins: { jest },
+    rules: {
+      "jest/no-focused-tests": "error",
+      "jest/no-disabled-tests": "error",
+      "jest/expect-expect": ["error", { assertFunctionNames: ["expect", "expect*", "*.expect*"] }],
+      "no-restricted-properties": [
+        "error",
+        ...["test", "it", "describe"].map((object) => ({ object, property: "todo", message: "a .todo names a claim nothing checks: write the test or leave the name out" })),
       ],
     },
   },

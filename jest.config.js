@@ -8,15 +8,17 @@ module.exports = {
   // killed for memory. With a limit jest uses a worker process even on 2 cores, and starts a fresh
   // one after any suite that leaves it above the limit.
   workerIdleMemoryLimit: "1GB",
+  // Per-file and per-run durations for CI's timing table, only when $HCLOUD_SWARM_TIMINGS names a file.
+  reporters: ["default", "<rootDir>/test/support/timing-reporter.js"],
   projects: [
     {
       displayName: "unit",
       testEnvironment: "node",
       transform: tsJest,
       testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
-      // Load must not decide a unit test: jest's 5 s default failed 5 tests of one suite in a run
-      // beside nine booting VMs (load average 12-18). Suites that spawn processes set more.
-      testTimeout: 60_000,
+      // 60 s per test (a project entry's `testTimeout` is ignored; see the file). Suites that spawn
+      // processes set more.
+      setupFilesAfterEnv: ["<rootDir>/test/support/unit-timeout.ts"],
     },
     {
       displayName: "integration",

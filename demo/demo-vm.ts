@@ -54,8 +54,10 @@ export function provenAndBroken(r: VmJourneyResult): { proven: string[]; broken:
   const dnsrr = r.endpointModes.filter((s) => s.mode !== "vip").map((s) => s.name);
   if (dnsrr.length === 0) proven.push(`every service runs in VIP mode (${vip.join(", ")}): no dnsrr fallback, this kernel has IPVS`);
   else broken.push(`services in ${dnsrr.join(", ")} fell back to dnsrr`);
-  if (r.verify.exitCode === 0) proven.push(`verify: all ${r.verify.passed} checks proven (every overlay encrypted with MTU ${r.inventory.swarm?.overlayMtu}; every node enforces ESP and holds ESP states)`);
-  else broken.push(`verify exited ${r.verify.exitCode}: ${r.verify.failed} failed, ${r.verify.unprovable} unprovable`);
+  // The command the user typed decides first: a verify that said UNPROVABLE is not rescued by the later run.
+  if (r.verifyExitCode !== 0) broken.push(`\`hcloud-swarm verify\` exited ${r.verifyExitCode} (0 = all proven)`);
+  if (r.verifyExitCode === 0 && r.verify.exitCode === 0) proven.push(`verify: all ${r.verify.passed} checks proven (every overlay encrypted with MTU ${r.inventory.swarm?.overlayMtu}; every node enforces ESP and holds ESP states)`);
+  else if (r.verify.exitCode !== 0) broken.push(`verify's checks in the --wire run: ${r.verify.failed} failed, ${r.verify.unprovable} unprovable`);
   for (const c of r.wireChecks) (c.status === "pass" ? proven : broken).push(`${c.subject}: ${c.what}: ${c.detail}${c.status === "pass" ? "" : ` [${c.status.toUpperCase()}]`}`);
   if (r.wire.exitCode !== 0) broken.push(`verify --wire exited ${r.wire.exitCode}`);
   return { proven, broken };

@@ -61,7 +61,8 @@ async function demo(): Promise<number> {
   fs.writeFileSync(seedFile, SEED_STACK);
   const lintCode = await run(["stack", "lint", seedFile]);
   const refusals = lintText(SEED_STACK, seedFile, "seed-post-stack").length;
-  console.log(lintCode === 1 ? "(refused, as it should be: this stack is NOT deployed)" : "UNEXPECTED: lint accepted the seed stack");
+  // Not refused is a failure of the demo, counted below (the demo then exits 1).
+  console.log(lintCode === 1 ? "(refused, as it should be: this stack is NOT deployed)" : `UNEXPECTED: lint exited ${lintCode} on the seed stack; the demo will fail`);
   console.log("\nThe corrected templates, with --local-images because no registry is reachable here:");
   for (const [name, vars] of STACKS) {
     await mustRun(["stack", "deploy", name, "--inventory", demoInventory, ...vars, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(secretsDir, `${name}.env`)]);
@@ -89,7 +90,7 @@ async function demo(): Promise<number> {
   try {
     // A plain overlay made here by hand (lint would refuse it in a stack), only as the control.
     await s.run("docker network create --driver overlay --attachable demo_plain_control");
-    probes = [await probeVxlan(a, b, "demo_plain_control", LOCAL_IMAGE), await probeVxlan(a, b, "traefik_public", LOCAL_IMAGE)];
+    probes = [await probeVxlan(a, b, "demo_plain_control", LOCAL_IMAGE), await probeVxlan(a, b, "traefik_public", LOCAL_IMAGE, { stopWhenBlocked: true })];
   } finally {
     a.close();
     b.close();
@@ -107,7 +108,7 @@ async function demo(): Promise<number> {
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => /^\w+=/.test(l)).map((l) => l.slice(l.indexOf("=") + 1).split(":").pop() as string) : [];
   });
   const verify = await verifyCluster(inv);
-  const { proven, notProven, broken } = summarise({ networks, services, nodes, secrets, secretValues, mtu: inv.swarm?.overlayMtu ?? 1500, redeployActions: redeployChanged, lintRefusals: refusals, verify, kernel: await detectKernelFeatures(), probes });
+  const { proven, notProven, broken } = summarise({ networks, services, nodes, secrets, secretValues, mtu: inv.swarm?.overlayMtu ?? 1500, redeployActions: redeployChanged, lintRefusals: refusals, lintExitCode: lintCode, verify, kernel: await detectKernelFeatures(), probes });
   console.log("PROVEN here, with real sshd, dockerd and docker stack deploy:");
   for (const p of proven) console.log(`  + ${p}`);
   console.log("\nNOT PROVABLE on this machine (never counted as a pass):");

@@ -20,6 +20,8 @@ export interface Observed {
   readonly mtu: number;
   readonly redeployActions: number;
   readonly lintRefusals: number;
+  /** Exit code of `hcloud-swarm stack lint` on the seed stack, as typed: 1 = refused. */
+  readonly lintExitCode: number;
   readonly verify: VerifySummary;
   readonly kernel: readonly KernelFeature[];
   /** The plain control network first, then the encrypted one. */
@@ -46,13 +48,15 @@ export function summarise(o: Observed): { proven: string[]; notProven: string[];
   if (pins.length > 0) proven.push(`deploy chose and labelled the nodes the stacks' data is pinned to, with no label in the inventory: ${pins.join("; ")}`);
   if (o.redeployActions === 0) proven.push("a second deploy of both stacks changed nothing (0 actions, same service versions)");
   else broken.push(`the redeploy took ${o.redeployActions} action(s); it should take none`);
-  if (o.lintRefusals > 0) proven.push(`lint refused the seed post's original stack with ${o.lintRefusals} findings, each naming stack, network or service, and line`);
+  if (o.lintExitCode === 1 && o.lintRefusals > 0) proven.push(`lint refused the seed post's original stack with ${o.lintRefusals} findings, each naming stack, network or service, and line`);
+  else broken.push(`\`stack lint\` exited ${o.lintExitCode} on the seed post's stack with ${o.lintRefusals} findings; it must refuse it (exit 1)`);
   const nodeRules = o.verify.checks.filter((c) => c.subject.startsWith("node ") && c.status === "pass" && c.what !== "ESP states");
   const byNode = new Map<string, string[]>();
   for (const c of nodeRules) byNode.set(c.subject.slice(5), [...(byNode.get(c.subject.slice(5)) ?? []), c.what]);
   for (const [node, what] of byNode) proven.push(`${node} installs Docker's enforcement of encryption: ${what.join(", ")}`);
   const [control, probed] = o.probes;
-  if (control && probed && control.vxlanPackets > 0 && probed.vxlanPackets === 0 && !probed.reached) {
+  // Not vacuous: node A built the packets for the peer and its kernel held them back for want of IPsec.
+  if (control && probed && control.vxlanPackets > 0 && probed.vxlanPackets === 0 && !probed.reached && probed.blockedByIpsec > 0) {
     proven.push(`encrypted overlays fail closed on this kernel: ${probed.network} sent 0 plain VXLAN packets (ping unanswered), while the plain control overlay sent ${control.vxlanPackets}`);
   } else if (control && probed && probed.vxlanPackets > 0 && !o.kernel.some((k) => k.name.startsWith("ESP") && k.available)) {
     broken.push(`${probed.network} sent ${probed.vxlanPackets} VXLAN packets although this kernel has no ESP: traffic may leave in clear`);

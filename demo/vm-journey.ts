@@ -34,6 +34,9 @@ export interface VmJourneyOptions {
 
 export interface VmJourneyResult {
   readonly inventory: Inventory;
+  /** The exit code of `hcloud-swarm verify` exactly as a user types it (0 = all proven). */
+  readonly verifyExitCode: number;
+  /** verify's checks, as judged again inside the --wire run (for the counts and details). */
   readonly verify: VerifySummary;
   /** verify --wire: the same checks plus the wire probes. */
   readonly wire: VerifySummary;
@@ -104,5 +107,5 @@ export async function runVmJourney(o: VmJourneyOptions): Promise<VmJourneyResult
     const rss = pid ? rssMiB(pid) : undefined;
     return { name: v.name, ...(rss !== undefined ? { rssMiB: rss } : {}) };
   });
-  return { inventory: inv, verify, wire, wireChecks, endpointModes, timings, memory };
+  return { inventory: inv, verifyExitCode: verifyCode, verify, wire, wireChecks, endpointModes, timings, memory };
 }

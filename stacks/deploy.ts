@@ -13,7 +13,8 @@ import type { SshSession } from "../transport/ssh";
 import { ValidationError } from "../common/problems";
 import { canonicalText } from "./canonical";
 import { networkUsers, readNodes, overlayNetworks, runningTasksPerNode, secretNames, stackServices } from "../swarm/facts";
-import { waitForConvergence, type ConvergeReport } from "./converge";
+import { STABLE_MS, waitForConvergence, type ConvergeReport } from "./converge";
+import { settledWithoutChange } from "./settled";
 import { isGoMap, readDockerYaml } from "./dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "./judge";
 import { imageEngineProblems } from "./image-engine";
@@ -163,9 +164,24 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
     log(`${rendered.stack}: ${what}`);
   }
   if (actions.length === 0) log(`${rendered.stack}: nothing to do, the cluster already runs this rendering (${rendered.hash})`);
-  const converge = await waitForConvergence(s, rendered.stack, serviceCount, { ...(args.convergeTimeoutMs ? { timeoutMs: args.convergeTimeoutMs } : {}), log });
+  const converge = await convergeAfter(s, actions.length, rendered.stack, facts.services, serviceCount, args, log);
   return { stack: rendered.stack, hash: rendered.hash, actions: done, notices: rendered.notices, judge: judgement.judge, deployedText: text, ...(generated.length > 0 && !args.keepGenerated ? { secretsFile } : {}), converge };
 }
+
+/** Waits for the services to converge; a deploy that changed nothing returns at once when settledWithoutChange proves nothing moves. */
+async function convergeAfter(s: SshSession, applied: number, stack: string, before: DeployFacts["services"], serviceCount: number, args: DeployArgs, log: (line: string) => void): Promise<ConvergeReport> {
+  if (applied === 0) {
+    const settled = await settledWithoutChange(s, stack, before, serviceCount);
+    if (settled.settled) {
+      log(`${stack}: unchanged, and every task has run for ${STABLE_MS / 1000} s or more: converged, nothing to wait for`);
+      return settled.report;
+    }
+    log(`${stack}: unchanged, but waiting: ${settled.why}`);
+  }
+  return waitForConvergence(s, stack, serviceCount, { ...(args.convergeTimeoutMs ? { timeoutMs: args.convergeTimeoutMs } : {}), log });
+}
+
+type DeployFacts = Parameters<typeof planDeploy>[1];
 
 /**
  * Render → judge → lint: Docker's reading of the rendered file, linted with the source's lines and

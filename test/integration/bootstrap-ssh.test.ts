@@ -8,6 +8,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { connect, HostKeyMismatchError, SshSession, SshTarget, sshStats, waitForSsh } from "../../transport/ssh";
+import { waitFor } from "../../common/time";
 
 interface Sshd {
   dir: string;
@@ -63,6 +64,13 @@ async function waitForPort(port: number): Promise<void> {
 }
 
 jest.setTimeout(120_000);
+/** A process appears in or leaves the process table within a second even under load; 30 s means it never will. */
+const KILL_SEEN_MS = 30_000;
+
+/** Whether a process with exactly this command line runs on this machine (the test sshd's commands do). */
+function isRunning(cmdline: string): boolean {
+  return execFileSync("sh", ["-c", `pgrep -fx '${cmdline}' || true`]).toString().trim() !== "";
+}
 
 describe("ssh module against a real sshd", () => {
   let sshd: Sshd;
@@ -106,8 +114,8 @@ describe("ssh module against a real sshd", () => {
     session = await connect(target, sshd.clientKey);
     const marker = `sleep ${300 + (process.pid % 600)}`;
     await expect(session.run(marker, { timeoutMs: 2000 })).rejects.toThrow(/timed out after 2 s on node-a waiting for: sleep/);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(execFileSync("sh", ["-c", `pgrep -fx '${marker}' || true`]).toString().trim()).toBe("");
+    // Gone from the process table (the kill is asynchronous): waited for as a fact, with a bound.
+    expect(await waitFor(() => !isRunning(marker), KILL_SEEN_MS)).toBe(true);
     expect((await session.run("echo still-usable")).stdout).toBe("still-usable");
   });
 
@@ -140,8 +148,10 @@ describe("ssh module against a real sshd", () => {
 
   it("turns a connection reset during a command into an error, not a crash", async () => {
     session = await connect(target, sshd.clientKey);
-    const running = session.run("sleep 30", { timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 500));
+    const marker = `sleep 30.${process.pid}`;
+    const running = session.run(marker, { timeoutMs: 20_000 });
+    // The command runs on the node before its connection is cut: a fact, not a fixed pause.
+    expect(await waitFor(() => isRunning(marker), KILL_SEEN_MS)).toBe(true);
     // Kill the per-connection sshd processes (children of the listener), not the listener itself.
     execFileSync("sh", ["-c", `pkill -KILL -P ${server?.pid}`]);
     await expect(running).rejects.toThrow(/node-a/);

@@ -85,6 +85,8 @@ describe("placement pins and convergence on the test bed", () => {
     expect(moved.out).toMatch(/--pin wordpress-data=worker-2: the pin wordpress-data is already on worker-1, with the data of stack\(s\) wordpress; deploy never moves a pin/);
     const same = await cli([...args, "--pin", "wordpress-data=worker-1"]);
     expect({ code: same.code, actions: /actions: none/.test(same.out) }).toEqual({ code: 0, actions: true });
+    // Nothing changed and every task has long been running: nothing to wait for (no 5 s window).
+    expect(same.out).toMatch(/wordpress: unchanged, and every task has run for 5 s or more: converged, nothing to wait for/);
   });
 
   it("fails a deploy of an image that does not exist within 30 s, naming the image", async () => {
@@ -115,6 +117,11 @@ describe("placement pins and convergence on the test bed", () => {
     await record("restart-policy-gave-up", "giveup");
     expect(r.converge).toMatchObject({ converged: false, stoppedEarly: true });
     expect(r.converge.failing[0].reason).toMatch(/^Docker stopped starting new tasks \(its restart policy gave up\); the last one ended failed: task: non-zero exit \(3\)/);
+    // Deploying the same file again changes nothing, and must not take the no-change fast path to "converged".
+    const again = await deployFile("giveup", service(`    image: ${LOCAL_IMAGE}\n    entrypoint: ["/bin/sh", "-c", "exit 3"]\n    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 1, delay: 1s}\n`));
+    expect(again.r.actions).toEqual([]);
+    expect(again.r.converge).toMatchObject({ converged: false, stoppedEarly: true });
+    expect(again.log.join("\n")).toMatch(/giveup: unchanged, but waiting: giveup_app 0\/1 running/);
     await removeStack(s, "giveup");
   });
 

@@ -19,11 +19,11 @@ export function describeScenarios(title: string, bed: () => ScenarioBed, conditi
     if (before) beforeAll(before, 10 * 60_000);
     for (const s of bootstrapScenarios(bed, image, growth, faulty)) {
       it(s.name, async () => {
-        await runScenario(bed(), condition, s);
+        expect((await runScenario(bed(), condition, s)).passed).toBe(true);
       });
     }
     it(DEPLOY_SCENARIO, async () => {
-      await runDeployScenario(bed(), condition, FINAL_NODES, image);
+      expect((await runDeployScenario(bed(), condition, FINAL_NODES, image)).passed).toBe(true);
     });
     it("verify reports nothing failed (what the bed's kernel cannot prove stays unprovable)", async () => {
       await recordingFailure(condition, "verify", async () => {

@@ -5,6 +5,8 @@
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
+import * as fs from "fs";
+import { waitFor } from "../../common/time";
 import { probeNetem } from "../../local/ns/kernel";
 import { useTestbed } from "../support/testbed";
 
@@ -12,6 +14,13 @@ const bed = useTestbed({ name: "testbed-shape", nodes: 3, managers: 1 });
 const BIN = path.resolve(__dirname, "../../bin/hcloud-swarm.js");
 /** Enough pings that a 20% loss lands within 8–35% with overwhelming probability (σ ≈ 2%). */
 const PINGS = 400;
+/** A command over SSH starts within seconds even on a loaded host; longer means the bed is broken. */
+const SESSION_START_MS = 30_000;
+
+/** A process's state letter from /proc ("T" = stopped). */
+function procState(pid: number): string {
+  return fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0];
+}
 
 /** Percent of `PINGS` echo requests from the node (or the host, node undefined) to `ip` that got no reply. */
 async function pingLoss(from: string | undefined, ip: string): Promise<number> {
@@ -71,19 +80,30 @@ describe("conditions on the namespace bed (local shape)", () => {
   });
 
   it("stalls sshd: open sessions hang and new ones get no handshake until it resumes", async () => {
-    const session = bed().ssh("worker-2", "sleep 1; echo finished");
-    await new Promise((r) => setTimeout(r, 300));
+    const marker = "/tmp/hsw-stall-probe";
+    const seen = async (what: string) => (await bed().exec("worker-2", `test -e ${marker}.${what}`)).code === 0;
+    await bed().exec("worker-2", `rm -f ${marker}.started ${marker}.done`);
+    const session = bed().ssh("worker-2", `touch ${marker}.started; sleep 1; touch ${marker}.done; echo finished`);
+    let ended = false;
+    void session.then(() => (ended = true));
+    // The session is open and its command running before sshd stalls: a fact, not a fixed pause.
+    expect(await waitFor(() => seen("started"), SESSION_START_MS)).toBe(true);
     const acts = await bed().shape("worker-2", { sshStalled: true });
     expect(acts.map((a) => a.detail)[0]).toMatch(/^sshd stalled \([1-9]\d* open session\(s\) stalled too\)$/);
     expect((await bed().readShape("worker-2")).sshStalled).toBe(true);
     const fresh = await bed().ssh("worker-2", "true");
     expect(fresh.code).not.toBe(0);
-    // The open session's output was held back the whole time: it is still running.
-    let ended = false;
-    void session.then(() => (ended = true));
+    // The command has finished on the node, but its session's sshd is stopped, so the output is
+    // held back: the session has not ended (checked after the event loop had its turn).
+    expect(await waitFor(() => seen("done"), SESSION_START_MS)).toBe(true);
+    const sessions = bed().processes("worker-2").sshSessions;
+    expect(sessions.length).toBeGreaterThan(0);
+    expect(sessions.map(procState)).toEqual(sessions.map(() => "T"));
+    await new Promise((r) => setImmediate(r));
     expect(ended).toBe(false);
     await bed().shape("worker-2", { sshStalled: false });
     expect((await session).stdout.trim()).toBe("finished");
+    expect(ended).toBe(true);
     expect((await bed().ssh("worker-2", "echo ok")).stdout.trim()).toBe("ok");
   });
 

@@ -101,11 +101,25 @@ const paperCloud: Cloud = {
   },
 };
 
+/** The run whose isolated registry is open, if any: set while `withFreshSdk` runs. */
+let openRun: { abandoned: boolean } | undefined;
+
 /**
  * Runs `fn` with a fresh Pulumi SDK: a fresh module registry and runtime store, and the process
  * listeners each SDK copy adds removed afterwards, so runs do not pile up.
+ *
+ * A test that timed out leaves its run pending with jest's isolated registry still open, and every
+ * later run in the file then failed with "isolateModulesAsync cannot be nested". So a run that finds
+ * an earlier one still open abandons it: `jest.resetModules()` closes its registry, and the
+ * abandoned run, should it ever finish, never settles, so its own cleanup cannot close ours.
  */
 export async function withFreshSdk<T>(fn: (pulumi: Pulumi) => Promise<T>): Promise<T> {
+  if (openRun) {
+    openRun.abandoned = true;
+    jest.resetModules();
+  }
+  const run = { abandoned: false };
+  openRun = run;
   delete (global as { globalStore?: unknown }).globalStore;
   const events = ["exit", "beforeExit", "uncaughtException", "unhandledRejection"] as const;
   const emitter = process as unknown as NodeJS.EventEmitter;
@@ -114,9 +128,13 @@ export async function withFreshSdk<T>(fn: (pulumi: Pulumi) => Promise<T>): Promi
   try {
     await jest.isolateModulesAsync(async () => {
       // Imported inside the isolated registry: a fresh SDK (and @pulumi/hcloud) for every run.
-      result = { value: await fn(await import("@pulumi/pulumi")) };
+      const hang = () => new Promise<never>(() => undefined);
+      const value = await fn(await import("@pulumi/pulumi")).catch(async (err: unknown) => (run.abandoned ? hang() : Promise.reject(err)));
+      if (run.abandoned) await hang();
+      result = { value };
     });
   } finally {
+    if (openRun === run) openRun = undefined;
     for (const e of events) for (const l of emitter.listeners(e)) if (!listenersBefore.get(e)?.has(l)) emitter.removeListener(e, l as (...a: unknown[]) => void);
   }
   return result!.value;
