@@ -13,7 +13,7 @@ import { STABLE_MS, type ConvergeReport } from "./converge";
 
 /**
  * Docker's update states after which a service's tasks no longer change by themselves ("" = never
- * updated). An array, not a Set: the Stacks provider serializes this module (docs/dynamic-providers.md, rule 1).
+ * updated). An array, not a Set: the Stacks provider serializes this module (docs/design/dynamic-providers.md, rule 1).
  */
 const SETTLED_UPDATE_STATES: readonly string[] = ["", "completed", "rollback_completed"];
 
