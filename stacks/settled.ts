@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The fast path of a redeploy that changed nothing. Deploy waits STABLE_MS for the same tasks to run
  * because a task that crashes right after a change is reported running for a moment. A deploy that
