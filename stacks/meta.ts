@@ -44,7 +44,7 @@ export interface StackMeta {
   readonly externalNetworks: readonly string[];
   /** Host access the stack declares it needs (`allow:`), exempt from the host-access rules. */
   readonly exceptions: readonly DeclaredException[];
-  /** Node labels the stack's data is pinned to; deploy labels one node for each (see pins.ts). */
+  /** Node labels the stack's data is pinned to; deploy labels one node for each (see placement-pins.ts). */
   readonly pins: readonly PinSpec[];
 }
 

@@ -1,7 +1,7 @@
 // @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Everything deploy checks against the cluster before it changes anything, beyond the lint:
- * where the services can run (placement.ts), which node holds each placement pin (pins.ts), and
+ * where the services can run (placement.ts), which node holds each placement pin (placement-pins.ts), and
  * whether the external secrets the stack names exist. Pure: deploy.ts reads the facts, calls this,
  * and either stops with every problem at once or carries out the pin actions it returns.
  */

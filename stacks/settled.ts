@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * The fast path of a redeploy that changed nothing. Deploy waits STABLE_MS for the same tasks to run
  * because a task that crashes right after a change is reported running for a moment. A deploy that
@@ -13,7 +14,7 @@ import { STABLE_MS, type ConvergeReport } from "./converge";
 
 /**
  * Docker's update states after which a service's tasks no longer change by themselves ("" = never
- * updated). An array, not a Set: the Stacks provider serializes this module (docs/dynamic-providers.md, rule 1).
+ * updated). An array, not a Set: the Stacks provider serializes this module (docs/design/dynamic-providers.md, rule 1).
  */
 const SETTLED_UPDATE_STATES: readonly string[] = ["", "completed", "rollback_completed"];
 

@@ -1,7 +1,7 @@
 /**
  * verify's view of every node's host: the firewall, its boot order, sshd and cloud-init, judged by
  * hostfw/probe.ts from what the node itself prints (never from a label), against the swarm's
- * current members. Pure: the probe output is collected by ./run.ts.
+ * current members. Pure: the probe output is collected by ./collect.ts.
  */
 import { allowList } from "../hostfw/rules";
 import { judgeHost, parseProbe } from "../hostfw/probe";

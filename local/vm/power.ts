@@ -2,7 +2,7 @@
  * Faults on whole VMs for `local shape` and the resilience tests: a power cut (qemu killed, the
  * disk kept), power back on (the same disk, seed and taps: the guest boots again as after an outage),
  * and freezing (qemu stopped with SIGSTOP: the guest's clock, network and disks stall, exactly a
- * stalled VM). The VM bed's own API (./bed.ts) creates and removes VMs; this only switches them.
+ * stalled VM). The VM bed's own API (./vm-bed.ts) creates and removes VMs; this only switches them.
  */
 import { isOurQemu, readPid, startVm } from "./qemu";
 import { macs, tapNames, vmBedNames } from "./plan";

@@ -2,7 +2,7 @@
  * Which of the project's modules the dynamic providers reach, computed from the code: starting at
  * the modules that define a provider, follow every import that survives compilation (TypeScript
  * drops imports used only as types, and so does what the serializer sees at run time). Each of
- * these modules is copied by value into Pulumi state (docs/dynamic-providers.md, rule 8), so it
+ * these modules is copied by value into Pulumi state (docs/design/dynamic-providers.md, rule 8), so it
  * carries the PROVIDER_CLOSURE_TAG header, and eslint.config.mjs applies the closure rules to it.
  */
 import * as fs from "fs";
