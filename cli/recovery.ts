@@ -7,6 +7,8 @@ import { redact } from "../transport/redact";
 import { keysFor } from "./bootstrap";
 import { backup } from "../recovery/backup";
 import { defaultKeyFile } from "../recovery/key-file";
+import { restore } from "../recovery/restore";
+import { formatActions } from "../bootstrap/actions";
 
 export interface BackupCommandOptions {
   readonly inventory: string;
@@ -28,6 +30,37 @@ export async function runBackupCommand(opts: BackupCommandOptions, print: (line:
   return result.archive;
 }
 
+export interface RestoreCommandOptions {
+  readonly inventory: string;
+  readonly from: string;
+  readonly identity?: string;
+  readonly keyFile?: string;
+  readonly unlockKeyFile?: string;
+  readonly yes?: boolean;
+  readonly force?: boolean;
+  readonly otherCluster?: boolean;
+}
+
+export async function runRestoreCommand(opts: RestoreCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<void> {
+  const inv = loadInventory(opts.inventory);
+  const privateKeyFor = keysFor(inv, opts.identity, `restore of ${opts.inventory}`);
+  const started = Date.now();
+  const result = await restore(inv, {
+    privateKeyFor,
+    archivePath: opts.from,
+    keyFile: opts.keyFile ?? defaultKeyFile(inv.cluster ?? "hcloud-swarm"),
+    ...(opts.unlockKeyFile ? { unlockKeyFile: opts.unlockKeyFile } : {}),
+    yes: opts.yes === true,
+    force: opts.force === true,
+    otherCluster: opts.otherCluster === true,
+    log: (l) => print(redact(l)),
+  });
+  for (const w of result.bootstrap.warnings) print(redact(`warning: ${w}`));
+  print(formatActions(result.bootstrap.actions));
+  print(result.bootstrap.nodeList);
+  print(`restored ${result.manifest.cluster} from the backup of ${result.manifest.createdAt} onto ${result.target} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 export function registerRecoveryCommands(program: Command): void {
   program
     .command("backup")
@@ -38,5 +71,19 @@ export function registerRecoveryCommands(program: Command): void {
     .option("--key-file <file>", "backup key, generated at the first backup (default .hcloud-swarm/backup-keys/<cluster>.key)")
     .action(async (opts: BackupCommandOptions) => {
       await runBackupCommand(opts);
+    });
+  program
+    .command("restore")
+    .description("Restore a backup onto a manager (dockerd stopped, swarm directory replaced, unlocked if locked, swarm init --force-new-cluster); the other nodes leave and rejoin through bootstrap. Asks first (or --yes).")
+    .requiredOption("--inventory <file>", "inventory JSON of the cluster")
+    .requiredOption("--from <archive>", "archive written by `hcloud-swarm backup`")
+    .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
+    .option("--key-file <file>", "backup key (default .hcloud-swarm/backup-keys/<cluster>.key)")
+    .option("--unlock-key-file <file>", "file (mode 0600) holding the swarm's unlock key, when the backup is of an autolocked swarm")
+    .option("--yes", "do not ask before replacing the swarm state")
+    .option("--force", "restore even though the swarm is running (its state is replaced by the backup's)")
+    .option("--other-cluster", "restore a backup whose manifest names another cluster")
+    .action(async (opts: RestoreCommandOptions) => {
+      await runRestoreCommand(opts);
     });
 }

@@ -14,6 +14,8 @@ import { sleep } from "../common/time";
 export const ENGINE_STOP_TIMEOUT_MS = 60_000;
 /** A restarted dockerd with swarm state answers within seconds; two minutes covers a slow disk replaying Raft. */
 export const ENGINE_START_TIMEOUT_MS = 120_000;
+/** One `docker info` while dockerd starts; longer than docker's ~20 s wait for its swarm component. */
+export const ENGINE_PROBE_TIMEOUT_MS = 30_000;
 /** Poll interval while waiting for dockerd to answer after a start. */
 const ENGINE_POLL_MS = 500;
 /** Where the argv and environment of a hand-started dockerd are kept between stop and start (the node's /run). */
@@ -64,7 +66,9 @@ export async function startEngine(s: SshSession, stopped: StoppedEngine): Promis
   else await s.run(START_RELAUNCH, { display: "start dockerd with its saved argv and environment" });
   const deadline = Date.now() + ENGINE_START_TIMEOUT_MS;
   for (;;) {
-    const r = await s.run("docker info --format '{{.Swarm.LocalNodeState}}'", { allowFailure: true, timeoutMs: 20_000 });
+    // A manager whose Raft state has no quorum (a restore, before --force-new-cluster) keeps the API
+    // waiting while its swarm component starts (docker's own ~20 s), so a slow answer is "not yet".
+    const r = await s.run("docker info --format '{{.Swarm.LocalNodeState}}'", { allowFailure: true, timeoutMs: ENGINE_PROBE_TIMEOUT_MS }).catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
     if (r.code === 0) return;
     if (Date.now() > deadline) throw new Error(`dockerd on ${s.node} did not answer within ${ENGINE_START_TIMEOUT_MS / 1000} s of its start: ${r.stderr.trim()}`);
     await sleep(ENGINE_POLL_MS);

@@ -15,16 +15,21 @@ export function defaultKeyFile(cluster: string): string {
   return path.join(".hcloud-swarm", "backup-keys", `${cluster}.key`);
 }
 
-/** Reads a key file, refusing one that others can read and one that is not a key. */
-export function readKeyFile(file: string): Buffer {
+/** Reads a file holding a secret, refusing one that others can read. */
+export function readSecretFile(file: string, what: string, hint: string): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch (err) {
-    throw new Error(`cannot read the backup key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pass the key file used at backup time with --key-file`);
+    throw new Error(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; ${hint}`);
   }
-  if ((st.mode & 0o077) !== 0) throw new Error(`the backup key ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${file}\``);
-  const text = fs.readFileSync(file, "utf8").trim();
+  if ((st.mode & 0o077) !== 0) throw new Error(`the ${what} ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${file}\``);
+  return fs.readFileSync(file, "utf8").trim();
+}
+
+/** Reads a key file, refusing one that others can read and one that is not a key. */
+export function readKeyFile(file: string): Buffer {
+  const text = readSecretFile(file, "backup key", "pass the key file used at backup time with --key-file");
   const key = text.startsWith(PREFIX) ? Buffer.from(text.slice(PREFIX.length), "base64") : Buffer.alloc(0);
   if (key.length !== KEY_BYTES) throw new Error(`${file} is not an hcloud-swarm backup key (expected one line "${PREFIX}<base64 of ${KEY_BYTES} bytes>")`);
   return key;

@@ -29,6 +29,8 @@ describe("backup and restore on the namespace bed", () => {
     if (run.code !== 0) throw new Error(run.out);
     // The user's state the backup must carry: a secret, an encrypted network, a service.
     await sh("manager-1", `printf s3cret | docker secret create app_password - && docker network create -d overlay --opt encrypted app_net && docker service create -d --name app --network app_net --secret app_password --endpoint-mode dnsrr --stop-signal KILL ${LOCAL_IMAGE} sleep 3600`);
+    // A freshly joined node's spec is still being written ("update out of sequence"): try again.
+    await sh("manager-1", "for i in $(seq 1 40); do docker node update --label-add app.data=here worker-1 && exit 0; sleep 0.25; done; exit 1");
   });
 
   it("backs up from a non-leader manager with dockerd stopped, and prints the archive's path last", async () => {
@@ -56,5 +58,69 @@ describe("backup and restore on the namespace bed", () => {
     // And the swarm is whole again: three reachable managers, all nodes ready.
     const status = await sh("manager-1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort");
     expect(status.split("\n").filter((l) => / Ready/.test(l))).toHaveLength(4);
+  });
+
+  const restoreArgs = (...extra: string[]) => ["restore", "--inventory", bed().inventoryPath, "--from", archive, "--key-file", keyFile(), ...extra];
+  const swarmFacts = () => sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}' && docker node ls --format '{{.Hostname}} {{.Status}}' | sort && docker service ls --format '{{.Name}}'");
+
+  it("refuses, changing nothing: a healthy swarm, a wrong key, a truncated archive, another cluster's backup", async () => {
+    const before = await swarmFacts();
+    const healthy = await hcloudSwarm(restoreArgs("--yes"));
+    expect(healthy.code).toBe(1);
+    expect(healthy.out).toMatch(/restore refused; nothing was changed:[\s\S]*the swarm is running: .*pass --force/);
+
+    const wrongKey = path.join(work(), "wrong.key");
+    fs.writeFileSync(wrongKey, `hcloud-swarm-backup-key-v1 ${Buffer.alloc(32, 7).toString("base64")}\n`, { mode: 0o600 });
+    const wrong = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", archive, "--key-file", wrongKey, "--yes", "--force"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(/was encrypted with another key \(key id [0-9a-f]{16}, the key file holds [0-9a-f]{16}\)/);
+
+    const cut = path.join(work(), "cut.hswb");
+    const bytes = fs.readFileSync(archive);
+    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+    const truncated = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", cut, "--key-file", keyFile(), "--yes", "--force"]);
+    expect(truncated.code).toBe(1);
+    expect(truncated.out).toMatch(new RegExp(`cut.hswb is truncated: ${bytes.length - 100} of ${bytes.length} bytes`));
+
+    // A real backup of "another cluster": the same nodes under another inventory name, taken by the CLI.
+    const otherInv = path.join(work(), "other-inventory.json");
+    fs.writeFileSync(otherInv, JSON.stringify({ ...bed().inventory, cluster: "elsewhere" }));
+    const other = await hcloudSwarm(["backup", "--inventory", otherInv, "--out", path.join(work(), "other"), "--key-file", keyFile()]);
+    expect(other.code).toBe(0);
+    const foreignArchive = other.out.trim().split("\n").pop() as string;
+    const foreign = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", foreignArchive, "--key-file", keyFile(), "--yes", "--force"]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.out).toMatch(/is a backup of cluster "elsewhere" \(swarm \w+\), but the inventory is cluster "[^"]+"; pass --other-cluster/);
+    expect(foreign.out).not.toMatch(/the swarm is running/);
+
+    expect(await swarmFacts()).toBe(before);
+  });
+
+  it("restores the backup after the swarm was wiped on every node: the secret, network and service are back, every node rejoined", async () => {
+    const clusterId = await sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}'");
+    await sh("manager-1", "printf later | docker secret create after_backup -");
+    for (const n of ["worker-1", "manager-3", "manager-2", "manager-1"]) await sh(n, "docker swarm leave --force");
+
+    const unconfirmed = await hcloudSwarm(restoreArgs());
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.out).toMatch(/not a terminal; pass --yes/);
+    expect(await sh("manager-1", "docker info --format '{{.Swarm.LocalNodeState}}'")).toBe("inactive");
+
+    const run = await hcloudSwarm(restoreArgs("--yes"));
+    if (run.code !== 0) throw new Error(`restore failed:\n${run.out}`);
+    expect(run.out).toMatch(/docker swarm init --force-new-cluster --advertise-addr/);
+    expect(run.out).toMatch(/restored .* in [\d.]+ s/);
+    const target = /\[(manager-\d)\] replaced/.exec(run.out)?.[1] as string;
+    expect(target).toBeDefined();
+    expect(await sh(target, "docker info --format '{{.Swarm.Cluster.ID}}'")).toBe(clusterId);
+    expect((await sh(target, "docker secret ls --format '{{.Name}}' | sort")).split("\n")).toEqual(["app_password"]);
+    expect(await sh(target, "docker network inspect app_net --format '{{index .Options \"encrypted\"}}'")).toBe("");
+    expect(await sh(target, "docker network inspect app_net --format '{{json .Options}}'")).toContain('"encrypted"');
+    expect(await sh(target, "docker service ls --format '{{.Name}}'")).toBe("app");
+    expect(await sh(target, "docker network inspect ingress --format '{{json .Options}}'")).toContain('"encrypted"');
+    // A label set outside the inventory (a placement pin) follows worker-1 to its new node entry.
+    expect(await sh(target, "docker node inspect worker-1 --format '{{index .Spec.Labels \"app.data\"}}'")).toBe("here");
+    const nodes = (await sh(target, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")).split("\n");
+    expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual(["manager-1 Ready manager", "manager-2 Ready manager", "manager-3 Ready manager", "worker-1 Ready"]);
   });
 });
