@@ -1,5 +1,5 @@
 /**
- * `hcloud-swarm backup` and `hcloud-swarm restore`: wiring only; the work is in recovery/.
+ * `hcloud-swarm backup`, `restore` and `recover`: wiring only; the work is in recovery/.
  */
 import { Command } from "commander";
 import { loadInventory } from "../inventory/inventory";
@@ -9,6 +9,7 @@ import { backup } from "../recovery/backup";
 import { defaultKeyFile } from "../recovery/key-file";
 import { restore } from "../recovery/restore";
 import { formatActions } from "../bootstrap/actions";
+import { recover } from "../recovery/recover";
 
 export interface BackupCommandOptions {
   readonly inventory: string;
@@ -61,6 +62,27 @@ export async function runRestoreCommand(opts: RestoreCommandOptions, print: (lin
   print(`restored ${result.manifest.cluster} from the backup of ${result.manifest.createdAt} onto ${result.target} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
+export interface RecoverCommandOptions {
+  readonly inventory: string;
+  readonly identity?: string;
+  readonly yes?: boolean;
+}
+
+/** Runs recover; exit 1 when the configured number of managers is not back at the end. */
+export async function runRecoverCommand(opts: RecoverCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<void> {
+  const inv = loadInventory(opts.inventory);
+  const privateKeyFor = keysFor(inv, opts.identity, `recover of ${opts.inventory}`);
+  const started = Date.now();
+  const result = await recover(inv, { privateKeyFor, yes: opts.yes === true, log: (l) => print(redact(l)) });
+  if (result.actions.length > 0) print(formatActions(result.actions));
+  print(result.nodeList);
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  if (result.managersReady < result.managersWanted) {
+    print(`recovered${result.forcedOn ? ` on ${result.forcedOn}` : ""} in ${secs} s, but only ${result.managersReady} of ${result.managersWanted} managers are ready: bring the others back with an empty swarm state (or replace them), then run recover again`);
+    process.exitCode = 1;
+  } else print(`${result.forcedOn ? `recovered on ${result.forcedOn}` : "nothing to force"}: ${result.managersReady} of ${result.managersWanted} managers ready, in ${secs} s`);
+}
+
 export function registerRecoveryCommands(program: Command): void {
   program
     .command("backup")
@@ -85,5 +107,14 @@ export function registerRecoveryCommands(program: Command): void {
     .option("--other-cluster", "restore a backup whose manifest names another cluster")
     .action(async (opts: RestoreCommandOptions) => {
       await runRestoreCommand(opts);
+    });
+  program
+    .command("recover")
+    .description("When most managers are lost: force a new cluster on the surviving manager with the newest Raft state (asks first, or --yes), remove the lost managers' entries and rejoin the reachable nodes; run again once lost managers are back or replaced. Exit 1 while managers are missing.")
+    .requiredOption("--inventory <file>", "inventory JSON of the cluster")
+    .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
+    .option("--yes", "do not ask before forcing a new cluster")
+    .action(async (opts: RecoverCommandOptions) => {
+      await runRecoverCommand(opts);
     });
 }

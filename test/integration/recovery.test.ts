@@ -28,7 +28,7 @@ describe("backup and restore on the namespace bed", () => {
     const run = await hcloudSwarm(["bootstrap", "--inventory", bed().inventoryPath]);
     if (run.code !== 0) throw new Error(run.out);
     // The user's state the backup must carry: a secret, an encrypted network, a service.
-    await sh("manager-1", `printf s3cret | docker secret create app_password - && docker network create -d overlay --opt encrypted app_net && docker service create -d --name app --network app_net --secret app_password --endpoint-mode dnsrr --stop-signal KILL ${LOCAL_IMAGE} sleep 3600`);
+    await sh("manager-1", `printf s3cret | docker secret create app_password - && docker network create -d overlay --opt encrypted app_net && docker service create -d --mode global --name app --network app_net --secret app_password --endpoint-mode dnsrr --stop-signal KILL ${LOCAL_IMAGE} sleep 3600`);
     // A freshly joined node's spec is still being written ("update out of sequence"): try again.
     await sh("manager-1", "for i in $(seq 1 40); do docker node update --label-add app.data=here worker-1 && exit 0; sleep 0.25; done; exit 1");
   });
@@ -122,5 +122,41 @@ describe("backup and restore on the namespace bed", () => {
     expect(await sh(target, "docker node inspect worker-1 --format '{{index .Spec.Labels \"app.data\"}}'")).toBe("here");
     const nodes = (await sh(target, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")).split("\n");
     expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual(["manager-1 Ready manager", "manager-2 Ready manager", "manager-3 Ready manager", "worker-1 Ready"]);
+  });
+
+  it("recovers when 2 of 3 managers are lost: forces a new cluster on the survivor, tasks keep running, the managers rejoin once replaced", async () => {
+    const nothing = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath, "--yes"]);
+    expect(nothing.code).toBe(0);
+    expect(nothing.out).toMatch(/the swarm has a leader .*no new cluster is forced[\s\S]*3 of 3 managers ready/);
+    // The worker's task (the global service has one on every node) must run on through the recovery.
+    // The survivor manager's own task was seen replaced during the recovery on the bed (lab notes), so it is not held to that here.
+    const containers = () => sh("worker-1", "docker ps -q | sort");
+    const running = await containers();
+    expect(running).toMatch(/^\w+$/);
+    await bed().powerOff("manager-2");
+    await bed().powerOff("manager-3");
+
+    const unconfirmed = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath]);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.out).toMatch(/manager-1: docker swarm init --force-new-cluster[\s\S]*not a terminal; pass --yes/);
+
+    const run = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath, "--yes"]);
+    expect(run.out).toMatch(/\[manager-1\] docker swarm init --force-new-cluster/);
+    expect(run.out).toMatch(/only 1 of 3 managers are ready/);
+    expect(run.code).toBe(1);
+    expect(await sh("manager-1", "docker service ls --format '{{.Name}}' && docker secret ls --format '{{.Name}}'")).toBe("app\napp_password");
+    expect(await containers()).toBe(running);
+
+    // The lost servers come back as replacements: same address and host key, empty swarm state.
+    for (const n of ["manager-2", "manager-3"]) {
+      await sh(n, "rm -rf /var/lib/docker/swarm");
+      await bed().powerOn(n);
+    }
+    const again = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath, "--yes"]);
+    if (again.code !== 0) throw new Error(again.out);
+    expect(again.out).toMatch(/3 of 3 managers ready/);
+    const nodes = (await sh("manager-1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")).split("\n");
+    expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual(["manager-1 Ready manager", "manager-2 Ready manager", "manager-3 Ready manager", "worker-1 Ready"]);
+    expect(await containers()).toBe(running);
   });
 });
