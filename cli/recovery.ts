@@ -1,5 +1,5 @@
 /**
- * `hcloud-swarm backup`, `restore` and `recover`: wiring only; the work is in recovery/.
+ * `hcloud-swarm backup`, `restore`, `recover` and `rotate`: wiring only; the work is in recovery/.
  */
 import { Command } from "commander";
 import { loadInventory } from "../inventory/inventory";
@@ -10,6 +10,7 @@ import { defaultKeyFile } from "../recovery/key-file";
 import { restore } from "../recovery/restore";
 import { formatActions } from "../bootstrap/actions";
 import { recover } from "../recovery/recover";
+import { rotate } from "../recovery/rotate";
 
 export interface BackupCommandOptions {
   readonly inventory: string;
@@ -83,6 +84,20 @@ export async function runRecoverCommand(opts: RecoverCommandOptions, print: (lin
   } else print(`${result.forcedOn ? `recovered on ${result.forcedOn}` : "nothing to force"}: ${result.managersReady} of ${result.managersWanted} managers ready, in ${secs} s`);
 }
 
+export interface RotateCommandOptions {
+  readonly inventory: string;
+  readonly identity?: string;
+  readonly joinTokens?: boolean;
+  readonly ca?: boolean;
+}
+
+export async function runRotateCommand(opts: RotateCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<void> {
+  if (!opts.joinTokens && !opts.ca) throw new Error("say what to rotate: --join-tokens, --ca, or both (--unlock-key comes with autolock, not built yet)");
+  const inv = loadInventory(opts.inventory);
+  const privateKeyFor = keysFor(inv, opts.identity, `rotate of ${opts.inventory}`);
+  for (const line of await rotate(inv, { privateKeyFor, joinTokens: opts.joinTokens === true, ca: opts.ca === true, log: (l) => print(redact(l)) })) print(line);
+}
+
 export function registerRecoveryCommands(program: Command): void {
   program
     .command("backup")
@@ -116,5 +131,15 @@ export function registerRecoveryCommands(program: Command): void {
     .option("--yes", "do not ask before forcing a new cluster")
     .action(async (opts: RecoverCommandOptions) => {
       await runRecoverCommand(opts);
+    });
+  program
+    .command("rotate")
+    .description("Rotate the swarm's join tokens and/or its CA (waits until every node has renewed its certificate); no secret is printed.")
+    .requiredOption("--inventory <file>", "inventory JSON of the cluster")
+    .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
+    .option("--join-tokens", "rotate the worker and manager join tokens (joined nodes are not affected)")
+    .option("--ca", "rotate the swarm CA and wait until every node has a certificate from the new root")
+    .action(async (opts: RotateCommandOptions) => {
+      await runRotateCommand(opts);
     });
 }

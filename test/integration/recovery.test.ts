@@ -159,4 +159,27 @@ describe("backup and restore on the namespace bed", () => {
     expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual(["manager-1 Ready manager", "manager-2 Ready manager", "manager-3 Ready manager", "worker-1 Ready"]);
     expect(await containers()).toBe(running);
   });
+
+  it("rotates the join tokens and the CA; every node renews onto the new root; asking for nothing is refused", async () => {
+    const none = await hcloudSwarm(["rotate", "--inventory", bed().inventoryPath]);
+    expect(none.code).toBe(1);
+    expect(none.out).toMatch(/say what to rotate: --join-tokens, --ca/);
+    const tokens = () => sh("manager-1", "docker swarm join-token -q worker && docker swarm join-token -q manager");
+    const root = () => sh("manager-1", "docker info --format '{{.Swarm.Cluster.TLSInfo.TrustRoot}}'");
+    const [tokensBefore, rootBefore] = [await tokens(), await root()];
+    const run = await hcloudSwarm(["rotate", "--inventory", bed().inventoryPath, "--join-tokens", "--ca"]);
+    if (run.code !== 0) throw new Error(run.out);
+    const tokensAfter = await tokens();
+    const [w0, m0] = tokensBefore.split("\n");
+    const [w1, m1] = tokensAfter.split("\n");
+    expect(w1).not.toBe(w0);
+    expect(m1).not.toBe(m0);
+    // No token reached the output.
+    for (const t of [w0, m0, w1, m1]) expect(run.out).not.toContain(t);
+    const rootAfter = await root();
+    expect(rootAfter).not.toBe(rootBefore);
+    expect(run.out).toMatch(/all 4 nodes renewed their certificates onto the new root/);
+    const roots = (await sh("manager-2", "docker node inspect $(docker node ls -q) --format '{{json .Description.TLSInfo.TrustRoot}}'")).split("\n");
+    expect(roots.map((r) => (JSON.parse(r) as string).trim())).toEqual([rootAfter, rootAfter, rootAfter, rootAfter]);
+  });
 });
