@@ -90,7 +90,8 @@ export async function recover(inv: Inventory, opts: RecoverOptions): Promise<Rec
     } else nodeList = (await s.run("docker node ls")).stdout.trimEnd();
     const after = matchMembers(inv, await readMembers(s));
     const managersWanted = inv.nodes.filter((n) => n.role === "manager").length;
-    const managersReady = inv.nodes.filter((n) => n.role === "manager" && after.get(n.name)?.status === "ready" && after.get(n.name)?.role === "manager").length;
+    // Docker marks a silent node down only after its heartbeats lapse, so "ready" also needs an answer over SSH now.
+    const managersReady = inv.nodes.filter((n) => n.role === "manager" && sessions.open.has(n.name) && after.get(n.name)?.status === "ready" && after.get(n.name)?.role === "manager").length;
     return { ...(forcedOn ? { forcedOn } : {}), actions, managersReady, managersWanted, nodeList };
   } finally {
     sessions.closeAll();
