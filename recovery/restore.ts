@@ -24,7 +24,7 @@ import { startEngine, stopEngine } from "./engine";
 import { openSessions } from "./sessions";
 import { confirm } from "./confirm";
 
-/** Unpacking a few MB of swarm state; a minute means the node is in trouble. */
+/** Unpacking the swarm state (64 MB WAL segments, mostly zeros); a minute means the node is in trouble. */
 export const UNPACK_TIMEOUT_MS = 60_000;
 /** `swarm init --force-new-cluster` rewrites the Raft membership and starts the control plane. */
 export const FORCE_NEW_CLUSTER_TIMEOUT_MS = 120_000;

@@ -9,9 +9,21 @@ import { parseSwarmInfo } from "../bootstrap/swarm-state";
 import { SWARM_INFO } from "../bootstrap/swarm-ops";
 import { onLeader } from "../swarm/leader";
 import { openSessions } from "./sessions";
+import type { SshSession } from "../transport/ssh";
 
 /** A CA rotation waits for every node to renew its certificate and then for the old root to go: minutes on a big or slow swarm. */
 export const CA_ROTATION_TIMEOUT_MS = 600_000;
+
+/** A leader change in the middle of a rotation fails it with "node lost leader status"; the rotation is simply asked for again. */
+export const ROTATE_RETRIES = 3;
+
+async function rotateOnLeader(s: SshSession, command: string, display: string, timeoutMs?: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await onLeader(s, command, { display, allowFailure: true, ...(timeoutMs ? { timeoutMs } : {}) });
+    if (r.code === 0) return;
+    if (attempt >= ROTATE_RETRIES || !/lost leader status/i.test(r.stderr)) throw new Error(`${display} failed on ${s.node} (exit ${r.code}): ${r.stderr.trim()}`);
+  }
+}
 
 export interface RotateOptions {
   readonly privateKeyFor: (n: InventoryNode) => string;
@@ -39,13 +51,13 @@ export async function rotate(inv: Inventory, opts: RotateOptions): Promise<strin
     const done: string[] = [];
     if (opts.joinTokens) {
       // -q prints the new token; it goes to /dev/null on the manager and never reaches this machine.
-      await onLeader(s, "docker swarm join-token --rotate -q worker >/dev/null && docker swarm join-token --rotate -q manager >/dev/null", { display: "docker swarm join-token --rotate worker and manager" });
+      await rotateOnLeader(s, "docker swarm join-token --rotate -q worker >/dev/null && docker swarm join-token --rotate -q manager >/dev/null", "docker swarm join-token --rotate worker and manager");
       done.push(`rotated the worker and manager join tokens on ${entry.name} (joined nodes are not affected)`);
     }
     if (opts.ca) {
       opts.log(`[${entry.name}] rotating the swarm CA; waiting until every node has renewed its certificate`);
       const before = (await s.run("docker info --format '{{.Swarm.Cluster.TLSInfo.TrustRoot}}'")).stdout.trim();
-      await onLeader(s, "docker swarm ca --rotate --quiet >/dev/null", { timeoutMs: CA_ROTATION_TIMEOUT_MS });
+      await rotateOnLeader(s, "docker swarm ca --rotate --quiet >/dev/null", "docker swarm ca --rotate", CA_ROTATION_TIMEOUT_MS);
       const root = (await s.run("docker info --format '{{.Swarm.Cluster.TLSInfo.TrustRoot}}'")).stdout.trim();
       const issuers = (await onLeader(s, "docker node inspect $(docker node ls -q) --format '{{.Description.Hostname}} {{json .Description.TLSInfo.TrustRoot}}'")).stdout.trim().split("\n");
       // Each line: hostname, then the node's trust root as a JSON string (PEM with its newlines).

@@ -99,7 +99,11 @@ describe("backup and restore on the namespace bed", () => {
   it("restores the backup after the swarm was wiped on every node: the secret, network and service are back, every node rejoined", async () => {
     const clusterId = await sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}'");
     await sh("manager-1", "printf later | docker secret create after_backup -");
-    for (const n of ["worker-1", "manager-3", "manager-2", "manager-1"]) await sh(n, "docker swarm leave --force");
+    // The disaster: every node leaves. A manager's leave can time out inside docker while the
+    // others go ("context deadline exceeded" under load); it is repeated until the node is out.
+    for (const n of ["worker-1", "manager-3", "manager-2", "manager-1"]) {
+      await sh(n, `for i in 1 2 3 4 5; do docker swarm leave --force >/dev/null 2>&1; [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] && exit 0; sleep 1; done; exit 1`);
+    }
 
     const unconfirmed = await hcloudSwarm(restoreArgs());
     expect(unconfirmed.code).toBe(1);
