@@ -3,6 +3,7 @@ import { registerLocal } from "./local";
 import { registerBootstrapCommand } from "./bootstrap";
 import { registerStackCommands } from "./stack";
 import { registerVerifyCommand } from "./verify";
+import { registerRecoveryCommands } from "./recovery";
 import { packageVersion } from "./version";
 
 /** Builds the `hcloud-swarm` command tree. Each command family lives in its own module. */
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerBootstrapCommand(program);
   registerStackCommands(program);
   registerVerifyCommand(program);
+  registerRecoveryCommands(program);
   return program;
 }
 

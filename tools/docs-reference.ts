@@ -67,7 +67,7 @@ export function cliReference(program: Command = buildProgram()): string {
   return out.join("\n").trimEnd();
 }
 
-const SHIPPED = ["common", "transport", "hostfw", "inventory", "swarm", "infra", "bootstrap", "stacks", "verify", "local", "cli", "rehearse"];
+const SHIPPED = ["common", "transport", "hostfw", "inventory", "swarm", "infra", "bootstrap", "stacks", "verify", "recovery", "local", "cli", "rehearse"];
 
 /** Every named timeout, wait and poll interval in the shipped rooms, with the comment that says why. */
 export function timeoutsReference(root: string = ROOT): string {

@@ -1,0 +1,189 @@
+/**
+ * backup and restore through the CLI on one namespace bed (3 managers, 1 worker), in sequence:
+ * back up from a non-leader with dockerd really stopped and restarted; then the refusals (a healthy
+ * swarm, a wrong key, a truncated archive, another cluster's backup); then a restore after the
+ * swarm was wiped on every node, and the state (a secret, a service, an encrypted network) is back.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { hcloudSwarm } from "../support/cli";
+
+jest.setTimeout(300_000);
+const bed = useTestbed({ name: "recovery", nodes: 4, managers: 3 });
+const work = () => path.join(bed().dir, "recovery-test");
+const keyFile = () => path.join(work(), "backup.key");
+
+async function sh(node: string, script: string): Promise<string> {
+  const r = await bed().exec(node, script);
+  if (r.code !== 0) throw new Error(`${script} on ${node} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+let archive = "";
+
+describe("backup and restore on the namespace bed", () => {
+  beforeAll(async () => {
+    fs.rmSync(work(), { recursive: true, force: true });
+    const run = await hcloudSwarm(["bootstrap", "--inventory", bed().inventoryPath]);
+    if (run.code !== 0) throw new Error(run.out);
+    // The user's state the backup must carry: a secret, an encrypted network, a service.
+    await sh("manager-1", `printf s3cret | docker secret create app_password - && docker network create -d overlay --opt encrypted app_net && docker service create -d --mode global --name app --network app_net --secret app_password --endpoint-mode dnsrr --stop-signal KILL ${LOCAL_IMAGE} sleep 3600`);
+    // A freshly joined node's spec is still being written ("update out of sequence"): try again.
+    await sh("manager-1", "for i in $(seq 1 40); do docker node update --label-add app.data=here worker-1 && exit 0; sleep 0.25; done; exit 1");
+  });
+
+  it("backs up from a non-leader manager with dockerd stopped, and prints the archive's path last", async () => {
+    const leader = await sh("manager-1", "docker node ls --filter role=manager --format '{{.Hostname}} {{.ManagerStatus}}' | sed -n 's/ Leader$//p'");
+    const dockerdBefore = new Map(["manager-1", "manager-2", "manager-3"].map((n) => [n, bed().processes(n).dockerd]));
+    const run = await hcloudSwarm(["backup", "--inventory", bed().inventoryPath, "--out", path.join(work(), "out"), "--key-file", keyFile()]);
+    expect(run.code).toBe(0);
+    const lines = run.out.trim().split("\n");
+    archive = lines[lines.length - 1];
+    expect(archive).toMatch(/^\/.*\.hswb$/);
+    expect(fs.statSync(archive).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(keyFile()).mode & 0o777).toBe(0o600);
+    const source = /\[(manager-\d)\] stopping dockerd/.exec(run.out)?.[1];
+    expect(source).toBeDefined();
+    expect(source).not.toBe(leader);
+    expect(run.out).not.toMatch(/cluster pauses|no quorum/);
+    // The engine really was stopped and started again: a new dockerd process on the source.
+    expect(bed().processes(source as string).dockerd).toBeDefined();
+    expect(bed().processes(source as string).dockerd).not.toBe(dockerdBefore.get(source as string));
+    expect(bed().processes(leader).dockerd).toBe(dockerdBefore.get(leader));
+    // Encrypted at rest: not a byte of the Raft files' names or the tar header in clear.
+    const bytes = fs.readFileSync(archive);
+    expect(bytes.includes(Buffer.from("swarm/raft"))).toBe(false);
+    expect(bytes.includes(Buffer.from([0x1f, 0x8b, 0x08]))).toBe(false);
+    // And the swarm is whole again: three reachable managers, all nodes ready.
+    const status = await sh("manager-1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort");
+    expect(status.split("\n").filter((l) => / Ready/.test(l))).toHaveLength(4);
+  });
+
+  const restoreArgs = (...extra: string[]) => ["restore", "--inventory", bed().inventoryPath, "--from", archive, "--key-file", keyFile(), ...extra];
+  const swarmFacts = () => sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}' && docker node ls --format '{{.Hostname}} {{.Status}}' | sort && docker service ls --format '{{.Name}}'");
+
+  it("refuses, changing nothing: a healthy swarm, a wrong key, a truncated archive, another cluster's backup", async () => {
+    const before = await swarmFacts();
+    const healthy = await hcloudSwarm(restoreArgs("--yes"));
+    expect(healthy.code).toBe(1);
+    expect(healthy.out).toMatch(/restore refused; nothing was changed:[\s\S]*the swarm is running: .*pass --force/);
+
+    const wrongKey = path.join(work(), "wrong.key");
+    fs.writeFileSync(wrongKey, `hcloud-swarm-backup-key-v1 ${Buffer.alloc(32, 7).toString("base64")}\n`, { mode: 0o600 });
+    const wrong = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", archive, "--key-file", wrongKey, "--yes", "--force"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(/was encrypted with another key \(key id [0-9a-f]{16}, the key file holds [0-9a-f]{16}\)/);
+
+    const cut = path.join(work(), "cut.hswb");
+    const bytes = fs.readFileSync(archive);
+    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+    const truncated = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", cut, "--key-file", keyFile(), "--yes", "--force"]);
+    expect(truncated.code).toBe(1);
+    expect(truncated.out).toMatch(new RegExp(`cut.hswb is truncated: ${bytes.length - 100} of ${bytes.length} bytes`));
+
+    // A real backup of "another cluster": the same nodes under another inventory name, taken by the CLI.
+    const otherInv = path.join(work(), "other-inventory.json");
+    fs.writeFileSync(otherInv, JSON.stringify({ ...bed().inventory, cluster: "elsewhere" }));
+    const other = await hcloudSwarm(["backup", "--inventory", otherInv, "--out", path.join(work(), "other"), "--key-file", keyFile()]);
+    expect(other.code).toBe(0);
+    const foreignArchive = other.out.trim().split("\n").pop() as string;
+    const foreign = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", foreignArchive, "--key-file", keyFile(), "--yes", "--force"]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.out).toMatch(/is a backup of cluster "elsewhere" \(swarm \w+\), but the inventory is cluster "[^"]+"; pass --other-cluster/);
+    expect(foreign.out).not.toMatch(/the swarm is running/);
+
+    expect(await swarmFacts()).toBe(before);
+  });
+
+  it("restores the backup after the swarm was wiped on every node: the secret, network and service are back, every node rejoined", async () => {
+    const clusterId = await sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}'");
+    await sh("manager-1", "printf later | docker secret create after_backup -");
+    // The disaster: every node leaves. A manager's leave can time out inside docker while the
+    // others go ("context deadline exceeded" under load); it is repeated until the node is out.
+    for (const n of ["worker-1", "manager-3", "manager-2", "manager-1"]) {
+      await sh(n, `for i in 1 2 3 4 5; do docker swarm leave --force >/dev/null 2>&1; [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] && exit 0; sleep 1; done; exit 1`);
+    }
+
+    const unconfirmed = await hcloudSwarm(restoreArgs());
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.out).toMatch(/not a terminal; pass --yes/);
+    expect(await sh("manager-1", "docker info --format '{{.Swarm.LocalNodeState}}'")).toBe("inactive");
+
+    const run = await hcloudSwarm(restoreArgs("--yes"));
+    if (run.code !== 0) throw new Error(`restore failed:\n${run.out}`);
+    expect(run.out).toMatch(/docker swarm init --force-new-cluster --advertise-addr/);
+    expect(run.out).toMatch(/restored .* in [\d.]+ s/);
+    const target = /\[(manager-\d)\] replaced/.exec(run.out)?.[1] as string;
+    expect(target).toBeDefined();
+    expect(await sh(target, "docker info --format '{{.Swarm.Cluster.ID}}'")).toBe(clusterId);
+    expect((await sh(target, "docker secret ls --format '{{.Name}}' | sort")).split("\n")).toEqual(["app_password"]);
+    expect(await sh(target, "docker network inspect app_net --format '{{index .Options \"encrypted\"}}'")).toBe("");
+    expect(await sh(target, "docker network inspect app_net --format '{{json .Options}}'")).toContain('"encrypted"');
+    expect(await sh(target, "docker service ls --format '{{.Name}}'")).toBe("app");
+    expect(await sh(target, "docker network inspect ingress --format '{{json .Options}}'")).toContain('"encrypted"');
+    // A label set outside the inventory (a placement pin) follows worker-1 to its new node entry.
+    expect(await sh(target, "docker node inspect worker-1 --format '{{index .Spec.Labels \"app.data\"}}'")).toBe("here");
+    const nodes = (await sh(target, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")).split("\n");
+    expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual(["manager-1 Ready manager", "manager-2 Ready manager", "manager-3 Ready manager", "worker-1 Ready"]);
+  });
+
+  it("recovers when 2 of 3 managers are lost: forces a new cluster on the survivor, tasks keep running, the managers rejoin once replaced", async () => {
+    const nothing = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath, "--yes"]);
+    expect(nothing.code).toBe(0);
+    expect(nothing.out).toMatch(/the swarm has a leader .*no new cluster is forced[\s\S]*3 of 3 managers ready/);
+    // The worker's task (the global service has one on every node) must run on through the recovery.
+    // The survivor manager's own task was seen replaced during the recovery on the bed (lab notes), so it is not held to that here.
+    const containers = () => sh("worker-1", "docker ps -q | sort");
+    const running = await containers();
+    expect(running).toMatch(/^\w+$/);
+    await bed().powerOff("manager-2");
+    await bed().powerOff("manager-3");
+
+    const unconfirmed = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath]);
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.out).toMatch(/manager-1: docker swarm init --force-new-cluster[\s\S]*not a terminal; pass --yes/);
+
+    const run = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath, "--yes"]);
+    expect(run.out).toMatch(/\[manager-1\] docker swarm init --force-new-cluster/);
+    expect(run.out).toMatch(/only 1 of 3 managers are ready/);
+    expect(run.code).toBe(1);
+    expect(await sh("manager-1", "docker service ls --format '{{.Name}}' && docker secret ls --format '{{.Name}}'")).toBe("app\napp_password");
+    expect(await containers()).toBe(running);
+
+    // The lost servers come back as replacements: same address and host key, empty swarm state.
+    for (const n of ["manager-2", "manager-3"]) {
+      await sh(n, "rm -rf /var/lib/docker/swarm");
+      await bed().powerOn(n);
+    }
+    const again = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath, "--yes"]);
+    if (again.code !== 0) throw new Error(again.out);
+    expect(again.out).toMatch(/3 of 3 managers ready/);
+    const nodes = (await sh("manager-1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")).split("\n");
+    expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual(["manager-1 Ready manager", "manager-2 Ready manager", "manager-3 Ready manager", "worker-1 Ready"]);
+    expect(await containers()).toBe(running);
+  });
+
+  it("rotates the join tokens and the CA; every node renews onto the new root; asking for nothing is refused", async () => {
+    const none = await hcloudSwarm(["rotate", "--inventory", bed().inventoryPath]);
+    expect(none.code).toBe(1);
+    expect(none.out).toMatch(/say what to rotate: --join-tokens, --ca/);
+    const tokens = () => sh("manager-1", "docker swarm join-token -q worker && docker swarm join-token -q manager");
+    const root = () => sh("manager-1", "docker info --format '{{.Swarm.Cluster.TLSInfo.TrustRoot}}'");
+    const [tokensBefore, rootBefore] = [await tokens(), await root()];
+    const run = await hcloudSwarm(["rotate", "--inventory", bed().inventoryPath, "--join-tokens", "--ca"]);
+    if (run.code !== 0) throw new Error(run.out);
+    const tokensAfter = await tokens();
+    const [w0, m0] = tokensBefore.split("\n");
+    const [w1, m1] = tokensAfter.split("\n");
+    expect(w1).not.toBe(w0);
+    expect(m1).not.toBe(m0);
+    // No token reached the output.
+    for (const t of [w0, m0, w1, m1]) expect(run.out).not.toContain(t);
+    const rootAfter = await root();
+    expect(rootAfter).not.toBe(rootBefore);
+    expect(run.out).toMatch(/all 4 nodes renewed their certificates onto the new root/);
+    const roots = (await sh("manager-2", "docker node inspect $(docker node ls -q) --format '{{json .Description.TLSInfo.TrustRoot}}'")).split("\n");
+    expect(roots.map((r) => (JSON.parse(r) as string).trim())).toEqual([rootAfter, rootAfter, rootAfter, rootAfter]);
+  });
+});
