@@ -7,7 +7,10 @@
  *
  * Each member carries the label LABEL_FIREWALL, the hash of the list it enforces, so members that
  * are in step are not contacted: a run that changes nothing costs no connection here. A member that
- * is not in step gets one short command (the firewall script on stdin), all in parallel. Members
+ * is not in step gets one idempotent command (applyFirewall: the firewall script on stdin), all
+ * members in one parallel wave over the sessions the run already holds (new ones are opened in
+ * the same wave). The labels are not written here: they are collected in the context and the run
+ * writes them with its other labels in one command (swarm/label-batch), off the joins' path. Members
  * outside the inventory (the Pulumi provider only knows the managers) are reached through their
  * SSH bookkeeping labels, with the host key pinned when they joined.
  */
@@ -19,7 +22,7 @@ import { FirewallMode, firewallScript, parseAllowLine } from "../hostfw/script";
 import { redact } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
-import { addLabels } from "../swarm/node-update";
+import { addLabelsBatch } from "../swarm/label-batch";
 import { readMembers } from "./swarm-ops";
 import type { SwarmMember } from "./swarm-state";
 
@@ -27,6 +30,12 @@ import type { SwarmMember } from "./swarm-state";
 export const FIREWALL_COMMAND_TIMEOUT_MS = 30_000;
 /** A ready member answers SSH at once; one that does not within this is reported, not waited for. */
 export const FIREWALL_SSH_WAIT_MS = 20_000;
+/**
+ * Members updated at once: the whole wave of a 1+16 cluster and more. Each costs the client one SSH
+ * handshake at most (sessions the run holds are reused) and each member a few iptables calls of
+ * its own; adding a node must not cost a round trip more per 8 members (issue 24).
+ */
+export const FIREWALL_WAVE_CONCURRENCY = 64;
 
 /** What a bootstrap run (./run Run) offers: sessions it holds, the key, logging, actions, problems. */
 export interface AllowListRun {
@@ -34,6 +43,8 @@ export interface AllowListRun {
   readonly problems: string[];
   readonly warnings: string[];
   readonly o: { readonly privateKeyFor: (node: InventoryNode) => string; readonly trace?: (line: string) => void };
+  /** Takes a session opened for the run into `sessions`, or closes it when the run is already over. */
+  keep(key: string, s: SshSession): void;
   log(line: string): void;
   act(a: Action): void;
 }
@@ -46,14 +57,25 @@ export interface AllowListContext {
   readonly inv: Inventory;
   /** Node whose key opens members outside the inventory (every node shares the deploy key). */
   readonly keyNode: InventoryNode;
-  /** Bounds parallel sessions (the run's limiter). */
+  /** Bounds the firewall wave (FIREWALL_WAVE_CONCURRENCY). */
   readonly gate: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Firewall labels to record once the run's changes are done, by member ID (see recordLabels). */
+  readonly labels: FirewallLabels;
+  /** Sessions being opened, by target key (see openAdmissionSessions). */
+  readonly opening: Map<string, Promise<SshSession>>;
 }
+
+/** LABEL_FIREWALL values to write, by swarm node ID, with the member's name for messages. */
+export type FirewallLabels = Map<string, { readonly name: string; readonly hash: string }>;
 
 /** Lists a run already saw enforced, by session key, so a later step does not ask again. */
 export type Enforced = Map<string, readonly string[]>;
 
-/** Runs the firewall script on a node: one command, the script on stdin; returns the list it enforces now. */
+/**
+ * The one remote command per member: runs the firewall script (hostfw/script.ts, on stdin) on a
+ * node, which brings its rules to `mode addresses` and is idempotent; returns the list it enforces
+ * now. Every caller sends it to all its targets in one parallel wave.
+ */
 export async function applyFirewall(s: SshSession, mode: FirewallMode, addresses: readonly string[]): Promise<{ before: string[]; after: string[] }> {
   const r = await s.run(`sh -s -- ${mode} ${addresses.map(shellQuote).join(" ")}`.trimEnd(), { stdin: firewallScript(), timeoutMs: FIREWALL_COMMAND_TIMEOUT_MS });
   const after = parseAllowLine(r.stdout);
@@ -79,7 +101,7 @@ interface Target {
 }
 
 /** How to reach each member: its inventory node, else its SSH bookkeeping labels. */
-function targetsOf(ctx: AllowListContext, members: readonly SwarmMember[]): Target[] {
+function targetsOf(ctx: AllowListContext, members: readonly SwarmMember[], quiet = false): Target[] {
   const byId = new Map([...matchMembers(ctx.inv, members).entries()].map(([name, m]) => [m.id, ctx.inv.nodes.find((n) => n.name === name) as InventoryNode]));
   const out: Target[] = [];
   for (const m of members) {
@@ -90,17 +112,43 @@ function targetsOf(ctx: AllowListContext, members: readonly SwarmMember[]): Targ
     }
     const t = departedTarget(m);
     if (t) out.push({ key: `member:${m.id}`, name: t.name, reach: t, keyNode: ctx.keyNode, member: m });
-    else ctx.run.warnings.push(`${m.hostname || m.id} is in the swarm but neither in the inventory nor labelled with its SSH address: its host firewall cannot be kept in step, so it may drop swarm traffic from new nodes`);
+    else if (!quiet) ctx.run.warnings.push(`${m.hostname || m.id} is in the swarm but neither in the inventory nor labelled with its SSH address: its host firewall cannot be kept in step, so it may drop swarm traffic from new nodes`);
   }
   return out;
 }
 
+/** The run's session to a target: one it holds, one being opened (a failure there is this call's failure), else a new one. */
 async function session(ctx: AllowListContext, t: Target): Promise<SshSession> {
   const open = ctx.run.sessions.get(t.key);
   if (open?.isOpen()) return open;
-  const s = await waitForSsh(t.reach, ctx.run.o.privateKeyFor(t.keyNode), { log: (l) => ctx.run.log(l), trace: ctx.run.o.trace, timeoutMs: FIREWALL_SSH_WAIT_MS });
-  ctx.run.sessions.set(t.key, s);
-  return s;
+  const pending = ctx.opening.get(t.key);
+  if (pending) {
+    const s = await pending;
+    if (s.isOpen()) return s;
+  }
+  const p = waitForSsh(t.reach, ctx.run.o.privateKeyFor(t.keyNode), { log: (l) => ctx.run.log(l), trace: ctx.run.o.trace, timeoutMs: FIREWALL_SSH_WAIT_MS }).then((s) => {
+    ctx.run.keep(t.key, s);
+    return s;
+  });
+  ctx.opening.set(t.key, p);
+  return p;
+}
+
+/** Members to update before `wanted` joins: those whose label does not show that list enforced. */
+function admissionTargets(ctx: AllowListContext, members: readonly SwarmMember[], wanted: readonly string[], quiet = false): Target[] {
+  const hash = allowListHash(wanted);
+  return targetsOf(ctx, members, quiet).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash);
+}
+
+/**
+ * Starts opening sessions to the members admitJoiners will reach if `candidates` join, while the
+ * run is still inspecting the candidates: adding a node then waits for one wave of handshakes that
+ * overlaps the inspection, not for a wave after it. A failure shows when admitJoiners uses the session.
+ */
+export function openAdmissionSessions(ctx: AllowListContext, members: readonly SwarmMember[], candidates: readonly InventoryNode[]): void {
+  if (candidates.length === 0) return;
+  const wanted = allowList([...members.map((m) => m.addr), ...candidates.map((n) => n.advertiseAddress)]).addresses;
+  for (const t of admissionTargets(ctx, members, wanted, true)) if (t.member?.status === "ready") session(ctx, t).catch(() => undefined);
 }
 
 function describeChange(before: readonly string[], after: readonly string[]): string {
@@ -116,7 +164,6 @@ function describeChange(before: readonly string[], after: readonly string[]): st
  * and a re-run finishes), members that are down are warnings.
  */
 async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: FirewallMode, addresses: readonly string[], enforced: Enforced): Promise<void> {
-  const labels: Array<{ id: string; name: string; hash: string }> = [];
   await Promise.all(
     targets.map((t) =>
       ctx.gate(async () => {
@@ -136,14 +183,42 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
           const { before, after } = await applyFirewall(s, mode, addresses);
           enforced.set(t.key, after);
           ctx.run.act({ node: t.name, kind: "firewall", detail: describeChange(before, after) });
-          if (t.member && t.member.labels[LABEL_FIREWALL] !== allowListHash(after)) labels.push({ id: t.member.id, name: t.name, hash: allowListHash(after) });
+          if (t.member) noteLabel(ctx, t.member, t.name, after);
         } catch (err) {
           ctx.run.problems.push(`the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`);
         }
       }),
     ),
   );
-  await Promise.all(labels.map((l) => ctx.gate(() => addLabels(ctx.manager, l.id, { [LABEL_FIREWALL]: l.hash }).catch((err: Error) => ctx.run.warnings.push(`could not record the firewall label on ${l.name}: ${redact(err.message)}`)))));
+}
+
+/** Remembers the label a member should carry for the list it enforces (dropped when it already does). */
+function noteLabel(ctx: AllowListContext, member: SwarmMember, name: string, enforcedList: readonly string[]): void {
+  const hash = allowListHash(enforcedList);
+  if (member.labels[LABEL_FIREWALL] === hash) ctx.labels.delete(member.id);
+  else ctx.labels.set(member.id, { name, hash });
+}
+
+/**
+ * Writes the collected firewall labels, together with `extra` label updates of the run, in one
+ * command (swarm/label-batch). A label that could not be written only costs the next run a
+ * firewall command: it is a warning. Failures of `extra` updates are returned, by node ID.
+ */
+export async function recordLabels(ctx: AllowListContext, extra: ReadonlyArray<{ readonly id: string; readonly labels: Readonly<Record<string, string>> }> = []): Promise<Record<string, string>> {
+  const byId: Record<string, Record<string, string>> = {};
+  for (const u of extra) byId[u.id] = { ...u.labels };
+  for (const [id, l] of ctx.labels) byId[id] = { ...(byId[id] ?? {}), [LABEL_FIREWALL]: l.hash };
+  const failed: Record<string, string> = {};
+  if (Object.keys(byId).length === 0) return failed;
+  const outcomes = await addLabelsBatch(ctx.manager, Object.entries(byId).map(([id, labels]) => ({ id, labels })));
+  for (const o of outcomes) {
+    if (o.error === undefined) continue;
+    const fw = ctx.labels.get(o.id);
+    if (fw) ctx.run.warnings.push(`could not record the firewall label on ${fw.name}: ${redact(o.error)}`);
+    if (extra.some((u) => u.id === o.id)) failed[o.id] = o.error;
+  }
+  ctx.labels.clear();
+  return failed;
 }
 
 /** Before joins: members and joiners all accept the members' and the joiners' addresses. */
@@ -151,8 +226,7 @@ export async function admitJoiners(ctx: AllowListContext, members: readonly Swar
   const enforced: Enforced = new Map();
   if (joiners.length === 0) return enforced;
   const wanted = allowList([...memberAddresses(ctx, members), ...joiners.map((n) => n.advertiseAddress)]).addresses;
-  const hash = allowListHash(wanted);
-  const targets = targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash);
+  const targets = admissionTargets(ctx, members, wanted);
   for (const n of joiners) if (!targets.some((t) => t.key === n.name)) targets.push({ key: n.name, name: n.name, reach: n, keyNode: n });
   await enforce(ctx, targets, "add", wanted, enforced);
   return enforced;
@@ -163,8 +237,8 @@ export async function admitJoiners(ctx: AllowListContext, members: readonly Swar
  * run) also drops every other address; otherwise addresses are only added, so that a join running
  * beside this one (the Pulumi provider adds nodes in parallel) is never undone.
  */
-export async function settleAllowLists(ctx: AllowListContext, exact: boolean, enforced: Enforced = new Map()): Promise<void> {
-  const members = await readMembers(ctx.manager);
+export async function settleAllowLists(ctx: AllowListContext, exact: boolean, enforced: Enforced = new Map(), current?: readonly SwarmMember[]): Promise<void> {
+  const members = current ?? (await readMembers(ctx.manager));
   const wanted = memberAddresses(ctx, members);
   const hash = allowListHash(wanted);
   const done = (t: Target): boolean => {
@@ -175,8 +249,7 @@ export async function settleAllowLists(ctx: AllowListContext, exact: boolean, en
   const targets = targetsOf(ctx, members);
   await enforce(ctx, targets.filter((t) => !done(t)), exact ? "set" : "add", wanted, enforced);
   // Members that needed nothing new but whose label is missing or stale (e.g. joined this run).
-  const stale = targets.filter((t) => done(t) && t.member && enforced.has(t.key) && t.member.labels[LABEL_FIREWALL] !== allowListHash(enforced.get(t.key) ?? []));
-  await Promise.all(stale.map((t) => ctx.gate(() => addLabels(ctx.manager, (t.member as SwarmMember).id, { [LABEL_FIREWALL]: allowListHash(enforced.get(t.key) ?? []) }))));
+  for (const t of targets) if (done(t) && t.member && enforced.has(t.key)) noteLabel(ctx, t.member, t.name, enforced.get(t.key) ?? []);
 }
 
 /** After a node was taken out of the swarm: no remaining member accepts its addresses any more. */
@@ -188,4 +261,5 @@ export async function dropFromAllowLists(ctx: AllowListContext, departed: readon
   if (gone.length === 0) return;
   const hash = allowListHash(wanted);
   await enforce(ctx, targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash), "remove", gone, new Map());
+  await recordLabels(ctx);
 }

@@ -65,9 +65,17 @@ export async function waitForMembersReady(manager: SshSession, ids: readonly str
  * Waits until no member is "unknown": a leader that has just been elected (after a demotion, or
  * after the old leader went away mid-run) lists every member so until their next heartbeat. Done
  * when each is ready or down; a run that ends earlier would take live members for absent ones.
+ * Returns the list that showed it.
  */
-export async function waitForMembersKnown(manager: SshSession): Promise<void> {
-  await poll("the members to report to the new leader", SETTLE_TIMEOUT_MS, async () => !(await readMembers(manager)).some((m) => m.status === "unknown"));
+export async function waitForMembersKnown(manager: SshSession, current?: readonly SwarmMember[]): Promise<SwarmMember[]> {
+  // A list just read with no member unknown is the answer already: no read, no wait.
+  if (current && !current.some((m) => m.status === "unknown")) return [...current];
+  let members: SwarmMember[] = [];
+  await poll("the members to report to the new leader", SETTLE_TIMEOUT_MS, async () => {
+    members = await readMembers(manager);
+    return !members.some((m) => m.status === "unknown");
+  });
+  return members;
 }
 
 /** Every member as the cluster sees it, in one command. */
