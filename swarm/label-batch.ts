@@ -96,7 +96,8 @@ export async function addLabelsBatch(manager: SshSession, updates: readonly Labe
   const said: Record<string, string> = {};
   for (const line of r.stdout.split("\n")) {
     const m = /^(ok|fail) (\d+) ?(.*)$/.exec(line);
-    if (m) said[todo[Number(m[2])].id] = m[1] === "ok" ? "" : m[3].trim() || "failed";
+    const u = m ? todo[Number(m[2])] : undefined;
+    if (m && u) said[u.id] = m[1] === "ok" ? "" : m[3].trim() || "failed";
   }
   return updates.map((u) => {
     if (Object.keys(u.labels).length === 0) return { id: u.id };
