@@ -3,7 +3,8 @@
  * - wall time to form 1 manager + 2, 8 and 16 workers with `bootstrap` (init, encrypted ingress,
  *   host firewalls, parallel joins, labels) next to a plain sequential loop of `ssh … docker swarm
  *   join` on the same nodes (init + token + one join after another: the seed post done by hand);
- * - for forming, the loop and adding one worker to each of those clusters: SSH connections,
+ * - for forming, the loop, adding one worker to each of those clusters and a run that changes
+ *   nothing right after (every member's host firewall is still checked live, issue 23): SSH connections,
  *   commands and round trips on the critical path (transport/ssh.ts SshStats.roundTrips: the
  *   longest chain of exchanges each started after the one before had ended; the loop's own `ssh`
  *   calls are counted the same way here, a connection and then its command each);
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", stop);
   const maxWorkers = Math.max(...SIZES);
   const key = (n: InventoryNode) => fs.readFileSync(n.privateKeyPath as string, "utf8");
-  const rows = [["cluster", "bootstrap (parallel)", "sequential ssh loop", "form: conn/cmd/round trips", "loop: conn/cmd/round trips", "add 1 worker: connections", "commands", "round trips", "time", "load avg (start→end)"]];
+  const rows = [["cluster", "bootstrap (parallel)", "sequential ssh loop", "form: conn/cmd/round trips", "loop: conn/cmd/round trips", "add 1 worker: connections", "commands", "round trips", "time", "no-op: conn/cmd/round trips", "no-op time", "load avg (start→end)"]];
   const phases: string[] = [];
   const triple = (c: { connections: number; commands: number; roundTrips: number }) => `${c.connections}/${c.commands}/${c.roundTrips}`;
   try {
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
       const loop: number[] = [];
       let form: Cost | undefined;
       let add: Cost | undefined;
+      let noop: Cost | undefined;
       let loopCalls = 0;
       for (let i = 0; i < REPEAT; i++) {
         await leaveAll();
@@ -133,6 +135,11 @@ async function main(): Promise<void> {
           phases.push(`1+${w} adding:  ${q.summary(add.ms)}`);
           // The other members are only told to let the new node through their host firewalls.
           if (!actions.every((a) => a.node === all.nodes[1 + w].name || a.kind === "firewall")) throw new Error(`adding one worker changed other nodes: ${JSON.stringify(actions)}`);
+          // The same inventory again: nothing to change, but every member's firewall is checked.
+          noop = await measured(async () => {
+            actions = (await bootstrap(first(2 + w), { privateKeyFor: key })).actions;
+          });
+          if (actions.length > 0) throw new Error(`a second run of the same inventory changed something: ${JSON.stringify(actions)}`);
         }
         await leaveAll();
         loopStats.calls = 0;
@@ -141,7 +148,8 @@ async function main(): Promise<void> {
       }
       const f = form as Cost;
       const a = add as Cost;
-      rows.push([`1+${w}`, span(boot), span(loop), triple(f), `${loopCalls}/${loopCalls}/${2 * loopCalls}`, String(a.connections), String(a.commands), String(a.roundTrips), sec(a.ms), `${loadStart}→${load()}`]);
+      const z = noop as Cost;
+      rows.push([`1+${w}`, span(boot), span(loop), triple(f), `${loopCalls}/${loopCalls}/${2 * loopCalls}`, String(a.connections), String(a.commands), String(a.roundTrips), sec(a.ms), triple(z), sec(z.ms), `${loadStart}→${load()}`]);
       process.stderr.write(`1+${w} done\n`);
     }
   } finally {
