@@ -195,8 +195,8 @@ function describeChange(r: FirewallResult): string | undefined {
 }
 
 /**
- * Applies `mode addresses` on every target that needs it (in parallel), then records what each
- * member enforces in its label. Failures on ready members are problems (the run fails at the end
+ * Applies `mode addresses` on every target that needs it, all in one wave, and notes the label each
+ * member should carry for what it enforces (written later, recordLabels). Failures on ready members are problems (the run fails at the end
  * and a re-run finishes), members that are down are warnings.
  */
 async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: FirewallMode, addresses: readonly string[], enforced: Enforced): Promise<void> {

@@ -3,8 +3,9 @@
  * One bootstrap run: inspect, decide (./plan), act (./swarm-ops), report. Used by the CLI for a
  * whole inventory and by the dynamic provider for one node at a time (`targets`).
  *
- * Only nodes that are not already ready members are reached over SSH, so adding one worker costs
- * the managers' connections plus one, whatever the number of workers.
+ * Only nodes that are not already ready members are inspected. Every ready member is still reached
+ * once for its host firewall (./allow-list: one check-and-repair command each, all in one wave), so
+ * connections and commands grow with the cluster while the round trips on the critical path do not.
  */
 import { Action, BootstrapError } from "./actions";
 import { admitJoiners, AllowListContext, FIREWALL_WAVE_CONCURRENCY, openAdmissionSessions, settleAllowLists } from "./allow-list";
