@@ -1,11 +1,17 @@
 /**
  * `npm run bench:bootstrap`: on the local test bed, prints
  * - wall time to form 1 manager + 2, 8 and 16 workers with `bootstrap` (init, encrypted ingress,
- *   parallel joins, labels) next to a plain sequential loop of `ssh … docker swarm join` on the same
- *   nodes (init + token + one join after another: the seed post done by hand);
- * - SSH connections and commands used to add one worker to each of those clusters: the manager, the
- *   new node, and one short host-firewall command on every other member (issue 8), in parallel.
- * Target (issue 4): 1+16 within 2× of 1+2.
+ *   host firewalls, parallel joins, labels) next to a plain sequential loop of `ssh … docker swarm
+ *   join` on the same nodes (init + token + one join after another: the seed post done by hand);
+ * - for forming, the loop, adding one worker to each of those clusters and a run that changes
+ *   nothing right after (every member's host firewall is still checked live, issue 23): SSH connections,
+ *   commands and round trips on the critical path (transport/ssh.ts SshStats.roundTrips: the
+ *   longest chain of exchanges each started after the one before had ended; the loop's own `ssh`
+ *   calls are counted the same way here, a connection and then its command each);
+ * - where the first forming run at each size spent its time, from bootstrap's own action lines;
+ * - the 1-minute load average when each size started and ended (the machine may be shared).
+ * Targets (issue 24): the slowest 1+16 bootstrap no slower than the fastest 1+16 loop; adding a
+ * worker at 1+16 within 1.5× of 1+2, in a constant number of round trips.
  * Prints figures, asserts nothing. Needs root; uses its own bed and removes it, also when interrupted.
  */
 import { execFile } from "child_process";
@@ -30,7 +36,11 @@ const TRACE = process.env.BENCH_TRACE === "1";
 const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const span = (xs: number[]): string => (xs.length === 1 ? sec(xs[0]) : `${sec(Math.min(...xs))}–${sec(Math.max(...xs))}`);
 
+/** The loop's own `ssh` processes: each is one connection and one command, strictly one after another. */
+const loopStats = { calls: 0 };
+
 function ssh(bedDir: string, node: InventoryNode, command: string): Promise<string> {
+  loopStats.calls++;
   const args = ["-i", node.privateKeyPath as string, "-o", `UserKnownHostsFile=${path.join(bedDir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-p", String(node.port), `${node.user}@${node.host}`, command];
   return new Promise((resolve, reject) =>
     execFile("ssh", args, { timeout: SSH_TIMEOUT_MS }, (err, stdout, stderr) => (err ? reject(new Error(`ssh ${node.name} ${command.split(" ").slice(0, 3).join(" ")}: ${stderr}`)) : resolve(stdout.trim()))),
@@ -48,6 +58,41 @@ async function sequentialLoop(bedDir: string, inv: Inventory): Promise<number> {
   return Date.now() - t;
 }
 
+interface Cost {
+  connections: number;
+  commands: number;
+  roundTrips: number;
+  ms: number;
+}
+
+/** Runs `fn` and returns what it cost on the SSH transport (nothing else may run meanwhile). */
+async function measured(fn: () => Promise<unknown>): Promise<Cost> {
+  const before = sshStats();
+  const t = Date.now();
+  await fn();
+  const after = sshStats();
+  return { connections: after.connections - before.connections, commands: after.commands - before.commands, roundTrips: after.roundTrips - before.roundTrips, ms: Date.now() - t };
+}
+
+/** Collects bootstrap's action lines ("[node] kind: detail") with their time since `t0`. */
+function phaseLog(t0: number, echo: boolean): { log: (l: string) => void; summary: (endMs: number) => string } {
+  const seen: Record<string, number[]> = {};
+  return {
+    log: (l) => {
+      const at = Date.now() - t0;
+      if (echo) process.stderr.write(`${(at / 1000).toFixed(2)} ${l}\n`);
+      const m = /^\[[^\]]+\] (init|ingress|firewall|join|label|promote|demote): /.exec(l);
+      if (m) (seen[m[1]] ??= []).push(at);
+    },
+    summary: (endMs) => {
+      const parts = Object.entries(seen).map(([k, xs]) => (xs.length === 1 ? `${k} +${sec(xs[0])}` : `${k} ×${xs.length} +${sec(Math.min(...xs))}…+${sec(Math.max(...xs))}`));
+      return [...parts, `end +${sec(endMs)}`].join(", ");
+    },
+  };
+}
+
+const load = (): string => os.loadavg()[0].toFixed(1);
+
 async function main(): Promise<void> {
   const stop = (): void => {
     void downBed(DIR).finally(() => process.exit(130));
@@ -56,7 +101,9 @@ async function main(): Promise<void> {
   process.on("SIGTERM", stop);
   const maxWorkers = Math.max(...SIZES);
   const key = (n: InventoryNode) => fs.readFileSync(n.privateKeyPath as string, "utf8");
-  const rows = [["cluster", "bootstrap (parallel)", "sequential ssh loop", "add 1 worker: connections", "commands", "time"]];
+  const rows = [["cluster", "bootstrap (parallel)", "sequential ssh loop", "form: conn/cmd/round trips", "loop: conn/cmd/round trips", "add 1 worker: connections", "commands", "round trips", "time", "no-op: conn/cmd/round trips", "no-op time", "load avg (start→end)"]];
+  const phases: string[] = [];
+  const triple = (c: { connections: number; commands: number; roundTrips: number }) => `${c.connections}/${c.commands}/${c.roundTrips}`;
   try {
     // One bed for everything: 1 manager + the largest worker count + 1 node to add.
     const bed = await upBed({ dir: DIR, nodes: maxWorkers + 2, managers: 1, install: false });
@@ -64,28 +111,45 @@ async function main(): Promise<void> {
     const leaveAll = () => Promise.all(bed.nodes.map((n) => execInNode(bed.ctx, n, "docker swarm leave --force >/dev/null 2>&1; true")));
     const first = (count: number): Inventory => ({ ...all, nodes: all.nodes.slice(0, count) });
     for (const w of SIZES) {
+      const loadStart = load();
       const boot: number[] = [];
       const loop: number[] = [];
-      let add = { connections: 0, commands: 0, ms: 0 };
+      let form: Cost | undefined;
+      let add: Cost | undefined;
+      let noop: Cost | undefined;
+      let loopCalls = 0;
       for (let i = 0; i < REPEAT; i++) {
         await leaveAll();
-        let t = Date.now();
-        await bootstrap(first(1 + w), { privateKeyFor: key });
-        boot.push(Date.now() - t);
+        const t0 = Date.now();
+        const p = phaseLog(t0, TRACE && i === 0);
+        const cost = await measured(() => bootstrap(first(1 + w), { privateKeyFor: key, log: p.log, ...(TRACE && i === 0 ? { trace: p.log } : {}) }));
+        boot.push(cost.ms);
         if (i === 0) {
-          const before = sshStats();
-          t = Date.now();
-          const log = (l: string) => process.stderr.write(`${((Date.now() - t) / 1000).toFixed(2)} ${l}\n`);
-          const r = await bootstrap(first(2 + w), { privateKeyFor: key, ...(TRACE ? { log, trace: log } : {}) });
-          const after = sshStats();
-          add = { connections: after.connections - before.connections, commands: after.commands - before.commands, ms: Date.now() - t };
+          form = cost;
+          phases.push(`1+${w} forming: ${p.summary(cost.ms)}`);
+          const q = phaseLog(Date.now(), TRACE);
+          let actions: readonly { node: string; kind: string }[] = [];
+          add = await measured(async () => {
+            actions = (await bootstrap(first(2 + w), { privateKeyFor: key, log: q.log, ...(TRACE ? { trace: q.log } : {}) })).actions;
+          });
+          phases.push(`1+${w} adding:  ${q.summary(add.ms)}`);
           // The other members are only told to let the new node through their host firewalls.
-          if (!r.actions.every((a) => a.node === all.nodes[1 + w].name || a.kind === "firewall")) throw new Error(`adding one worker changed other nodes: ${JSON.stringify(r.actions)}`);
+          if (!actions.every((a) => a.node === all.nodes[1 + w].name || a.kind === "firewall")) throw new Error(`adding one worker changed other nodes: ${JSON.stringify(actions)}`);
+          // The same inventory again: nothing to change, but every member's firewall is checked.
+          noop = await measured(async () => {
+            actions = (await bootstrap(first(2 + w), { privateKeyFor: key })).actions;
+          });
+          if (actions.length > 0) throw new Error(`a second run of the same inventory changed something: ${JSON.stringify(actions)}`);
         }
         await leaveAll();
+        loopStats.calls = 0;
         loop.push(await sequentialLoop(bed.dir, first(1 + w)));
+        loopCalls = loopStats.calls;
       }
-      rows.push([`1+${w}`, span(boot), span(loop), String(add.connections), String(add.commands), sec(add.ms)]);
+      const f = form as Cost;
+      const a = add as Cost;
+      const z = noop as Cost;
+      rows.push([`1+${w}`, span(boot), span(loop), triple(f), `${loopCalls}/${loopCalls}/${2 * loopCalls}`, String(a.connections), String(a.commands), String(a.roundTrips), sec(a.ms), triple(z), sec(z.ms), `${loadStart}→${load()}`]);
       process.stderr.write(`1+${w} done\n`);
     }
   } finally {
@@ -94,6 +158,8 @@ async function main(): Promise<void> {
   process.stdout.write(`bootstrap on the local test bed: ${os.cpus().length} cores, ${REPEAT} run(s) per figure (fastest–slowest)\n`);
   process.stdout.write("bootstrap also recreates ingress encrypted and labels each node; the loop only inits and joins\n");
   for (const line of alignColumns(rows)) process.stdout.write(line + "\n");
+  process.stdout.write("where the time went (first run at each size; seconds since the run started):\n");
+  for (const line of phases) process.stdout.write(`  ${line}\n`);
 }
 
 main().catch((err: Error) => {

@@ -10,7 +10,11 @@
  * spares in-step members a connection; at the end of every run the label is not trusted: every
  * ready member gets ONE command, the check-and-repair program (hostfw/install.ts: installs the script,
  * unit and docker drop-in where cloud-init did not, hardens sshd, rebuilds the rules, reads them
- * back), all in parallel. Only a member where something changed is reported as an action. Members
+ * back). Every such step goes to all its targets in one parallel wave over the sessions the run
+ * already holds (new ones are opened in the same wave), and a member the run already repaired and
+ * read back is not asked again. Only a member where something changed is reported as an action.
+ * The labels are not written here: they are collected in the context and the run writes them with
+ * its other labels in one command (swarm/label-batch), off the joins' path. Members
  * outside the inventory (the Pulumi provider only knows the managers) are reached through their
  * SSH bookkeeping labels, with the host key pinned when they joined.
  */
@@ -23,13 +27,19 @@ import { checkAndRepairProgram, INSTALLED, NOT_INSTALLED, PROBE_START } from "..
 import { redact } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
-import { addLabels } from "../swarm/node-update";
+import { addLabelsBatch } from "../swarm/label-batch";
 import { readNodes, type NodeFacts } from "../swarm/nodes";
 
 /** A handful of iptables commands, and on a host cloud-init did not prepare a daemon-reload and an sshd reload. */
 export const FIREWALL_COMMAND_TIMEOUT_MS = 30_000;
 /** A ready member answers SSH at once; one that does not within this is reported, not waited for. */
 export const FIREWALL_SSH_WAIT_MS = 20_000;
+/**
+ * Members updated at once: the whole wave of a 1+16 cluster and more. Each costs the client one SSH
+ * handshake at most (sessions the run holds are reused) and each member a few iptables calls of
+ * its own; adding a node must not cost a round trip more per 8 members (issue 24).
+ */
+export const FIREWALL_WAVE_CONCURRENCY = 64;
 
 /** What a bootstrap run (./bootstrap Run) offers: sessions it holds, the key, logging, actions, problems. */
 export interface AllowListRun {
@@ -37,6 +47,8 @@ export interface AllowListRun {
   readonly problems: string[];
   readonly warnings: string[];
   readonly o: { readonly privateKeyFor: (node: InventoryNode) => string; readonly trace?: (line: string) => void };
+  /** Takes a session opened for the run into `sessions`, or closes it when the run is already over. */
+  keep(key: string, s: SshSession): void;
   log(line: string): void;
   act(a: Action): void;
 }
@@ -49,9 +61,16 @@ export interface AllowListContext {
   readonly inv: Inventory;
   /** Node whose key opens members outside the inventory (every node shares the deploy key). */
   readonly keyNode: InventoryNode;
-  /** Bounds parallel sessions (the run's limiter). */
+  /** Bounds the firewall wave (FIREWALL_WAVE_CONCURRENCY). */
   readonly gate: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Firewall labels to record once the run's changes are done, by member ID (see recordLabels). */
+  readonly labels: FirewallLabels;
+  /** Sessions being opened, by target key (see openAdmissionSessions). */
+  readonly opening: Map<string, Promise<SshSession>>;
 }
+
+/** LABEL_FIREWALL values to write, by swarm node ID, with the member's name for messages. */
+export type FirewallLabels = Map<string, { readonly name: string; readonly hash: string }>;
 
 /** Lists a run already saw enforced, by session key, so a later step does not ask again. */
 export type Enforced = Map<string, readonly string[]>;
@@ -117,7 +136,7 @@ function sideOf(ctx: AllowListContext, t: Target): PrivateSideArgs {
 }
 
 /** How to reach each member: its inventory node, else its SSH bookkeeping labels. */
-function targetsOf(ctx: AllowListContext, members: readonly NodeFacts[]): Target[] {
+function targetsOf(ctx: AllowListContext, members: readonly NodeFacts[], quiet = false): Target[] {
   const byId = new Map([...matchMembers(ctx.inv, members).entries()].map(([name, m]) => [m.id, ctx.inv.nodes.find((n) => n.name === name) as InventoryNode]));
   const out: Target[] = [];
   for (const m of members) {
@@ -128,17 +147,43 @@ function targetsOf(ctx: AllowListContext, members: readonly NodeFacts[]): Target
     }
     const t = departedTarget(m);
     if (t) out.push({ key: `member:${m.id}`, name: t.name, reach: t, keyNode: ctx.keyNode, member: m });
-    else ctx.run.warnings.push(`${m.hostname || m.id} is in the swarm but neither in the inventory nor labelled with its SSH address: its host firewall cannot be kept in step, so it may drop swarm traffic from new nodes`);
+    else if (!quiet) ctx.run.warnings.push(`${m.hostname || m.id} is in the swarm but neither in the inventory nor labelled with its SSH address: its host firewall cannot be kept in step, so it may drop swarm traffic from new nodes`);
   }
   return out;
 }
 
+/** The run's session to a target: one it holds, one being opened (a failure there is this call's failure), else a new one. */
 async function session(ctx: AllowListContext, t: Target): Promise<SshSession> {
   const open = ctx.run.sessions.get(t.key);
   if (open?.isOpen()) return open;
-  const s = await waitForSsh(t.reach, ctx.run.o.privateKeyFor(t.keyNode), { log: (l) => ctx.run.log(l), trace: ctx.run.o.trace, timeoutMs: FIREWALL_SSH_WAIT_MS });
-  ctx.run.sessions.set(t.key, s);
-  return s;
+  const pending = ctx.opening.get(t.key);
+  if (pending) {
+    const s = await pending;
+    if (s.isOpen()) return s;
+  }
+  const p = waitForSsh(t.reach, ctx.run.o.privateKeyFor(t.keyNode), { log: (l) => ctx.run.log(l), trace: ctx.run.o.trace, timeoutMs: FIREWALL_SSH_WAIT_MS }).then((s) => {
+    ctx.run.keep(t.key, s);
+    return s;
+  });
+  ctx.opening.set(t.key, p);
+  return p;
+}
+
+/** Members to update before `wanted` joins: those whose label does not show that list enforced. */
+function admissionTargets(ctx: AllowListContext, members: readonly NodeFacts[], wanted: readonly string[], quiet = false): Target[] {
+  const hash = allowListHash(wanted);
+  return targetsOf(ctx, members, quiet).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash);
+}
+
+/**
+ * Starts opening sessions to the members admitJoiners will reach if `candidates` join, while the
+ * run is still inspecting the candidates: adding a node then waits for one wave of handshakes that
+ * overlaps the inspection, not for a wave after it. A failure shows when admitJoiners uses the session.
+ */
+export function openAdmissionSessions(ctx: AllowListContext, members: readonly NodeFacts[], candidates: readonly InventoryNode[]): void {
+  if (candidates.length === 0) return;
+  const wanted = allowList([...members.map((m) => m.addr), ...candidates.map((n) => n.advertiseAddress)]).addresses;
+  for (const t of admissionTargets(ctx, members, wanted, true)) if (t.member?.status === "ready") session(ctx, t).catch(() => undefined);
 }
 
 function describeChange(r: FirewallResult): string | undefined {
@@ -150,12 +195,11 @@ function describeChange(r: FirewallResult): string | undefined {
 }
 
 /**
- * Applies `mode addresses` on every target that needs it (in parallel), then records what each
- * member enforces in its label. Failures on ready members are problems (the run fails at the end
+ * Applies `mode addresses` on every target that needs it, all in one wave, and notes the label each
+ * member should carry for what it enforces (written later, recordLabels). Failures on ready members are problems (the run fails at the end
  * and a re-run finishes), members that are down are warnings.
  */
 async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: FirewallMode, addresses: readonly string[], enforced: Enforced): Promise<void> {
-  const labels: Array<{ id: string; name: string; hash: string }> = [];
   await Promise.all(
     targets.map((t) =>
       ctx.gate(async () => {
@@ -178,14 +222,42 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
           const detail = describeChange(r);
           if (detail) ctx.run.act({ node: t.name, kind: "firewall", detail });
           for (const n of r.notes) ctx.run.log(`[${t.name}] host firewall: ${n}`);
-          if (t.member && t.member.labels[LABEL_FIREWALL] !== allowListHash(after)) labels.push({ id: t.member.id, name: t.name, hash: allowListHash(after) });
+          if (t.member) noteLabel(ctx, t.member, t.name, after);
         } catch (err) {
           ctx.run.problems.push(`the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`);
         }
       }),
     ),
   );
-  await Promise.all(labels.map((l) => ctx.gate(() => addLabels(ctx.manager, l.id, { [LABEL_FIREWALL]: l.hash }).catch((err: Error) => ctx.run.warnings.push(`could not record the firewall label on ${l.name}: ${redact(err.message)}`)))));
+}
+
+/** Remembers the label a member should carry for the list it enforces (dropped when it already does). */
+function noteLabel(ctx: AllowListContext, member: NodeFacts, name: string, enforcedList: readonly string[]): void {
+  const hash = allowListHash(enforcedList);
+  if (member.labels[LABEL_FIREWALL] === hash) ctx.labels.delete(member.id);
+  else ctx.labels.set(member.id, { name, hash });
+}
+
+/**
+ * Writes the collected firewall labels, together with `extra` label updates of the run, in one
+ * command (swarm/label-batch). A label that could not be written only costs the next run a
+ * firewall command: it is a warning. Failures of `extra` updates are returned, by node ID.
+ */
+export async function recordLabels(ctx: AllowListContext, extra: ReadonlyArray<{ readonly id: string; readonly labels: Readonly<Record<string, string>> }> = []): Promise<Record<string, string>> {
+  const byId: Record<string, Record<string, string>> = {};
+  for (const u of extra) byId[u.id] = { ...u.labels };
+  for (const [id, l] of ctx.labels) byId[id] = { ...(byId[id] ?? {}), [LABEL_FIREWALL]: l.hash };
+  const failed: Record<string, string> = {};
+  if (Object.keys(byId).length === 0) return failed;
+  const outcomes = await addLabelsBatch(ctx.manager, Object.entries(byId).map(([id, labels]) => ({ id, labels })));
+  for (const o of outcomes) {
+    if (o.error === undefined) continue;
+    const fw = ctx.labels.get(o.id);
+    if (fw) ctx.run.warnings.push(`could not record the firewall label on ${fw.name}: ${redact(o.error)}`);
+    if (extra.some((u) => u.id === o.id)) failed[o.id] = o.error;
+  }
+  ctx.labels.clear();
+  return failed;
 }
 
 /** Before joins: members and joiners all accept the members' and the joiners' addresses. */
@@ -193,8 +265,7 @@ export async function admitJoiners(ctx: AllowListContext, members: readonly Node
   const enforced: Enforced = new Map();
   if (joiners.length === 0) return enforced;
   const wanted = allowList([...memberAddresses(ctx, members), ...joiners.map((n) => n.advertiseAddress)]).addresses;
-  const hash = allowListHash(wanted);
-  const targets = targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash);
+  const targets = admissionTargets(ctx, members, wanted);
   for (const n of joiners) if (!targets.some((t) => t.key === n.name)) targets.push({ key: n.name, name: n.name, reach: n, keyNode: n, node: n });
   await enforce(ctx, targets, "add", wanted, enforced);
   return enforced;
@@ -205,8 +276,8 @@ export async function admitJoiners(ctx: AllowListContext, members: readonly Node
  * run) also drops every other address; otherwise addresses are only added, so that a join running
  * beside this one (the Pulumi provider adds nodes in parallel) is never undone.
  */
-export async function settleAllowLists(ctx: AllowListContext, exact: boolean, enforced: Enforced = new Map()): Promise<void> {
-  const members = await readNodes(ctx.manager);
+export async function settleAllowLists(ctx: AllowListContext, exact: boolean, enforced: Enforced = new Map(), current?: readonly NodeFacts[]): Promise<void> {
+  const members = current ?? (await readNodes(ctx.manager));
   const wanted = memberAddresses(ctx, members);
   const hash = allowListHash(wanted);
   // A label is no proof (a deleted jump or a failed unit leaves it in place): only nodes this run
@@ -219,8 +290,7 @@ export async function settleAllowLists(ctx: AllowListContext, exact: boolean, en
   const targets = targetsOf(ctx, members);
   await enforce(ctx, targets.filter((t) => !done(t)), exact ? "set" : "add", wanted, enforced);
   // Members that needed nothing new but whose label is missing or stale (e.g. joined this run).
-  const stale = targets.filter((t) => done(t) && t.member && enforced.has(t.key) && t.member.labels[LABEL_FIREWALL] !== allowListHash(enforced.get(t.key) ?? []));
-  await Promise.all(stale.map((t) => ctx.gate(() => addLabels(ctx.manager, (t.member as NodeFacts).id, { [LABEL_FIREWALL]: allowListHash(enforced.get(t.key) ?? []) }))));
+  for (const t of targets) if (done(t) && t.member && enforced.has(t.key)) noteLabel(ctx, t.member, t.name, enforced.get(t.key) ?? []);
 }
 
 /** After a node was taken out of the swarm: no remaining member accepts its addresses any more. */
@@ -232,4 +302,5 @@ export async function dropFromAllowLists(ctx: AllowListContext, departed: readon
   if (gone.length === 0) return;
   const hash = allowListHash(wanted);
   await enforce(ctx, targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash), "remove", gone, new Map());
+  await recordLabels(ctx);
 }

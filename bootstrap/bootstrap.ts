@@ -3,19 +3,20 @@
  * One bootstrap run: inspect, decide (./plan), act (./swarm-ops), report. Used by the CLI for a
  * whole inventory and by the dynamic provider for one node at a time (`targets`).
  *
- * Only nodes that are not already ready members are reached over SSH, so adding one worker costs
- * the managers' connections plus one, whatever the number of workers.
+ * Only nodes that are not already ready members are inspected. Every ready member is still reached
+ * once for its host firewall (./allow-list: one check-and-repair command each, all in one wave), so
+ * connections and commands grow with the cluster while the round trips on the critical path do not.
  */
 import { Action, BootstrapError } from "./actions";
-import { admitJoiners, settleAllowLists } from "./allow-list";
+import { admitJoiners, AllowListContext, FIREWALL_WAVE_CONCURRENCY, openAdmissionSessions, settleAllowLists } from "./allow-list";
+import { writeLabels } from "./write-labels";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarget, LABEL_HOST_KEY, LABEL_SSH, matchMembers, Observation, pinRefusals, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
+import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarget, matchMembers, Observation, pinRefusals, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
 import { redact } from "../transport/redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
 import { SwarmInfo, parseSwarmInfo } from "./swarm-state";
 import { readNodes, type NodeFacts } from "../swarm/nodes";
-import { addLabels } from "../swarm/node-update";
 import { ELECTION_WAIT_MS } from "../swarm/leader";
 import { initSwarm, joinSwarm, joinToken, leaveSwarm, nodeList, readIngress, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
 import { sleep } from "../common/time";
@@ -97,6 +98,11 @@ export class Run {
 
   log(line: string): void {
     this.o.log?.(redact(line));
+  }
+
+  keep(key: string, s: SshSession): void {
+    if (this.closed) s.close();
+    else this.sessions.set(key, s);
   }
 
   act(a: Action): void {
@@ -230,6 +236,9 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const todo = inv.nodes.filter((n) => inScope(n) && n.name !== entry.node.name && matched.get(n.name)?.status !== "ready");
   const downButListed = (n: InventoryNode) => matched.get(n.name) !== undefined;
   for (const [name, p] of pending) if (!todo.some((n) => n.name === name) || downButListed(inv.nodes.find((n) => n.name === name) as InventoryNode)) p.abort.abort();
+  const allow: AllowListContext = { run, manager, inv, keyNode: entry.node, gate: limiter(FIREWALL_WAVE_CONCURRENCY), labels: new Map(), opening: new Map() };
+  // Members whose host firewall must admit the newcomers are connected to while those are inspected.
+  openAdmissionSessions(allow, members, todo.filter((n) => !downButListed(n)));
   await Promise.all(todo.map((n) => pending.get(n.name)?.done ?? early.get(n.name) ?? gate(() => run.inspect(n, downButListed(n) ? DOWN_NODE_SSH_WAIT_MS : run.o.sshWaitTimeoutMs))));
   const considered = todo.filter((n) => {
     const ob = run.obs.get(n.name);
@@ -250,12 +259,12 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   ];
   if (refused.length) throw new BootstrapError([...refused, ...run.problems], run.actions);
 
+  // Join tokens are fetched while the host firewalls are updated; they live only in this scope.
+  const tokens = joinTokens(manager, membership.steps);
   // Host firewalls: members and joiners accept each other before anyone joins.
-  const allow = { run, manager, inv, keyNode: entry.node, gate };
   const enforced = await admitJoiners(allow, members, membership.steps.flatMap((s) => (s.kind === "join" ? [s.node] : [])));
-  await joinAll(run, membership.steps, manager, entry.node);
+  await joinAll(run, membership.steps, tokens, entry.node);
   if (run.actions.some((a) => a.kind === "join")) members = await readNodes(manager);
-  const roles = planRolesAndLabels(scope, members);
   const attempt = async (step: Step): Promise<boolean> => {
     try {
       await execute(run, manager, step, entry.node);
@@ -265,19 +274,27 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
       return false;
     }
   };
-  // Labels touch one node object each and do not interact: in parallel. Role changes and removals
-  // one by one, stopping at the first failure: the quorum arithmetic above assumed every step.
-  await mapLimit(roles.filter((s) => s.kind === "label"), run.o.concurrency ?? JOIN_CONCURRENCY, attempt);
-  for (const step of [...roles.filter((s) => s.kind !== "label"), ...removals()]) if (!(await attempt(step))) break;
+  // Role changes and removals one by one, stopping at the first failure: the quorum arithmetic
+  // above assumed every step.
+  for (const step of [...planRolesAndLabels(scope, members).filter((s) => s.kind !== "label"), ...removals()]) if (!(await attempt(step))) break;
+  const changed = run.actions.some((a) => ["demote", "promote", "drain", "leave", "remove"].includes(a.kind));
   if (run.actions.some((a) => a.kind === "demote" || a.kind === "promote")) {
     const wereReady = members.filter((m) => m.status === "ready").map((m) => m.id);
     await waitForMembersReady(manager, wereReady).catch((err: Error) => run.warnings.push(redact(err.message)));
   }
-  // A leader elected during the run lists members as unknown for a heartbeat; they are alive.
-  await waitForMembersKnown(manager).catch((err: Error) => run.warnings.push(redact(err.message)));
+  // A leader elected during the run lists members as unknown for a heartbeat; they are alive. The
+  // list read after the joins is the first look when nothing else changed since.
+  members = await waitForMembersKnown(manager, changed ? undefined : members).catch((err: Error) => {
+    run.warnings.push(redact(err.message));
+    return members;
+  });
   // Host firewalls: every member ends accepting exactly the members (or, one node at a time, at least them).
-  await settleAllowLists(allow, !run.o.targets, enforced);
-  const list = await nodeList(manager);
+  await settleAllowLists(allow, !run.o.targets, enforced, changed ? undefined : members);
+  // Labels last, every node's in one command with the firewall labels: they touch one node object
+  // each, and nothing in the run reads them back.
+  // The node list does not show labels: read alongside.
+  const labelled = writeLabels(run, allow, planRolesAndLabels(scope, members).filter((s): s is Extract<Step, { kind: "label" }> => s.kind === "label"));
+  const [list] = await Promise.all([nodeList(manager), labelled]);
   if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
   return { actions: run.actions, warnings: run.warnings, nodeList: list, members };
 }
@@ -293,15 +310,24 @@ async function ensureIngress(run: Run, manager: SshSession, name: string, mtu: n
   }
 }
 
-/** Managers join one at a time (raft adds members one by one); workers join in parallel. Tokens live only in this scope. */
-async function joinAll(run: Run, steps: readonly Step[], manager: SshSession, entry: InventoryNode): Promise<void> {
+type TokenOf = (role: "manager" | "worker") => Promise<string>;
+
+/** Starts fetching the join token of every role that `steps` join as; a failure shows when a join asks for it. */
+function joinTokens(manager: SshSession, steps: readonly Step[]): TokenOf {
+  const tokens = new Map<string, Promise<string>>();
+  for (const s of steps) {
+    if (s.kind !== "join" || tokens.has(s.role)) continue;
+    const t = joinToken(manager, s.role);
+    t.catch(() => undefined);
+    tokens.set(s.role, t);
+  }
+  return (role) => tokens.get(role) ?? joinToken(manager, role);
+}
+
+/** Managers join one at a time (raft adds members one by one); workers join in parallel. */
+async function joinAll(run: Run, steps: readonly Step[], token: TokenOf, entry: InventoryNode): Promise<void> {
   const joins = steps.filter((s): s is Extract<Step, { kind: "join" }> => s.kind === "join");
   if (joins.length === 0) return;
-  const tokens = new Map<string, Promise<string>>();
-  const token = (role: "manager" | "worker") => {
-    if (!tokens.has(role)) tokens.set(role, joinToken(manager, role));
-    return tokens.get(role) as Promise<string>;
-  };
   const join = async (s: Extract<Step, { kind: "join" }>) => {
     try {
       const session = run.sessions.get(s.node.name) as SshSession;
@@ -341,13 +367,6 @@ async function execute(run: Run, manager: SshSession, step: Step, keyNode: Inven
       await setRole(manager, step.id, step.kind === "promote" ? "manager" : "worker");
       run.act({ node: step.node, kind: step.kind, detail: step.kind === "promote" ? "worker → manager" : "manager → worker" });
       return;
-    case "label": {
-      await addLabels(manager, step.id, step.labels);
-      const own = Object.entries(step.labels).filter(([k]) => k !== LABEL_SSH && k !== LABEL_HOST_KEY);
-      const bookkeeping = own.length < Object.keys(step.labels).length ? "ssh address and host key" : "";
-      run.act({ node: step.node, kind: "label", detail: [...own.map(([k, v]) => `${k}=${v}`), bookkeeping].filter((x) => x).join(", ") });
-      return;
-    }
     case "remove": {
       const node = await reachDeparted(run, step.entry, keyNode);
       try {
@@ -358,6 +377,7 @@ async function execute(run: Run, manager: SshSession, step: Step, keyNode: Inven
       return;
     }
     case "join":
+    case "label": // written together with the firewall labels: writeLabels
       return;
   }
 }

@@ -5,7 +5,9 @@
  *
  * It follows the first half of ./bootstrap.ts `reconcile` step for step; a change to how a run inspects or
  * plans belongs in both. What a run decides only after acting (labels of nodes that have just
- * joined) is planned here from the inventory (desiredLabels).
+ * joined) is planned here from the inventory (desiredLabels). The run also opens sessions to the
+ * members that must admit newcomers while it inspects them, and checks every member's host
+ * firewall at its end; a dry run opens and changes nothing for that.
  */
 import type { ActionKind } from "./actions";
 import { Inventory, InventoryNode } from "../inventory/inventory";
@@ -95,11 +97,12 @@ export async function planBootstrap(inv: Inventory, o: BootstrapOptions): Promis
     const removals = planRemovals(inv, members, run.obs);
     const problems = [...checkManagerChanges(inv, members, [...membership.steps, ...roles, ...removals]), ...pinRefusals(removals, o.force === true, "re-run with --force to remove it anyway"), ...membership.problems];
     const joins = membership.steps.filter((s): s is Extract<Step, { kind: "join" }> => s.kind === "join");
-    steps.push(...joins.map((s) => describe(s, entry.node.name)));
-    // A run labels new members after they joined (and the first manager after init): from the inventory here.
+    steps.push(...[...joins, ...roles.filter((s) => s.kind !== "label"), ...removals].map((s) => describe(s, entry.node.name)));
+    // A run writes every label last, in one command (./write-labels): those of new members (and the
+    // first manager after init) from the inventory here, as they have no labels yet.
     const fresh = [...(entry.kind === "init" ? [entry.node] : []), ...joins.map((s) => s.node)];
     steps.push(...fresh.map((n) => ({ node: n.name, kind: "label" as const, detail: labelDetail(desiredLabels(n)) })));
-    steps.push(...[...roles.filter((s) => s.kind === "label"), ...roles.filter((s) => s.kind !== "label"), ...removals].map((s) => describe(s, entry.node.name)));
+    steps.push(...roles.filter((s) => s.kind === "label").map((s) => describe(s, entry.node.name)));
     return { entry: { node: entry.node.name, creates: entry.kind === "init" }, steps, problems, warnings };
   } finally {
     run.closeAll();

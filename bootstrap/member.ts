@@ -7,8 +7,8 @@ import { BootstrapError } from "./actions";
 import { FirewallSettings, Inventory, InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { checkManagerChanges, chooseEntry, matchMembers, pinRefusals } from "./plan";
 import { redact } from "../transport/redact";
-import { dropFromAllowLists } from "./allow-list";
-import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, Run } from "./bootstrap";
+import { dropFromAllowLists, FIREWALL_WAVE_CONCURRENCY } from "./allow-list";
+import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, Run } from "./bootstrap";
 import { limiter } from "../common/concurrency";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForSsh } from "../transport/ssh";
@@ -76,7 +76,7 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
     const member = members.find((x) => x.id === m.nodeId) ?? matchMembers({ nodes: [m.node] }, members).get(m.node.name);
     // Afterwards no remaining member's host firewall accepts the node; also when an earlier delete got as far as the removal.
     const closeFirewalls = async (addresses: string[]): Promise<void> => {
-      await dropFromAllowLists({ run, manager, inv: others, keyNode: entry.node, gate: limiter(JOIN_CONCURRENCY) }, addresses);
+      await dropFromAllowLists({ run, manager, inv: others, keyNode: entry.node, gate: limiter(FIREWALL_WAVE_CONCURRENCY), labels: new Map(), opening: new Map() }, addresses);
       if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
     };
     if (!member) {

@@ -8,7 +8,7 @@ import { registerSecret } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession } from "../transport/ssh";
 import { parseSwarmInfo, SwarmInfo } from "./swarm-state";
-import { readNodes } from "../swarm/nodes";
+import { readNodes, type NodeFacts } from "../swarm/nodes";
 import { waitFor } from "../common/time";
 import { onLeader } from "../swarm/leader";
 import { nodeUpdate } from "../swarm/node-update";
@@ -66,9 +66,17 @@ export async function waitForMembersReady(manager: SshSession, ids: readonly str
  * Waits until no member is "unknown": a leader that has just been elected (after a demotion, or
  * after the old leader went away mid-run) lists every member so until their next heartbeat. Done
  * when each is ready or down; a run that ends earlier would take live members for absent ones.
+ * Returns the list that showed it.
  */
-export async function waitForMembersKnown(manager: SshSession): Promise<void> {
-  await poll("the members to report to the new leader", SETTLE_TIMEOUT_MS, async () => !(await readNodes(manager)).some((m) => m.status === "unknown"));
+export async function waitForMembersKnown(manager: SshSession, current?: readonly NodeFacts[]): Promise<NodeFacts[]> {
+  // A list just read with no member unknown is the answer already: no read, no wait.
+  if (current && !current.some((m) => m.status === "unknown")) return [...current];
+  let members: NodeFacts[] = [];
+  await poll("the members to report to the new leader", SETTLE_TIMEOUT_MS, async () => {
+    members = await readNodes(manager);
+    return !members.some((m) => m.status === "unknown");
+  });
+  return members;
 }
 
 export async function initSwarm(s: SshSession, node: InventoryNode, settings: SwarmSettings = {}): Promise<void> {

@@ -23,13 +23,15 @@ export const UPDATE_RETRY_DELAY_MS = 250;
  * manager slower than this is reported, not waited for.
  */
 export const NODE_UPDATE_TIMEOUT_MS = 180_000;
+/** Docker's answer to a concurrent spec change (lower case; matched case-insensitively). */
+export const OUT_OF_SEQUENCE = "update out of sequence";
 
 /** Runs a node update on a manager, retrying while docker reports a concurrent spec change (and waiting out an election). */
 export async function nodeUpdate(manager: SshSession, command: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const r = await onLeader(manager, command, { allowFailure: true, timeoutMs: NODE_UPDATE_TIMEOUT_MS });
     if (r.code === 0) return;
-    if (!/update out of sequence/i.test(r.stderr) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
+    if (!r.stderr.toLowerCase().includes(OUT_OF_SEQUENCE) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
     await sleep(UPDATE_RETRY_DELAY_MS * (0.5 + Math.random()));
   }
 }

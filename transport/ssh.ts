@@ -51,11 +51,32 @@ export interface SshStats {
   connectAttempts: number;
   /** Commands started (uploads count as one command). */
   commands: number;
+  /**
+   * Round trips on the critical path: the longest chain of SSH exchanges (connection attempts and
+   * commands) in which each one started only after the one before it had ended. Exchanges that
+   * overlap in time count once, so a parallel wave over 16 nodes costs what one node costs. Each
+   * exchange gets depth = 1 + the deepest exchange already ended when it started; this is the
+   * deepest depth ended so far. Over an interval with nothing in flight at either end, the
+   * difference of two snapshots is that interval's chain length.
+   */
+  roundTrips: number;
 }
 /** On globalThis so every copy of this module (e.g. a rebuilt dynamic provider) counts into the same place. */
 function counters(): SshStats {
   const g = globalThis as unknown as Record<string, SshStats | undefined>;
-  return (g.__hcloudSwarmSshStats ??= { connections: 0, connectAttempts: 0, commands: 0 });
+  const c = (g.__hcloudSwarmSshStats ??= { connections: 0, connectAttempts: 0, commands: 0, roundTrips: 0 });
+  // A copy of this module from before round trips were counted may have created the record.
+  c.roundTrips ??= 0;
+  return c;
+}
+
+/** Starts one SSH exchange on the round-trip clock (see SshStats.roundTrips); call the result when it has ended. */
+function exchangeStarted(): () => void {
+  const depth = counters().roundTrips + 1;
+  return () => {
+    const c = counters();
+    c.roundTrips = Math.max(c.roundTrips, depth);
+  };
 }
 
 /** A copy of the process-wide counters (the benchmark compares two snapshots). */
@@ -123,6 +144,7 @@ export async function connect(target: SshTarget, privateKey: string, options: Co
   let presented: Buffer | undefined;
   const ssh = new NodeSSH();
   counters().connectAttempts++;
+  const ended = exchangeStarted();
   try {
     await ssh.connect({
       host: target.host,
@@ -141,6 +163,8 @@ export async function connect(target: SshTarget, privateKey: string, options: Co
     ssh.dispose();
     if (presented && !presented.equals(pinned.blob)) throw new HostKeyMismatchError(target.name, fingerprint(pinned.blob), fingerprint(presented));
     throw redactedError(err, `ssh ${target.user}@${target.host}:${target.port} (${target.name})`);
+  } finally {
+    ended();
   }
   counters().connections++;
   return openSession(ssh, target, options);
@@ -166,6 +190,7 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
   async function exec(command: string, display: string, o: CommandOptions): Promise<CommandResult> {
     if (!open) throw new Error(`ssh connection to ${target.name} is closed${lastError ? ` (${lastError.message})` : ""}; cannot run ${display}`);
     counters().commands++;
+    const ended = exchangeStarted();
     const timeoutMs = o.timeoutMs ?? COMMAND_TIMEOUT_MS;
     const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
     // The remote `timeout` kills the process tree (a closed channel alone would leave it running);
@@ -207,6 +232,7 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
       throw redactedError(err);
     } finally {
       clearTimeout(timer);
+      ended();
     }
   }
 

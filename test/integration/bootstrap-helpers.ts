@@ -53,7 +53,7 @@ export async function runCli(inventory: string, onLine?: (line: string) => void)
   const after = sshStats();
   const output = lines.join("\n");
   transcript.push(output);
-  return { result, error, output, ssh: { connections: after.connections - before.connections, connectAttempts: after.connectAttempts - before.connectAttempts, commands: after.commands - before.commands } };
+  return { result, error, output, ssh: { connections: after.connections - before.connections, connectAttempts: after.connectAttempts - before.connectAttempts, commands: after.commands - before.commands, roundTrips: after.roundTrips - before.roundTrips } };
 }
 
 export function expectSuccess(run: CliRun): BootstrapResult {

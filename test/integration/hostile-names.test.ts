@@ -11,6 +11,7 @@ import { buildProgram } from "../../cli/main";
 import { runBootstrapCommand } from "../../cli/bootstrap";
 import { removeStack } from "../../stacks/remove";
 import { connectManager } from "../../swarm/manager-session";
+import { addLabelsBatch } from "../../swarm/label-batch";
 import { shellQuote } from "../../transport/shell";
 import { sshStats } from "../../transport/ssh";
 import { useTestbed } from "../support/testbed";
@@ -117,6 +118,22 @@ describe("hostile names", () => {
     for (const k of Object.keys(values)) expect(err?.message).toContain(`labels.${k} value`);
     expect(sshStats().connections).toBe(before);
     expect((await members(bed(), "manager-1")).find((m) => m.hostname === "worker-1")?.labels).not.toHaveProperty("guard.hostile-0");
+    expect(await pwned()).toBe(false);
+  });
+
+  it("the label script (one command for many nodes, bypassing the inventory's checks) stores hostile values verbatim and runs none of them", async () => {
+    const values = Object.fromEntries(HOSTILE.filter((h) => !h.includes("\n")).map((h, i) => [`guard.batch-${i}`, h]));
+    const ids = (await members(bed(), "manager-1")).map((m) => m.id);
+    const s = await connectManager(bed().inventory);
+    try {
+      // Every node at once, with a hostile node ID among them: docker refuses that one, the others are written.
+      const out = await addLabelsBatch(s, [...ids.map((id) => ({ id, labels: values })), { id: HOSTILE[1], labels: { "guard.batch-x": "1" } }]);
+      expect(out.slice(0, ids.length)).toEqual(ids.map((id) => ({ id })));
+      expect(out[ids.length].error).toMatch(/not found|no such node/i);
+    } finally {
+      s.close();
+    }
+    for (const m of await members(bed(), "manager-1")) expect(m.labels).toMatchObject(values);
     expect(await pwned()).toBe(false);
   });
 });

@@ -25,8 +25,8 @@ describe("reading docker's swarm state", () => {
       { ID: "b", Spec: { Role: "worker", Availability: "drain", Labels: { edge: "true" } }, Description: { Hostname: "worker-1" }, Status: { State: "down", Addr: "10.0.0.3" } },
     ]);
     expect(parseNodeInspect(text)).toEqual([
-      { id: "a", hostname: "manager-1", role: "manager", availability: "active", status: "ready", addr: "10.0.0.2", reachability: "reachable", leader: true, os: "", arch: "", labels: {}, engineLabels: {} },
-      { id: "b", hostname: "worker-1", role: "worker", availability: "drain", status: "down", addr: "10.0.0.3", leader: false, os: "", arch: "", labels: { edge: "true" }, engineLabels: {} },
+      { id: "a", hostname: "manager-1", role: "manager", availability: "active", status: "ready", addr: "10.0.0.2", reachability: "reachable", leader: true, os: "", arch: "", labels: {}, engineLabels: {}, engineVersion: "" },
+      { id: "b", hostname: "worker-1", role: "worker", availability: "drain", status: "down", addr: "10.0.0.3", leader: false, os: "", arch: "", labels: { edge: "true" }, engineLabels: {}, engineVersion: "" },
     ]);
   });
 });
