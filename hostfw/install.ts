@@ -14,7 +14,7 @@
  */
 import { PROBE_SCRIPT } from "./probe";
 import { FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, firewallScript } from "./script";
-import { DOCKER_DROPIN_PATH, dockerDropIn, firewallUnit, FIREWALL_UNIT_PATH, SSHD_DROPIN_PATH, SSHD_HARDENED, sshdHardening } from "./units";
+import { DOCKER_DROPIN_PATH, dockerDropIn, firewallUnit, FIREWALL_UNIT_PATH, SSHD_DROPIN_PATH, SSHD_HARDENED, SSHD_RELOAD, sshdHardening } from "./units";
 
 /** Lines the program prints for each thing it installed or could not; bootstrap turns them into actions and warnings. */
 export const INSTALLED = "installed:";
@@ -57,7 +57,7 @@ PATH=$PATH:/usr/sbin
 if command -v sshd >/dev/null 2>&1 && ! sshd -T 2>/dev/null | awk '${hardened} END { exit bad }'; then
   if [ -d /run/systemd/system ] && [ -d /etc/ssh/sshd_config.d ] && grep -qiE '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config.d/' /etc/ssh/sshd_config; then
     install -m 0644 "$d/sshd" ${SSHD_DROPIN_PATH}
-    if sshd -t && { systemctl reload ssh 2>/dev/null || systemctl reload sshd; }; then echo "${INSTALLED} ${SSHD_DROPIN_PATH} (sshd reloaded)"; else rm -f ${SSHD_DROPIN_PATH}; echo "${NOT_INSTALLED} sshd refused the hardening drop-in; its settings are unchanged"; fi
+    if sshd -t && { ${SSHD_RELOAD}; }; then echo "${INSTALLED} ${SSHD_DROPIN_PATH} (sshd reloaded)"; else rm -f ${SSHD_DROPIN_PATH}; echo "${NOT_INSTALLED} sshd refused the hardening drop-in; its settings are unchanged"; fi
   else
     echo "${NOT_INSTALLED} sshd allows passwords or root password login, and this host has no systemd-managed sshd reading /etc/ssh/sshd_config.d: set PermitRootLogin prohibit-password and PasswordAuthentication no yourself"
   fi

@@ -130,7 +130,9 @@ export function judgeHost(p: ProbeSections, want: HostExpectation): HostCheck[] 
     out.push({ status: "unprovable", what: "boot order", detail: "no systemd on this host: no unit restores the rules at boot and no drop-in ties dockerd to them; after a reboot, re-run bootstrap before trusting the node" });
   } else {
     const [enabled, active] = p.get("unit") ?? [];
-    out.push(enabled === "enabled" && active === "active" ? { status: "pass", what: "firewall unit", detail: `${FIREWALL_UNIT} enabled and active` } : { status: "fail", what: "firewall unit", detail: `${FIREWALL_UNIT} is ${enabled ?? "?"}/${active ?? "?"}: see journalctl -u ${FIREWALL_UNIT}, then ${REBOOTSTRAP}` });
+    // A failed unit (systemctl is-active says "failed") keeps dockerd down: docker.service Requires= it.
+    const failed = active === "failed" ? { status: "fail" as const, what: "firewall unit", detail: `${FIREWALL_UNIT} failed (systemctl is-failed), so dockerd, which Requires= it, cannot run on this node: see journalctl -u ${FIREWALL_UNIT}, fix the cause, then systemctl start ${FIREWALL_UNIT} docker.service there and re-run bootstrap` } : undefined;
+    out.push(enabled === "enabled" && active === "active" ? { status: "pass", what: "firewall unit", detail: `${FIREWALL_UNIT} enabled and active` } : failed ?? { status: "fail", what: "firewall unit", detail: `${FIREWALL_UNIT} is ${enabled ?? "?"}/${active ?? "?"}: see journalctl -u ${FIREWALL_UNIT}, then ${REBOOTSTRAP}` });
     const dropin = (p.get("dropin") ?? []).join("\n");
     const requires = (p.get("docker-requires") ?? []).join(" ");
     const ok = dropin === dockerDropIn().split("\n").filter((l) => l.trim() !== "").join("\n") && requires.split(/\s+/).includes(FIREWALL_UNIT);

@@ -7,6 +7,7 @@
  */
 import { SETUP_FAILED_STEP_FILE } from "../hostfw/probe";
 import { FIREWALL_UNIT } from "../hostfw/script";
+import { SSHD_RELOAD } from "../hostfw/units";
 
 export const SETUP_PATH = "/usr/local/sbin/hcloud-swarm-setup";
 export const SSHD_STEP_PATH = "/usr/local/sbin/hcloud-swarm-sshd";
@@ -63,7 +64,7 @@ export function setupScript(steps: readonly SetupStep[], stepFile: string = SETU
   ].join("\n");
 }
 
-/** sshd reads the hardening drop-in cloud-init wrote; validate, then reload the running daemon. */
+/** sshd reads the hardening drop-in cloud-init wrote; validate, then reload the daemon if it runs (hostfw/units.ts SSHD_RELOAD). */
 export function sshdStepScript(): string {
-  return ["#!/bin/sh", "set -eu", "PATH=$PATH:/usr/sbin", "sshd -t", "systemctl reload ssh 2>/dev/null || systemctl reload sshd", ""].join("\n");
+  return ["#!/bin/sh", "set -eu", "PATH=$PATH:/usr/sbin", "sshd -t", SSHD_RELOAD, ""].join("\n");
 }

@@ -62,6 +62,9 @@ export function cloudInitVerdict(output: string): CloudInitVerdict | undefined {
   const detailAt = lines.findIndex((l) => l === "detail:");
   const detail = [field("boot_status_code"), ...(detailAt >= 0 ? lines.slice(detailAt + 1) : [])].filter((x) => x.trim() !== "").join("; ") || lines.join("; ");
   if (status === "error" || rc === 1) return { kind: "error", detail: step ? `setup step "${step}" failed; ${detail}` : detail };
+  // cloud-init's status covers this boot only, and runcmd runs once per instance: after a reboot a
+  // node whose setup failed reports "done". The step file outlives the reboot, so it still decides.
+  if (step) return { kind: "error", detail: `setup step "${step}" failed at the first boot (this boot's cloud-init reports "${status || "?"}", but runcmd runs only once, so the setup never completed)` };
   if (status === "disabled") return { kind: "disabled", detail };
   if (status === "not run") return { kind: "not-run", detail };
   if (status === "running") return { kind: "abandoned", detail };

@@ -8,6 +8,7 @@
 import { Readable } from "stream";
 import { NodeSSH } from "node-ssh";
 import { CLOUD_INIT_MARK, CLOUD_INIT_SCRIPT, cloudInitVerdict, describeCloudInit } from "./cloud-init";
+import { failedUnitsError, parseFailedUnits, probeWithFailedUnits, withoutFailedUnits } from "./failed-units";
 import { fingerprint, hostKeyAlgorithms, parseHostKey } from "./hostkey";
 import { redact, redactedError, registerSecret } from "./redact";
 import { shellQuote } from "./shell";
@@ -317,7 +318,9 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
  * but disabled, or never runs, is not waited for; what was found is logged.
  */
 export async function waitForNodeReady(session: SshSession, log?: (line: string) => void, probe = "docker info --format '{{.ServerVersion}}'"): Promise<string> {
-  const first = await session.run(`${CLOUD_INIT_SCRIPT}\n${probe}`, { timeoutMs: CLOUD_INIT_TIMEOUT_MS, allowFailure: true, display: `cloud-init status --long (read, and waited on only while it runs); ${probe}` });
+  // When the probe fails, the same command says which unit dockerd is missing (./failed-units.ts).
+  const guarded = probeWithFailedUnits(probe);
+  const first = await session.run(`${CLOUD_INIT_SCRIPT}\n${guarded}`, { timeoutMs: CLOUD_INIT_TIMEOUT_MS, allowFailure: true, display: `cloud-init status --long (read, and waited on only while it runs); ${probe}` });
   const verdict = cloudInitVerdict(first.stdout);
   if (!verdict) throw new Error(`cannot read cloud-init's state on ${session.node} (exit ${first.code}): ${redact(first.stderr || first.stdout || "no output")}`);
   if (verdict.kind === "error") throw new Error(`cloud-init failed on ${session.node} (${verdict.detail}); see /var/log/cloud-init-output.log and \`cloud-init status --long\` there`);
@@ -325,12 +328,15 @@ export async function waitForNodeReady(session: SshSession, log?: (line: string)
   if (line) log?.(line);
   if (first.code === 0) return first.stdout.split("\n").filter((l) => !l.startsWith(CLOUD_INIT_MARK)).join("\n").trim();
   const deadline = Date.now() + DOCKER_WAIT_TIMEOUT_MS;
-  for (;;) {
-    const r = await session.run(probe, { allowFailure: true, timeoutMs: 20_000 });
-    if (r.code === 0) return r.stdout;
+  for (let r = first; ; ) {
+    // A failed unit stays failed for the rest of the boot: say which, instead of waiting out the timeout.
+    const unitError = failedUnitsError(session.node, parseFailedUnits(r.stdout));
+    if (unitError) throw new Error(redact(unitError));
     if (Date.now() + DOCKER_POLL_INTERVAL_MS > deadline) {
-      throw new Error(`timed out after ${DOCKER_WAIT_TIMEOUT_MS / 1000} s waiting for docker on ${session.node} to answer \`docker info\`: ${redact(r.stderr || r.stdout)}`);
+      throw new Error(`timed out after ${DOCKER_WAIT_TIMEOUT_MS / 1000} s waiting for docker on ${session.node} to answer \`docker info\`: ${redact(r.stderr || withoutFailedUnits(r.stdout))}`);
     }
     await sleep(DOCKER_POLL_INTERVAL_MS);
+    r = await session.run(guarded, { allowFailure: true, timeoutMs: 20_000, display: probe });
+    if (r.code === 0) return r.stdout;
   }
 }

@@ -43,4 +43,13 @@ describe("reading cloud-init's status instead of waiting blindly", () => {
     const plain = cloudInitVerdict(output(1, 0, err));
     expect(plain && "detail" in plain ? plain.detail : "").toMatch(/^enabled-by-generator; /);
   });
+
+  it("still refuses a node whose setup failed after a reboot made cloud-init report done", () => {
+    // runcmd runs once per instance; the reboot's cloud-init ends "done" while the step file remains.
+    const done = "status: done\nboot_status_code: enabled-by-generator\ndetail:\nDataSourceNoCloud [seed=/dev/vdb][dsmode=net]";
+    const v = cloudInitVerdict([output(0, 0, done), `${CLOUD_INIT_MARK} step: kernel-modules`].join("\n"));
+    expect(v).toEqual({ kind: "error", detail: expect.stringMatching(/^setup step "kernel-modules" failed at the first boot \(this boot's cloud-init reports "done"/) });
+    // Control: the same status without a step file is a finished node.
+    expect(cloudInitVerdict(output(0, 0, done))?.kind).toBe("done");
+  });
 });
