@@ -11,10 +11,18 @@ import jest from "eslint-plugin-jest";
 const PROVIDER_CLOSURE_TAG = "// @provider-closure";
 const SOURCE_DIRS = ["common", "transport", "inventory", "infra", "bootstrap", "stacks", "swarm", "hostfw", "verify"];
 const providerClosure = SOURCE_DIRS.flatMap((dir) =>
-  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith(".ts")).map((f) => `${dir}/${f}`) : [],
+  fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir, { recursive: true })
+        .filter((f) => String(f).endsWith(".ts"))
+        .map((f) => `${dir}/${f}`)
+    : [],
 ).filter((f) => fs.readFileSync(f, "utf8").startsWith(PROVIDER_CLOSURE_TAG));
 const JEST_GLOBALS = "^(describe|it|test|expect|jest|beforeAll|afterAll|beforeEach|afterEach)$";
-const atModuleLevel = (selector) => [`Program > VariableDeclaration ${selector}`, `Program > ExportNamedDeclaration > VariableDeclaration ${selector}`];
+const atModuleLevel = (selector) => [
+  `Program > VariableDeclaration ${selector}`,
+  `Program > ExportNamedDeclaration > VariableDeclaration ${selector}`,
+];
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".hcloud-swarm/**", "bin/**", "jest.config.js"] },
@@ -32,7 +40,17 @@ export default tseslint.config(
     files: ["**/*.ts"],
     ignores: ["local/**", "test/unit/local-*.test.ts", "test/integration/testbed-*.test.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+local/.+", message: "import the test beds from local/index.ts (\"../local\"), their public surface" }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(\\.\\./)+local/.+",
+              message: 'import the test beds from local/index.ts ("../local"), their public surface',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -40,7 +58,18 @@ export default tseslint.config(
     // is rehearse/hetzner/, the rehearsal itself rehearse/). It is also the unit tests' harness.
     files: ["rehearse/engine/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ regex: "^\\.\\./(?!\\.\\./common/)|^@pulumi/hcloud", message: "rehearse/engine/ imports only itself, common/ and the SDK: cloud models go in rehearse/hetzner/, the rehearsal in rehearse/" }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^\\.\\./(?!\\.\\./common/)|^@pulumi/hcloud",
+              message:
+                "rehearse/engine/ imports only itself, common/ and the SDK: cloud models go in rehearse/hetzner/, the rehearsal in rehearse/",
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -48,13 +77,41 @@ export default tseslint.config(
     rules: {
       "no-restricted-syntax": [
         "error",
-        ...atModuleLevel("NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet)$/]").map((selector) => ({ selector, message: "rule 1 of docs/design/dynamic-providers.md: no module-level Map or Set in provider code (use arrays of pairs or plain objects)" })),
-        { selector: "PropertyDefinition[value!=null]", message: "rule 2 of docs/design/dynamic-providers.md: no class field initializers in provider code (assign in the constructor)" },
-        { selector: "CallExpression[callee.name='Symbol'], MemberExpression[object.name='Symbol'][property.name='for']", message: "rule 5 of docs/design/dynamic-providers.md: no symbols as keys in provider code (use string keys)" },
-        ...atModuleLevel("VariableDeclarator > MemberExpression[object.object.name='process'][object.property.name='env']").map((selector) => ({ selector, message: "rule 7 of docs/design/dynamic-providers.md: read the environment inside the methods, not at module load" })),
-        ...atModuleLevel("VariableDeclarator > CallExpression[callee.name=/^(setTimeout|setInterval|setImmediate)$/]").map((selector) => ({ selector, message: "rule 8 of docs/design/dynamic-providers.md: no timer or other native handle at module level" })),
-        { selector: `Program > FunctionDeclaration[id.name=/${JEST_GLOBALS}/], Program > ExportNamedDeclaration > FunctionDeclaration[id.name=/${JEST_GLOBALS}/]`, message: "rule 12 of docs/design/dynamic-providers.md: no module-level function named like a global" },
-        ...atModuleLevel(`VariableDeclarator[id.name=/${JEST_GLOBALS}/]`).map((selector) => ({ selector, message: "rule 12 of docs/design/dynamic-providers.md: no module-level value named like a global" })),
+        ...atModuleLevel("NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet)$/]").map((selector) => ({
+          selector,
+          message:
+            "rule 1 of docs/design/dynamic-providers.md: no module-level Map or Set in provider code (use arrays of pairs or plain objects)",
+        })),
+        {
+          selector: "PropertyDefinition[value!=null]",
+          message:
+            "rule 2 of docs/design/dynamic-providers.md: no class field initializers in provider code (assign in the constructor)",
+        },
+        {
+          selector: "CallExpression[callee.name='Symbol'], MemberExpression[object.name='Symbol'][property.name='for']",
+          message: "rule 5 of docs/design/dynamic-providers.md: no symbols as keys in provider code (use string keys)",
+        },
+        ...atModuleLevel(
+          "VariableDeclarator > MemberExpression[object.object.name='process'][object.property.name='env']",
+        ).map((selector) => ({
+          selector,
+          message:
+            "rule 7 of docs/design/dynamic-providers.md: read the environment inside the methods, not at module load",
+        })),
+        ...atModuleLevel(
+          "VariableDeclarator > CallExpression[callee.name=/^(setTimeout|setInterval|setImmediate)$/]",
+        ).map((selector) => ({
+          selector,
+          message: "rule 8 of docs/design/dynamic-providers.md: no timer or other native handle at module level",
+        })),
+        {
+          selector: `Program > FunctionDeclaration[id.name=/${JEST_GLOBALS}/], Program > ExportNamedDeclaration > FunctionDeclaration[id.name=/${JEST_GLOBALS}/]`,
+          message: "rule 12 of docs/design/dynamic-providers.md: no module-level function named like a global",
+        },
+        ...atModuleLevel(`VariableDeclarator[id.name=/${JEST_GLOBALS}/]`).map((selector) => ({
+          selector,
+          message: "rule 12 of docs/design/dynamic-providers.md: no module-level value named like a global",
+        })),
       ],
     },
   },
@@ -75,7 +132,11 @@ export default tseslint.config(
       "jest/expect-expect": ["error", { assertFunctionNames: ["expect", "expect*", "*.expect*"] }],
       "no-restricted-properties": [
         "error",
-        ...["test", "it", "describe"].map((object) => ({ object, property: "todo", message: "a .todo names a claim nothing checks: write the test or leave the name out" })),
+        ...["test", "it", "describe"].map((object) => ({
+          object,
+          property: "todo",
+          message: "a .todo names a claim nothing checks: write the test or leave the name out",
+        })),
       ],
     },
   },

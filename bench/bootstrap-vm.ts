@@ -17,7 +17,16 @@ import { alignColumns } from "../common/columns";
 import { BootstrapError } from "../bootstrap/actions";
 import { bootstrap } from "../bootstrap/bootstrap";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { CLEAR, downAnyBed, locationRequests, Locations, selectNodes, shapeVmNodes, upVmBed, vmShapeContext } from "../local";
+import {
+  CLEAR,
+  downAnyBed,
+  locationRequests,
+  Locations,
+  selectNodes,
+  shapeVmNodes,
+  upVmBed,
+  vmShapeContext,
+} from "../local";
 import { connect, sshStats } from "../transport/ssh";
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
@@ -108,23 +117,48 @@ async function main(): Promise<void> {
     const [manager, far] = [inv.nodes[0], inv.nodes[1]];
     const flat = await formRepeatedly(inv, "0 ms");
     const ctx = vmShapeContext(up.bed.dir);
-    for (const { node, req } of locationRequests(spread(inv.nodes), { inside: 0.2, "nbg1-fsn1": RTT_MS, "nbg1-hel1": RTT_MS, "fsn1-hel1": RTT_MS })) {
+    for (const { node, req } of locationRequests(spread(inv.nodes), {
+      inside: 0.2,
+      "nbg1-fsn1": RTT_MS,
+      "nbg1-hel1": RTT_MS,
+      "fsn1-hel1": RTT_MS,
+    })) {
       await shapeVmNodes(ctx, selectNodes(ctx.inventory.nodes, [node]), req);
     }
     lines.push(`ping ${manager.name} → ${far.name} (another location): ${await pingMs(manager, far)}`);
     const shaped = await formRepeatedly(inv, `${RTT_MS} ms between locations`);
     await shapeVmNodes(ctx, ctx.inventory.nodes, CLEAR);
     lines.push(`ping ${manager.name} → ${far.name} after the shaping was lifted: ${await pingMs(manager, far)}`);
-    const rows = [["between locations", "form 1+" + WORKERS + " (fastest / median / slowest)", "re-runs needed", "SSH connections", "commands"]];
-    for (const t of [flat, shaped]) rows.push([t.label, `${sec(Math.min(...t.ms))} / ${sec(median(t.ms))} / ${sec(Math.max(...t.ms))}`, `${t.reruns} of ${t.ms.length}`, String(t.connections), String(t.commands)]);
+    const rows = [
+      [
+        "between locations",
+        "form 1+" + WORKERS + " (fastest / median / slowest)",
+        "re-runs needed",
+        "SSH connections",
+        "commands",
+      ],
+    ];
+    for (const t of [flat, shaped])
+      rows.push([
+        t.label,
+        `${sec(Math.min(...t.ms))} / ${sec(median(t.ms))} / ${sec(Math.max(...t.ms))}`,
+        `${t.reruns} of ${t.ms.length}`,
+        String(t.connections),
+        String(t.commands),
+      ]);
     lines.push(...alignColumns(rows));
     const extra = median(shaped.ms) - median(flat.ms);
-    const trips = extra > 0 ? `, about ${(extra / RTT_MS).toFixed(0)} round trips between locations one after another` : ", within the spread of the runs";
+    const trips =
+      extra > 0
+        ? `, about ${(extra / RTT_MS).toFixed(0)} round trips between locations one after another`
+        : ", within the spread of the runs";
     lines.push(`extra time with ${RTT_MS} ms between locations: ${sec(extra)} (median to median)${trips}`);
   } finally {
     await downAnyBed(DIR);
   }
-  process.stdout.write(`bootstrap on the VM bed: ${os.cpus().length} cores, 1+${WORKERS} TCG VMs, ${REPEAT} run(s) per figure\n${lines.join("\n")}\n`);
+  process.stdout.write(
+    `bootstrap on the VM bed: ${os.cpus().length} cores, 1+${WORKERS} TCG VMs, ${REPEAT} run(s) per figure\n${lines.join("\n")}\n`,
+  );
 }
 
 main().catch((err: Error) => {

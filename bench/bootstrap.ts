@@ -34,16 +34,34 @@ const SSH_TIMEOUT_MS = 120_000;
 const TRACE = process.env.BENCH_TRACE === "1";
 
 const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
-const span = (xs: number[]): string => (xs.length === 1 ? sec(xs[0]) : `${sec(Math.min(...xs))}–${sec(Math.max(...xs))}`);
+const span = (xs: number[]): string =>
+  xs.length === 1 ? sec(xs[0]) : `${sec(Math.min(...xs))}–${sec(Math.max(...xs))}`;
 
 /** The loop's own `ssh` processes: each is one connection and one command, strictly one after another. */
 const loopStats = { calls: 0 };
 
 function ssh(bedDir: string, node: InventoryNode, command: string): Promise<string> {
   loopStats.calls++;
-  const args = ["-i", node.privateKeyPath as string, "-o", `UserKnownHostsFile=${path.join(bedDir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-p", String(node.port), `${node.user}@${node.host}`, command];
+  const args = [
+    "-i",
+    node.privateKeyPath as string,
+    "-o",
+    `UserKnownHostsFile=${path.join(bedDir, "known_hosts")}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-p",
+    String(node.port),
+    `${node.user}@${node.host}`,
+    command,
+  ];
   return new Promise((resolve, reject) =>
-    execFile("ssh", args, { timeout: SSH_TIMEOUT_MS }, (err, stdout, stderr) => (err ? reject(new Error(`ssh ${node.name} ${command.split(" ").slice(0, 3).join(" ")}: ${stderr}`)) : resolve(stdout.trim()))),
+    execFile("ssh", args, { timeout: SSH_TIMEOUT_MS }, (err, stdout, stderr) =>
+      err
+        ? reject(new Error(`ssh ${node.name} ${command.split(" ").slice(0, 3).join(" ")}: ${stderr}`))
+        : resolve(stdout.trim()),
+    ),
   );
 }
 
@@ -54,7 +72,12 @@ async function sequentialLoop(bedDir: string, inv: Inventory): Promise<number> {
   const pool = inv.swarm?.defaultAddrPool ? ` --default-addr-pool ${inv.swarm.defaultAddrPool}` : "";
   await ssh(bedDir, manager, `docker swarm init --advertise-addr ${manager.advertiseAddress}${pool}`);
   const token = await ssh(bedDir, manager, "docker swarm join-token -q worker");
-  for (const w of workers) await ssh(bedDir, w, `docker swarm join --token ${token} --advertise-addr ${w.advertiseAddress} ${manager.advertiseAddress}:2377`);
+  for (const w of workers)
+    await ssh(
+      bedDir,
+      w,
+      `docker swarm join --token ${token} --advertise-addr ${w.advertiseAddress} ${manager.advertiseAddress}:2377`,
+    );
   return Date.now() - t;
 }
 
@@ -71,7 +94,12 @@ async function measured(fn: () => Promise<unknown>): Promise<Cost> {
   const t = Date.now();
   await fn();
   const after = sshStats();
-  return { connections: after.connections - before.connections, commands: after.commands - before.commands, roundTrips: after.roundTrips - before.roundTrips, ms: Date.now() - t };
+  return {
+    connections: after.connections - before.connections,
+    commands: after.commands - before.commands,
+    roundTrips: after.roundTrips - before.roundTrips,
+    ms: Date.now() - t,
+  };
 }
 
 /** Collects bootstrap's action lines ("[node] kind: detail") with their time since `t0`. */
@@ -85,7 +113,11 @@ function phaseLog(t0: number, echo: boolean): { log: (l: string) => void; summar
       if (m) (seen[m[1]] ??= []).push(at);
     },
     summary: (endMs) => {
-      const parts = Object.entries(seen).map(([k, xs]) => (xs.length === 1 ? `${k} +${sec(xs[0])}` : `${k} ×${xs.length} +${sec(Math.min(...xs))}…+${sec(Math.max(...xs))}`));
+      const parts = Object.entries(seen).map(([k, xs]) =>
+        xs.length === 1
+          ? `${k} +${sec(xs[0])}`
+          : `${k} ×${xs.length} +${sec(Math.min(...xs))}…+${sec(Math.max(...xs))}`,
+      );
       return [...parts, `end +${sec(endMs)}`].join(", ");
     },
   };
@@ -101,14 +133,31 @@ async function main(): Promise<void> {
   process.on("SIGTERM", stop);
   const maxWorkers = Math.max(...SIZES);
   const key = (n: InventoryNode) => fs.readFileSync(n.privateKeyPath as string, "utf8");
-  const rows = [["cluster", "bootstrap (parallel)", "sequential ssh loop", "form: conn/cmd/round trips", "loop: conn/cmd/round trips", "add 1 worker: connections", "commands", "round trips", "time", "no-op: conn/cmd/round trips", "no-op time", "load avg (start→end)"]];
+  const rows = [
+    [
+      "cluster",
+      "bootstrap (parallel)",
+      "sequential ssh loop",
+      "form: conn/cmd/round trips",
+      "loop: conn/cmd/round trips",
+      "add 1 worker: connections",
+      "commands",
+      "round trips",
+      "time",
+      "no-op: conn/cmd/round trips",
+      "no-op time",
+      "load avg (start→end)",
+    ],
+  ];
   const phases: string[] = [];
-  const triple = (c: { connections: number; commands: number; roundTrips: number }) => `${c.connections}/${c.commands}/${c.roundTrips}`;
+  const triple = (c: { connections: number; commands: number; roundTrips: number }) =>
+    `${c.connections}/${c.commands}/${c.roundTrips}`;
   try {
     // One bed for everything: 1 manager + the largest worker count + 1 node to add.
     const bed = await upBed({ dir: DIR, nodes: maxWorkers + 2, managers: 1, install: false });
     const all = bed.inventory;
-    const leaveAll = () => Promise.all(bed.nodes.map((n) => execInNode(bed.ctx, n, "docker swarm leave --force >/dev/null 2>&1; true")));
+    const leaveAll = () =>
+      Promise.all(bed.nodes.map((n) => execInNode(bed.ctx, n, "docker swarm leave --force >/dev/null 2>&1; true")));
     const first = (count: number): Inventory => ({ ...all, nodes: all.nodes.slice(0, count) });
     for (const w of SIZES) {
       const loadStart = load();
@@ -122,7 +171,9 @@ async function main(): Promise<void> {
         await leaveAll();
         const t0 = Date.now();
         const p = phaseLog(t0, TRACE && i === 0);
-        const cost = await measured(() => bootstrap(first(1 + w), { privateKeyFor: key, log: p.log, ...(TRACE && i === 0 ? { trace: p.log } : {}) }));
+        const cost = await measured(() =>
+          bootstrap(first(1 + w), { privateKeyFor: key, log: p.log, ...(TRACE && i === 0 ? { trace: p.log } : {}) }),
+        );
         boot.push(cost.ms);
         if (i === 0) {
           form = cost;
@@ -130,16 +181,20 @@ async function main(): Promise<void> {
           const q = phaseLog(Date.now(), TRACE);
           let actions: readonly { node: string; kind: string }[] = [];
           add = await measured(async () => {
-            actions = (await bootstrap(first(2 + w), { privateKeyFor: key, log: q.log, ...(TRACE ? { trace: q.log } : {}) })).actions;
+            actions = (
+              await bootstrap(first(2 + w), { privateKeyFor: key, log: q.log, ...(TRACE ? { trace: q.log } : {}) })
+            ).actions;
           });
           phases.push(`1+${w} adding:  ${q.summary(add.ms)}`);
           // The other members are only told to let the new node through their host firewalls.
-          if (!actions.every((a) => a.node === all.nodes[1 + w].name || a.kind === "firewall")) throw new Error(`adding one worker changed other nodes: ${JSON.stringify(actions)}`);
+          if (!actions.every((a) => a.node === all.nodes[1 + w].name || a.kind === "firewall"))
+            throw new Error(`adding one worker changed other nodes: ${JSON.stringify(actions)}`);
           // The same inventory again: nothing to change, but every member's firewall is checked.
           noop = await measured(async () => {
             actions = (await bootstrap(first(2 + w), { privateKeyFor: key })).actions;
           });
-          if (actions.length > 0) throw new Error(`a second run of the same inventory changed something: ${JSON.stringify(actions)}`);
+          if (actions.length > 0)
+            throw new Error(`a second run of the same inventory changed something: ${JSON.stringify(actions)}`);
         }
         await leaveAll();
         loopStats.calls = 0;
@@ -149,14 +204,31 @@ async function main(): Promise<void> {
       const f = form as Cost;
       const a = add as Cost;
       const z = noop as Cost;
-      rows.push([`1+${w}`, span(boot), span(loop), triple(f), `${loopCalls}/${loopCalls}/${2 * loopCalls}`, String(a.connections), String(a.commands), String(a.roundTrips), sec(a.ms), triple(z), sec(z.ms), `${loadStart}→${load()}`]);
+      rows.push([
+        `1+${w}`,
+        span(boot),
+        span(loop),
+        triple(f),
+        `${loopCalls}/${loopCalls}/${2 * loopCalls}`,
+        String(a.connections),
+        String(a.commands),
+        String(a.roundTrips),
+        sec(a.ms),
+        triple(z),
+        sec(z.ms),
+        `${loadStart}→${load()}`,
+      ]);
       process.stderr.write(`1+${w} done\n`);
     }
   } finally {
     await downBed(DIR);
   }
-  process.stdout.write(`bootstrap on the local test bed: ${os.cpus().length} cores, ${REPEAT} run(s) per figure (fastest–slowest)\n`);
-  process.stdout.write("bootstrap also recreates ingress encrypted and labels each node; the loop only inits and joins\n");
+  process.stdout.write(
+    `bootstrap on the local test bed: ${os.cpus().length} cores, ${REPEAT} run(s) per figure (fastest–slowest)\n`,
+  );
+  process.stdout.write(
+    "bootstrap also recreates ingress encrypted and labels each node; the loop only inits and joins\n",
+  );
   for (const line of alignColumns(rows)) process.stdout.write(line + "\n");
   process.stdout.write("where the time went (first run at each size; seconds since the run started):\n");
   for (const line of phases) process.stdout.write(`  ${line}\n`);

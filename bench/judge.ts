@@ -22,7 +22,10 @@ import { loadStackFile } from "../stacks/template";
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
 const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "judge");
-const VARS: Record<string, Record<string, string>> = { traefik: { acme_email: "ops@example.com", dashboard_domain: "t.example.com" }, wordpress: { domain: "blog.example.com" } };
+const VARS: Record<string, Record<string, string>> = {
+  traefik: { acme_email: "ops@example.com", dashboard_domain: "t.example.com" },
+  wordpress: { domain: "blog.example.com" },
+};
 
 const ms = (x: number): string => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 const span = (xs: number[]): string => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))}`;
@@ -60,9 +63,18 @@ async function main(): Promise<void> {
           const lints: number[] = [];
           for (let i = 0; i < REPEAT; i++) {
             const [j, t] = await timed(judge);
-            if (!j?.data) throw new Error(`${label} did not judge ${name}: ${j?.problems.map((p) => p.message).join("; ") ?? "unavailable"}`);
-            const [findings, tl] = await timed(() => lintJudged({ file: source.file, stack: name, sourceText: source.text, judgement: j, meta: rendered.meta }, ctx));
-            if (findings.length > 0) throw new Error(`${name} refused by ${label}: ${findings.map((f) => f.message).join("; ")}`);
+            if (!j?.data)
+              throw new Error(
+                `${label} did not judge ${name}: ${j?.problems.map((p) => p.message).join("; ") ?? "unavailable"}`,
+              );
+            const [findings, tl] = await timed(() =>
+              lintJudged(
+                { file: source.file, stack: name, sourceText: source.text, judgement: j, meta: rendered.meta },
+                ctx,
+              ),
+            );
+            if (findings.length > 0)
+              throw new Error(`${name} refused by ${label}: ${findings.map((f) => f.message).join("; ")}`);
             times.push(t);
             lints.push(tl);
           }
@@ -70,7 +82,9 @@ async function main(): Promise<void> {
         }
       }
       const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-      console.log(`judging the rendered templates, ${REPEAT} runs each (fastest–slowest), 1-node bed, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+      console.log(
+        `judging the rendered templates, ${REPEAT} runs each (fastest–slowest), 1-node bed, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
+      );
       for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join("  "));
     } finally {
       s.close();

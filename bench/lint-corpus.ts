@@ -38,7 +38,13 @@ async function verdicts(c: CorpusCase, root: string): Promise<Row> {
       return true;
     }
   };
-  return { name: c.name, cls: c.cls, hostile: c.rules.length > 0, docker: refused(docker), dialect: refused(dialectJudge({ text: c.text, baseDir: dir })) };
+  return {
+    name: c.name,
+    cls: c.cls,
+    hostile: c.rules.length > 0,
+    docker: refused(docker),
+    dialect: refused(dialectJudge({ text: c.text, baseDir: dir })),
+  };
 }
 
 async function main(): Promise<void> {
@@ -50,12 +56,16 @@ async function main(): Promise<void> {
       for (const r of rows) console.log(JSON.stringify(r));
       return;
     }
-    console.log("class | hostile cases | refused (docker / fallback) | legitimate files | false alarms (docker / fallback)");
+    console.log(
+      "class | hostile cases | refused (docker / fallback) | legitimate files | false alarms (docker / fallback)",
+    );
     for (const cls of [...new Set(rows.map((r) => r.cls))]) {
       const h = rows.filter((r) => r.cls === cls && r.hostile);
       const l = rows.filter((r) => r.cls === cls && !r.hostile);
       const n = (xs: Row[], k: "docker" | "dialect"): number => xs.filter((r) => r[k]).length;
-      console.log(`${cls} | ${h.length} | ${n(h, "docker")} / ${n(h, "dialect")} | ${l.length} | ${n(l, "docker")} / ${n(l, "dialect")}`);
+      console.log(
+        `${cls} | ${h.length} | ${n(h, "docker")} / ${n(h, "dialect")} | ${l.length} | ${n(l, "docker")} / ${n(l, "dialect")}`,
+      );
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

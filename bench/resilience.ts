@@ -41,20 +41,40 @@ const sec = (x: number): string => `${x.toFixed(1)} s`;
 export function table(rows: readonly Row[]): string {
   const keys: string[] = [];
   for (const r of rows) if (!keys.includes(`${r.condition}\t${r.scenario}`)) keys.push(`${r.condition}\t${r.scenario}`);
-  const out = [["condition", "scenario", "ended correct", "first run failed, re-run converged", "time to converge (min / median / max)"]];
+  const out = [
+    [
+      "condition",
+      "scenario",
+      "ended correct",
+      "first run failed, re-run converged",
+      "time to converge (min / median / max)",
+    ],
+  ];
   for (const k of keys) {
     const [condition, scenario] = k.split("\t");
     const mine = rows.filter((r) => r.condition === condition && r.scenario === scenario);
     const ok = mine.filter((r) => r.passed);
     const times = ok.map((r) => r.seconds).sort((a, b) => a - b);
     const median = times.length ? times[Math.floor((times.length - 1) / 2)] : NaN;
-    out.push([condition, scenario, `${ok.length}/${mine.length}`, String(ok.filter((r) => r.runs === 2).length), times.length ? `${sec(times[0])} / ${sec(median)} / ${sec(times[times.length - 1])}` : "-"]);
+    out.push([
+      condition,
+      scenario,
+      `${ok.length}/${mine.length}`,
+      String(ok.filter((r) => r.runs === 2).length),
+      times.length ? `${sec(times[0])} / ${sec(median)} / ${sec(times[times.length - 1])}` : "-",
+    ]);
   }
   return alignColumns(out).join("\n") + "\n";
 }
 
 function readRows(file: string): Row[] {
-  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Row) : [];
+  return fs.existsSync(file)
+    ? fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as Row)
+    : [];
 }
 
 function startHog(): ChildProcess[] {
@@ -80,18 +100,32 @@ function main(): void {
   try {
     for (let i = 1; i <= runs; i++) {
       const started = Date.now();
-      const r = spawnSync("npx", ["jest", ...(chaos ? VM_SUITES : NS_SUITES), "--selectProjects", chaos ? "chaos" : "integration", "--runInBand"], {
-        cwd: ROOT,
-        stdio: ["ignore", "inherit", "inherit"],
-        env: { ...process.env, RESILIENCE_FIGURES: file },
-      });
-      results.push(`run ${i}: ${r.status === 0 ? "passed" : `FAILED (exit ${r.status})`} in ${sec((Date.now() - started) / 1000)}`);
+      const r = spawnSync(
+        "npx",
+        [
+          "jest",
+          ...(chaos ? VM_SUITES : NS_SUITES),
+          "--selectProjects",
+          chaos ? "chaos" : "integration",
+          "--runInBand",
+        ],
+        {
+          cwd: ROOT,
+          stdio: ["ignore", "inherit", "inherit"],
+          env: { ...process.env, RESILIENCE_FIGURES: file },
+        },
+      );
+      results.push(
+        `run ${i}: ${r.status === 0 ? "passed" : `FAILED (exit ${r.status})`} in ${sec((Date.now() - started) / 1000)}`,
+      );
       process.stderr.write(`${results[results.length - 1]}\n`);
     }
   } finally {
     stop();
   }
-  process.stdout.write(`resilience suites, ${runs} run(s) in a row on ${os.cpus().length} cores${hog.length ? `, beside a CPU hog (${hog.length} busy loops)` : ""}; figures in ${file}\n`);
+  process.stdout.write(
+    `resilience suites, ${runs} run(s) in a row on ${os.cpus().length} cores${hog.length ? `, beside a CPU hog (${hog.length} busy loops)` : ""}; figures in ${file}\n`,
+  );
   process.stdout.write(results.join("\n") + "\n\n" + table(readRows(file)));
 }
 

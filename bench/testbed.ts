@@ -38,7 +38,10 @@ function comm(pid: number): string {
 
 /** Memory charged to the bed's cgroup (processes, page cache, tmpfs): unaffected by other work on the machine. */
 function bedCgroupBytes(cgroup: string): number | undefined {
-  for (const file of [`/sys/fs/cgroup/memory/${cgroup}/memory.usage_in_bytes`, `/sys/fs/cgroup/${cgroup}/memory.current`]) {
+  for (const file of [
+    `/sys/fs/cgroup/memory/${cgroup}/memory.usage_in_bytes`,
+    `/sys/fs/cgroup/${cgroup}/memory.current`,
+  ]) {
     try {
       return Number(fs.readFileSync(file, "utf8").trim());
     } catch {
@@ -59,20 +62,44 @@ async function benchOne(nodes: number): Promise<string[]> {
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   let pss = 0;
   for (const n of bed.nodes) {
-    for (const pid of nodeProcesses(bed.ctx, n).all) if (["dockerd", "containerd"].includes(comm(pid))) pss += pssBytes(pid);
+    for (const pid of nodeProcesses(bed.ctx, n).all)
+      if (["dockerd", "containerd"].includes(comm(pid))) pss += pssBytes(pid);
   }
   const memAfter = memUsedBytes();
   const cgroupMem = bedCgroupBytes(bed.ctx.names.cgroup);
   const t = Date.now();
   await downBed(DIR);
   const down = Date.now() - t;
-  const phases = Object.entries(bed.timings).filter(([k]) => k !== "total").map(([k, v]) => `${k} ${sec(v)}`).join(", ");
+  const phases = Object.entries(bed.timings)
+    .filter(([k]) => k !== "total")
+    .map(([k, v]) => `${k} ${sec(v)}`)
+    .join(", ");
   const cg = cgroupMem === undefined ? "n/a" : `${mb(cgroupMem)} (${mb(cgroupMem / nodes)}/node)`;
-  return [String(nodes), sec(ready), sec(bed.timings.total), mb(pss / nodes), cg, mb(memAfter - memBefore), sec(down), phases];
+  return [
+    String(nodes),
+    sec(ready),
+    sec(bed.timings.total),
+    mb(pss / nodes),
+    cg,
+    mb(memAfter - memBefore),
+    sec(down),
+    phases,
+  ];
 }
 
 async function main(): Promise<void> {
-  const rows = [["nodes", "all dockerd+sshd answer", "+ image on every node", "PSS/node (dockerd+containerd)", "bed memory cgroup", "host memory delta", "down", "phases"]];
+  const rows = [
+    [
+      "nodes",
+      "all dockerd+sshd answer",
+      "+ image on every node",
+      "PSS/node (dockerd+containerd)",
+      "bed memory cgroup",
+      "host memory delta",
+      "down",
+      "phases",
+    ],
+  ];
   const stop = (): void => {
     void downBed(DIR).finally(() => process.exit(130));
   };
@@ -86,7 +113,9 @@ async function main(): Promise<void> {
   } finally {
     await downBed(DIR);
   }
-  process.stdout.write(`local test bed on ${os.cpus().length} cores, ${mb(os.totalmem())} RAM, kernel ${os.release()}\n`);
+  process.stdout.write(
+    `local test bed on ${os.cpus().length} cores, ${mb(os.totalmem())} RAM, kernel ${os.release()}\n`,
+  );
   for (const line of alignColumns(rows)) process.stdout.write(line + "\n");
 }
 

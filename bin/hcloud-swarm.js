@@ -7,7 +7,9 @@ if (!fs.existsSync(entry)) {
   console.error("hcloud-swarm is not built yet: run `npm run build` in " + path.join(__dirname, ".."));
   process.exit(1);
 }
-require(entry).main(process.argv).catch((err) => {
-  console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+require(entry)
+  .main(process.argv)
+  .catch((err) => {
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });

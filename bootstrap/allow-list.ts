@@ -94,19 +94,34 @@ export interface FirewallResult {
 }
 
 /** Check-and-repair on a node: one command, the program on stdin; returns what it enforces now. */
-export async function applyFirewall(s: SshSession, mode: FirewallMode, addresses: readonly string[], side: PrivateSideArgs = {}): Promise<FirewallResult> {
-  const opts = side.privateAddress === undefined ? [] : ["--private", side.privateAddress ?? "none", ...(side.open ?? []).flatMap((c) => ["--open", c])];
+export async function applyFirewall(
+  s: SshSession,
+  mode: FirewallMode,
+  addresses: readonly string[],
+  side: PrivateSideArgs = {},
+): Promise<FirewallResult> {
+  const opts =
+    side.privateAddress === undefined
+      ? []
+      : ["--private", side.privateAddress ?? "none", ...(side.open ?? []).flatMap((c) => ["--open", c])];
   const args = [mode, ...opts, ...addresses].map(shellQuote).join(" ");
-  const r = await s.run(`sh -s -- ${args}`, { stdin: checkAndRepairProgram(), timeoutMs: FIREWALL_COMMAND_TIMEOUT_MS, allowFailure: true });
+  const r = await s.run(`sh -s -- ${args}`, {
+    stdin: checkAndRepairProgram(),
+    timeoutMs: FIREWALL_COMMAND_TIMEOUT_MS,
+    allowFailure: true,
+  });
   const [mine, probe = ""] = r.stdout.split(`${PROBE_START}\n`);
   const after = r.code === 0 ? parseAllowLine(mine) : undefined;
-  if (after === undefined) throw new Error(`the host firewall script failed on ${s.node} (exit ${r.code}): ${(r.stderr || mine).trim()}`);
+  if (after === undefined)
+    throw new Error(`the host firewall script failed on ${s.node} (exit ${r.code}): ${(r.stderr || mine).trim()}`);
   const was = /^was:(.*)$/m.exec(mine);
   const lines = mine.split("\n");
   return {
     before: was ? was[1].trim().split(/\s+/).filter(Boolean) : [],
     after,
-    changes: lines.filter((l) => l.startsWith(INSTALLED) || l.startsWith("changed:")).map((l) => l.replace(/^[a-z-]+: /, "")),
+    changes: lines
+      .filter((l) => l.startsWith(INSTALLED) || l.startsWith("changed:"))
+      .map((l) => l.replace(/^[a-z-]+: /, "")),
     notes: lines.filter((l) => l.startsWith(NOT_INSTALLED)).map((l) => l.slice(NOT_INSTALLED.length).trim()),
     probe,
   };
@@ -115,7 +130,10 @@ export async function applyFirewall(s: SshSession, mode: FirewallMode, addresses
 /** Addresses the swarm itself uses for its members (what `docker node inspect` reports). */
 function memberAddresses(ctx: AllowListContext, members: readonly NodeFacts[]): string[] {
   const list = allowList(members.map((m) => m.addr));
-  for (const r of list.rejected) ctx.run.warnings.push(`a swarm member reports no usable address (${r}); it is left out of the host firewall's allow-list`);
+  for (const r of list.rejected)
+    ctx.run.warnings.push(
+      `a swarm member reports no usable address (${r}); it is left out of the host firewall's allow-list`,
+    );
   return [...list.addresses];
 }
 
@@ -137,7 +155,12 @@ function sideOf(ctx: AllowListContext, t: Target): PrivateSideArgs {
 
 /** How to reach each member: its inventory node, else its SSH bookkeeping labels. */
 function targetsOf(ctx: AllowListContext, members: readonly NodeFacts[], quiet = false): Target[] {
-  const byId = new Map([...matchMembers(ctx.inv, members).entries()].map(([name, m]) => [m.id, ctx.inv.nodes.find((n) => n.name === name) as InventoryNode]));
+  const byId = new Map(
+    [...matchMembers(ctx.inv, members).entries()].map(([name, m]) => [
+      m.id,
+      ctx.inv.nodes.find((n) => n.name === name) as InventoryNode,
+    ]),
+  );
   const out: Target[] = [];
   for (const m of members) {
     const node = byId.get(m.id);
@@ -147,7 +170,10 @@ function targetsOf(ctx: AllowListContext, members: readonly NodeFacts[], quiet =
     }
     const t = departedTarget(m);
     if (t) out.push({ key: `member:${m.id}`, name: t.name, reach: t, keyNode: ctx.keyNode, member: m });
-    else if (!quiet) ctx.run.warnings.push(`${m.hostname || m.id} is in the swarm but neither in the inventory nor labelled with its SSH address: its host firewall cannot be kept in step, so it may drop swarm traffic from new nodes`);
+    else if (!quiet)
+      ctx.run.warnings.push(
+        `${m.hostname || m.id} is in the swarm but neither in the inventory nor labelled with its SSH address: its host firewall cannot be kept in step, so it may drop swarm traffic from new nodes`,
+      );
   }
   return out;
 }
@@ -161,7 +187,11 @@ async function session(ctx: AllowListContext, t: Target): Promise<SshSession> {
     const s = await pending;
     if (s.isOpen()) return s;
   }
-  const p = waitForSsh(t.reach, ctx.run.o.privateKeyFor(t.keyNode), { log: (l) => ctx.run.log(l), trace: ctx.run.o.trace, timeoutMs: FIREWALL_SSH_WAIT_MS }).then((s) => {
+  const p = waitForSsh(t.reach, ctx.run.o.privateKeyFor(t.keyNode), {
+    log: (l) => ctx.run.log(l),
+    trace: ctx.run.o.trace,
+    timeoutMs: FIREWALL_SSH_WAIT_MS,
+  }).then((s) => {
     ctx.run.keep(t.key, s);
     return s;
   });
@@ -170,7 +200,12 @@ async function session(ctx: AllowListContext, t: Target): Promise<SshSession> {
 }
 
 /** Members to update before `wanted` joins: those whose label does not show that list enforced. */
-function admissionTargets(ctx: AllowListContext, members: readonly NodeFacts[], wanted: readonly string[], quiet = false): Target[] {
+function admissionTargets(
+  ctx: AllowListContext,
+  members: readonly NodeFacts[],
+  wanted: readonly string[],
+  quiet = false,
+): Target[] {
   const hash = allowListHash(wanted);
   return targetsOf(ctx, members, quiet).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash);
 }
@@ -180,10 +215,15 @@ function admissionTargets(ctx: AllowListContext, members: readonly NodeFacts[], 
  * run is still inspecting the candidates: adding a node then waits for one wave of handshakes that
  * overlaps the inspection, not for a wave after it. A failure shows when admitJoiners uses the session.
  */
-export function openAdmissionSessions(ctx: AllowListContext, members: readonly NodeFacts[], candidates: readonly InventoryNode[]): void {
+export function openAdmissionSessions(
+  ctx: AllowListContext,
+  members: readonly NodeFacts[],
+  candidates: readonly InventoryNode[],
+): void {
   if (candidates.length === 0) return;
   const wanted = allowList([...members.map((m) => m.addr), ...candidates.map((n) => n.advertiseAddress)]).addresses;
-  for (const t of admissionTargets(ctx, members, wanted, true)) if (t.member?.status === "ready") session(ctx, t).catch(() => undefined);
+  for (const t of admissionTargets(ctx, members, wanted, true))
+    if (t.member?.status === "ready") session(ctx, t).catch(() => undefined);
 }
 
 function describeChange(r: FirewallResult): string | undefined {
@@ -199,12 +239,20 @@ function describeChange(r: FirewallResult): string | undefined {
  * member should carry for what it enforces (written later, recordLabels). Failures on ready members are problems (the run fails at the end
  * and a re-run finishes), members that are down are warnings.
  */
-async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: FirewallMode, addresses: readonly string[], enforced: Enforced): Promise<void> {
+async function enforce(
+  ctx: AllowListContext,
+  targets: readonly Target[],
+  mode: FirewallMode,
+  addresses: readonly string[],
+  enforced: Enforced,
+): Promise<void> {
   await Promise.all(
     targets.map((t) =>
       ctx.gate(async () => {
         if (t.member && t.member.status !== "ready") {
-          ctx.run.warnings.push(`${t.name} is ${t.member.status || "not ready"} in the swarm: its host firewall was not updated; re-run bootstrap once it is back`);
+          ctx.run.warnings.push(
+            `${t.name} is ${t.member.status || "not ready"} in the swarm: its host firewall was not updated; re-run bootstrap once it is back`,
+          );
           return;
         }
         let s: SshSession;
@@ -212,7 +260,9 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
           s = await session(ctx, t);
         } catch (err) {
           // Down in all but name (the swarm has not noticed yet): its label stays stale, so the next run retries.
-          ctx.run.warnings.push(`${t.name} does not answer SSH: its host firewall was not updated; re-run bootstrap once it is back (${redact((err as Error).message)})`);
+          ctx.run.warnings.push(
+            `${t.name} does not answer SSH: its host firewall was not updated; re-run bootstrap once it is back (${redact((err as Error).message)})`,
+          );
           return;
         }
         try {
@@ -224,7 +274,9 @@ async function enforce(ctx: AllowListContext, targets: readonly Target[], mode: 
           for (const n of r.notes) ctx.run.log(`[${t.name}] host firewall: ${n}`);
           if (t.member) noteLabel(ctx, t.member, t.name, after);
         } catch (err) {
-          ctx.run.problems.push(`the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`);
+          ctx.run.problems.push(
+            `the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`,
+          );
         }
       }),
     ),
@@ -243,13 +295,19 @@ function noteLabel(ctx: AllowListContext, member: NodeFacts, name: string, enfor
  * command (swarm/label-batch). A label that could not be written only costs the next run a
  * firewall command: it is a warning. Failures of `extra` updates are returned, by node ID.
  */
-export async function recordLabels(ctx: AllowListContext, extra: ReadonlyArray<{ readonly id: string; readonly labels: Readonly<Record<string, string>> }> = []): Promise<Record<string, string>> {
+export async function recordLabels(
+  ctx: AllowListContext,
+  extra: ReadonlyArray<{ readonly id: string; readonly labels: Readonly<Record<string, string>> }> = [],
+): Promise<Record<string, string>> {
   const byId: Record<string, Record<string, string>> = {};
   for (const u of extra) byId[u.id] = { ...u.labels };
   for (const [id, l] of ctx.labels) byId[id] = { ...(byId[id] ?? {}), [LABEL_FIREWALL]: l.hash };
   const failed: Record<string, string> = {};
   if (Object.keys(byId).length === 0) return failed;
-  const outcomes = await addLabelsBatch(ctx.manager, Object.entries(byId).map(([id, labels]) => ({ id, labels })));
+  const outcomes = await addLabelsBatch(
+    ctx.manager,
+    Object.entries(byId).map(([id, labels]) => ({ id, labels })),
+  );
   for (const o of outcomes) {
     if (o.error === undefined) continue;
     const fw = ctx.labels.get(o.id);
@@ -261,12 +319,18 @@ export async function recordLabels(ctx: AllowListContext, extra: ReadonlyArray<{
 }
 
 /** Before joins: members and joiners all accept the members' and the joiners' addresses. */
-export async function admitJoiners(ctx: AllowListContext, members: readonly NodeFacts[], joiners: readonly InventoryNode[]): Promise<Enforced> {
+export async function admitJoiners(
+  ctx: AllowListContext,
+  members: readonly NodeFacts[],
+  joiners: readonly InventoryNode[],
+): Promise<Enforced> {
   const enforced: Enforced = new Map();
   if (joiners.length === 0) return enforced;
   const wanted = allowList([...memberAddresses(ctx, members), ...joiners.map((n) => n.advertiseAddress)]).addresses;
   const targets = admissionTargets(ctx, members, wanted);
-  for (const n of joiners) if (!targets.some((t) => t.key === n.name)) targets.push({ key: n.name, name: n.name, reach: n, keyNode: n, node: n });
+  for (const n of joiners)
+    if (!targets.some((t) => t.key === n.name))
+      targets.push({ key: n.name, name: n.name, reach: n, keyNode: n, node: n });
   await enforce(ctx, targets, "add", wanted, enforced);
   return enforced;
 }
@@ -276,7 +340,12 @@ export async function admitJoiners(ctx: AllowListContext, members: readonly Node
  * run) also drops every other address; otherwise addresses are only added, so that a join running
  * beside this one (the Pulumi provider adds nodes in parallel) is never undone.
  */
-export async function settleAllowLists(ctx: AllowListContext, exact: boolean, enforced: Enforced = new Map(), current?: readonly NodeFacts[]): Promise<void> {
+export async function settleAllowLists(
+  ctx: AllowListContext,
+  exact: boolean,
+  enforced: Enforced = new Map(),
+  current?: readonly NodeFacts[],
+): Promise<void> {
   const members = current ?? (await readNodes(ctx.manager));
   const wanted = memberAddresses(ctx, members);
   const hash = allowListHash(wanted);
@@ -288,9 +357,16 @@ export async function settleAllowLists(ctx: AllowListContext, exact: boolean, en
     return exact ? allowListHash(seen) === hash : wanted.every((a) => seen.includes(a));
   };
   const targets = targetsOf(ctx, members);
-  await enforce(ctx, targets.filter((t) => !done(t)), exact ? "set" : "add", wanted, enforced);
+  await enforce(
+    ctx,
+    targets.filter((t) => !done(t)),
+    exact ? "set" : "add",
+    wanted,
+    enforced,
+  );
   // Members that needed nothing new but whose label is missing or stale (e.g. joined this run).
-  for (const t of targets) if (done(t) && t.member && enforced.has(t.key)) noteLabel(ctx, t.member, t.name, enforced.get(t.key) ?? []);
+  for (const t of targets)
+    if (done(t) && t.member && enforced.has(t.key)) noteLabel(ctx, t.member, t.name, enforced.get(t.key) ?? []);
 }
 
 /** After a node was taken out of the swarm: no remaining member accepts its addresses any more. */
@@ -301,6 +377,12 @@ export async function dropFromAllowLists(ctx: AllowListContext, departed: readon
   const gone = allowList(departed).addresses.filter((a) => !wanted.includes(a));
   if (gone.length === 0) return;
   const hash = allowListHash(wanted);
-  await enforce(ctx, targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash), "remove", gone, new Map());
+  await enforce(
+    ctx,
+    targetsOf(ctx, members).filter((t) => t.member?.labels[LABEL_FIREWALL] !== hash),
+    "remove",
+    gone,
+    new Map(),
+  );
   await recordLabels(ctx);
 }

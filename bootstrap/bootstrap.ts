@@ -8,17 +8,49 @@
  * connections and commands grow with the cluster while the round trips on the critical path do not.
  */
 import { Action, BootstrapError } from "./actions";
-import { admitJoiners, AllowListContext, FIREWALL_WAVE_CONCURRENCY, openAdmissionSessions, settleAllowLists } from "./allow-list";
+import {
+  admitJoiners,
+  AllowListContext,
+  FIREWALL_WAVE_CONCURRENCY,
+  openAdmissionSessions,
+  settleAllowLists,
+} from "./allow-list";
 import { writeLabels } from "./write-labels";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { awaitsLeader, canServe, chooseEntry, checkManagerChanges, departedTarget, matchMembers, Observation, pinRefusals, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
+import {
+  awaitsLeader,
+  canServe,
+  chooseEntry,
+  checkManagerChanges,
+  departedTarget,
+  matchMembers,
+  Observation,
+  pinRefusals,
+  planMembership,
+  planRemovals,
+  planRolesAndLabels,
+  Step,
+} from "./plan";
 import { redact } from "../transport/redact";
 import { scaleDown } from "./scale-down";
 import { SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
 import { SwarmInfo, parseSwarmInfo } from "./swarm-state";
 import { readNodes, type NodeFacts } from "../swarm/nodes";
 import { ELECTION_WAIT_MS } from "../swarm/leader";
-import { initSwarm, joinSwarm, joinToken, leaveSwarm, nodeList, readIngress, readSwarmInfo, recreateIngress, setRole, SWARM_INFO, waitForMembersKnown, waitForMembersReady } from "./swarm-ops";
+import {
+  initSwarm,
+  joinSwarm,
+  joinToken,
+  leaveSwarm,
+  nodeList,
+  readIngress,
+  readSwarmInfo,
+  recreateIngress,
+  setRole,
+  SWARM_INFO,
+  waitForMembersKnown,
+  waitForMembersReady,
+} from "./swarm-ops";
 import { sleep } from "../common/time";
 import { limiter, mapLimit } from "../common/concurrency";
 
@@ -114,12 +146,17 @@ export class Run {
   async inspect(node: InventoryNode, timeoutMs: number | undefined, signal?: AbortSignal): Promise<Observation> {
     let o: Observation;
     try {
-      const s = await waitForSsh(node, this.o.privateKeyFor(node), { log: (l) => this.log(l), trace: this.o.trace, timeoutMs, signal });
+      const s = await waitForSsh(node, this.o.privateKeyFor(node), {
+        log: (l) => this.log(l),
+        trace: this.o.trace,
+        timeoutMs,
+        signal,
+      });
       // A manager we stopped waiting for may connect after the run ended: don't leak it.
       if (this.closed) s.close();
       this.sessions.set(node.name, s);
       let info = parseSwarmInfo(await waitForNodeReady(s, (l) => this.log(l), SWARM_INFO), node.name);
-      for (const deadline = Date.now() + PENDING_SETTLE_MS; info.state === "pending" && Date.now() < deadline; ) {
+      for (const deadline = Date.now() + PENDING_SETTLE_MS; info.state === "pending" && Date.now() < deadline;) {
         await sleep(1000);
         info = await readSwarmInfo(s);
       }
@@ -139,9 +176,14 @@ export class Run {
    * serving or not. Stops early when the run no longer needs this manager.
    */
   private async awaitLeader(s: SshSession, first: SwarmInfo, signal?: AbortSignal): Promise<SwarmInfo> {
-    this.log(`[${s.node}] is a manager but its swarm has no leader yet (docker: ${first.error || "no cluster information"}); reading it again for up to ${ELECTION_WAIT_MS / 1000} s`);
+    this.log(
+      `[${s.node}] is a manager but its swarm has no leader yet (docker: ${first.error || "no cluster information"}); reading it again for up to ${ELECTION_WAIT_MS / 1000} s`,
+    );
     let info = first;
-    for (const deadline = Date.now() + ELECTION_WAIT_MS; awaitsLeader(info) && Date.now() < deadline && !signal?.aborted; ) {
+    for (
+      const deadline = Date.now() + ELECTION_WAIT_MS;
+      awaitsLeader(info) && Date.now() < deadline && !signal?.aborted;
+    ) {
       await sleep(ELECTION_POLL_MS);
       info = await readSwarmInfo(s);
     }
@@ -162,7 +204,10 @@ export class Run {
 }
 
 /** Inspects every manager in parallel; returns once all answered, or once one serves (see MANAGER_GRACE_MS). */
-export async function inspectManagers(run: Run, mgrs: readonly InventoryNode[]): Promise<Map<string, { done: Promise<Observation>; abort: AbortController }>> {
+export async function inspectManagers(
+  run: Run,
+  mgrs: readonly InventoryNode[],
+): Promise<Map<string, { done: Promise<Observation>; abort: AbortController }>> {
   const pending = new Map<string, { done: Promise<Observation>; abort: AbortController }>();
   let serving!: () => void;
   const someoneServes = new Promise<void>((r) => (serving = r));
@@ -176,7 +221,10 @@ export async function inspectManagers(run: Run, mgrs: readonly InventoryNode[]):
   }
   const all = Promise.all([...pending.values()].map((p) => p.done));
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([all, someoneServes.then(() => new Promise<void>((r) => (timer = setTimeout(r, MANAGER_GRACE_MS))))]);
+  await Promise.race([
+    all,
+    someoneServes.then(() => new Promise<void>((r) => (timer = setTimeout(r, MANAGER_GRACE_MS)))),
+  ]);
   clearTimeout(timer);
   return pending;
 }
@@ -195,7 +243,12 @@ export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<Bo
       if (lost !== undefined && attempt < ENTRY_FAILOVERS) {
         earlier.push(...run.actions);
         warnings.push(...run.warnings);
-        run.log(`[${lost}] the serving manager stopped answering mid-run (${redact((err as Error).message).split("\n").slice(0, 3).join(" ")}); inspecting again to go on through another manager`);
+        run.log(
+          `[${lost}] the serving manager stopped answering mid-run (${redact((err as Error).message)
+            .split("\n")
+            .slice(0, 3)
+            .join(" ")}); inspecting again to go on through another manager`,
+        );
         continue;
       }
       const problems = err instanceof BootstrapError ? err.problems : [...run.problems, redact((err as Error).message)];
@@ -221,11 +274,24 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const gate = limiter(run.o.concurrency ?? JOIN_CONCURRENCY);
   const early = new Map<string, Promise<Observation>>();
   if (entry.kind === "init") {
-    if (!inScope(entry.node)) throw new BootstrapError([`the swarm is not initialised yet: bootstrap its first manager ${entry.node.name} first`], []);
+    if (!inScope(entry.node))
+      throw new BootstrapError(
+        [`the swarm is not initialised yet: bootstrap its first manager ${entry.node.name} first`],
+        [],
+      );
     // A new swarm: every other node must be reached anyway, so start now, alongside init.
-    for (const n of inv.nodes) if (inScope(n) && !pending.has(n.name)) early.set(n.name, gate(() => run.inspect(n, run.o.sshWaitTimeoutMs)));
+    for (const n of inv.nodes)
+      if (inScope(n) && !pending.has(n.name))
+        early.set(
+          n.name,
+          gate(() => run.inspect(n, run.o.sshWaitTimeoutMs)),
+        );
     await initSwarm(manager, entry.node, inv.swarm);
-    run.act({ node: entry.node.name, kind: "init", detail: `swarm init --advertise-addr ${entry.node.advertiseAddress}${inv.swarm?.defaultAddrPool ? ` --default-addr-pool ${inv.swarm.defaultAddrPool}` : ""}` });
+    run.act({
+      node: entry.node.name,
+      kind: "init",
+      detail: `swarm init --advertise-addr ${entry.node.advertiseAddress}${inv.swarm?.defaultAddrPool ? ` --default-addr-pool ${inv.swarm.defaultAddrPool}` : ""}`,
+    });
     run.obs.set(entry.node.name, { reachable: true, info: await readSwarmInfo(manager) });
   }
   await ensureIngress(run, manager, entry.node.name, inv.swarm?.overlayMtu ?? DEFAULT_OVERLAY_MTU);
@@ -233,23 +299,53 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   let members = await readNodes(manager);
   const matched = matchMembers(inv, members, run.obs);
   // Reach every node in scope that is not a ready member (managers are being reached already).
-  const todo = inv.nodes.filter((n) => inScope(n) && n.name !== entry.node.name && matched.get(n.name)?.status !== "ready");
+  const todo = inv.nodes.filter(
+    (n) => inScope(n) && n.name !== entry.node.name && matched.get(n.name)?.status !== "ready",
+  );
   const downButListed = (n: InventoryNode) => matched.get(n.name) !== undefined;
-  for (const [name, p] of pending) if (!todo.some((n) => n.name === name) || downButListed(inv.nodes.find((n) => n.name === name) as InventoryNode)) p.abort.abort();
-  const allow: AllowListContext = { run, manager, inv, keyNode: entry.node, gate: limiter(FIREWALL_WAVE_CONCURRENCY), labels: new Map(), opening: new Map() };
+  for (const [name, p] of pending)
+    if (!todo.some((n) => n.name === name) || downButListed(inv.nodes.find((n) => n.name === name) as InventoryNode))
+      p.abort.abort();
+  const allow: AllowListContext = {
+    run,
+    manager,
+    inv,
+    keyNode: entry.node,
+    gate: limiter(FIREWALL_WAVE_CONCURRENCY),
+    labels: new Map(),
+    opening: new Map(),
+  };
   // Members whose host firewall must admit the newcomers are connected to while those are inspected.
-  openAdmissionSessions(allow, members, todo.filter((n) => !downButListed(n)));
-  await Promise.all(todo.map((n) => pending.get(n.name)?.done ?? early.get(n.name) ?? gate(() => run.inspect(n, downButListed(n) ? DOWN_NODE_SSH_WAIT_MS : run.o.sshWaitTimeoutMs))));
+  openAdmissionSessions(
+    allow,
+    members,
+    todo.filter((n) => !downButListed(n)),
+  );
+  await Promise.all(
+    todo.map(
+      (n) =>
+        pending.get(n.name)?.done ??
+        early.get(n.name) ??
+        gate(() => run.inspect(n, downButListed(n) ? DOWN_NODE_SSH_WAIT_MS : run.o.sshWaitTimeoutMs)),
+    ),
+  );
   const considered = todo.filter((n) => {
     const ob = run.obs.get(n.name);
     if (downButListed(n) && ob && !ob.reachable) {
-      run.warnings.push(`${n.name} is listed as ${matched.get(n.name)?.status} in the swarm and does not answer (${ob.error}); left as it is`);
+      run.warnings.push(
+        `${n.name} is listed as ${matched.get(n.name)?.status} in the swarm and does not answer (${ob.error}); left as it is`,
+      );
       run.log(`[${n.name}] warning: down and unreachable; left as it is`);
       return false;
     }
     return true;
   });
-  const scope: Inventory = { ...inv, nodes: inv.nodes.filter((n) => n.name === entry.node.name || considered.includes(n) || (inScope(n) && !todo.includes(n))) };
+  const scope: Inventory = {
+    ...inv,
+    nodes: inv.nodes.filter(
+      (n) => n.name === entry.node.name || considered.includes(n) || (inScope(n) && !todo.includes(n)),
+    ),
+  };
   const membership = planMembership(scope, members, run.obs, entry.node);
   run.problems.push(...membership.problems);
   const removals = () => (run.o.targets ? [] : planRemovals(inv, members, run.obs));
@@ -262,7 +358,11 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   // Join tokens are fetched while the host firewalls are updated; they live only in this scope.
   const tokens = joinTokens(manager, membership.steps);
   // Host firewalls: members and joiners accept each other before anyone joins.
-  const enforced = await admitJoiners(allow, members, membership.steps.flatMap((s) => (s.kind === "join" ? [s.node] : [])));
+  const enforced = await admitJoiners(
+    allow,
+    members,
+    membership.steps.flatMap((s) => (s.kind === "join" ? [s.node] : [])),
+  );
   await joinAll(run, membership.steps, tokens, entry.node);
   if (run.actions.some((a) => a.kind === "join")) members = await readNodes(manager);
   const attempt = async (step: Step): Promise<boolean> => {
@@ -276,7 +376,8 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   };
   // Role changes and removals one by one, stopping at the first failure: the quorum arithmetic
   // above assumed every step.
-  for (const step of [...planRolesAndLabels(scope, members).filter((s) => s.kind !== "label"), ...removals()]) if (!(await attempt(step))) break;
+  for (const step of [...planRolesAndLabels(scope, members).filter((s) => s.kind !== "label"), ...removals()])
+    if (!(await attempt(step))) break;
   const changed = run.actions.some((a) => ["demote", "promote", "drain", "leave", "remove"].includes(a.kind));
   if (run.actions.some((a) => a.kind === "demote" || a.kind === "promote")) {
     const wereReady = members.filter((m) => m.status === "ready").map((m) => m.id);
@@ -293,7 +394,11 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   // Labels last, every node's in one command with the firewall labels: they touch one node object
   // each, and nothing in the run reads them back.
   // The node list does not show labels: read alongside.
-  const labelled = writeLabels(run, allow, planRolesAndLabels(scope, members).filter((s): s is Extract<Step, { kind: "label" }> => s.kind === "label"));
+  const labelled = writeLabels(
+    run,
+    allow,
+    planRolesAndLabels(scope, members).filter((s): s is Extract<Step, { kind: "label" }> => s.kind === "label"),
+  );
   const [list] = await Promise.all([nodeList(manager), labelled]);
   if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
   return { actions: run.actions, warnings: run.warnings, nodeList: list, members };
@@ -304,7 +409,11 @@ async function ensureIngress(run: Run, manager: SshSession, name: string, mtu: n
   if (ingress.exists && ingress.encrypted && ingress.mtu === String(mtu)) return;
   try {
     await recreateIngress(manager, ingress, mtu);
-    run.act({ node: name, kind: "ingress", detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}` });
+    run.act({
+      node: name,
+      kind: "ingress",
+      detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}`,
+    });
   } catch (err) {
     run.problems.push(redact((err as Error).message));
   }
@@ -332,11 +441,16 @@ async function joinAll(run: Run, steps: readonly Step[], token: TokenOf, entry: 
     try {
       const session = run.sessions.get(s.node.name) as SshSession;
       if (s.reset) await leaveSwarm(session);
-      const nodeId = await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`, (l) => run.log(l));
+      const nodeId = await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`, (l) =>
+        run.log(l),
+      );
       // Recorded so that matchMembers claims the new member by ID, even before it reports its hostname.
       const seen = run.obs.get(s.node.name);
-      if (seen?.reachable) run.obs.set(s.node.name, { reachable: true, info: { ...seen.info, state: "active", nodeId } });
-      const again = s.reset ? ` (its earlier join had not finished: ${redact(s.reset)}; it left that attempt first)` : "";
+      if (seen?.reachable)
+        run.obs.set(s.node.name, { reachable: true, info: { ...seen.info, state: "active", nodeId } });
+      const again = s.reset
+        ? ` (its earlier join had not finished: ${redact(s.reset)}; it left that attempt first)`
+        : "";
       run.act({ node: s.node.name, kind: "join", detail: `joined as ${s.role} via ${entry.name}${again}` });
     } catch (err) {
       run.problems.push(`${s.node.name} could not join: ${redact((err as Error).message)}`);
@@ -345,7 +459,11 @@ async function joinAll(run: Run, steps: readonly Step[], token: TokenOf, entry: 
   // Labels follow once all have joined (planRolesAndLabels): measured faster on a busy manager than
   // labelling each node right after its join, where the updates queue behind the other joins.
   for (const s of joins.filter((j) => j.role === "manager")) await join(s);
-  await mapLimit(joins.filter((j) => j.role === "worker"), run.o.concurrency ?? JOIN_CONCURRENCY, join);
+  await mapLimit(
+    joins.filter((j) => j.role === "worker"),
+    run.o.concurrency ?? JOIN_CONCURRENCY,
+    join,
+  );
 }
 
 /** A node that left the inventory, reached through its bookkeeping labels so it can leave the swarm itself. */
@@ -353,9 +471,15 @@ async function reachDeparted(run: Run, entry: NodeFacts, keyNode: InventoryNode)
   const target = departedTarget(entry);
   if (!target || entry.status !== "ready") return undefined;
   try {
-    return await waitForSsh(target, run.o.privateKeyFor(keyNode), { log: (l) => run.log(l), trace: run.o.trace, timeoutMs: DOWN_NODE_SSH_WAIT_MS });
+    return await waitForSsh(target, run.o.privateKeyFor(keyNode), {
+      log: (l) => run.log(l),
+      trace: run.o.trace,
+      timeoutMs: DOWN_NODE_SSH_WAIT_MS,
+    });
   } catch (err) {
-    run.warnings.push(`could not reach ${target.name} to run \`docker swarm leave\` there (${redact((err as Error).message)}); it is removed from the swarm anyway: run \`docker swarm leave --force\` on it before reusing it`);
+    run.warnings.push(
+      `could not reach ${target.name} to run \`docker swarm leave\` there (${redact((err as Error).message)}); it is removed from the swarm anyway: run \`docker swarm leave --force\` on it before reusing it`,
+    );
     return undefined;
   }
 }
@@ -365,7 +489,11 @@ async function execute(run: Run, manager: SshSession, step: Step, keyNode: Inven
     case "promote":
     case "demote":
       await setRole(manager, step.id, step.kind === "promote" ? "manager" : "worker");
-      run.act({ node: step.node, kind: step.kind, detail: step.kind === "promote" ? "worker → manager" : "manager → worker" });
+      run.act({
+        node: step.node,
+        kind: step.kind,
+        detail: step.kind === "promote" ? "worker → manager" : "manager → worker",
+      });
       return;
     case "remove": {
       const node = await reachDeparted(run, step.entry, keyNode);

@@ -11,8 +11,27 @@
  */
 import type { ActionKind } from "./actions";
 import { Inventory, InventoryNode } from "../inventory/inventory";
-import { chooseEntry, checkManagerChanges, desiredLabels, LABEL_HOST_KEY, LABEL_SSH, matchMembers, pinRefusals, planMembership, planRemovals, planRolesAndLabels, Step } from "./plan";
-import { BootstrapOptions, DEFAULT_OVERLAY_MTU, DOWN_NODE_SSH_WAIT_MS, inspectManagers, JOIN_CONCURRENCY, Run } from "./bootstrap";
+import {
+  chooseEntry,
+  checkManagerChanges,
+  desiredLabels,
+  LABEL_HOST_KEY,
+  LABEL_SSH,
+  matchMembers,
+  pinRefusals,
+  planMembership,
+  planRemovals,
+  planRolesAndLabels,
+  Step,
+} from "./plan";
+import {
+  BootstrapOptions,
+  DEFAULT_OVERLAY_MTU,
+  DOWN_NODE_SSH_WAIT_MS,
+  inspectManagers,
+  JOIN_CONCURRENCY,
+  Run,
+} from "./bootstrap";
 import { limiter } from "../common/concurrency";
 import { readIngress } from "./swarm-ops";
 import { readNodes, type NodeFacts } from "../swarm/nodes";
@@ -44,14 +63,26 @@ function labelDetail(labels: Readonly<Record<string, string>>): string {
 function describe(step: Step, entry: string): PlannedStep {
   switch (step.kind) {
     case "join":
-      return { node: step.node.name, kind: "join", detail: `join as ${step.role} via ${entry}${step.reset ? ` (leaving its unfinished join first: ${step.reset})` : ""}; every member's host firewall admits it first` };
+      return {
+        node: step.node.name,
+        kind: "join",
+        detail: `join as ${step.role} via ${entry}${step.reset ? ` (leaving its unfinished join first: ${step.reset})` : ""}; every member's host firewall admits it first`,
+      };
     case "promote":
     case "demote":
-      return { node: step.node, kind: step.kind, detail: step.kind === "promote" ? "worker → manager" : "manager → worker" };
+      return {
+        node: step.node,
+        kind: step.kind,
+        detail: step.kind === "promote" ? "worker → manager" : "manager → worker",
+      };
     case "label":
       return { node: step.node, kind: "label", detail: labelDetail(step.labels) };
     case "remove":
-      return { node: step.node, kind: "remove", detail: `${step.entry.role === "manager" ? "demote, " : ""}drain, leave and docker node rm (it left the inventory)` };
+      return {
+        node: step.node,
+        kind: "remove",
+        detail: `${step.entry.role === "manager" ? "demote, " : ""}drain, leave and docker node rm (it left the inventory)`,
+      };
   }
 }
 
@@ -61,7 +92,10 @@ export async function planBootstrap(inv: Inventory, o: BootstrapOptions): Promis
   try {
     const refusals = checkManagerChanges(inv, [], []);
     if (refusals.length) return { steps: [], problems: refusals, warnings: [] };
-    const pending = await inspectManagers(run, inv.nodes.filter((n) => n.role === "manager"));
+    const pending = await inspectManagers(
+      run,
+      inv.nodes.filter((n) => n.role === "manager"),
+    );
     const entry = chooseEntry(inv, run.obs);
     if (entry.kind === "fail") return { steps: [], problems: [entry.problem], warnings: [] };
     const manager = run.sessions.get(entry.node.name) as SshSession;
@@ -69,11 +103,24 @@ export async function planBootstrap(inv: Inventory, o: BootstrapOptions): Promis
     const mtu = inv.swarm?.overlayMtu ?? DEFAULT_OVERLAY_MTU;
     let members: NodeFacts[] = [];
     if (entry.kind === "init") {
-      steps.push({ node: entry.node.name, kind: "init", detail: `swarm init --advertise-addr ${entry.node.advertiseAddress}${inv.swarm?.defaultAddrPool ? ` --default-addr-pool ${inv.swarm.defaultAddrPool}` : ""}` });
-      steps.push({ node: entry.node.name, kind: "ingress", detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}` });
+      steps.push({
+        node: entry.node.name,
+        kind: "init",
+        detail: `swarm init --advertise-addr ${entry.node.advertiseAddress}${inv.swarm?.defaultAddrPool ? ` --default-addr-pool ${inv.swarm.defaultAddrPool}` : ""}`,
+      });
+      steps.push({
+        node: entry.node.name,
+        kind: "ingress",
+        detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}`,
+      });
     } else {
       const ingress = await readIngress(manager);
-      if (!(ingress.exists && ingress.encrypted && ingress.mtu === String(mtu))) steps.push({ node: entry.node.name, kind: "ingress", detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}` });
+      if (!(ingress.exists && ingress.encrypted && ingress.mtu === String(mtu)))
+        steps.push({
+          node: entry.node.name,
+          kind: "ingress",
+          detail: `ingress network recreated encrypted, com.docker.network.driver.mtu=${mtu}`,
+        });
       members = await readNodes(manager);
     }
     const matched = matchMembers(inv, members, run.obs);
@@ -81,23 +128,40 @@ export async function planBootstrap(inv: Inventory, o: BootstrapOptions): Promis
     const downButListed = (n: InventoryNode) => matched.get(n.name) !== undefined;
     for (const [name, p] of pending) if (!todo.some((n) => n.name === name)) p.abort.abort();
     const gate = limiter(o.concurrency ?? JOIN_CONCURRENCY);
-    await Promise.all(todo.map((n) => pending.get(n.name)?.done ?? gate(() => run.inspect(n, downButListed(n) ? DOWN_NODE_SSH_WAIT_MS : o.sshWaitTimeoutMs))));
+    await Promise.all(
+      todo.map(
+        (n) =>
+          pending.get(n.name)?.done ??
+          gate(() => run.inspect(n, downButListed(n) ? DOWN_NODE_SSH_WAIT_MS : o.sshWaitTimeoutMs)),
+      ),
+    );
     const warnings: string[] = [];
     const considered = todo.filter((n) => {
       const ob = run.obs.get(n.name);
       if (downButListed(n) && ob && !ob.reachable) {
-        warnings.push(`${n.name} is listed as ${matched.get(n.name)?.status} in the swarm and does not answer (${ob.error}); left as it is`);
+        warnings.push(
+          `${n.name} is listed as ${matched.get(n.name)?.status} in the swarm and does not answer (${ob.error}); left as it is`,
+        );
         return false;
       }
       return true;
     });
-    const scope: Inventory = { ...inv, nodes: inv.nodes.filter((n) => n.name === entry.node.name || considered.includes(n) || !todo.includes(n)) };
+    const scope: Inventory = {
+      ...inv,
+      nodes: inv.nodes.filter((n) => n.name === entry.node.name || considered.includes(n) || !todo.includes(n)),
+    };
     const membership = planMembership(scope, members, run.obs, entry.node);
     const roles = planRolesAndLabels(scope, members);
     const removals = planRemovals(inv, members, run.obs);
-    const problems = [...checkManagerChanges(inv, members, [...membership.steps, ...roles, ...removals]), ...pinRefusals(removals, o.force === true, "re-run with --force to remove it anyway"), ...membership.problems];
+    const problems = [
+      ...checkManagerChanges(inv, members, [...membership.steps, ...roles, ...removals]),
+      ...pinRefusals(removals, o.force === true, "re-run with --force to remove it anyway"),
+      ...membership.problems,
+    ];
     const joins = membership.steps.filter((s): s is Extract<Step, { kind: "join" }> => s.kind === "join");
-    steps.push(...[...joins, ...roles.filter((s) => s.kind !== "label"), ...removals].map((s) => describe(s, entry.node.name)));
+    steps.push(
+      ...[...joins, ...roles.filter((s) => s.kind !== "label"), ...removals].map((s) => describe(s, entry.node.name)),
+    );
     // A run writes every label last, in one command (./write-labels): those of new members (and the
     // first manager after init) from the inventory here, as they have no labels yet.
     const fresh = [...(entry.kind === "init" ? [entry.node] : []), ...joins.map((s) => s.node)];
@@ -112,11 +176,25 @@ export async function planBootstrap(inv: Inventory, o: BootstrapOptions): Promis
 /** The dry run as the CLI prints it. */
 export function formatPlan(plan: BootstrapPlan): string[] {
   const out: string[] = [];
-  if (plan.entry) out.push(plan.entry.creates ? `dry run: no swarm yet; a run would create it on ${plan.entry.node}` : `dry run: a run would go through ${plan.entry.node}`);
+  if (plan.entry)
+    out.push(
+      plan.entry.creates
+        ? `dry run: no swarm yet; a run would create it on ${plan.entry.node}`
+        : `dry run: a run would go through ${plan.entry.node}`,
+    );
   for (const w of plan.warnings) out.push(`warning: ${w}`);
-  if (plan.steps.length === 0 && plan.problems.length === 0) out.push("no changes: the swarm already matches the inventory");
-  else if (plan.steps.length > 0) out.push(`${plan.steps.length} action${plan.steps.length === 1 ? "" : "s"} a run would take:`, ...plan.steps.map((s) => `  ${s.node.padEnd(16)} ${s.kind.padEnd(8)} ${s.detail}`));
-  if (plan.problems.length > 0) out.push(`a run would fail with ${plan.problems.length} problem${plan.problems.length === 1 ? "" : "s"}:`, ...plan.problems.map((p) => `  - ${p}`));
+  if (plan.steps.length === 0 && plan.problems.length === 0)
+    out.push("no changes: the swarm already matches the inventory");
+  else if (plan.steps.length > 0)
+    out.push(
+      `${plan.steps.length} action${plan.steps.length === 1 ? "" : "s"} a run would take:`,
+      ...plan.steps.map((s) => `  ${s.node.padEnd(16)} ${s.kind.padEnd(8)} ${s.detail}`),
+    );
+  if (plan.problems.length > 0)
+    out.push(
+      `a run would fail with ${plan.problems.length} problem${plan.problems.length === 1 ? "" : "s"}:`,
+      ...plan.problems.map((p) => `  - ${p}`),
+    );
   out.push("nothing was changed (--dry-run)");
   return out;
 }

@@ -35,14 +35,20 @@ export const FORCE_SCALE_DOWN_ENV = "HCLOUD_SWARM_FORCE_SCALE_DOWN";
 
 /** The managers (in order, so manager-1 stays the one that initialises) with this node in its place or appended. */
 function inventoryOf(m: NodeMembership, withNode: boolean): Inventory {
-  const nodes = m.managers.filter((x) => withNode || x.name !== m.node.name).map((x) => (x.name === m.node.name ? m.node : x));
+  const nodes = m.managers
+    .filter((x) => withNode || x.name !== m.node.name)
+    .map((x) => (x.name === m.node.name ? m.node : x));
   if (withNode && !nodes.includes(m.node)) nodes.push(m.node);
   return { ...(m.swarm ? { swarm: m.swarm } : {}), ...(m.firewall ? { firewall: m.firewall } : {}), nodes };
 }
 
 /** Ensures the node is a member with its role and labels; returns the run and the node's swarm ID. */
 export async function joinNode(m: NodeMembership): Promise<{ result: BootstrapResult; nodeId: string }> {
-  const result = await bootstrap(inventoryOf(m, true), { privateKeyFor: () => m.privateKey, targets: new Set([m.node.name]), ...(m.log ? { log: m.log } : {}) });
+  const result = await bootstrap(inventoryOf(m, true), {
+    privateKeyFor: () => m.privateKey,
+    targets: new Set([m.node.name]),
+    ...(m.log ? { log: m.log } : {}),
+  });
   const member = matchMembers({ nodes: [m.node] }, result.members).get(m.node.name);
   if (!member) throw new BootstrapError([`${m.node.name} is not listed by the swarm after joining`], result.actions);
   return { result, nodeId: member.id };
@@ -57,11 +63,20 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
     const others = inventoryOf(m, false);
     if (others.nodes.length === 0) {
       // The last manager: fine to dissolve when nothing else is left (`pulumi destroy`), refused otherwise.
-      own = await waitForSsh(m.node, m.privateKey, { timeoutMs: DOWN_NODE_SSH_WAIT_MS, ...(m.log ? { log: m.log } : {}) });
+      own = await waitForSsh(m.node, m.privateKey, {
+        timeoutMs: DOWN_NODE_SSH_WAIT_MS,
+        ...(m.log ? { log: m.log } : {}),
+      });
       const info = await readSwarmInfo(own);
       if (info.state === "inactive") return run;
       const rest = (await readNodes(own)).filter((x) => x.id !== info.nodeId);
-      if (rest.length > 0) throw new BootstrapError([`refusing to remove ${m.node.name}: it is the last manager and ${rest.length} other node(s) are still in the swarm`], []);
+      if (rest.length > 0)
+        throw new BootstrapError(
+          [
+            `refusing to remove ${m.node.name}: it is the last manager and ${rest.length} other node(s) are still in the swarm`,
+          ],
+          [],
+        );
       await leaveSwarm(own);
       act({ node: m.node.name, kind: "leave", detail: "last node: swarm dissolved" });
       return run;
@@ -69,14 +84,33 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
     await inspectManagers(run, others.nodes);
     const entry = chooseEntry(others, run.obs);
     if (entry.kind !== "serve") {
-      throw new BootstrapError([entry.kind === "fail" ? entry.problem : `no other manager is in a swarm, so ${m.node.name} cannot be removed from one`], []);
+      throw new BootstrapError(
+        [
+          entry.kind === "fail"
+            ? entry.problem
+            : `no other manager is in a swarm, so ${m.node.name} cannot be removed from one`,
+        ],
+        [],
+      );
     }
     const manager = run.sessions.get(entry.node.name) as SshSession;
     const members = await readNodes(manager);
-    const member = members.find((x) => x.id === m.nodeId) ?? matchMembers({ nodes: [m.node] }, members).get(m.node.name);
+    const member =
+      members.find((x) => x.id === m.nodeId) ?? matchMembers({ nodes: [m.node] }, members).get(m.node.name);
     // Afterwards no remaining member's host firewall accepts the node; also when an earlier delete got as far as the removal.
     const closeFirewalls = async (addresses: string[]): Promise<void> => {
-      await dropFromAllowLists({ run, manager, inv: others, keyNode: entry.node, gate: limiter(FIREWALL_WAVE_CONCURRENCY), labels: new Map(), opening: new Map() }, addresses);
+      await dropFromAllowLists(
+        {
+          run,
+          manager,
+          inv: others,
+          keyNode: entry.node,
+          gate: limiter(FIREWALL_WAVE_CONCURRENCY),
+          labels: new Map(),
+          opening: new Map(),
+        },
+        addresses,
+      );
       if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
     };
     if (!member) {
@@ -85,7 +119,14 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
       return run;
     }
     const removal = [{ kind: "remove" as const, node: m.node.name, entry: member }];
-    const refused = [...checkManagerChanges(others, members, removal, false), ...pinRefusals(removal, m.force === true, `set ${FORCE_SCALE_DOWN_ENV}=1 for this pulumi up (or pulumi destroy) to remove it anyway`)];
+    const refused = [
+      ...checkManagerChanges(others, members, removal, false),
+      ...pinRefusals(
+        removal,
+        m.force === true,
+        `set ${FORCE_SCALE_DOWN_ENV}=1 for this pulumi up (or pulumi destroy) to remove it anyway`,
+      ),
+    ];
     if (refused.length) throw new BootstrapError(refused, []);
     if (member.status === "ready") {
       own = await waitForSsh(m.node, m.privateKey, { timeoutMs: DOWN_NODE_SSH_WAIT_MS }).catch((err: Error) => {

@@ -25,7 +25,9 @@ export function desiredLabels(n: InventoryNode): Record<string, string> {
 }
 
 /** Where to reach a member that left the inventory, from its bookkeeping labels; undefined if it has none. */
-export function departedTarget(m: NodeFacts): { name: string; user: string; host: string; port: number; hostKey: string } | undefined {
+export function departedTarget(
+  m: NodeFacts,
+): { name: string; user: string; host: string; port: number; hostKey: string } | undefined {
   const ssh = /^([^@\s]+)@([A-Za-z0-9.:-]+):(\d+)$/.exec(m.labels[LABEL_SSH] ?? "");
   const hostKey = m.labels[LABEL_HOST_KEY];
   if (!ssh || !hostKey) return undefined;
@@ -33,30 +35,48 @@ export function departedTarget(m: NodeFacts): { name: string; user: string; host
 }
 
 /** What SSH and `docker info` told us about one inventory node. */
-export type Observation = { readonly reachable: true; readonly info: SwarmInfo } | { readonly reachable: false; readonly error: string };
+export type Observation =
+  { readonly reachable: true; readonly info: SwarmInfo } | { readonly reachable: false; readonly error: string };
 
 export type Step =
   /** `reset`: the node's own join never finished (why, in docker's words); it leaves that attempt first. */
   | { readonly kind: "join"; readonly node: InventoryNode; readonly role: NodeRole; readonly reset?: string }
   | { readonly kind: "promote" | "demote"; readonly node: string; readonly id: string }
-  | { readonly kind: "label"; readonly node: string; readonly id: string; readonly labels: Readonly<Record<string, string>> }
+  | {
+      readonly kind: "label";
+      readonly node: string;
+      readonly id: string;
+      readonly labels: Readonly<Record<string, string>>;
+    }
   /** Scale-down of a member that left the inventory: demote if manager, drain, wait, leave, rm. */
   | { readonly kind: "remove"; readonly node: string; readonly entry: NodeFacts };
 
-export type Entry = { readonly kind: "serve"; readonly node: InventoryNode; readonly clusterId: string } | { readonly kind: "init"; readonly node: InventoryNode } | { readonly kind: "fail"; readonly problem: string };
+export type Entry =
+  | { readonly kind: "serve"; readonly node: InventoryNode; readonly clusterId: string }
+  | { readonly kind: "init"; readonly node: InventoryNode }
+  | { readonly kind: "fail"; readonly problem: string };
 
 /**
  * Which member each inventory node is: the node ID its engine reported when we inspected it, else
  * the same hostname, address or SSH bookkeeping label (ready entries win over stale ones left by an
  * earlier incarnation).
  */
-export function matchMembers(inv: Inventory, members: readonly NodeFacts[], obs?: ReadonlyMap<string, Observation>): Map<string, NodeFacts> {
+export function matchMembers(
+  inv: Inventory,
+  members: readonly NodeFacts[],
+  obs?: ReadonlyMap<string, Observation>,
+): Map<string, NodeFacts> {
   const out = new Map<string, NodeFacts>();
   for (const n of inv.nodes) {
     const o = obs?.get(n.name);
     const byId = o?.reachable && o.info.nodeId ? members.find((m) => m.id === o.info.nodeId) : undefined;
     // The bookkeeping label survives hostnames that differ from inventory names (Hetzner's "<stack>-worker-1").
-    const candidates = members.filter((m) => m.hostname === n.name || m.addr === n.advertiseAddress || m.labels[LABEL_SSH] === `${n.user}@${n.host}:${n.port}`);
+    const candidates = members.filter(
+      (m) =>
+        m.hostname === n.name ||
+        m.addr === n.advertiseAddress ||
+        m.labels[LABEL_SSH] === `${n.user}@${n.host}:${n.port}`,
+    );
     const best = byId ?? candidates.find((m) => m.status === "ready") ?? candidates[0];
     if (best) out.set(n.name, best);
   }
@@ -72,8 +92,10 @@ export function nodesToInspect(inv: Inventory, members: readonly NodeFacts[]): I
 function describeTrouble(name: string, o: Observation | undefined): string | undefined {
   if (!o) return `${name} was still being inspected when the run had to decide`;
   if (!o.reachable) return `cannot reach ${name}: ${o.error}`;
-  if (o.info.state === "error") return `docker on ${name} reports a swarm error: ${o.info.error}; fix it or run \`docker swarm leave --force\` there`;
-  if (o.info.state === "locked") return `${name} is a locked swarm manager; run \`docker swarm unlock\` on it with the unlock key`;
+  if (o.info.state === "error")
+    return `docker on ${name} reports a swarm error: ${o.info.error}; fix it or run \`docker swarm leave --force\` there`;
+  if (o.info.state === "locked")
+    return `${name} is a locked swarm manager; run \`docker swarm unlock\` on it with the unlock key`;
   return undefined;
 }
 
@@ -87,7 +109,9 @@ export function awaitsLeader(info: SwarmInfo): boolean {
 }
 
 /** A manager that can serve the run: an active manager of a swarm whose leader answers. */
-export function canServe(o: Observation | undefined): o is { reachable: true; info: SwarmInfo & { clusterId: string } } {
+export function canServe(
+  o: Observation | undefined,
+): o is { reachable: true; info: SwarmInfo & { clusterId: string } } {
   return o?.reachable === true && o.info.state === "active" && o.info.controlAvailable && !!o.info.clusterId;
 }
 
@@ -100,7 +124,8 @@ function whyNotServing(name: string, o: Observation | undefined): string {
     return `${name} is a manager of a swarm but no leader answered while bootstrap waited (docker: ${info.error || "no cluster information"}); if most managers are down the swarm has lost quorum: bring them back, or run \`docker swarm init --force-new-cluster\` on ${name}`;
   }
   if (info.state === "inactive") return `${name} is not in a swarm`;
-  if (info.state === "pending") return `${name} is still trying to join a swarm (pending); check that it reaches a manager on 2377/tcp, or run \`docker swarm leave --force\` on it`;
+  if (info.state === "pending")
+    return `${name} is still trying to join a swarm (pending); check that it reaches a manager on 2377/tcp, or run \`docker swarm leave --force\` on it`;
   return `${name} is ${info.state} in a swarm but not as a manager of it; run \`docker swarm leave --force\` on it, or promote it from a manager of that swarm`;
 }
 
@@ -117,7 +142,10 @@ export function chooseEntry(inv: Inventory, obs: ReadonlyMap<string, Observation
   const clusters = new Set(active.map(clusterOf));
   if (clusters.size > 1) {
     const who = active.map((n) => `${n.name} (cluster ${clusterOf(n)})`).join(", ");
-    return { kind: "fail", problem: `the inventory's managers belong to different swarms: ${who}; make them leave all but one swarm first` };
+    return {
+      kind: "fail",
+      problem: `the inventory's managers belong to different swarms: ${who}; make them leave all but one swarm first`,
+    };
   }
   if (active.length > 0) return { kind: "serve", node: active[0], clusterId: clusterOf(active[0]) };
   const fresh = (n: InventoryNode) => {
@@ -126,7 +154,10 @@ export function chooseEntry(inv: Inventory, obs: ReadonlyMap<string, Observation
   };
   if (mgrs.every(fresh)) return { kind: "init", node: mgrs[0] };
   const reasons = mgrs.map((n) => whyNotServing(n.name, obs.get(n.name)));
-  return { kind: "fail", problem: `no manager can serve this run, and bootstrap will not create a new swarm while a manager is or may be in one: ${reasons.join("; ")}` };
+  return {
+    kind: "fail",
+    problem: `no manager can serve this run, and bootstrap will not create a new swarm while a manager is or may be in one: ${reasons.join("; ")}`,
+  };
 }
 
 export interface MembershipPlan {
@@ -143,14 +174,23 @@ export interface MembershipPlan {
  * does not list while the managers it knows are ours. Leaving that attempt and joining again is
  * what a re-run is for; an engine that belongs to another swarm is never touched.
  */
-export function unfinishedJoin(info: SwarmInfo, memberIds: ReadonlySet<string>, ourManagers: readonly string[]): boolean {
+export function unfinishedJoin(
+  info: SwarmInfo,
+  memberIds: ReadonlySet<string>,
+  ourManagers: readonly string[],
+): boolean {
   if (info.state !== "pending" && info.state !== "error") return false;
   if (info.nodeId === "") return true;
   return !memberIds.has(info.nodeId) && info.remoteManagers.some((a) => ourManagers.includes(a));
 }
 
 /** Joins for inspected nodes that are not members (again, for an unfinished join); refuses nodes in another swarm or in trouble. */
-export function planMembership(inv: Inventory, members: readonly NodeFacts[], obs: ReadonlyMap<string, Observation>, entry: InventoryNode): MembershipPlan {
+export function planMembership(
+  inv: Inventory,
+  members: readonly NodeFacts[],
+  obs: ReadonlyMap<string, Observation>,
+  entry: InventoryNode,
+): MembershipPlan {
   const matched = matchMembers(inv, members);
   const ids = new Set(members.map((m) => m.id));
   const ours = inv.nodes.filter((m) => m.role === "manager").map((m) => `${m.advertiseAddress}:2377`);
@@ -160,7 +200,12 @@ export function planMembership(inv: Inventory, members: readonly NodeFacts[], ob
     if (n.name === entry.name || matched.get(n.name)?.status === "ready") continue;
     const o = obs.get(n.name);
     if (o?.reachable && unfinishedJoin(o.info, ids, ours)) {
-      joins.push({ kind: "join", node: n, role: n.role, reset: `${o.info.state}${o.info.error ? `: ${o.info.error}` : ""}` });
+      joins.push({
+        kind: "join",
+        node: n,
+        role: n.role,
+        reset: `${o.info.state}${o.info.error ? `: ${o.info.error}` : ""}`,
+      });
       continue;
     }
     const trouble = describeTrouble(n.name, o);
@@ -169,14 +214,24 @@ export function planMembership(inv: Inventory, members: readonly NodeFacts[], ob
       continue;
     }
     const { info } = o;
-    if (info.state === "pending" && ids.has(info.nodeId)) problems.push(`${n.name} is a member of this swarm (node ${info.nodeId}) that is still connecting to it (pending); check that it reaches a manager on 2377/tcp, and re-run`);
-    else if (info.state === "pending") problems.push(`${n.name} is still trying to join another swarm (pending, node ${info.nodeId}, managers ${info.remoteManagers.join(", ") || "unknown"}); run \`docker swarm leave --force\` on it if it belongs in this one, and re-run`);
+    if (info.state === "pending" && ids.has(info.nodeId))
+      problems.push(
+        `${n.name} is a member of this swarm (node ${info.nodeId}) that is still connecting to it (pending); check that it reaches a manager on 2377/tcp, and re-run`,
+      );
+    else if (info.state === "pending")
+      problems.push(
+        `${n.name} is still trying to join another swarm (pending, node ${info.nodeId}, managers ${info.remoteManagers.join(", ") || "unknown"}); run \`docker swarm leave --force\` on it if it belongs in this one, and re-run`,
+      );
     else if (info.state === "active" && !ids.has(info.nodeId)) {
       if (info.remoteManagers.some((a) => ours.includes(a))) {
-        problems.push(`${n.name} was removed from this swarm but its engine still believes it is a member (node ${info.nodeId}); run \`docker swarm leave --force\` on it, then re-run to join it again`);
+        problems.push(
+          `${n.name} was removed from this swarm but its engine still believes it is a member (node ${info.nodeId}); run \`docker swarm leave --force\` on it, then re-run to join it again`,
+        );
         continue;
       }
-      problems.push(`${n.name} is active in a different swarm (node ${info.nodeId}, managers ${info.remoteManagers.join(", ") || "unknown"}); it is not re-joined silently: run \`docker swarm leave --force\` on it if it belongs in this one`);
+      problems.push(
+        `${n.name} is active in a different swarm (node ${info.nodeId}, managers ${info.remoteManagers.join(", ") || "unknown"}); it is not re-joined silently: run \`docker swarm leave --force\` on it if it belongs in this one`,
+      );
     } else if (info.state === "inactive") joins.push({ kind: "join", node: n, role: n.role });
     // active with a known ID: a member that is restarting or just joined; nothing to do.
   }
@@ -203,11 +258,17 @@ export function planRolesAndLabels(inv: Inventory, members: readonly NodeFacts[]
  * Members that no inventory node stands for: those that left the inventory, and stale entries of
  * nodes that re-joined under a new ID. Unreachable managers go first (removing them helps quorum).
  */
-export function planRemovals(inv: Inventory, members: readonly NodeFacts[], obs?: ReadonlyMap<string, Observation>): Step[] {
+export function planRemovals(
+  inv: Inventory,
+  members: readonly NodeFacts[],
+  obs?: ReadonlyMap<string, Observation>,
+): Step[] {
   const claimed = new Set([...matchMembers(inv, members, obs).values()].map((m) => m.id));
   const gone = members.filter((m) => !claimed.has(m.id));
   const rank = (m: NodeFacts) => (m.role === "manager" ? (m.reachability === "reachable" ? 2 : 1) : 0);
-  return gone.sort((a, b) => rank(a) - rank(b)).map((entry) => ({ kind: "remove", node: entry.hostname || entry.id, entry }));
+  return gone
+    .sort((a, b) => rank(a) - rank(b))
+    .map((entry) => ({ kind: "remove", node: entry.hostname || entry.id, entry }));
 }
 
 const quorum = (managers: number) => Math.floor(managers / 2) + 1;
@@ -218,17 +279,26 @@ const quorum = (managers: number) => Math.floor(managers / 2) + 1;
  * dynamic provider removes one node per call and skips the even-count rule: a 3 → 1 change
  * passes through 2 there, and the config it comes from is validated as a whole.
  */
-export function checkManagerChanges(inv: Inventory, members: readonly NodeFacts[], steps: readonly Step[], checkEvenCount = true): string[] {
+export function checkManagerChanges(
+  inv: Inventory,
+  members: readonly NodeFacts[],
+  steps: readonly Step[],
+  checkEvenCount = true,
+): string[] {
   const problems: string[] = [];
   const wanted = inv.nodes.filter((n) => n.role === "manager").length;
   if (checkEvenCount && wanted % 2 === 0) {
-    problems.push(`the inventory has ${wanted} managers; use an odd number (1, 3, 5 or 7): ${wanted} managers tolerate no more failures than ${wanted - 1} and can split their votes`);
+    problems.push(
+      `the inventory has ${wanted} managers; use an odd number (1, 3, 5 or 7): ${wanted} managers tolerate no more failures than ${wanted - 1} and can split their votes`,
+    );
   }
   const mgrs = members.filter((m) => m.role === "manager");
   let total = mgrs.length;
   let reachable = mgrs.filter((m) => m.reachability === "reachable").length;
   if (total > 0 && reachable < quorum(total)) {
-    problems.push(`the swarm has lost quorum: ${reachable} of ${total} managers are reachable; recover with \`docker swarm init --force-new-cluster\` on a healthy manager`);
+    problems.push(
+      `the swarm has lost quorum: ${reachable} of ${total} managers are reachable; recover with \`docker swarm init --force-new-cluster\` on a healthy manager`,
+    );
     return problems;
   }
   for (const s of steps) {
@@ -245,7 +315,10 @@ export function checkManagerChanges(inv: Inventory, members: readonly NodeFacts[
     }
     total--;
     if (m.reachability === "reachable") reachable--;
-    if (reachable < quorum(total)) problems.push(`refusing to ${s.kind} ${s.node}: ${reachable} of the remaining ${total} managers would be reachable, which loses quorum`);
+    if (reachable < quorum(total))
+      problems.push(
+        `refusing to ${s.kind} ${s.node}: ${reachable} of the remaining ${total} managers would be reachable, which loses quorum`,
+      );
   }
   return problems;
 }

@@ -34,7 +34,8 @@ export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 export const SKIP_SCALE_DOWN_ENV = "HCLOUD_SWARM_SKIP_SCALE_DOWN";
 
 const isUnknown = (v: unknown): boolean => v === UNKNOWN || (typeof v === "string" && v.includes(UNKNOWN));
-const hasUnknown = (v: unknown): boolean => isUnknown(v) || (typeof v === "object" && v !== null && Object.values(v).some(hasUnknown));
+const hasUnknown = (v: unknown): boolean =>
+  isUnknown(v) || (typeof v === "object" && v !== null && Object.values(v).some(hasUnknown));
 
 function problemsOf(value: unknown): string[] {
   try {
@@ -48,22 +49,57 @@ function problemsOf(value: unknown): string[] {
 /** Rejects bad inputs property by property, with the same messages as the inventory validator. */
 export function checkInputs(news: Record<string, unknown>): pulumi.dynamic.CheckFailure[] {
   const failures: pulumi.dynamic.CheckFailure[] = [];
-  const fail = (property: string, reasons: string[]) => reasons.forEach((reason) => failures.push({ property, reason }));
+  const fail = (property: string, reasons: string[]) =>
+    reasons.forEach((reason) => failures.push({ property, reason }));
   const node = news.node as Record<string, unknown> | undefined;
   if (!hasUnknown(node)) {
-    if (typeof node !== "object" || node === null) fail("node", ["node must be an inventory node {name, role, host, hostKey, advertiseAddress, …}"]);
-    else fail("node", problemsOf({ nodes: [{ ...node, role: "manager" }] }).concat(node.role === "manager" || node.role === "worker" ? [] : [`node.role must be "manager" or "worker", got ${JSON.stringify(node.role)}`]));
+    if (typeof node !== "object" || node === null)
+      fail("node", ["node must be an inventory node {name, role, host, hostKey, advertiseAddress, …}"]);
+    else
+      fail(
+        "node",
+        problemsOf({ nodes: [{ ...node, role: "manager" }] }).concat(
+          node.role === "manager" || node.role === "worker"
+            ? []
+            : [`node.role must be "manager" or "worker", got ${JSON.stringify(node.role)}`],
+        ),
+      );
   }
   const managers = news.managers;
   if (!hasUnknown(managers)) {
-    if (!Array.isArray(managers) || managers.length === 0) fail("managers", ["managers must list the swarm's managers, first manager first"]);
-    else fail("managers", problemsOf({ nodes: managers }).concat(managers.some((m) => (m as { role?: unknown })?.role !== "manager") ? ['every entry of managers must have "role": "manager"'] : []));
+    if (!Array.isArray(managers) || managers.length === 0)
+      fail("managers", ["managers must list the swarm's managers, first manager first"]);
+    else
+      fail(
+        "managers",
+        problemsOf({ nodes: managers }).concat(
+          managers.some((m) => (m as { role?: unknown })?.role !== "manager")
+            ? ['every entry of managers must have "role": "manager"']
+            : [],
+        ),
+      );
   }
   if (!hasUnknown(news.swarm) && news.swarm !== undefined) {
-    fail("swarm", problemsOf({ swarm: news.swarm, nodes: [{ name: "m", role: "manager", host: "127.0.0.1", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1" }] }));
+    fail(
+      "swarm",
+      problemsOf({
+        swarm: news.swarm,
+        nodes: [
+          { name: "m", role: "manager", host: "127.0.0.1", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1" },
+        ],
+      }),
+    );
   }
   if (!hasUnknown(news.firewall) && news.firewall !== undefined) {
-    fail("firewall", problemsOf({ firewall: news.firewall, nodes: [{ name: "m", role: "manager", host: "127.0.0.1", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1" }] }));
+    fail(
+      "firewall",
+      problemsOf({
+        firewall: news.firewall,
+        nodes: [
+          { name: "m", role: "manager", host: "127.0.0.1", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1" },
+        ],
+      }),
+    );
   }
   const key = news.privateKey;
   if (!isUnknown(key) && (typeof key !== "string" || !/-----BEGIN OPENSSH PRIVATE KEY-----/.test(key))) {
@@ -88,9 +124,15 @@ export function diffInputs(olds: SwarmNodeOutputs, news: SwarmNodeInputs): pulum
   if (!sameValue(olds.node?.labels ?? {}, news.node?.labels ?? {})) updates.push("node.labels");
   if (olds.privateKey !== news.privateKey) updates.push("privateKey");
   // Applied in place: the node's next run rebuilds its host firewall with the new ranges.
-  if (!sameValue(olds.firewall?.privateAllowedCidrs ?? [], news.firewall?.privateAllowedCidrs ?? [])) updates.push("firewall");
+  if (!sameValue(olds.firewall?.privateAllowedCidrs ?? [], news.firewall?.privateAllowedCidrs ?? []))
+    updates.push("firewall");
   const changed = [...replaces, ...updates];
-  return { changes: changed.length > 0, replaces, deleteBeforeReplace: true, ...(changed.length ? { stables: ["nodeId"] } : {}) };
+  return {
+    changes: changed.length > 0,
+    replaces,
+    deleteBeforeReplace: true,
+    ...(changed.length ? { stables: ["nodeId"] } : {}),
+  };
 }
 
 function logger(): (line: string) => void {

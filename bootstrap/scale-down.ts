@@ -10,7 +10,13 @@ import { drain, leaveSwarm, removeMember, setRole } from "./swarm-ops";
 import type { NodeFacts } from "../swarm/nodes";
 
 /** `node` is the session on the departing node itself, when its address and host key are known. */
-export async function scaleDown(manager: SshSession, entry: NodeFacts, name: string, node: SshSession | undefined, act: ActionSink): Promise<void> {
+export async function scaleDown(
+  manager: SshSession,
+  entry: NodeFacts,
+  name: string,
+  node: SshSession | undefined,
+  act: ActionSink,
+): Promise<void> {
   if (entry.role === "manager") {
     await setRole(manager, entry.id, "worker");
     act({ node: name, kind: "demote", detail: "manager → worker (before removal)" });
@@ -27,5 +33,9 @@ export async function scaleDown(manager: SshSession, entry: NodeFacts, name: str
     act({ node: name, kind: "leave", detail: "docker swarm leave on the node" });
   }
   await removeMember(manager, entry.id, name);
-  act({ node: name, kind: "remove", detail: `docker node rm ${entry.id}${left ? "" : " (the node itself was not reached: run `docker swarm leave --force` there before reusing it)"}` });
+  act({
+    node: name,
+    kind: "remove",
+    detail: `docker node rm ${entry.id}${left ? "" : " (the node itself was not reached: run `docker swarm leave --force` there before reusing it)"}`,
+  });
 }

@@ -33,7 +33,12 @@ export interface SwarmNodeOrderArgs {
 }
 
 /** Creates `${prefix}-${node}-swarm` for every node, in plan order (managers first). */
-export function orderedSwarmNodes(prefix: string, nodes: readonly SwarmNodeSource[], args: SwarmNodeOrderArgs, parent: pulumi.Resource): SwarmNode[] {
+export function orderedSwarmNodes(
+  prefix: string,
+  nodes: readonly SwarmNodeSource[],
+  args: SwarmNodeOrderArgs,
+  parent: pulumi.Resource,
+): SwarmNode[] {
   const managers = nodes.filter((n) => n.role === "manager");
   // Only managers: a worker's inputs must not change when the number of workers does.
   const managerInventory = pulumi.all(managers.map((m) => m.inventory));
@@ -41,10 +46,23 @@ export function orderedSwarmNodes(prefix: string, nodes: readonly SwarmNodeSourc
   let first: SwarmNode | undefined;
   let previousManager: SwarmNode | undefined;
   for (const n of nodes) {
-    const after = n.role === "manager" ? (previousManager ? [previousManager] : managers.map((m) => m.server)) : first ? [first] : [];
+    const after =
+      n.role === "manager"
+        ? previousManager
+          ? [previousManager]
+          : managers.map((m) => m.server)
+        : first
+          ? [first]
+          : [];
     const m = new SwarmNode(
       `${prefix}-${n.name}-swarm`,
-      { node: n.inventory, managers: managerInventory, swarm: args.swarm, ...(args.firewall ? { firewall: args.firewall } : {}), privateKey: args.privateKey },
+      {
+        node: n.inventory,
+        managers: managerInventory,
+        swarm: args.swarm,
+        ...(args.firewall ? { firewall: args.firewall } : {}),
+        privateKey: args.privateKey,
+      },
       { parent, dependsOn: [n.server, ...(args.dependsOn ?? []), ...after] },
     );
     if (n.role === "manager") previousManager = m;

@@ -36,7 +36,14 @@ export class SwarmNode extends pulumi.dynamic.Resource {
     super(
       swarmNodeProvider,
       name,
-      { node: args.node, managers: args.managers, swarm: args.swarm ?? {}, ...(args.firewall ? { firewall: args.firewall } : {}), privateKey: pulumi.secret(args.privateKey), nodeId: undefined },
+      {
+        node: args.node,
+        managers: args.managers,
+        swarm: args.swarm ?? {},
+        ...(args.firewall ? { firewall: args.firewall } : {}),
+        privateKey: pulumi.secret(args.privateKey),
+        nodeId: undefined,
+      },
       { ...opts, additionalSecretOutputs: ["privateKey"] },
       SWARM_NODE_MODULE,
       SWARM_NODE_TYPE,

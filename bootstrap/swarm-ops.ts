@@ -43,7 +43,8 @@ export const DEMOTE_TIMEOUT_MS = 60_000;
 export const SETTLE_TIMEOUT_MS = 60_000;
 const POLL_MS = 1_000;
 async function poll(what: string, limitMs: number, done: () => Promise<boolean>, intervalMs = POLL_MS): Promise<void> {
-  if (!(await waitFor(done, limitMs, intervalMs))) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
+  if (!(await waitFor(done, limitMs, intervalMs)))
+    throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
 }
 
 /** The engine's own swarm state, as Ansible's docker_swarm reads it. */
@@ -83,7 +84,9 @@ export async function initSwarm(s: SshSession, node: InventoryNode, settings: Sw
   const pool = settings.defaultAddrPool
     ? ` --default-addr-pool ${shellQuote(settings.defaultAddrPool)} --default-addr-pool-mask-length ${settings.defaultAddrPoolMaskLength ?? 24}`
     : "";
-  await s.run(`docker swarm init --advertise-addr ${shellQuote(node.advertiseAddress)}${pool}`, { timeoutMs: INIT_TIMEOUT_MS });
+  await s.run(`docker swarm init --advertise-addr ${shellQuote(node.advertiseAddress)}${pool}`, {
+    timeoutMs: INIT_TIMEOUT_MS,
+  });
 }
 
 export interface IngressState {
@@ -112,17 +115,24 @@ export async function recreateIngress(s: SshSession, state: IngressState, mtu: n
     // `network rm ingress` asks for confirmation; it reads the answer from stdin.
     const rm = await onLeader(s, "docker network rm ingress", { stdin: "y\n", allowFailure: true });
     if (rm.code !== 0 && !/no such network/i.test(rm.stderr)) {
-      throw new Error(`cannot replace the plain ingress network on ${s.node} (${rm.stderr || rm.stdout}); remove the services that publish ports through it, or publish them with mode: host, then re-run`);
+      throw new Error(
+        `cannot replace the plain ingress network on ${s.node} (${rm.stderr || rm.stdout}); remove the services that publish ports through it, or publish them with mode: host, then re-run`,
+      );
     }
   }
   const create = `docker network create --driver overlay --ingress --opt encrypted --opt com.docker.network.driver.mtu=${mtu} ingress`;
-  await poll(`the ingress network to be recreated on ${s.node}`, INGRESS_RECREATE_TIMEOUT_MS, async () => {
-    const r = await onLeader(s, create, { allowFailure: true });
-    if (r.code === 0) return true;
-    if (/already exists|being removed|in use/i.test(r.stderr)) return false;
-    throw new Error(`creating the encrypted ingress network on ${s.node} failed: ${r.stderr}`);
-    // The old network is usually gone within a few hundred milliseconds.
-  }, INGRESS_POLL_MS);
+  await poll(
+    `the ingress network to be recreated on ${s.node}`,
+    INGRESS_RECREATE_TIMEOUT_MS,
+    async () => {
+      const r = await onLeader(s, create, { allowFailure: true });
+      if (r.code === 0) return true;
+      if (/already exists|being removed|in use/i.test(r.stderr)) return false;
+      throw new Error(`creating the encrypted ingress network on ${s.node} failed: ${r.stderr}`);
+      // The old network is usually gone within a few hundred milliseconds.
+    },
+    INGRESS_POLL_MS,
+  );
 }
 
 /** Fetched from a manager at the moment it is needed; held only in memory by the caller. */
@@ -153,14 +163,34 @@ const ENGINE_POST = `perl -MIO::Socket::UNIX -e '
  * description, a manager lists it with no hostname or address, and only the ID tells it apart from
  * a stranger that scale-down would remove.
  */
-export async function joinSwarm(s: SshSession, node: InventoryNode, token: string, managerAddr: string, log: (line: string) => void = () => undefined): Promise<string> {
-  const body = JSON.stringify({ ListenAddr: "0.0.0.0:2377", AdvertiseAddr: node.advertiseAddress, RemoteAddrs: [managerAddr], JoinToken: token });
+export async function joinSwarm(
+  s: SshSession,
+  node: InventoryNode,
+  token: string,
+  managerAddr: string,
+  log: (line: string) => void = () => undefined,
+): Promise<string> {
+  const body = JSON.stringify({
+    ListenAddr: "0.0.0.0:2377",
+    AdvertiseAddr: node.advertiseAddress,
+    RemoteAddrs: [managerAddr],
+    JoinToken: token,
+  });
   const nodeIdNow = "docker info --format '{{.Swarm.NodeID}}'";
-  const r = await s.run(`${ENGINE_POST} /swarm/join && ${nodeIdNow}`, { stdin: body, timeoutMs: JOIN_TIMEOUT_MS, allowFailure: true });
+  const r = await s.run(`${ENGINE_POST} /swarm/join && ${nodeIdNow}`, {
+    stdin: body,
+    timeoutMs: JOIN_TIMEOUT_MS,
+    allowFailure: true,
+  });
   let nodeId = r.stdout.trim();
   if (r.code !== 0) {
-    if (!JOIN_GOES_ON.test(r.stderr)) throw new Error(`the join through ${managerAddr} failed on ${node.name}: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`);
-    log(`[${node.name}] docker's own 20 s join timeout passed; the join goes on in the background, waiting up to ${JOIN_BACKGROUND_WAIT_MS / 1000} s for it`);
+    if (!JOIN_GOES_ON.test(r.stderr))
+      throw new Error(
+        `the join through ${managerAddr} failed on ${node.name}: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}`,
+      );
+    log(
+      `[${node.name}] docker's own 20 s join timeout passed; the join goes on in the background, waiting up to ${JOIN_BACKGROUND_WAIT_MS / 1000} s for it`,
+    );
     await backgroundJoin(s, node);
     nodeId = (await s.run(nodeIdNow)).stdout.trim();
   }
@@ -171,12 +201,20 @@ export async function joinSwarm(s: SshSession, node: InventoryNode, token: strin
 /** Waits while the node's engine says its join is pending; fails with what it says otherwise. */
 async function backgroundJoin(s: SshSession, node: InventoryNode): Promise<void> {
   let state = "";
-  const settled = await waitFor(async () => {
-    state = (await s.run("docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}'")).stdout.trim();
-    return !state.startsWith("pending");
-  }, JOIN_BACKGROUND_WAIT_MS, POLL_MS);
-  if (!settled) throw new Error(`${node.name} was still joining ${JOIN_BACKGROUND_WAIT_MS / 1000} s after docker's own timeout (docker info: ${state}); a re-run makes it leave that attempt and join again`);
-  if (!state.startsWith("active")) throw new Error(`${node.name}'s join, which docker went on with in the background, ended "${state}"`);
+  const settled = await waitFor(
+    async () => {
+      state = (await s.run("docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}'")).stdout.trim();
+      return !state.startsWith("pending");
+    },
+    JOIN_BACKGROUND_WAIT_MS,
+    POLL_MS,
+  );
+  if (!settled)
+    throw new Error(
+      `${node.name} was still joining ${JOIN_BACKGROUND_WAIT_MS / 1000} s after docker's own timeout (docker info: ${state}); a re-run makes it leave that attempt and join again`,
+    );
+  if (!state.startsWith("active"))
+    throw new Error(`${node.name}'s join, which docker went on with in the background, ended "${state}"`);
 }
 
 /** Promotes or demotes; a demotion also waits until raft has let the member go. */
@@ -184,7 +222,10 @@ export async function setRole(manager: SshSession, id: string, role: "manager" |
   await nodeUpdate(manager, `docker node ${role === "manager" ? "promote" : "demote"} ${shellQuote(id)}`);
   if (role === "worker") {
     await poll(`the demotion of ${id} to take effect`, DEMOTE_TIMEOUT_MS, async () => {
-      const r = await onLeader(manager, `docker node inspect ${shellQuote(id)} --format '{{if .ManagerStatus}}manager{{else}}worker{{end}}'`);
+      const r = await onLeader(
+        manager,
+        `docker node inspect ${shellQuote(id)} --format '{{if .ManagerStatus}}manager{{else}}worker{{end}}'`,
+      );
       return r.stdout.trim() === "worker";
     });
   }
@@ -204,15 +245,27 @@ export async function drain(manager: SshSession, id: string, name: string): Prom
   const q = shellQuote(id);
   let running: string[] = [];
   let down = false;
-  const over = await waitFor(async () => {
-    const r = await onLeader(manager, `docker node inspect ${q} --format 'status={{.Status.State}}' && docker node ps ${q} --format '{{.Name}} {{.CurrentState}}'`);
-    const [status, ...tasks] = r.stdout.trim().split("\n");
-    down = status === "status=down";
-    running = tasks.filter((t) => t.trim() !== "" && !TASK_OVER.includes((t.split(" ")[1] ?? "").toLowerCase()));
-    return running.length === 0 || down;
-  }, DRAIN_TIMEOUT_MS, POLL_MS);
-  if (!over) throw new Error(`timed out after ${DRAIN_TIMEOUT_MS / 1000} s waiting for the tasks on ${name} to stop after drain; still running: ${running.join(", ")}`);
-  return down && running.length > 0 ? `${name} went down while draining; ${running.length} task(s) on it were not seen to stop` : "every task on it stopped";
+  const over = await waitFor(
+    async () => {
+      const r = await onLeader(
+        manager,
+        `docker node inspect ${q} --format 'status={{.Status.State}}' && docker node ps ${q} --format '{{.Name}} {{.CurrentState}}'`,
+      );
+      const [status, ...tasks] = r.stdout.trim().split("\n");
+      down = status === "status=down";
+      running = tasks.filter((t) => t.trim() !== "" && !TASK_OVER.includes((t.split(" ")[1] ?? "").toLowerCase()));
+      return running.length === 0 || down;
+    },
+    DRAIN_TIMEOUT_MS,
+    POLL_MS,
+  );
+  if (!over)
+    throw new Error(
+      `timed out after ${DRAIN_TIMEOUT_MS / 1000} s waiting for the tasks on ${name} to stop after drain; still running: ${running.join(", ")}`,
+    );
+  return down && running.length > 0
+    ? `${name} went down while draining; ${running.length} task(s) on it were not seen to stop`
+    : "every task on it stopped";
 }
 
 export async function leaveSwarm(s: SshSession): Promise<void> {
@@ -226,9 +279,15 @@ export async function leaveSwarm(s: SshSession): Promise<void> {
  */
 export async function removeMember(manager: SshSession, id: string, name: string): Promise<void> {
   const r = await onLeader(manager, `docker node rm --force ${shellQuote(id)}`, { allowFailure: true });
-  if (r.code !== 0 && !/could not find node|not found/i.test(r.stderr)) throw new Error(`docker node rm ${name} failed on ${manager.node}: ${r.stderr}`);
+  if (r.code !== 0 && !/could not find node|not found/i.test(r.stderr))
+    throw new Error(`docker node rm ${name} failed on ${manager.node}: ${r.stderr}`);
 }
 
 export async function nodeList(manager: SshSession): Promise<string> {
-  return (await onLeader(manager, "docker node ls --format 'table {{.Hostname}}\\t{{.Status}}\\t{{.Availability}}\\t{{.ManagerStatus}}\\t{{.ID}}'")).stdout;
+  return (
+    await onLeader(
+      manager,
+      "docker node ls --format 'table {{.Hostname}}\\t{{.Status}}\\t{{.Availability}}\\t{{.ManagerStatus}}\\t{{.ID}}'",
+    )
+  ).stdout;
 }

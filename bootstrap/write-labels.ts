@@ -9,12 +9,18 @@ import { LABEL_HOST_KEY, LABEL_SSH, Step } from "./plan";
 import { redact } from "../transport/redact";
 
 /** The inventory's labels and the collected firewall labels, one `docker node update` per node, all in one command. */
-export async function writeLabels(run: AllowListRun, allow: AllowListContext, steps: ReadonlyArray<Extract<Step, { kind: "label" }>>): Promise<void> {
+export async function writeLabels(
+  run: AllowListRun,
+  allow: AllowListContext,
+  steps: ReadonlyArray<Extract<Step, { kind: "label" }>>,
+): Promise<void> {
   let failed: Record<string, string>;
   try {
     failed = await recordLabels(allow, steps);
   } catch (err) {
-    run.problems.push(`labelling ${steps.map((s) => s.node).join(", ") || "the members"} failed: ${redact((err as Error).message)}`);
+    run.problems.push(
+      `labelling ${steps.map((s) => s.node).join(", ") || "the members"} failed: ${redact((err as Error).message)}`,
+    );
     return;
   }
   for (const step of steps) {
@@ -24,7 +30,10 @@ export async function writeLabels(run: AllowListRun, allow: AllowListContext, st
     }
     const own = Object.entries(step.labels).filter(([k]) => k !== LABEL_SSH && k !== LABEL_HOST_KEY);
     const bookkeeping = own.length < Object.keys(step.labels).length ? "ssh address and host key" : "";
-    run.act({ node: step.node, kind: "label", detail: [...own.map(([k, v]) => `${k}=${v}`), bookkeeping].filter((x) => x).join(", ") });
+    run.act({
+      node: step.node,
+      kind: "label",
+      detail: [...own.map(([k, v]) => `${k}=${v}`), bookkeeping].filter((x) => x).join(", "),
+    });
   }
 }
-

@@ -37,16 +37,23 @@ export function keysFor(inv: Inventory, identity: string | undefined, source: st
   for (const n of inv.nodes) {
     const file = n.privateKeyPath ?? (identity ? path.resolve(identity) : undefined);
     if (!file) {
-      problems.push(`${n.name} has no privateKeyPath; pass --identity KEYFILE (the private key matching the servers' SSH key)`);
+      problems.push(
+        `${n.name} has no privateKeyPath; pass --identity KEYFILE (the private key matching the servers' SSH key)`,
+      );
       continue;
     }
     if (keys.has(file)) continue;
     try {
       const text = fs.readFileSync(file, "utf8");
-      if (!/-----BEGIN OPENSSH PRIVATE KEY-----|-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(text)) problems.push(`${file} (key of ${n.name}) is not an OpenSSH private key; convert it with \`ssh-keygen -p -f FILE\``);
+      if (!/-----BEGIN OPENSSH PRIVATE KEY-----|-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(text))
+        problems.push(
+          `${file} (key of ${n.name}) is not an OpenSSH private key; convert it with \`ssh-keygen -p -f FILE\``,
+        );
       keys.set(file, text);
     } catch (err) {
-      problems.push(`cannot read private key ${file} for ${n.name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      problems.push(
+        `cannot read private key ${file} for ${n.name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
   throwIfProblems(source, problems);
@@ -54,12 +61,23 @@ export function keysFor(inv: Inventory, identity: string | undefined, source: st
 }
 
 /** Runs the command; `print` receives every line the user sees (already redacted). */
-export async function runBootstrapCommand(opts: BootstrapCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<BootstrapResult> {
+export async function runBootstrapCommand(
+  opts: BootstrapCommandOptions,
+  print: (line: string) => void = (l) => console.log(l),
+): Promise<BootstrapResult> {
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `bootstrap of ${opts.inventory}`);
   const started = Date.now();
-  print(`bootstrapping ${inv.cluster ?? "hcloud-swarm"}: ${inv.nodes.filter((n) => n.role === "manager").length} manager(s), ${inv.nodes.filter((n) => n.role === "worker").length} worker(s)`);
-  const result = await bootstrap(inv, { privateKeyFor, log: (l) => print(redact(l)), ...(opts.verbose ? { trace: (l: string) => print(redact(l)) } : {}), concurrency: opts.concurrency ?? JOIN_CONCURRENCY, force: opts.force === true });
+  print(
+    `bootstrapping ${inv.cluster ?? "hcloud-swarm"}: ${inv.nodes.filter((n) => n.role === "manager").length} manager(s), ${inv.nodes.filter((n) => n.role === "worker").length} worker(s)`,
+  );
+  const result = await bootstrap(inv, {
+    privateKeyFor,
+    log: (l) => print(redact(l)),
+    ...(opts.verbose ? { trace: (l: string) => print(redact(l)) } : {}),
+    concurrency: opts.concurrency ?? JOIN_CONCURRENCY,
+    force: opts.force === true,
+  });
   for (const w of result.warnings) print(`warning: ${w}`);
   print(formatActions(result.actions));
   print(result.nodeList);
@@ -75,8 +93,23 @@ export async function runBootstrapDryRun(opts: BootstrapCommandOptions): Promise
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `bootstrap of ${opts.inventory}`);
   const progress = (l: string) => console.error(redact(l));
-  const plan = await planBootstrap(inv, { privateKeyFor, log: progress, ...(opts.verbose ? { trace: progress } : {}), concurrency: opts.concurrency ?? JOIN_CONCURRENCY, force: opts.force === true });
-  if (opts.json) printJson({ command: "bootstrap --dry-run", cluster: inv.cluster ?? null, ok: plan.problems.length === 0, entry: plan.entry ?? null, steps: plan.steps, problems: plan.problems.map(redact), warnings: plan.warnings.map(redact) });
+  const plan = await planBootstrap(inv, {
+    privateKeyFor,
+    log: progress,
+    ...(opts.verbose ? { trace: progress } : {}),
+    concurrency: opts.concurrency ?? JOIN_CONCURRENCY,
+    force: opts.force === true,
+  });
+  if (opts.json)
+    printJson({
+      command: "bootstrap --dry-run",
+      cluster: inv.cluster ?? null,
+      ok: plan.problems.length === 0,
+      entry: plan.entry ?? null,
+      steps: plan.steps,
+      problems: plan.problems.map(redact),
+      warnings: plan.warnings.map(redact),
+    });
   else for (const l of formatPlan(plan)) console.log(redact(l));
   if (plan.problems.length > 0) process.exitCode = 1;
   return plan;
@@ -85,20 +118,27 @@ export async function runBootstrapDryRun(opts: BootstrapCommandOptions): Promise
 export function registerBootstrapCommand(program: Command): void {
   program
     .command("bootstrap")
-    .description("Initialise or converge the swarm on the inventory's nodes over SSH (pinned host keys); prints the actions taken.")
-    .requiredOption("--inventory <file>", "inventory JSON (from `pulumi stack output inventory`, or written by `hcloud-swarm local up`)")
+    .description(
+      "Initialise or converge the swarm on the inventory's nodes over SSH (pinned host keys); prints the actions taken.",
+    )
+    .requiredOption(
+      "--inventory <file>",
+      "inventory JSON (from `pulumi stack output inventory`, or written by `hcloud-swarm local up`)",
+    )
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option("--verbose", "also print every remote command (secrets are redacted)")
     .option("--force", "remove nodes that left the inventory even when they hold a stack's pinned data (it is lost)")
     .option("--concurrency <n>", `parallel SSH sessions and joins (default ${JOIN_CONCURRENCY})`, (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--concurrency must be a whole number from 1 to 64, got ${JSON.stringify(v)}`);
+      if (!Number.isInteger(n) || n < 1 || n > 64)
+        throw new Error(`--concurrency must be a whole number from 1 to 64, got ${JSON.stringify(v)}`);
       return n;
     })
     .option("--dry-run", "inspect the nodes and print what a run would do; change nothing (reads over SSH only)")
     .option("--json", "with --dry-run: print the plan as one JSON document on stdout (shape: docs/reference/cli.md)")
     .action(async (opts: BootstrapCommandOptions) => {
-      if (opts.json && !opts.dryRun) throw new Error("--json is only available with --dry-run (a real run prints its actions as they happen)");
+      if (opts.json && !opts.dryRun)
+        throw new Error("--json is only available with --dry-run (a real run prints its actions as they happen)");
       if (opts.dryRun) await runBootstrapDryRun(opts);
       else await runBootstrapCommand(opts);
     });

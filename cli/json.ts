@@ -15,7 +15,15 @@ export function printJson(value: object): void {
 /** `verify --json`. */
 export function verifyJson(s: VerifySummary): object {
   const verdict = s.exitCode === 0 ? "verified" : s.exitCode === 1 ? "failed" : "unprovable";
-  return { command: "verify", verdict, exitCode: s.exitCode, passed: s.passed, failed: s.failed, unprovable: s.unprovable, checks: s.checks.map((c) => ({ status: c.status, subject: c.subject, what: c.what, detail: c.detail })) };
+  return {
+    command: "verify",
+    verdict,
+    exitCode: s.exitCode,
+    passed: s.passed,
+    failed: s.failed,
+    unprovable: s.unprovable,
+    checks: s.checks.map((c) => ({ status: c.status, subject: c.subject, what: c.what, detail: c.detail })),
+  };
 }
 
 export interface LintedFile {
@@ -38,7 +46,15 @@ export function lintJson(files: readonly LintedFile[]): object {
       stack: f.stack,
       judge: f.judge,
       notUsed: f.skipped,
-      findings: f.findings.map((x) => ({ file: x.file, line: x.line, stack: x.stack, rule: x.rule, service: x.service ?? null, network: x.network ?? null, message: x.message })),
+      findings: f.findings.map((x) => ({
+        file: x.file,
+        line: x.line,
+        stack: x.stack,
+        rule: x.rule,
+        service: x.service ?? null,
+        network: x.network ?? null,
+        message: x.message,
+      })),
     })),
   };
 }

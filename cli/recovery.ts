@@ -21,13 +21,18 @@ export interface BackupCommandOptions {
 }
 
 /** Runs backup; progress lines first, the archive's path alone on the last line. */
-export async function runBackupCommand(opts: BackupCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<string> {
+export async function runBackupCommand(
+  opts: BackupCommandOptions,
+  print: (line: string) => void = (l) => console.log(l),
+): Promise<string> {
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `backup of ${opts.inventory}`);
   const started = Date.now();
   const keyFile = opts.keyFile ?? defaultKeyFile(inv.cluster ?? "hcloud-swarm");
   const result = await backup(inv, { privateKeyFor, outDir: opts.out, keyFile, log: (l) => print(redact(l)) });
-  print(`backup of ${result.manifest.cluster} from ${result.manifest.source.node} done in ${((Date.now() - started) / 1000).toFixed(1)} s, encrypted with ${keyFile}`);
+  print(
+    `backup of ${result.manifest.cluster} from ${result.manifest.source.node} done in ${((Date.now() - started) / 1000).toFixed(1)} s, encrypted with ${keyFile}`,
+  );
   print(result.archive);
   return result.archive;
 }
@@ -43,7 +48,10 @@ export interface RestoreCommandOptions {
   readonly otherCluster?: boolean;
 }
 
-export async function runRestoreCommand(opts: RestoreCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<void> {
+export async function runRestoreCommand(
+  opts: RestoreCommandOptions,
+  print: (line: string) => void = (l) => console.log(l),
+): Promise<void> {
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `restore of ${opts.inventory}`);
   const started = Date.now();
@@ -60,7 +68,9 @@ export async function runRestoreCommand(opts: RestoreCommandOptions, print: (lin
   for (const w of result.bootstrap.warnings) print(redact(`warning: ${w}`));
   print(formatActions(result.bootstrap.actions));
   print(result.bootstrap.nodeList);
-  print(`restored ${result.manifest.cluster} from the backup of ${result.manifest.createdAt} onto ${result.target} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  print(
+    `restored ${result.manifest.cluster} from the backup of ${result.manifest.createdAt} onto ${result.target} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 export interface RecoverCommandOptions {
@@ -70,7 +80,10 @@ export interface RecoverCommandOptions {
 }
 
 /** Runs recover; exit 1 when the configured number of managers is not back at the end. */
-export async function runRecoverCommand(opts: RecoverCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<void> {
+export async function runRecoverCommand(
+  opts: RecoverCommandOptions,
+  print: (line: string) => void = (l) => console.log(l),
+): Promise<void> {
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `recover of ${opts.inventory}`);
   const started = Date.now();
@@ -79,9 +92,14 @@ export async function runRecoverCommand(opts: RecoverCommandOptions, print: (lin
   print(result.nodeList);
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   if (result.managersReady < result.managersWanted) {
-    print(`recovered${result.forcedOn ? ` on ${result.forcedOn}` : ""} in ${secs} s, but only ${result.managersReady} of ${result.managersWanted} managers are ready: bring the others back with an empty swarm state (or replace them), then run recover again`);
+    print(
+      `recovered${result.forcedOn ? ` on ${result.forcedOn}` : ""} in ${secs} s, but only ${result.managersReady} of ${result.managersWanted} managers are ready: bring the others back with an empty swarm state (or replace them), then run recover again`,
+    );
     process.exitCode = 1;
-  } else print(`${result.forcedOn ? `recovered on ${result.forcedOn}` : "nothing to force"}: ${result.managersReady} of ${result.managersWanted} managers ready, in ${secs} s`);
+  } else
+    print(
+      `${result.forcedOn ? `recovered on ${result.forcedOn}` : "nothing to force"}: ${result.managersReady} of ${result.managersWanted} managers ready, in ${secs} s`,
+    );
 }
 
 export interface RotateCommandOptions {
@@ -91,32 +109,54 @@ export interface RotateCommandOptions {
   readonly ca?: boolean;
 }
 
-export async function runRotateCommand(opts: RotateCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<void> {
-  if (!opts.joinTokens && !opts.ca) throw new Error("say what to rotate: --join-tokens, --ca, or both (--unlock-key comes with autolock, not built yet)");
+export async function runRotateCommand(
+  opts: RotateCommandOptions,
+  print: (line: string) => void = (l) => console.log(l),
+): Promise<void> {
+  if (!opts.joinTokens && !opts.ca)
+    throw new Error(
+      "say what to rotate: --join-tokens, --ca, or both (--unlock-key comes with autolock, not built yet)",
+    );
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `rotate of ${opts.inventory}`);
-  for (const line of await rotate(inv, { privateKeyFor, joinTokens: opts.joinTokens === true, ca: opts.ca === true, log: (l) => print(redact(l)) })) print(line);
+  for (const line of await rotate(inv, {
+    privateKeyFor,
+    joinTokens: opts.joinTokens === true,
+    ca: opts.ca === true,
+    log: (l) => print(redact(l)),
+  }))
+    print(line);
 }
 
 export function registerRecoveryCommands(program: Command): void {
   program
     .command("backup")
-    .description("Copy the swarm's Raft state as Docker documents it (dockerd stopped briefly on a non-leader manager), with a manifest, encrypted with a key kept in a 0600 file; prints the archive's path on the last line.")
+    .description(
+      "Copy the swarm's Raft state as Docker documents it (dockerd stopped briefly on a non-leader manager), with a manifest, encrypted with a key kept in a 0600 file; prints the archive's path on the last line.",
+    )
     .requiredOption("--inventory <file>", "inventory JSON of the cluster")
     .requiredOption("--out <dir>", "directory the archive is written to (created, mode 0700)")
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
-    .option("--key-file <file>", "backup key, generated at the first backup (default .hcloud-swarm/backup-keys/<cluster>.key)")
+    .option(
+      "--key-file <file>",
+      "backup key, generated at the first backup (default .hcloud-swarm/backup-keys/<cluster>.key)",
+    )
     .action(async (opts: BackupCommandOptions) => {
       await runBackupCommand(opts);
     });
   program
     .command("restore")
-    .description("Restore a backup onto a manager (dockerd stopped, swarm directory replaced, unlocked if locked, swarm init --force-new-cluster); the other nodes leave and rejoin through bootstrap. Asks first (or --yes).")
+    .description(
+      "Restore a backup onto a manager (dockerd stopped, swarm directory replaced, unlocked if locked, swarm init --force-new-cluster); the other nodes leave and rejoin through bootstrap. Asks first (or --yes).",
+    )
     .requiredOption("--inventory <file>", "inventory JSON of the cluster")
     .requiredOption("--from <archive>", "archive written by `hcloud-swarm backup`")
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option("--key-file <file>", "backup key (default .hcloud-swarm/backup-keys/<cluster>.key)")
-    .option("--unlock-key-file <file>", "file (mode 0600) holding the swarm's unlock key, when the backup is of an autolocked swarm")
+    .option(
+      "--unlock-key-file <file>",
+      "file (mode 0600) holding the swarm's unlock key, when the backup is of an autolocked swarm",
+    )
     .option("--yes", "do not ask before replacing the swarm state")
     .option("--force", "restore even though the swarm is running (its state is replaced by the backup's)")
     .option("--other-cluster", "restore a backup whose manifest names another cluster")
@@ -125,7 +165,9 @@ export function registerRecoveryCommands(program: Command): void {
     });
   program
     .command("recover")
-    .description("When most managers are lost: force a new cluster on the surviving manager with the newest Raft state (asks first, or --yes), remove the lost managers' entries and rejoin the reachable nodes; run again once lost managers are back or replaced. Exit 1 while managers are missing.")
+    .description(
+      "When most managers are lost: force a new cluster on the surviving manager with the newest Raft state (asks first, or --yes), remove the lost managers' entries and rejoin the reachable nodes; run again once lost managers are back or replaced. Exit 1 while managers are missing.",
+    )
     .requiredOption("--inventory <file>", "inventory JSON of the cluster")
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option("--yes", "do not ask before forcing a new cluster")
@@ -134,7 +176,9 @@ export function registerRecoveryCommands(program: Command): void {
     });
   program
     .command("rotate")
-    .description("Rotate the swarm's join tokens and/or its CA (waits until every node has renewed its certificate); no secret is printed.")
+    .description(
+      "Rotate the swarm's join tokens and/or its CA (waits until every node has renewed its certificate); no secret is printed.",
+    )
     .requiredOption("--inventory <file>", "inventory JSON of the cluster")
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option("--join-tokens", "rotate the worker and manager join tokens (joined nodes are not affected)")

@@ -26,7 +26,8 @@ export function ipToBigInt(ip: string): bigint {
   const parse = (s: string): number[] => (s === "" ? [] : s.split(":").map((g) => parseInt(g, 16)));
   const left = parse(head);
   const right = tail === undefined ? [] : parse(tail);
-  const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const groups =
+    tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
 }
 
@@ -37,7 +38,7 @@ export function bigIntToIp(value: bigint, family: 4 | 6): string {
   // Compress the longest run of zero groups, as RFC 5952 asks.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === "0") j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
@@ -81,7 +82,12 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
 
 /** True when `inner` lies entirely inside `outer`. */
 export function contains(outer: Cidr, inner: Cidr): boolean {
-  return outer.family === inner.family && outer.prefix <= inner.prefix && outer.network <= inner.network && lastAddress(inner) <= lastAddress(outer);
+  return (
+    outer.family === inner.family &&
+    outer.prefix <= inner.prefix &&
+    outer.network <= inner.network &&
+    lastAddress(inner) <= lastAddress(outer)
+  );
 }
 
 /** The first sub-range of the given prefix length inside `c`. */

@@ -10,7 +10,10 @@ export class ValidationError extends Error {
     /** One message per problem; each names the key (or line) and says how to fix it. */
     readonly problems: readonly string[],
   ) {
-    super(`${subject} ${subject.includes(" and ") ? "have" : "has"} ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` + problems.map((p) => `  - ${p}`).join("\n"));
+    super(
+      `${subject} ${subject.includes(" and ") ? "have" : "has"} ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
     this.name = "ValidationError";
   }
 }

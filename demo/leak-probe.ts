@@ -40,7 +40,10 @@ const BLOCK_POLL_MS = 250;
 /** Sum of node A's outbound IPsec error counters (/proc/net/xfrm_stat): each packet a policy needs ESP for and cannot get. */
 async function xfrmOutDrops(a: SshSession): Promise<number> {
   const r = await a.run("cat /proc/net/xfrm_stat 2>/dev/null || true");
-  return r.stdout.split("\n").filter((l) => l.startsWith("XfrmOut")).reduce((sum, l) => sum + (Number(l.trim().split(/\s+/)[1]) || 0), 0);
+  return r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("XfrmOut"))
+    .reduce((sum, l) => sum + (Number(l.trim().split(/\s+/)[1]) || 0), 0);
 }
 
 export interface LeakProbeOptions {
@@ -68,20 +71,37 @@ async function counter(a: SshSession): Promise<number> {
 }
 
 /** Pings from a container on `a` to one on `b` over `network` (attachable), counting VXLAN out of `a`. */
-export async function probeVxlan(a: SshSession, b: SshSession, network: string, image: string, opts: LeakProbeOptions = {}): Promise<LeakProbeResult> {
+export async function probeVxlan(
+  a: SshSession,
+  b: SshSession,
+  network: string,
+  image: string,
+  opts: LeakProbeOptions = {},
+): Promise<LeakProbeResult> {
   const net = shellQuote(network);
   const name = `hsw-probe-${network.replace(/[^a-z0-9]/g, "-")}`;
-  await b.run(`docker rm -f ${name} >/dev/null 2>&1; docker run -d --name ${name} --network ${net} ${shellQuote(image)} sleep 300 >/dev/null`);
+  await b.run(
+    `docker rm -f ${name} >/dev/null 2>&1; docker run -d --name ${name} --network ${net} ${shellQuote(image)} sleep 300 >/dev/null`,
+  );
   try {
-    const ip = (await b.run(`docker inspect -f '{{(index .NetworkSettings.Networks ${JSON.stringify(network)}).IPAddress}}' ${name}`)).stdout.trim();
-    await a.run(`iptables -t mangle -C POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT} 2>/dev/null || iptables -t mangle -I POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT}`);
+    const ip = (
+      await b.run(
+        `docker inspect -f '{{(index .NetworkSettings.Networks ${JSON.stringify(network)}).IPAddress}}' ${name}`,
+      )
+    ).stdout.trim();
+    await a.run(
+      `iptables -t mangle -C POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT} 2>/dev/null || iptables -t mangle -I POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT}`,
+    );
     try {
       const before = await counter(a);
       const dropsBefore = await xfrmOutDrops(a);
       const pinger = `${name}-ping`;
       let done = false;
       const pinging = a
-        .run(`docker rm -f ${pinger} >/dev/null 2>&1; docker run --rm --name ${pinger} --network ${net} ${shellQuote(image)} sh -c ${shellQuote(pingUntilReplyScript(ip))}`, { allowFailure: true, timeoutMs: PING_RUN_TIMEOUT_MS })
+        .run(
+          `docker rm -f ${pinger} >/dev/null 2>&1; docker run --rm --name ${pinger} --network ${net} ${shellQuote(image)} sh -c ${shellQuote(pingUntilReplyScript(ip))}`,
+          { allowFailure: true, timeoutMs: PING_RUN_TIMEOUT_MS },
+        )
         .finally(() => (done = true));
       if (opts.stopWhenBlocked) {
         while (!done && (await xfrmOutDrops(a)) === dropsBefore) await sleep(BLOCK_POLL_MS);
@@ -90,9 +110,16 @@ export async function probeVxlan(a: SshSession, b: SshSession, network: string, 
       const ping = await pinging;
       // A reply is only counted from the script itself (exit 0 and its "reply on try" line), never from a stopped container.
       const reached = ping.code === 0 && /^reply on try \d+$/m.test(ping.stdout);
-      return { network, vxlanPackets: (await counter(a)) - before, reached, blockedByIpsec: (await xfrmOutDrops(a)) - dropsBefore };
+      return {
+        network,
+        vxlanPackets: (await counter(a)) - before,
+        reached,
+        blockedByIpsec: (await xfrmOutDrops(a)) - dropsBefore,
+      };
     } finally {
-      await a.run(`iptables -t mangle -D POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT}`, { allowFailure: true });
+      await a.run(`iptables -t mangle -D POSTROUTING -p udp --dport 4789 -m comment --comment ${COMMENT}`, {
+        allowFailure: true,
+      });
     }
   } finally {
     await b.run(`docker rm -f ${name} >/dev/null 2>&1`, { allowFailure: true });

@@ -81,18 +81,39 @@ export async function runVmJourney(o: VmJourneyOptions): Promise<VmJourneyResult
     }
   };
   const dir = o.dir;
-  await timed("local up --vm", () => mustRun(["local", "up", "--vm", "--nodes", String(o.nodes), "--managers", "1", "--dir", dir], log));
+  await timed("local up --vm", () =>
+    mustRun(["local", "up", "--vm", "--nodes", String(o.nodes), "--managers", "1", "--dir", dir], log),
+  );
   // The inventory exactly as `local up` wrote it: stack deploy pins the templates' data to nodes itself.
   const journeyInventory = path.join(dir, "inventory.json");
   const inv = loadInventory(journeyInventory);
   await timed("bootstrap", () => mustRun(["bootstrap", "--inventory", journeyInventory], log));
   await timed("stacks", async () => {
     for (const [name, vars] of STACKS) {
-      await mustRun(["stack", "deploy", name, "--inventory", journeyInventory, ...vars, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(dir, "secrets", `${name}.env`), "--timeout", String(VM_CONVERGE_TIMEOUT_S)], log);
+      await mustRun(
+        [
+          "stack",
+          "deploy",
+          name,
+          "--inventory",
+          journeyInventory,
+          ...vars,
+          "--local-images",
+          LOCAL_IMAGE,
+          "--secrets-file",
+          path.join(dir, "secrets", `${name}.env`),
+          "--timeout",
+          String(VM_CONVERGE_TIMEOUT_S),
+        ],
+        log,
+      );
     }
   });
   const m = await connectManager(inv);
-  const endpointModes = (await stackServices(m).finally(() => m.close())).map((s) => ({ name: s.name, mode: s.endpointMode ?? "vip" }));
+  const endpointModes = (await stackServices(m).finally(() => m.close())).map((s) => ({
+    name: s.name,
+    mode: s.endpointMode ?? "vip",
+  }));
   const verifyCode = await timed("verify", () => run(["verify", "--inventory", journeyInventory], log));
   // verify --wire as the CLI runs it, kept as data: it repeats verify's checks, then adds the wire's.
   log(`\n$ npx hcloud-swarm verify --wire --probe-image ${LOCAL_IMAGE} --inventory ${journeyInventory}`);
@@ -100,7 +121,8 @@ export async function runVmJourney(o: VmJourneyOptions): Promise<VmJourneyResult
   for (const l of formatChecks(wire)) log(l);
   const wireChecks = wire.checks.filter(isWireCheck);
   const verify = summarise(wire.checks.filter((c) => !isWireCheck(c)));
-  if (verify.exitCode !== verifyCode) log(`(verify answered ${verifyCode} on the command line and ${verify.exitCode} in the --wire run)`);
+  if (verify.exitCode !== verifyCode)
+    log(`(verify answered ${verifyCode} on the command line and ${verify.exitCode} in the --wire run)`);
   const state = readVmState(fs.realpathSync(dir));
   const memory = (state?.vms ?? []).map((v) => {
     const pid = readPid(vmPaths(state?.dir ?? dir, v.name).pidFile);

@@ -14,7 +14,16 @@
  */
 import { PROBE_SCRIPT } from "./probe";
 import { FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, firewallScript } from "./script";
-import { DOCKER_DROPIN_PATH, dockerDropIn, firewallUnit, FIREWALL_UNIT_PATH, SSHD_DROPIN_PATH, SSHD_HARDENED, SSHD_RELOAD, sshdHardening } from "./units";
+import {
+  DOCKER_DROPIN_PATH,
+  dockerDropIn,
+  firewallUnit,
+  FIREWALL_UNIT_PATH,
+  SSHD_DROPIN_PATH,
+  SSHD_HARDENED,
+  SSHD_RELOAD,
+  sshdHardening,
+} from "./units";
 
 /** Lines the program prints for each thing it installed or could not; bootstrap turns them into actions and warnings. */
 export const INSTALLED = "installed:";
@@ -26,7 +35,8 @@ export const PROBE_START = "== hcloud-swarm-probe-start";
 const EOF_MARK = "HCLOUD_SWARM_EOF_7c1e";
 
 function heredoc(file: string, text: string): string {
-  if (text.split("\n").includes(EOF_MARK)) throw new Error(`generated text for ${file} contains the heredoc end marker`);
+  if (text.split("\n").includes(EOF_MARK))
+    throw new Error(`generated text for ${file} contains the heredoc end marker`);
   return `cat > "${file}" <<'${EOF_MARK}'\n${text.endsWith("\n") ? text : text + "\n"}${EOF_MARK}`;
 }
 

@@ -29,7 +29,12 @@
 import { createHash } from "crypto";
 import * as net from "net";
 
-export const SWARM_PORTS: ReadonlyArray<{ readonly protocol: "tcp" | "udp" | "esp"; readonly port?: string; readonly what: string; readonly managersOnly?: true }> = [
+export const SWARM_PORTS: ReadonlyArray<{
+  readonly protocol: "tcp" | "udp" | "esp";
+  readonly port?: string;
+  readonly what: string;
+  readonly managersOnly?: true;
+}> = [
   { protocol: "tcp", port: "2377", what: "swarm management (Raft)", managersOnly: true },
   { protocol: "tcp", port: "7946", what: "swarm gossip" },
   { protocol: "udp", port: "7946", what: "swarm gossip" },
@@ -96,7 +101,11 @@ export function allowListHash(addresses: Iterable<string>): string {
 
 /** The DROP rules of the baseline (no allow-list): every swarm port and ESP, for one address family. */
 export function baselineRules(): string[] {
-  return SWARM_PORTS.map((p) => (p.port ? `-A ${HOST_CHAIN} -p ${p.protocol} -m ${p.protocol} --dport ${p.port} -j DROP` : `-A ${HOST_CHAIN} -p ${p.protocol} -j DROP`));
+  return SWARM_PORTS.map((p) =>
+    p.port
+      ? `-A ${HOST_CHAIN} -p ${p.protocol} -m ${p.protocol} --dport ${p.port} -j DROP`
+      : `-A ${HOST_CHAIN} -p ${p.protocol} -j DROP`,
+  );
 }
 
 /** The rule that lets one allow-listed address through to the rest of INPUT (or of FORWARD, for FORWARD_CHAIN). */
@@ -106,7 +115,11 @@ export function peerRule(address: string, chain: string = HOST_CHAIN): string {
 
 /** Forwarded packets to any swarm port or of protocol ESP come from containers: dropped, whoever the destination. */
 export function containerSwarmRules(): string[] {
-  return SWARM_PORTS.map((p) => (p.port ? `-A ${FORWARD_CHAIN} -p ${p.protocol} -m ${p.protocol} --dport ${p.port} -j DROP` : `-A ${FORWARD_CHAIN} -p ${p.protocol} -j DROP`));
+  return SWARM_PORTS.map((p) =>
+    p.port
+      ? `-A ${FORWARD_CHAIN} -p ${p.protocol} -m ${p.protocol} --dport ${p.port} -j DROP`
+      : `-A ${FORWARD_CHAIN} -p ${p.protocol} -j DROP`,
+  );
 }
 
 /** The node's private interface and the ranges the user opened on it; no interface: no members-only rule. */
@@ -118,7 +131,9 @@ export interface PrivateSide {
 /** Written in iptables-save's own order (-s before -i), so `iptables -S` prints them back verbatim. */
 export function privateRules(chain: string, family: Family, side: PrivateSide): string[] {
   if (!side.iface) return [];
-  const open = side.open.filter((c) => familyOf(c) === family).map((c) => `-A ${chain} -s ${c} -i ${side.iface} -j RETURN`);
+  const open = side.open
+    .filter((c) => familyOf(c) === family)
+    .map((c) => `-A ${chain} -s ${c} -i ${side.iface} -j RETURN`);
   return [...open, `-A ${chain} -i ${side.iface} -m conntrack --ctstate NEW -j DROP`];
 }
 
@@ -126,11 +141,25 @@ export function privateRules(chain: string, family: Family, side: PrivateSide): 
  * The whole rule set of one family as the node must hold it, both chains, in order: what
  * `iptables -S CHAIN` prints back (verify compares against it).
  */
-export function chainRules(family: Family, addresses: readonly string[], side: PrivateSide = { open: [] }): { input: string[]; forward: string[] } {
+export function chainRules(
+  family: Family,
+  addresses: readonly string[],
+  side: PrivateSide = { open: [] },
+): { input: string[]; forward: string[] } {
   const peers = allowList(addresses).addresses.filter((a) => familyOf(a) === family);
   return {
-    input: [LOOPBACK_RULE, ...peers.map((a) => peerRule(a)), ...baselineRules(), ...privateRules(HOST_CHAIN, family, side)],
-    forward: [...(family === 4 ? [`-A ${FORWARD_CHAIN} ${METADATA_RULE}`] : []), ...containerSwarmRules(), ...(side.iface ? peers.map((a) => peerRule(a, FORWARD_CHAIN)) : []), ...privateRules(FORWARD_CHAIN, family, side)],
+    input: [
+      LOOPBACK_RULE,
+      ...peers.map((a) => peerRule(a)),
+      ...baselineRules(),
+      ...privateRules(HOST_CHAIN, family, side),
+    ],
+    forward: [
+      ...(family === 4 ? [`-A ${FORWARD_CHAIN} ${METADATA_RULE}`] : []),
+      ...containerSwarmRules(),
+      ...(side.iface ? peers.map((a) => peerRule(a, FORWARD_CHAIN)) : []),
+      ...privateRules(FORWARD_CHAIN, family, side),
+    ],
   };
 }
 
@@ -142,7 +171,15 @@ export const LOOPBACK_RULE = `-A ${HOST_CHAIN} -i lo -j RETURN`;
  */
 export function restoreInput(family: Family, addresses: readonly string[], side: PrivateSide = { open: [] }): string {
   const r = chainRules(family, addresses, side);
-  return ["*filter", `:${HOST_CHAIN} - [0:0]`, `:${FORWARD_CHAIN} - [0:0]`, ...r.input, ...r.forward, "COMMIT", ""].join("\n");
+  return [
+    "*filter",
+    `:${HOST_CHAIN} - [0:0]`,
+    `:${FORWARD_CHAIN} - [0:0]`,
+    ...r.input,
+    ...r.forward,
+    "COMMIT",
+    "",
+  ].join("\n");
 }
 
 /** The metadata rule's match and target (IPv4: the service has no IPv6 address). */

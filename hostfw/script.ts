@@ -18,7 +18,15 @@
  * per family (IPv6 trouble never skips IPv4), the jumps moved to position 1, FORWARD's policy DROP,
  * and only then the state file. Saved entries that are no address are skipped and reported.
  */
-import { baselineRules, containerSwarmRules, DOCKER_USER_CHAIN, FORWARD_CHAIN, HOST_CHAIN, LOOPBACK_RULE, METADATA_RULE } from "./rules";
+import {
+  baselineRules,
+  containerSwarmRules,
+  DOCKER_USER_CHAIN,
+  FORWARD_CHAIN,
+  HOST_CHAIN,
+  LOOPBACK_RULE,
+  METADATA_RULE,
+} from "./rules";
 
 export const FIREWALL_SCRIPT_PATH = "/usr/local/sbin/hcloud-swarm-firewall";
 export const FIREWALL_UNIT = "hcloud-swarm-firewall.service";
@@ -141,10 +149,14 @@ rules() {
   for a in $list; do
     case $a in *:*) [ "$1" = 6 ] && echo "-A ${HOST_CHAIN} -s $a/128 -j RETURN" ;; *) [ "$1" = 4 ] && echo "-A ${HOST_CHAIN} -s $a/32 -j RETURN" ;; esac
   done
-${baselineRules().map((r) => `  echo '${r}'`).join("\n")}
+${baselineRules()
+  .map((r) => `  echo '${r}'`)
+  .join("\n")}
   private ${HOST_CHAIN} "$1"
   [ "$1" = 6 ] || echo '-A ${FORWARD_CHAIN} ${METADATA_RULE}'
-${containerSwarmRules().map((r) => `  echo '${r}'`).join("\n")}
+${containerSwarmRules()
+  .map((r) => `  echo '${r}'`)
+  .join("\n")}
   if [ -n "$iface" ]; then
     for a in $list; do
       case $a in *:*) [ "$1" = 6 ] && echo "-A ${FORWARD_CHAIN} -s $a/128 -j RETURN" ;; *) [ "$1" = 4 ] && echo "-A ${FORWARD_CHAIN} -s $a/32 -j RETURN" ;; esac
@@ -206,6 +218,9 @@ echo "${ALLOW_PREFIX}" $list
 
 /** The enforced allow-list from the script's output (its last `allow:` line); undefined if it printed none. */
 export function parseAllowLine(stdout: string): string[] | undefined {
-  const line = stdout.split("\n").reverse().find((l) => l.startsWith(ALLOW_PREFIX));
+  const line = stdout
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith(ALLOW_PREFIX));
   return line === undefined ? undefined : line.slice(ALLOW_PREFIX.length).trim().split(/\s+/).filter(Boolean);
 }

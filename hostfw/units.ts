@@ -60,7 +60,8 @@ After=${FIREWALL_UNIT}
  * connection (a plain `reload` fails there, which would end every fresh node's setup in error), and
  * it starts with the new settings anyway. Debian names the unit ssh.service, others sshd.service.
  */
-export const SSHD_RELOAD = "systemctl try-reload-or-restart ssh.service 2>/dev/null || systemctl try-reload-or-restart sshd.service";
+export const SSHD_RELOAD =
+  "systemctl try-reload-or-restart ssh.service 2>/dev/null || systemctl try-reload-or-restart sshd.service";
 
 export function sshdHardening(): string {
   return `# hcloud-swarm: root by key only, no passwords (hostfw/units.ts).

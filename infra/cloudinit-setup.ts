@@ -51,7 +51,7 @@ export function setupScript(steps: readonly SetupStep[], stepFile: string = SETU
     `  systemctl daemon-reload && systemctl enable --now ${FIREWALL_UNIT}`,
     "}",
     "step() {",
-    '  name=$1; shift',
+    "  name=$1; shift",
     '  echo "hcloud-swarm: setup step $name"',
     '  if "$@"; then return 0; fi',
     '  echo "$name" > "$STEP_FILE"',

@@ -7,7 +7,14 @@
  */
 import * as YAML from "yaml";
 import { FIREWALL_SCRIPT_PATH, firewallScript } from "../hostfw/script";
-import { DOCKER_DROPIN_PATH, dockerDropIn, firewallUnit, FIREWALL_UNIT_PATH, SSHD_DROPIN_PATH, sshdHardening } from "../hostfw/units";
+import {
+  DOCKER_DROPIN_PATH,
+  dockerDropIn,
+  firewallUnit,
+  FIREWALL_UNIT_PATH,
+  SSHD_DROPIN_PATH,
+  sshdHardening,
+} from "../hostfw/units";
 import { SETUP_PATH, setupScript, setupSteps, SSHD_STEP_PATH, sshdStepScript } from "./cloudinit-setup";
 
 /** Hetzner's limit on user data. */
@@ -28,7 +35,18 @@ const CURL_RETRIES = 5;
 export const REQUIRED_MODULES = ["esp4", "xt_policy"];
 /** At least one of these must load. */
 export const MATCH_MODULES = ["xt_u32", "xt_bpf"];
-export const OPTIONAL_MODULES = ["overlay", "br_netfilter", "vxlan", "xfrm_user", "esp6", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"];
+export const OPTIONAL_MODULES = [
+  "overlay",
+  "br_netfilter",
+  "vxlan",
+  "xfrm_user",
+  "esp6",
+  "ip_vs",
+  "ip_vs_rr",
+  "ip_vs_wrr",
+  "ip_vs_sh",
+  "nf_conntrack",
+];
 /**
  * Docker releases with the fixes for CVE-2023-28840/28841/28842 (encrypted overlays that sent or
  * accepted clear text): 20.10.24 and later 20.10 releases (Debian 12's docker.io is 20.10.24), and
@@ -152,20 +170,36 @@ export function renderUserData(input: UserDataInput): string {
       },
       {
         path: "/etc/sysctl.d/90-hcloud-swarm.conf",
-        content: ["net.ipv4.ip_forward = 1", "net.bridge.bridge-nf-call-iptables = 1", "net.bridge.bridge-nf-call-ip6tables = 1", ""].join("\n"),
+        content: [
+          "net.ipv4.ip_forward = 1",
+          "net.bridge.bridge-nf-call-iptables = 1",
+          "net.bridge.bridge-nf-call-ip6tables = 1",
+          "",
+        ].join("\n"),
       },
       ...(input.dockerOnImage
         ? []
-        : [{ path: "/etc/apt/preferences.d/docker-ce", content: `Package: docker-ce docker-ce-cli\nPin: version ${DOCKER_EPOCH}:${input.dockerVersion}-*\nPin-Priority: 1001\n` }]),
+        : [
+            {
+              path: "/etc/apt/preferences.d/docker-ce",
+              content: `Package: docker-ce docker-ce-cli\nPin: version ${DOCKER_EPOCH}:${input.dockerVersion}-*\nPin-Priority: 1001\n`,
+            },
+          ]),
       {
         // No live-restore: swarm mode refuses it. Bounded logs so a chatty task cannot fill the disk.
         path: "/etc/docker/daemon.json",
-        content: JSON.stringify({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } }, null, 2) + "\n",
+        content:
+          JSON.stringify({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } }, null, 2) +
+          "\n",
       },
       { path: "/usr/local/sbin/hcloud-swarm-modules", permissions: "0755", content: modulesScript() },
       input.dockerOnImage
         ? { path: CHECK_DOCKER, permissions: "0755", content: checkDockerScript() }
-        : { path: INSTALL_DOCKER, permissions: "0755", content: installDockerScript(input.distro, input.dockerVersion) },
+        : {
+            path: INSTALL_DOCKER,
+            permissions: "0755",
+            content: installDockerScript(input.distro, input.dockerVersion),
+          },
       // The host firewall (hostfw/): the same script bootstrap runs, a unit that restores it at every
       // boot, and a drop-in without which docker.service does not start (written before Docker exists).
       { path: FIREWALL_SCRIPT_PATH, permissions: "0755", content: firewallScript() },
@@ -173,9 +207,21 @@ export function renderUserData(input: UserDataInput): string {
       { path: DOCKER_DROPIN_PATH, content: dockerDropIn() },
       { path: SSHD_DROPIN_PATH, content: sshdHardening() },
       { path: SSHD_STEP_PATH, permissions: "0755", content: sshdStepScript() },
-      { path: SETUP_PATH, permissions: "0755", content: setupScript(setupSteps(input.dockerOnImage ? CHECK_DOCKER : INSTALL_DOCKER)) },
+      {
+        path: SETUP_PATH,
+        permissions: "0755",
+        content: setupScript(setupSteps(input.dockerOnImage ? CHECK_DOCKER : INSTALL_DOCKER)),
+      },
       ...(input.adminSshKeys.length > 0
-        ? [{ path: "/root/.ssh/authorized_keys", permissions: "0600", append: true, defer: true, content: input.adminSshKeys.join("\n") + "\n" }]
+        ? [
+            {
+              path: "/root/.ssh/authorized_keys",
+              permissions: "0600",
+              append: true,
+              defer: true,
+              content: input.adminSshKeys.join("\n") + "\n",
+            },
+          ]
         : []),
     ],
     // One command: runcmd is a plain sh script where only the last status counted. The setup program

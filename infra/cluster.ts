@@ -92,29 +92,58 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const deployKey = new SshKeyPair(`${name}-deploy-key`, { comment: `hcloud-swarm-deploy@${plan.cluster}` }, parent);
     this.sshPrivateKey = pulumi.secret(deployKey.privateKey);
     this.sshPublicKey = deployKey.publicKey;
-    const sshKey = new hcloud.SshKey(`${name}-deploy`, { name: `${plan.cluster}-deploy`, publicKey: deployKey.publicKey, labels }, parent);
+    const sshKey = new hcloud.SshKey(
+      `${name}-deploy`,
+      { name: `${plan.cluster}-deploy`, publicKey: deployKey.publicKey, labels },
+      parent,
+    );
 
     let subnet: hcloud.NetworkSubnet | undefined;
     if (plan.network) {
-      const network = new hcloud.Network(`${name}-network`, { name: plan.cluster, ipRange: plan.network.cidr, labels }, parent);
+      const network = new hcloud.Network(
+        `${name}-network`,
+        { name: plan.cluster, ipRange: plan.network.cidr, labels },
+        parent,
+      );
       subnet = new hcloud.NetworkSubnet(
         `${name}-subnet`,
-        { networkId: network.id.apply(Number), type: "cloud", networkZone: plan.network.zone, ipRange: plan.network.subnetCidr },
+        {
+          networkId: network.id.apply(Number),
+          type: "cloud",
+          networkZone: plan.network.zone,
+          ipRange: plan.network.subnetCidr,
+        },
         parent,
       );
     }
 
-    const groups = new Map(plan.placementGroups.map((g) => [g.key, new hcloud.PlacementGroup(`${name}-pg-${g.key}`, { name: g.name, type: "spread", labels: g.labels }, parent)]));
+    const groups = new Map(
+      plan.placementGroups.map((g) => [
+        g.key,
+        new hcloud.PlacementGroup(`${name}-pg-${g.key}`, { name: g.name, type: "spread", labels: g.labels }, parent),
+      ]),
+    );
 
     // Attached through Server.firewallIds, so they hold from the first boot.
     const basePlans = planBaseFirewalls(plan, config.sshAllowedCidrs);
-    const baseFirewalls = new Map(basePlans.map((fw) => [fw.key, new hcloud.Firewall(`${name}-fw-${fw.key}`, { name: fw.name, labels, rules: hcloudRules(fw.rules) }, parent)]));
+    const baseFirewalls = new Map(
+      basePlans.map((fw) => [
+        fw.key,
+        new hcloud.Firewall(`${name}-fw-${fw.key}`, { name: fw.name, labels, rules: hcloudRules(fw.rules) }, parent),
+      ]),
+    );
 
     for (const node of plan.nodes) {
       const hostKey = new SshKeyPair(`${name}-${node.name}-host-key`, { comment: `root@${node.serverName}` }, parent);
       const userData = pulumi.secret(
         pulumi.all([hostKey.privateKey, hostKey.publicKey]).apply(([privateKey, publicKey]) =>
-          renderUserData({ distro: config.distro, dockerVersion: config.dockerVersion, dockerOnImage: config.dockerOnImage, hostKey: { privateKey, publicKey }, adminSshKeys: config.adminSshKeys }),
+          renderUserData({
+            distro: config.distro,
+            dockerVersion: config.dockerVersion,
+            dockerOnImage: config.dockerOnImage,
+            hostKey: { privateKey, publicKey },
+            adminSshKeys: config.adminSshKeys,
+          }),
         ),
       );
       const attachAtCreation = firewallsOf(basePlans, node.role).flatMap((fw) => baseFirewalls.get(fw.key) ?? []);
@@ -134,25 +163,37 @@ export class SwarmCluster extends pulumi.ComponentResource {
           ignoreRemoteFirewallIds: true,
           placementGroupId: groups.get(node.placementGroup)?.id.apply(Number),
           publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
-          ...(subnet && node.privateIp ? { networks: [{ subnetId: subnet.id, ip: node.privateIp, aliasIps: [] }] } : {}),
+          ...(subnet && node.privateIp
+            ? { networks: [{ subnetId: subnet.id, ip: node.privateIp, aliasIps: [] }] }
+            : {}),
         },
         // A server may only join a network once its subnet exists. Hetzner replaces a server whose
         // userData changes, and user data only matters at first boot: a new release's cloud-init
         // text reaches new servers only, and bootstrap brings existing ones to the same rules in place.
         { parent: this, ignoreChanges: ["userData"], ...(subnet ? { dependsOn: [subnet] } : {}) },
       );
-      const inventory = pulumi.all([server.ipv4Address, hostKey.publicKey]).apply(([ipv4, hostPub]) => inventoryNode(node, ipv4, hostPub));
+      const inventory = pulumi
+        .all([server.ipv4Address, hostKey.publicKey])
+        .apply(([ipv4, hostPub]) => inventoryNode(node, ipv4, hostPub));
       this.nodes.push({ plan: node, server, hostKey, inventory });
     }
 
     // Public-only mode: swarm ports and ESP from the nodes' own addresses, known only now.
     const addresses = pulumi
       .all(this.nodes.map((n) => pulumi.all([n.server.ipv4Address, n.server.ipv6Address])))
-      .apply((pairs) => Object.fromEntries(pairs.map(([ipv4, ipv6], i) => [this.nodes[i].plan.name, { ipv4, ipv6 } satisfies NodeAddresses])));
+      .apply((pairs) =>
+        Object.fromEntries(
+          pairs.map(([ipv4, ipv6], i) => [this.nodes[i].plan.name, { ipv4, ipv6 } satisfies NodeAddresses]),
+        ),
+      );
     for (const fw of planSwarmFirewalls(plan, placeholderAddresses(plan))) {
-      const rules = addresses.apply((a) => hcloudRules(planSwarmFirewalls(plan, a).find((f) => f.key === fw.key)?.rules ?? []));
+      const rules = addresses.apply((a) =>
+        hcloudRules(planSwarmFirewalls(plan, a).find((f) => f.key === fw.key)?.rules ?? []),
+      );
       const applyTos = "labelSelector" in fw.attach ? [{ labelSelector: fw.attach.labelSelector }] : [];
-      this.swarmFirewalls.push(new hcloud.Firewall(`${name}-fw-${fw.key}`, { name: fw.name, labels, rules, applyTos }, parent));
+      this.swarmFirewalls.push(
+        new hcloud.Firewall(`${name}-fw-${fw.key}`, { name: fw.name, labels, rules, applyTos }, parent),
+      );
     }
 
     // Extension point: per-node work that needs the server up (e.g. its SwarmNode) loops over
@@ -160,10 +201,29 @@ export class SwarmCluster extends pulumi.ComponentResource {
     // (secret) and this.swarmFirewalls (depend on them, so public-only joins find the ports open).
 
     // One SwarmNode per node (bootstrap/swarm-node-order.ts): init on manager-1, joins, and scale-down on delete.
-    const members = this.nodes.map((n) => ({ name: n.plan.name, role: n.plan.role, server: n.server, inventory: n.inventory }));
-    this.swarmNodes = orderedSwarmNodes(name, members, { swarm: plan.swarm, ...(plan.firewall ? { firewall: plan.firewall } : {}), privateKey: this.sshPrivateKey, dependsOn: this.swarmFirewalls }, this);
+    const members = this.nodes.map((n) => ({
+      name: n.plan.name,
+      role: n.plan.role,
+      server: n.server,
+      inventory: n.inventory,
+    }));
+    this.swarmNodes = orderedSwarmNodes(
+      name,
+      members,
+      {
+        swarm: plan.swarm,
+        ...(plan.firewall ? { firewall: plan.firewall } : {}),
+        privateKey: this.sshPrivateKey,
+        dependsOn: this.swarmFirewalls,
+      },
+      this,
+    );
 
     this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => inventoryOf(plan, nodes));
-    this.registerOutputs({ inventory: this.inventory, sshPrivateKey: this.sshPrivateKey, sshPublicKey: this.sshPublicKey });
+    this.registerOutputs({
+      inventory: this.inventory,
+      sshPrivateKey: this.sshPrivateKey,
+      sshPublicKey: this.sshPublicKey,
+    });
   }
 }

@@ -58,7 +58,13 @@ export function planBaseFirewalls(plan: ClusterPlan, sshAllowedCidrs: readonly s
       name: `${plan.cluster}-base`,
       attach: { atCreation: ["manager", "worker"] },
       rules: [
-        { direction: "in", protocol: "tcp", port: "22", sourceIps: [...sshAllowedCidrs], description: "SSH (hcloud-swarm:sshAllowedCidrs)" },
+        {
+          direction: "in",
+          protocol: "tcp",
+          port: "22",
+          sourceIps: [...sshAllowedCidrs],
+          description: "SSH (hcloud-swarm:sshAllowedCidrs)",
+        },
         // ICMP carries "fragmentation needed"; blocking it breaks path-MTU discovery.
         { direction: "in", protocol: "icmp", sourceIps: [...WORLD], description: "ICMP (ping, path MTU)" },
       ],
@@ -69,14 +75,23 @@ export function planBaseFirewalls(plan: ClusterPlan, sshAllowedCidrs: readonly s
       attach: { atCreation: ["manager"] },
       rules: [
         { direction: "in", protocol: "tcp", port: "80", sourceIps: [...WORLD], description: "HTTP to the edge proxy" },
-        { direction: "in", protocol: "tcp", port: "443", sourceIps: [...WORLD], description: "HTTPS to the edge proxy" },
+        {
+          direction: "in",
+          protocol: "tcp",
+          port: "443",
+          sourceIps: [...WORLD],
+          description: "HTTPS to the edge proxy",
+        },
       ],
     },
   ];
 }
 
 /** The swarm firewalls (public-only mode): swarm ports and ESP from the nodes' own addresses only. */
-export function planSwarmFirewalls(plan: ClusterPlan, addresses: Readonly<Record<string, NodeAddresses>>): FirewallPlan[] {
+export function planSwarmFirewalls(
+  plan: ClusterPlan,
+  addresses: Readonly<Record<string, NodeAddresses>>,
+): FirewallPlan[] {
   if (plan.network) return [];
   const sources = plan.nodes.flatMap((n) => {
     const a = addresses[n.name];
@@ -93,13 +108,22 @@ export function planSwarmFirewalls(plan: ClusterPlan, addresses: Readonly<Record
     }));
   const firewalls: FirewallPlan[] = [
     { key: "swarm", name: `${plan.cluster}-swarm`, attach: { labelSelector: plan.selectors.all }, rules: rules(false) },
-    { key: "swarm-managers", name: `${plan.cluster}-swarm-managers`, attach: { labelSelector: plan.selectors.managers }, rules: rules(true) },
+    {
+      key: "swarm-managers",
+      name: `${plan.cluster}-swarm-managers`,
+      attach: { labelSelector: plan.selectors.managers },
+      rules: rules(true),
+    },
   ];
   assertSwarmClosedToWorld(firewalls);
   return firewalls;
 }
 
-export function planFirewalls(plan: ClusterPlan, sshAllowedCidrs: readonly string[], addresses: Readonly<Record<string, NodeAddresses>>): FirewallPlan[] {
+export function planFirewalls(
+  plan: ClusterPlan,
+  sshAllowedCidrs: readonly string[],
+  addresses: Readonly<Record<string, NodeAddresses>>,
+): FirewallPlan[] {
   const all = [...planBaseFirewalls(plan, sshAllowedCidrs), ...planSwarmFirewalls(plan, addresses)];
   assertSwarmClosedToWorld(all);
   return all;
@@ -126,7 +150,9 @@ export function assertSwarmClosedToWorld(firewalls: readonly FirewallPlan[]): vo
       for (const src of rule.sourceIps) {
         const r = parseCidr(src);
         if (!r.ok || r.cidr.prefix !== (r.cidr.family === 4 ? 32 : 128)) {
-          throw new Error(`firewall ${fw.name} would open ${rule.protocol}${rule.port ? "/" + rule.port : ""} to ${src}; swarm ports and ESP are only for single node addresses (/32, /128)`);
+          throw new Error(
+            `firewall ${fw.name} would open ${rule.protocol}${rule.port ? "/" + rule.port : ""} to ${src}; swarm ports and ESP are only for single node addresses (/32, /128)`,
+          );
         }
       }
     }
@@ -143,10 +169,14 @@ export function effectiveRules(fw: FirewallPlan): number {
 
 /** Placeholder addresses of the right shape, to size the swarm firewalls before servers exist. */
 export function placeholderAddresses(plan: ClusterPlan): Record<string, NodeAddresses> {
-  return Object.fromEntries(plan.nodes.map((n, i) => [n.name, { ipv4: `192.0.2.${i % 250}`, ipv6: `2001:db8::${(i + 1).toString(16)}` }]));
+  return Object.fromEntries(
+    plan.nodes.map((n, i) => [n.name, { ipv4: `192.0.2.${i % 250}`, ipv6: `2001:db8::${(i + 1).toString(16)}` }]),
+  );
 }
 
 /** The firewalls a node is attached to: at creation by role, or by label selector. */
 export function firewallsOf(firewalls: readonly FirewallPlan[], role: NodeRole): FirewallPlan[] {
-  return firewalls.filter((f) => ("atCreation" in f.attach ? f.attach.atCreation.includes(role) : role === "manager" || f.key !== "swarm-managers"));
+  return firewalls.filter((f) =>
+    "atCreation" in f.attach ? f.attach.atCreation.includes(role) : role === "manager" || f.key !== "swarm-managers",
+  );
 }

@@ -45,7 +45,9 @@ const stacks = configuredStacks(cluster, stackList);
 export const inventory = cluster.inventory;
 /** The managers' public and private addresses. */
 export const managers = cluster.inventory.apply((inv) =>
-  inv.nodes.filter((n) => n.role === "manager").map((n) => ({ name: n.name, publicAddress: n.publicAddress, privateAddress: n.privateAddress })),
+  inv.nodes
+    .filter((n) => n.role === "manager")
+    .map((n) => ({ name: n.name, publicAddress: n.publicAddress, privateAddress: n.privateAddress })),
 );
 /** The deploy key (root on every node). Secret: `pulumi stack output --show-secrets sshPrivateKey`. */
 export const sshPrivateKey = cluster.sshPrivateKey;

@@ -33,11 +33,18 @@ const NODE_NAME = /^(manager|worker)-([1-9]\d*)$/;
  * strings, so scalars are taken as their text.
  */
 function asText(labels: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, typeof v === "boolean" || typeof v === "number" ? String(v) : v]));
+  return Object.fromEntries(
+    Object.entries(labels).map(([k, v]) => [k, typeof v === "boolean" || typeof v === "number" ? String(v) : v]),
+  );
 }
 
 /** Validates the value (an object, or its JSON text as Pulumi hands it over); `problems` receives every problem. */
-export function parseNodeLabels(raw: unknown, counts: { readonly managers: number; readonly workers: number }, key: (k: string) => string, problems: string[]): NodeLabelsConfig {
+export function parseNodeLabels(
+  raw: unknown,
+  counts: { readonly managers: number; readonly workers: number },
+  key: (k: string) => string,
+  problems: string[],
+): NodeLabelsConfig {
   if (raw === undefined || raw === "") return NO_NODE_LABELS;
   let value: unknown = raw;
   if (typeof raw === "string") {
@@ -50,26 +57,39 @@ export function parseNodeLabels(raw: unknown, counts: { readonly managers: numbe
   const at = key(NODE_LABELS_KEY);
   const example = `e.g. pulumi config set --path '${at}["worker-1"]["wordpress-data"]' true`;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    problems.push(`${at} must be an object of "managers", "workers" or node names ("worker-1") to labels, got ${JSON.stringify(raw)}; ${example}`);
+    problems.push(
+      `${at} must be an object of "managers", "workers" or node names ("worker-1") to labels, got ${JSON.stringify(raw)}; ${example}`,
+    );
     return NO_NODE_LABELS;
   }
-  const out = { managers: {} as Record<string, string>, workers: {} as Record<string, string>, nodes: {} as Record<string, Record<string, string>> };
+  const out = {
+    managers: {} as Record<string, string>,
+    workers: {} as Record<string, string>,
+    nodes: {} as Record<string, Record<string, string>>,
+  };
   for (const [name, labels] of Object.entries(value)) {
     const where = `${at}[${JSON.stringify(name)}]`;
     const m = NODE_NAME.exec(name);
     if (name !== "managers" && name !== "workers" && !m) {
       const hint = /^(manager|worker)s?-?\d*$/.test(name) ? `; node names look like "worker-1"` : "";
-      problems.push(`${where}: "${name}" is neither "managers", "workers" nor a node name such as "manager-1" or "worker-2"${hint}`);
+      problems.push(
+        `${where}: "${name}" is neither "managers", "workers" nor a node name such as "manager-1" or "worker-2"${hint}`,
+      );
       continue;
     }
     if (m) {
       const count = m[1] === "manager" ? counts.managers : counts.workers;
       if (Number(m[2]) > count) {
-        problems.push(`${where}: there is no ${name}: ${key(`${m[1]}s`)} is ${count}; remove these labels or raise ${key(`${m[1]}s`)}`);
+        problems.push(
+          `${where}: there is no ${name}: ${key(`${m[1]}s`)} is ${count}; remove these labels or raise ${key(`${m[1]}s`)}`,
+        );
         continue;
       }
     }
-    const text = typeof labels === "object" && labels !== null && !Array.isArray(labels) ? asText(labels as Record<string, unknown>) : labels;
+    const text =
+      typeof labels === "object" && labels !== null && !Array.isArray(labels)
+        ? asText(labels as Record<string, unknown>)
+        : labels;
     const found = labelProblems(text, where, PLANNED_LABELS);
     problems.push(...found);
     if (found.length > 0) continue;

@@ -48,7 +48,11 @@ export function inventoryNode(node: NodePlan, ipv4: string, hostPublicKey: strin
 export function inventoryOf(plan: ClusterPlan, nodes: readonly InventoryNode[]): Inventory {
   return {
     cluster: plan.cluster,
-    swarm: { defaultAddrPool: plan.swarm.defaultAddrPool, defaultAddrPoolMaskLength: plan.swarm.defaultAddrPoolMaskLength, overlayMtu: plan.swarm.overlayMtu },
+    swarm: {
+      defaultAddrPool: plan.swarm.defaultAddrPool,
+      defaultAddrPoolMaskLength: plan.swarm.defaultAddrPoolMaskLength,
+      overlayMtu: plan.swarm.overlayMtu,
+    },
     // Only when set: an inventory without the key is what every earlier release wrote.
     ...(plan.firewall ? { firewall: { privateAllowedCidrs: [...plan.firewall.privateAllowedCidrs] } } : {}),
     nodes,

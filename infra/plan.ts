@@ -64,7 +64,11 @@ export interface ClusterPlan {
   readonly placementGroups: readonly PlacementGroupPlan[];
   /** Absent in public-only mode. */
   readonly network?: NetworkPlan;
-  readonly swarm: { readonly defaultAddrPool: string; readonly defaultAddrPoolMaskLength: number; readonly overlayMtu: number };
+  readonly swarm: {
+    readonly defaultAddrPool: string;
+    readonly defaultAddrPoolMaskLength: number;
+    readonly overlayMtu: number;
+  };
   /** Present only when the user opened the private interface to non-members (hcloud-swarm:privateAllowedCidrs). */
   readonly firewall?: { readonly privateAllowedCidrs: readonly string[] };
   /** Hetzner label selectors for the cluster's servers. */
@@ -100,8 +104,14 @@ export function planNode(config: ClusterConfig, role: NodeRole, index: number): 
     serverLabels: { ...baseLabels(config), role },
     // Managers carry the edge proxy (80/443 are open on them only). Configured labels come from
     // this node's role and name only, like everything else here.
-    swarmLabels: { ...configuredLabels(config.nodeLabels, role, name), location, ...(role === "manager" ? { edge: "true" } : {}) },
-    ...(config.privateNetwork ? { privateIp: hostAddress(subnet, (role === "manager" ? MANAGER_IP_OFFSET : WORKER_IP_OFFSET) + index) } : {}),
+    swarmLabels: {
+      ...configuredLabels(config.nodeLabels, role, name),
+      location,
+      ...(role === "manager" ? { edge: "true" } : {}),
+    },
+    ...(config.privateNetwork
+      ? { privateIp: hostAddress(subnet, (role === "manager" ? MANAGER_IP_OFFSET : WORKER_IP_OFFSET) + index) }
+      : {}),
   };
 }
 
@@ -115,13 +125,21 @@ export function planCluster(config: ClusterConfig): ClusterPlan {
     const g = placementGroupFor(config, node.role, node.index);
     groups.set(g.key, g);
   }
-  const all = `${Object.entries(baseLabels(config)).map(([k, v]) => `${k}=${v}`).join(",")}`;
+  const all = `${Object.entries(baseLabels(config))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",")}`;
   return {
     cluster: config.clusterName,
     nodes,
     placementGroups: [...groups.values()],
     ...(config.privateNetwork
-      ? { network: { cidr: config.networkCidr, subnetCidr: firstSubnet(cidr(config.networkCidr), NODE_SUBNET_PREFIX).text, zone: config.networkZone } }
+      ? {
+          network: {
+            cidr: config.networkCidr,
+            subnetCidr: firstSubnet(cidr(config.networkCidr), NODE_SUBNET_PREFIX).text,
+            zone: config.networkZone,
+          },
+        }
       : {}),
     swarm: {
       defaultAddrPool: config.swarmAddressPool,

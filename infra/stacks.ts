@@ -34,12 +34,24 @@ function fromText(v: unknown): unknown {
 export function stacksFromConfig(raw: unknown): StackEntry[] {
   const root = packageRoot(__dirname);
   // Relative paths: state must not change because the project moved to another checkout.
-  return parseStacksConfig(fromText(raw), 1500).map((r) => ({ name: r.name, file: path.relative(root, r.file), text: r.text, vars: r.vars, ...(r.pins.length ? { pins: r.pins } : {}) }));
+  return parseStacksConfig(fromText(raw), 1500).map((r) => ({
+    name: r.name,
+    file: path.relative(root, r.file),
+    text: r.text,
+    vars: r.vars,
+    ...(r.pins.length ? { pins: r.pins } : {}),
+  }));
 }
 
 /** Every secret the stacks want generated, by Docker name (`<stack>_<key>`). */
 export function secretSpecs(stacks: readonly StackEntry[]): SecretValueSpec[] {
-  return stacks.flatMap((st) => renderStack(st.text, st.file, { stack: st.name, vars: st.vars }).secrets.map((x) => ({ name: x.name, generate: x.generate, user: x.user })));
+  return stacks.flatMap((st) =>
+    renderStack(st.text, st.file, { stack: st.name, vars: st.vars }).secrets.map((x) => ({
+      name: x.name,
+      generate: x.generate,
+      user: x.user,
+    })),
+  );
 }
 
 /**
@@ -50,5 +62,9 @@ export function configuredStacks(cluster: SwarmCluster, stacks: readonly StackEn
   if (stacks.length === 0) return undefined;
   const values = new StackSecrets("swarm-stack-secrets", { specs: secretSpecs(stacks) });
   // A component as dependency waits for all its children: servers, firewalls and swarm membership.
-  return new StacksDeployment("swarm-stacks", { inventory: cluster.inventory, privateKey: cluster.sshPrivateKey, stacks, secretValues: values.values }, { dependsOn: [cluster, values] });
+  return new StacksDeployment(
+    "swarm-stacks",
+    { inventory: cluster.inventory, privateKey: cluster.sshPrivateKey, stacks, secretValues: values.values },
+    { dependsOn: [cluster, values] },
+  );
 }

@@ -103,24 +103,37 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
     if (badName) problems.push(badName);
     else if (seen.has(name)) problems.push(`${where}.name is used twice; node names must be unique`);
     seen.add(name);
-    if (o.role !== "manager" && o.role !== "worker") problems.push(`${where}.role must be "manager" or "worker", got ${JSON.stringify(o.role)}`);
-    if (!isHost(o.host)) problems.push(`${where}.host must be an IP address or host name, got ${JSON.stringify(o.host)}`);
+    if (o.role !== "manager" && o.role !== "worker")
+      problems.push(`${where}.role must be "manager" or "worker", got ${JSON.stringify(o.role)}`);
+    if (!isHost(o.host))
+      problems.push(`${where}.host must be an IP address or host name, got ${JSON.stringify(o.host)}`);
     const port = o.port ?? 22;
-    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) problems.push(`${where}.port must be a whole number from 1 to 65535, got ${JSON.stringify(o.port)}`);
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+      problems.push(`${where}.port must be a whole number from 1 to 65535, got ${JSON.stringify(o.port)}`);
     const user = o.user ?? "root";
     const badUser = nameProblem("user", user, `${where}.user`);
     if (badUser) problems.push(badUser);
-    if (o.privateKeyPath !== undefined && (typeof o.privateKeyPath !== "string" || !path.isAbsolute(o.privateKeyPath))) {
-      problems.push(`${where}.privateKeyPath must be an absolute path to an OpenSSH private key, got ${JSON.stringify(o.privateKeyPath)}`);
+    if (
+      o.privateKeyPath !== undefined &&
+      (typeof o.privateKeyPath !== "string" || !path.isAbsolute(o.privateKeyPath))
+    ) {
+      problems.push(
+        `${where}.privateKeyPath must be an absolute path to an OpenSSH private key, got ${JSON.stringify(o.privateKeyPath)}`,
+      );
     }
     if (typeof o.hostKey !== "string" || !HOST_KEY.test(o.hostKey.trim())) {
-      problems.push(`${where}.hostKey must be the node's host public key, "ssh-ed25519 AAAA…" (as in /etc/ssh/ssh_host_ed25519_key.pub); there is no trust-on-first-use`);
+      problems.push(
+        `${where}.hostKey must be the node's host public key, "ssh-ed25519 AAAA…" (as in /etc/ssh/ssh_host_ed25519_key.pub); there is no trust-on-first-use`,
+      );
     }
     if (typeof o.advertiseAddress !== "string" || net.isIP(o.advertiseAddress) === 0) {
-      problems.push(`${where}.advertiseAddress must be the IP address swarm traffic uses, got ${JSON.stringify(o.advertiseAddress)}`);
+      problems.push(
+        `${where}.advertiseAddress must be the IP address swarm traffic uses, got ${JSON.stringify(o.advertiseAddress)}`,
+      );
     }
     for (const k of ["publicAddress", "privateAddress"] as const) {
-      if (o[k] !== undefined && (typeof o[k] !== "string" || net.isIP(o[k] as string) === 0)) problems.push(`${where}.${k} must be an IP address when given, got ${JSON.stringify(o[k])}`);
+      if (o[k] !== undefined && (typeof o[k] !== "string" || net.isIP(o[k] as string) === 0))
+        problems.push(`${where}.${k} must be an IP address when given, got ${JSON.stringify(o[k])}`);
     }
     const labels = o.labels ?? {};
     problems.push(...labelProblems(labels, `${where}.labels`));
@@ -143,8 +156,13 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
   }
   const swarm = (raw.swarm ?? {}) as Record<string, unknown>;
   if (typeof swarm !== "object" || swarm === null) problems.push(`swarm must be an object`);
-  if (swarm.defaultAddrPool !== undefined && (typeof swarm.defaultAddrPool !== "string" || !CIDR.test(swarm.defaultAddrPool))) {
-    problems.push(`swarm.defaultAddrPool must be an IPv4 CIDR such as "10.128.0.0/16", got ${JSON.stringify(swarm.defaultAddrPool)}`);
+  if (
+    swarm.defaultAddrPool !== undefined &&
+    (typeof swarm.defaultAddrPool !== "string" || !CIDR.test(swarm.defaultAddrPool))
+  ) {
+    problems.push(
+      `swarm.defaultAddrPool must be an IPv4 CIDR such as "10.128.0.0/16", got ${JSON.stringify(swarm.defaultAddrPool)}`,
+    );
   }
   const mask = swarm.defaultAddrPoolMaskLength;
   if (mask !== undefined && (typeof mask !== "number" || !Number.isInteger(mask) || mask < 8 || mask > 29)) {
@@ -152,15 +170,25 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
   }
   const mtu = swarm.overlayMtu;
   if (mtu !== undefined && (typeof mtu !== "number" || !Number.isInteger(mtu) || mtu < 1280 || mtu > 9000)) {
-    problems.push(`swarm.overlayMtu must be the underlay MTU, 1450 on a Hetzner private network or 1500, got ${JSON.stringify(mtu)}`);
+    problems.push(
+      `swarm.overlayMtu must be the underlay MTU, 1450 on a Hetzner private network or 1500, got ${JSON.stringify(mtu)}`,
+    );
   }
   const firewall = raw.firewall ?? {};
-  if (typeof firewall !== "object" || firewall === null || Array.isArray(firewall)) problems.push(`firewall must be an object such as {"privateAllowedCidrs": ["10.0.0.0/16"]}`);
+  if (typeof firewall !== "object" || firewall === null || Array.isArray(firewall))
+    problems.push(`firewall must be an object such as {"privateAllowedCidrs": ["10.0.0.0/16"]}`);
   const opened = (firewall as { privateAllowedCidrs?: unknown }).privateAllowedCidrs;
-  if (opened !== undefined && !Array.isArray(opened)) problems.push(`firewall.privateAllowedCidrs must be a list of CIDRs such as ["10.0.0.0/16"], got ${JSON.stringify(opened)}`);
-  if (Array.isArray(opened)) opened.forEach((c: unknown, i) => {
-    if (typeof c !== "string" || !hostCidr(c)) problems.push(`firewall.privateAllowedCidrs[${i}] must be a CIDR such as "10.0.0.0/16" or "fd00::/64" (address/prefix, no leading zeros), got ${JSON.stringify(c)}`);
-  });
+  if (opened !== undefined && !Array.isArray(opened))
+    problems.push(
+      `firewall.privateAllowedCidrs must be a list of CIDRs such as ["10.0.0.0/16"], got ${JSON.stringify(opened)}`,
+    );
+  if (Array.isArray(opened))
+    opened.forEach((c: unknown, i) => {
+      if (typeof c !== "string" || !hostCidr(c))
+        problems.push(
+          `firewall.privateAllowedCidrs[${i}] must be a CIDR such as "10.0.0.0/16" or "fd00::/64" (address/prefix, no leading zeros), got ${JSON.stringify(c)}`,
+        );
+    });
   if (raw.cluster !== undefined && nameProblem("node", raw.cluster, "cluster") !== undefined) {
     problems.push(`cluster must be a lowercase name such as "hcloud-swarm", got ${JSON.stringify(raw.cluster)}`);
   }

@@ -46,7 +46,10 @@ export function heldPins(labels: Readonly<Record<string, string>>): HeldPin[] {
 }
 
 export function splitStacks(value: string | undefined): string[] {
-  return (value ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "");
+  return (value ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
 }
 
 /**
@@ -60,14 +63,21 @@ export function labelProblems(labels: unknown, where: string, reserved: readonly
   const problems: string[] = [];
   for (const [k, v] of Object.entries(labels)) {
     if (!LABEL_KEY.test(k)) {
-      problems.push(`${where}: label name ${JSON.stringify(k)} must be letters, digits, ".", "_" and "-" (starting with a letter or digit, at most 100), so that a placement constraint node.labels.<name> can name it`);
+      problems.push(
+        `${where}: label name ${JSON.stringify(k)} must be letters, digits, ".", "_" and "-" (starting with a letter or digit, at most 100), so that a placement constraint node.labels.<name> can name it`,
+      );
     } else if (k.startsWith(RESERVED_PREFIX)) {
-      problems.push(`${where}: label ${JSON.stringify(k)} is reserved: hcloud-swarm keeps "${RESERVED_PREFIX}*" labels for its own bookkeeping`);
+      problems.push(
+        `${where}: label ${JSON.stringify(k)} is reserved: hcloud-swarm keeps "${RESERVED_PREFIX}*" labels for its own bookkeeping`,
+      );
     } else if (reserved.includes(k)) {
       problems.push(`${where}: label ${JSON.stringify(k)} is set by hcloud-swarm itself; remove it here`);
     }
     if (typeof v !== "string") problems.push(`${where}.${k} must be a string such as "true", got ${JSON.stringify(v)}`);
-    else if (!LABEL_VALUE.test(v)) problems.push(`${where}.${k} value ${JSON.stringify(v)} must be letters, digits and : . _ / + - (at most 200), so that a constraint can match it`);
+    else if (!LABEL_VALUE.test(v))
+      problems.push(
+        `${where}.${k} value ${JSON.stringify(v)} must be letters, digits and : . _ / + - (at most 200), so that a constraint can match it`,
+      );
   }
   return problems;
 }

@@ -78,7 +78,14 @@ export interface BedStatusJson {
     readonly engine: string | null;
     readonly rssMiB: number | null;
   }[];
-  readonly kernel: readonly { readonly name: string; readonly available: boolean; readonly detail: string; readonly consequence: string }[] | null;
+  readonly kernel:
+    | readonly {
+        readonly name: string;
+        readonly available: boolean;
+        readonly detail: string;
+        readonly consequence: string;
+      }[]
+    | null;
 }
 
 export interface BedDriver {

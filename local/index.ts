@@ -11,9 +11,27 @@
  */
 
 // Either kind.
-export { anyBedStatus, anyBedStatusJson, BED_DRIVERS, bedDriver, bedKindOf, downAnyBed, driverOf, upAnyBed } from "./beds";
+export {
+  anyBedStatus,
+  anyBedStatusJson,
+  BED_DRIVERS,
+  bedDriver,
+  bedKindOf,
+  downAnyBed,
+  driverOf,
+  upAnyBed,
+} from "./beds";
 export type { BedDownReport } from "./beds";
-export type { BedDriver, BedKind, BedStatusJson, BedNodeSummary, BedUpOptions, BedUpSummary, PowerControl, ShapeOutcome } from "./driver";
+export type {
+  BedDriver,
+  BedKind,
+  BedStatusJson,
+  BedNodeSummary,
+  BedUpOptions,
+  BedUpSummary,
+  PowerControl,
+  ShapeOutcome,
+} from "./driver";
 
 // Shared by both kinds.
 export { BUSYBOX, LOCAL_IMAGE } from "./common/container-image";
@@ -34,7 +52,19 @@ export { createNodeCgroups, procsFiles } from "./ns/cgroups";
 export { detectKernelFeatures } from "./ns/kernel";
 export type { KernelFeature } from "./ns/kernel";
 export { METADATA_ADDRESS, createIntruder, createMetadataService, createOutsider } from "./ns/network";
-export { dropSshSessions, execInNode, nodeCommand, nodeProcesses, powerOff, sshdAnswers, startDockerd, startSshd, stopPid, waitDockerd, waitSshd } from "./ns/node";
+export {
+  dropSshSessions,
+  execInNode,
+  nodeCommand,
+  nodeProcesses,
+  powerOff,
+  sshdAnswers,
+  startDockerd,
+  startSshd,
+  stopPid,
+  waitDockerd,
+  waitSshd,
+} from "./ns/node";
 export type { NodeProcesses } from "./ns/node";
 export type { NodeRecord } from "./ns/node-files";
 export { BED_RANGE, LOCAL_ADDR_POOL } from "./ns/plan";

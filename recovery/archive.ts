@@ -44,27 +44,45 @@ export interface OpenedArchive {
 /** Decrypts an archive; every refusal says which of wrong file, cut-off file, wrong key or tampering it is. */
 export function openArchive(key: Buffer, archive: Buffer, source: string): OpenedArchive {
   if (archive.length < MAGIC.length || !archive.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new Error(`${source} is not an hcloud-swarm backup (it does not start with ${MAGIC.toString()}); pass the file \`hcloud-swarm backup\` printed`);
+    throw new Error(
+      `${source} is not an hcloud-swarm backup (it does not start with ${MAGIC.toString()}); pass the file \`hcloud-swarm backup\` printed`,
+    );
   }
-  if (archive.length < HEADER_BYTES) throw new Error(`${source} is truncated: ${archive.length} bytes, not even the ${HEADER_BYTES}-byte header; copy the archive again`);
+  if (archive.length < HEADER_BYTES)
+    throw new Error(
+      `${source} is truncated: ${archive.length} bytes, not even the ${HEADER_BYTES}-byte header; copy the archive again`,
+    );
   const header = archive.subarray(0, HEADER_BYTES);
   const id = header.subarray(MAGIC.length, MAGIC.length + 8);
   const iv = header.subarray(MAGIC.length + 8, MAGIC.length + 20);
   const size = header.readBigUInt64BE(MAGIC.length + 20);
   const expected = BigInt(HEADER_BYTES) + size + BigInt(TAG_BYTES);
-  if (BigInt(archive.length) < expected) throw new Error(`${source} is truncated: ${archive.length} of ${expected} bytes; copy the archive again (nothing was changed on any node)`);
-  if (BigInt(archive.length) > expected) throw new Error(`${source} has ${BigInt(archive.length) - expected} bytes more than its header announces; it is damaged or not one archive (nothing was changed on any node)`);
+  if (BigInt(archive.length) < expected)
+    throw new Error(
+      `${source} is truncated: ${archive.length} of ${expected} bytes; copy the archive again (nothing was changed on any node)`,
+    );
+  if (BigInt(archive.length) > expected)
+    throw new Error(
+      `${source} has ${BigInt(archive.length) - expected} bytes more than its header announces; it is damaged or not one archive (nothing was changed on any node)`,
+    );
   if (!id.equals(keyId(key))) {
-    throw new Error(`${source} was encrypted with another key (key id ${id.toString("hex")}, the key file holds ${keyId(key).toString("hex")}); pass the key file used at backup time with --key-file (nothing was changed on any node)`);
+    throw new Error(
+      `${source} was encrypted with another key (key id ${id.toString("hex")}, the key file holds ${keyId(key).toString("hex")}); pass the key file used at backup time with --key-file (nothing was changed on any node)`,
+    );
   }
   const decipher = crypto.createDecipheriv("aes-256-gcm", key, iv);
   decipher.setAAD(header);
   decipher.setAuthTag(archive.subarray(archive.length - TAG_BYTES));
   let plain: Buffer;
   try {
-    plain = Buffer.concat([decipher.update(archive.subarray(HEADER_BYTES, archive.length - TAG_BYTES)), decipher.final()]);
+    plain = Buffer.concat([
+      decipher.update(archive.subarray(HEADER_BYTES, archive.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
   } catch {
-    throw new Error(`${source} failed authentication: it was altered or damaged after it was written (the key is the right one); use another backup (nothing was changed on any node)`);
+    throw new Error(
+      `${source} failed authentication: it was altered or damaged after it was written (the key is the right one); use another backup (nothing was changed on any node)`,
+    );
   }
   const mlen = plain.readUInt32BE(0);
   return { manifestJson: plain.subarray(4, 4 + mlen).toString("utf8"), data: plain.subarray(4 + mlen) };

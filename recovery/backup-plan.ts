@@ -26,18 +26,34 @@ export function chooseBackupSource(inv: Inventory, members: readonly NodeFacts[]
   const candidates = inv.nodes
     .filter((n) => n.role === "manager")
     .map((n) => ({ node: n, member: matched.get(n.name) }))
-    .filter((c): c is { node: InventoryNode; member: NodeFacts } => c.member !== undefined && c.member.role === "manager" && c.member.status === "ready" && c.member.reachability === "reachable");
+    .filter(
+      (c): c is { node: InventoryNode; member: NodeFacts } =>
+        c.member !== undefined &&
+        c.member.role === "manager" &&
+        c.member.status === "ready" &&
+        c.member.reachability === "reachable",
+    );
   if (candidates.length === 0) {
-    return { kind: "fail", problem: `no manager of the inventory is a ready, reachable manager of the swarm (managers: ${managers.map((m) => `${m.hostname} ${m.status}/${m.reachability ?? "?"}`).join(", ") || "none"}); run \`hcloud-swarm bootstrap\` or \`recover\` first` };
+    return {
+      kind: "fail",
+      problem: `no manager of the inventory is a ready, reachable manager of the swarm (managers: ${managers.map((m) => `${m.hostname} ${m.status}/${m.reachability ?? "?"}`).join(", ") || "none"}); run \`hcloud-swarm bootstrap\` or \`recover\` first`,
+    };
   }
   const followers = candidates.filter((c) => !c.member.leader);
   if (managers.length >= 3) {
     const down = managers.filter((m) => m.reachability !== "reachable").length;
     // Stopping one more must leave a majority: with 3 managers and one already down, it would not.
     if (managers.length - down - 1 < Math.floor(managers.length / 2) + 1) {
-      return { kind: "fail", problem: `${down} of ${managers.length} managers are unreachable; stopping one more for the backup would lose quorum; bring them back first (or run \`recover\`)` };
+      return {
+        kind: "fail",
+        problem: `${down} of ${managers.length} managers are unreachable; stopping one more for the backup would lose quorum; bring them back first (or run \`recover\`)`,
+      };
     }
-    if (followers.length === 0) return { kind: "fail", problem: `no reachable non-leader manager of the inventory to stop for the backup (Docker's procedure keeps the leader running); managers: ${managers.map((m) => m.hostname).join(", ")}` };
+    if (followers.length === 0)
+      return {
+        kind: "fail",
+        problem: `no reachable non-leader manager of the inventory to stop for the backup (Docker's procedure keeps the leader running); managers: ${managers.map((m) => m.hostname).join(", ")}`,
+      };
     return { kind: "source", node: followers[0].node, member: followers[0].member, managers: managers.length };
   }
   const pick = followers[0] ?? candidates[0];

@@ -44,12 +44,24 @@ interface EngineFacts {
 }
 
 async function engineFacts(s: SshSession): Promise<EngineFacts> {
-  const r = await s.run(`docker info --format '{{json .Swarm}}' && docker info --format '{{.DockerRootDir}}' && docker version --format '{{.Server.Version}}'`);
+  const r = await s.run(
+    `docker info --format '{{json .Swarm}}' && docker info --format '{{.DockerRootDir}}' && docker version --format '{{.Server.Version}}'`,
+  );
   const [swarmJson, rootDir, version] = r.stdout.trim().split("\n");
-  const swarm = JSON.parse(swarmJson) as { NodeID?: string; Cluster?: { ID?: string; Spec?: { EncryptionConfig?: { AutoLockManagers?: boolean } } } };
-  if (!swarm.NodeID || !swarm.Cluster?.ID) throw new Error(`${s.node} does not report its swarm cluster (docker info: ${swarmJson.slice(0, 200)})`);
+  const swarm = JSON.parse(swarmJson) as {
+    NodeID?: string;
+    Cluster?: { ID?: string; Spec?: { EncryptionConfig?: { AutoLockManagers?: boolean } } };
+  };
+  if (!swarm.NodeID || !swarm.Cluster?.ID)
+    throw new Error(`${s.node} does not report its swarm cluster (docker info: ${swarmJson.slice(0, 200)})`);
   if (!rootDir?.startsWith("/")) throw new Error(`${s.node} reports no Docker root directory`);
-  return { nodeId: swarm.NodeID, clusterId: swarm.Cluster.ID, rootDir, version: version ?? "", autolock: swarm.Cluster.Spec?.EncryptionConfig?.AutoLockManagers === true };
+  return {
+    nodeId: swarm.NodeID,
+    clusterId: swarm.Cluster.ID,
+    rootDir,
+    version: version ?? "",
+    autolock: swarm.Cluster.Spec?.EncryptionConfig?.AutoLockManagers === true,
+  };
 }
 
 /** Copies DOCKER_ROOT/swarm into the staging area with a file list (sha256, size, path); runs while the engine is stopped. */
@@ -70,32 +82,51 @@ export async function backup(inv: Inventory, opts: BackupOptions): Promise<Backu
   const sessions = await openSessions(managers, opts.privateKeyFor, opts.log);
   try {
     const first = managers.find((n) => sessions.open.has(n.name));
-    if (!first) throw new Error(`no manager could be reached: ${[...sessions.unreachable].map(([n, e]) => `${n}: ${e}`).join("; ")}`);
+    if (!first)
+      throw new Error(
+        `no manager could be reached: ${[...sessions.unreachable].map(([n, e]) => `${n}: ${e}`).join("; ")}`,
+      );
     const members = await readNodes(sessions.get(first));
     const choice = chooseBackupSource(inv, members);
     if (choice.kind === "fail") throw new Error(`backup of ${cluster}: ${choice.problem}`);
     const s = sessions.get(choice.node);
     const facts = await engineFacts(s);
     if (choice.pause) opts.log(`note: ${choice.pause}`);
-    opts.log(`[${choice.node.name}] stopping dockerd to copy ${facts.rootDir}/swarm (${choice.managers} manager(s), ${choice.member.leader ? "the leader" : "not the leader"})`);
+    opts.log(
+      `[${choice.node.name}] stopping dockerd to copy ${facts.rootDir}/swarm (${choice.managers} manager(s), ${choice.member.leader ? "the leader" : "not the leader"})`,
+    );
     const { key, created } = ensureKeyFile(opts.keyFile);
-    if (created) opts.log(`generated the backup key ${opts.keyFile} (mode 0600): keep it apart from the backups; without it they cannot be restored`);
+    if (created)
+      opts.log(
+        `generated the backup key ${opts.keyFile} (mode 0600): keep it apart from the backups; without it they cannot be restored`,
+      );
     const createdAt = new Date();
     const stopped = await stopEngine(s);
     const t0 = Date.now();
     try {
-      await s.run(copyScript(facts.rootDir), { timeoutMs: COPY_TIMEOUT_MS, display: `copy ${facts.rootDir}/swarm to ${STAGING}` });
+      await s.run(copyScript(facts.rootDir), {
+        timeoutMs: COPY_TIMEOUT_MS,
+        display: `copy ${facts.rootDir}/swarm to ${STAGING}`,
+      });
     } finally {
       await startEngine(s, stopped);
     }
     const stoppedSeconds = (Date.now() - t0) / 1000;
-    opts.log(`[${choice.node.name}] dockerd is back after ${stoppedSeconds.toFixed(1)} s (${stopped.init === "systemd" ? "systemctl" : "restarted with its own argv and environment: no systemd"})`);
+    opts.log(
+      `[${choice.node.name}] dockerd is back after ${stoppedSeconds.toFixed(1)} s (${stopped.init === "systemd" ? "systemctl" : "restarted with its own argv and environment: no systemd"})`,
+    );
     // Base64: the transport returns text.
-    const dl = await s.run(`base64 -w0 ${STAGING}/swarm.tgz && echo && cat ${STAGING}/swarm.tgz.sha256 && cat ${STAGING}/files && rm -rf ${STAGING}`, { timeoutMs: COPY_TIMEOUT_MS, display: `download ${STAGING}/swarm.tgz` });
+    const dl = await s.run(
+      `base64 -w0 ${STAGING}/swarm.tgz && echo && cat ${STAGING}/swarm.tgz.sha256 && cat ${STAGING}/files && rm -rf ${STAGING}`,
+      { timeoutMs: COPY_TIMEOUT_MS, display: `download ${STAGING}/swarm.tgz` },
+    );
     const [b64, remoteSha, ...fileLines] = dl.stdout.split("\n");
     const data = Buffer.from(b64, "base64");
     const sha = crypto.createHash("sha256").update(data).digest("hex");
-    if (sha !== remoteSha.trim()) throw new Error(`the copy of the swarm state from ${choice.node.name} arrived damaged (sha256 ${sha}, the node computed ${remoteSha.trim()}); run the backup again`);
+    if (sha !== remoteSha.trim())
+      throw new Error(
+        `the copy of the swarm state from ${choice.node.name} arrived damaged (sha256 ${sha}, the node computed ${remoteSha.trim()}); run the backup again`,
+      );
     // Wait for the control plane before reporting success: a backup that left the swarm without a leader is not done.
     await onLeader(s, "docker node ls -q");
     const manifest: Manifest = {
@@ -113,10 +144,15 @@ export async function backup(inv: Inventory, opts: BackupOptions): Promise<Backu
       engineStoppedSeconds: Math.round(stoppedSeconds * 10) / 10,
     };
     fs.mkdirSync(opts.outDir, { recursive: true, mode: 0o700 });
-    const stamp = createdAt.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const stamp = createdAt
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d+Z$/, "Z");
     const archive = path.resolve(opts.outDir, `${cluster}-${stamp}.hswb`);
     fs.writeFileSync(archive, sealArchive(key, JSON.stringify(manifest), data), { mode: 0o600, flag: "wx" });
-    opts.log(`${manifest.files.length} files, ${manifest.files.reduce((a, f) => a + f.bytes, 0)} bytes of swarm state (${data.length} bytes compressed), ${members.length} nodes, Docker ${facts.version}, cluster ${facts.clusterId}`);
+    opts.log(
+      `${manifest.files.length} files, ${manifest.files.reduce((a, f) => a + f.bytes, 0)} bytes of swarm state (${data.length} bytes compressed), ${members.length} nodes, Docker ${facts.version}, cluster ${facts.clusterId}`,
+    );
     return { archive, manifest };
   } finally {
     sessions.closeAll();

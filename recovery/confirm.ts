@@ -6,7 +6,8 @@ import * as readline from "readline";
 
 export async function confirm(question: string, yes: boolean): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY) throw new Error(`${question} Not confirmed: stdin is not a terminal; pass --yes to go ahead`);
+  if (!process.stdin.isTTY)
+    throw new Error(`${question} Not confirmed: stdin is not a terminal; pass --yes to go ahead`);
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve));
   rl.close();

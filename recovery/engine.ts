@@ -55,8 +55,13 @@ setsid xargs -0 -a ${SAVED_DOCKERD} env -i </dev/null >>/var/log/hcloud-swarm-do
 /** Detects the init system and stops dockerd; the returned handle starts it again. */
 export async function stopEngine(s: SshSession): Promise<StoppedEngine> {
   const init = (await s.run(DETECT)).stdout.trim() === "systemd" ? "systemd" : "relaunch";
-  if (init === "systemd") await s.run("systemctl stop docker.socket docker.service", { timeoutMs: ENGINE_STOP_TIMEOUT_MS });
-  else await s.run(STOP_RELAUNCH, { timeoutMs: ENGINE_STOP_TIMEOUT_MS + 5_000, display: "stop dockerd by its pidfile (argv and environment kept for the start)" });
+  if (init === "systemd")
+    await s.run("systemctl stop docker.socket docker.service", { timeoutMs: ENGINE_STOP_TIMEOUT_MS });
+  else
+    await s.run(STOP_RELAUNCH, {
+      timeoutMs: ENGINE_STOP_TIMEOUT_MS + 5_000,
+      display: "stop dockerd by its pidfile (argv and environment kept for the start)",
+    });
   return { node: s.node, init };
 }
 
@@ -68,9 +73,17 @@ export async function startEngine(s: SshSession, stopped: StoppedEngine): Promis
   for (;;) {
     // A manager whose Raft state has no quorum (a restore, before --force-new-cluster) keeps the API
     // waiting while its swarm component starts (docker's own ~20 s), so a slow answer is "not yet".
-    const r = await s.run("docker info --format '{{.Swarm.LocalNodeState}}'", { allowFailure: true, timeoutMs: ENGINE_PROBE_TIMEOUT_MS }).catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
+    const r = await s
+      .run("docker info --format '{{.Swarm.LocalNodeState}}'", {
+        allowFailure: true,
+        timeoutMs: ENGINE_PROBE_TIMEOUT_MS,
+      })
+      .catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
     if (r.code === 0) return;
-    if (Date.now() > deadline) throw new Error(`dockerd on ${s.node} did not answer within ${ENGINE_START_TIMEOUT_MS / 1000} s of its start: ${r.stderr.trim()}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `dockerd on ${s.node} did not answer within ${ENGINE_START_TIMEOUT_MS / 1000} s of its start: ${r.stderr.trim()}`,
+      );
     await sleep(ENGINE_POLL_MS);
   }
 }

@@ -21,9 +21,14 @@ export function readSecretFile(file: string, what: string, hint: string): string
   try {
     st = fs.statSync(file);
   } catch (err) {
-    throw new Error(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; ${hint}`);
+    throw new Error(
+      `cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; ${hint}`,
+    );
   }
-  if ((st.mode & 0o077) !== 0) throw new Error(`the ${what} ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${file}\``);
+  if ((st.mode & 0o077) !== 0)
+    throw new Error(
+      `the ${what} ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${file}\``,
+    );
   return fs.readFileSync(file, "utf8").trim();
 }
 
@@ -31,7 +36,10 @@ export function readSecretFile(file: string, what: string, hint: string): string
 export function readKeyFile(file: string): Buffer {
   const text = readSecretFile(file, "backup key", "pass the key file used at backup time with --key-file");
   const key = text.startsWith(PREFIX) ? Buffer.from(text.slice(PREFIX.length), "base64") : Buffer.alloc(0);
-  if (key.length !== KEY_BYTES) throw new Error(`${file} is not an hcloud-swarm backup key (expected one line "${PREFIX}<base64 of ${KEY_BYTES} bytes>")`);
+  if (key.length !== KEY_BYTES)
+    throw new Error(
+      `${file} is not an hcloud-swarm backup key (expected one line "${PREFIX}<base64 of ${KEY_BYTES} bytes>")`,
+    );
   return key;
 }
 

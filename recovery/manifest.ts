@@ -59,16 +59,23 @@ export function parseManifest(json: string, source: string): Manifest {
   try {
     raw = JSON.parse(json) as Record<string, unknown>;
   } catch {
-    throw new Error(`${source}: the manifest inside the archive is not JSON; the archive was not written by hcloud-swarm backup`);
+    throw new Error(
+      `${source}: the manifest inside the archive is not JSON; the archive was not written by hcloud-swarm backup`,
+    );
   }
   const problems: string[] = [];
-  if (raw.format !== MANIFEST_FORMAT) problems.push(`format is ${JSON.stringify(raw.format)}; this hcloud-swarm reads format ${MANIFEST_FORMAT}`);
-  for (const k of ["cluster", "clusterId", "createdAt", "dockerVersion", "dockerRootDir"]) if (typeof raw[k] !== "string" || raw[k] === "") problems.push(`${k} must be a non-empty string`);
+  if (raw.format !== MANIFEST_FORMAT)
+    problems.push(`format is ${JSON.stringify(raw.format)}; this hcloud-swarm reads format ${MANIFEST_FORMAT}`);
+  for (const k of ["cluster", "clusterId", "createdAt", "dockerVersion", "dockerRootDir"])
+    if (typeof raw[k] !== "string" || raw[k] === "") problems.push(`${k} must be a non-empty string`);
   const src = raw.source as Record<string, unknown> | undefined;
-  if (typeof src !== "object" || src === null || typeof src.node !== "string" || typeof src.nodeId !== "string") problems.push("source must name the node and node ID the state came from");
+  if (typeof src !== "object" || src === null || typeof src.node !== "string" || typeof src.nodeId !== "string")
+    problems.push("source must name the node and node ID the state came from");
   const tb = raw.tarball as Record<string, unknown> | undefined;
-  if (typeof tb !== "object" || tb === null || typeof tb.sha256 !== "string" || typeof tb.bytes !== "number") problems.push("tarball must give bytes and sha256");
+  if (typeof tb !== "object" || tb === null || typeof tb.sha256 !== "string" || typeof tb.bytes !== "number")
+    problems.push("tarball must give bytes and sha256");
   if (!Array.isArray(raw.nodes) || !Array.isArray(raw.files)) problems.push("nodes and files must be lists");
-  if (problems.length > 0) throw new Error(`${source}: the archive's manifest is not usable:\n  - ${problems.join("\n  - ")}`);
+  if (problems.length > 0)
+    throw new Error(`${source}: the archive's manifest is not usable:\n  - ${problems.join("\n  - ")}`);
   return raw as unknown as Manifest;
 }

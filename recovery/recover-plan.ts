@@ -23,10 +23,17 @@ export function parseRaftListing(text: string, node: string): RaftPosition {
       .map((l) => new RegExp(`^([0-9a-f]{16})-([0-9a-f]{16})\\.${ext}$`).exec(l.trim()))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => [parseInt(m[1], 16), parseInt(m[2], 16)] as const);
-  const s = hexPairs(snaps, "snap").sort((a, b) => a[0] - b[0] || a[1] - b[1]).pop() ?? [0, 0];
-  const w = hexPairs(wals, "wal").sort((a, b) => a[0] - b[0]).pop();
+  const s = hexPairs(snaps, "snap")
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .pop() ?? [0, 0];
+  const w = hexPairs(wals, "wal")
+    .sort((a, b) => a[0] - b[0])
+    .pop();
   const bytes = /^(\d+)\s/.exec(du.trim());
-  if (!w || !bytes) throw new Error(`cannot read the Raft log of ${node} (no WAL segment under swarm/raft/wal-v3-encrypted); is it a manager?`);
+  if (!w || !bytes)
+    throw new Error(
+      `cannot read the Raft log of ${node} (no WAL segment under swarm/raft/wal-v3-encrypted); is it a manager?`,
+    );
   return { snapshotTerm: s[0], snapshotIndex: s[1], walStartIndex: w[1], walBytes: Number(bytes[1]) };
 }
 
@@ -51,7 +58,11 @@ export type RecoverPlan =
       readonly steps: readonly string[];
     };
 
-export function planRecover(inv: Inventory, obs: ReadonlyMap<string, Observation>, raft: ReadonlyMap<string, RaftPosition>): RecoverPlan {
+export function planRecover(
+  inv: Inventory,
+  obs: ReadonlyMap<string, Observation>,
+  raft: ReadonlyMap<string, RaftPosition>,
+): RecoverPlan {
   const managers = inv.nodes.filter((n) => n.role === "manager");
   const serving = managers.find((n) => canServe(obs.get(n.name)));
   if (serving) return { kind: "healthy", leaderOn: serving.name };
@@ -64,9 +75,14 @@ export function planRecover(inv: Inventory, obs: ReadonlyMap<string, Observation
       const o = obs.get(n.name);
       return `${n.name}: ${!o ? "not inspected" : !o.reachable ? `unreachable (${o.error})` : `swarm state ${o.info.state}`}`;
     });
-    return { kind: "fail", problem: `no surviving manager holds the swarm's state (${seen.join("; ")}); restore the last backup with \`hcloud-swarm restore\`` };
+    return {
+      kind: "fail",
+      problem: `no surviving manager holds the swarm's state (${seen.join("; ")}); restore the last backup with \`hcloud-swarm restore\``,
+    };
   }
-  const best = [...survivors].sort((a, b) => compareRaft(raft.get(b.name) as RaftPosition, raft.get(a.name) as RaftPosition))[0];
+  const best = [...survivors].sort((a, b) =>
+    compareRaft(raft.get(b.name) as RaftPosition, raft.get(a.name) as RaftPosition),
+  )[0];
   const rejoin = survivors.filter((n) => n !== best);
   const lost = managers.filter((n) => obs.get(n.name)?.reachable !== true).map((n) => n.name);
   const pos = (n: InventoryNode) => {
@@ -78,7 +94,11 @@ export function planRecover(inv: Inventory, obs: ReadonlyMap<string, Observation
     `${best.name}: docker swarm init --force-new-cluster --advertise-addr ${best.advertiseAddress} (services, secrets, networks and running tasks are kept)`,
     ...rejoin.map((n) => `${n.name}: docker swarm leave --force, then rejoin as a manager`),
     `${best.name}: remove the entries of the other managers (${[...rejoin.map((n) => n.name), ...lost].join(", ") || "none"})`,
-    ...(lost.length > 0 ? [`${lost.join(", ")}: unreachable; they rejoin when recover runs again after they are back with an empty swarm state (or replaced)`] : []),
+    ...(lost.length > 0
+      ? [
+          `${lost.join(", ")}: unreachable; they rejoin when recover runs again after they are back with an empty swarm state (or replaced)`,
+        ]
+      : []),
     `bootstrap: join the reachable nodes that are not ready members`,
   ];
   return { kind: "force", survivor: best, rejoin, lost, steps };

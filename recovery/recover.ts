@@ -39,7 +39,9 @@ const RAFT_LISTING = `r=$(docker info --format '{{.DockerRootDir}}')/swarm/raft 
 
 async function observe(s: SshSession | undefined, error: string | undefined): Promise<Observation> {
   if (!s) return { reachable: false, error: error ?? "not connected" };
-  const r = await s.run(SWARM_INFO, { allowFailure: true }).catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
+  const r = await s
+    .run(SWARM_INFO, { allowFailure: true })
+    .catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
   if (r.code !== 0) return { reachable: false, error: `docker does not answer: ${r.stderr.trim()}` };
   return { reachable: true, info: parseSwarmInfo(r.stdout, s.node) };
 }
@@ -48,7 +50,11 @@ export async function recover(inv: Inventory, opts: RecoverOptions): Promise<Rec
   const sessions = await openSessions(inv.nodes, opts.privateKeyFor, opts.log);
   try {
     const obs = new Map<string, Observation>();
-    await Promise.all(inv.nodes.map(async (n) => obs.set(n.name, await observe(sessions.open.get(n.name), sessions.unreachable.get(n.name)))));
+    await Promise.all(
+      inv.nodes.map(async (n) =>
+        obs.set(n.name, await observe(sessions.open.get(n.name), sessions.unreachable.get(n.name))),
+      ),
+    );
     const raft = new Map<string, RaftPosition>();
     for (const n of inv.nodes.filter((x) => x.role === "manager" && obs.get(x.name)?.reachable)) {
       const r = await sessions.get(n).run(RAFT_LISTING, { allowFailure: true });
@@ -68,7 +74,9 @@ export async function recover(inv: Inventory, opts: RecoverOptions): Promise<Rec
       entry = plan.survivor;
       forcedOn = entry.name;
       const s = sessions.get(entry);
-      await s.run(`docker swarm init --force-new-cluster --advertise-addr ${shellQuote(entry.advertiseAddress)}`, { timeoutMs: FORCE_NEW_CLUSTER_TIMEOUT_MS });
+      await s.run(`docker swarm init --force-new-cluster --advertise-addr ${shellQuote(entry.advertiseAddress)}`, {
+        timeoutMs: FORCE_NEW_CLUSTER_TIMEOUT_MS,
+      });
       opts.log(`[${entry.name}] docker swarm init --force-new-cluster --advertise-addr ${entry.advertiseAddress}`);
       await onLeader(s, "docker node ls -q");
       for (const n of plan.rejoin) {
@@ -81,18 +89,30 @@ export async function recover(inv: Inventory, opts: RecoverOptions): Promise<Rec
     const s = sessions.get(entry);
     const members = await readNodes(s);
     const matched = matchMembers(inv, members);
-    const targets = inv.nodes.filter((n) => n !== entry && sessions.open.has(n.name) && matched.get(n.name)?.status !== "ready").map((n) => n.name);
+    const targets = inv.nodes
+      .filter((n) => n !== entry && sessions.open.has(n.name) && matched.get(n.name)?.status !== "ready")
+      .map((n) => n.name);
     let actions: readonly Action[] = [];
     let nodeList = "";
     if (targets.length > 0) {
-      const result = await bootstrap(inv, { privateKeyFor: opts.privateKeyFor, log: opts.log, targets: new Set(targets) });
+      const result = await bootstrap(inv, {
+        privateKeyFor: opts.privateKeyFor,
+        log: opts.log,
+        targets: new Set(targets),
+      });
       actions = result.actions;
       nodeList = result.nodeList;
     } else nodeList = (await s.run("docker node ls")).stdout.trimEnd();
     const after = matchMembers(inv, await readNodes(s));
     const managersWanted = inv.nodes.filter((n) => n.role === "manager").length;
     // Docker marks a silent node down only after its heartbeats lapse, so "ready" also needs an answer over SSH now.
-    const managersReady = inv.nodes.filter((n) => n.role === "manager" && sessions.open.has(n.name) && after.get(n.name)?.status === "ready" && after.get(n.name)?.role === "manager").length;
+    const managersReady = inv.nodes.filter(
+      (n) =>
+        n.role === "manager" &&
+        sessions.open.has(n.name) &&
+        after.get(n.name)?.status === "ready" &&
+        after.get(n.name)?.role === "manager",
+    ).length;
     return { ...(forcedOn ? { forcedOn } : {}), actions, managersReady, managersWanted, nodeList };
   } finally {
     sessions.closeAll();
@@ -104,14 +124,29 @@ export async function recover(inv: Inventory, opts: RecoverOptions): Promise<Rec
  * is not a member of the recovered swarm: it leaves, and bootstrap joins it again. One that the
  * recovered swarm lists as ready is in a normal election and is left alone.
  */
-async function leaveStaleCopies(inv: Inventory, obs: ReadonlyMap<string, Observation>, leader: SshSession, session: (n: InventoryNode) => SshSession, opts: RecoverOptions): Promise<void> {
+async function leaveStaleCopies(
+  inv: Inventory,
+  obs: ReadonlyMap<string, Observation>,
+  leader: SshSession,
+  session: (n: InventoryNode) => SshSession,
+  opts: RecoverOptions,
+): Promise<void> {
   const ready = new Set((await readNodes(leader)).filter((m) => m.status === "ready").map((m) => m.id));
   const stale = inv.nodes.filter((n) => {
     const o = obs.get(n.name);
-    return o?.reachable === true && o.info.state === "active" && o.info.controlAvailable && !o.info.clusterId && !ready.has(o.info.nodeId);
+    return (
+      o?.reachable === true &&
+      o.info.state === "active" &&
+      o.info.controlAvailable &&
+      !o.info.clusterId &&
+      !ready.has(o.info.nodeId)
+    );
   });
   if (stale.length === 0) return;
-  await confirm(`${stale.map((n) => n.name).join(", ")} hold${stale.length === 1 ? "s" : ""} a copy of the swarm from before the recovery; make ${stale.length === 1 ? "it" : "them"} leave and rejoin?`, opts.yes);
+  await confirm(
+    `${stale.map((n) => n.name).join(", ")} hold${stale.length === 1 ? "s" : ""} a copy of the swarm from before the recovery; make ${stale.length === 1 ? "it" : "them"} leave and rejoin?`,
+    opts.yes,
+  );
   for (const n of stale) {
     await session(n).run("docker swarm leave --force", { timeoutMs: LEAVE_TIMEOUT_MS });
     opts.log(`[${n.name}] left its copy of the swarm from before the recovery`);
@@ -124,7 +159,8 @@ async function dropOtherManagers(s: SshSession, entry: InventoryNode, log: (l: s
   for (const m of await readNodes(s)) {
     if (m.id === self || m.role !== "manager") continue;
     const r = await onLeader(s, `docker node demote ${shellQuote(m.id)}`, { allowFailure: true });
-    if (r.code !== 0 && !/can't find manager in raft memberlist/i.test(r.stderr)) throw new Error(`docker node demote ${m.id} (${m.hostname}) failed on ${entry.name}: ${r.stderr.trim()}`);
+    if (r.code !== 0 && !/can't find manager in raft memberlist/i.test(r.stderr))
+      throw new Error(`docker node demote ${m.id} (${m.hostname}) failed on ${entry.name}: ${r.stderr.trim()}`);
     await onLeader(s, `docker node rm --force ${shellQuote(m.id)}`);
     log(`[${entry.name}] removed the entry of manager ${m.hostname} (${m.id})`);
   }

@@ -30,11 +30,19 @@ export function describeBackup(m: Manifest): string {
   return `cluster "${m.cluster}" (swarm ${m.clusterId}), taken ${m.createdAt} from ${m.source.node}, ${m.nodes.length} nodes, Docker ${m.dockerVersion}`;
 }
 
-export function planRestore(inv: Inventory, manifest: Manifest, obs: ReadonlyMap<string, Observation>, flags: RestoreFlags, source: string): RestorePlan {
+export function planRestore(
+  inv: Inventory,
+  manifest: Manifest,
+  obs: ReadonlyMap<string, Observation>,
+  flags: RestoreFlags,
+  source: string,
+): RestorePlan {
   const cluster = inv.cluster ?? "hcloud-swarm";
   const refusals: string[] = [];
   if (manifest.cluster !== cluster && !flags.otherCluster) {
-    refusals.push(`${source} is a backup of cluster "${manifest.cluster}" (swarm ${manifest.clusterId}), but the inventory is cluster "${cluster}"; pass --other-cluster to restore it here anyway`);
+    refusals.push(
+      `${source} is a backup of cluster "${manifest.cluster}" (swarm ${manifest.clusterId}), but the inventory is cluster "${cluster}"; pass --other-cluster to restore it here anyway`,
+    );
   }
   const serving = inv.nodes.filter((n) => n.role === "manager" && canServe(obs.get(n.name)));
   if (serving.length > 0 && !flags.force) {
@@ -48,8 +56,13 @@ export function planRestore(inv: Inventory, manifest: Manifest, obs: ReadonlyMap
   const managers = inv.nodes.filter((n) => n.role === "manager");
   // The node the state came from first: its advertise address is the one in the restored Raft log.
   const target = managers.find((n) => n.name === manifest.source.node && reachable(n)) ?? managers.find(reachable);
-  if (!target) refusals.push(`no manager of the inventory can be reached over SSH: ${managers.map((n) => `${n.name} (${(obs.get(n.name) as { error?: string } | undefined)?.error ?? "not inspected"})`).join(", ")}`);
-  const leave = inv.nodes.filter((n) => n !== target && reachable(n) && (obs.get(n.name) as { info: { state: string } }).info.state !== "inactive");
+  if (!target)
+    refusals.push(
+      `no manager of the inventory can be reached over SSH: ${managers.map((n) => `${n.name} (${(obs.get(n.name) as { error?: string } | undefined)?.error ?? "not inspected"})`).join(", ")}`,
+    );
+  const leave = inv.nodes.filter(
+    (n) => n !== target && reachable(n) && (obs.get(n.name) as { info: { state: string } }).info.state !== "inactive",
+  );
   const unreachable = inv.nodes.filter((n) => !reachable(n)).map((n) => n.name);
   const steps = target
     ? [

@@ -57,13 +57,17 @@ export function readBackup(archivePath: string, keyFile: string): { manifest: Ma
   try {
     bytes = fs.readFileSync(archivePath);
   } catch (err) {
-    throw new Error(`cannot read the archive ${archivePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(
+      `cannot read the archive ${archivePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   const opened = openArchive(readKeyFile(keyFile), bytes, archivePath);
   const manifest = parseManifest(opened.manifestJson, archivePath);
   const sha = crypto.createHash("sha256").update(opened.data).digest("hex");
   if (sha !== manifest.tarball.sha256 || opened.data.length !== manifest.tarball.bytes) {
-    throw new Error(`${archivePath}: the swarm state inside does not match its manifest (sha256 ${sha}, manifest ${manifest.tarball.sha256}); use another backup`);
+    throw new Error(
+      `${archivePath}: the swarm state inside does not match its manifest (sha256 ${sha}, manifest ${manifest.tarball.sha256}); use another backup`,
+    );
   }
   return { manifest, data: opened.data };
 }
@@ -78,10 +82,17 @@ async function observe(s: SshSession | undefined, error: string | undefined): Pr
 }
 
 /** Unlocks a locked engine with the key from a file, through stdin (never on a command line). */
-async function unlockIfLocked(s: SshSession, unlockKeyFile: string | undefined, log: (l: string) => void): Promise<void> {
+async function unlockIfLocked(
+  s: SshSession,
+  unlockKeyFile: string | undefined,
+  log: (l: string) => void,
+): Promise<void> {
   const state = (await s.run("docker info --format '{{.Swarm.LocalNodeState}}'")).stdout.trim();
   if (state !== "locked") return;
-  if (!unlockKeyFile) throw new Error(`the restored swarm on ${s.node} is locked (autolock was on when the backup was taken); run restore again with --unlock-key-file FILE holding the unlock key of that time`);
+  if (!unlockKeyFile)
+    throw new Error(
+      `the restored swarm on ${s.node} is locked (autolock was on when the backup was taken); run restore again with --unlock-key-file FILE holding the unlock key of that time`,
+    );
   const key = readSecretFile(unlockKeyFile, "unlock key", "pass the file holding the swarm's unlock key");
   registerSecret(key);
   await s.run("docker swarm unlock", { stdin: `${key}\n`, display: "docker swarm unlock (key on stdin)" });
@@ -94,12 +105,20 @@ export async function restore(inv: Inventory, opts: RestoreOptions): Promise<Res
   const sessions = await openSessions(inv.nodes, opts.privateKeyFor, opts.log);
   try {
     const obs = new Map<string, Observation>();
-    await Promise.all(inv.nodes.map(async (n) => obs.set(n.name, await observe(sessions.open.get(n.name), sessions.unreachable.get(n.name)))));
+    await Promise.all(
+      inv.nodes.map(async (n) =>
+        obs.set(n.name, await observe(sessions.open.get(n.name), sessions.unreachable.get(n.name))),
+      ),
+    );
     const plan = planRestore(inv, manifest, obs, opts, opts.archivePath);
-    if (plan.refusals.length > 0) throw new Error(`restore refused; nothing was changed:\n  - ${plan.refusals.join("\n  - ")}`);
+    if (plan.refusals.length > 0)
+      throw new Error(`restore refused; nothing was changed:\n  - ${plan.refusals.join("\n  - ")}`);
     const target = plan.target as InventoryNode;
     opts.log(`restore will:\n${plan.steps.map((l) => `  ${l}`).join("\n")}`);
-    if (plan.unreachable.length > 0) opts.log(`warning: cannot reach ${plan.unreachable.join(", ")}; they stay out until a later \`hcloud-swarm bootstrap\``);
+    if (plan.unreachable.length > 0)
+      opts.log(
+        `warning: cannot reach ${plan.unreachable.join(", ")}; they stay out until a later \`hcloud-swarm bootstrap\``,
+      );
     await confirm(`Replace the swarm state of ${inv.cluster ?? "hcloud-swarm"} with this backup?`, opts.yes);
     for (const n of plan.leave) {
       await sessions.get(n).run("docker swarm leave --force", { timeoutMs: LEAVE_TIMEOUT_MS });
@@ -111,13 +130,20 @@ export async function restore(inv: Inventory, opts: RestoreOptions): Promise<Res
     const stopped = await stopEngine(s);
     try {
       const root = shellQuote(rootDir);
-      await s.run(`set -e; rm -rf ${root}/swarm; tar -xzf ${STAGING} -C ${root}; rm -f ${STAGING}; test -d ${root}/swarm/raft`, { timeoutMs: UNPACK_TIMEOUT_MS, display: `replace ${rootDir}/swarm with the backup's` });
+      await s.run(
+        `set -e; rm -rf ${root}/swarm; tar -xzf ${STAGING} -C ${root}; rm -f ${STAGING}; test -d ${root}/swarm/raft`,
+        { timeoutMs: UNPACK_TIMEOUT_MS, display: `replace ${rootDir}/swarm with the backup's` },
+      );
     } finally {
       await startEngine(s, stopped);
     }
-    opts.log(`[${target.name}] replaced ${rootDir}/swarm with the backup's ${manifest.files.length} files and started dockerd`);
+    opts.log(
+      `[${target.name}] replaced ${rootDir}/swarm with the backup's ${manifest.files.length} files and started dockerd`,
+    );
     await unlockIfLocked(s, opts.unlockKeyFile, opts.log);
-    await s.run(`docker swarm init --force-new-cluster --advertise-addr ${shellQuote(target.advertiseAddress)}`, { timeoutMs: FORCE_NEW_CLUSTER_TIMEOUT_MS });
+    await s.run(`docker swarm init --force-new-cluster --advertise-addr ${shellQuote(target.advertiseAddress)}`, {
+      timeoutMs: FORCE_NEW_CLUSTER_TIMEOUT_MS,
+    });
     opts.log(`[${target.name}] docker swarm init --force-new-cluster --advertise-addr ${target.advertiseAddress}`);
     await onLeader(s, "docker node ls -q");
     const carried = await dropStaleEntries(s, target, opts.log);
@@ -136,17 +162,25 @@ export async function restore(inv: Inventory, opts: RestoreOptions): Promise<Res
  * Removes every member but the target from the restored Raft state (they rejoin as new nodes) and
  * returns their labels by hostname, without bootstrap's own bookkeeping labels, to put back.
  */
-async function dropStaleEntries(s: SshSession, target: InventoryNode, log: (l: string) => void): Promise<Map<string, Record<string, string>>> {
+async function dropStaleEntries(
+  s: SshSession,
+  target: InventoryNode,
+  log: (l: string) => void,
+): Promise<Map<string, Record<string, string>>> {
   const carried = new Map<string, Record<string, string>>();
   const self = parseSwarmInfo((await s.run(SWARM_INFO)).stdout, s.node).nodeId;
   for (const m of await readNodes(s)) {
     if (m.id === self) continue;
-    carried.set(m.hostname, Object.fromEntries(Object.entries(m.labels).filter(([k]) => k !== LABEL_SSH && k !== LABEL_HOST_KEY)));
+    carried.set(
+      m.hostname,
+      Object.fromEntries(Object.entries(m.labels).filter(([k]) => k !== LABEL_SSH && k !== LABEL_HOST_KEY)),
+    );
     if (m.role === "manager") {
       // --force-new-cluster already dropped the other managers from the Raft membership; docker then
       // says so, and the entry is only a record that `node rm --force` removes.
       const r = await onLeader(s, `docker node demote ${shellQuote(m.id)}`, { allowFailure: true });
-      if (r.code !== 0 && !/can't find manager in raft memberlist/i.test(r.stderr)) throw new Error(`docker node demote ${m.id} (${m.hostname}) failed on ${target.name}: ${r.stderr.trim()}`);
+      if (r.code !== 0 && !/can't find manager in raft memberlist/i.test(r.stderr))
+        throw new Error(`docker node demote ${m.id} (${m.hostname}) failed on ${target.name}: ${r.stderr.trim()}`);
     }
     await onLeader(s, `docker node rm --force ${shellQuote(m.id)}`);
     log(`[${target.name}] removed the backup's entry of ${m.hostname} (${m.id}); it rejoins as a new node`);

@@ -18,7 +18,11 @@ export interface Sessions {
   closeAll(): void;
 }
 
-export async function openSessions(nodes: readonly InventoryNode[], privateKeyFor: (n: InventoryNode) => string, log: (l: string) => void): Promise<Sessions> {
+export async function openSessions(
+  nodes: readonly InventoryNode[],
+  privateKeyFor: (n: InventoryNode) => string,
+  log: (l: string) => void,
+): Promise<Sessions> {
   const open = new Map<string, SshSession>();
   const unreachable = new Map<string, string>();
   await Promise.all(

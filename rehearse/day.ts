@@ -39,7 +39,10 @@ export function serverName(cluster: string, node: string): string {
 }
 
 function nodes(c: DayConfig, workers: number): string[] {
-  return [...Array.from({ length: c.managers }, (_, i) => `manager-${i + 1}`), ...Array.from({ length: workers }, (_, i) => `worker-${i + 1}`)];
+  return [
+    ...Array.from({ length: c.managers }, (_, i) => `manager-${i + 1}`),
+    ...Array.from({ length: workers }, (_, i) => `worker-${i + 1}`),
+  ];
 }
 
 const diff = (a: readonly string[], b: readonly string[]) => a.filter((x) => !b.includes(x));
@@ -66,12 +69,36 @@ export function day(c: DayConfig, cluster: string, short = false): DayStep[] {
     workers: c.workers,
     expect: (o) => {
       const p: string[] = [];
-      check(p, same(o.tally.serversCreated, all.map((n) => `swarm-${n}`)), `expected servers ${all.join(", ")} created, got ${o.tally.serversCreated.join(", ") || "none"}`);
-      check(p, same(diff(o.vmsAfter, o.vmsBefore), all.map(vm)), `expected VMs ${all.map(vm).join(", ")} booted, the bed gained ${diff(o.vmsAfter, o.vmsBefore).join(", ") || "none"}`);
+      check(
+        p,
+        same(
+          o.tally.serversCreated,
+          all.map((n) => `swarm-${n}`),
+        ),
+        `expected servers ${all.join(", ")} created, got ${o.tally.serversCreated.join(", ") || "none"}`,
+      );
+      check(
+        p,
+        same(diff(o.vmsAfter, o.vmsBefore), all.map(vm)),
+        `expected VMs ${all.map(vm).join(", ")} booted, the bed gained ${diff(o.vmsAfter, o.vmsBefore).join(", ") || "none"}`,
+      );
       const joins = o.tally.bootstrapActions.filter((a) => a.kind === "join").map((a) => a.on);
-      check(p, o.tally.bootstrapActions.some((a) => a.kind === "init" && a.on === "manager-1"), "manager-1 did not initialise the swarm");
-      check(p, same(joins, all.slice(1)), `expected ${all.slice(1).join(", ") || "no node"} to join, joined: ${joins.join(", ") || "none"}`);
-      for (const stack of ["traefik", "wordpress"]) check(p, o.tally.deployActions.some((a) => a.on === stack && a.kind === "docker stack deploy"), `stack ${stack} was not deployed`);
+      check(
+        p,
+        o.tally.bootstrapActions.some((a) => a.kind === "init" && a.on === "manager-1"),
+        "manager-1 did not initialise the swarm",
+      );
+      check(
+        p,
+        same(joins, all.slice(1)),
+        `expected ${all.slice(1).join(", ") || "no node"} to join, joined: ${joins.join(", ") || "none"}`,
+      );
+      for (const stack of ["traefik", "wordpress"])
+        check(
+          p,
+          o.tally.deployActions.some((a) => a.on === stack && a.kind === "docker stack deploy"),
+          `stack ${stack} was not deployed`,
+        );
       return p;
     },
   };
@@ -84,7 +111,11 @@ export function day(c: DayConfig, cluster: string, short = false): DayStep[] {
     expect: (o) => {
       const p: string[] = [];
       check(p, o.tally.changes.length === 0, `expected no resource changes, got: ${o.tally.changes.join("; ")}`);
-      check(p, o.tally.bootstrapActions.length === 0, `expected 0 bootstrap actions, got ${o.tally.bootstrapActions.length}`);
+      check(
+        p,
+        o.tally.bootstrapActions.length === 0,
+        `expected 0 bootstrap actions, got ${o.tally.bootstrapActions.length}`,
+      );
       check(p, o.tally.deployActions.length === 0, `expected 0 deploy actions, got ${o.tally.deployActions.length}`);
       check(p, same(o.vmsAfter, o.vmsBefore), "the bed's VMs changed");
       return p;
@@ -98,15 +129,39 @@ export function day(c: DayConfig, cluster: string, short = false): DayStep[] {
     workers: c.workers + 1,
     expect: (o) => {
       const p: string[] = [];
-      check(p, same(o.tally.serversCreated, [addedServer]), `expected exactly ${addedServer} created, got ${o.tally.serversCreated.join(", ") || "none"}`);
-      check(p, o.tally.serversChanged.length === 0 && o.tally.serversDeleted.length === 0, `existing servers changed: ${[...o.tally.serversChanged, ...o.tally.serversDeleted].join(", ")}`);
-      check(p, same(diff(o.vmsAfter, o.vmsBefore), [vm(added)]) && diff(o.vmsBefore, o.vmsAfter).length === 0, `expected exactly one new VM ${vm(added)}, the bed went from ${o.vmsBefore.length} to ${o.vmsAfter.length} VMs`);
+      check(
+        p,
+        same(o.tally.serversCreated, [addedServer]),
+        `expected exactly ${addedServer} created, got ${o.tally.serversCreated.join(", ") || "none"}`,
+      );
+      check(
+        p,
+        o.tally.serversChanged.length === 0 && o.tally.serversDeleted.length === 0,
+        `existing servers changed: ${[...o.tally.serversChanged, ...o.tally.serversDeleted].join(", ")}`,
+      );
+      check(
+        p,
+        same(diff(o.vmsAfter, o.vmsBefore), [vm(added)]) && diff(o.vmsBefore, o.vmsAfter).length === 0,
+        `expected exactly one new VM ${vm(added)}, the bed went from ${o.vmsBefore.length} to ${o.vmsAfter.length} VMs`,
+      );
       const memberships = o.tally.changes.filter((x) => x.includes(":SwarmNode "));
-      check(p, same(memberships, [`create pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode swarm-${added}-swarm`]), `expected one new membership, got: ${memberships.join("; ") || "none"}`);
+      check(
+        p,
+        same(memberships, [`create pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode swarm-${added}-swarm`]),
+        `expected one new membership, got: ${memberships.join("; ") || "none"}`,
+      );
       // The members' host firewalls must admit the new node (bootstrap/allow-list.ts); nothing else may touch them.
       const others = o.tally.bootstrapActions.filter((a) => a.on !== added && a.kind !== "firewall");
-      check(p, others.length === 0, `bootstrap touched other nodes: ${others.map((a) => `${a.on} ${a.kind}`).join(", ")}`);
-      check(p, o.tally.deployActions.length === 0, `the stacks were redeployed: ${o.tally.deployActions.map((a) => `${a.on}: ${a.kind}`).join("; ")}`);
+      check(
+        p,
+        others.length === 0,
+        `bootstrap touched other nodes: ${others.map((a) => `${a.on} ${a.kind}`).join(", ")}`,
+      );
+      check(
+        p,
+        o.tally.deployActions.length === 0,
+        `the stacks were redeployed: ${o.tally.deployActions.map((a) => `${a.on}: ${a.kind}`).join("; ")}`,
+      );
       return p;
     },
   };
@@ -118,18 +173,39 @@ export function day(c: DayConfig, cluster: string, short = false): DayStep[] {
     workers: c.workers,
     expect: (o) => {
       const p: string[] = [];
-      check(p, same(o.tally.serversDeleted, [addedServer]), `expected exactly ${addedServer} deleted, got ${o.tally.serversDeleted.join(", ") || "none"}`);
+      check(
+        p,
+        same(o.tally.serversDeleted, [addedServer]),
+        `expected exactly ${addedServer} deleted, got ${o.tally.serversDeleted.join(", ") || "none"}`,
+      );
       const kinds = o.tally.bootstrapActions.filter((a) => a.on === added).map((a) => a.kind);
-      for (const k of ["drain", "leave", "remove"]) check(p, kinds.includes(k), `${added} was not ${k === "remove" ? "removed from the swarm" : k === "leave" ? "made to leave" : "drained"} (actions: ${kinds.join(", ") || "none"})`);
+      for (const k of ["drain", "leave", "remove"])
+        check(
+          p,
+          kinds.includes(k),
+          `${added} was not ${k === "remove" ? "removed from the swarm" : k === "leave" ? "made to leave" : "drained"} (actions: ${kinds.join(", ") || "none"})`,
+        );
       const member = o.order.indexOf(`delete pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode swarm-${added}-swarm`);
       const server = o.order.indexOf(`delete hcloud:index/server:Server ${addedServer}`);
-      check(p, member >= 0 && server > member, `the membership of ${added} must be deleted before its server (membership at ${member}, server at ${server})`);
-      check(p, same(diff(o.vmsBefore, o.vmsAfter), [vm(added)]) && diff(o.vmsAfter, o.vmsBefore).length === 0, `expected exactly VM ${vm(added)} removed, the bed went from ${o.vmsBefore.join(", ")} to ${o.vmsAfter.join(", ")}`);
+      check(
+        p,
+        member >= 0 && server > member,
+        `the membership of ${added} must be deleted before its server (membership at ${member}, server at ${server})`,
+      );
+      check(
+        p,
+        same(diff(o.vmsBefore, o.vmsAfter), [vm(added)]) && diff(o.vmsAfter, o.vmsBefore).length === 0,
+        `expected exactly VM ${vm(added)} removed, the bed went from ${o.vmsBefore.join(", ")} to ${o.vmsAfter.join(", ")}`,
+      );
       return p;
     },
   };
 
   const verify: DayStep = { key: "verify", title: "verify --wire: encryption proven on the wire", kind: "verify" };
-  const teardown: DayStep = { key: "teardown", title: "teardown: pulumi destroy, then nothing left on the machine", kind: "teardown" };
+  const teardown: DayStep = {
+    key: "teardown",
+    title: "teardown: pulumi destroy, then nothing left on the machine",
+    kind: "teardown",
+  };
   return short ? [form, grow, verify, teardown] : [form, again, grow, shrink, verify, teardown];
 }

@@ -52,7 +52,8 @@ export function writeUserFiles(dir: string): UserFiles {
   const outputs = unwrap(new FileStore(checkpointFile(dir)).load().outputs) as Record<string, unknown>;
   const inventory = validateInventory(outputs.inventory, "the stack output `inventory`");
   const key = outputs.sshPrivateKey;
-  if (typeof key !== "string" || !key.includes("PRIVATE KEY")) throw new Error("the stack has no `sshPrivateKey` output");
+  if (typeof key !== "string" || !key.includes("PRIVATE KEY"))
+    throw new Error("the stack has no `sshPrivateKey` output");
   const inventoryPath = path.join(dir, "inventory.json");
   const identityPath = path.join(dir, "id_deploy");
   fs.writeFileSync(inventoryPath, JSON.stringify(inventory, null, 2) + "\n");
@@ -66,8 +67,15 @@ export async function swarmAddresses(files: UserFiles): Promise<Map<string, stri
   const s = await connectManager(files.inventory, files.identityPath);
   try {
     const ids = (await s.run("docker node ls --quiet")).stdout.split(/\s+/).filter(Boolean);
-    const out = (await s.run(`docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}}' ${ids.join(" ")}`)).stdout;
-    return new Map(out.trim().split("\n").map((l) => l.trim().split(/\s+/) as [string, string]));
+    const out = (
+      await s.run(`docker node inspect --format '{{.Description.Hostname}} {{.Status.Addr}}' ${ids.join(" ")}`)
+    ).stdout;
+    return new Map(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/) as [string, string]),
+    );
   } finally {
     s.close();
   }
@@ -88,15 +96,20 @@ export async function unconvergedServices(files: UserFiles, stacks: readonly str
   const s = await connectManager(files.inventory, files.identityPath);
   let behind: string[] = [];
   try {
-    await waitFor(async () => {
-      behind = [];
-      for (const stack of stacks) {
-        const rs = await replicas(s, stack);
-        if (rs.length === 0) behind.push(`stack ${stack} has no services`);
-        for (const r of rs) if (r.running < r.desired || r.desired === 0) behind.push(`${r.name} ${r.running}/${r.desired} running`);
-      }
-      return behind.length === 0;
-    }, STACKS_OBSERVE_TIMEOUT_MS, STACKS_POLL_MS);
+    await waitFor(
+      async () => {
+        behind = [];
+        for (const stack of stacks) {
+          const rs = await replicas(s, stack);
+          if (rs.length === 0) behind.push(`stack ${stack} has no services`);
+          for (const r of rs)
+            if (r.running < r.desired || r.desired === 0) behind.push(`${r.name} ${r.running}/${r.desired} running`);
+        }
+        return behind.length === 0;
+      },
+      STACKS_OBSERVE_TIMEOUT_MS,
+      STACKS_POLL_MS,
+    );
     return behind;
   } finally {
     s.close();

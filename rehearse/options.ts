@@ -41,14 +41,23 @@ export const REHEARSAL_DEFAULTS: ReadonlyArray<readonly [string, string, string]
 /** Keys the rehearsal refuses to let go: with another value the bed cannot stand in honestly. */
 const FIXED: Readonly<Record<string, [string, string]>> = {
   image: ["debian-12", "the bed's VMs run Debian 12, so any other image would not be what boots"],
-  dockerOnImage: ["true", "without it the user data installs Docker CE from Docker's apt repository, which cannot be reached here"],
+  dockerOnImage: [
+    "true",
+    "without it the user data installs Docker CE from Docker's apt repository, which cannot be reached here",
+  ],
 };
 
 const MAX_MANAGERS = 7;
 /** The day grows by one worker; the program allows 90. */
 const MAX_START_WORKERS = 89;
 
-export function parseCount(text: string | undefined, name: string, fallback: number, max: number, problems: string[]): number {
+export function parseCount(
+  text: string | undefined,
+  name: string,
+  fallback: number,
+  max: number,
+  problems: string[],
+): number {
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text) || Number(text) > max) {
     problems.push(`--${name} must be a whole number from 0 to ${max}, got ${JSON.stringify(text)}`);
@@ -58,7 +67,14 @@ export function parseCount(text: string | undefined, name: string, fallback: num
 }
 
 /** Checks the raw options; throws one error listing every problem. */
-export function parseOptions(raw: { managers?: string; workers?: string; short?: boolean; keep?: boolean; dir?: string; config?: readonly string[] }): RehearsalOptions {
+export function parseOptions(raw: {
+  managers?: string;
+  workers?: string;
+  short?: boolean;
+  keep?: boolean;
+  dir?: string;
+  config?: readonly string[];
+}): RehearsalOptions {
   const problems: string[] = [];
   const short = raw.short ?? false;
   const managers = parseCount(raw.managers, "managers", 1, MAX_MANAGERS, problems);
@@ -69,21 +85,33 @@ export function parseOptions(raw: { managers?: string; workers?: string; short?:
     const key = eq > 0 ? item.slice(0, eq) : item;
     const bare = key.startsWith(`${NAMESPACE}:`) ? key.slice(NAMESPACE.length + 1) : undefined;
     if (eq <= 0 || bare === undefined || bare === "") {
-      problems.push(`${JSON.stringify(item)} is not a config setting: write ${NAMESPACE}:KEY=VALUE, e.g. ${NAMESPACE}:swarmAddressPool=10.129.0.0/16`);
+      problems.push(
+        `${JSON.stringify(item)} is not a config setting: write ${NAMESPACE}:KEY=VALUE, e.g. ${NAMESPACE}:swarmAddressPool=10.129.0.0/16`,
+      );
       continue;
     }
     const value = item.slice(eq + 1);
-    if (bare === "managers" || bare === "workers") problems.push(`${key}: use --${bare} instead; the day changes the worker count itself`);
-    else if (FIXED[bare] && value !== FIXED[bare][0]) problems.push(`${key}=${value}: the rehearsal needs ${FIXED[bare][0]}: ${FIXED[bare][1]}`);
+    if (bare === "managers" || bare === "workers")
+      problems.push(`${key}: use --${bare} instead; the day changes the worker count itself`);
+    else if (FIXED[bare] && value !== FIXED[bare][0])
+      problems.push(`${key}=${value}: the rehearsal needs ${FIXED[bare][0]}: ${FIXED[bare][1]}`);
     else if (key in config) problems.push(`${key} is given twice`);
     else config[key] = value;
   }
-  if (problems.length) throw new Error(`npm run rehearse: ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  if (problems.length)
+    throw new Error(
+      `npm run rehearse: ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   return { managers, workers, short, keep: raw.keep ?? false, dir: raw.dir ?? DEFAULT_DIR, config };
 }
 
 /** The full config of one step: defaults, then the user's keys, then the counts of that step. */
 export function stepConfig(o: RehearsalOptions, workers: number): Record<string, string> {
   const defaults = Object.fromEntries(REHEARSAL_DEFAULTS.map(([k, v]) => [`${NAMESPACE}:${k}`, v]));
-  return { ...defaults, ...o.config, [`${NAMESPACE}:managers`]: String(o.managers), [`${NAMESPACE}:workers`]: String(workers) };
+  return {
+    ...defaults,
+    ...o.config,
+    [`${NAMESPACE}:managers`]: String(o.managers),
+    [`${NAMESPACE}:workers`]: String(workers),
+  };
 }

@@ -50,7 +50,14 @@ export function formatFigures(results: readonly StepResult[]): string {
       f ? `${f.bootstrapActions} / ${f.deployActions}` : "",
     ];
   });
-  const header = ["step", "result", "time", "VMs booted / removed", "created / updated / replaced / deleted", "bootstrap / deploy actions"];
+  const header = [
+    "step",
+    "result",
+    "time",
+    "VMs booted / removed",
+    "created / updated / replaced / deleted",
+    "bootstrap / deploy actions",
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => "| " + cells.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
   return [line(header), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...rows.map(line)].join("\n");

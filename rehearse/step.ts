@@ -42,12 +42,20 @@ export const checkpointFile = (dir: string): string => path.join(dir, "checkpoin
 export const bedDir = (dir: string): string => path.join(dir, "bed");
 
 const SYMBOL: Record<Operation["op"], string> = { create: "+", update: "~", replace: "+-", delete: "-", same: " " };
-const DONE: Record<Operation["op"], string> = { create: "created", update: "updated", replace: "replaced", delete: "deleted", same: "unchanged" };
+const DONE: Record<Operation["op"], string> = {
+  create: "created",
+  update: "updated",
+  replace: "replaced",
+  delete: "deleted",
+  same: "unchanged",
+};
 
 function printOperation(o: Operation): void {
   if (o.op === "same") return;
   const what = o.error ? `${o.op} FAILED` : DONE[o.op];
-  console.log(`  ${SYMBOL[o.op].padEnd(2)} ${shortType(o.type).padEnd(15)} ${o.name.padEnd(32)} ${what} (${(o.ms / 1000).toFixed(1)} s)${o.changed?.length ? ` [${o.changed.join(", ")}]` : ""}`);
+  console.log(
+    `  ${SYMBOL[o.op].padEnd(2)} ${shortType(o.type).padEnd(15)} ${o.name.padEnd(32)} ${what} (${(o.ms / 1000).toFixed(1)} s)${o.changed?.length ? ` [${o.changed.join(", ")}]` : ""}`,
+  );
   if (o.error) for (const l of o.error.split("\n")) console.log(`       ${l}`);
 }
 
@@ -56,7 +64,8 @@ function printOperation(o: Operation): void {
  * transformation, a Pulumi feature a user could apply too; the program itself never sets it.
  */
 export function localImageTransformation(image: string): PulumiModule.ResourceTransformation {
-  return (args) => (args.type === STACKS_TYPE ? { props: { ...args.props, localImage: image }, opts: args.opts } : undefined);
+  return (args) =>
+    args.type === STACKS_TYPE ? { props: { ...args.props, localImage: image }, opts: args.opts } : undefined;
 }
 
 export async function runStep(req: StepRequest): Promise<StepReport> {
@@ -83,7 +92,12 @@ export async function runStep(req: StepRequest): Promise<StepReport> {
     loadProgram: req.mode === "up" ? () => import(program) : async () => ({}),
     transformations: req.localImage ? [localImageTransformation(req.localImage)] : [],
   });
-  return { ok: !result.error, ...(result.error ? { error: result.error.message } : {}), ms: Date.now() - started, operations: engine.operations };
+  return {
+    ok: !result.error,
+    ...(result.error ? { error: result.error.message } : {}),
+    ms: Date.now() - started,
+    operations: engine.operations,
+  };
 }
 
 async function main(file: string): Promise<number> {

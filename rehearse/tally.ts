@@ -15,13 +15,25 @@ export const SERVER_TYPE = "hcloud:index/server:Server";
 export const SWARM_NODE_TYPE = "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode";
 export const STACKS_TYPE = "pulumi-nodejs:dynamic/hcloud-swarm:Stacks";
 
-const ACTION_KINDS = ["init", "ingress", "firewall", "join", "promote", "demote", "label", "drain", "leave", "remove"] as const;
+const ACTION_KINDS = [
+  "init",
+  "ingress",
+  "firewall",
+  "join",
+  "promote",
+  "demote",
+  "label",
+  "drain",
+  "leave",
+  "remove",
+] as const;
 // Fails to compile when bootstrap gains an action kind this list does not know.
 const everyKindListed: Exclude<ActionKind, (typeof ACTION_KINDS)[number]> extends never ? true : false = true;
 void everyKindListed;
 const BOOTSTRAP_ACTION = new RegExp(`^\\[([^\\]]+)\\] (${ACTION_KINDS.join("|")}): (.*)$`);
 /** The verbs of stacks/plan.ts describeAction and stacks/placement-pins.ts describePin. */
-const DEPLOY_ACTION = /^([a-z0-9][a-z0-9_.-]*): (recreate network|create network|create secret|docker stack deploy|record pin|pin) (.*)$/;
+const DEPLOY_ACTION =
+  /^([a-z0-9][a-z0-9_.-]*): (recreate network|create network|create secret|docker stack deploy|record pin|pin) (.*)$/;
 
 export interface ActionLine {
   /** The node (bootstrap) or stack (deploy) the action was on. */
@@ -55,14 +67,17 @@ export function tally(ops: readonly Operation[]): Tally {
   const counts: Record<OperationKind, number> = { create: 0, same: 0, update: 0, replace: 0, delete: 0 };
   for (const o of ops) if (!o.error) counts[o.op]++;
   const ok = ops.filter((o) => !o.error);
-  const names = (type: string, ...kinds: OperationKind[]) => ok.filter((o) => o.type === type && kinds.includes(o.op)).map((o) => o.name);
+  const names = (type: string, ...kinds: OperationKind[]) =>
+    ok.filter((o) => o.type === type && kinds.includes(o.op)).map((o) => o.name);
   return {
     counts,
     changes: ok.filter((o) => o.op !== "same").map((o) => `${o.op} ${o.type} ${o.name}`),
     serversCreated: names(SERVER_TYPE, "create", "replace"),
     serversDeleted: names(SERVER_TYPE, "delete"),
     serversChanged: names(SERVER_TYPE, "update", "replace"),
-    bootstrapActions: ops.filter((o) => o.type === SWARM_NODE_TYPE).flatMap((o) => parse(o.diagnostics, BOOTSTRAP_ACTION)),
+    bootstrapActions: ops
+      .filter((o) => o.type === SWARM_NODE_TYPE)
+      .flatMap((o) => parse(o.diagnostics, BOOTSTRAP_ACTION)),
     deployActions: ops.filter((o) => o.type === STACKS_TYPE).flatMap((o) => parse(o.diagnostics, DEPLOY_ACTION)),
     failures: ops.filter((o) => o.error).map((o) => `${o.op} ${o.type} ${o.name}: ${o.error}`),
   };

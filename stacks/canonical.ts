@@ -26,7 +26,8 @@ function emit(v: GoValue, indent: string, at: string): string {
   if (v === null) return "null";
   if (typeof v === "boolean") return v ? "true" : "false";
   if (typeof v === "number") {
-    if (!Number.isFinite(v)) throw new Error(`${at || "the stack"}: the value ${v} cannot be deployed; Docker refuses it too`);
+    if (!Number.isFinite(v))
+      throw new Error(`${at || "the stack"}: the value ${v} cannot be deployed; Docker refuses it too`);
     return String(v);
   }
   if (typeof v === "string") return quoteAscii(v);
@@ -44,6 +45,11 @@ function emit(v: GoValue, indent: string, at: string): string {
 export function canonicalText(data: GoValue, header?: string): string {
   if (!isGoMap(data)) throw new Error("a stack must be a mapping");
   // The header is ours, but it names user paths: keep it printable ASCII so it cannot end a comment early.
-  const comment = header ? `${header.split("\n").map((l) => `# ${l.replace(/[^\x20-\x7e]/g, "?")}`).join("\n")}\n` : "";
+  const comment = header
+    ? `${header
+        .split("\n")
+        .map((l) => `# ${l.replace(/[^\x20-\x7e]/g, "?")}`)
+        .join("\n")}\n`
+    : "";
   return `${comment}${emit(escapeDollars(data), "", "")}\n`;
 }

@@ -39,7 +39,8 @@ const NODE_LABEL = "node.labels.";
 const ENGINE_LABEL = "engine.labels.";
 const FIXED_KEYS = ["node.id", "node.hostname", "node.ip", "node.role", "node.platform.os", "node.platform.arch"];
 
-export type Parsed = { readonly ok: true; readonly constraint: Constraint } | { readonly ok: false; readonly reason: string };
+export type Parsed =
+  { readonly ok: true; readonly constraint: Constraint } | { readonly ok: false; readonly reason: string };
 
 /** Parses one constraint; `reason` says what Docker (or its scheduler) would do with a bad one. */
 export function parseConstraint(text: string): Parsed {
@@ -48,20 +49,38 @@ export function parseConstraint(text: string): Parsed {
   const at = text.indexOf(op);
   const key = text.slice(0, at).trim();
   const value = text.slice(at + 2).trim();
-  if (!KEY.test(key)) return { ok: false, reason: `Docker refuses the key "${key}": letters, digits, ".", "_" and "-" only` };
+  if (!KEY.test(key))
+    return { ok: false, reason: `Docker refuses the key "${key}": letters, digits, ".", "_" and "-" only` };
   if (!VALUE.test(value)) return { ok: false, reason: `Docker refuses the value "${value}"` };
   const lower = key.toLowerCase();
-  const known = FIXED_KEYS.includes(lower) || (lower.startsWith(NODE_LABEL) && key.length > NODE_LABEL.length) || (lower.startsWith(ENGINE_LABEL) && key.length > ENGINE_LABEL.length);
+  const known =
+    FIXED_KEYS.includes(lower) ||
+    (lower.startsWith(NODE_LABEL) && key.length > NODE_LABEL.length) ||
+    (lower.startsWith(ENGINE_LABEL) && key.length > ENGINE_LABEL.length);
   if (!known) {
-    return { ok: false, reason: `"${key}" is no key the scheduler knows (node.labels.<name>, node.role, node.hostname, node.id, node.ip, node.platform.os, node.platform.arch, engine.labels.<name>): Docker accepts it, but no node ever matches` };
+    return {
+      ok: false,
+      reason: `"${key}" is no key the scheduler knows (node.labels.<name>, node.role, node.hostname, node.id, node.ip, node.platform.os, node.platform.arch, engine.labels.<name>): Docker accepts it, but no node ever matches`,
+    };
   }
   const label = lower.startsWith(NODE_LABEL) ? key.slice(NODE_LABEL.length) : undefined;
   const engineLabel = lower.startsWith(ENGINE_LABEL) ? key.slice(ENGINE_LABEL.length) : undefined;
-  return { ok: true, constraint: { text, key: lower, op, value, ...(label !== undefined ? { label } : {}), ...(engineLabel !== undefined ? { engineLabel } : {}) } };
+  return {
+    ok: true,
+    constraint: {
+      text,
+      key: lower,
+      op,
+      value,
+      ...(label !== undefined ? { label } : {}),
+      ...(engineLabel !== undefined ? { engineLabel } : {}),
+    },
+  };
 }
 
 function ipMatches(value: string, addr: string): boolean | undefined {
-  const v4 = (ip: string) => (/^(\d{1,3}\.){3}\d{1,3}$/.test(ip) ? ip.split(".").reduce((n, o) => n * 256 + Number(o), 0) : undefined);
+  const v4 = (ip: string) =>
+    /^(\d{1,3}\.){3}\d{1,3}$/.test(ip) ? ip.split(".").reduce((n, o) => n * 256 + Number(o), 0) : undefined;
   const [base, bits] = value.split("/");
   const a = v4(addr);
   const b = v4(base);
@@ -71,7 +90,7 @@ function ipMatches(value: string, addr: string): boolean | undefined {
   const n = Number(bits);
   if (!/^\d+$/.test(bits) || n > 32) return undefined;
   const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
-  return ((a & mask) >>> 0) === ((b & mask) >>> 0);
+  return (a & mask) >>> 0 === (b & mask) >>> 0;
 }
 
 /** Whether the node satisfies one constraint. */

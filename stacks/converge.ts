@@ -74,14 +74,31 @@ export async function waitForConvergence(
       }
       if (Date.now() + POLL_MS > deadline) {
         const detail = `running, but its tasks did not stay the same for ${STABLE_MS / 1000} s (restarting?)`;
-        return { converged: false, seconds, stoppedEarly: false, failing: reps.map((r) => ({ service: r.name, running: r.running, desired: r.desired, detail })) };
+        return {
+          converged: false,
+          seconds,
+          stoppedEarly: false,
+          failing: reps.map((r) => ({ service: r.name, running: r.running, desired: r.desired, detail })),
+        };
       }
       await sleep(POLL_MS);
       continue;
     }
     runningBefore = undefined;
-    const verdicts = await judge(s, stack, behind.map((b) => b.name));
-    const line = reps.length === 0 ? "services to appear" : reps.map((r) => `${r.name} ${r.running}/${r.desired}${verdicts.has(r.name) ? ` (${verdicts.get(r.name)?.detail})` : ""}`).join(", ");
+    const verdicts = await judge(
+      s,
+      stack,
+      behind.map((b) => b.name),
+    );
+    const line =
+      reps.length === 0
+        ? "services to appear"
+        : reps
+            .map(
+              (r) =>
+                `${r.name} ${r.running}/${r.desired}${verdicts.has(r.name) ? ` (${verdicts.get(r.name)?.detail})` : ""}`,
+            )
+            .join(", ");
     if (line !== reported) opts.log?.(`${stack}: waiting for ${line}`);
     reported = line;
     const permanent = new Set([...verdicts].filter(([, v]) => v.kind === "permanent").map(([name]) => name));
@@ -91,7 +108,13 @@ export async function waitForConvergence(
     if (confirmed.length > 0 || outOfTime) {
       const failing = behind.map((b): FailingService => {
         const v = verdicts.get(b.name) as Verdict | undefined;
-        return { service: b.name, running: b.running, desired: b.desired, detail: v?.detail ?? "", ...(v?.kind === "permanent" ? { reason: v.reason, fix: v.fix } : {}) };
+        return {
+          service: b.name,
+          running: b.running,
+          desired: b.desired,
+          detail: v?.detail ?? "",
+          ...(v?.kind === "permanent" ? { reason: v.reason, fix: v.fix } : {}),
+        };
       });
       return { converged: false, seconds, stoppedEarly: confirmed.length > 0, failing };
     }
@@ -102,7 +125,11 @@ export async function waitForConvergence(
 /** The IDs of the stack's running tasks that should run, as one comparable text. */
 async function runningTasks(s: SshSession, stack: string): Promise<string> {
   const tasks = await stackTasks(s, stack);
-  return tasks.filter((t) => t.state === "running" && t.desired === "running").map((t) => t.id).sort().join(",");
+  return tasks
+    .filter((t) => t.state === "running" && t.desired === "running")
+    .map((t) => t.id)
+    .sort()
+    .join(",");
 }
 
 /** Verdicts for the services that are behind, from their tasks and the nodes as they are now. */
@@ -112,13 +139,16 @@ async function judge(s: SshSession, stack: string, behind: readonly string[]): P
   const [services, tasks, nodes] = await Promise.all([stackServices(s, stack), stackTasks(s, stack), readNodes(s)]);
   const names = new Map(nodes.map((n) => [n.id, n.hostname]));
   const nodeName = (id: string) => names.get(id) ?? id.slice(0, 12);
-  for (const svc of services.filter((x) => behind.includes(x.name))) out.set(svc.name, judgeService(svc, tasks, nodes, nodeName));
+  for (const svc of services.filter((x) => behind.includes(x.name)))
+    out.set(svc.name, judgeService(svc, tasks, nodes, nodeName));
   return out;
 }
 
 export function describeConvergence(stack: string, r: ConvergeReport): string[] {
   if (r.converged) return [`stack ${stack}: all services converged (${r.seconds} s)`];
-  const head = r.stoppedEarly ? `stack ${stack}: stopped waiting after ${r.seconds} s, because waiting cannot help:` : `stack ${stack}: NOT converged after ${r.seconds} s (timeout):`;
+  const head = r.stoppedEarly
+    ? `stack ${stack}: stopped waiting after ${r.seconds} s, because waiting cannot help:`
+    : `stack ${stack}: NOT converged after ${r.seconds} s (timeout):`;
   return [
     head,
     ...r.failing.flatMap((f) => [

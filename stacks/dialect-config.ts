@@ -8,7 +8,15 @@
  * when the file is on this machine; whatever it cannot reproduce is refused, never guessed.
  */
 import * as path from "path";
-import { type DialectProblem, type GoMap, type GoValue, isGoMap, type Located, newGoMap, readDockerYaml } from "./dialect";
+import {
+  type DialectProblem,
+  type GoMap,
+  type GoValue,
+  isGoMap,
+  type Located,
+  newGoMap,
+  readDockerYaml,
+} from "./dialect";
 import { readEnvFile } from "./env-file";
 import { interpolateConfig, type InterpolationEnv } from "./interpolate";
 
@@ -42,10 +50,16 @@ export function dialectStackConfig(text: string, opts: DialectConfigOptions): Di
   const read = readDockerYaml(text);
   const problems: ConfigProblem[] = dedupe(read.problems).map((p) => ({ line: p.line, message: p.message }));
   if (read.data === undefined) return { problems, warnings: [], at: read.at };
-  if (!isGoMap(read.data)) return { problems: [...problems, { line: 1, message: "Top-level object must be a mapping" }], warnings: [], at: read.at };
+  if (!isGoMap(read.data))
+    return {
+      problems: [...problems, { line: 1, message: "Top-level object must be a mapping" }],
+      warnings: [],
+      at: read.at,
+    };
   // Docker validates the file as JSON, which has no infinities or NaN: it refuses them.
   const nonFinite = (v: GoValue, at: string[]): void => {
-    if (typeof v === "number" && !Number.isFinite(v)) problems.push({ path: at, message: `json: unsupported value: ${v} (at ${at.join(".")})` });
+    if (typeof v === "number" && !Number.isFinite(v))
+      problems.push({ path: at, message: `json: unsupported value: ${v} (at ${at.join(".")})` });
     else if (Array.isArray(v)) v.forEach((x, i) => nonFinite(x, [...at, String(i)]));
     else if (isGoMap(v)) for (const k of Object.keys(v)) nonFinite(v[k], [...at, k]);
   };
@@ -63,14 +77,21 @@ export function dialectStackConfig(text: string, opts: DialectConfigOptions): Di
       const ext = o.external;
       if (isGoMap(ext)) {
         if (typeof ext.name === "string" && ext.name !== "") {
-          if (typeof o.name === "string" && o.name !== "") problems.push({ path: [section, key], message: `${section.slice(0, -1)} ${key}: ${section.slice(0, -1)}.external.name and ${section.slice(0, -1)}.name conflict; only use ${section.slice(0, -1)}.name` });
+          if (typeof o.name === "string" && o.name !== "")
+            problems.push({
+              path: [section, key],
+              message: `${section.slice(0, -1)} ${key}: ${section.slice(0, -1)}.external.name and ${section.slice(0, -1)}.name conflict; only use ${section.slice(0, -1)}.name`,
+            });
           o.name = ext.name;
-          warnings.push(`${section.slice(0, -1)} ${key}: ${section.slice(0, -1)}.external.name is deprecated in favor of ${section.slice(0, -1)}.name`);
+          warnings.push(
+            `${section.slice(0, -1)} ${key}: ${section.slice(0, -1)}.external.name is deprecated in favor of ${section.slice(0, -1)}.name`,
+          );
         }
         o.external = true;
       }
       if (o.external === true && (typeof o.name !== "string" || o.name === "")) o.name = key;
-      if ((section === "secrets" || section === "configs") && o.external !== true && typeof o.file === "string") o.file = absPath(opts.baseDir, o.file);
+      if ((section === "secrets" || section === "configs") && o.external !== true && typeof o.file === "string")
+        o.file = absPath(opts.baseDir, o.file);
     }
   }
   const services = data.services;
@@ -80,7 +101,10 @@ export function dialectStackConfig(text: string, opts: DialectConfigOptions): Di
       if (!isGoMap(svc)) continue;
       const fromFiles = svc.env_file === undefined ? [] : envFiles(svc.env_file, opts.baseDir, env);
       if (fromFiles === undefined) {
-        problems.push({ path: ["services", name, "env_file"], message: `services.${name}.env_file: Docker reads env files from disk when it loads the stack, and this file is not readable here, so the Docker-dialect judge cannot reproduce it; put the variables under environment: (secrets as Docker secrets), or judge with a Docker CLI that has docker stack config` });
+        problems.push({
+          path: ["services", name, "env_file"],
+          message: `services.${name}.env_file: Docker reads env files from disk when it loads the stack, and this file is not readable here, so the Docker-dialect judge cannot reproduce it; put the variables under environment: (secrets as Docker secrets), or judge with a Docker CLI that has docker stack config`,
+        });
       } else if ("error" in fromFiles) {
         problems.push({ path: ["services", name, "env_file"], message: fromFiles.error });
       } else if (fromFiles.length > 0 || svc.environment !== undefined) {
@@ -98,7 +122,11 @@ export function dialectStackConfig(text: string, opts: DialectConfigOptions): Di
 }
 
 /** Every env_file's variables in order; undefined when one is not readable here. */
-function envFiles(v: GoValue, baseDir: string, env: InterpolationEnv): Array<readonly [string, string]> | { error: string } | undefined {
+function envFiles(
+  v: GoValue,
+  baseDir: string,
+  env: InterpolationEnv,
+): Array<readonly [string, string]> | { error: string } | undefined {
   const out: Array<readonly [string, string]> = [];
   for (const f of Array.isArray(v) ? v : [v]) {
     const file = typeof f === "string" ? f : isGoMap(f) && typeof f.path === "string" ? f.path : undefined;
@@ -200,6 +228,9 @@ function serviceVolume(v: GoValue, baseDir: string, env: InterpolationEnv): GoVa
   if (source.startsWith("~") && env.HOME !== undefined) source = env.HOME + source.slice(1);
   const out = newGoMap();
   Object.assign(out, vol);
-  out.source = path.posix.isAbsolute(source) || /^\p{L}:/u.test(source) || source.startsWith("\\\\") ? source : absPath(baseDir, source);
+  out.source =
+    path.posix.isAbsolute(source) || /^\p{L}:/u.test(source) || source.startsWith("\\\\")
+      ? source
+      : absPath(baseDir, source);
   return out;
 }

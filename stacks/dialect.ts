@@ -84,7 +84,10 @@ export function divergentCharacters(text: string): DialectProblem[] {
     const c = text[i];
     const name = BREAK_NAMES.find(([ch]) => ch === c && !(c === "\r" && text[i + 1] === "\n"))?.[1];
     if (name) {
-      problems.push({ line: editorLine(text, i), message: `${name}: Docker's YAML reader ends the line here, the editor and the yaml package do not; replace it with a newline, or remove it` });
+      problems.push({
+        line: editorLine(text, i),
+        message: `${name}: Docker's YAML reader ends the line here, the editor and the yaml package do not; replace it with a newline, or remove it`,
+      });
       continue;
     }
     const code = c.charCodeAt(0);
@@ -93,7 +96,10 @@ export function divergentCharacters(text: string): DialectProblem[] {
       continue;
     }
     if (NOT_PRINTABLE.test(c) || (c === "\ufeff" && i > 0)) {
-      problems.push({ line: editorLine(text, i), message: `character U+${code.toString(16).toUpperCase().padStart(4, "0")} is not allowed in YAML (Docker refuses the file); remove it` });
+      problems.push({
+        line: editorLine(text, i),
+        message: `character U+${code.toString(16).toUpperCase().padStart(4, "0")} is not allowed in YAML (Docker refuses the file); remove it`,
+      });
     }
   }
   return problems;
@@ -114,7 +120,8 @@ export function goParseInt(s: string): number | undefined {
 }
 
 const YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
-const TIMESTAMP = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$/;
+const TIMESTAMP =
+  /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$/;
 
 type Resolved = { readonly value: GoValue } | { readonly refused: string };
 
@@ -126,15 +133,51 @@ export function resolveScalar(text: string, tag?: string): Resolved {
     return { refused: `the tag ${tag} is not read the same way by every YAML reader; remove it` };
   }
   const first = text[0] ?? "";
-  const hint = text === "" ? "N" : "+-".includes(first) ? "S" : "0123456789".includes(first) ? "D" : "yYnNtTfFoO~".includes(first) ? "M" : first === "." ? "." : "";
+  const hint =
+    text === ""
+      ? "N"
+      : "+-".includes(first)
+        ? "S"
+        : "0123456789".includes(first)
+          ? "D"
+          : "yYnNtTfFoO~".includes(first)
+            ? "M"
+            : first === "."
+              ? "."
+              : "";
   let out: Resolved = { value: text };
   if (hint !== "") {
-    const fixed: Record<string, GoValue> = { true: true, True: true, TRUE: true, false: false, False: false, FALSE: false, "": null, "~": null, null: null, Null: null, NULL: null };
+    const fixed: Record<string, GoValue> = {
+      true: true,
+      True: true,
+      TRUE: true,
+      false: false,
+      False: false,
+      FALSE: false,
+      "": null,
+      "~": null,
+      null: null,
+      Null: null,
+      NULL: null,
+    };
     if (Object.prototype.hasOwnProperty.call(fixed, text)) out = { value: fixed[text] };
-    else if ([".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF"].includes(text)) out = { value: text.includes("nan") || text.includes("NaN") || text.includes("NAN") ? NaN : text.startsWith("-") ? -Infinity : Infinity };
+    else if (
+      [".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF"].includes(
+        text,
+      )
+    )
+      out = {
+        value:
+          text.includes("nan") || text.includes("NaN") || text.includes("NAN")
+            ? NaN
+            : text.startsWith("-")
+              ? -Infinity
+              : Infinity,
+      };
     else if (hint === "." && YAML_FLOAT.test(text)) out = { value: Number(text) };
     else if (hint === "D" || hint === "S") {
-      if (t === undefined && TIMESTAMP.test(text)) return { refused: `Docker reads "${text}" as a timestamp, not as text; quote it` };
+      if (t === undefined && TIMESTAMP.test(text))
+        return { refused: `Docker reads "${text}" as a timestamp, not as text; quote it` };
       const plain = text.replace(/_/g, "");
       const int = goParseInt(plain);
       if (int !== undefined) out = { value: int };
@@ -143,7 +186,14 @@ export function resolveScalar(text: string, tag?: string): Resolved {
   }
   if (t === undefined || "refused" in out) return out;
   const v = out.value;
-  const ok = t === "!!int" ? Number.isInteger(v) : t === "!!float" ? typeof v === "number" : t === "!!bool" ? typeof v === "boolean" : v === null;
+  const ok =
+    t === "!!int"
+      ? Number.isInteger(v)
+      : t === "!!float"
+        ? typeof v === "number"
+        : t === "!!bool"
+          ? typeof v === "boolean"
+          : v === null;
   return ok ? { value: v } : { refused: `Docker cannot read "${text}" as ${t}` };
 }
 
@@ -154,7 +204,8 @@ interface Walk {
   expanded: number;
 }
 
-const lineAt = (w: Walk, node: Node | null | undefined): number => (node?.range ? editorLine(w.text, node.range[0]) : 1);
+const lineAt = (w: Walk, node: Node | null | undefined): number =>
+  node?.range ? editorLine(w.text, node.range[0]) : 1;
 
 /**
  * Reads a compose file's text as Docker does; see the module comment. `emitted: true` reads what a
@@ -166,13 +217,28 @@ export function readDockerYaml(text: string, opts: { readonly emitted?: boolean 
   const problems: DialectProblem[] = [];
   // Each replaced character is one UTF-16 unit, so offsets (and editor lines) stay those of `text`.
   const asDocker = opts.emitted ? text : text.replace(DOCKER_BREAKS, "\n").replace(/\r(?!\n)/g, "\n");
-  const doc = parseDocument(asDocker, { schema: "failsafe", uniqueKeys: false, merge: false, strict: false, prettyErrors: false });
+  const doc = parseDocument(asDocker, {
+    schema: "failsafe",
+    uniqueKeys: false,
+    merge: false,
+    strict: false,
+    prettyErrors: false,
+  });
   const top: Located = { line: 1 };
   for (const e of doc.errors) {
-    if (e.code === "MULTIPLE_DOCS") problems.push({ line: editorLine(text, e.pos[0]), message: "a second YAML document (after ---): Docker reads only the first; keep one document per stack file" });
-    else problems.push({ line: editorLine(text, e.pos[0]), message: `YAML error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}` });
+    if (e.code === "MULTIPLE_DOCS")
+      problems.push({
+        line: editorLine(text, e.pos[0]),
+        message: "a second YAML document (after ---): Docker reads only the first; keep one document per stack file",
+      });
+    else
+      problems.push({
+        line: editorLine(text, e.pos[0]),
+        message: `YAML error: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`,
+      });
   }
-  if (doc.directives?.yaml.explicit) problems.push({ line: 1, message: "a %YAML directive changes how some readers resolve values; remove it" });
+  if (doc.directives?.yaml.explicit)
+    problems.push({ line: 1, message: "a %YAML directive changes how some readers resolve values; remove it" });
   if (doc.errors.length > 0) return { at: top, problems, divergences };
   const w: Walk = { doc, text, problems, expanded: 0 };
   const [data, at] = walk(w, doc.contents as Node | null, 1, []);
@@ -190,7 +256,10 @@ function walk(w: Walk, node: Node | null | undefined, line: number, seen: readon
     return ["value" in r ? r.value : raw, { line, text: raw }];
   }
   if (node.tag !== undefined && !["tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"].includes(node.tag)) {
-    w.problems.push({ line: lineAt(w, node), message: `the tag ${node.tag} is not read the same way by every YAML reader; remove it` });
+    w.problems.push({
+      line: lineAt(w, node),
+      message: `the tag ${node.tag} is not read the same way by every YAML reader; remove it`,
+    });
   }
   if (isSeq(node)) {
     const data: GoValue[] = [];
@@ -209,7 +278,10 @@ function walk(w: Walk, node: Node | null | undefined, line: number, seen: readon
 function alias(w: Walk, node: Alias, line: number, seen: readonly Node[]): [GoValue, Located] {
   const target = node.resolve(w.doc) as Node | undefined;
   if (!target) {
-    w.problems.push({ line: lineAt(w, node), message: `unknown anchor "${node.source}": define &${node.source} before using *${node.source}` });
+    w.problems.push({
+      line: lineAt(w, node),
+      message: `unknown anchor "${node.source}": define &${node.source} before using *${node.source}`,
+    });
     return [null, { line }];
   }
   if (seen.includes(target)) {
@@ -218,7 +290,11 @@ function alias(w: Walk, node: Alias, line: number, seen: readonly Node[]): [GoVa
   }
   w.expanded += 1;
   if (w.expanded > MAX_ALIAS_EXPANSIONS) {
-    if (w.expanded === MAX_ALIAS_EXPANSIONS + 1) w.problems.push({ line: lineAt(w, node), message: `more than ${MAX_ALIAS_EXPANSIONS} alias expansions: the file is too repetitive to read safely` });
+    if (w.expanded === MAX_ALIAS_EXPANSIONS + 1)
+      w.problems.push({
+        line: lineAt(w, node),
+        message: `more than ${MAX_ALIAS_EXPANSIONS} alias expansions: the file is too repetitive to read safely`,
+      });
     return [null, { line }];
   }
   const [v, at] = walk(w, target, line, [...seen, target]);
@@ -230,7 +306,13 @@ function alias(w: Walk, node: Alias, line: number, seen: readonly Node[]): [GoVa
  * A mapping, with yaml.v3's merge rules: the mapping's own keys first, then each merged map in
  * order, a key already set always winning; duplicate keys (as written) are an error.
  */
-function mapping(w: Walk, node: Node, line: number, seen: readonly Node[], into: { data: GoMap; keys: Map<string, Located>; set: Set<string> } | undefined): [GoValue, Located] {
+function mapping(
+  w: Walk,
+  node: Node,
+  line: number,
+  seen: readonly Node[],
+  into: { data: GoMap; keys: Map<string, Located>; set: Set<string> } | undefined,
+): [GoValue, Located] {
   if (!isMap(node)) return [null, { line }];
   const target = into ?? { data: newGoMap(), keys: new Map<string, Located>(), set: new Set<string>() };
   const writtenKeys: string[] = [];
@@ -240,19 +322,32 @@ function mapping(w: Walk, node: Node, line: number, seen: readonly Node[], into:
     const keyLine = lineAt(w, keyNode ?? (pair.value as Node | null));
     const raw = isScalar(keyNode) ? String(keyNode.value ?? "") : undefined;
     if (raw !== undefined) {
-      if (writtenKeys.includes(raw)) w.problems.push({ line: keyLine, message: `mapping key "${raw}" is given twice; Docker refuses the file` });
+      if (writtenKeys.includes(raw))
+        w.problems.push({ line: keyLine, message: `mapping key "${raw}" is given twice; Docker refuses the file` });
       writtenKeys.push(raw);
     }
     // As yaml.v3's parser: a plain `<<` (or one tagged !!merge) is a merge key, a quoted one is text.
     const tag = isScalar(keyNode) ? keyNode.tag?.replace(/^tag:yaml\.org,2002:/, "!!") : undefined;
-    if (raw === "<<" && isScalar(keyNode) && (tag === "!!merge" || (keyNode.type === "PLAIN" && (tag === undefined || tag === "!")))) {
+    if (
+      raw === "<<" &&
+      isScalar(keyNode) &&
+      (tag === "!!merge" || (keyNode.type === "PLAIN" && (tag === undefined || tag === "!")))
+    ) {
       merges = pair.value as Node | null;
-      if (merges === null) w.problems.push({ line: keyLine, message: "<< (merge) needs a mapping, an alias of one, or a list of them" });
+      if (merges === null)
+        w.problems.push({ line: keyLine, message: "<< (merge) needs a mapping, an alias of one, or a list of them" });
       continue;
     }
-    const resolved: Resolved | undefined = !isScalar(keyNode) ? undefined : keyNode.type !== "PLAIN" && tag === undefined ? { value: raw ?? "" } : resolveScalar(raw ?? "", keyNode.tag);
+    const resolved: Resolved | undefined = !isScalar(keyNode)
+      ? undefined
+      : keyNode.type !== "PLAIN" && tag === undefined
+        ? { value: raw ?? "" }
+        : resolveScalar(raw ?? "", keyNode.tag);
     if (!resolved || !("value" in resolved) || typeof resolved.value !== "string") {
-      w.problems.push({ line: keyLine, message: `mapping key ${raw === undefined ? "(not a scalar)" : `"${raw}"`} is not a string for Docker; quote it` });
+      w.problems.push({
+        line: keyLine,
+        message: `mapping key ${raw === undefined ? "(not a scalar)" : `"${raw}"`} is not a string for Docker; quote it`,
+      });
       continue;
     }
     const key = resolved.value;
@@ -266,13 +361,21 @@ function mapping(w: Walk, node: Node, line: number, seen: readonly Node[], into:
   return [target.data, { line, keys: target.keys }];
 }
 
-function mergeInto(w: Walk, value: Node, seen: readonly Node[], target: { data: GoMap; keys: Map<string, Located>; set: Set<string> }): void {
+function mergeInto(
+  w: Walk,
+  value: Node,
+  seen: readonly Node[],
+  target: { data: GoMap; keys: Map<string, Located>; set: Set<string> },
+): void {
   const deref = (n: Node): Node | undefined => (isAlias(n) ? ((n.resolve(w.doc) as Node | undefined) ?? undefined) : n);
   const sources = isSeq(value) ? (value.items as Node[]) : [value];
   for (const s of sources) {
     const m = deref(s);
     if (!m || !isMap(m) || (isSeq(value) && isSeq(m))) {
-      w.problems.push({ line: lineAt(w, s), message: "<< (merge) needs a mapping, an alias of one, or a list of them" });
+      w.problems.push({
+        line: lineAt(w, s),
+        message: "<< (merge) needs a mapping, an alias of one, or a list of them",
+      });
       continue;
     }
     if (seen.includes(m)) continue;

@@ -23,15 +23,19 @@ export function readEnvFile(file: string, env: InterpolationEnv): EnvFileReading
   const text = buf.toString("utf8");
   if (Buffer.from(text, "utf8").compare(buf) !== 0) return { error: `env file ${file} contains invalid utf8 bytes` };
   const vars: Array<readonly [string, string]> = [];
-  text.replace(/^\uFEFF/, "").split("\n").forEach((raw, i) => {
-    const line = raw.replace(/\r$/, "").replace(/^\s+/, "");
-    if (line === "" || line.startsWith("#")) return;
-    const eq = line.indexOf("=");
-    const key = eq < 0 ? line : line.slice(0, eq);
-    if (key === "") throw new Error(`no variable name on line '${raw}'`);
-    if (/\s/.test(key)) throw new Error(`invalid env file (${file}): variable '${key}' contains whitespaces (line ${i + 1})`);
-    if (eq >= 0) vars.push([key, line.slice(eq + 1)]);
-    else if (Object.prototype.hasOwnProperty.call(env, key)) vars.push([key, env[key]]);
-  });
+  text
+    .replace(/^\uFEFF/, "")
+    .split("\n")
+    .forEach((raw, i) => {
+      const line = raw.replace(/\r$/, "").replace(/^\s+/, "");
+      if (line === "" || line.startsWith("#")) return;
+      const eq = line.indexOf("=");
+      const key = eq < 0 ? line : line.slice(0, eq);
+      if (key === "") throw new Error(`no variable name on line '${raw}'`);
+      if (/\s/.test(key))
+        throw new Error(`invalid env file (${file}): variable '${key}' contains whitespaces (line ${i + 1})`);
+      if (eq >= 0) vars.push([key, line.slice(eq + 1)]);
+      else if (Object.prototype.hasOwnProperty.call(env, key)) vars.push([key, env[key]]);
+    });
   return { vars };
 }

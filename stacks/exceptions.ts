@@ -35,11 +35,20 @@ const KINDS: readonly ExceptionKind[] = ["bind", "privileged", "cap_add", "netwo
 const scalar = (v: unknown): string | undefined => (isScalar(v) && v.value !== null ? String(v.value) : undefined);
 
 /** Reads `allow:` of the block; malformed entries become "template" findings with their lines. */
-export function readExceptions(src: StackSource, block: YAMLMap): { exceptions: DeclaredException[]; findings: Finding[] } {
+export function readExceptions(
+  src: StackSource,
+  block: YAMLMap,
+): { exceptions: DeclaredException[]; findings: Finding[] } {
   const exceptions: DeclaredException[] = [];
   const findings: Finding[] = [];
   const bad = (node: unknown, message: string): void => {
-    findings.push({ file: src.file, line: lineOf(src, node as Node), stack: src.stack, rule: "template", message: `x-hcloud-swarm.allow: ${message}` });
+    findings.push({
+      file: src.file,
+      line: lineOf(src, node as Node),
+      stack: src.stack,
+      rule: "template",
+      message: `x-hcloud-swarm.allow: ${message}`,
+    });
   };
   const list = block.get("allow", true);
   if (list === undefined || list === null) return { exceptions, findings };
@@ -57,12 +66,16 @@ export function readExceptions(src: StackSource, block: YAMLMap): { exceptions: 
     const reason = scalar(item.get("reason", true))?.trim() ?? "";
     const kinds = entries(item).filter(([k]) => (KINDS as readonly string[]).includes(k));
     for (const [k, , node] of entries(item)) {
-      if (k !== "service" && k !== "reason" && !(KINDS as readonly string[]).includes(k)) bad(node, `unknown key "${k}"; use service, reason and one of ${KINDS.join(", ")}`);
+      if (k !== "service" && k !== "reason" && !(KINDS as readonly string[]).includes(k))
+        bad(node, `unknown key "${k}"; use service, reason and one of ${KINDS.join(", ")}`);
     }
     if (!service) bad(item, "each entry needs service: the compose service it applies to");
     if (reason === "") bad(item, "each entry needs a reason: why the service needs this access to the host");
     if (kinds.length !== 1) {
-      bad(item, `each entry allows exactly one of ${KINDS.join(", ")} (found ${kinds.length}); write one entry per exception`);
+      bad(
+        item,
+        `each entry allows exactly one of ${KINDS.join(", ")} (found ${kinds.length}); write one entry per exception`,
+      );
       continue;
     }
     const [kind, value, node] = kinds[0] as [ExceptionKind, unknown, Node | undefined];
@@ -89,7 +102,9 @@ function valueProblem(kind: ExceptionKind, v: string | undefined): string | unde
     case "network_mode":
       return v === "host" ? undefined : "network_mode must be host";
     case "cap_add":
-      return v !== undefined && /^[A-Z_]+$/.test(v) ? undefined : "cap_add must be a capability name such as NET_ADMIN, or a list of them";
+      return v !== undefined && /^[A-Z_]+$/.test(v)
+        ? undefined
+        : "cap_add must be a capability name such as NET_ADMIN, or a list of them";
     case "port": {
       const n = Number(v);
       if (v === undefined || !/^\d+$/.test(v) || n < 1 || n > 65535) return "port must be a port number such as 9000";

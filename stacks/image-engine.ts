@@ -29,7 +29,11 @@ const BREAKS: readonly KnownBreak[] = [
 export function tagVersion(tag: string): [number, number, number] | undefined {
   const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:$|[-_])/.exec(tag);
   if (!m) return undefined;
-  return [Number(m[1]), m[2] === undefined ? Number.MAX_SAFE_INTEGER : Number(m[2]), m[3] === undefined ? Number.MAX_SAFE_INTEGER : Number(m[3])];
+  return [
+    Number(m[1]),
+    m[2] === undefined ? Number.MAX_SAFE_INTEGER : Number(m[2]),
+    m[3] === undefined ? Number.MAX_SAFE_INTEGER : Number(m[3]),
+  ];
 }
 
 function below(v: readonly [number, number, number], fixed: readonly [number, number, number]): boolean {
@@ -38,7 +42,10 @@ function below(v: readonly [number, number, number], fixed: readonly [number, nu
 }
 
 /** Problems for `images` (service → image reference) given the engine versions of the nodes. */
-export function imageEngineProblems(images: ReadonlyArray<readonly [string, string]>, engines: ReadonlyArray<readonly [string, string]>): string[] {
+export function imageEngineProblems(
+  images: ReadonlyArray<readonly [string, string]>,
+  engines: ReadonlyArray<readonly [string, string]>,
+): string[] {
   const out: string[] = [];
   for (const [service, image] of images) {
     const ref = image.split("@")[0];
@@ -50,7 +57,9 @@ export function imageEngineProblems(images: ReadonlyArray<readonly [string, stri
       if (!b.repos.includes(repo.toLowerCase()) || !v || !below(v, b.fixedIn)) continue;
       const hit = engines.filter(([, e]) => Number(/^(\d+)\./.exec(e)?.[1] ?? 0) >= b.engineMajor);
       if (hit.length === 0) continue;
-      out.push(`service "${service}": image ${image} does not work on Docker Engine ${b.engineMajor} and later (${hit.map(([n, e]) => `${n}: ${e}`).join(", ")}): ${b.why}; use ${repo}:v${b.fixedIn.join(".")} or later (the traefik template pins a working v3.6 release)`);
+      out.push(
+        `service "${service}": image ${image} does not work on Docker Engine ${b.engineMajor} and later (${hit.map(([n, e]) => `${n}: ${e}`).join(", ")}): ${b.why}; use ${repo}:v${b.fixedIn.join(".")} or later (the traefik template pins a working v3.6 release)`,
+      );
     }
   }
   return out;

@@ -39,42 +39,46 @@ function cut(s: string, sep: string): [string, string] {
 export function substituteVars(template: string, env: InterpolationEnv): Substituted {
   let error: string | undefined;
   const unset: string[] = [];
-  const value = template.replace(PATTERN, (_whole, escaped: string | undefined, named: string | undefined, braced: string | undefined) => {
-    if (escaped) return escaped;
-    const sub = named || braced || "";
-    if (sub === "") {
-      error = `Invalid template: ${JSON.stringify(template)}`;
-      return "";
-    }
-    error = undefined;
-    if (sub.includes(":-")) {
-      const [name, def] = cut(sub, ":-");
-      const v = lookup(env, name);
-      return v === undefined || v === "" ? def : v;
-    }
-    if (sub.includes("-")) {
-      const [name, def] = cut(sub, "-");
-      return lookup(env, name) ?? def;
-    }
-    for (const sep of [":?", "?"]) {
-      if (!sub.includes(sep)) continue;
-      const [name, message] = cut(sub, sep);
-      const v = lookup(env, name);
-      if (v === undefined || (sep === ":?" && v === "")) {
-        error = `required variable ${name} is missing a value: ${message}`;
+  const value = template.replace(
+    PATTERN,
+    (_whole, escaped: string | undefined, named: string | undefined, braced: string | undefined) => {
+      if (escaped) return escaped;
+      const sub = named || braced || "";
+      if (sub === "") {
+        error = `Invalid template: ${JSON.stringify(template)}`;
         return "";
       }
-      return v;
-    }
-    const v = lookup(env, sub);
-    if (v === undefined) unset.push(sub);
-    return v ?? "";
-  });
+      error = undefined;
+      if (sub.includes(":-")) {
+        const [name, def] = cut(sub, ":-");
+        const v = lookup(env, name);
+        return v === undefined || v === "" ? def : v;
+      }
+      if (sub.includes("-")) {
+        const [name, def] = cut(sub, "-");
+        return lookup(env, name) ?? def;
+      }
+      for (const sep of [":?", "?"]) {
+        if (!sub.includes(sep)) continue;
+        const [name, message] = cut(sub, sep);
+        const v = lookup(env, name);
+        if (v === undefined || (sep === ":?" && v === "")) {
+          error = `required variable ${name} is missing a value: ${message}`;
+          return "";
+        }
+        return v;
+      }
+      const v = lookup(env, sub);
+      if (v === undefined) unset.push(sub);
+      return v ?? "";
+    },
+  );
   return { value, ...(error !== undefined ? { error } : {}), unset };
 }
 
 type Cast = (s: string) => GoValue | undefined;
-const toInt: Cast = (s) => (/^[+-]?[0-9]+$/.test(s) && Math.abs(Number(s)) <= Number.MAX_SAFE_INTEGER ? Number(s) : undefined);
+const toInt: Cast = (s) =>
+  /^[+-]?[0-9]+$/.test(s) && Math.abs(Number(s)) <= Number.MAX_SAFE_INTEGER ? Number(s) : undefined;
 const toFloat: Cast = (s) => (/^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(s) ? Number(s) : undefined);
 const toBool: Cast = (s) => {
   const v = s.toLowerCase();
@@ -139,14 +143,18 @@ export function interpolateConfig(config: GoMap, env: InterpolationEnv): Interpo
       const r = substituteVars(v, env);
       r.unset.forEach((u) => unset.add(u));
       if (r.error !== undefined) {
-        problems.push({ path, message: `invalid interpolation format for ${castPath.join(".")}: ${JSON.stringify(r.error)}; you may need to escape any $ with another $` });
+        problems.push({
+          path,
+          message: `invalid interpolation format for ${castPath.join(".")}: ${JSON.stringify(r.error)}; you may need to escape any $ with another $`,
+        });
         return v;
       }
       if (r.value === v) return v;
       const cast = castFor(castPath);
       if (!cast) return r.value;
       const out = cast[1](r.value);
-      if (out === undefined) problems.push({ path, message: `${castPath.join(".")}: "${r.value}" (after interpolation) is not ${cast[2]}` });
+      if (out === undefined)
+        problems.push({ path, message: `${castPath.join(".")}: "${r.value}" (after interpolation) is not ${cast[2]}` });
       return out ?? r.value;
     }
     if (Array.isArray(v)) return v.map((x, i) => visit(x, [...path, String(i)], [...castPath, "[]"]));

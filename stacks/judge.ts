@@ -49,7 +49,9 @@ export interface Judgement {
 /** How the judge's environment is named in its description: every judge interpolates with only these. */
 export function envNote(env: InterpolationEnv | undefined): string {
   const names = Object.keys(env ?? {});
-  return names.length ? `; variables interpolated with only ${names.join(" and ")}, none from your shell` : "; variables interpolated with an empty environment, none from your shell";
+  return names.length
+    ? `; variables interpolated with only ${names.join(" and ")}, none from your shell`
+    : "; variables interpolated with an empty environment, none from your shell";
 }
 
 export interface JudgeRequest {
@@ -62,34 +64,96 @@ export interface JudgeRequest {
 }
 
 /** What a CLI printed, read back in Docker's dialect. */
-function fromDockerOutput(kind: JudgeKind, judgeName: string, req: JudgeRequest, r: { code: number; stdout: string; stderr: string }, skipped: readonly string[]): Judgement {
+function fromDockerOutput(
+  kind: JudgeKind,
+  judgeName: string,
+  req: JudgeRequest,
+  r: { code: number; stdout: string; stderr: string },
+  skipped: readonly string[],
+): Judgement {
   const judge = judgeName + envNote(req.env);
   return { ...fromDockerOutputAs(kind, judge, req, r, skipped), envNames: Object.keys(req.env ?? {}) };
 }
 
-function fromDockerOutputAs(kind: JudgeKind, judge: string, req: JudgeRequest, r: { code: number; stdout: string; stderr: string }, skipped: readonly string[]): Judgement {
-  const warnings = r.stderr.split("\n").map((l) => l.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, "$1").trim()).filter(Boolean);
+function fromDockerOutputAs(
+  kind: JudgeKind,
+  judge: string,
+  req: JudgeRequest,
+  r: { code: number; stdout: string; stderr: string },
+  skipped: readonly string[],
+): Judgement {
+  const warnings = r.stderr
+    .split("\n")
+    .map((l) => l.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, "$1").trim())
+    .filter(Boolean);
   if (r.code !== 0) {
-    return { kind, judge, text: req.text, at: { line: 1 }, problems: parseDockerErrors(r.stderr || r.stdout), warnings: [], baseDir: req.baseDir, skipped };
+    return {
+      kind,
+      judge,
+      text: req.text,
+      at: { line: 1 },
+      problems: parseDockerErrors(r.stderr || r.stdout),
+      warnings: [],
+      baseDir: req.baseDir,
+      skipped,
+    };
   }
   const read = readDockerYaml(r.stdout, { emitted: true });
   if (!isGoMap(read.data) || read.problems.length > 0) {
-    return { kind, judge, text: req.text, at: { line: 1 }, problems: [{ line: 1, message: `cannot read what ${judge} printed: ${read.problems.map((p) => p.message).join("; ") || "not a mapping"}` }], warnings, baseDir: req.baseDir, skipped };
+    return {
+      kind,
+      judge,
+      text: req.text,
+      at: { line: 1 },
+      problems: [
+        {
+          line: 1,
+          message: `cannot read what ${judge} printed: ${read.problems.map((p) => p.message).join("; ") || "not a mapping"}`,
+        },
+      ],
+      warnings,
+      baseDir: req.baseDir,
+      skipped,
+    };
   }
   // Docker prints U+0085/U+2028/U+2029 inside values in a form YAML readers read differently: the
   // structure is still read right, the value may not be, so the reading is linted and refused.
   const odd = /[\u0085\u2028\u2029]/.exec(r.stdout);
-  const problems = odd ? [{ line: 1, message: `Docker's reading holds the character U+${odd[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} in a value (perhaps written as an escape such as \\u2028); YAML readers disagree on it, so it is refused: remove it` }] : [];
-  return { kind, judge, text: req.text, data: read.data, at: read.at, problems, warnings, baseDir: req.baseDir, skipped };
+  const problems = odd
+    ? [
+        {
+          line: 1,
+          message: `Docker's reading holds the character U+${odd[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} in a value (perhaps written as an escape such as \\u2028); YAML readers disagree on it, so it is refused: remove it`,
+        },
+      ]
+    : [];
+  return {
+    kind,
+    judge,
+    text: req.text,
+    data: read.data,
+    at: read.at,
+    problems,
+    warnings,
+    baseDir: req.baseDir,
+    skipped,
+  };
 }
 
 /** Docker's refusal as problems; a dotted path (services.app.ports.0.published) or "line N" places it. */
 export function parseDockerErrors(text: string): ConfigProblem[] {
-  const lines = text.split("\n").map((l) => l.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, "$1").trim()).filter((l) => l !== "" && !/^yaml: unmarshal errors:$/.test(l) && !/level=warn/.test(l));
+  const lines = text
+    .split("\n")
+    .map((l) => l.replace(/^time="[^"]*" level=\w+ msg="(.*)"$/, "$1").trim())
+    .filter((l) => l !== "" && !/^yaml: unmarshal errors:$/.test(l) && !/level=warn/.test(l));
   return (lines.length ? lines : ["Docker refused the file without a message"]).map((message) => {
     const at = /\b((?:services|networks|volumes|secrets|configs)(?:\.[^\s:"]+)+)/.exec(message);
     const line = /\bline (\d+)\b/.exec(message);
-    return { ...(at ? { path: at[1].split(".").filter((p) => p !== "[]") } : {}), ...(line ? { line: Number(line[1]) } : {}), message };
+    return {
+      ...(at ? { path: at[1].split(".").filter((p) => p !== "[]") } : {}),
+      ...(line ? { line: Number(line[1]) } : {}),
+      message,
+    };
   });
 }
 
@@ -97,11 +161,26 @@ export function parseDockerErrors(text: string): ConfigProblem[] {
 export function dialectJudge(req: JudgeRequest, skipped: readonly string[] = []): Judgement {
   const r = dialectStackConfig(req.text, { baseDir: req.baseDir, env: req.env ?? {} });
   const judge = `hcloud-swarm's Docker-dialect reader (what Docker CLI 28's compose loader reads; no Docker CLI with docker stack config was found)${envNote(req.env)}`;
-  return { kind: "dialect", judge, text: req.text, ...(r.problems.length === 0 && r.data ? { data: r.data } : {}), at: r.at, problems: r.problems, warnings: r.warnings, baseDir: req.baseDir, skipped, envNames: Object.keys(req.env ?? {}) };
+  return {
+    kind: "dialect",
+    judge,
+    text: req.text,
+    ...(r.problems.length === 0 && r.data ? { data: r.data } : {}),
+    at: r.at,
+    problems: r.problems,
+    warnings: r.warnings,
+    baseDir: req.baseDir,
+    skipped,
+    envNames: Object.keys(req.env ?? {}),
+  };
 }
 
 /** Runs a local executable with exactly `env` (nothing inherited) and `input` on stdin. */
-function execFile(file: string, args: readonly string[], opts: { cwd: string; env: InterpolationEnv; input: string }): Promise<{ code: number; stdout: string; stderr: string }> {
+function execFile(
+  file: string,
+  args: readonly string[],
+  opts: { cwd: string; env: InterpolationEnv; input: string },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(file, args, { cwd: opts.cwd, env: { ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -115,7 +194,11 @@ function execFile(file: string, args: readonly string[], opts: { cwd: string; en
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? 128, stdout, stderr: signal ? `${stderr}killed by ${signal} after ${JUDGE_TIMEOUT_MS / 1000} s` : stderr });
+      resolve({
+        code: code ?? 128,
+        stdout,
+        stderr: signal ? `${stderr}killed by ${signal} after ${JUDGE_TIMEOUT_MS / 1000} s` : stderr,
+      });
     });
     child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input);
@@ -155,7 +238,11 @@ export interface LocalJudgeOptions {
 }
 
 /** `docker stack config` of the first local Docker CLI that has it; undefined (with the reasons) when none does. */
-export async function localJudge(req: JudgeRequest, opts: LocalJudgeOptions = {}, skipped: string[] = []): Promise<Judgement | undefined> {
+export async function localJudge(
+  req: JudgeRequest,
+  opts: LocalJudgeOptions = {},
+  skipped: string[] = [],
+): Promise<Judgement | undefined> {
   const candidates = dockersOnPath(opts.searchPath ?? process.env.PATH);
   if (candidates.length === 0) skipped.push("this machine: no docker on the PATH");
   const workDir = opts.remoteBaseDir ? fs.mkdtempSync(path.join(os.tmpdir(), "hsw-judge-")) : req.baseDir;
@@ -167,7 +254,11 @@ export async function localJudge(req: JudgeRequest, opts: LocalJudgeOptions = {}
         continue;
       }
       const judge = `docker stack config of this machine's Docker CLI ${cli.version} (${docker})`;
-      const r = await execFile(docker, ["stack", "config", "-c", "-"], { cwd: workDir, env: req.env ?? {}, input: req.text });
+      const r = await execFile(docker, ["stack", "config", "-c", "-"], {
+        cwd: workDir,
+        env: req.env ?? {},
+        input: req.text,
+      });
       const j = fromDockerOutput("local", judge, req, r, skipped);
       return opts.remoteBaseDir && j.data ? { ...j, data: rebase(j.data, workDir, opts.remoteBaseDir) as GoMap } : j;
     }
@@ -191,7 +282,11 @@ async function localCli(docker: string, cwd: string): Promise<LocalCli> {
   const key = `${fs.realpathSync(docker)}:${st.size}:${st.mtimeMs}`;
   if (cache[key]) return cache[key];
   const probe = await execFile(docker, ["stack", "config", "-c", "-"], { cwd, env: {}, input: PROBE_FILE });
-  if (!probeAccepted(probe)) return (cache[key] = { ok: false, reason: (probe.stderr || probe.stdout).trim().split("\n")[0] || `exit ${probe.code}` });
+  if (!probeAccepted(probe))
+    return (cache[key] = {
+      ok: false,
+      reason: (probe.stderr || probe.stdout).trim().split("\n")[0] || `exit ${probe.code}`,
+    });
   const version = await execFile(docker, ["version", "--format", "{{.Client.Version}}"], { cwd, env: {}, input: "" });
   return (cache[key] = { ok: true, version: version.stdout.trim() || "(version unknown)" });
 }
@@ -222,31 +317,59 @@ export const REMOTE_ENV = 'env -i HOME="$HOME" PATH="$PATH"';
 
 /** Creates the upload directory and reads what the judges need to know about the manager. */
 export async function managerContext(s: SshSession, uploadDir: string): Promise<ManagerContext> {
-  const r = await s.run(`mkdir -p -m 0700 ${shellQuote(uploadDir)} && cd ${shellQuote(uploadDir)} && pwd && printf '%s\\n' "$HOME" "$PATH" && { command -v docker || echo "(no docker)"; } && { ${REMOTE_ENV} docker version --format '{{.Client.Version}}' 2>/dev/null || true; }`);
+  const r = await s.run(
+    `mkdir -p -m 0700 ${shellQuote(uploadDir)} && cd ${shellQuote(uploadDir)} && pwd && printf '%s\\n' "$HOME" "$PATH" && { command -v docker || echo "(no docker)"; } && { ${REMOTE_ENV} docker version --format '{{.Client.Version}}' 2>/dev/null || true; }`,
+  );
   const [baseDir = "", home = "", pathVar = "", docker = "", version = ""] = r.stdout.split("\n");
-  return { node: s.node, baseDir, env: { HOME: home, PATH: pathVar }, docker: `${docker}${version ? `, Docker CLI ${version}` : ""}` };
+  return {
+    node: s.node,
+    baseDir,
+    env: { HOME: home, PATH: pathVar },
+    docker: `${docker}${version ? `, Docker CLI ${version}` : ""}`,
+  };
 }
 
 /** `docker stack config` on the manager; undefined (with the reason) when its CLI lacks it. */
-export async function managerJudge(s: SshSession, m: ManagerContext, text: string, skipped: string[]): Promise<Judgement | undefined> {
-  const cmd = (stdinName: string) => `cd ${shellQuote(m.baseDir)} && ${REMOTE_ENV} docker stack config -c - # ${stdinName}`;
+export async function managerJudge(
+  s: SshSession,
+  m: ManagerContext,
+  text: string,
+  skipped: string[],
+): Promise<Judgement | undefined> {
+  const cmd = (stdinName: string) =>
+    `cd ${shellQuote(m.baseDir)} && ${REMOTE_ENV} docker stack config -c - # ${stdinName}`;
   const req = { text, baseDir: m.baseDir, env: m.env };
   const judge = `docker stack config on ${m.node} (${m.docker})`;
   const r = await s.run(cmd("stack file on stdin"), { stdin: text, allowFailure: true, timeoutMs: JUDGE_TIMEOUT_MS });
   if (r.code === 0) return fromDockerOutput("manager", judge, req, r, skipped);
-  const probe = await s.run(cmd("capability probe"), { stdin: PROBE_FILE, allowFailure: true, timeoutMs: JUDGE_TIMEOUT_MS });
+  const probe = await s.run(cmd("capability probe"), {
+    stdin: PROBE_FILE,
+    allowFailure: true,
+    timeoutMs: JUDGE_TIMEOUT_MS,
+  });
   if (probeAccepted(probe)) return fromDockerOutput("manager", judge, req, r, skipped);
-  skipped.push(`${m.node}: docker stack config: ${(probe.stderr || probe.stdout).trim().split("\n")[0] || `exit ${probe.code}`}`);
+  skipped.push(
+    `${m.node}: docker stack config: ${(probe.stderr || probe.stdout).trim().split("\n")[0] || `exit ${probe.code}`}`,
+  );
   return undefined;
 }
 
 /** Deploy's judge: the manager's CLI, else this machine's, else the dialect reader. */
-export async function judgeForDeploy(s: SshSession, m: ManagerContext, text: string, opts: { readonly searchPath?: string } = {}): Promise<Judgement> {
+export async function judgeForDeploy(
+  s: SshSession,
+  m: ManagerContext,
+  text: string,
+  opts: { readonly searchPath?: string } = {},
+): Promise<Judgement> {
   const skipped: string[] = [];
   const req = { text, baseDir: m.baseDir, env: m.env };
   return (
     (await managerJudge(s, m, text, skipped)) ??
-    (await localJudge(req, { remoteBaseDir: m.baseDir, ...(opts.searchPath !== undefined ? { searchPath: opts.searchPath } : {}) }, skipped)) ??
+    (await localJudge(
+      req,
+      { remoteBaseDir: m.baseDir, ...(opts.searchPath !== undefined ? { searchPath: opts.searchPath } : {}) },
+      skipped,
+    )) ??
     dialectJudge(req, skipped)
   );
 }
@@ -254,5 +377,8 @@ export async function judgeForDeploy(s: SshSession, m: ManagerContext, text: str
 /** Local lint's judge: this machine's CLI, else the dialect reader. */
 export async function judgeLocally(req: JudgeRequest, opts: { readonly searchPath?: string } = {}): Promise<Judgement> {
   const skipped: string[] = [];
-  return (await localJudge(req, opts.searchPath !== undefined ? { searchPath: opts.searchPath } : {}, skipped)) ?? dialectJudge(req, skipped);
+  return (
+    (await localJudge(req, opts.searchPath !== undefined ? { searchPath: opts.searchPath } : {}, skipped)) ??
+    dialectJudge(req, skipped)
+  );
 }

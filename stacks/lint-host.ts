@@ -18,34 +18,78 @@ export const DOCKER_SOCKETS: readonly string[] = ["/var/run/docker.sock", "/run/
 
 export function hostRules(model: StackModel, allow: ExceptionMatcher, at: At): void {
   const allowed = allow.allowed;
-  const declare = (what: string) => `declare it under x-hcloud-swarm allow: (service, ${what}, reason) if the service really needs it`;
+  const declare = (what: string) =>
+    `declare it under x-hcloud-swarm allow: (service, ${what}, reason) if the service really needs it`;
   for (const svc of model.services) {
     const s = { service: svc.name };
-    if (svc.privileged && !allowed(svc.name, "privileged", "true")) at(svc.privileged, "host-access", `privileged: true gives the containers every capability and every host device: root on the node; remove it, or ${declare("privileged: true")}`, s);
-    for (const c of svc.capAdd) if (!allowed(svc.name, "cap_add", c.cap)) at(c.path, "host-access", `cap_add ${c.cap} widens what the containers may do to the node's kernel; remove it, or ${declare(`cap_add: ${c.cap}`)}`, s);
-    if (svc.networkMode?.value === "host" && !allowed(svc.name, "network_mode", "host")) at(svc.networkMode.path, "host-access", `network_mode: host shares the node's network stack (swarm ports, metadata address, every interface); remove it, or ${declare("network_mode: host")}`, s);
+    if (svc.privileged && !allowed(svc.name, "privileged", "true"))
+      at(
+        svc.privileged,
+        "host-access",
+        `privileged: true gives the containers every capability and every host device: root on the node; remove it, or ${declare("privileged: true")}`,
+        s,
+      );
+    for (const c of svc.capAdd)
+      if (!allowed(svc.name, "cap_add", c.cap))
+        at(
+          c.path,
+          "host-access",
+          `cap_add ${c.cap} widens what the containers may do to the node's kernel; remove it, or ${declare(`cap_add: ${c.cap}`)}`,
+          s,
+        );
+    if (svc.networkMode?.value === "host" && !allowed(svc.name, "network_mode", "host"))
+      at(
+        svc.networkMode.path,
+        "host-access",
+        `network_mode: host shares the node's network stack (swarm ports, metadata address, every interface); remove it, or ${declare("network_mode: host")}`,
+        s,
+      );
     for (const b of svc.binds) bindRule(b, svc.name, (source) => allowed(svc.name, "bind", source), at, declare);
   }
   hostNetworkRules(model, (service) => allowed(service, "network_mode", "host"), declare("network_mode: host"), at);
   for (const b of model.volumeBinds) bindRule(b, undefined, () => false, at, declare);
   for (const v of model.volumeHost) {
-    at(v.path, "host-access", `volume "${v.volume}" (local driver, ${v.opts}) gives every service that mounts it ${v.gets}; the local driver mounts driver_opts on the node as root. Use a plain named volume (no driver_opts), tmpfs, or a network file system`);
+    at(
+      v.path,
+      "host-access",
+      `volume "${v.volume}" (local driver, ${v.opts}) gives every service that mounts it ${v.gets}; the local driver mounts driver_opts on the node as root. Use a plain named volume (no driver_opts), tmpfs, or a network file system`,
+    );
   }
 }
 
 /** A declaration no rule used: it must go, so that it cannot cover something added later. */
 export function unusedExceptions(allow: ExceptionMatcher, unused: (line: number, message: string) => void): void {
-  for (const e of allow.unused()) unused(e.line, `x-hcloud-swarm.allow: the exception for service "${e.service}" (${e.kind} ${e.value}) matches nothing in the stack; remove it so it cannot cover something added later`);
+  for (const e of allow.unused())
+    unused(
+      e.line,
+      `x-hcloud-swarm.allow: the exception for service "${e.service}" (${e.kind} ${e.value}) matches nothing in the stack; remove it so it cannot cover something added later`,
+    );
 }
 
-function bindRule(b: HostMount, service: string | undefined, allowed: (source: string) => boolean, at: At, declare: (what: string) => string): void {
+function bindRule(
+  b: HostMount,
+  service: string | undefined,
+  allowed: (source: string) => boolean,
+  at: At,
+  declare: (what: string) => string,
+): void {
   const source = path.posix.normalize(b.source);
   const extra = service ? { service } : {};
   if (allowed(source)) return;
   if (DOCKER_SOCKETS.includes(source)) {
-    at(b.path, "bind-mount", `mounts the Docker socket ${source}: whoever controls the container controls the node, and the whole swarm on a manager (read_only does not change that); remove it, or ${declare(`bind: ${source}`)}`, extra);
+    at(
+      b.path,
+      "bind-mount",
+      `mounts the Docker socket ${source}: whoever controls the container controls the node, and the whole swarm on a manager (read_only does not change that); remove it, or ${declare(`bind: ${source}`)}`,
+      extra,
+    );
   } else if (!(b.readOnly && BIND_ALLOW_LIST.some((a) => source === a || source.startsWith(`${a}/`)))) {
-    at(b.path, "bind-mount", `mounts the host path ${source}${b.readOnly ? "" : " read-write"}, outside the allow-list (read-only ${BIND_ALLOW_LIST.join(", ")}); use a named volume, or ${declare(`bind: ${source}`)}`, extra);
+    at(
+      b.path,
+      "bind-mount",
+      `mounts the host path ${source}${b.readOnly ? "" : " read-write"}, outside the allow-list (read-only ${BIND_ALLOW_LIST.join(", ")}); use a named volume, or ${declare(`bind: ${source}`)}`,
+      extra,
+    );
   }
 }
 
@@ -74,16 +118,28 @@ export function fileRules(model: StackModel, baseDir: string, at: At, view: File
   for (const f of model.files) {
     const abs = path.posix.resolve(baseDir, f.file);
     if (outside(abs, baseDir)) {
-      at(f.path, "file-outside", `${f.what} reads ${abs}${on}, outside the stack's directory ${baseDir}: Docker reads it on the machine that deploys (a manager) and hands it to the service; keep the file next to the stack file, or use an external secret`);
+      at(
+        f.path,
+        "file-outside",
+        `${f.what} reads ${abs}${on}, outside the stack's directory ${baseDir}: Docker reads it on the machine that deploys (a manager) and hands it to the service; keep the file next to the stack file, or use an external secret`,
+      );
       continue;
     }
     // Docker opens the path and follows links: judge where it really leads, where Docker reads it.
     const real = view.realPath(abs);
     const realBase = view.realPath(baseDir) ?? baseDir;
     if (real !== undefined && outside(real, realBase)) {
-      at(f.path, "file-outside", `${f.what} reads ${abs}${on}, a symbolic link to ${real}, outside the stack's directory ${realBase}: Docker follows the link on the machine that deploys and hands that file to the service; copy the file next to the stack file instead of linking it, or use an external secret`);
+      at(
+        f.path,
+        "file-outside",
+        `${f.what} reads ${abs}${on}, a symbolic link to ${real}, outside the stack's directory ${realBase}: Docker follows the link on the machine that deploys and hands that file to the service; copy the file next to the stack file instead of linking it, or use an external secret`,
+      );
     } else if (real === undefined && view.missingRefused) {
-      at(f.path, "file-missing", `${f.what}: Docker would read ${abs} on ${view.machine}, and it is not there: stack deploy uploads only the stack file, so docker stack deploy would fail after creating the stack's networks; use a secret the template generates (x-hcloud-swarm secrets:) or an external secret or config created beforehand`);
+      at(
+        f.path,
+        "file-missing",
+        `${f.what}: Docker would read ${abs} on ${view.machine}, and it is not there: stack deploy uploads only the stack file, so docker stack deploy would fail after creating the stack's networks; use a secret the template generates (x-hcloud-swarm secrets:) or an external secret or config created beforehand`,
+      );
     }
   }
 }

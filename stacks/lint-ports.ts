@@ -58,7 +58,12 @@ export const BACKEND_PORTS: readonly PortEntry[] = [
   [7474, "Neo4j HTTP", TCP],
   [7687, "Neo4j Bolt", TCP],
   [8123, "ClickHouse HTTP", TCP],
-  [9000, "ClickHouse native", TCP, "9000 is also MinIO's S3 API, which may face the world behind TLS, and PHP-FPM's FastCGI, which must never: it runs any PHP file it is asked to"],
+  [
+    9000,
+    "ClickHouse native",
+    TCP,
+    "9000 is also MinIO's S3 API, which may face the world behind TLS, and PHP-FPM's FastCGI, which must never: it runs any PHP file it is asked to",
+  ],
   [2181, "ZooKeeper", TCP],
   [9092, "Kafka", TCP],
   [5672, "RabbitMQ AMQP", TCP],
@@ -66,28 +71,57 @@ export const BACKEND_PORTS: readonly PortEntry[] = [
   [8500, "Consul HTTP API", TCP],
 ];
 
-const inRange = (port: number, r: readonly [number, number] | undefined): boolean => r !== undefined && port >= r[0] && port <= r[1];
-const side = (p: PublishedPort): string => (p.published ? (p.published[0] === p.published[1] ? `${p.published[0]}` : `${p.published[0]}-${p.published[1]}`) : "a random port");
-const tgt = (p: PublishedPort): string => (p.target[0] === p.target[1] ? `${p.target[0]}` : `${p.target[0]}-${p.target[1]}`);
+const inRange = (port: number, r: readonly [number, number] | undefined): boolean =>
+  r !== undefined && port >= r[0] && port <= r[1];
+const side = (p: PublishedPort): string =>
+  p.published
+    ? p.published[0] === p.published[1]
+      ? `${p.published[0]}`
+      : `${p.published[0]}-${p.published[1]}`
+    : "a random port";
+const tgt = (p: PublishedPort): string =>
+  p.target[0] === p.target[1] ? `${p.target[0]}` : `${p.target[0]}-${p.target[1]}`;
 
 /**
  * One finding per listed port a published port exposes, and the ingress rule. `allowed(port)`:
  * the service declares (x-hcloud-swarm allow: port:) that it really serves that back-end port to
  * the world; Docker's and control planes' ports cannot be declared (exceptions.ts).
  */
-export function portRules(svc: ServiceModel, ctx: LintContext, at: At, allowed: (port: number) => boolean = () => false): void {
+export function portRules(
+  svc: ServiceModel,
+  ctx: LintContext,
+  at: At,
+  allowed: (port: number) => boolean = () => false,
+): void {
   for (const p of svc.ports) {
-    const where = p.mode === "host" ? "on the public address of every node that runs a task" : "on every node's public address, through the routing mesh";
+    const where =
+      p.mode === "host"
+        ? "on the public address of every node that runs a task"
+        : "on every node's public address, through the routing mesh";
     const line = `${side(p)}:${tgt(p)}/${p.protocol}, mode ${p.mode}`;
     for (const [port, what, protos] of SWARM_PORTS) {
       if (!protos.includes(p.protocol)) continue;
-      if (inRange(port, p.published)) at(p.path, "public-port", `ports (${line}) takes port ${port} (${what}, ${p.protocol}) ${where}: no service needs it, and publishing it exposes or hijacks the cluster's own plane; remove it from ports:`, { service: svc.name });
-      else if (inRange(port, p.target)) at(p.path, "public-port", `ports (${line}) exposes the container's port ${port} (${what}, ${p.protocol}) ${where}: whoever reaches it controls what answers there; remove it from ports:`, { service: svc.name });
+      if (inRange(port, p.published))
+        at(
+          p.path,
+          "public-port",
+          `ports (${line}) takes port ${port} (${what}, ${p.protocol}) ${where}: no service needs it, and publishing it exposes or hijacks the cluster's own plane; remove it from ports:`,
+          { service: svc.name },
+        );
+      else if (inRange(port, p.target))
+        at(
+          p.path,
+          "public-port",
+          `ports (${line}) exposes the container's port ${port} (${what}, ${p.protocol}) ${where}: whoever reaches it controls what answers there; remove it from ports:`,
+          { service: svc.name },
+        );
     }
     for (const [port, what, protos, also] of BACKEND_PORTS) {
       if (!protos.includes(p.protocol)) continue;
       if ((inRange(port, p.target) || inRange(port, p.published)) && !allowed(port)) {
-        const how = inRange(port, p.target) ? `the container's port ${port} (${what}, ${p.protocol})${inRange(port, p.published) ? "" : ` behind node port ${side(p)}`}` : `port ${port} (${p.protocol}), where clients expect ${what},`;
+        const how = inRange(port, p.target)
+          ? `the container's port ${port} (${what}, ${p.protocol})${inRange(port, p.published) ? "" : ` behind node port ${side(p)}`}`
+          : `port ${port} (${p.protocol}), where clients expect ${what},`;
         const other = also ? ` (${also})` : "";
         at(
           p.path,
@@ -98,7 +132,12 @@ export function portRules(svc: ServiceModel, ctx: LintContext, at: At, allowed: 
       }
     }
     if (p.mode === "ingress" && !ctx.ingressEncrypted) {
-      at(p.path, "public-port", `publishes ${p.published ? `port ${side(p)}` : "a random port"} in ingress mode: the routing mesh forwards clients between nodes over the unencrypted "ingress" overlay; publish with mode: host (long syntax), or encrypt the cluster's ingress network`, { service: svc.name, network: "ingress" });
+      at(
+        p.path,
+        "public-port",
+        `publishes ${p.published ? `port ${side(p)}` : "a random port"} in ingress mode: the routing mesh forwards clients between nodes over the unencrypted "ingress" overlay; publish with mode: host (long syntax), or encrypt the cluster's ingress network`,
+        { service: svc.name, network: "ingress" },
+      );
     }
   }
 }

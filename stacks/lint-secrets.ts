@@ -19,9 +19,11 @@ import type { At } from "./lint-at";
 import { secretlintHits } from "./secretlint";
 import type { EnvVar, ServiceModel } from "./structure";
 
-export const SECRET_NAME = /(PASSW(OR)?D|PASSWD|PASSPHRASE|(^|_)PASS($|_)|(^|_)PWD?($|_)|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|(^|_)KEY$|CREDENTIAL|AUTH_?KEY|SALT)/i;
+export const SECRET_NAME =
+  /(PASSW(OR)?D|PASSWD|PASSPHRASE|(^|_)PASS($|_)|(^|_)PWD?($|_)|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|(^|_)KEY$|CREDENTIAL|AUTH_?KEY|SALT)/i;
 /** A last word that makes the name about the credential, not the credential itself. */
-export const QUALIFIER = /_(TTL|SECONDS|MINUTES|HOURS|DAYS|EXPIRY|EXPIRES|EXPIRATION|LIFETIME|TIMEOUT|LENGTH|LEN|DIR|PATH|FILE|ENABLED|REQUIRED|HEADER|TYPE|ALGORITHM|POLICY|NAME|ID|URL|URI|ENDPOINT|HOST|PORT|USER|USERNAME|PREFIX|ROTATION)$/i;
+export const QUALIFIER =
+  /_(TTL|SECONDS|MINUTES|HOURS|DAYS|EXPIRY|EXPIRES|EXPIRATION|LIFETIME|TIMEOUT|LENGTH|LEN|DIR|PATH|FILE|ENABLED|REQUIRED|HEADER|TYPE|ALGORITHM|POLICY|NAME|ID|URL|URI|ENDPOINT|HOST|PORT|USER|USERNAME|PREFIX|ROTATION)$/i;
 /** Shell variables that contain "PWD" but hold directories. */
 const SHELL_DIRS: readonly string[] = ["PWD", "OLDPWD"];
 const NOT_SECRET_VALUE = /^(true|false|yes|no|on|off|y|n|-?\d+(\.\d+)?)$/i;
@@ -32,7 +34,14 @@ const PEM_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/;
 /** Why a value is exempt, or undefined. */
 function exempt(e: EnvVar): boolean {
   const v = e.value.trim();
-  return v === "" || e.key.toUpperCase().endsWith("_FILE") || v === "/run/secrets" || v.startsWith("/run/secrets/") || SHELL_DIRS.includes(e.key) || NOT_SECRET_VALUE.test(v);
+  return (
+    v === "" ||
+    e.key.toUpperCase().endsWith("_FILE") ||
+    v === "/run/secrets" ||
+    v.startsWith("/run/secrets/") ||
+    SHELL_DIRS.includes(e.key) ||
+    NOT_SECRET_VALUE.test(v)
+  );
 }
 
 /** What in the value is a credential, by our own patterns; undefined when none matches. */
@@ -65,10 +74,19 @@ export function secretRules(services: readonly ServiceModel[], source: GoMap | u
     const shape = valueShape(e.value);
     const byName = SECRET_NAME.test(e.key) && !QUALIFIER.test(e.key);
     if (lib.length === 0 && !shape && !byName) continue;
-    const what = lib.length ? `its value is ${[...new Set(lib)].join(", ")} (secretlint)` : shape ? `its value holds ${shape}` : `its name says it is a credential`;
+    const what = lib.length
+      ? `its value is ${[...new Set(lib)].join(", ")} (secretlint)`
+      : shape
+        ? `its value holds ${shape}`
+        : `its name says it is a credential`;
     const written = writtenInEnvironment(source, svc.name, e.key);
     const from = written ? "environment" : "a line of env_file";
     // A line of an env file has no line in the stack file: point at the env_file: entry.
-    at(written ? e.path : [...svc.path, "env_file"], "plain-secret", `${e.key} (from ${from}): ${what}; the service would get it as plain text in its spec, readable by anyone who can run docker service inspect and kept unencrypted in the swarm's state; put it in a Docker secret and give the service ${e.key}_FILE=/run/secrets/<name> (or the image's own *_FILE variable)`, { service: svc.name });
+    at(
+      written ? e.path : [...svc.path, "env_file"],
+      "plain-secret",
+      `${e.key} (from ${from}): ${what}; the service would get it as plain text in its spec, readable by anyone who can run docker service inspect and kept unencrypted in the swarm's state; put it in a Docker secret and give the service ${e.key}_FILE=/run/secrets/<name> (or the image's own *_FILE variable)`,
+      { service: svc.name },
+    );
   }
 }

@@ -27,14 +27,27 @@ export function unsetVariableWarnings(file: string, source: GoMap | undefined, g
     if (!isGoMap(svc)) continue;
     const warn = (where: string, vars: string[]): void => {
       for (const v of [...new Set(vars)].filter((x) => !given.includes(x))) {
-        out.push(`${file}: service "${name}": ${where} is taken from the variable ${v}, which the judge did not have (it interpolates with ${given.length ? `only ${given.join(" and ")}` : "an empty environment"}); stack deploy uses the linted reading, but a plain docker stack deploy from a shell where ${v} is set would publish or pass something else. Write the value in the file, or make it a template variable`);
+        out.push(
+          `${file}: service "${name}": ${where} is taken from the variable ${v}, which the judge did not have (it interpolates with ${given.length ? `only ${given.join(" and ")}` : "an empty environment"}); stack deploy uses the linted reading, but a plain docker stack deploy from a shell where ${v} is set would publish or pass something else. Write the value in the file, or make it a template variable`,
+        );
       }
     };
-    if (Array.isArray(svc.ports)) svc.ports.forEach((p, i) => warn(`ports[${i}]`, isGoMap(p) ? [...references(p.published), ...references(p.target), ...references(p.mode)] : references(p)));
+    if (Array.isArray(svc.ports))
+      svc.ports.forEach((p, i) =>
+        warn(
+          `ports[${i}]`,
+          isGoMap(p) ? [...references(p.published), ...references(p.target), ...references(p.mode)] : references(p),
+        ),
+      );
     const env = svc.environment;
-    const entries: Array<[string, GoValue]> = isGoMap(env) ? Object.entries(env) : Array.isArray(env) ? env.map((x) => String(x)).map((x) => [x.split("=")[0], x.includes("=") ? x.slice(x.indexOf("=") + 1) : null]) : [];
+    const entries: Array<[string, GoValue]> = isGoMap(env)
+      ? Object.entries(env)
+      : Array.isArray(env)
+        ? env.map((x) => String(x)).map((x) => [x.split("=")[0], x.includes("=") ? x.slice(x.indexOf("=") + 1) : null])
+        : [];
     for (const [k, v] of entries) {
-      const credential = (SECRET_NAME.test(k) && !QUALIFIER.test(k)) || (typeof v === "string" && /:\/\/|password=|pwd=/i.test(v));
+      const credential =
+        (SECRET_NAME.test(k) && !QUALIFIER.test(k)) || (typeof v === "string" && /:\/\/|password=|pwd=/i.test(v));
       if (credential) warn(`environment ${k}`, references(v));
     }
   }

@@ -68,7 +68,14 @@ export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding
   };
   const top = root(src);
   const block = top?.get(META_KEY, true);
-  const meta = { description: "", variables: [] as VariableSpec[], secrets: [] as SecretSpec[], externalNetworks: [] as string[], exceptions: [] as DeclaredException[], pins: [] as PinSpec[] };
+  const meta = {
+    description: "",
+    variables: [] as VariableSpec[],
+    secrets: [] as SecretSpec[],
+    externalNetworks: [] as string[],
+    exceptions: [] as DeclaredException[],
+    pins: [] as PinSpec[],
+  };
   if (block === undefined) return { meta, findings };
   if (!isMap(block)) {
     bad(block as Node, `${META_KEY} must be a mapping with variables, secrets, external-networks and pins`);
@@ -93,10 +100,14 @@ export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding
   for (const [key, value, node] of entries(mapAt(block, "secrets"))) {
     const spec = isMap(value) ? value : undefined;
     const generate = text(spec?.get("generate", true)) ?? "password";
-    if (generate !== "password" && generate !== "htpasswd") bad(node, `secret "${key}": generate must be "password" or "htpasswd", got "${generate}"`);
+    if (generate !== "password" && generate !== "htpasswd")
+      bad(node, `secret "${key}": generate must be "password" or "htpasswd", got "${generate}"`);
     const declared = mapAt(secretsTop, key);
     if (!declared || declared.get("external") !== true) {
-      bad(node, `secret "${key}" must also be declared under the top-level secrets: as {external: true}; deploy creates it before the stack`);
+      bad(
+        node,
+        `secret "${key}" must also be declared under the top-level secrets: as {external: true}; deploy creates it before the stack`,
+      );
     }
     meta.secrets.push({
       key,
@@ -106,7 +117,8 @@ export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding
     });
   }
   const nets = block.get("external-networks", true);
-  if (nets !== undefined && !isSeq(nets)) bad(nets as Node, `${META_KEY}.external-networks must be a list of network names`);
+  if (nets !== undefined && !isSeq(nets))
+    bad(nets as Node, `${META_KEY}.external-networks must be a list of network names`);
   if (isSeq(nets)) {
     for (const n of nets.items) {
       const name = text(n);
@@ -120,13 +132,18 @@ export function readMeta(src: StackSource): { meta: StackMeta; findings: Finding
   meta.pins.push(...readPins(src, block, bad));
   for (const k of ["variables", "secrets", "pins"]) {
     const v = block.get(k, true);
-    if (v !== undefined && v !== null && !isMap(v) && !(isScalar(v) && v.value === null)) bad(v as Node, `${META_KEY}.${k} must be a mapping of names`);
+    if (v !== undefined && v !== null && !isMap(v) && !(isScalar(v) && v.value === null))
+      bad(v as Node, `${META_KEY}.${k} must be a mapping of names`);
   }
   return { meta, findings };
 }
 
 /** `pins:` — label → {description}; each must be a usable label that some service constrains to `== true`. */
-function readPins(src: StackSource, block: ReturnType<typeof mapAt>, bad: (node: Node | undefined, message: string) => void): PinSpec[] {
+function readPins(
+  src: StackSource,
+  block: ReturnType<typeof mapAt>,
+  bad: (node: Node | undefined, message: string) => void,
+): PinSpec[] {
   const pins: PinSpec[] = [];
   const services = entries(mapAt(root(src), "services"));
   const constraintsOf = (svc: unknown): string[] => {
@@ -147,9 +164,16 @@ function readPins(src: StackSource, block: ReturnType<typeof mapAt>, bad: (node:
       return p.ok && requiredTrueLabel(p.constraint) === label;
     };
     if (!services.some(([, svc]) => constraintsOf(svc).some(pinsTo))) {
-      bad(node, `pin "${label}" is declared but no service has the placement constraint "node.labels.${label} == true"`);
+      bad(
+        node,
+        `pin "${label}" is declared but no service has the placement constraint "node.labels.${label} == true"`,
+      );
     }
-    pins.push({ label, description: text(isMap(value) ? value.get("description", true) : undefined) ?? "", line: lineOf(src, node) });
+    pins.push({
+      label,
+      description: text(isMap(value) ? value.get("description", true) : undefined) ?? "",
+      line: lineOf(src, node),
+    });
   }
   return pins;
 }

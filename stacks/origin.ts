@@ -17,7 +17,13 @@ function child(data: GoValue | undefined, key: string): GoValue | undefined {
 
 /** The item of a source list that a canonical mapping key came from: `- key`, `- key=value`, `- {source: key}`. */
 function itemFor(items: readonly Located[], key: string): Located | undefined {
-  return items.find((it) => it.text === key || it.text?.startsWith(`${key}=`) || it.text?.startsWith(`${key}:`) || it.keys?.get("source")?.text === key);
+  return items.find(
+    (it) =>
+      it.text === key ||
+      it.text?.startsWith(`${key}=`) ||
+      it.text?.startsWith(`${key}:`) ||
+      it.keys?.get("source")?.text === key,
+  );
 }
 
 /**
@@ -31,7 +37,8 @@ export function locate(source: Located, data: GoValue | undefined, path: ValuePa
     const next = value === undefined ? undefined : child(value, key);
     let found: Located | undefined = at.keys?.get(key);
     if (!found && at.items) {
-      if (Array.isArray(value) && /^\d+$/.test(key)) found = value.length === at.items.length ? at.items[Number(key)] : undefined;
+      if (Array.isArray(value) && /^\d+$/.test(key))
+        found = value.length === at.items.length ? at.items[Number(key)] : undefined;
       else found = itemFor(at.items, key);
     }
     // Docker lifts some keys one level up (`external: {name: X}` becomes `name: X`).

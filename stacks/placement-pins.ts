@@ -48,7 +48,8 @@ export function parsePinArgs(args: readonly string[]): { requests: PinRequest[];
   for (const a of args) {
     const m = /^([^=\s]+)=([^=\s]+)$/.exec(a);
     if (!m) problems.push(`--pin ${JSON.stringify(a)} must be LABEL=NODE, e.g. --pin wordpress-data=worker-1`);
-    else if (requests.some((r) => r.label === m[1])) problems.push(`--pin ${m[1]} is given twice; a pin is held by one node`);
+    else if (requests.some((r) => r.label === m[1]))
+      problems.push(`--pin ${m[1]} is given twice; a pin is held by one node`);
     else requests.push({ label: m[1], node: m[2] });
   }
   return { requests, problems };
@@ -73,19 +74,27 @@ export function planPins(i: PinInputs): PinPlan {
   const problems: string[] = [];
   const warnings: string[] = [];
   const actions: PinAction[] = [];
-  const nodes: Array<NodeFacts & { labels: Record<string, string> }> = i.nodes.map((n) => ({ ...n, labels: { ...n.labels } }));
+  const nodes: Array<NodeFacts & { labels: Record<string, string> }> = i.nodes.map((n) => ({
+    ...n,
+    labels: { ...n.labels },
+  }));
   const name = (n: NodeFacts) => displayName(n, i.inventory);
   const placed = new Set<string>();
   for (const r of i.requests) {
-    if (!i.pins.includes(r.label)) problems.push(`--pin ${r.label}=${r.node}: stack ${i.stack} declares no pin "${r.label}"; its pins: ${i.pins.join(", ") || "none"}`);
+    if (!i.pins.includes(r.label))
+      problems.push(
+        `--pin ${r.label}=${r.node}: stack ${i.stack} declares no pin "${r.label}"; its pins: ${i.pins.join(", ") || "none"}`,
+      );
   }
   for (const label of i.pins) {
     const users = i.services.filter((s) => s.runs && s.constraints.some((c) => requiredTrueLabel(c) === label));
     // The other constraints of every service using this pin; those on pins not placed yet are open.
-    const others: Constraint[] = users.flatMap((s) => s.constraints.filter((c) => {
-      const pin = requiredTrueLabel(c);
-      return pin === undefined || (pin !== label && (placed.has(pin) || !i.pins.includes(pin)));
-    }));
+    const others: Constraint[] = users.flatMap((s) =>
+      s.constraints.filter((c) => {
+        const pin = requiredTrueLabel(c);
+        return pin === undefined || (pin !== label && (placed.has(pin) || !i.pins.includes(pin)));
+      }),
+    );
     const failing = (n: NodeFacts) => others.filter((c) => !matches(c, n)).map((c) => `"${c.text}"`);
     const holders = nodes.filter((n) => isTrue(n.labels[label]));
     const request = i.requests.find((r) => r.label === label);
@@ -94,21 +103,35 @@ export function planPins(i: PinInputs): PinPlan {
       const holderNames = holders.map(name).join(", ");
       const stacksThere = [...new Set(holders.flatMap((h) => splitStacks(h.labels[pinBookkeepingKey(label)])))];
       if (request && !holders.some((h) => [name(h), h.hostname, h.id].includes(request.node))) {
-        problems.push(`--pin ${label}=${request.node}: the pin ${label} is already on ${holderNames}${stacksThere.length ? `, with the data of stack(s) ${stacksThere.join(", ")}` : ""}; deploy never moves a pin. To move it, move the data, then docker node update --label-rm ${label} on ${holderNames} and deploy again`);
+        problems.push(
+          `--pin ${label}=${request.node}: the pin ${label} is already on ${holderNames}${stacksThere.length ? `, with the data of stack(s) ${stacksThere.join(", ")}` : ""}; deploy never moves a pin. To move it, move the data, then docker node update --label-rm ${label} on ${holderNames} and deploy again`,
+        );
         continue;
       }
       const usable = holders.filter((h) => failing(h).length === 0);
       if (usable.length === 0) {
-        problems.push(`pin ${label} is on ${holderNames}, but ${users.map((u) => u.name).join(", ")} also need(s) ${[...new Set(holders.flatMap(failing))].join(" and ")}, which ${holderNames} do(es) not meet; the data stays where it is, so fix the node (its role or labels) or, if no data is there yet, remove the label (docker node update --label-rm ${label} NODE) and deploy again`);
+        problems.push(
+          `pin ${label} is on ${holderNames}, but ${users.map((u) => u.name).join(", ")} also need(s) ${[...new Set(holders.flatMap(failing))].join(" and ")}, which ${holderNames} do(es) not meet; the data stays where it is, so fix the node (its role or labels) or, if no data is there yet, remove the label (docker node update --label-rm ${label} NODE) and deploy again`,
+        );
         continue;
       }
-      if (holders.length > 1) warnings.push(`pin ${label} is on ${holders.length} nodes (${holderNames}): the data of stack ${i.stack} may end up on any of them; keep the label on one node`);
+      if (holders.length > 1)
+        warnings.push(
+          `pin ${label} is on ${holders.length} nodes (${holderNames}): the data of stack ${i.stack} may end up on any of them; keep the label on one node`,
+        );
       for (const h of holders) {
         const before = splitStacks(h.labels[pinBookkeepingKey(label)]);
         if (before.includes(i.stack)) continue;
         const stacks = [...before, i.stack].sort();
         h.labels[pinBookkeepingKey(label)] = stacks.join(",");
-        actions.push({ label, nodeId: h.id, node: name(h), kind: "record", labels: { [pinBookkeepingKey(label)]: stacks.join(",") }, reason: `${label}=true is already set there` });
+        actions.push({
+          label,
+          nodeId: h.id,
+          node: name(h),
+          kind: "record",
+          labels: { [pinBookkeepingKey(label)]: stacks.join(",") },
+          reason: `${label}=true is already set there`,
+        });
       }
       continue;
     }
@@ -116,36 +139,67 @@ export function planPins(i: PinInputs): PinPlan {
     let chosen: (typeof nodes)[number] | undefined;
     let reason = "";
     if (request) {
-      const target = nodes.find((n) => name(n) === request.node) ?? nodes.find((n) => n.hostname === request.node || n.id === request.node);
+      const target =
+        nodes.find((n) => name(n) === request.node) ??
+        nodes.find((n) => n.hostname === request.node || n.id === request.node);
       if (!target) {
-        problems.push(`--pin ${label}=${request.node}: there is no node "${request.node}"; nodes: ${nodes.map(name).sort(natural).join(", ")}`);
+        problems.push(
+          `--pin ${label}=${request.node}: there is no node "${request.node}"; nodes: ${nodes.map(name).sort(natural).join(", ")}`,
+        );
         continue;
       }
-      const why = [...(takesTasks(target) ? [] : [`it is ${target.status} and ${target.availability}`]), ...failing(target).map((c) => `it does not meet ${c}`)];
+      const why = [
+        ...(takesTasks(target) ? [] : [`it is ${target.status} and ${target.availability}`]),
+        ...failing(target).map((c) => `it does not meet ${c}`),
+      ];
       if (why.length > 0) {
-        problems.push(`--pin ${label}=${request.node}: ${request.node} cannot hold this pin: ${why.join("; ")}; eligible: ${eligible.map(name).sort(natural).join(", ") || "none"}`);
+        problems.push(
+          `--pin ${label}=${request.node}: ${request.node} cannot hold this pin: ${why.join("; ")}; eligible: ${eligible.map(name).sort(natural).join(", ") || "none"}`,
+        );
         continue;
       }
       [chosen, reason] = [target, `chosen with --pin ${label}=${request.node}`];
     } else {
       if (eligible.length === 0) {
-        const why = nodes.map((n) => `${name(n)}: ${[...(takesTasks(n) ? [] : [`${n.status}, ${n.availability}`]), ...failing(n).map((c) => `not ${c}`)].join(", ")}`).join("; ");
-        problems.push(`pin ${label}: no node can hold it (${why}); add a node that meets the constraints of ${users.map((u) => u.name).join(", ")}`);
+        const why = nodes
+          .map(
+            (n) =>
+              `${name(n)}: ${[...(takesTasks(n) ? [] : [`${n.status}, ${n.availability}`]), ...failing(n).map((c) => `not ${c}`)].join(", ")}`,
+          )
+          .join("; ");
+        problems.push(
+          `pin ${label}: no node can hold it (${why}); add a node that meets the constraints of ${users.map((u) => u.name).join(", ")}`,
+        );
         continue;
       }
       const load = (n: NodeFacts) => i.load.get(n.id) ?? 0;
-      const ranked = [...eligible].sort((a, b) => load(a) - load(b) || heldPins(a.labels).length - heldPins(b.labels).length || natural(name(a), name(b)));
+      const ranked = [...eligible].sort(
+        (a, b) =>
+          load(a) - load(b) || heldPins(a.labels).length - heldPins(b.labels).length || natural(name(a), name(b)),
+      );
       chosen = ranked[0];
       const tasks = (n: NodeFacts) => `${name(n)} ${load(n)} task${load(n) === 1 ? "" : "s"}`;
-      reason = eligible.length === 1 ? `the only eligible node: ${tasks(chosen)}` : `least loaded of ${eligible.length} eligible nodes: ${ranked.map(tasks).join(", ")}`;
+      reason =
+        eligible.length === 1
+          ? `the only eligible node: ${tasks(chosen)}`
+          : `least loaded of ${eligible.length} eligible nodes: ${ranked.map(tasks).join(", ")}`;
     }
     chosen.labels[label] = "true";
     chosen.labels[pinBookkeepingKey(label)] = i.stack;
-    actions.push({ label, nodeId: chosen.id, node: name(chosen), kind: "label", labels: { [label]: "true", [pinBookkeepingKey(label)]: i.stack }, reason });
+    actions.push({
+      label,
+      nodeId: chosen.id,
+      node: name(chosen),
+      kind: "label",
+      labels: { [label]: "true", [pinBookkeepingKey(label)]: i.stack },
+      reason,
+    });
   }
   return { actions, problems, warnings, nodes };
 }
 
 export function describePin(a: PinAction): string {
-  return a.kind === "label" ? `pin ${a.label}=true on ${a.node} (${a.reason})` : `record pin ${a.label} on ${a.node} for ${a.labels[pinBookkeepingKey(a.label)]} (${a.reason})`;
+  return a.kind === "label"
+    ? `pin ${a.label}=true on ${a.node} (${a.reason})`
+    : `record pin ${a.label} on ${a.node} for ${a.labels[pinBookkeepingKey(a.label)]} (${a.reason})`;
 }

@@ -32,7 +32,10 @@ export function servicePlacements(text: string, stack: string): { services: Serv
     for (const c of list) {
       const p = parseConstraint(c);
       if (p.ok) constraints.push(p.constraint);
-      else problems.push(`service ${name}: placement constraint "${c}": ${p.reason}; fix the constraint in the stack file`);
+      else
+        problems.push(
+          `service ${name}: placement constraint "${c}": ${p.reason}; fix the constraint in the stack file`,
+        );
     }
     const runs = svc?.deploy?.mode === "global" || svc?.deploy?.replicas !== 0;
     return { name, constraints, runs };
@@ -65,7 +68,12 @@ export interface PlacementCheck {
  * Checks every service that should run against `nodes` (their labels as they will be after the
  * pins are applied). `pins` are the labels the stack declares as pins: deploy sets those itself.
  */
-export function checkPlacement(services: readonly ServicePlacement[], nodes: readonly NodeFacts[], pins: readonly string[], inventory: readonly InventoryNode[]): PlacementCheck {
+export function checkPlacement(
+  services: readonly ServicePlacement[],
+  nodes: readonly NodeFacts[],
+  pins: readonly string[],
+  inventory: readonly InventoryNode[],
+): PlacementCheck {
   const problems: string[] = [];
   const warnings: string[] = [];
   const name = (n: NodeFacts) => displayName(n, inventory);
@@ -77,21 +85,31 @@ export function checkPlacement(services: readonly ServicePlacement[], nodes: rea
       if (c.label === undefined || c.op !== "==" || pins.includes(c.label)) continue;
       const carriers = nodes.filter((n) => n.labels[c.label as string] !== undefined);
       if (carriers.length === 0) {
-        problems.push(`service ${svc.name}: constraint "${c.text}" names the label "${c.label}", which no node has; ${setHow(c.label)}`);
+        problems.push(
+          `service ${svc.name}: constraint "${c.text}" names the label "${c.label}", which no node has; ${setHow(c.label)}`,
+        );
         named = true;
       } else if (!carriers.some((n) => matches(c, n))) {
         const seen = carriers.map((n) => `${name(n)} has ${c.label}=${n.labels[c.label as string]}`).join(", ");
-        problems.push(`service ${svc.name}: constraint "${c.text}" matches no node (${seen}); fix the constraint or the label`);
+        problems.push(
+          `service ${svc.name}: constraint "${c.text}" matches no node (${seen}); fix the constraint or the label`,
+        );
         named = true;
       }
     }
     if (named) continue;
     const fit = nodes.filter((n) => matchesAll(svc.constraints, n));
     if (fit.length === 0) {
-      const why = svc.constraints.map((c) => `"${c.text}" holds on ${list(nodes.filter((n) => matches(c, n)).map(name))}`).join("; ");
-      problems.push(`service ${svc.name}: no node meets all its placement constraints together (${why}); fix the constraints or the nodes' labels`);
+      const why = svc.constraints
+        .map((c) => `"${c.text}" holds on ${list(nodes.filter((n) => matches(c, n)).map(name))}`)
+        .join("; ");
+      problems.push(
+        `service ${svc.name}: no node meets all its placement constraints together (${why}); fix the constraints or the nodes' labels`,
+      );
     } else if (!fit.some(takesTasks)) {
-      warnings.push(`service ${svc.name} can only run on ${list(fit.map((n) => `${name(n)} (${n.status}, ${n.availability})`))}, which take no tasks now; it will wait until one is ready and active`);
+      warnings.push(
+        `service ${svc.name} can only run on ${list(fit.map((n) => `${name(n)} (${n.status}, ${n.availability})`))}, which take no tasks now; it will wait until one is ready and active`,
+      );
     }
   }
   return { problems, warnings };

@@ -17,7 +17,13 @@ import type { ValuePath } from "./origin";
 import type { StackModel } from "./structure";
 
 export type DeployAction =
-  | { readonly kind: "recreate-network"; readonly name: string; readonly why: string; readonly external: boolean; readonly mtu: number }
+  | {
+      readonly kind: "recreate-network";
+      readonly name: string;
+      readonly why: string;
+      readonly external: boolean;
+      readonly mtu: number;
+    }
   | { readonly kind: "create-network"; readonly name: string; readonly mtu: number }
   | { readonly kind: "create-secret"; readonly name: string; readonly key: string }
   | { readonly kind: "deploy-stack"; readonly stack: string; readonly reason: string };
@@ -37,7 +43,11 @@ export function lintContext(facts: Pick<ClusterFacts, "networks">): LintContext 
   const plain = new Set<string>();
   for (const n of facts.networks) ("encrypted" in n.options ? encrypted : plain).add(n.name);
   const ingress = facts.networks.find((n) => n.ingress);
-  return { encryptedNetworks: encrypted, plainNetworks: plain, ingressEncrypted: ingress !== undefined && "encrypted" in ingress.options };
+  return {
+    encryptedNetworks: encrypted,
+    plainNetworks: plain,
+    ingressEncrypted: ingress !== undefined && "encrypted" in ingress.options,
+  };
 }
 
 /** A network the stack would create or use, by its name in the cluster. */
@@ -52,7 +62,10 @@ export interface StackNetwork {
 /** The overlays of Docker's reading of the stack, by real name (non-overlay externals such as host are left out). */
 export function stackNetworks(model: StackModel, stack: string, guaranteed: readonly string[]): StackNetwork[] {
   return model.networks.flatMap((n): StackNetwork[] => {
-    if (n.external) return ["host", "none", "bridge"].includes(n.name) ? [] : [{ key: n.key, name: n.name, owner: guaranteed.includes(n.name) ? "guaranteed" : "external", path: n.path }];
+    if (n.external)
+      return ["host", "none", "bridge"].includes(n.name)
+        ? []
+        : [{ key: n.key, name: n.name, owner: guaranteed.includes(n.name) ? "guaranteed" : "external", path: n.path }];
     if (n.driver !== undefined && n.driver !== "overlay") return [];
     return [{ key: n.key, name: n.name !== n.key ? n.name : `${stack}_${n.key}`, owner: "own", path: n.path }];
   });
@@ -60,20 +73,39 @@ export function stackNetworks(model: StackModel, stack: string, guaranteed: read
 
 export interface ExistingNetworkPlan {
   /** Networks to remove (and, when guaranteed, create again) before deploying. */
-  readonly recreate: ReadonlyArray<{ readonly name: string; readonly why: string; readonly external: boolean; readonly mtu: number }>;
+  readonly recreate: ReadonlyArray<{
+    readonly name: string;
+    readonly why: string;
+    readonly external: boolean;
+    readonly mtu: number;
+  }>;
   /** Networks that block the deploy, each with what is wrong and the fix. */
   readonly refuse: ReadonlyArray<{ readonly network: StackNetwork; readonly message: string }>;
 }
 
 /** Checks every existing network the stack would use; see the module comment. */
-export function planExistingNetworks(networks: readonly StackNetwork[], facts: ClusterFacts, mtu: number, stack: string): ExistingNetworkPlan {
+export function planExistingNetworks(
+  networks: readonly StackNetwork[],
+  facts: ClusterFacts,
+  mtu: number,
+  stack: string,
+): ExistingNetworkPlan {
   const recreate: Array<{ name: string; why: string; external: boolean; mtu: number }> = [];
   const refuse: Array<{ network: StackNetwork; message: string }> = [];
   const services = facts.networkUsers ?? facts.services;
   for (const n of networks) {
     const have = facts.networks.find((x) => x.name === n.name && !x.ingress);
     if (!have) continue;
-    const wrong = [...("encrypted" in have.options ? [] : ["not encrypted"]), ...(have.options[MTU_OPTION] === String(mtu) ? [] : [have.options[MTU_OPTION] ? `MTU ${have.options[MTU_OPTION]} instead of ${mtu}` : `no ${MTU_OPTION} option (needs ${mtu})`])];
+    const wrong = [
+      ...("encrypted" in have.options ? [] : ["not encrypted"]),
+      ...(have.options[MTU_OPTION] === String(mtu)
+        ? []
+        : [
+            have.options[MTU_OPTION]
+              ? `MTU ${have.options[MTU_OPTION]} instead of ${mtu}`
+              : `no ${MTU_OPTION} option (needs ${mtu})`,
+          ]),
+    ];
     if (wrong.length === 0) continue;
     const why = `network ${n.name} exists ${wrong.join(" and ")}`;
     const users = services.filter((s) => s.networkIds.includes(have.id)).map((s) => s.name);
@@ -81,11 +113,19 @@ export function planExistingNetworks(networks: readonly StackNetwork[], facts: C
     if (n.owner !== "external" && users.length === 0) {
       recreate.push({ name: n.name, why, external: n.owner === "guaranteed", mtu });
     } else if (n.owner === "external") {
-      refuse.push({ network: n, message: `${why}; it is not this stack's to replace: once nothing uses it, run docker network rm ${n.name} && ${create}${users.length ? ` (used by ${users.join(", ")})` : ""}` });
+      refuse.push({
+        network: n,
+        message: `${why}; it is not this stack's to replace: once nothing uses it, run docker network rm ${n.name} && ${create}${users.length ? ` (used by ${users.join(", ")})` : ""}`,
+      });
     } else {
       const ownOnly = users.every((u) => u.startsWith(`${stack}_`));
-      const fix = ownOnly ? `run docker stack rm ${stack}, then deploy again (deploy then recreates it)` : `remove or move the services using it (${users.join(", ")}), then deploy again`;
-      refuse.push({ network: n, message: `${why}, and services use it (${users.join(", ")}), so it cannot be recreated now: ${fix}` });
+      const fix = ownOnly
+        ? `run docker stack rm ${stack}, then deploy again (deploy then recreates it)`
+        : `remove or move the services using it (${users.join(", ")}), then deploy again`;
+      refuse.push({
+        network: n,
+        message: `${why}, and services use it (${users.join(", ")}), so it cannot be recreated now: ${fix}`,
+      });
     }
   }
   return { recreate, refuse };
@@ -96,16 +136,29 @@ export function planExistingNetworks(networks: readonly StackNetwork[], facts: C
  * MTU), missing secrets, then `docker stack deploy` unless every service of the stack already
  * carries this render's hash (and nothing was recreated).
  */
-export function planDeploy(rendered: RenderedStack, facts: ClusterFacts, mtu: number, serviceCount: number, networks: Pick<ExistingNetworkPlan, "recreate"> = { recreate: [] }): DeployAction[] {
+export function planDeploy(
+  rendered: RenderedStack,
+  facts: ClusterFacts,
+  mtu: number,
+  serviceCount: number,
+  networks: Pick<ExistingNetworkPlan, "recreate"> = { recreate: [] },
+): DeployAction[] {
   const actions: DeployAction[] = networks.recreate.map((r) => ({ kind: "recreate-network" as const, ...r }));
   for (const name of rendered.externalNetworks) {
     if (!facts.networks.some((n) => n.name === name)) actions.push({ kind: "create-network", name, mtu });
   }
-  for (const s of rendered.secrets) if (!facts.secrets.has(s.name)) actions.push({ kind: "create-secret", name: s.name, key: s.key });
+  for (const s of rendered.secrets)
+    if (!facts.secrets.has(s.name)) actions.push({ kind: "create-secret", name: s.name, key: s.key });
   const current = facts.services.filter((s) => s.labels[HASH_LABEL] === rendered.hash);
-  const upToDate = facts.services.length === serviceCount && current.length === serviceCount && networks.recreate.length === 0;
+  const upToDate =
+    facts.services.length === serviceCount && current.length === serviceCount && networks.recreate.length === 0;
   if (!upToDate) {
-    const reason = facts.services.length === 0 ? "stack is not deployed" : networks.recreate.length > 0 && current.length === serviceCount ? "a network of the stack was recreated" : `${facts.services.length - current.length + Math.max(0, serviceCount - facts.services.length)} service(s) differ from the rendered file`;
+    const reason =
+      facts.services.length === 0
+        ? "stack is not deployed"
+        : networks.recreate.length > 0 && current.length === serviceCount
+          ? "a network of the stack was recreated"
+          : `${facts.services.length - current.length + Math.max(0, serviceCount - facts.services.length)} service(s) differ from the rendered file`;
     actions.push({ kind: "deploy-stack", stack: rendered.stack, reason });
   }
   return actions;

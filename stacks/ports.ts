@@ -41,7 +41,12 @@ function protocolOf(p: GoValue | undefined): PublishedPort["protocol"] | undefin
 }
 
 /** Parses a service's `ports:` at `at`; malformed entries become problems. */
-export function parsePorts(node: GoValue | undefined, at: ValuePath, service: string, problems: PortProblem[]): PublishedPort[] {
+export function parsePorts(
+  node: GoValue | undefined,
+  at: ValuePath,
+  service: string,
+  problems: PortProblem[],
+): PublishedPort[] {
   if (node === undefined || node === null) return [];
   if (!Array.isArray(node)) {
     problems.push({ path: at, message: `service "${service}": ports must be a list` });
@@ -54,10 +59,14 @@ export function parsePorts(node: GoValue | undefined, at: ValuePath, service: st
       const [spec, proto] = String(item).split("/");
       const parts = spec.split(":");
       const target = range(parts[parts.length - 1]);
-      const published = parts.length >= 2 && parts[parts.length - 2] !== "" ? range(parts[parts.length - 2]) : undefined;
+      const published =
+        parts.length >= 2 && parts[parts.length - 2] !== "" ? range(parts[parts.length - 2]) : undefined;
       const protocol = protocolOf(proto);
       if (!target || (parts.length >= 2 && parts[parts.length - 2] !== "" && !published) || !protocol) {
-        problems.push({ path, message: `service "${service}": port "${String(item)}" is not [PUBLISHED:]TARGET[/tcp|udp]` });
+        problems.push({
+          path,
+          message: `service "${service}": port "${String(item)}" is not [PUBLISHED:]TARGET[/tcp|udp]`,
+        });
         return [];
       }
       return [{ ...(published ? { published } : {}), target, protocol, mode: "ingress", path }];
@@ -68,13 +77,24 @@ export function parsePorts(node: GoValue | undefined, at: ValuePath, service: st
       const published = pubRaw === undefined || pubRaw === null || pubRaw === 0 ? undefined : range(pubRaw);
       const protocol = protocolOf(item.protocol);
       const mode = item.mode === undefined || item.mode === null ? "ingress" : String(item.mode);
-      if (!target || (pubRaw !== undefined && pubRaw !== null && pubRaw !== 0 && !published) || !protocol || (mode !== "ingress" && mode !== "host")) {
-        problems.push({ path, message: `service "${service}": each long-syntax port needs a numeric target, an optional numeric published, protocol tcp|udp and mode ingress|host` });
+      if (
+        !target ||
+        (pubRaw !== undefined && pubRaw !== null && pubRaw !== 0 && !published) ||
+        !protocol ||
+        (mode !== "ingress" && mode !== "host")
+      ) {
+        problems.push({
+          path,
+          message: `service "${service}": each long-syntax port needs a numeric target, an optional numeric published, protocol tcp|udp and mode ingress|host`,
+        });
         return [];
       }
       return [{ ...(published ? { published } : {}), target, protocol, mode, path }];
     }
-    problems.push({ path, message: `service "${service}": each port must be a string such as "80:80" or a mapping with target/published/mode` });
+    problems.push({
+      path,
+      message: `service "${service}": each port must be a string such as "80:80" or a mapping with target/published/mode`,
+    });
     return [];
   });
 }

@@ -43,7 +43,15 @@ export class DeployRefusedError extends ValidationError {
 
 export function precheckDeploy(i: PrecheckInputs): Precheck {
   const placements = servicePlacements(i.text, i.stack);
-  const pins = planPins({ stack: i.stack, pins: i.pins, services: placements.services, nodes: i.nodes, load: i.load, requests: i.requests, inventory: i.inventory });
+  const pins = planPins({
+    stack: i.stack,
+    pins: i.pins,
+    services: placements.services,
+    nodes: i.nodes,
+    load: i.load,
+    requests: i.requests,
+    inventory: i.inventory,
+  });
   const placed = checkPlacement(placements.services, pins.nodes, i.pins, i.inventory);
   return {
     problems: [...placements.problems, ...pins.problems, ...placed.problems, ...missingSecrets(i)],
@@ -60,6 +68,8 @@ function missingSecrets(i: PrecheckInputs): string[] {
     if (!v?.external) return [];
     const name = v.name ?? (typeof v.external === "object" ? v.external.name : undefined) ?? key;
     if (i.existingSecrets.has(name) || i.generatedSecrets.includes(name)) return [];
-    return [`secret ${name} (secrets.${key}, external) does not exist in the cluster; create it first: printf '%s' "$VALUE" | docker secret create ${name} -`];
+    return [
+      `secret ${name} (secrets.${key}, external) does not exist in the cluster; create it first: printf '%s' "$VALUE" | docker secret create ${name} -`,
+    ];
   });
 }

@@ -58,15 +58,28 @@ export const CONVERGE_TIMEOUT_ENV = "HCLOUD_SWARM_CONVERGE_TIMEOUT";
 /** Dynamic providers signal "created, but failed to initialise" with an error carrying id and outputs. */
 function keepingState(err: unknown, id: string, outs: StacksProviderOutputs, provider: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
-  return Object.assign(new Error(message), { id, properties: { ...outs, ...(provider !== undefined ? { __provider: provider } : {}) }, reasons: [message] });
+  return Object.assign(new Error(message), {
+    id,
+    properties: { ...outs, ...(provider !== undefined ? { __provider: provider } : {}) },
+    reasons: [message],
+  });
 }
 
 /** Deploys `news.stacks` in order, then removes stacks that were in `olds` but are gone now. */
-async function apply(id: string, news: StacksProviderInputs, olds?: StacksProviderOutputs): Promise<StacksProviderOutputs> {
+async function apply(
+  id: string,
+  news: StacksProviderInputs,
+  olds?: StacksProviderOutputs,
+): Promise<StacksProviderOutputs> {
   const generated: Record<string, string> = { ...(olds?.generatedSecrets ?? {}) };
   const hashes: Record<string, string> = {};
   const unconverged: string[] = [];
-  const outs = () => ({ ...news, hashes: { ...(olds?.hashes ?? {}), ...hashes }, generatedSecrets: { ...generated }, unconverged: [...unconverged] });
+  const outs = () => ({
+    ...news,
+    hashes: { ...(olds?.hashes ?? {}), ...hashes },
+    generatedSecrets: { ...generated },
+    unconverged: [...unconverged],
+  });
   // The serialized provider's own text: the engine needs it with the kept outputs to delete later.
   const provider = (news as unknown as Record<string, unknown>).__provider;
   const timeout = Number(process.env[CONVERGE_TIMEOUT_ENV]);

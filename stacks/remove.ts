@@ -39,7 +39,10 @@ async function leftovers(s: SshSession, stack: string): Promise<{ services: stri
   const r = await s.run(`docker service ls -q ${f}; echo --; docker network ls -q ${f}`);
   const lines = r.stdout.split("\n").map((l) => l.trim());
   const cut = lines.indexOf("--");
-  if (cut < 0) throw new Error(`stack ${stack}: could not read its services and networks on ${s.node}: ${r.stdout.trim() || "no output"}`);
+  if (cut < 0)
+    throw new Error(
+      `stack ${stack}: could not read its services and networks on ${s.node}: ${r.stdout.trim() || "no output"}`,
+    );
   return { services: lines.slice(0, cut).filter(Boolean), networks: lines.slice(cut + 1).filter(Boolean) };
 }
 
@@ -59,8 +62,10 @@ async function dockerStackRm(s: SshSession, stack: string, log: (line: string) =
     const users = await networkUsers(s);
     const named = foreign.flatMap(([, net, id]) => {
       const names = users.filter((u) => u.networkIds.includes(net)).map((u) => u.name);
-      return (names.length > 0 ? names : [id]).map((name) =>
-        `network ${net} is used by service ${name}, which is not part of the stack (remove it with docker service rm ${name}, or detach it with docker service update --network-rm ${net} ${name})`);
+      return (names.length > 0 ? names : [id]).map(
+        (name) =>
+          `network ${net} is used by service ${name}, which is not part of the stack (remove it with docker service rm ${name}, or detach it with docker service update --network-rm ${net} ${name})`,
+      );
     });
     throw new Error(`stack ${stack}: its services are removed, but ${named.join("; ")}; then run stack rm again`);
   }
@@ -70,14 +75,24 @@ async function dockerStackRm(s: SshSession, stack: string, log: (line: string) =
   }
   if (inUse.length === 0) return;
   // The summary docker prints after the last failure runs into it: only the IDs are kept.
-  const held = inUse.filter((m): m is RegExpExecArray => m !== null).map(([, net, task]) => `network ${net} by task ${task}`);
+  const held = inUse
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map(([, net, task]) => `network ${net} by task ${task}`);
   log(`stack ${stack}: still in use: ${held.join(", ")}; removing the network(s) once those tasks are gone`);
 }
 
-export async function removeStack(s: SshSession, stack: string, log: (line: string) => void = () => undefined): Promise<RemoveResult> {
+export async function removeStack(
+  s: SshSession,
+  stack: string,
+  log: (line: string) => void = () => undefined,
+): Promise<RemoveResult> {
   checkedName("stack", stack, "the stack name to remove");
   const started = Date.now();
-  const secrets = (await s.run(`docker secret ls --filter ${shellQuote(`label=hcloud-swarm.stack=${stack}`)} --format '{{.Name}}'`)).stdout.split("\n").filter(Boolean);
+  const secrets = (
+    await s.run(`docker secret ls --filter ${shellQuote(`label=hcloud-swarm.stack=${stack}`)} --format '{{.Name}}'`)
+  ).stdout
+    .split("\n")
+    .filter(Boolean);
   const before = await leftovers(s, stack);
   if (before.services.length + before.networks.length === 0) {
     log(`stack ${stack}: not deployed, nothing to remove`);
@@ -90,8 +105,12 @@ export async function removeStack(s: SshSession, stack: string, log: (line: stri
     const left = await leftovers(s, stack);
     if (left.services.length + left.networks.length === 0) break;
     if (Date.now() - started > REMOVE_TIMEOUT_MS) {
-      const why = refusal ? `; docker network rm said: ${refusal} (remove what uses it, then run stack rm again)` : `; see docker stack ps ${stack}`;
-      throw new Error(`stack ${stack}: ${left.services.length} service(s) and ${left.networks.length} network(s) still present ${REMOVE_TIMEOUT_MS / 1000} s after docker stack rm${why}`);
+      const why = refusal
+        ? `; docker network rm said: ${refusal} (remove what uses it, then run stack rm again)`
+        : `; see docker stack ps ${stack}`;
+      throw new Error(
+        `stack ${stack}: ${left.services.length} service(s) and ${left.networks.length} network(s) still present ${REMOVE_TIMEOUT_MS / 1000} s after docker stack rm${why}`,
+      );
     }
     // Networks left behind once the services are gone: their tasks may still be ending, so a
     // refusal here is expected and the next poll tries again.
@@ -102,6 +121,8 @@ export async function removeStack(s: SshSession, stack: string, log: (line: stri
     await sleep(POLL_MS);
   }
   const seconds = Math.round((Date.now() - started) / 100) / 10;
-  log(`stack ${stack}: removed in ${seconds} s${secrets.length ? `; kept secrets ${secrets.join(", ")} (docker secret rm to delete them)` : ""}`);
+  log(
+    `stack ${stack}: removed in ${seconds} s${secrets.length ? `; kept secrets ${secrets.join(", ")} (docker secret rm to delete them)` : ""}`,
+  );
   return { stack, actions: [`docker stack rm ${stack}`], keptSecrets: secrets, seconds };
 }

@@ -11,7 +11,19 @@
  * Timestamps, custom tags and other constructs the Docker-dialect reader refuses are left alone:
  * lint refuses them later, with their lines.
  */
-import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Pair, Scalar, visit, type YAMLMap } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  type Node,
+  type Pair,
+  Scalar,
+  visit,
+  type YAMLMap,
+} from "yaml";
 import { resolveScalar } from "./dialect";
 
 /** yaml.v3's value for a plain (or tagged) scalar, when it differs from the `yaml` package's. */
@@ -20,7 +32,10 @@ function dockerValue(node: Scalar): { value: unknown } | undefined {
   const text = node.source ?? String(node.value ?? "");
   const r = resolveScalar(text, node.tag);
   if ("refused" in r) return undefined;
-  const same = r.value === node.value || (r.value === null && node.value === null) || (typeof r.value === "number" && Number.isNaN(r.value) && Number.isNaN(node.value as number));
+  const same =
+    r.value === node.value ||
+    (r.value === null && node.value === null) ||
+    (typeof r.value === "number" && Number.isNaN(r.value) && Number.isNaN(node.value as number));
   return same ? undefined : { value: r.value };
 }
 
@@ -53,7 +68,12 @@ function mergedPairs(doc: Document, map: YAMLMap, seen: readonly YAMLMap[]): Pai
 }
 
 function isMergeKey(p: unknown): boolean {
-  return isPair(p) && isScalar(p.key) && p.key.value === "<<" && (p.key.type === "PLAIN" || p.key.tag === "tag:yaml.org,2002:merge");
+  return (
+    isPair(p) &&
+    isScalar(p.key) &&
+    p.key.value === "<<" &&
+    (p.key.type === "PLAIN" || p.key.tag === "tag:yaml.org,2002:merge")
+  );
 }
 
 /** Rewrites `doc` in place to hold Docker's reading (see the module comment). */

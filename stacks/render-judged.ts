@@ -41,11 +41,26 @@ export interface RenderJudgedArgs {
 
 /** Renders as deploy does, then lints the rendering as `stack lint` lints a file. */
 export async function renderJudged(args: RenderJudgedArgs): Promise<JudgedRendering> {
-  const rendered = renderFor({ source: args.source, vars: args.vars, inventory: args.inventory, ...(args.stack ? { stack: args.stack } : {}), ...(args.localImage ? { localImage: args.localImage } : {}) });
+  const rendered = renderFor({
+    source: args.source,
+    vars: args.vars,
+    inventory: args.inventory,
+    ...(args.stack ? { stack: args.stack } : {}),
+    ...(args.localImage ? { localImage: args.localImage } : {}),
+  });
   // Relative paths resolve where `stack lint` resolves them: next to the file the user wrote.
   const baseDir = path.dirname(path.resolve(args.source.file));
-  const judgement = await judgeLocally({ text: rendered.text, baseDir }, args.searchPath !== undefined ? { searchPath: args.searchPath } : {});
-  const findings = lintJudged({ file: args.source.file, stack: rendered.stack, sourceText: args.source.text, judgement, meta: rendered.meta });
+  const judgement = await judgeLocally(
+    { text: rendered.text, baseDir },
+    args.searchPath !== undefined ? { searchPath: args.searchPath } : {},
+  );
+  const findings = lintJudged({
+    file: args.source.file,
+    stack: rendered.stack,
+    sourceText: args.source.text,
+    judgement,
+    meta: rendered.meta,
+  });
   const warnings = lintWarnings({ file: args.source.file, sourceText: args.source.text, judgement });
   return { rendered, judgement, findings, warnings };
 }
@@ -56,5 +71,7 @@ export function commentedOut(text: string, stack: string, problems: number): str
     `REFUSED BY LINT (${problems} problem${problems === 1 ? "" : "s"}, listed on stderr): stack "${stack}" is NOT deployable.`,
     "Every line is commented out so that this output cannot be deployed by mistake; fix the stack file, not this.",
   ];
-  return [...head, "", ...text.replace(/\n$/, "").split("\n")].map((l) => (l === "" ? "#" : `# ${l}`)).join("\n") + "\n";
+  return (
+    [...head, "", ...text.replace(/\n$/, "").split("\n")].map((l) => (l === "" ? "#" : `# ${l}`)).join("\n") + "\n"
+  );
 }

@@ -61,14 +61,25 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   const badName = nameProblem("stack", stack, "the stack name");
   if (badName) problems.push(badName);
   const mtu = opts.mtu ?? DEFAULT_MTU;
-  if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 9000) problems.push(`MTU ${mtu} must be a whole number from 1280 to 9000 (1450 on a Hetzner private network, else 1500)`);
+  if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 9000)
+    problems.push(`MTU ${mtu} must be a whole number from 1280 to 9000 (1450 on a Hetzner private network, else 1500)`);
   const src = parseStack(text, file, stack);
   const structure = yamlFindings(src);
   const { meta, findings } = readMeta(src);
   problems.push(...[...structure, ...findings].map((f) => `${f.file}:${f.line}: ${f.message}`));
   // Deploy creates these by name on a manager's command line.
-  for (const n of meta.externalNetworks) problems.push(...[nameProblem("network", n, `external network ${JSON.stringify(n)}`)].filter((p): p is string => p !== undefined));
-  for (const s of meta.secrets) problems.push(...[nameProblem("secret", `${stack}_${s.key}`, `secret ${JSON.stringify(s.key)} (Docker name <stack>_<key>)`)].filter((p): p is string => p !== undefined));
+  for (const n of meta.externalNetworks)
+    problems.push(
+      ...[nameProblem("network", n, `external network ${JSON.stringify(n)}`)].filter(
+        (p): p is string => p !== undefined,
+      ),
+    );
+  for (const s of meta.secrets)
+    problems.push(
+      ...[
+        nameProblem("secret", `${stack}_${s.key}`, `secret ${JSON.stringify(s.key)} (Docker name <stack>_<key>)`),
+      ].filter((p): p is string => p !== undefined),
+    );
   throwIfProblems(`stack ${file}`, problems);
   const { values, problems: varProblems } = resolveVars(src, meta.variables, opts.vars ?? {}, { stack });
   throwIfProblems(`stack ${file}`, varProblems);
@@ -77,7 +88,8 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   // Edit what Docker reads (merges expanded, its integers), so the rendering means what the template means.
   toDockerReading(doc);
   substitute(doc, values);
-  if (hasRefs(doc)) throw new Error(`stack ${file}: a {{ variable }} was left unreplaced; this is a bug in the renderer`);
+  if (hasRefs(doc))
+    throw new Error(`stack ${file}: a {{ variable }} was left unreplaced; this is a bug in the renderer`);
   const top = root(src) as YAMLMap;
   // Keep only what still matters after rendering: the networks deploy guarantees encrypted, so
   // that linting the rendered file gives the same answer as linting the template.
@@ -85,7 +97,12 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   const kept: Record<string, unknown> = {};
   if (meta.externalNetworks.length > 0) kept["external-networks"] = [...meta.externalNetworks];
   // Declared host access stays visible in the rendered file, so that linting it gives the template's answer.
-  if (meta.exceptions.length > 0) kept.allow = meta.exceptions.map((e) => ({ service: e.service, [e.kind]: e.kind === "privileged" ? true : e.value, reason: e.reason }));
+  if (meta.exceptions.length > 0)
+    kept.allow = meta.exceptions.map((e) => ({
+      service: e.service,
+      [e.kind]: e.kind === "privileged" ? true : e.value,
+      reason: e.reason,
+    }));
   if (Object.keys(kept).length > 0) top.add(doc.createPair(META_KEY, kept));
   doc.commentBefore = ` Rendered by hcloud-swarm from ${file} as stack "${stack}". Edit the template, not this file.`;
   injectMtu(doc, mtu);
@@ -144,7 +161,9 @@ function addLabel(doc: Document, svc: YAMLMap, key: string, value: string): void
   const deploy = deployOf(doc, svc);
   const labels = deploy.get("labels", true);
   if (isSeq(labels)) {
-    (labels as YAMLSeq).items = (labels as YAMLSeq).items.filter((i) => !String((i as { value?: unknown }).value ?? "").startsWith(`${key}=`));
+    (labels as YAMLSeq).items = (labels as YAMLSeq).items.filter(
+      (i) => !String((i as { value?: unknown }).value ?? "").startsWith(`${key}=`),
+    );
     (labels as YAMLSeq).add(doc.createNode(`${key}=${value}`));
   } else if (isMap(labels)) labels.set(key, value);
   else deploy.set("labels", doc.createNode([`${key}=${value}`]));
@@ -161,12 +180,15 @@ function useLocalImage(doc: Document, image: string): string[] {
     svc.delete("healthcheck");
     svc.set("entrypoint", doc.createNode(["/bin/sh", "-c", KEEPALIVE]));
     addLabel(doc, svc, ORIGINAL_IMAGE_LABEL, original);
-    notices.push(`LOCAL IMAGES: service ${name} runs ${image} (a keep-alive loop) INSTEAD OF ${original}; nothing of ${original} is tested${checked ? ", and its healthcheck is dropped (it runs the image's own commands), so converged means running, not healthy" : ""}`);
+    notices.push(
+      `LOCAL IMAGES: service ${name} runs ${image} (a keep-alive loop) INSTEAD OF ${original}; nothing of ${original} is tested${checked ? ", and its healthcheck is dropped (it runs the image's own commands), so converged means running, not healthy" : ""}`,
+    );
   }
   return notices;
 }
 
 function useDnsrr(doc: Document): string {
-  for (const [, svc] of entries(mapAt(doc.contents as YAMLMap, "services"))) if (isMap(svc)) deployOf(doc, svc).set("endpoint_mode", "dnsrr");
+  for (const [, svc] of entries(mapAt(doc.contents as YAMLMap, "services")))
+    if (isMap(svc)) deployOf(doc, svc).set("endpoint_mode", "dnsrr");
   return "NO IPVS: endpoint_mode dnsrr on every service, because this cluster's kernel has no IPVS, which VIP mode and the routing mesh need";
 }

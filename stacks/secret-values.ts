@@ -33,7 +33,9 @@ interface Outputs extends Inputs {
 /** Keeps the values of specs that did not change, makes the others. */
 function values(specs: readonly SecretValueSpec[], olds?: Outputs): Record<string, GeneratedSecret> {
   const same = (s: SecretValueSpec) => olds?.specs.some((o) => sameValue(o, s)) && olds.values[s.name] !== undefined;
-  return Object.fromEntries(specs.map((s) => [s.name, same(s) ? (olds as Outputs).values[s.name] : generateValue(s.name, s.generate, s.user)]));
+  return Object.fromEntries(
+    specs.map((s) => [s.name, same(s) ? (olds as Outputs).values[s.name] : generateValue(s.name, s.generate, s.user)]),
+  );
 }
 
 const provider: pulumi.dynamic.ResourceProvider<Inputs, Outputs> = {
@@ -62,6 +64,13 @@ export class StackSecrets extends pulumi.dynamic.Resource {
   declare readonly values: pulumi.Output<Record<string, GeneratedSecret>>;
 
   constructor(name: string, args: StackSecretsArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { specs: args.specs ?? [], values: undefined }, { ...opts, additionalSecretOutputs: ["values"] }, STACK_SECRETS_MODULE, STACK_SECRETS_TYPE);
+    super(
+      provider,
+      name,
+      { specs: args.specs ?? [], values: undefined },
+      { ...opts, additionalSecretOutputs: ["values"] },
+      STACK_SECRETS_MODULE,
+      STACK_SECRETS_TYPE,
+    );
   }
 }

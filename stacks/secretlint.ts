@@ -41,13 +41,27 @@ export function secretlintHits(values: readonly string[]): SecretHit[] {
     content += `${v}\n`;
   }
   const resolve = (name: string): string => pathToFileURL(require.resolve(name)).href;
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", CHILD, "--", resolve("@secretlint/core"), resolve("@secretlint/secretlint-rule-preset-recommend")], {
-    input: content,
-    encoding: "utf8",
-    timeout: SECRETLINT_TIMEOUT_MS,
-    env: { PATH: process.env.PATH ?? "" },
-  });
-  if (r.status !== 0) throw new Error(`secretlint could not scan the stack's environment (${r.error?.message ?? (r.stderr.trim().split("\n").pop() || `exit ${r.status}`)}); lint refuses to judge credentials without it`);
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      CHILD,
+      "--",
+      resolve("@secretlint/core"),
+      resolve("@secretlint/secretlint-rule-preset-recommend"),
+    ],
+    {
+      input: content,
+      encoding: "utf8",
+      timeout: SECRETLINT_TIMEOUT_MS,
+      env: { PATH: process.env.PATH ?? "" },
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(
+      `secretlint could not scan the stack's environment (${r.error?.message ?? (r.stderr.trim().split("\n").pop() || `exit ${r.status}`)}); lint refuses to judge credentials without it`,
+    );
   const hits = JSON.parse(r.stdout) as Array<{ rule: string; start: number }>;
   return hits.map((h) => {
     let index = 0;

@@ -70,7 +70,10 @@ export function stackNameFromFile(file: string): string {
   const parts = file.split(/[\\/]/).filter(Boolean);
   const base = parts[parts.length - 1] ?? "stack";
   const stem = base.replace(/\.(ya?ml)$/i, "");
-  const name = (stem === "stack" || stem === "docker-compose" || stem === "compose") && parts.length > 1 ? parts[parts.length - 2] : stem;
+  const name =
+    (stem === "stack" || stem === "docker-compose" || stem === "compose") && parts.length > 1
+      ? parts[parts.length - 2]
+      : stem;
   return name.toLowerCase().replace(/[^a-z0-9_-]/g, "-");
 }
 

@@ -37,7 +37,10 @@ export interface StackRequest {
 /** Parses and checks the list, rendering each stack once so missing variables show at preview time. */
 export function parseStacksConfig(value: unknown, mtu: number): StackRequest[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throwIfProblems(STACKS_CONFIG_KEY, [`${STACKS_CONFIG_KEY} must be a list such as ["traefik", {"template": "wordpress", "vars": {"domain": "blog.example.com"}}]`]);
+  if (!Array.isArray(value))
+    throwIfProblems(STACKS_CONFIG_KEY, [
+      `${STACKS_CONFIG_KEY} must be a list such as ["traefik", {"template": "wordpress", "vars": {"domain": "blog.example.com"}}]`,
+    ]);
   const problems: string[] = [];
   const out: StackRequest[] = [];
   const known = templateNames();
@@ -56,28 +59,57 @@ export function parseStacksConfig(value: unknown, mtu: number): StackRequest[] {
     const name = e.name ?? e.template;
     const badName = nameProblem("stack", name, `${at}.name`);
     if (badName) problems.push(badName);
-    else if (out.some((o) => o.name === name)) problems.push(`${at}.name "${name}" is used twice; give one of them another name`);
+    else if (out.some((o) => o.name === name))
+      problems.push(`${at}.name "${name}" is used twice; give one of them another name`);
     const vars = e.vars ?? {};
-    if (typeof vars !== "object" || vars === null || Array.isArray(vars) || Object.values(vars).some((v) => typeof v !== "string")) {
+    if (
+      typeof vars !== "object" ||
+      vars === null ||
+      Array.isArray(vars) ||
+      Object.values(vars).some((v) => typeof v !== "string")
+    ) {
       problems.push(`${at}.vars must be an object of string values, e.g. {"domain": "blog.example.com"}`);
       return;
     }
     const t = loadStackFile(e.template);
     let declared: string[] = [];
     try {
-      declared = renderStack(t.text, t.file, { stack: String(name), vars: vars as Record<string, string>, mtu }).meta.pins.map((p) => p.label);
+      declared = renderStack(t.text, t.file, {
+        stack: String(name),
+        vars: vars as Record<string, string>,
+        mtu,
+      }).meta.pins.map((p) => p.label);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       problems.push(...err.problems.map((p) => `${at} (${e.template}): ${p.replace(/--var (\w+)/g, `vars.$1`)}`));
     }
     const pins = e.pins ?? {};
-    if (typeof pins !== "object" || pins === null || Array.isArray(pins) || Object.values(pins).some((v) => typeof v !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v))) {
+    if (
+      typeof pins !== "object" ||
+      pins === null ||
+      Array.isArray(pins) ||
+      Object.values(pins).some((v) => typeof v !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v))
+    ) {
       problems.push(`${at}.pins must map pin labels to node names, e.g. {"wordpress-data": "worker-2"}`);
     } else {
-      for (const label of Object.keys(pins)) if (!declared.includes(label)) problems.push(`${at}.pins.${label}: ${e.template} declares no pin "${label}"; its pins: ${declared.join(", ") || "none"}`);
+      for (const label of Object.keys(pins))
+        if (!declared.includes(label))
+          problems.push(
+            `${at}.pins.${label}: ${e.template} declares no pin "${label}"; its pins: ${declared.join(", ") || "none"}`,
+          );
     }
-    const requests = typeof pins === "object" && pins !== null && !Array.isArray(pins) ? Object.entries(pins).map(([label, node]) => ({ label, node: String(node) })) : [];
-    out.push({ name: String(name), template: e.template, file: t.file, text: t.text, vars: vars as Record<string, string>, pins: requests });
+    const requests =
+      typeof pins === "object" && pins !== null && !Array.isArray(pins)
+        ? Object.entries(pins).map(([label, node]) => ({ label, node: String(node) }))
+        : [];
+    out.push({
+      name: String(name),
+      template: e.template,
+      file: t.file,
+      text: t.text,
+      vars: vars as Record<string, string>,
+      pins: requests,
+    });
   });
   throwIfProblems(STACKS_CONFIG_KEY, problems);
   return out;

@@ -81,7 +81,8 @@ export interface StructureProblem {
 // An array, not a Set: the Pulumi provider serializes module constants by value, and Sets do not survive it.
 const TOP_LEVEL: readonly string[] = ["version", "services", "networks", "volumes", "secrets", "configs"];
 
-const text = (v: GoValue | undefined): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
+const text = (v: GoValue | undefined): string | undefined =>
+  typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined;
 const keysOf = (m: GoValue | undefined): string[] => (isGoMap(m) ? Object.keys(m) : []);
 
 /** Reads the model; `problems` lists every structural problem, each with its path. */
@@ -91,8 +92,16 @@ export function readStack(data: GoMap): { model: StackModel; problems: Structure
     problems.push({ path, message, ...extra });
   };
   for (const key of Object.keys(data)) {
-    if (key === "name") bad([key], `top-level "name:" is refused by Docker's compose schema for stacks, and docker stack deploy names the stack from its command line anyway; remove it`);
-    else if (!TOP_LEVEL.includes(key) && !key.startsWith("x-")) bad([key], `unknown top-level key "${key}"; expected services, networks, volumes, secrets, configs or an x- extension`);
+    if (key === "name")
+      bad(
+        [key],
+        `top-level "name:" is refused by Docker's compose schema for stacks, and docker stack deploy names the stack from its command line anyway; remove it`,
+      );
+    else if (!TOP_LEVEL.includes(key) && !key.startsWith("x-"))
+      bad(
+        [key],
+        `unknown top-level key "${key}"; expected services, networks, volumes, secrets, configs or an x- extension`,
+      );
   }
   const section = (key: string): GoMap | undefined => {
     const v = data[key];
@@ -109,7 +118,8 @@ export function readStack(data: GoMap): { model: StackModel; problems: Structure
     for (const key of keysOf(data[kind])) {
       const o = (data[kind] as GoMap)[key];
       const file = isGoMap(o) ? text(o.file) : undefined;
-      if (file !== undefined && !(isGoMap(o) && o.external === true)) files.push({ what: `${kind.slice(0, -1)} "${key}"`, file, path: [kind, key, "file"] });
+      if (file !== undefined && !(isGoMap(o) && o.external === true))
+        files.push({ what: `${kind.slice(0, -1)} "${key}"`, file, path: [kind, key, "file"] });
     }
   }
   const volumeBinds: HostMount[] = [];
@@ -120,7 +130,8 @@ export function readStack(data: GoMap): { model: StackModel; problems: Structure
     volumeHost.push(...a.host);
   }
   const servicesMap = section("services");
-  if (!servicesMap || Object.keys(servicesMap).length === 0) bad(["services"], "a stack needs at least one service under `services:`");
+  if (!servicesMap || Object.keys(servicesMap).length === 0)
+    bad(["services"], "a stack needs at least one service under `services:`");
   const services = keysOf(servicesMap).flatMap((name) => {
     const svc = (servicesMap as GoMap)[name];
     if (!isGoMap(svc)) {
@@ -142,7 +153,10 @@ function readNetwork(key: string, value: GoValue, bad: Bad): NetworkModel {
   // Stack deploy treats `driver: ""` as no driver: overlay (Docker's output drops the key).
   const driver = text(map?.driver) || undefined;
   const opts = map?.driver_opts;
-  if (opts !== undefined && opts !== null && !isGoMap(opts)) bad([...path, "driver_opts"], `network "${key}": driver_opts must be a mapping such as {encrypted: ""}`, { network: key });
+  if (opts !== undefined && opts !== null && !isGoMap(opts))
+    bad([...path, "driver_opts"], `network "${key}": driver_opts must be a mapping such as {encrypted: ""}`, {
+      network: key,
+    });
   const encrypted = isGoMap(opts) && Object.prototype.hasOwnProperty.call(opts, "encrypted");
   const extName = isGoMap(map?.external) ? text((map?.external as GoMap).name) : undefined;
   const name = text(map?.name) ?? extName ?? key;
@@ -150,7 +164,13 @@ function readNetwork(key: string, value: GoValue, bad: Bad): NetworkModel {
 }
 
 /** Names a service refers to: a list of names, a list of `{source: name}`, or a mapping keyed by name. */
-function refNames(v: GoValue, at: ValuePath, what: string, service: string, bad: Bad): Array<{ key: string; path: ValuePath }> {
+function refNames(
+  v: GoValue,
+  at: ValuePath,
+  what: string,
+  service: string,
+  bad: Bad,
+): Array<{ key: string; path: ValuePath }> {
   if (Array.isArray(v)) {
     return v.flatMap((it, i) => {
       const key = text(it) ?? (isGoMap(it) ? text(it.source) : undefined);
@@ -167,50 +187,87 @@ function refNames(v: GoValue, at: ValuePath, what: string, service: string, bad:
 function readService(
   name: string,
   svc: GoMap,
-  declared: { networks: readonly NetworkModel[]; secrets: readonly string[]; configs: readonly string[]; volumes: readonly string[] },
+  declared: {
+    networks: readonly NetworkModel[];
+    secrets: readonly string[];
+    configs: readonly string[];
+    volumes: readonly string[];
+  },
   bad: Bad,
   problems: StructureProblem[],
   files: FileSource[],
 ): ServiceModel {
   const at = ["services", name];
   if (!text(svc.image)) bad(at, `service "${name}" needs an image (stack deploy ignores build:)`, { service: name });
-  if (svc.deploy !== undefined && svc.deploy !== null && !isGoMap(svc.deploy)) bad([...at, "deploy"], `service "${name}": deploy must be a mapping`, { service: name });
+  if (svc.deploy !== undefined && svc.deploy !== null && !isGoMap(svc.deploy))
+    bad([...at, "deploy"], `service "${name}": deploy must be a mapping`, { service: name });
   let networks: Array<{ key: string; path: ValuePath }> | undefined;
   // `networks: []` and `networks: {}` attach the service to `default`, as no `networks:` does (Docker's output drops them).
-  const emptyNets = (Array.isArray(svc.networks) && svc.networks.length === 0) || (isGoMap(svc.networks) && Object.keys(svc.networks).length === 0);
+  const emptyNets =
+    (Array.isArray(svc.networks) && svc.networks.length === 0) ||
+    (isGoMap(svc.networks) && Object.keys(svc.networks).length === 0);
   if (svc.networks !== undefined && svc.networks !== null && !emptyNets) {
     networks = refNames(svc.networks, [...at, "networks"], "networks", name, bad);
     for (const n of networks) {
-      if (n.key !== "default" && !declared.networks.some((d) => d.key === n.key)) bad(n.path, `service "${name}" uses network "${n.key}", which is not declared under the top-level networks:`, { service: name, network: n.key });
+      if (n.key !== "default" && !declared.networks.some((d) => d.key === n.key))
+        bad(n.path, `service "${name}" uses network "${n.key}", which is not declared under the top-level networks:`, {
+          service: name,
+          network: n.key,
+        });
     }
   }
   for (const kind of ["secrets", "configs"] as const) {
     if (svc[kind] === undefined || svc[kind] === null) continue;
     for (const s of refNames(svc[kind], [...at, kind], kind, name, bad)) {
-      if (!declared[kind].includes(s.key)) bad(s.path, `service "${name}" uses ${kind.slice(0, -1)} "${s.key}", which is not declared under the top-level ${kind}:`, { service: name });
+      if (!declared[kind].includes(s.key))
+        bad(
+          s.path,
+          `service "${name}" uses ${kind.slice(0, -1)} "${s.key}", which is not declared under the top-level ${kind}:`,
+          { service: name },
+        );
     }
   }
   const binds: HostMount[] = [];
-  if (svc.volumes !== undefined && svc.volumes !== null && !Array.isArray(svc.volumes)) bad([...at, "volumes"], `service "${name}": volumes must be a list`, { service: name });
+  if (svc.volumes !== undefined && svc.volumes !== null && !Array.isArray(svc.volumes))
+    bad([...at, "volumes"], `service "${name}": volumes must be a list`, { service: name });
   if (Array.isArray(svc.volumes)) {
     svc.volumes.forEach((v, i) => {
       const path = [...at, "volumes", String(i)];
       const m = isGoMap(v) ? v : undefined;
       const type = text(m?.type) ?? (typeof v === "string" ? (/^[./~]/.test(v) ? "bind" : "volume") : "volume");
-      const source = typeof v === "string" ? (v.includes(":") ? v.slice(0, v.indexOf(":")) : undefined) : text(m?.source);
-      if (type === "bind" && source !== undefined) binds.push({ source, readOnly: m?.read_only === true || (typeof v === "string" && /:ro(,|$)/.test(v)), path });
-      else if (type === "volume" && source && !declared.volumes.includes(source)) bad(path, `service "${name}" uses volume "${source}", which is not declared under the top-level volumes:`, { service: name });
+      const source =
+        typeof v === "string" ? (v.includes(":") ? v.slice(0, v.indexOf(":")) : undefined) : text(m?.source);
+      if (type === "bind" && source !== undefined)
+        binds.push({ source, readOnly: m?.read_only === true || (typeof v === "string" && /:ro(,|$)/.test(v)), path });
+      else if (type === "volume" && source && !declared.volumes.includes(source))
+        bad(path, `service "${name}" uses volume "${source}", which is not declared under the top-level volumes:`, {
+          service: name,
+        });
     });
   }
-  const envFiles = svc.env_file === undefined || svc.env_file === null ? [] : Array.isArray(svc.env_file) ? svc.env_file : [svc.env_file];
+  const envFiles =
+    svc.env_file === undefined || svc.env_file === null
+      ? []
+      : Array.isArray(svc.env_file)
+        ? svc.env_file
+        : [svc.env_file];
   envFiles.forEach((f, i) => {
     const file = text(isGoMap(f) ? f.path : f);
-    if (file !== undefined) files.push({ what: `service "${name}" env_file`, file, path: [...at, "env_file", ...(Array.isArray(svc.env_file) ? [String(i)] : [])] });
+    if (file !== undefined)
+      files.push({
+        what: `service "${name}" env_file`,
+        file,
+        path: [...at, "env_file", ...(Array.isArray(svc.env_file) ? [String(i)] : [])],
+      });
   });
   const portProblems: PortProblem[] = [];
   const ports = parsePorts(svc.ports, [...at, "ports"], name, portProblems);
   problems.push(...portProblems.map((p) => ({ ...p, service: name })));
-  const capAdd = Array.isArray(svc.cap_add) ? svc.cap_add.flatMap((c, i) => (text(c) !== undefined ? [{ cap: text(c) as string, path: [...at, "cap_add", String(i)] }] : [])) : [];
+  const capAdd = Array.isArray(svc.cap_add)
+    ? svc.cap_add.flatMap((c, i) =>
+        text(c) !== undefined ? [{ cap: text(c) as string, path: [...at, "cap_add", String(i)] }] : [],
+      )
+    : [];
   const mode = text(svc.network_mode);
   return {
     name,

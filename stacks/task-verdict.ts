@@ -68,9 +68,16 @@ function constraintsOf(svc: ServiceFacts): Constraint[] {
  * Judges one service that runs fewer tasks than desired, from the stack's tasks and the swarm's
  * nodes as they are now; `nodeName` turns a node ID into the name users know.
  */
-export function judgeService(svc: ServiceFacts, tasks: readonly TaskFacts[], nodes: readonly NodeFacts[], nodeName: (id: string) => string): Verdict {
+export function judgeService(
+  svc: ServiceFacts,
+  tasks: readonly TaskFacts[],
+  nodes: readonly NodeFacts[],
+  nodeName: (id: string) => string,
+): Verdict {
   // Tasks of the current spec: created since the manager last changed it.
-  const current = tasks.filter((t) => t.serviceId === svc.id && t.created >= svc.updatedAt).sort((a, b) => b.at - a.at || b.created - a.created);
+  const current = tasks
+    .filter((t) => t.serviceId === svc.id && t.created >= svc.updatedAt)
+    .sort((a, b) => b.at - a.at || b.created - a.created);
   const latest = current[0];
   if (!latest) return { kind: "waiting", detail: "no task yet" };
   const where = latest.nodeId ? ` on ${nodeName(latest.nodeId)}` : "";
@@ -87,7 +94,9 @@ export function judgeService(svc: ServiceFacts, tasks: readonly TaskFacts[], nod
         kind: "permanent",
         detail,
         reason: `no ready, active node meets its placement constraints (${svc.constraints.join(", ") || "none"})${which.length ? `; only ${which.join(", ")} would` : ""}: ${latest.err}`,
-        fix: which.length ? "make that node active again (docker node update --availability active NODE)" : "fix the constraints in the stack file, or label a node that should run it",
+        fix: which.length
+          ? "make that node active again (docker node update --availability active NODE)"
+          : "fix the constraints in the stack file, or label a node that should run it",
       };
     }
   }
@@ -102,7 +111,12 @@ export function judgeService(svc: ServiceFacts, tasks: readonly TaskFacts[], nod
     }
     if (run.length >= PERMANENT_AFTER_ATTEMPTS) {
       const on = [...new Set(run.map((t) => (t.nodeId ? nodeName(t.nodeId) : "no node")))].join(", ");
-      return { kind: "permanent", detail, reason: cls.reason(svc, latest.err, `Docker tried ${run.length} times (on ${on})`), fix: cls.fix };
+      return {
+        kind: "permanent",
+        detail,
+        reason: cls.reason(svc, latest.err, `Docker tried ${run.length} times (on ${on})`),
+        fix: cls.fix,
+      };
     }
   }
 

@@ -34,7 +34,12 @@ export function templateNames(): string[] {
 /** Resolves NAME|FILE: an existing path wins; otherwise a shipped template of that name. */
 export function loadStackFile(ref: string): StackFile {
   if (fs.existsSync(ref) && fs.statSync(ref).isFile()) {
-    return { file: ref, text: fs.readFileSync(ref, "utf8"), defaultName: stackNameFromFile(path.resolve(ref)), builtin: false };
+    return {
+      file: ref,
+      text: fs.readFileSync(ref, "utf8"),
+      defaultName: stackNameFromFile(path.resolve(ref)),
+      builtin: false,
+    };
   }
   const names = templateNames();
   if (!names.includes(ref)) {

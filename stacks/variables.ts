@@ -17,7 +17,9 @@ export function parseVarArgs(args: readonly string[]): { vars: Record<string, st
     const eq = arg.indexOf("=");
     const key = eq < 0 ? arg : arg.slice(0, eq);
     if (eq < 0 || !VAR_NAME.test(key)) {
-      problems.push(`--var ${JSON.stringify(arg)} must be name=value with a lowercase name, e.g. --var domain=blog.example.com`);
+      problems.push(
+        `--var ${JSON.stringify(arg)} must be name=value with a lowercase name, e.g. --var domain=blog.example.com`,
+      );
     } else if (key in vars) {
       problems.push(`--var ${key} is given twice; keep one`);
     } else {
@@ -55,11 +57,16 @@ export function resolveVars(
   const known = new Set([...specs.map((s) => s.name), ...BUILTIN_VARS]);
   const takes = specs.map((s) => s.name).join(", ") || "(none)";
   for (const ref of findRefs(src)) {
-    if (!known.has(ref.name)) problems.push(`${src.file}:${ref.line}: {{ ${ref.name} }} is not a declared variable; declare it under x-hcloud-swarm: variables:`);
+    if (!known.has(ref.name))
+      problems.push(
+        `${src.file}:${ref.line}: {{ ${ref.name} }} is not a declared variable; declare it under x-hcloud-swarm: variables:`,
+      );
   }
   for (const key of Object.keys(given)) {
-    if ((BUILTIN_VARS as readonly string[]).includes(key)) problems.push(`--var ${key} cannot be set: "${key}" is the stack name (use --name)`);
-    else if (!known.has(key)) problems.push(`--var ${key} is not a variable of stack "${src.stack}"; it takes: ${takes}`);
+    if ((BUILTIN_VARS as readonly string[]).includes(key))
+      problems.push(`--var ${key} cannot be set: "${key}" is the stack name (use --name)`);
+    else if (!known.has(key))
+      problems.push(`--var ${key} is not a variable of stack "${src.stack}"; it takes: ${takes}`);
   }
   for (const spec of specs) {
     const value = given[spec.name] ?? spec.default;
@@ -70,7 +77,8 @@ export function resolveVars(
     // U+0085, U+2028 and U+2029 end a line for Docker's YAML reader but not for ours: a value holding
     // one could start a new key in the rendered file.
     // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(value)) problems.push(`--var ${spec.name} contains a control character or line break; give a single-line value`);
+    if (/[\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(value))
+      problems.push(`--var ${spec.name} contains a control character or line break; give a single-line value`);
     values[spec.name] = value;
   }
   return { values, problems };
@@ -84,7 +92,9 @@ export function substitute(doc: Document, values: Readonly<Record<string, string
   visit(doc, {
     Scalar(_key, node) {
       if (typeof node.value !== "string" || !node.value.includes("{{")) return;
-      node.value = node.value.replace(REF, (whole, name: string) => (name in values ? values[name].replace(/\$/g, "$$$$") : whole));
+      node.value = node.value.replace(REF, (whole, name: string) =>
+        name in values ? values[name].replace(/\$/g, "$$$$") : whole,
+      );
     },
   });
 }

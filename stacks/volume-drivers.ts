@@ -45,11 +45,15 @@ const KERNEL_TYPES: ReadonlyArray<readonly [string, string]> = [
   ["mqueue", "the host's message queues"],
 ];
 
-const str = (v: GoValue | undefined): string | undefined => (typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined);
+const str = (v: GoValue | undefined): string | undefined =>
+  typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined;
 const hasOpt = (o: string, name: string): boolean => o.split(",").some((x) => x.trim() === name);
 
 /** Binds (for the bind rule) and other host access of the volume `key`. */
-export function localVolumeAccess(key: string, v: GoValue | undefined): { binds: HostMount[]; host: VolumeHostAccess[] } {
+export function localVolumeAccess(
+  key: string,
+  v: GoValue | undefined,
+): { binds: HostMount[]; host: VolumeHostAccess[] } {
   const none = { binds: [], host: [] };
   if (!isGoMap(v)) return none;
   const driver = str(v.driver);
@@ -59,22 +63,39 @@ export function localVolumeAccess(key: string, v: GoValue | undefined): { binds:
   const type = (str(opts.type) ?? "").trim();
   const o = str(opts.o) ?? "";
   const device = str(opts.device);
-  const at = (k: string): ValuePath => ["volumes", key, "driver_opts", ...(Object.prototype.hasOwnProperty.call(opts, k) ? [k] : [])];
-  const written = Object.keys(opts).map((k) => `${k}: ${str(opts[k]) ?? JSON.stringify(opts[k])}`).join(", ");
+  const at = (k: string): ValuePath => [
+    "volumes",
+    key,
+    "driver_opts",
+    ...(Object.prototype.hasOwnProperty.call(opts, k) ? [k] : []),
+  ];
+  const written = Object.keys(opts)
+    .map((k) => `${k}: ${str(opts[k]) ?? JSON.stringify(opts[k])}`)
+    .join(", ");
   if ((hasOpt(o, "bind") || hasOpt(o, "rbind") || type === "none") && device !== undefined) {
     return { binds: [{ source: device, readOnly: hasOpt(o, "ro"), path: at("device") }], host: [] };
   }
-  const host = (gets: string, k: string): { binds: HostMount[]; host: VolumeHostAccess[] } => ({ binds: [], host: [{ volume: key, gets, opts: written, path: at(k) }] });
+  const host = (gets: string, k: string): { binds: HostMount[]; host: VolumeHostAccess[] } => ({
+    binds: [],
+    host: [{ volume: key, gets, opts: written, path: at(k) }],
+  });
   if (type === "overlay") {
     const dirs = o.split(",").flatMap((x) => {
       const m = /^\s*(lowerdir|upperdir|workdir)=(.*)$/.exec(x);
       return m ? m[2].split(":").map((d) => `${d} (${m[1]})`) : [];
     });
-    return host(`an overlay of the host's ${dirs.length ? dirs.join(", ") : "directories"}: the host's files, and writes to them through upperdir`, "o");
+    return host(
+      `an overlay of the host's ${dirs.length ? dirs.join(", ") : "directories"}: the host's files, and writes to them through upperdir`,
+      "o",
+    );
   }
   const kernel = KERNEL_TYPES.find(([t]) => t === type);
   if (kernel) return host(kernel[1], "type");
-  if (device !== undefined && /^\/dev\//.test(device.trim())) return host(`the host's block device ${device.trim()} (its whole file system, read-write)`, "device");
+  if (device !== undefined && /^\/dev\//.test(device.trim()))
+    return host(`the host's block device ${device.trim()} (its whole file system, read-write)`, "device");
   if (type === "" || SAFE_LOCAL_TYPES.includes(type)) return none;
-  return host(`a ${type} file system mounted by the node's kernel from ${device ?? "(no device)"}: host data, and the node's kernel parsing it`, "type");
+  return host(
+    `a ${type} file system mounted by the node's kernel from ${device ?? "(no device)"}: host data, and the node's kernel parsing it`,
+    "type",
+  );
 }

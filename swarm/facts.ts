@@ -65,7 +65,10 @@ export const STACK_LABEL = "com.docker.stack.namespace";
 
 /** JSON documents, one per non-empty line (docker's `--format '{{json .}}'`). */
 function jsonLines<T>(text: string): T[] {
-  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as T);
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as T);
 }
 
 /**
@@ -79,9 +82,25 @@ export function inspectEveryOverlay(format: string): string {
 
 /** Every overlay network in the swarm, ingress included. */
 export async function overlayNetworks(s: SshSession): Promise<NetworkFacts[]> {
-  const r = await s.run(inspectEveryOverlay("{{json .}}"), { display: "docker network inspect (every overlay network)" });
-  type Raw = { Name: string; Id: string; Driver: string; Ingress: boolean; Options: Record<string, string> | null; Labels: Record<string, string> | null };
-  return jsonLines<Raw>(r.stdout).map((n) => ({ name: n.Name, id: n.Id, driver: n.Driver, ingress: n.Ingress, options: n.Options ?? {}, labels: n.Labels ?? {} }));
+  const r = await s.run(inspectEveryOverlay("{{json .}}"), {
+    display: "docker network inspect (every overlay network)",
+  });
+  type Raw = {
+    Name: string;
+    Id: string;
+    Driver: string;
+    Ingress: boolean;
+    Options: Record<string, string> | null;
+    Labels: Record<string, string> | null;
+  };
+  return jsonLines<Raw>(r.stdout).map((n) => ({
+    name: n.Name,
+    id: n.Id,
+    driver: n.Driver,
+    ingress: n.Ingress,
+    options: n.Options ?? {},
+    labels: n.Labels ?? {},
+  }));
 }
 
 export async function secretNames(s: SshSession): Promise<Set<string>> {
@@ -92,7 +111,9 @@ export async function secretNames(s: SshSession): Promise<Set<string>> {
 /** Services of one stack (or of every stack when `stack` is undefined). */
 export async function stackServices(s: SshSession, stack?: string): Promise<ServiceFacts[]> {
   const filter = stack === undefined ? `label=${STACK_LABEL}` : `label=${STACK_LABEL}=${stack}`;
-  const r = await s.run(`ids=$(docker service ls -q --filter ${shellQuote(filter)}); [ -z "$ids" ] || docker service inspect --format '{{json .}}' $ids`);
+  const r = await s.run(
+    `ids=$(docker service ls -q --filter ${shellQuote(filter)}); [ -z "$ids" ] || docker service inspect --format '{{json .}}' $ids`,
+  );
   type Raw = {
     ID: string;
     UpdatedAt?: string;
@@ -125,7 +146,9 @@ export async function stackServices(s: SshSession, stack?: string): Promise<Serv
 
 /** Every service of the swarm, in a stack or not, with the IDs of the networks its tasks join. */
 export async function networkUsers(s: SshSession): Promise<Array<{ name: string; networkIds: string[] }>> {
-  const r = await s.run(`ids=$(docker service ls -q); [ -z "$ids" ] || docker service inspect --format '{{.Spec.Name}}{{range .Spec.TaskTemplate.Networks}} {{.Target}}{{end}}' $ids`);
+  const r = await s.run(
+    `ids=$(docker service ls -q); [ -z "$ids" ] || docker service inspect --format '{{.Spec.Name}}{{range .Spec.TaskTemplate.Networks}} {{.Target}}{{end}}' $ids`,
+  );
   return r.stdout
     .split("\n")
     .filter((l) => l.trim() !== "")
@@ -138,7 +161,9 @@ export async function networkUsers(s: SshSession): Promise<Array<{ name: string;
 /** Node ID → number of tasks that should be running there (every stack, and plain services). */
 export async function runningTasksPerNode(s: SshSession): Promise<Map<string, number>> {
   // `docker node ps` with several nodes lists some tasks more than once: count task IDs once.
-  const r = await s.run("ids=$(docker node ps -q --filter desired-state=running $(docker node ls -q) | sort -u); [ -z \"$ids\" ] || docker inspect --type task --format '{{.NodeID}}' $ids");
+  const r = await s.run(
+    "ids=$(docker node ps -q --filter desired-state=running $(docker node ls -q) | sort -u); [ -z \"$ids\" ] || docker inspect --type task --format '{{.NodeID}}' $ids",
+  );
   const counts = new Map<string, number>();
   for (const id of r.stdout.split("\n").filter(Boolean)) counts.set(id, (counts.get(id) ?? 0) + 1);
   return counts;
@@ -150,14 +175,33 @@ const TASK_FORMAT =
 
 /** Every task of a stack that Docker still keeps (current and recent history). */
 export async function stackTasks(s: SshSession, stack: string): Promise<TaskFacts[]> {
-  const r = await s.run(`ids=$(docker stack ps -q --no-trunc ${shellQuote(stack)} 2>/dev/null); [ -z "$ids" ] || docker inspect --type task --format ${shellQuote(TASK_FORMAT)} $ids`, { allowFailure: true });
-  type Raw = Omit<TaskFacts, "at" | "created" | "err" | "nodeId"> & { at: string; created: string; err: string | null; nodeId: string | null };
-  return jsonLines<Raw>(r.stdout).map((t) => ({ ...t, nodeId: t.nodeId ?? "", err: t.err ?? "", at: Date.parse(t.at) || 0, created: Date.parse(t.created) || 0 }));
+  const r = await s.run(
+    `ids=$(docker stack ps -q --no-trunc ${shellQuote(stack)} 2>/dev/null); [ -z "$ids" ] || docker inspect --type task --format ${shellQuote(TASK_FORMAT)} $ids`,
+    { allowFailure: true },
+  );
+  type Raw = Omit<TaskFacts, "at" | "created" | "err" | "nodeId"> & {
+    at: string;
+    created: string;
+    err: string | null;
+    nodeId: string | null;
+  };
+  return jsonLines<Raw>(r.stdout).map((t) => ({
+    ...t,
+    nodeId: t.nodeId ?? "",
+    err: t.err ?? "",
+    at: Date.parse(t.at) || 0,
+    created: Date.parse(t.created) || 0,
+  }));
 }
 
 /** Replica counts per service of a stack, as `docker stack services` shows them ("1/1"). */
-export async function replicas(s: SshSession, stack: string): Promise<Array<{ name: string; running: number; desired: number }>> {
-  const r = await s.run(`docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(stack)}`, { allowFailure: true });
+export async function replicas(
+  s: SshSession,
+  stack: string,
+): Promise<Array<{ name: string; running: number; desired: number }>> {
+  const r = await s.run(`docker stack services --format '{{.Name}} {{.Replicas}}' ${shellQuote(stack)}`, {
+    allowFailure: true,
+  });
   return r.stdout
     .split("\n")
     .filter(Boolean)

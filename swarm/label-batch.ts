@@ -103,7 +103,11 @@ export async function addLabelsBatch(manager: SshSession, updates: readonly Labe
   return updates.map((u) => {
     if (Object.keys(u.labels).length === 0) return { id: u.id };
     const answer = said[u.id];
-    if (answer === undefined) return { id: u.id, error: `no answer from the label script on ${manager.node} (exit ${r.code}): ${r.stderr.trim() || "no output"}` };
+    if (answer === undefined)
+      return {
+        id: u.id,
+        error: `no answer from the label script on ${manager.node} (exit ${r.code}): ${r.stderr.trim() || "no output"}`,
+      };
     return answer === "" ? { id: u.id } : { id: u.id, error: answer };
   });
 }

@@ -34,7 +34,9 @@ export async function onLeader(s: SshSession, command: string, o: CommandOptions
       continue;
     }
     if (r.code === 0 || o.allowFailure) return r;
-    const why = noLeader ? `the swarm had no leader for ${ELECTION_WAIT_MS / 1000} s; if most managers are down it has lost quorum (docker: ${r.stderr.trim()})` : r.stderr.trim() || r.stdout.trim() || "no output";
+    const why = noLeader
+      ? `the swarm had no leader for ${ELECTION_WAIT_MS / 1000} s; if most managers are down it has lost quorum (docker: ${r.stderr.trim()})`
+      : r.stderr.trim() || r.stdout.trim() || "no output";
     throw new Error(redact(`${command} failed on ${s.node} (exit ${r.code}): ${why}`));
   }
 }

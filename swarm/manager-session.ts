@@ -8,7 +8,10 @@ import { type Inventory, type InventoryNode, managers } from "../inventory/inven
 import { connect, type SshSession } from "../transport/ssh";
 
 /** Connects to the first manager that answers (managers in inventory order), with its pinned host key. */
-export async function managerSession(inv: Inventory, privateKeyFor: (node: InventoryNode) => string): Promise<SshSession> {
+export async function managerSession(
+  inv: Inventory,
+  privateKeyFor: (node: InventoryNode) => string,
+): Promise<SshSession> {
   const failures: string[] = [];
   for (const node of managers(inv)) {
     try {
@@ -24,7 +27,8 @@ export async function managerSession(inv: Inventory, privateKeyFor: (node: Inven
 export function keyFileReader(identity?: string): (node: InventoryNode) => string {
   return (node) => {
     const keyFile = identity ?? node.privateKeyPath;
-    if (!keyFile) throw new Error(`no private key for ${node.name}: give --identity KEY or privateKeyPath in the inventory`);
+    if (!keyFile)
+      throw new Error(`no private key for ${node.name}: give --identity KEY or privateKeyPath in the inventory`);
     return fs.readFileSync(keyFile, "utf8");
   };
 }

@@ -31,13 +31,20 @@ export async function nodeUpdate(manager: SshSession, command: string): Promise<
   for (let attempt = 1; ; attempt++) {
     const r = await onLeader(manager, command, { allowFailure: true, timeoutMs: NODE_UPDATE_TIMEOUT_MS });
     if (r.code === 0) return;
-    if (!r.stderr.toLowerCase().includes(OUT_OF_SEQUENCE) || attempt >= UPDATE_RETRIES) throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
+    if (!r.stderr.toLowerCase().includes(OUT_OF_SEQUENCE) || attempt >= UPDATE_RETRIES)
+      throw new Error(`${command} failed on ${manager.node} (exit ${r.code}): ${r.stderr}`);
     await sleep(UPDATE_RETRY_DELAY_MS * (0.5 + Math.random()));
   }
 }
 
 /** Adds or updates labels on a node (never removes one). */
-export async function addLabels(manager: SshSession, id: string, labels: Readonly<Record<string, string>>): Promise<void> {
-  const args = Object.entries(labels).map(([k, v]) => `--label-add ${shellQuote(`${k}=${v}`)}`).join(" ");
+export async function addLabels(
+  manager: SshSession,
+  id: string,
+  labels: Readonly<Record<string, string>>,
+): Promise<void> {
+  const args = Object.entries(labels)
+    .map(([k, v]) => `--label-add ${shellQuote(`${k}=${v}`)}`)
+    .join(" ");
   await nodeUpdate(manager, `docker node update ${args} ${shellQuote(id)}`);
 }

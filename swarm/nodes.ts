@@ -50,7 +50,8 @@ export interface NodeFacts {
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (typeof v === "object" && v !== null ? (v as Json) : {});
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
-const strings = (v: unknown): Record<string, string> => Object.fromEntries(Object.entries(obj(v)).map(([k, x]) => [k, str(x)]));
+const strings = (v: unknown): Record<string, string> =>
+  Object.fromEntries(Object.entries(obj(v)).map(([k, x]) => [k, str(x)]));
 
 /** Parses `docker node inspect ID…` (a JSON array). */
 export function parseNodeInspect(text: string): NodeFacts[] {
@@ -71,7 +72,9 @@ export function parseNodeInspect(text: string): NodeFacts[] {
       hostname: str(description.Hostname),
       addr,
       role: spec.Role === "manager" ? "manager" : "worker",
-      availability: (["active", "pause", "drain"].includes(str(spec.Availability)) ? spec.Availability : "active") as NodeFacts["availability"],
+      availability: (["active", "pause", "drain"].includes(str(spec.Availability))
+        ? spec.Availability
+        : "active") as NodeFacts["availability"],
       status: str(status.State),
       ...(mgr ? { reachability: str(mgr.Reachability) } : {}),
       leader: mgr?.Leader === true,

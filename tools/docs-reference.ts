@@ -30,13 +30,36 @@ export function configReference(pulumiYaml: string): string {
   const out = ["| key | type | default | what it is |", "|---|---|---|---|"];
   for (const [name, k] of Object.entries(project.config)) {
     const type = k.type === "array" ? `array of ${k.items?.type ?? "?"}` : k.type;
-    out.push(`| \`hcloud-swarm:${name}\` | ${type} | \`${JSON.stringify(k.default)}\` | ${cell(k.description ?? "")} |`);
+    out.push(
+      `| \`hcloud-swarm:${name}\` | ${type} | \`${JSON.stringify(k.default)}\` | ${cell(k.description ?? "")} |`,
+    );
   }
   const lines = pulumiYaml.split("\n");
-  const header = lines.slice(lines.findIndex((l) => l.startsWith("main:")) + 1, lines.findIndex((l) => l.startsWith("config:"))).filter((l) => l.startsWith("#"));
+  const header = lines
+    .slice(
+      lines.findIndex((l) => l.startsWith("main:")) + 1,
+      lines.findIndex((l) => l.startsWith("config:")),
+    )
+    .filter((l) => l.startsWith("#"));
   const objects = lines.slice(lines.findIndex((l) => /^# Object-valued keys/.test(l))).filter((l) => l.startsWith("#"));
-  const uncomment = (ls: readonly string[]) => ls.map((l) => l.replace(/^# ?/, "")).join("\n").trim();
-  return [uncomment(header), "", "## Keys Pulumi.yaml declares", "", ...out, "", "## Object-valued keys", "", "```text", uncomment(objects), "```"].join("\n");
+  const uncomment = (ls: readonly string[]) =>
+    ls
+      .map((l) => l.replace(/^# ?/, ""))
+      .join("\n")
+      .trim();
+  return [
+    uncomment(header),
+    "",
+    "## Keys Pulumi.yaml declares",
+    "",
+    ...out,
+    "",
+    "## Object-valued keys",
+    "",
+    "```text",
+    uncomment(objects),
+    "```",
+  ].join("\n");
 }
 
 function optionRow(o: Option): string {
@@ -53,35 +76,83 @@ function commandSection(c: Command, prefix: string, out: string[]): void {
   const name = `${prefix} ${c.name()}`.trim();
   const subs = c.commands as Command[];
   const args = c.registeredArguments as readonly Argument[];
-  out.push(`### \`${[name, ...args.map(argumentText), c.options.length ? "[options]" : ""].filter((x) => x).join(" ")}\``, "", c.description(), "");
+  out.push(
+    `### \`${[name, ...args.map(argumentText), c.options.length ? "[options]" : ""].filter((x) => x).join(" ")}\``,
+    "",
+    c.description(),
+    "",
+  );
   for (const a of args) out.push(`- \`${argumentText(a)}\`: ${a.description}`);
   if (args.length) out.push("");
-  if (c.options.length) out.push("| option | | default | what it does |", "|---|---|---|---|", ...c.options.map(optionRow), "");
+  if (c.options.length)
+    out.push("| option | | default | what it does |", "|---|---|---|---|", ...c.options.map(optionRow), "");
   for (const s of subs) commandSection(s, name, out);
 }
 
 /** Every command, argument and option of the hcloud-swarm CLI, from the same tree `main` parses with. */
 export function cliReference(program: Command = buildProgram()): string {
-  const out = ["## Global options", "", "| option | | default | what it does |", "|---|---|---|---|", ...program.options.map(optionRow), "| `-h, --help` | | | print the help of hcloud-swarm or of a command |", "", "## Commands", ""];
+  const out = [
+    "## Global options",
+    "",
+    "| option | | default | what it does |",
+    "|---|---|---|---|",
+    ...program.options.map(optionRow),
+    "| `-h, --help` | | | print the help of hcloud-swarm or of a command |",
+    "",
+    "## Commands",
+    "",
+  ];
   for (const c of program.commands as Command[]) commandSection(c, "hcloud-swarm", out);
   return out.join("\n").trimEnd();
 }
 
-const SHIPPED = ["common", "transport", "hostfw", "inventory", "swarm", "infra", "bootstrap", "stacks", "verify", "recovery", "local", "cli", "rehearse"];
+const SHIPPED = [
+  "common",
+  "transport",
+  "hostfw",
+  "inventory",
+  "swarm",
+  "infra",
+  "bootstrap",
+  "stacks",
+  "verify",
+  "recovery",
+  "local",
+  "cli",
+  "rehearse",
+];
 
 /** Every named timeout, wait and poll interval in the shipped rooms, with the comment that says why. */
 export function timeoutsReference(root: string = ROOT): string {
   const rows: string[] = ["| name | value | where | why |", "|---|---|---|---|"];
   const files = (d: string): string[] =>
-    fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(d, e.name)) : e.name.endsWith(".ts") ? [path.join(d, e.name)] : [])).sort() : [];
+    fs.existsSync(d)
+      ? fs
+          .readdirSync(d, { withFileTypes: true })
+          .flatMap((e) =>
+            e.isDirectory() ? files(path.join(d, e.name)) : e.name.endsWith(".ts") ? [path.join(d, e.name)] : [],
+          )
+          .sort()
+      : [];
   for (const file of SHIPPED.flatMap((d) => files(path.join(root, d)))) {
     const lines = fs.readFileSync(file, "utf8").split("\n");
     lines.forEach((line, i) => {
-      const m = /^(?:export )?const ([A-Z][A-Z0-9_]*(?:_MS|_S|TIMEOUT[A-Z0-9_]*|_WAIT))\s*(?::\s*number\s*)?=\s*([^;]+);/.exec(line);
+      const m =
+        /^(?:export )?const ([A-Z][A-Z0-9_]*(?:_MS|_S|TIMEOUT[A-Z0-9_]*|_WAIT))\s*(?::\s*number\s*)?=\s*([^;]+);/.exec(
+          line,
+        );
       if (!m) return;
       const comment: string[] = [];
-      for (let j = i - 1; j >= 0 && /^\s*(\/\*\*|\*|\/\/)/.test(lines[j]); j--) comment.unshift(lines[j].replace(/^\s*(\/\*\*|\*\/|\*|\/\/)\s?/, "").replace(/\*\/\s*$/, "").trim());
-      rows.push(`| \`${m[1]}\` | \`${m[2].trim()}\` | \`${path.relative(root, file)}\` | ${cell(comment.filter((c) => c).join(" "))} |`);
+      for (let j = i - 1; j >= 0 && /^\s*(\/\*\*|\*|\/\/)/.test(lines[j]); j--)
+        comment.unshift(
+          lines[j]
+            .replace(/^\s*(\/\*\*|\*\/|\*|\/\/)\s?/, "")
+            .replace(/\*\/\s*$/, "")
+            .trim(),
+        );
+      rows.push(
+        `| \`${m[1]}\` | \`${m[2].trim()}\` | \`${path.relative(root, file)}\` | ${cell(comment.filter((c) => c).join(" "))} |`,
+      );
     });
   }
   return rows.join("\n");
@@ -104,7 +175,11 @@ export interface ReferencePage {
 
 export function referencePages(root: string = ROOT): ReferencePage[] {
   return [
-    { file: "docs/reference/config.md", title: "Configuration reference", render: () => configReference(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) },
+    {
+      file: "docs/reference/config.md",
+      title: "Configuration reference",
+      render: () => configReference(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")),
+    },
     { file: "docs/reference/cli.md", title: "CLI reference", render: () => cliReference() },
     { file: "docs/reference/timeouts.md", title: "Named timeouts", render: () => timeoutsReference(root) },
   ];

@@ -56,22 +56,42 @@ export function cloudInitVerdict(output: string): CloudInitVerdict | undefined {
   if (mine[0] === `${CLOUD_INIT_MARK} absent`) return { kind: "absent" };
   const head = /rc=(\d+) waited=([01])/.exec(mine[0]);
   const lines = mine.slice(1).map((l) => l.slice(CLOUD_INIT_MARK.length + 2));
-  const field = (k: string) => lines.find((l) => l.startsWith(`${k}: `))?.slice(k.length + 2).trim() ?? "";
+  const field = (k: string) =>
+    lines
+      .find((l) => l.startsWith(`${k}: `))
+      ?.slice(k.length + 2)
+      .trim() ?? "";
   const status = field("status");
   const rc = Number(head?.[1] ?? -1);
   const detailAt = lines.findIndex((l) => l === "detail:");
-  const detail = [field("boot_status_code"), ...(detailAt >= 0 ? lines.slice(detailAt + 1) : [])].filter((x) => x.trim() !== "").join("; ") || lines.join("; ");
-  if (status === "error" || rc === 1) return { kind: "error", detail: step ? `setup step "${step}" failed; ${detail}` : detail };
+  const detail =
+    [field("boot_status_code"), ...(detailAt >= 0 ? lines.slice(detailAt + 1) : [])]
+      .filter((x) => x.trim() !== "")
+      .join("; ") || lines.join("; ");
+  if (status === "error" || rc === 1)
+    return { kind: "error", detail: step ? `setup step "${step}" failed; ${detail}` : detail };
   // cloud-init's status covers this boot only, and runcmd runs once per instance: after a reboot a
   // node whose setup failed reports "done". The step file outlives the reboot, so it still decides.
-  if (step) return { kind: "error", detail: `setup step "${step}" failed at the first boot (this boot's cloud-init reports "${status || "?"}", but runcmd runs only once, so the setup never completed)` };
+  if (step)
+    return {
+      kind: "error",
+      detail: `setup step "${step}" failed at the first boot (this boot's cloud-init reports "${status || "?"}", but runcmd runs only once, so the setup never completed)`,
+    };
   if (status === "disabled") return { kind: "disabled", detail };
   if (status === "not run") return { kind: "not-run", detail };
   if (status === "running") return { kind: "abandoned", detail };
   if (status === "done" || status === "degraded done") {
-    return { kind: "done", waited: head?.[2] === "1", degraded: rc === 2 || status === "degraded done" || /degraded/.test(field("extended_status")), detail };
+    return {
+      kind: "done",
+      waited: head?.[2] === "1",
+      degraded: rc === 2 || status === "degraded done" || /degraded/.test(field("extended_status")),
+      detail,
+    };
   }
-  return { kind: "error", detail: `unrecognised \`cloud-init status\` output (exit ${rc}): ${lines.join("; ") || "none"}` };
+  return {
+    kind: "error",
+    detail: `unrecognised \`cloud-init status\` output (exit ${rc}): ${lines.join("; ") || "none"}`,
+  };
 }
 
 /** What waitForNodeReady logs for a verdict (undefined: nothing worth a line); errors are thrown instead. */
@@ -80,7 +100,11 @@ export function describeCloudInit(node: string, v: CloudInitVerdict): string | u
     case "absent":
       return undefined;
     case "done":
-      return v.degraded ? `[${node}] cloud-init finished with recoverable errors (${v.detail})` : v.waited ? `[${node}] cloud-init finished` : undefined;
+      return v.degraded
+        ? `[${node}] cloud-init finished with recoverable errors (${v.detail})`
+        : v.waited
+          ? `[${node}] cloud-init finished`
+          : undefined;
     case "disabled":
       return `[${node}] cloud-init is installed but disabled (${v.detail}); not waiting for it`;
     case "not-run":

@@ -42,8 +42,10 @@ export interface FailedUnit {
 export function parseFailedUnits(output: string): FailedUnit[] {
   const out: { unit: string; journal: string[] }[] = [];
   for (const line of output.split("\n")) {
-    if (line.startsWith(`${FAILED_UNIT_MARK}| `)) out[out.length - 1]?.journal.push(line.slice(FAILED_UNIT_MARK.length + 2).trim());
-    else if (line.startsWith(`${FAILED_UNIT_MARK} `)) out.push({ unit: line.slice(FAILED_UNIT_MARK.length + 1).trim(), journal: [] });
+    if (line.startsWith(`${FAILED_UNIT_MARK}| `))
+      out[out.length - 1]?.journal.push(line.slice(FAILED_UNIT_MARK.length + 2).trim());
+    else if (line.startsWith(`${FAILED_UNIT_MARK} `))
+      out.push({ unit: line.slice(FAILED_UNIT_MARK.length + 1).trim(), journal: [] });
   }
   return out;
 }

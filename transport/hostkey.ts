@@ -20,7 +20,9 @@ export function parseHostKey(line: string, node: string): PinnedHostKey {
   // The blob starts with the key type as an SSH string; checking it catches truncated or mixed-up keys.
   const inner = blob.length > 4 ? blob.subarray(4, 4 + blob.readUInt32BE(0)).toString("latin1") : "";
   if (!type || inner !== type) {
-    throw new Error(`hostKey of ${node} is not a valid OpenSSH public key ("${type ?? ""} …"); copy it from /etc/ssh/ssh_host_ed25519_key.pub on the node`);
+    throw new Error(
+      `hostKey of ${node} is not a valid OpenSSH public key ("${type ?? ""} …"); copy it from /etc/ssh/ssh_host_ed25519_key.pub on the node`,
+    );
   }
   return { type, blob };
 }

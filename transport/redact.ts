@@ -40,7 +40,10 @@ export function registerSecret(secret: string | undefined): void {
 export function redact(text: string): string {
   let out = text;
   for (const s of known()) out = out.split(s).join("[REDACTED]");
-  return out.replace(PRIVATE_KEY, "[REDACTED PRIVATE KEY]").replace(JOIN_TOKEN, "SWMTKN-[REDACTED]").replace(UNLOCK_KEY, "SWMKEY-[REDACTED]");
+  return out
+    .replace(PRIVATE_KEY, "[REDACTED PRIVATE KEY]")
+    .replace(JOIN_TOKEN, "SWMTKN-[REDACTED]")
+    .replace(UNLOCK_KEY, "SWMKEY-[REDACTED]");
 }
 
 /** An Error whose message is redacted; the original error is not kept, since its message may hold a secret. */

@@ -26,12 +26,27 @@ interface NameRule {
  * Stack names become prefixes of Docker object names (`<stack>_<net>`), hence the narrow alphabet.
  */
 const RULES: Readonly<Record<NameKind, NameRule>> = {
-  stack: { pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/, rule: "lowercase letters, digits, - and _, starting with a letter or digit, at most 63 characters" },
-  network: { pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$/, rule: "letters, digits, _, . and -, starting with a letter or digit, at most 127 characters" },
-  service: { pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$/, rule: "letters, digits, _, . and -, starting with a letter or digit, at most 127 characters" },
-  secret: { pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, rule: "letters, digits, _, . and -, starting with a letter or digit, at most 64 characters" },
+  stack: {
+    pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+    rule: "lowercase letters, digits, - and _, starting with a letter or digit, at most 63 characters",
+  },
+  network: {
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$/,
+    rule: "letters, digits, _, . and -, starting with a letter or digit, at most 127 characters",
+  },
+  service: {
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$/,
+    rule: "letters, digits, _, . and -, starting with a letter or digit, at most 127 characters",
+  },
+  secret: {
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    rule: "letters, digits, _, . and -, starting with a letter or digit, at most 64 characters",
+  },
   // Inventory node names and swarm node IDs (25 lowercase alphanumerics) both fit.
-  node: { pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, rule: 'a lowercase DNS label such as "worker-1" (letters, digits and -)' },
+  node: {
+    pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    rule: 'a lowercase DNS label such as "worker-1" (letters, digits and -)',
+  },
   user: { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, rule: 'a POSIX user name such as "root" or "deploy"' },
 };
 

@@ -139,7 +139,11 @@ export interface ConnectOptions {
 }
 
 /** One connection attempt with the pinned host key. */
-export async function connect(target: SshTarget, privateKey: string, options: ConnectOptions = {}): Promise<SshSession> {
+export async function connect(
+  target: SshTarget,
+  privateKey: string,
+  options: ConnectOptions = {},
+): Promise<SshSession> {
   registerSecret(privateKey);
   const pinned = parseHostKey(target.hostKey, target.name);
   let presented: Buffer | undefined;
@@ -162,7 +166,8 @@ export async function connect(target: SshTarget, privateKey: string, options: Co
     });
   } catch (err) {
     ssh.dispose();
-    if (presented && !presented.equals(pinned.blob)) throw new HostKeyMismatchError(target.name, fingerprint(pinned.blob), fingerprint(presented));
+    if (presented && !presented.equals(pinned.blob))
+      throw new HostKeyMismatchError(target.name, fingerprint(pinned.blob), fingerprint(presented));
     throw redactedError(err, `ssh ${target.user}@${target.host}:${target.port} (${target.name})`);
   } finally {
     ended();
@@ -183,13 +188,19 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
     open = false;
   });
   connection?.on("close", () => {
-    if (!closing) options.log?.(`[${target.name}] connection closed by the remote side${lastError ? `: ${lastError.message}` : ""}`);
+    if (!closing)
+      options.log?.(
+        `[${target.name}] connection closed by the remote side${lastError ? `: ${lastError.message}` : ""}`,
+      );
     open = false;
   });
   const trace = (line: string) => options.trace?.(redact(line));
 
   async function exec(command: string, display: string, o: CommandOptions): Promise<CommandResult> {
-    if (!open) throw new Error(`ssh connection to ${target.name} is closed${lastError ? ` (${lastError.message})` : ""}; cannot run ${display}`);
+    if (!open)
+      throw new Error(
+        `ssh connection to ${target.name} is closed${lastError ? ` (${lastError.message})` : ""}; cannot run ${display}`,
+      );
     counters().commands++;
     const ended = exchangeStarted();
     const timeoutMs = o.timeoutMs ?? COMMAND_TIMEOUT_MS;
@@ -206,7 +217,11 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
         closing = true;
         ssh.dispose();
         open = false;
-        reject(new Error(`command on ${target.name} did not finish within ${secs} s and the host stopped answering: ${redact(display)}`));
+        reject(
+          new Error(
+            `command on ${target.name} did not finish within ${secs} s and the host stopped answering: ${redact(display)}`,
+          ),
+        );
       }, timeoutMs + COMMAND_LOCAL_GRACE_MS);
     });
     try {
@@ -221,12 +236,17 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
       ]);
       if (res.code === null) {
         open = false;
-        throw new Error(`connection to ${target.name} was lost while running: ${display}${lastError ? ` (${lastError.message})` : ""}`);
+        throw new Error(
+          `connection to ${target.name} was lost while running: ${display}${lastError ? ` (${lastError.message})` : ""}`,
+        );
       }
-      if (res.code === 124 || res.code === 137) throw new Error(`timed out after ${secs} s on ${target.name} waiting for: ${display}`);
+      if (res.code === 124 || res.code === 137)
+        throw new Error(`timed out after ${secs} s on ${target.name} waiting for: ${display}`);
       const result = { stdout: res.stdout, stderr: res.stderr, code: res.code };
       if (res.code !== 0 && !o.allowFailure) {
-        throw new Error(`${display} failed on ${target.name} (exit ${res.code}): ${res.stderr || res.stdout || "no output"}`);
+        throw new Error(
+          `${display} failed on ${target.name} (exit ${res.code}): ${res.stderr || res.stdout || "no output"}`,
+        );
       }
       return result;
     } catch (err) {
@@ -245,10 +265,14 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
       const tmp = shellQuote(`${remotePath}.tmp-${process.pid}`);
       const dir = shellQuote(remotePath.replace(/\/[^/]*$/, "") || "/");
       // Through stdin and plain shell rather than SFTP: the sftp subsystem is not always enabled.
-      await exec(`umask 077 && mkdir -p ${dir} && cat > ${tmp} && chmod ${o.mode ?? "0644"} ${tmp} && mv -f ${tmp} ${q}`, `upload ${remotePath}`, {
-        stdin: typeof content === "string" ? Buffer.from(content) : content,
-        timeoutMs: o.timeoutMs,
-      });
+      await exec(
+        `umask 077 && mkdir -p ${dir} && cat > ${tmp} && chmod ${o.mode ?? "0644"} ${tmp} && mv -f ${tmp} ${q}`,
+        `upload ${remotePath}`,
+        {
+          stdin: typeof content === "string" ? Buffer.from(content) : content,
+          timeoutMs: o.timeoutMs,
+        },
+      );
     },
     isOpen: () => open,
     close() {
@@ -260,7 +284,12 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
 }
 
 function isPermanent(err: unknown): boolean {
-  return err instanceof HostKeyMismatchError || /not a valid OpenSSH public key|Cannot parse privateKey|privateKey value does not contain/i.test(String((err as Error)?.message));
+  return (
+    err instanceof HostKeyMismatchError ||
+    /not a valid OpenSSH public key|Cannot parse privateKey|privateKey value does not contain/i.test(
+      String((err as Error)?.message),
+    )
+  );
 }
 
 export interface WaitOptions extends ConnectOptions {
@@ -274,7 +303,11 @@ export interface WaitOptions extends ConnectOptions {
  * Connects, retrying with exponential backoff until SSH_WAIT_TIMEOUT_MS. A host key mismatch or an
  * unusable key fails at once: retrying cannot fix them.
  */
-export async function waitForSsh(target: SshTarget, privateKey: string, options: WaitOptions = {}): Promise<SshSession> {
+export async function waitForSsh(
+  target: SshTarget,
+  privateKey: string,
+  options: WaitOptions = {},
+): Promise<SshSession> {
   const limit = options.timeoutMs ?? SSH_WAIT_TIMEOUT_MS;
   const deadline = Date.now() + limit;
   let delay = SSH_RETRY_FIRST_DELAY_MS;
@@ -285,12 +318,17 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
     } catch (err) {
       if (isPermanent(err)) throw err;
       const message = (err as Error).message;
-      if (options.signal?.aborted) throw new Error(`stopped waiting for SSH on ${target.name} after ${attempt} attempts; last error: ${message}`);
+      if (options.signal?.aborted)
+        throw new Error(`stopped waiting for SSH on ${target.name} after ${attempt} attempts; last error: ${message}`);
       if (/authentication methods failed/i.test(message) && ++authFailures > SSH_AUTH_RETRIES) {
-        throw new Error(`ssh to ${target.name} (${target.user}@${target.host}:${target.port}) was refused: the key is not accepted for user ${target.user}`);
+        throw new Error(
+          `ssh to ${target.name} (${target.user}@${target.host}:${target.port}) was refused: the key is not accepted for user ${target.user}`,
+        );
       }
       if (Date.now() + delay > deadline) {
-        throw new Error(`timed out after ${Math.round(limit / 1000)} s waiting for SSH on ${target.name} (${target.host}:${target.port}), ${attempt} attempts; last error: ${message}`);
+        throw new Error(
+          `timed out after ${Math.round(limit / 1000)} s waiting for SSH on ${target.name} (${target.host}:${target.port}), ${attempt} attempts; last error: ${message}`,
+        );
       }
       if (attempt === 1) options.log?.(`[${target.name}] waiting for SSH (${redact(message)})`);
       // The listener goes when the delay ends: one per retry would pile up on a long wait.
@@ -317,23 +355,44 @@ export async function waitForSsh(target: SshTarget, privateKey: string, options:
  * usual case: a new node costs one command here, not three. A host where cloud-init is installed
  * but disabled, or never runs, is not waited for; what was found is logged.
  */
-export async function waitForNodeReady(session: SshSession, log?: (line: string) => void, probe = "docker info --format '{{.ServerVersion}}'"): Promise<string> {
+export async function waitForNodeReady(
+  session: SshSession,
+  log?: (line: string) => void,
+  probe = "docker info --format '{{.ServerVersion}}'",
+): Promise<string> {
   // When the probe fails, the same command says which unit dockerd is missing (./failed-units.ts).
   const guarded = probeWithFailedUnits(probe);
-  const first = await session.run(`${CLOUD_INIT_SCRIPT}\n${guarded}`, { timeoutMs: CLOUD_INIT_TIMEOUT_MS, allowFailure: true, display: `cloud-init status --long (read, and waited on only while it runs); ${probe}` });
+  const first = await session.run(`${CLOUD_INIT_SCRIPT}\n${guarded}`, {
+    timeoutMs: CLOUD_INIT_TIMEOUT_MS,
+    allowFailure: true,
+    display: `cloud-init status --long (read, and waited on only while it runs); ${probe}`,
+  });
   const verdict = cloudInitVerdict(first.stdout);
-  if (!verdict) throw new Error(`cannot read cloud-init's state on ${session.node} (exit ${first.code}): ${redact(first.stderr || first.stdout || "no output")}`);
-  if (verdict.kind === "error") throw new Error(`cloud-init failed on ${session.node} (${verdict.detail}); see /var/log/cloud-init-output.log and \`cloud-init status --long\` there`);
+  if (!verdict)
+    throw new Error(
+      `cannot read cloud-init's state on ${session.node} (exit ${first.code}): ${redact(first.stderr || first.stdout || "no output")}`,
+    );
+  if (verdict.kind === "error")
+    throw new Error(
+      `cloud-init failed on ${session.node} (${verdict.detail}); see /var/log/cloud-init-output.log and \`cloud-init status --long\` there`,
+    );
   const line = describeCloudInit(session.node, verdict);
   if (line) log?.(line);
-  if (first.code === 0) return first.stdout.split("\n").filter((l) => !l.startsWith(CLOUD_INIT_MARK)).join("\n").trim();
+  if (first.code === 0)
+    return first.stdout
+      .split("\n")
+      .filter((l) => !l.startsWith(CLOUD_INIT_MARK))
+      .join("\n")
+      .trim();
   const deadline = Date.now() + DOCKER_WAIT_TIMEOUT_MS;
-  for (let r = first; ; ) {
+  for (let r = first; ;) {
     // A failed unit stays failed for the rest of the boot: say which, instead of waiting out the timeout.
     const unitError = failedUnitsError(session.node, parseFailedUnits(r.stdout));
     if (unitError) throw new Error(redact(unitError));
     if (Date.now() + DOCKER_POLL_INTERVAL_MS > deadline) {
-      throw new Error(`timed out after ${DOCKER_WAIT_TIMEOUT_MS / 1000} s waiting for docker on ${session.node} to answer \`docker info\`: ${redact(r.stderr || withoutFailedUnits(r.stdout))}`);
+      throw new Error(
+        `timed out after ${DOCKER_WAIT_TIMEOUT_MS / 1000} s waiting for docker on ${session.node} to answer \`docker info\`: ${redact(r.stderr || withoutFailedUnits(r.stdout))}`,
+      );
     }
     await sleep(DOCKER_POLL_INTERVAL_MS);
     r = await session.run(guarded, { allowFailure: true, timeoutMs: 20_000, display: probe });

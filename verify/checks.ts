@@ -54,7 +54,12 @@ export function checkNetworks(networks: readonly NetworkFacts[], mtu: number): C
     const mtuCheck: Check =
       have === String(mtu)
         ? { status: "pass", subject, what: "MTU", detail: `${MTU_OPTION}=${have}` }
-        : { status: "fail", subject, what: "MTU", detail: `${have ? `${MTU_OPTION}=${have}` : `no ${MTU_OPTION} option`}, the cluster needs ${mtu}; recreate the network with --opt ${MTU_OPTION}=${mtu}` };
+        : {
+            status: "fail",
+            subject,
+            what: "MTU",
+            detail: `${have ? `${MTU_OPTION}=${have}` : `no ${MTU_OPTION} option`}, the cluster needs ${mtu}; recreate the network with --opt ${MTU_OPTION}=${mtu}`,
+          };
     return [encrypted, mtuCheck];
   });
 }
@@ -70,39 +75,99 @@ export function checkNode(e: NodeEvidence): Check[] {
   const outEsp = blocks.filter((b) => /dir out/.test(b) && /dport 4789/.test(b) && /proto esp/.test(b));
   const espStates = lines(e.xfrmState).filter((l) => /proto esp/.test(l));
   const mark = lines(e.mangleOutput).some((l) => l.includes("--dport 4789") && l.includes(ENCRYPTION_MARK));
-  const drop = lines(e.filterInput).some((l) => l.includes("--dport 4789") && /--pol(icy)? none/.test(l) && /-j DROP/.test(l));
+  const drop = lines(e.filterInput).some(
+    (l) => l.includes("--dport 4789") && /--pol(icy)? none/.test(l) && /-j DROP/.test(l),
+  );
   if (outEsp.length === 0 && e.localEncryptedNetworks === 0) {
-    return [{ status: "unprovable", subject, what: "encryption in use", detail: "no task on this node uses an encrypted overlay, so nothing is set up to check; deploy a stack with tasks here" }];
+    return [
+      {
+        status: "unprovable",
+        subject,
+        what: "encryption in use",
+        detail:
+          "no task on this node uses an encrypted overlay, so nothing is set up to check; deploy a stack with tasks here",
+      },
+    ];
   }
   if (outEsp.length === 0 && e.otherNodes === 0) {
-    return [{ status: "unprovable", subject, what: "encryption in use", detail: "a single-node cluster has no peer to encrypt traffic to; nothing crosses the wire" }];
+    return [
+      {
+        status: "unprovable",
+        subject,
+        what: "encryption in use",
+        detail: "a single-node cluster has no peer to encrypt traffic to; nothing crosses the wire",
+      },
+    ];
   }
   checks.push(
     outEsp.length > 0
-      ? { status: "pass", subject, what: "xfrm policies", detail: `${outEsp.length} outbound VXLAN policies require ESP` }
-      : { status: "fail", subject, what: "xfrm policies", detail: "no outbound policy requires ESP for VXLAN (udp 4789) although encrypted overlays have tasks here (no peer yet, or encryption not programmed)" },
+      ? {
+          status: "pass",
+          subject,
+          what: "xfrm policies",
+          detail: `${outEsp.length} outbound VXLAN policies require ESP`,
+        }
+      : {
+          status: "fail",
+          subject,
+          what: "xfrm policies",
+          detail:
+            "no outbound policy requires ESP for VXLAN (udp 4789) although encrypted overlays have tasks here (no peer yet, or encryption not programmed)",
+        },
   );
   checks.push(
     mark
-      ? { status: "pass", subject, what: "iptables mark", detail: `mangle OUTPUT marks VXLAN of encrypted networks ${ENCRYPTION_MARK}` }
-      : { status: "fail", subject, what: "iptables mark", detail: `no mangle OUTPUT rule marking --dport 4789 with ${ENCRYPTION_MARK}` },
+      ? {
+          status: "pass",
+          subject,
+          what: "iptables mark",
+          detail: `mangle OUTPUT marks VXLAN of encrypted networks ${ENCRYPTION_MARK}`,
+        }
+      : {
+          status: "fail",
+          subject,
+          what: "iptables mark",
+          detail: `no mangle OUTPUT rule marking --dport 4789 with ${ENCRYPTION_MARK}`,
+        },
   );
   checks.push(
     drop
-      ? { status: "pass", subject, what: "plain VXLAN dropped", detail: "INPUT drops udp 4789 that arrives without IPsec (--pol none)" }
-      : { status: "fail", subject, what: "plain VXLAN dropped", detail: "no INPUT rule drops unencrypted VXLAN (udp 4789, --pol none); Docker older than 20.10.24/23.0.3, or xt_u32/xt_bpf missing (CVE-2023-28840)" },
+      ? {
+          status: "pass",
+          subject,
+          what: "plain VXLAN dropped",
+          detail: "INPUT drops udp 4789 that arrives without IPsec (--pol none)",
+        }
+      : {
+          status: "fail",
+          subject,
+          what: "plain VXLAN dropped",
+          detail:
+            "no INPUT rule drops unencrypted VXLAN (udp 4789, --pol none); Docker older than 20.10.24/23.0.3, or xt_u32/xt_bpf missing (CVE-2023-28840)",
+        },
   );
   if (espStates.length > 0) {
-    checks.push({ status: "pass", subject, what: "ESP states", detail: `${espStates.length} ESP security associations installed` });
+    checks.push({
+      status: "pass",
+      subject,
+      what: "ESP states",
+      detail: `${espStates.length} ESP security associations installed`,
+    });
   } else if (outEsp.length > 0) {
     checks.push({
       status: "unprovable",
       subject,
       what: "ESP states",
-      detail: "kernel lacks ESP: the policies exist but no ESP state could be installed, so encrypted traffic cannot flow (it is dropped, not sent in clear); encryption of the data plane is NOT proven here",
+      detail:
+        "kernel lacks ESP: the policies exist but no ESP state could be installed, so encrypted traffic cannot flow (it is dropped, not sent in clear); encryption of the data plane is NOT proven here",
     });
   } else {
-    checks.push({ status: "unprovable", subject, what: "ESP states", detail: "no peer shares an encrypted network with this node yet, so no ESP state is expected" });
+    checks.push({
+      status: "unprovable",
+      subject,
+      what: "ESP states",
+      detail: "no peer shares an encrypted network with this node yet, so no ESP state is expected",
+    });
   }
   return checks;
 }
@@ -127,9 +192,18 @@ export function formatChecks(s: VerifySummary): string[] {
   const tag: Record<CheckStatus, string> = { pass: "PASS      ", fail: "FAIL      ", unprovable: "UNPROVABLE" };
   const out = s.checks.map((c) => `${tag[c.status]} ${c.subject}: ${c.what}: ${c.detail}`);
   out.push(`${s.passed} passed, ${s.failed} failed, ${s.unprovable} unprovable`);
-  if (s.exitCode === 0) out.push("VERIFIED: every overlay is encrypted with the right MTU, every node enforces and carries ESP, and every node's host is closed to all but the members.");
-  else if (s.exitCode === 2) out.push("NOT VERIFIED: nothing failed, but the checks above marked UNPROVABLE could not be proven on this cluster.");
-  else out.push("NOT VERIFIED: the checks marked FAIL show traffic that is, or may be, unencrypted, or a node that is not closed as it must be; each says how to fix it.");
+  if (s.exitCode === 0)
+    out.push(
+      "VERIFIED: every overlay is encrypted with the right MTU, every node enforces and carries ESP, and every node's host is closed to all but the members.",
+    );
+  else if (s.exitCode === 2)
+    out.push(
+      "NOT VERIFIED: nothing failed, but the checks above marked UNPROVABLE could not be proven on this cluster.",
+    );
+  else
+    out.push(
+      "NOT VERIFIED: the checks marked FAIL show traffic that is, or may be, unencrypted, or a node that is not closed as it must be; each says how to fix it.",
+    );
   return out;
 }
 
@@ -170,28 +244,64 @@ export function checkWire(evidence: readonly WireEvidence[]): Check[] {
       continue;
     }
     if (!e.counts) {
-      checks.push({ status: "unprovable", subject, what: "on the wire", detail: e.unprovable ?? "nothing was captured" });
+      checks.push({
+        status: "unprovable",
+        subject,
+        what: "on the wire",
+        detail: e.unprovable ?? "nothing was captured",
+      });
       continue;
     }
     const c = e.counts;
     if (e.kind === "control") {
       checks.push(
         controlSees
-          ? { status: "pass", subject, what: "capture sees plain traffic", detail: `${where}: ${countsText(c)}; the capture sees VXLAN and clear text where they exist` }
-          : { status: "unprovable", subject, what: "capture sees plain traffic", detail: `${where}: ${countsText(c)}; a plain overlay should show VXLAN and the marker, so the capture cannot be trusted` },
+          ? {
+              status: "pass",
+              subject,
+              what: "capture sees plain traffic",
+              detail: `${where}: ${countsText(c)}; the capture sees VXLAN and clear text where they exist`,
+            }
+          : {
+              status: "unprovable",
+              subject,
+              what: "capture sees plain traffic",
+              detail: `${where}: ${countsText(c)}; a plain overlay should show VXLAN and the marker, so the capture cannot be trusted`,
+            },
       );
       continue;
     }
     if (c.vxlan > 0 || c.cleartext > 0) {
-      checks.push({ status: "fail", subject, what: "on the wire", detail: `${where}: ${countsText(c)}: traffic of this network crossed unencrypted` });
+      checks.push({
+        status: "fail",
+        subject,
+        what: "on the wire",
+        detail: `${where}: ${countsText(c)}: traffic of this network crossed unencrypted`,
+      });
     } else if (c.esp === 0) {
-      checks.push({ status: "unprovable", subject, what: "on the wire", detail: `${where}: ${countsText(c)}: nothing crossed (no ESP: a kernel without ESP drops encrypted overlay traffic, it fails closed)` });
+      checks.push({
+        status: "unprovable",
+        subject,
+        what: "on the wire",
+        detail: `${where}: ${countsText(c)}: nothing crossed (no ESP: a kernel without ESP drops encrypted overlay traffic, it fails closed)`,
+      });
     } else if (!controlSees) {
-      checks.push({ status: "unprovable", subject, what: "on the wire", detail: `${where}: ${countsText(c)}, but the plain control did not show that the capture sees VXLAN` });
+      checks.push({
+        status: "unprovable",
+        subject,
+        what: "on the wire",
+        detail: `${where}: ${countsText(c)}, but the plain control did not show that the capture sees VXLAN`,
+      });
     } else {
       checks.push({ status: "pass", subject, what: "on the wire", detail: `${where}: ${countsText(c)}` });
     }
   }
-  if (!control) checks.push({ status: "unprovable", subject: "wire capture", what: "plain control", detail: "no plain control overlay was probed, so no capture is proven to see VXLAN" });
+  if (!control)
+    checks.push({
+      status: "unprovable",
+      subject: "wire capture",
+      what: "plain control",
+      detail: "no plain control overlay was probed, so no capture is proven to see VXLAN",
+    });
   return checks;
 }

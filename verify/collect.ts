@@ -27,16 +27,45 @@ async function nodeEvidence(s: SshSession): Promise<Omit<NodeEvidence, "node" | 
   };
 }
 
-async function visit(node: InventoryNode, otherNodes: number, identity?: string): Promise<{ evidence: NodeEvidence; host: HostEvidence }> {
+async function visit(
+  node: InventoryNode,
+  otherNodes: number,
+  identity?: string,
+): Promise<{ evidence: NodeEvidence; host: HostEvidence }> {
   const keyFile = identity ?? node.privateKeyPath;
-  const blank = { xfrmPolicy: "", xfrmState: "", mangleOutput: "", filterInput: "", localEncryptedNetworks: 0, otherNodes };
-  const host: HostEvidence = { node: node.name, ...(node.privateAddress ? { privateAddress: node.privateAddress } : {}) };
-  if (!keyFile) return { evidence: { node: node.name, ...blank, error: "no private key (give --identity KEY or privateKeyPath in the inventory)" }, host };
+  const blank = {
+    xfrmPolicy: "",
+    xfrmState: "",
+    mangleOutput: "",
+    filterInput: "",
+    localEncryptedNetworks: 0,
+    otherNodes,
+  };
+  const host: HostEvidence = {
+    node: node.name,
+    ...(node.privateAddress ? { privateAddress: node.privateAddress } : {}),
+  };
+  if (!keyFile)
+    return {
+      evidence: {
+        node: node.name,
+        ...blank,
+        error: "no private key (give --identity KEY or privateKeyPath in the inventory)",
+      },
+      host,
+    };
   let s: SshSession | undefined;
   try {
     s = await connect(node, fs.readFileSync(keyFile, "utf8"));
     const evidence = { node: node.name, otherNodes, ...(await nodeEvidence(s)) };
-    return { evidence, host: { ...host, probe: (await s.run(PROBE_SCRIPT, { allowFailure: true, display: "host firewall, sshd and cloud-init probe" })).stdout } };
+    return {
+      evidence,
+      host: {
+        ...host,
+        probe: (await s.run(PROBE_SCRIPT, { allowFailure: true, display: "host firewall, sshd and cloud-init probe" }))
+          .stdout,
+      },
+    };
   } catch (err) {
     return { evidence: { node: node.name, ...blank, error: (err as Error).message }, host };
   } finally {
@@ -45,7 +74,11 @@ async function visit(node: InventoryNode, otherNodes: number, identity?: string)
 }
 
 /** Checks the cluster; with `wire`, also probes every encrypted overlay and ingress on the wire (./wire.ts). */
-export async function verifyCluster(inv: Inventory, identity?: string, wire?: Omit<WireOptions, "identity">): Promise<VerifySummary> {
+export async function verifyCluster(
+  inv: Inventory,
+  identity?: string,
+  wire?: Omit<WireOptions, "identity">,
+): Promise<VerifySummary> {
   const mtu = inv.swarm?.overlayMtu ?? DEFAULT_MTU;
   const m = await connectManager(inv, identity);
   let networks;
@@ -64,7 +97,12 @@ export async function verifyCluster(inv: Inventory, identity?: string, wire?: Om
     checks.push(...checkNode(v.evidence));
     hosts.push(v.host);
   }
-  checks.push(...checkHosts(hosts, members.map((x) => x.addr)));
+  checks.push(
+    ...checkHosts(
+      hosts,
+      members.map((x) => x.addr),
+    ),
+  );
   if (wire) checks.push(...checkWire(await collectWire(inv, { ...wire, ...(identity ? { identity } : {}) })));
   return summarise(checks);
 }

@@ -20,6 +20,9 @@ export function checkHosts(hosts: readonly HostEvidence[], memberAddresses: read
   return hosts.flatMap((h): Check[] => {
     if (h.probe === undefined) return [];
     const subject = `node ${h.node}`;
-    return judgeHost(parseProbe(h.probe), { members, ...(h.privateAddress ? { privateAddress: h.privateAddress } : {}) }).map((c) => ({ status: c.status, subject, what: `host: ${c.what}`, detail: c.detail }));
+    return judgeHost(parseProbe(h.probe), {
+      members,
+      ...(h.privateAddress ? { privateAddress: h.privateAddress } : {}),
+    }).map((c) => ({ status: c.status, subject, what: `host: ${c.what}`, detail: c.detail }));
   });
 }

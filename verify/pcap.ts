@@ -53,7 +53,8 @@ function ipv4Offset(frame: Buffer, linkType: number): number | undefined {
  * payload crossed in clear (the probe sends them; encryption must hide them).
  */
 export function countWire(pcap: Buffer, markers: readonly Buffer[]): WireCounts {
-  if (pcap.length < 24) throw new Error(`the capture is ${pcap.length} bytes, too short for a pcap header (did tcpdump start?)`);
+  if (pcap.length < 24)
+    throw new Error(`the capture is ${pcap.length} bytes, too short for a pcap header (did tcpdump start?)`);
   const magic = pcap.readUInt32LE(0);
   const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
   const be = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
@@ -64,7 +65,7 @@ export function countWire(pcap: Buffer, markers: readonly Buffer[]): WireCounts 
   let esp = 0;
   let vxlan = 0;
   let cleartext = 0;
-  for (let o = 24; o + 16 <= pcap.length; ) {
+  for (let o = 24; o + 16 <= pcap.length;) {
     const caplen = u32(o + 8);
     const start = o + 16;
     if (start + caplen > pcap.length) break; // a record cut short by the capture's end

@@ -53,19 +53,30 @@ export async function openNodeSessions(inv: Inventory, identity?: string): Promi
  * Captures everything between `node` and `peer` on the interface holding node's advertise address
  * while `exchange` runs; returns the pcap. A missing tcpdump is reported as "UNPROVABLE: …".
  */
-export async function underlayCapture(s: SshSession, node: InventoryNode, peer: string, exchange: () => Promise<void>): Promise<Buffer> {
+export async function underlayCapture(
+  s: SshSession,
+  node: InventoryNode,
+  peer: string,
+  exchange: () => Promise<void>,
+): Promise<Buffer> {
   const f = `/tmp/hcloud-swarm-wire-${process.pid}-${Date.now()}`;
   const addr = node.advertiseAddress;
   const pre = await s.run(
     `command -v tcpdump >/dev/null || { echo no-tcpdump; exit 0; }; ip -o -4 addr show | awk -v a=${shellQuote(addr)} '{split($4,p,"/"); if (p[1]==a) {print $2; exit}}'`,
   );
-  if (pre.stdout.includes("no-tcpdump")) throw new Error(`UNPROVABLE: tcpdump is not installed on ${node.name}; install it (apt-get install tcpdump) to see the wire`);
+  if (pre.stdout.includes("no-tcpdump"))
+    throw new Error(
+      `UNPROVABLE: tcpdump is not installed on ${node.name}; install it (apt-get install tcpdump) to see the wire`,
+    );
   const iface = pre.stdout.trim();
   if (!iface) throw new Error(`no interface of ${node.name} holds its advertise address ${addr}`);
   const dump = `echo $$ > ${f}.pid; exec timeout ${CAPTURE_LIMIT_S} tcpdump -i ${shellQuote(iface)} -n -U -s 0 -w ${f}.pcap host ${shellQuote(peer)} 2>${f}.err`;
-  await s.run(`setsid -f sh -c ${shellQuote(dump)} </dev/null >/dev/null 2>&1; i=0; until grep -q 'listening on' ${f}.err 2>/dev/null; do i=$((i+1)); [ $i -le ${LISTEN_TIMEOUT_S * 10} ] || { cat ${f}.err >&2; exit 1; }; sleep 0.1; done`, {
-    timeoutMs: (LISTEN_TIMEOUT_S + 10) * 1000,
-  });
+  await s.run(
+    `setsid -f sh -c ${shellQuote(dump)} </dev/null >/dev/null 2>&1; i=0; until grep -q 'listening on' ${f}.err 2>/dev/null; do i=$((i+1)); [ $i -le ${LISTEN_TIMEOUT_S * 10} ] || { cat ${f}.err >&2; exit 1; }; sleep 0.1; done`,
+    {
+      timeoutMs: (LISTEN_TIMEOUT_S + 10) * 1000,
+    },
+  );
   try {
     await exchange();
     // tcpdump drops what it has not read yet when it is stopped: send an end marker after the
@@ -75,11 +86,19 @@ export async function underlayCapture(s: SshSession, node: InventoryNode, peer: 
       `bash -c ${shellQuote(`printf %s ${end} > /dev/udp/${peer}/9`)} 2>/dev/null; i=0; until grep -aq ${end} ${f}.pcap; do i=$((i+1)); [ $i -le ${END_TIMEOUT_S * 10} ] || exit 1; sleep 0.1; done`,
       { allowFailure: true, timeoutMs: (END_TIMEOUT_S + 10) * 1000 },
     );
-    if (seen.code !== 0) throw new Error(`the capture on ${node.name} never recorded its end marker (sent to ${peer} after the exchange), so it may be incomplete`);
+    if (seen.code !== 0)
+      throw new Error(
+        `the capture on ${node.name} never recorded its end marker (sent to ${peer} after the exchange), so it may be incomplete`,
+      );
   } finally {
     // SIGINT makes tcpdump flush and close the file; wait until it has exited before reading.
-    await s.run(`p=$(cat ${f}.pid 2>/dev/null) && kill -INT "$p" 2>/dev/null; i=0; while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.1; done; true`, { allowFailure: true });
+    await s.run(
+      `p=$(cat ${f}.pid 2>/dev/null) && kill -INT "$p" 2>/dev/null; i=0; while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.1; done; true`,
+      { allowFailure: true },
+    );
   }
-  const r = await s.run(`head -c ${MAX_PCAP_BYTES} ${f}.pcap | base64 -w0; rm -f ${f}.pcap ${f}.err ${f}.pid`, { timeoutMs: READ_BACK_TIMEOUT_MS });
+  const r = await s.run(`head -c ${MAX_PCAP_BYTES} ${f}.pcap | base64 -w0; rm -f ${f}.pcap ${f}.err ${f}.pid`, {
+    timeoutMs: READ_BACK_TIMEOUT_MS,
+  });
   return Buffer.from(r.stdout.trim(), "base64");
 }

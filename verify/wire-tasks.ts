@@ -49,21 +49,33 @@ interface RawTask {
   readonly ID: string;
   readonly NodeID?: string;
   readonly Status?: { readonly State?: string; readonly ContainerStatus?: { readonly ContainerID?: string } };
-  readonly NetworksAttachments?: ReadonlyArray<{ readonly Network?: { readonly Spec?: { readonly Name?: string } }; readonly Addresses?: readonly string[] }>;
+  readonly NetworksAttachments?: ReadonlyArray<{
+    readonly Network?: { readonly Spec?: { readonly Name?: string } };
+    readonly Addresses?: readonly string[];
+  }>;
 }
 
 /** Running tasks attached to `network`, from the manager's task records. */
-export async function networkEndpoints(m: SshSession, network: string, nodes: ReadonlyMap<string, InventoryNode>): Promise<Endpoint[]> {
+export async function networkEndpoints(
+  m: SshSession,
+  network: string,
+  nodes: ReadonlyMap<string, InventoryNode>,
+): Promise<Endpoint[]> {
   // Task names (service.slot) from `service ps`, the rest from the task records themselves.
   const script = [
-    "svcs=$(docker service ls -q); [ -n \"$svcs\" ] || exit 0",
-    "tasks=$(docker service ps -q --no-trunc --filter desired-state=running $svcs 2>/dev/null | sort -u); [ -n \"$tasks\" ] || exit 0",
+    'svcs=$(docker service ls -q); [ -n "$svcs" ] || exit 0',
+    'tasks=$(docker service ps -q --no-trunc --filter desired-state=running $svcs 2>/dev/null | sort -u); [ -n "$tasks" ] || exit 0',
     "docker service ps --no-trunc --filter desired-state=running --format 'NAME {{.ID}} {{.Name}}' $svcs 2>/dev/null",
     "docker inspect --type task --format 'TASK {{json .}}' $tasks 2>/dev/null",
     "true",
   ].join("\n");
   const out = (await m.run(script, { display: `running tasks on ${network}` })).stdout.split("\n");
-  const names = new Map(out.filter((l) => l.startsWith("NAME ")).map((l) => l.split(" ")).map((p) => [p[1], p[2]] as [string, string]));
+  const names = new Map(
+    out
+      .filter((l) => l.startsWith("NAME "))
+      .map((l) => l.split(" "))
+      .map((p) => [p[1], p[2]] as [string, string]),
+  );
   const endpoints: Endpoint[] = [];
   for (const line of out.filter((l) => l.startsWith("TASK "))) {
     const t = JSON.parse(line.slice(5)) as RawTask;
@@ -71,7 +83,8 @@ export async function networkEndpoints(m: SshSession, network: string, nodes: Re
     const container = t.Status?.ContainerStatus?.ContainerID ?? "";
     const att = (t.NetworksAttachments ?? []).find((a) => a.Network?.Spec?.Name === network);
     const ip = (att?.Addresses?.[0] ?? "").replace(/\/\d+$/, "");
-    if (t.Status?.State === "running" && node && container && ip) endpoints.push({ task: names.get(t.ID) ?? t.ID, container, ip, node });
+    if (t.Status?.State === "running" && node && container && ip)
+      endpoints.push({ task: names.get(t.ID) ?? t.ID, container, ip, node });
   }
   return endpoints;
 }
@@ -87,9 +100,18 @@ export function pairOf(eps: readonly Endpoint[]): [Endpoint, Endpoint] | undefin
  * another node than `existing`'s when the network has tasks on one node, else two tasks on two nodes.
  * dnsrr: the probe needs no virtual IP, so it also runs where the kernel has no IPVS.
  */
-export async function startPeer(m: SshSession, name: string, network: string, image: string, existing: readonly Endpoint[], ids: ReadonlyMap<string, InventoryNode>): Promise<void> {
+export async function startPeer(
+  m: SshSession,
+  name: string,
+  network: string,
+  image: string,
+  existing: readonly Endpoint[],
+  ids: ReadonlyMap<string, InventoryNode>,
+): Promise<void> {
   const on = new Set(existing.map((e) => e.node.name));
-  const avoid = [...ids].filter(([, n]) => on.has(n.name)).map(([id]) => `--constraint ${shellQuote(`node.id!=${id}`)}`);
+  const avoid = [...ids]
+    .filter(([, n]) => on.has(n.name))
+    .map(([id]) => `--constraint ${shellQuote(`node.id!=${id}`)}`);
   const placement = on.size === 0 ? "--replicas 2 --replicas-max-per-node 1" : `--replicas 1 ${avoid.join(" ")}`;
   await m.run(
     `docker service create --detach --quiet --name ${shellQuote(name)} --network ${shellQuote(network)} --endpoint-mode dnsrr --no-resolve-image ${placement} ${shellQuote(image)} sleep 3600 >/dev/null`,
@@ -97,15 +119,33 @@ export async function startPeer(m: SshSession, name: string, network: string, im
 }
 
 /** Waits (at most `timeoutMs`) until `network` has running tasks on two nodes; the error names what its probe service's tasks reported. */
-export async function waitForPair(m: SshSession, network: string, service: string, ids: ReadonlyMap<string, InventoryNode>, timeoutMs: number): Promise<[Endpoint, Endpoint]> {
+export async function waitForPair(
+  m: SshSession,
+  network: string,
+  service: string,
+  ids: ReadonlyMap<string, InventoryNode>,
+  timeoutMs: number,
+): Promise<[Endpoint, Endpoint]> {
   let pair: [Endpoint, Endpoint] | undefined;
-  const ok = await waitFor(async () => !!(pair = pairOf(await networkEndpoints(m, network, ids))), timeoutMs, TASK_POLL_MS);
+  const ok = await waitFor(
+    async () => !!(pair = pairOf(await networkEndpoints(m, network, ids))),
+    timeoutMs,
+    TASK_POLL_MS,
+  );
   if (ok && pair) return pair;
-  const ps = await m.run(`docker service ps --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' ${shellQuote(service)}`, { allowFailure: true });
-  throw new Error(`no running tasks on two nodes of ${network} within ${timeoutMs / 1000} s; the probe service ${service} reported: ${ps.stdout.trim().split("\n").slice(0, 4).join("; ") || ps.stderr.trim() || "nothing"}`);
+  const ps = await m.run(
+    `docker service ps --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' ${shellQuote(service)}`,
+    { allowFailure: true },
+  );
+  throw new Error(
+    `no running tasks on two nodes of ${network} within ${timeoutMs / 1000} s; the probe service ${service} reported: ${ps.stdout.trim().split("\n").slice(0, 4).join("; ") || ps.stderr.trim() || "nothing"}`,
+  );
 }
 
 /** Removes the probe services of an earlier, interrupted run (by name prefix). */
 export async function removeProbeServices(m: SshSession): Promise<void> {
-  await m.run(`docker service ls -q --filter name=${WIRE_SERVICE_PREFIX} | xargs -r docker service rm >/dev/null 2>&1; true`, { allowFailure: true });
+  await m.run(
+    `docker service ls -q --filter name=${WIRE_SERVICE_PREFIX} | xargs -r docker service rm >/dev/null 2>&1; true`,
+    { allowFailure: true },
+  );
 }

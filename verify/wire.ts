@@ -23,7 +23,16 @@ import { sleep, waitFor } from "../common/time";
 import type { WireEvidence } from "./checks";
 import { countWire, type WireCounts } from "./pcap";
 import { type NodeSessions, openNodeSessions, underlayCapture } from "./wire-capture";
-import { type Endpoint, pairOf, networkEndpoints, removeProbeServices, startPeer, swarmNodeIds, waitForPair, WIRE_SERVICE_PREFIX } from "./wire-tasks";
+import {
+  type Endpoint,
+  pairOf,
+  networkEndpoints,
+  removeProbeServices,
+  startPeer,
+  swarmNodeIds,
+  waitForPair,
+  WIRE_SERVICE_PREFIX,
+} from "./wire-tasks";
 
 export { WIRE_SERVICE_PREFIX };
 export const WIRE_CONTROL_NETWORK = `${WIRE_SERVICE_PREFIX}control`;
@@ -83,19 +92,41 @@ export async function collectWire(inv: Inventory, opts: WireOptions = {}): Promi
   const marker = `hswire${crypto.randomBytes(13).toString("hex")}`;
   const markers = [Buffer.from(marker)];
   const mtu = inv.swarm?.overlayMtu ?? DEFAULT_MTU;
-  if (inv.nodes.length < 2) return [{ network: "*", kind: "encrypted", from: "-", to: "-", how: "-", unprovable: "a single-node cluster sends nothing between nodes" }];
+  if (inv.nodes.length < 2)
+    return [
+      {
+        network: "*",
+        kind: "encrypted",
+        from: "-",
+        to: "-",
+        how: "-",
+        unprovable: "a single-node cluster sends nothing between nodes",
+      },
+    ];
   const m = await connectManager(inv, opts.identity);
   const sessions = await openNodeSessions(inv, opts.identity).catch((err: unknown) => {
     m.close();
     throw err;
   });
   const evidence: WireEvidence[] = [];
-  const capture: Capture = async (from, to, exchange) => countWire(await underlayCapture(sessions.get(from.name), from, to.advertiseAddress, exchange), markers);
+  const capture: Capture = async (from, to, exchange) =>
+    countWire(await underlayCapture(sessions.get(from.name), from, to.advertiseAddress, exchange), markers);
   try {
-    const ctx: Ctx = { m, sessions, ids: await swarmNodeIds(inv, sessions), image: opts.probeImage ?? DEFAULT_PROBE_IMAGE, marker, capture, log };
+    const ctx: Ctx = {
+      m,
+      sessions,
+      ids: await swarmNodeIds(inv, sessions),
+      image: opts.probeImage ?? DEFAULT_PROBE_IMAGE,
+      marker,
+      capture,
+      log,
+    };
     await removeProbeServices(m);
-    const networks = (await overlayNetworks(m)).filter((n) => !n.ingress && "encrypted" in n.options && n.name !== WIRE_CONTROL_NETWORK);
-    for (const [i, n] of networks.entries()) evidence.push(await probeNetwork(ctx, n.name, "encrypted", `${WIRE_SERVICE_PREFIX}peer-${i + 1}`));
+    const networks = (await overlayNetworks(m)).filter(
+      (n) => !n.ingress && "encrypted" in n.options && n.name !== WIRE_CONTROL_NETWORK,
+    );
+    for (const [i, n] of networks.entries())
+      evidence.push(await probeNetwork(ctx, n.name, "encrypted", `${WIRE_SERVICE_PREFIX}peer-${i + 1}`));
     evidence.push(await controlProbe(ctx, mtu));
     const [a, b] = [inv.nodes[0], inv.nodes[1]];
     evidence.push(await ingressProbe(ctx, a, b));
@@ -110,7 +141,12 @@ export async function collectWire(inv: Inventory, opts: WireOptions = {}): Promi
  * Probes one overlay between two of its running tasks on different nodes, adding probe service
  * `peer` on it first when its tasks sit on fewer than two nodes (and removing it afterwards).
  */
-async function probeNetwork(ctx: Ctx, network: string, kind: "encrypted" | "control", peer: string): Promise<WireEvidence> {
+async function probeNetwork(
+  ctx: Ctx,
+  network: string,
+  kind: "encrypted" | "control",
+  peer: string,
+): Promise<WireEvidence> {
   let added = false;
   let pair: [Endpoint, Endpoint] | undefined;
   try {
@@ -118,7 +154,9 @@ async function probeNetwork(ctx: Ctx, network: string, kind: "encrypted" | "cont
     pair = pairOf(eps);
     if (!pair) {
       const where = [...new Set(eps.map((e) => e.node.name))];
-      ctx.log(`${network}: ${where.length ? `tasks only on ${where.join(", ")}` : "no running tasks"}; adding probe service ${peer} on ${where.length ? "another node" : "two nodes"}`);
+      ctx.log(
+        `${network}: ${where.length ? `tasks only on ${where.join(", ")}` : "no running tasks"}; adding probe service ${peer} on ${where.length ? "another node" : "two nodes"}`,
+      );
       added = true;
       await startPeer(ctx.m, peer, network, ctx.image, eps, ctx.ids);
       pair = await waitForPair(ctx.m, network, peer, ctx.ids, PEER_START_TIMEOUT_MS);
@@ -129,9 +167,19 @@ async function probeNetwork(ctx: Ctx, network: string, kind: "encrypted" | "cont
     ctx.log(`${network}: ${how}: ESP ${counts.esp}, VXLAN ${counts.vxlan}, marker in clear ${counts.cleartext}`);
     return { network, kind, from: a.node.name, to: b.node.name, how, counts };
   } catch (err) {
-    return { network, kind, from: pair?.[0].node.name ?? "-", to: pair?.[1].node.name ?? "-", how: pair ? `udp from task ${pair[0].task} to task ${pair[1].task}` : "udp between two tasks", ...wireFailure(err) };
+    return {
+      network,
+      kind,
+      from: pair?.[0].node.name ?? "-",
+      to: pair?.[1].node.name ?? "-",
+      how: pair ? `udp from task ${pair[0].task} to task ${pair[1].task}` : "udp between two tasks",
+      ...wireFailure(err),
+    };
   } finally {
-    if (added) await ctx.m.run(`docker service rm ${shellQuote(peer)} >/dev/null 2>&1`, { allowFailure: true }).catch(() => undefined);
+    if (added)
+      await ctx.m
+        .run(`docker service rm ${shellQuote(peer)} >/dev/null 2>&1`, { allowFailure: true })
+        .catch(() => undefined);
   }
 }
 
@@ -144,10 +192,16 @@ async function settledExchange(ctx: Ctx, kind: "encrypted" | "control", a: Endpo
   const deadline = Date.now() + EXCHANGE_SETTLE_MS;
   const sender = ctx.sessions.get(a.node.name);
   for (;;) {
-    const counts = await ctx.capture(a.node, b.node, async () => void (await sender.run(udpProbe(a.container, b.ip, ctx.marker))));
+    const counts = await ctx.capture(
+      a.node,
+      b.node,
+      async () => void (await sender.run(udpProbe(a.container, b.ip, ctx.marker))),
+    );
     if (counts.esp + counts.vxlan + counts.cleartext > 0 || Date.now() + EXCHANGE_RETRY_MS > deadline) return counts;
     if (kind === "encrypted") {
-      const sa = await sender.run(`ip xfrm state list dst ${shellQuote(b.node.advertiseAddress)} proto esp`, { allowFailure: true });
+      const sa = await sender.run(`ip xfrm state list dst ${shellQuote(b.node.advertiseAddress)} proto esp`, {
+        allowFailure: true,
+      });
       if (!/spi/.test(sa.stdout)) return counts;
     }
     await sleep(EXCHANGE_RETRY_MS);
@@ -175,29 +229,52 @@ function removeNetwork(m: SshSession, net: string): Promise<boolean> {
 async function controlProbe(ctx: Ctx, mtu: number): Promise<WireEvidence> {
   const net = WIRE_CONTROL_NETWORK;
   try {
-    if (!(await removeNetwork(ctx.m, net))) throw new Error(`a ${net} network of an earlier run is still in use; remove it with docker network rm ${net}`);
+    if (!(await removeNetwork(ctx.m, net)))
+      throw new Error(`a ${net} network of an earlier run is still in use; remove it with docker network rm ${net}`);
     await ctx.m.run(`docker network create --driver overlay --opt ${MTU_OPTION}=${mtu} ${shellQuote(net)} >/dev/null`);
   } catch (err) {
-    return { network: net, kind: "control", from: "-", to: "-", how: "udp between two probe tasks", ...wireFailure(err) };
+    return {
+      network: net,
+      kind: "control",
+      from: "-",
+      to: "-",
+      how: "udp between two probe tasks",
+      ...wireFailure(err),
+    };
   }
   ctx.log(`${net}: plain control overlay created`);
   try {
     return await probeNetwork(ctx, net, "control", net);
   } finally {
-    if (!(await removeNetwork(ctx.m, net).catch(() => false))) ctx.log(`${net}: still in use ${CONTROL_REMOVE_TIMEOUT_MS / 1000} s after its probe service was removed; remove it with docker network rm ${net}`);
+    if (!(await removeNetwork(ctx.m, net).catch(() => false)))
+      ctx.log(
+        `${net}: still in use ${CONTROL_REMOVE_TIMEOUT_MS / 1000} s after its probe service was removed; remove it with docker network rm ${net}`,
+      );
   }
 }
 
 /** A published port on `a` whose only task runs on `b`: the routing mesh must carry the exchange over ingress. */
 async function ingressProbe(ctx: Ctx, a: InventoryNode, b: InventoryNode): Promise<WireEvidence> {
   const port = WIRE_INGRESS_PORT;
-  const base = { network: "ingress", kind: "ingress" as const, from: a.name, to: b.name, how: `tcp to ${a.name}'s published port ${port}, served by a task on ${b.name}` };
+  const base = {
+    network: "ingress",
+    kind: "ingress" as const,
+    from: a.name,
+    to: b.name,
+    how: `tcp to ${a.name}'s published port ${port}, served by a task on ${b.name}`,
+  };
   const svc = WIRE_INGRESS_SERVICE;
   const { m, sessions, marker } = ctx;
   try {
     // The routing mesh is IPVS in the node's ingress namespace: a kernel without it has no mesh to probe.
-    const ipvs = await sessions.get(a.name).run("test -e /proc/net/ip_vs || modprobe -n -q ip_vs", { allowFailure: true });
-    if (ipvs.code !== 0) return { ...base, unprovable: `${a.name}'s kernel has no IPVS, so there is no routing mesh to carry published ports over ingress` };
+    const ipvs = await sessions
+      .get(a.name)
+      .run("test -e /proc/net/ip_vs || modprobe -n -q ip_vs", { allowFailure: true });
+    if (ipvs.code !== 0)
+      return {
+        ...base,
+        unprovable: `${a.name}'s kernel has no IPVS, so there is no routing mesh to carry published ports over ingress`,
+      };
     const nodeId = [...ctx.ids].find(([, n]) => n.name === b.name)?.[0];
     if (!nodeId) throw new Error(`${b.name} did not tell its swarm node id`);
     // An echo server (busybox nc) on one node only, so the mesh on the other must forward over ingress.
@@ -206,16 +283,26 @@ async function ingressProbe(ctx: Ctx, a: InventoryNode, b: InventoryNode): Promi
     );
     ctx.log(`${svc}: probe service published on ${port}, its task on ${b.name}; connecting through ${a.name}`);
     const send = `exec 3<>/dev/tcp/${a.advertiseAddress}/${port} && printf '%s\\n' ${marker} >&3 && timeout 5 head -c ${marker.length} <&3`;
-    const once = async () => (await sessions.get(a.name).run(`timeout 10 bash -c ${shellQuote(send)}`, { allowFailure: true })).stdout.includes(marker);
+    const once = async () =>
+      (
+        await sessions.get(a.name).run(`timeout 10 bash -c ${shellQuote(send)}`, { allowFailure: true })
+      ).stdout.includes(marker);
     // Wait until the mesh answers (task running, IPVS programmed); only then capture one exchange.
     if (!(await waitFor(once, MESH_READY_TIMEOUT_MS, POLL_MS))) {
-      const ps = await m.run(`docker service ps --no-trunc --format '{{.CurrentState}} {{.Error}}' ${svc}`, { allowFailure: true });
-      return { ...base, unprovable: `the routing mesh did not answer on ${a.name}:${port} within ${MESH_READY_TIMEOUT_MS / 1000} s (probe task: ${ps.stdout.trim().split("\n")[0] || "none"})` };
+      const ps = await m.run(`docker service ps --no-trunc --format '{{.CurrentState}} {{.Error}}' ${svc}`, {
+        allowFailure: true,
+      });
+      return {
+        ...base,
+        unprovable: `the routing mesh did not answer on ${a.name}:${port} within ${MESH_READY_TIMEOUT_MS / 1000} s (probe task: ${ps.stdout.trim().split("\n")[0] || "none"})`,
+      };
     }
     let echoed = false;
     const counts = await ctx.capture(a, b, async () => void (echoed = await once()));
     ctx.log(`ingress: ${base.how}: ESP ${counts.esp}, VXLAN ${counts.vxlan}, marker in clear ${counts.cleartext}`);
-    return echoed ? { ...base, counts } : { ...base, error: "the routing mesh answered before the capture but not during it" };
+    return echoed
+      ? { ...base, counts }
+      : { ...base, error: "the routing mesh answered before the capture but not during it" };
   } catch (err) {
     return { ...base, ...wireFailure(err) };
   } finally {

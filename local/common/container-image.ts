@@ -23,7 +23,14 @@ export const IMAGE_CONFIG = {
   Labels: { "org.opencontainers.image.description": "busybox-static for the hcloud-swarm local test bed" },
 };
 
-const GOARCH: Readonly<Record<string, string>> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x" };
+const GOARCH: Readonly<Record<string, string>> = {
+  x64: "amd64",
+  arm64: "arm64",
+  arm: "arm",
+  ia32: "386",
+  ppc64: "ppc64le",
+  s390x: "s390x",
+};
 
 /**
  * Builds DIR/image/busybox.tar, a `docker save`-format archive (manifest.json, image config, one
@@ -35,7 +42,8 @@ export async function buildImageTar(dir: string): Promise<string> {
   const archive = path.join(base, "archive");
   const tar = path.join(base, "busybox.tar");
   fs.rmSync(base, { recursive: true, force: true });
-  for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "root", "tmp", "var/tmp"]) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+  for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "root", "tmp", "var/tmp"])
+    fs.mkdirSync(path.join(rootfs, d), { recursive: true });
   fs.mkdirSync(path.join(archive, "layer"), { recursive: true });
   fs.chmodSync(path.join(rootfs, "tmp"), 0o1777);
   fs.copyFileSync(BUSYBOX, path.join(rootfs, "bin/busybox"));
@@ -45,7 +53,10 @@ export async function buildImageTar(dir: string): Promise<string> {
     fs.mkdirSync(path.dirname(path.join(rootfs, a)), { recursive: true });
     fs.symlinkSync("/bin/busybox", path.join(rootfs, a));
   }
-  fs.writeFileSync(path.join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
+  fs.writeFileSync(
+    path.join(rootfs, "etc/passwd"),
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+  );
   fs.writeFileSync(path.join(rootfs, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
   const layer = path.join(archive, "layer", "layer.tar");
   const tarFlags = ["--numeric-owner", "--owner=0", "--group=0", "--mtime=@0", "--sort=name"];
@@ -62,7 +73,10 @@ export async function buildImageTar(dir: string): Promise<string> {
   });
   const configName = `${createHash("sha256").update(config).digest("hex")}.json`;
   fs.writeFileSync(path.join(archive, configName), config);
-  fs.writeFileSync(path.join(archive, "manifest.json"), JSON.stringify([{ Config: configName, RepoTags: [LOCAL_IMAGE], Layers: ["layer/layer.tar"] }]));
+  fs.writeFileSync(
+    path.join(archive, "manifest.json"),
+    JSON.stringify([{ Config: configName, RepoTags: [LOCAL_IMAGE], Layers: ["layer/layer.tar"] }]),
+  );
   await run("tar", [...tarFlags, "-C", archive, "-cf", tar, "."]);
   fs.rmSync(rootfs, { recursive: true, force: true });
   fs.rmSync(archive, { recursive: true, force: true });

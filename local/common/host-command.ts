@@ -48,7 +48,11 @@ export function commandLine(cmd: string, args: readonly string[]): string {
 /** Runs `cmd args…` without a shell and collects its output. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const stdio: StdioOptions = [opts.input === undefined ? "ignore" : "pipe", opts.logFd ?? "pipe", opts.logFd ?? "pipe"];
+    const stdio: StdioOptions = [
+      opts.input === undefined ? "ignore" : "pipe",
+      opts.logFd ?? "pipe",
+      opts.logFd ?? "pipe",
+    ];
     const child = spawn(cmd, args, { stdio, env: opts.env ? { ...process.env, ...opts.env } : process.env });
     let stdout = "";
     let stderr = "";
@@ -61,7 +65,11 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      const result = { code: code ?? (signal ? 128 : 1), stdout, stderr: signal ? `${stderr}killed by ${signal}` : stderr };
+      const result = {
+        code: code ?? (signal ? 128 : 1),
+        stdout,
+        stderr: signal ? `${stderr}killed by ${signal}` : stderr,
+      };
       if (result.code !== 0 && !opts.allowFail) reject(new CommandError(commandLine(cmd, args), result));
       else resolve(result);
     });

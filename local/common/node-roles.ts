@@ -22,9 +22,12 @@ export function planRoles(counts: NodeCounts, maxNodes: number): NodeRolePlan[] 
   const nodes = counts.nodes ?? 3;
   const mgrs = counts.managers ?? 1;
   const problems: string[] = [];
-  if (!Number.isInteger(nodes) || nodes < 1 || nodes > maxNodes) problems.push(`--nodes must be a whole number from 1 to ${maxNodes}, got ${nodes}`);
-  if (!Number.isInteger(mgrs) || mgrs < 1) problems.push(`--managers must be a whole number of at least 1, got ${mgrs}`);
-  else if (Number.isInteger(nodes) && mgrs > nodes) problems.push(`--managers (${mgrs}) cannot exceed --nodes (${nodes})`);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > maxNodes)
+    problems.push(`--nodes must be a whole number from 1 to ${maxNodes}, got ${nodes}`);
+  if (!Number.isInteger(mgrs) || mgrs < 1)
+    problems.push(`--managers must be a whole number of at least 1, got ${mgrs}`);
+  else if (Number.isInteger(nodes) && mgrs > nodes)
+    problems.push(`--managers (${mgrs}) cannot exceed --nodes (${nodes})`);
   throwIfProblems("local test bed", problems);
   const out: NodeRolePlan[] = [];
   for (let i = 0; i < nodes; i++) {

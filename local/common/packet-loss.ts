@@ -53,11 +53,29 @@ async function setDirection(run: Iptables, peers: Peers, dir: "in" | "out", perc
   } else await ipt(run, ["-F", chain]);
   const peer = dir === "in" ? "-s" : "-d";
   if (peers.except) await ipt(run, ["-A", chain, peer, `${peers.except}/32`, "-j", "RETURN"]);
-  await ipt(run, ["-A", chain, peer, peers.network, "-m", "statistic", "--mode", "random", "--probability", (percent / 100).toFixed(4), "-j", "DROP"]);
+  await ipt(run, [
+    "-A",
+    chain,
+    peer,
+    peers.network,
+    "-m",
+    "statistic",
+    "--mode",
+    "random",
+    "--probability",
+    (percent / 100).toFixed(4),
+    "-j",
+    "DROP",
+  ]);
 }
 
 /** Applies `percent` loss to the given direction(s); returns what changed, e.g. ["loss in 2% (was 0%)"]. */
-export async function setLoss(run: Iptables, peers: Peers, percent: number, direction: LossDirection): Promise<string[]> {
+export async function setLoss(
+  run: Iptables,
+  peers: Peers,
+  percent: number,
+  direction: LossDirection,
+): Promise<string[]> {
   const done: string[] = [];
   for (const dir of direction === "both" ? (["in", "out"] as const) : [direction]) {
     const was = await readLoss(run, dir);

@@ -44,8 +44,12 @@ const VM_REQUIRED: ReadonlyArray<readonly [string, string]> = [
 /** The test bed creates namespaces, bridges and firewall rules: Linux and root only. */
 export function platformProblems(): string[] {
   const problems: string[] = [];
-  if (process.platform !== "linux") problems.push(`the local test bed needs Linux (network, mount and UTS namespaces); this is ${process.platform}`);
-  else if (process.getuid?.() !== 0) problems.push("the local test bed needs root: it creates network namespaces, a bridge and iptables rules (run it with sudo)");
+  if (process.platform !== "linux")
+    problems.push(`the local test bed needs Linux (network, mount and UTS namespaces); this is ${process.platform}`);
+  else if (process.getuid?.() !== 0)
+    problems.push(
+      "the local test bed needs root: it creates network namespaces, a bridge and iptables rules (run it with sudo)",
+    );
   return problems;
 }
 
@@ -92,11 +96,17 @@ export async function ensurePrerequisites(opts: PrerequisiteOptions = {}): Promi
   if (missing.length === 0) return;
   const cmd = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
   if (opts.install === false || !fs.existsSync("/usr/bin/apt-get")) {
-    throw new Error(`the local test bed needs these packages: ${missing.join(", ")}.\nInstall them with: ${cmd}\n(or your distribution's equivalents)`);
+    throw new Error(
+      `the local test bed needs these packages: ${missing.join(", ")}.\nInstall them with: ${cmd}\n(or your distribution's equivalents)`,
+    );
   }
   opts.log?.(`installing ${missing.join(", ")} with apt-get`);
   const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const first = await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { allowFail: true, env, timeoutMs: 600_000 });
+  const first = await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], {
+    allowFail: true,
+    env,
+    timeoutMs: 600_000,
+  });
   if (first.code !== 0) {
     await run("apt-get", ["update", "-qq"], { env, timeoutMs: 600_000 });
     await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env, timeoutMs: 600_000 });

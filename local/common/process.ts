@@ -33,7 +33,10 @@ export function pidExists(pid: number): boolean {
 /** The process's argv from /proc/PID/cmdline; [] when the pid is gone. */
 export function processArgv(pid: number): string[] {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a !== "");
+    return fs
+      .readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .filter((a) => a !== "");
   } catch {
     return [];
   }

@@ -74,9 +74,23 @@ export interface ShapeArgs {
 }
 
 /** Everything lifted: what `--clear` asks for. */
-export const CLEAR: ShapeRequest = { lossPercent: 0, lossDirection: "both", cpuPercent: null, frozen: false, sshStalled: false, delayMs: 0 };
+export const CLEAR: ShapeRequest = {
+  lossPercent: 0,
+  lossDirection: "both",
+  cpuPercent: null,
+  frozen: false,
+  sshStalled: false,
+  delayMs: 0,
+};
 
-function percent(key: string, value: string, min: number, max: number, example: string, problems: string[]): number | undefined {
+function percent(
+  key: string,
+  value: string,
+  min: number,
+  max: number,
+  example: string,
+  problems: string[],
+): number | undefined {
   const m = /^(\d+(?:\.\d+)?)%?$/.exec(value.trim());
   const n = m ? Number(m[1]) : NaN;
   if (!m || n < min || n > max) {
@@ -101,17 +115,28 @@ export function parseShapeArgs(a: ShapeArgs, cores: number): ShapeRequest {
   const problems: string[] = [];
   if (a.freeze && a.thaw) problems.push("--freeze and --thaw contradict each other; give one");
   if (a.stallSsh && a.resumeSsh) problems.push("--stall-ssh and --resume-ssh contradict each other; give one");
-  if (a.direction !== undefined && !["in", "out", "both"].includes(a.direction)) problems.push(`--direction must be in, out or both, got "${a.direction}"`);
-  if (a.direction !== undefined && a.loss === undefined) problems.push("--direction applies to --loss; give --loss too (e.g. --loss 2% --direction in)");
-  if (a.jitter !== undefined && a.delay === undefined) problems.push("--jitter applies to --delay; give --delay too (e.g. --delay 25ms --jitter 5ms)");
-  if (a.to !== undefined && a.delay === undefined) problems.push("--to applies to --delay; give --delay too (e.g. --delay 12ms --to manager-3,worker-3)");
+  if (a.direction !== undefined && !["in", "out", "both"].includes(a.direction))
+    problems.push(`--direction must be in, out or both, got "${a.direction}"`);
+  if (a.direction !== undefined && a.loss === undefined)
+    problems.push("--direction applies to --loss; give --loss too (e.g. --loss 2% --direction in)");
+  if (a.jitter !== undefined && a.delay === undefined)
+    problems.push("--jitter applies to --delay; give --delay too (e.g. --delay 25ms --jitter 5ms)");
+  if (a.to !== undefined && a.delay === undefined)
+    problems.push("--to applies to --delay; give --delay too (e.g. --delay 12ms --to manager-3,worker-3)");
   const to = a.to === undefined ? undefined : a.to.split(",").map((x) => x.trim());
-  if (to && to.some((x) => !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(x))) problems.push(`--to must list node names separated by commas (e.g. --to manager-3,worker-3), got "${a.to}"`);
+  if (to && to.some((x) => !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(x)))
+    problems.push(`--to must list node names separated by commas (e.g. --to manager-3,worker-3), got "${a.to}"`);
   const lossPercent = a.loss === undefined ? undefined : percent("--loss", a.loss, 0, 100, "2%", problems);
-  const cpuPercent = a.cpu === undefined ? undefined : a.cpu === "none" ? null : percent("--cpu", a.cpu, 1, cores * 100, "20%", problems);
+  const cpuPercent =
+    a.cpu === undefined
+      ? undefined
+      : a.cpu === "none"
+        ? null
+        : percent("--cpu", a.cpu, 1, cores * 100, "20%", problems);
   const delayMs = a.delay === undefined ? undefined : millis("--delay", a.delay, problems);
   const jitterMs = a.jitter === undefined ? undefined : millis("--jitter", a.jitter, problems);
-  if (delayMs !== undefined && jitterMs !== undefined && jitterMs > delayMs) problems.push(`--jitter (${jitterMs} ms) cannot exceed --delay (${delayMs} ms)`);
+  if (delayMs !== undefined && jitterMs !== undefined && jitterMs > delayMs)
+    problems.push(`--jitter (${jitterMs} ms) cannot exceed --delay (${delayMs} ms)`);
   throwIfProblems("local shape", problems);
   const base: ShapeRequest = a.clear ? CLEAR : {};
   return {
@@ -146,16 +171,36 @@ export function formatShapes(shapes: readonly NodeShape[], latency: string): str
   const rows = [["NODE", "LOSS IN", "LOSS OUT", "CPU", "FROZEN", "SSH", "DELAY"]];
   for (const s of shapes) {
     const delay = s.note ?? (s.delays === undefined ? latency : formatDelays(s.delays));
-    rows.push([s.node, pct(s.lossInPercent), pct(s.lossOutPercent), s.cpuPercent === undefined ? "uncapped" : `${pct(s.cpuPercent)} of a core`, s.frozen ? "FROZEN" : "no", s.sshStalled === undefined ? (s.frozen ? "(frozen)" : "-") : s.sshStalled ? "STALLED" : "ok", delay]);
+    rows.push([
+      s.node,
+      pct(s.lossInPercent),
+      pct(s.lossOutPercent),
+      s.cpuPercent === undefined ? "uncapped" : `${pct(s.cpuPercent)} of a core`,
+      s.frozen ? "FROZEN" : "no",
+      s.sshStalled === undefined ? (s.frozen ? "(frozen)" : "-") : s.sshStalled ? "STALLED" : "ok",
+      delay,
+    ]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n") + "\n";
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(w[i]))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }
 
 /** The nodes a `local shape` call names ("all" for every node), every unknown name reported at once. */
 export function selectNodes<N extends { readonly name: string }>(all: readonly N[], names: readonly string[]): N[] {
   if (names.includes("all")) return [...all];
   const unknown = names.filter((n) => !all.some((x) => x.name === n));
-  throwIfProblems("local shape", unknown.map((n) => `no node "${n}" in this bed; nodes: ${all.map((x) => x.name).join(", ")} (or all)`));
+  throwIfProblems(
+    "local shape",
+    unknown.map((n) => `no node "${n}" in this bed; nodes: ${all.map((x) => x.name).join(", ")} (or all)`),
+  );
   return all.filter((x) => names.includes(x.name));
 }

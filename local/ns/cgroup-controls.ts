@@ -15,7 +15,8 @@ export const FREEZE_TIMEOUT_MS = 10_000;
 export const CFS_PERIOD_US = 100_000;
 
 const hasOption = (h: Hierarchy, o: string): boolean => h.options.split(",").includes(o);
-const v1 = (hs: readonly Hierarchy[], controller: string): Hierarchy | undefined => hs.find((h) => h.fstype === "cgroup" && hasOption(h, controller));
+const v1 = (hs: readonly Hierarchy[], controller: string): Hierarchy | undefined =>
+  hs.find((h) => h.fstype === "cgroup" && hasOption(h, controller));
 const v2 = (hs: readonly Hierarchy[]): Hierarchy | undefined => hs.find((h) => h.fstype === "cgroup2");
 
 function read(file: string): string | undefined {
@@ -31,8 +32,11 @@ function freezeFile(hs: readonly Hierarchy[], rel: string): { file: string; v1: 
   const f = v1(hs, "freezer");
   if (f) return { file: path.join(f.mountpoint, rel, "freezer.state"), v1: true };
   const u = v2(hs);
-  if (u && fs.existsSync(path.join(u.mountpoint, rel, "cgroup.freeze"))) return { file: path.join(u.mountpoint, rel, "cgroup.freeze"), v1: false };
-  throw new Error(`cannot freeze ${rel}: the host mounts no cgroup v1 freezer and its cgroup v2 has no cgroup.freeze (kernel older than 5.2)`);
+  if (u && fs.existsSync(path.join(u.mountpoint, rel, "cgroup.freeze")))
+    return { file: path.join(u.mountpoint, rel, "cgroup.freeze"), v1: false };
+  throw new Error(
+    `cannot freeze ${rel}: the host mounts no cgroup v1 freezer and its cgroup v2 has no cgroup.freeze (kernel older than 5.2)`,
+  );
 }
 
 export function isFrozen(hs: readonly Hierarchy[], rel: string): boolean {
@@ -46,7 +50,9 @@ export async function setFrozen(hs: readonly Hierarchy[], rel: string, frozen: b
   const { file, v1: old } = freezeFile(hs, rel);
   fs.writeFileSync(file, old ? (frozen ? "FROZEN" : "THAWED") : frozen ? "1" : "0");
   if (!(await waitFor(() => isFrozen(hs, rel) === frozen, FREEZE_TIMEOUT_MS, 10))) {
-    throw new Error(`${rel} did not ${frozen ? "freeze" : "thaw"} within ${FREEZE_TIMEOUT_MS / 1000} s (${file}: ${read(file)})`);
+    throw new Error(
+      `${rel} did not ${frozen ? "freeze" : "thaw"} within ${FREEZE_TIMEOUT_MS / 1000} s (${file}: ${read(file)})`,
+    );
   }
 }
 
@@ -62,7 +68,8 @@ export async function thawTree(hs: readonly Hierarchy[], rel: string): Promise<v
   const walk = async (sub: string): Promise<void> => {
     const state = read(path.join(h.mountpoint, sub, file));
     if (state === "FROZEN" || state === "FREEZING" || state === "1") await setFrozen(hs, sub, false);
-    for (const e of fs.readdirSync(path.join(h.mountpoint, sub), { withFileTypes: true })) if (e.isDirectory()) await walk(path.join(sub, e.name));
+    for (const e of fs.readdirSync(path.join(h.mountpoint, sub), { withFileTypes: true }))
+      if (e.isDirectory()) await walk(path.join(sub, e.name));
   };
   await walk(rel);
 }
@@ -72,12 +79,17 @@ function cpuFiles(hs: readonly Hierarchy[], rel: string): { v1: true; dir: strin
   const c = v1(hs, "cpu");
   if (c) return { v1: true, dir: path.join(c.mountpoint, rel) };
   const u = v2(hs);
-  if (!u) throw new Error(`cannot cap the CPU of ${rel}: the host mounts no cpu controller (neither cgroup v1 cpu nor cgroup v2)`);
+  if (!u)
+    throw new Error(
+      `cannot cap the CPU of ${rel}: the host mounts no cpu controller (neither cgroup v1 cpu nor cgroup v2)`,
+    );
   const dir = path.join(u.mountpoint, rel);
   if (!fs.existsSync(path.join(dir, "cpu.max"))) {
     const parent = path.dirname(dir);
     if (!(read(path.join(parent, "cgroup.controllers")) ?? "").split(" ").includes("cpu")) {
-      throw new Error(`cannot cap the CPU of ${rel}: the cgroup v2 cpu controller is not delegated to ${parent} (its cgroup.controllers lacks cpu)`);
+      throw new Error(
+        `cannot cap the CPU of ${rel}: the cgroup v2 cpu controller is not delegated to ${parent} (its cgroup.controllers lacks cpu)`,
+      );
     }
     fs.writeFileSync(path.join(parent, "cgroup.subtree_control"), "+cpu");
   }
@@ -93,7 +105,7 @@ export function cpuCap(hs: readonly Hierarchy[], rel: string): number | undefine
     const period = Number(read(path.join(c.mountpoint, rel, "cpu.cfs_period_us")));
     return quota > 0 && period > 0 ? Math.round((quota / period) * 10_000) / 100 : undefined;
   }
-  const [quota, period] = (u ? read(path.join(u.mountpoint, rel, "cpu.max")) ?? "max" : "max").split(" ");
+  const [quota, period] = (u ? (read(path.join(u.mountpoint, rel, "cpu.max")) ?? "max") : "max").split(" ");
   return quota === "max" || !period ? undefined : Math.round((Number(quota) / Number(period)) * 10_000) / 100;
 }
 

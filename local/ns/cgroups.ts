@@ -29,22 +29,32 @@ export function hostHierarchies(): Hierarchy[] {
     const mountpoint = left.split(" ")[4];
     const [fstype, , superOpts = ""] = right.split(" ");
     if ((fstype !== "cgroup" && fstype !== "cgroup2") || !mountpoint.startsWith(CGROUP_ROOT)) continue;
-    const keep = superOpts.split(",").filter((o) => o !== "rw" && o !== "ro" && !o.startsWith("release_agent") && o !== "clone_children");
+    const keep = superOpts
+      .split(",")
+      .filter((o) => o !== "rw" && o !== "ro" && !o.startsWith("release_agent") && o !== "clone_children");
     const controllers = keep.filter((o) => !o.startsWith("name=") && o !== "xattr" && o !== "noprefix");
     const options = fstype === "cgroup" && controllers.length === 0 ? ["none", ...keep].join(",") : keep.join(",");
     out.push({ mountpoint, fstype, options });
   }
-  if (out.length === 0) throw new Error(`no cgroup hierarchy is mounted under ${CGROUP_ROOT}; the test bed needs cgroups to track node processes`);
+  if (out.length === 0)
+    throw new Error(
+      `no cgroup hierarchy is mounted under ${CGROUP_ROOT}; the test bed needs cgroups to track node processes`,
+    );
   return out;
 }
 
 /** Shell lines, run inside a node's fresh mount namespace, that mount the same hierarchies there. */
 export function mountScript(hierarchies: readonly Hierarchy[]): string {
-  if (hierarchies.length === 1 && hierarchies[0].mountpoint === CGROUP_ROOT) return `mount -t cgroup2 cgroup2 ${CGROUP_ROOT}`;
+  if (hierarchies.length === 1 && hierarchies[0].mountpoint === CGROUP_ROOT)
+    return `mount -t cgroup2 cgroup2 ${CGROUP_ROOT}`;
   const lines = [`mount -t tmpfs -o mode=755 cgroup ${CGROUP_ROOT}`];
   for (const h of hierarchies) {
     lines.push(`mkdir -p ${h.mountpoint}`);
-    lines.push(h.fstype === "cgroup2" ? `mount -t cgroup2 cgroup2 ${h.mountpoint}` : `mount -t cgroup -o ${h.options} cgroup ${h.mountpoint}`);
+    lines.push(
+      h.fstype === "cgroup2"
+        ? `mount -t cgroup2 cgroup2 ${h.mountpoint}`
+        : `mount -t cgroup -o ${h.options} cgroup ${h.mountpoint}`,
+    );
   }
   return lines.join("\n");
 }
@@ -68,7 +78,8 @@ export function procsFiles(hierarchies: readonly Hierarchy[], bedCgroup: string,
 
 function copyIfEmpty(dir: string, file: string): void {
   const target = path.join(dir, file);
-  if (fs.readFileSync(target, "utf8").trim() === "") fs.writeFileSync(target, fs.readFileSync(path.join(path.dirname(dir), file), "utf8"));
+  if (fs.readFileSync(target, "utf8").trim() === "")
+    fs.writeFileSync(target, fs.readFileSync(path.join(path.dirname(dir), file), "utf8"));
 }
 
 /** Creates the node's cgroup in every hierarchy; v1 cpuset needs cpus and mems before a process may join. */
@@ -121,7 +132,8 @@ export async function killTree(hierarchies: readonly Hierarchy[], rel: string): 
   for (;;) {
     const pids = pidsIn(hierarchies, rel);
     if (pids.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`processes ${pids.join(", ")} in cgroup ${rel} survived SIGKILL for ${KILL_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`processes ${pids.join(", ")} in cgroup ${rel} survived SIGKILL for ${KILL_TIMEOUT_MS / 1000} s`);
     for (const pid of pids) {
       try {
         process.kill(pid, "SIGKILL");
@@ -146,7 +158,8 @@ export function removeTree(hierarchies: readonly Hierarchy[], rel: string): void
     try {
       fs.rmdirSync(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new Error(`cannot remove cgroup ${dir}: ${(err as Error).message}`);
     }
   };
   for (const h of hierarchies) rm(path.join(h.mountpoint, rel));

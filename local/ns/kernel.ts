@@ -45,9 +45,32 @@ export async function detectKernelFeatures(): Promise<KernelFeature[]> {
   await run("ip", ["netns", "del", PROBE_NETNS], { allowFail: true });
   await run("ip", ["netns", "add", PROBE_NETNS]);
   try {
-    const inNs = (cmd: string, ...args: string[]): Promise<{ ok: boolean; detail: string }> => attempt("ip", ["netns", "exec", PROBE_NETNS, cmd, ...args]);
+    const inNs = (cmd: string, ...args: string[]): Promise<{ ok: boolean; detail: string }> =>
+      attempt("ip", ["netns", "exec", PROBE_NETNS, cmd, ...args]);
     const [esp, vxlan, u32, ipvsProc] = await Promise.all([
-      attempt("ip", ["-n", PROBE_NETNS, "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp", "spi", "0x1000", "reqid", "1", "mode", "transport", "aead", "rfc4106(gcm(aes))", DUMMY_KEY, "128"]),
+      attempt("ip", [
+        "-n",
+        PROBE_NETNS,
+        "xfrm",
+        "state",
+        "add",
+        "src",
+        "192.0.2.1",
+        "dst",
+        "192.0.2.2",
+        "proto",
+        "esp",
+        "spi",
+        "0x1000",
+        "reqid",
+        "1",
+        "mode",
+        "transport",
+        "aead",
+        "rfc4106(gcm(aes))",
+        DUMMY_KEY,
+        "128",
+      ]),
       attempt("ip", ["-n", PROBE_NETNS, "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789"]),
       inNs("iptables", "-w", "-A", "INPUT", "-m", "u32", "--u32", "0>>22&0x3C@12=0xd0c4e3", "-j", "DROP"),
       inNs("cat", "/proc/net/ip_vs"),
@@ -56,24 +79,65 @@ export async function detectKernelFeatures(): Promise<KernelFeature[]> {
     // Tells "no ESP at all" from "ESP without AES-GCM" (Docker uses only GCM).
     const espCbc = esp.ok
       ? esp
-      : await attempt("ip", ["-n", PROBE_NETNS, "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp", "spi", "0x1001", "reqid", "1", "mode", "transport", "enc", "cbc(aes)", "0x" + "11".repeat(16), "auth", "hmac(sha256)", "0x" + "22".repeat(32)]);
-    const overlay = /\toverlay$/m.test(fs.readFileSync("/proc/filesystems", "utf8")) || (await moduleLoadable("overlay"));
+      : await attempt("ip", [
+          "-n",
+          PROBE_NETNS,
+          "xfrm",
+          "state",
+          "add",
+          "src",
+          "192.0.2.1",
+          "dst",
+          "192.0.2.2",
+          "proto",
+          "esp",
+          "spi",
+          "0x1001",
+          "reqid",
+          "1",
+          "mode",
+          "transport",
+          "enc",
+          "cbc(aes)",
+          "0x" + "11".repeat(16),
+          "auth",
+          "hmac(sha256)",
+          "0x" + "22".repeat(32),
+        ]);
+    const overlay =
+      /\toverlay$/m.test(fs.readFileSync("/proc/filesystems", "utf8")) || (await moduleLoadable("overlay"));
     return [
       {
         name: "ESP (IPsec, AES-GCM xfrm state)",
         available: esp.ok,
-        detail: esp.ok ? "works" : espCbc.ok ? `ESP works but not AES-GCM: ${esp.detail}` : `no ESP: ${espCbc.detail}; with GCM: ${esp.detail}`,
-        consequence: "encrypted overlays are created but carry no traffic here (they fail closed), so encryption on the wire cannot be proven on this machine",
+        detail: esp.ok
+          ? "works"
+          : espCbc.ok
+            ? `ESP works but not AES-GCM: ${esp.detail}`
+            : `no ESP: ${espCbc.detail}; with GCM: ${esp.detail}`,
+        consequence:
+          "encrypted overlays are created but carry no traffic here (they fail closed), so encryption on the wire cannot be proven on this machine",
       },
       {
         name: "IPVS",
         available: ipvsProc.ok || ipvsModule,
         detail: ipvsProc.ok ? "works" : ipvsModule ? "loadable module" : "no /proc/net/ip_vs and no ip_vs module",
-        consequence: "no VIP services and no ingress routing mesh: use endpoint_mode dnsrr and ports published with mode: host",
+        consequence:
+          "no VIP services and no ingress routing mesh: use endpoint_mode dnsrr and ports published with mode: host",
       },
       { name: "VXLAN", available: vxlan.ok, detail: vxlan.detail, consequence: "no overlay networks at all" },
-      { name: "iptables u32 match", available: u32.ok, detail: u32.detail, consequence: "Docker cannot install the rules that drop unencrypted VXLAN on encrypted networks" },
-      { name: "overlayfs", available: overlay, detail: overlay ? "works" : "not in /proc/filesystems", consequence: "dockerd falls back to the slow vfs storage driver" },
+      {
+        name: "iptables u32 match",
+        available: u32.ok,
+        detail: u32.detail,
+        consequence: "Docker cannot install the rules that drop unencrypted VXLAN on encrypted networks",
+      },
+      {
+        name: "overlayfs",
+        available: overlay,
+        detail: overlay ? "works" : "not in /proc/filesystems",
+        consequence: "dockerd falls back to the slow vfs storage driver",
+      },
     ];
   } finally {
     await run("ip", ["netns", "del", PROBE_NETNS], { allowFail: true });
@@ -90,7 +154,20 @@ export async function probeNetem(): Promise<{ available: boolean; detail: string
   await run("ip", ["netns", "del", ns], { allowFail: true });
   await run("ip", ["netns", "add", ns]);
   try {
-    const r = await attempt("ip", ["netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]);
+    const r = await attempt("ip", [
+      "netns",
+      "exec",
+      ns,
+      "tc",
+      "qdisc",
+      "add",
+      "dev",
+      "lo",
+      "root",
+      "netem",
+      "delay",
+      "1ms",
+    ]);
     return { available: r.ok, detail: r.ok ? "works" : `tc qdisc add … netem: ${r.detail}` };
   } finally {
     await run("ip", ["netns", "del", ns], { allowFail: true });

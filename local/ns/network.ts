@@ -73,7 +73,9 @@ export async function claimBridge(dirTag: string, takenByCgroups: ReadonlySet<nu
     }
     if (!/exists/i.test(r.stderr)) throw new CommandError(`ip link add hsw${k} type bridge`, r);
   }
-  throw new Error(`all ${MAX_BED} bed numbers in 10.213.0.0/16 are in use; run \`hcloud-swarm local down --dir …\` for beds you no longer need`);
+  throw new Error(
+    `all ${MAX_BED} bed numbers in 10.213.0.0/16 are in use; run \`hcloud-swarm local down --dir …\` for beds you no longer need`,
+  );
 }
 
 /** Addresses the bridge (IPv4 only: the firewall is IPv4) and installs the bed's firewall. */
@@ -137,7 +139,11 @@ export async function bedJumpRules(k: number): Promise<string[][]> {
       const args = splitRule(line);
       const jump = args[args.indexOf("-j") + 1];
       const comment = args[args.indexOf("--comment") + 1] ?? "";
-      if (args[0] === "-A" && (jump === `hsw${k}-in` || jump === `hsw${k}-fwd` || comment.split(" ").includes(`hsw${k}`))) rules.push(args);
+      if (
+        args[0] === "-A" &&
+        (jump === `hsw${k}-in` || jump === `hsw${k}-fwd` || comment.split(" ").includes(`hsw${k}`))
+      )
+        rules.push(args);
     }
   }
   return rules;
@@ -205,7 +211,13 @@ export async function createOutsider(b: BedNames): Promise<void> {
       ].join("\n") + "\n",
   });
   await run("ip", ["-n", b.outsiderNetns, "-batch", "-"], {
-    input: [`addr add ${b.outsiderAddress}/25 dev eth0`, "link set eth0 up", "link set lo up", `route add default via ${b.outsiderGateway}`].join("\n") + "\n",
+    input:
+      [
+        `addr add ${b.outsiderAddress}/25 dev eth0`,
+        "link set eth0 up",
+        "link set lo up",
+        `route add default via ${b.outsiderGateway}`,
+      ].join("\n") + "\n",
   });
   for (const dev of [b.bridge, b.outsiderVeth]) fs.writeFileSync(`/proc/sys/net/ipv4/conf/${dev}/forwarding`, "1");
 }
@@ -217,13 +229,31 @@ export const METADATA_OCTET = 9;
 export const METADATA_ADDRESS = "169.254.169.254";
 
 /** Plugs a namespace into the node bridge at `octet` (plus `extra` addresses on its eth0); returns its address. */
-async function bridgeNamespace(b: BedNames, netns: string, octet: number, extra: readonly string[] = []): Promise<string> {
+async function bridgeNamespace(
+  b: BedNames,
+  netns: string,
+  octet: number,
+  extra: readonly string[] = [],
+): Promise<string> {
   const address = nodeAddress(b.k, octet);
   const veth = vethOf(b.k, octet);
-  await run("ip", ["-batch", "-"], { input: [`netns add ${netns}`, `link add ${veth} type veth peer name eth0 netns ${netns}`, `link set ${veth} master ${b.bridge} up`].join("\n") + "\n" });
+  await run("ip", ["-batch", "-"], {
+    input:
+      [
+        `netns add ${netns}`,
+        `link add ${veth} type veth peer name eth0 netns ${netns}`,
+        `link set ${veth} master ${b.bridge} up`,
+      ].join("\n") + "\n",
+  });
   disableIpv6(veth);
   await run("ip", ["-n", netns, "-batch", "-"], {
-    input: [`addr add ${address}/${b.prefixLength} dev eth0`, ...extra.map((a) => `addr add ${a} dev eth0`), "link set eth0 up", "link set lo up"].join("\n") + "\n",
+    input:
+      [
+        `addr add ${address}/${b.prefixLength} dev eth0`,
+        ...extra.map((a) => `addr add ${a} dev eth0`),
+        "link set eth0 up",
+        "link set lo up",
+      ].join("\n") + "\n",
   });
   return address;
 }
@@ -244,7 +274,10 @@ export async function createIntruder(b: BedNames): Promise<{ netns: string; addr
  * 169.254.169.254, and a route to it on every given node (Hetzner routes it through the node's
  * gateway). Traffic to it never leaves the bed.
  */
-export async function createMetadataService(b: BedNames, nodeNetns: readonly string[]): Promise<{ netns: string; address: string }> {
+export async function createMetadataService(
+  b: BedNames,
+  nodeNetns: readonly string[],
+): Promise<{ netns: string; address: string }> {
   const netns = `hsw${b.k}-metadata`;
   const address = await bridgeNamespace(b, netns, METADATA_OCTET, [`${METADATA_ADDRESS}/32`]);
   for (const n of nodeNetns) await run("ip", ["-n", n, "route", "replace", `${METADATA_ADDRESS}/32`, "via", address]);

@@ -96,13 +96,24 @@ export function daemonJson(cgroupParent: string): string {
 }
 
 /** Writes the node's /etc files and generates its host key; returns the host public key ("ssh-ed25519 AAAA…"). */
-export async function writeNodeFiles(b: BedNames, node: NodeRecord, p: NodePaths, authorizedKey: string): Promise<string> {
+export async function writeNodeFiles(
+  b: BedNames,
+  node: NodeRecord,
+  p: NodePaths,
+  authorizedKey: string,
+): Promise<string> {
   fs.mkdirSync(p.ssh, { recursive: true, mode: 0o755 });
   fs.mkdirSync(p.docker, { recursive: true, mode: 0o755 });
   fs.chmodSync(p.ssh, 0o755);
   fs.writeFileSync(path.join(p.etc, "hostname"), `${node.name}\n`);
-  fs.writeFileSync(path.join(p.etc, "hosts"), `127.0.0.1\tlocalhost\n${node.ip}\t${node.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
-  fs.writeFileSync(path.join(p.etc, "resolv.conf"), `# Dead on purpose: the bed has no DNS, so lookups fail at once instead of hanging.\nnameserver ${b.deadResolver}\noptions timeout:1 attempts:1\n`);
+  fs.writeFileSync(
+    path.join(p.etc, "hosts"),
+    `127.0.0.1\tlocalhost\n${node.ip}\t${node.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+  );
+  fs.writeFileSync(
+    path.join(p.etc, "resolv.conf"),
+    `# Dead on purpose: the bed has no DNS, so lookups fail at once instead of hanging.\nnameserver ${b.deadResolver}\noptions timeout:1 attempts:1\n`,
+  );
   fs.writeFileSync(path.join(p.ssh, "sshd_config"), sshdConfig(node.ip));
   fs.writeFileSync(path.join(p.ssh, "authorized_keys"), authorizedKey.trim() + "\n", { mode: 0o644 });
   fs.writeFileSync(path.join(p.docker, "daemon.json"), daemonJson(`/${b.cgroup}/${node.name}`));

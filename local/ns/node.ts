@@ -58,7 +58,10 @@ ip route add default via ${b.gateway}
 
 function isMountpoint(p: string): boolean {
   const enc = p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
-  return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === enc);
+  return fs
+    .readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .some((l) => l.split(" ")[4] === enc);
 }
 
 /** DIR/ns must be a private mount: a namespace file bound under a shared mount would propagate into itself. */
@@ -115,7 +118,12 @@ export function nodeCommand(ctx: BedContext, node: NodeRecord, script: string, a
 }
 
 /** Runs a shell script inside the node (its namespaces and cgroup), as root, like a console on the server. */
-export function execInNode(ctx: BedContext, node: NodeRecord, script: string, opts: RunOptions = {}): Promise<RunResult> {
+export function execInNode(
+  ctx: BedContext,
+  node: NodeRecord,
+  script: string,
+  opts: RunOptions = {},
+): Promise<RunResult> {
   return run("nsenter", [...enterArgs(ctx, node), "/bin/sh", "-c", joinCgroups(ctx, node) + script], opts);
 }
 
@@ -148,7 +156,12 @@ export function startDockerd(ctx: BedContext, node: NodeRecord): void {
 /** Starts sshd, optionally after a delay (the sleeping shell is already in the node, so teardown kills it too). */
 export function startSshd(ctx: BedContext, node: NodeRecord, delayMs = 0): void {
   const wait = delayMs > 0 ? `sleep ${(delayMs / 1000).toFixed(3)}\n` : "";
-  spawnInNode(ctx, node, `${wait}exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config`, nodePaths(ctx.dir, node.name).sshdLog);
+  spawnInNode(
+    ctx,
+    node,
+    `${wait}exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config`,
+    nodePaths(ctx.dir, node.name).sshdLog,
+  );
 }
 
 export interface NodeProcesses {
@@ -186,13 +199,17 @@ export function sshdAnswers(node: NodeRecord): Promise<boolean> {
 
 export async function waitDockerd(ctx: BedContext, node: NodeRecord, timeoutMs: number): Promise<void> {
   if (!(await waitFor(() => dockerdAnswers(ctx, node), timeoutMs, 50))) {
-    throw new Error(`dockerd on ${node.name} did not answer within ${timeoutMs / 1000} s; see ${nodePaths(ctx.dir, node.name).dockerLog}`);
+    throw new Error(
+      `dockerd on ${node.name} did not answer within ${timeoutMs / 1000} s; see ${nodePaths(ctx.dir, node.name).dockerLog}`,
+    );
   }
 }
 
 export async function waitSshd(ctx: BedContext, node: NodeRecord, timeoutMs: number): Promise<void> {
   if (!(await waitFor(() => sshdAnswers(node), timeoutMs, 50))) {
-    throw new Error(`sshd on ${node.name} did not answer within ${timeoutMs / 1000} s; see ${nodePaths(ctx.dir, node.name).sshdLog}`);
+    throw new Error(
+      `sshd on ${node.name} did not answer within ${timeoutMs / 1000} s; see ${nodePaths(ctx.dir, node.name).sshdLog}`,
+    );
   }
 }
 

@@ -12,7 +12,16 @@ import { importImage } from "./probe";
 import { hostKeysOf, inventoryPath, knownHostsPath, writeInventory } from "../common/inventory-file";
 import { buildInventory } from "./inventory";
 import { claimBridge, configureBridge, createNodeLinks } from "./network";
-import { BedContext, createNodeNamespaces, ensureNsDir, nodeProcesses, startDockerd, startSshd, waitDockerd, waitSshd } from "./node";
+import {
+  BedContext,
+  createNodeNamespaces,
+  ensureNsDir,
+  nodeProcesses,
+  startDockerd,
+  startSshd,
+  waitDockerd,
+  waitSshd,
+} from "./node";
 import { nodePaths, NodeRecord, writeNodeFiles } from "./node-files";
 import { ensureClientKey } from "../common/client-key";
 import { bedNames, netnsOf, nodeAddress, planExtraNode, planNodes, PlannedNode, vethOf } from "./plan";
@@ -55,7 +64,13 @@ function record(k: number, p: PlannedNode): NodeRecord {
 }
 
 /** Brings nodes from nothing to "sshd and dockerd answer, image imported"; returns their host keys. */
-async function startNodes(ctx: BedContext, nodes: readonly NodeRecord[], publicKey: string, tar: string, timings: Record<string, number>): Promise<Map<string, string>> {
+async function startNodes(
+  ctx: BedContext,
+  nodes: readonly NodeRecord[],
+  publicKey: string,
+  tar: string,
+  timings: Record<string, number>,
+): Promise<Map<string, string>> {
   let t = Date.now();
   const lap = (name: string): void => {
     timings[name] = (timings[name] ?? 0) + Date.now() - t;
@@ -71,7 +86,9 @@ async function startNodes(ctx: BedContext, nodes: readonly NodeRecord[], publicK
     startDockerd(ctx, n);
     startSshd(ctx, n);
   }
-  await Promise.all(nodes.map((n) => Promise.all([waitDockerd(ctx, n, READY_TIMEOUT_MS), waitSshd(ctx, n, READY_TIMEOUT_MS)])));
+  await Promise.all(
+    nodes.map((n) => Promise.all([waitDockerd(ctx, n, READY_TIMEOUT_MS), waitSshd(ctx, n, READY_TIMEOUT_MS)])),
+  );
   lap("daemons");
   await Promise.all(nodes.map((n) => importImage(nodeProcesses(ctx, n).dockerd ?? 0, tar)));
   lap("image");
@@ -97,24 +114,48 @@ export async function upBed(opts: UpOptions = {}): Promise<Bed> {
   writeState({ version: 1, dir, dirId, k, nodes, createdAt: new Date().toISOString() });
   const ctx: BedContext = { dir, names, hierarchies };
   const t0 = Date.now();
-  const [, client, tar] = await Promise.all([configureBridge(names), ensureClientKey(dir), buildImageTar(dir), ensureNsDir(dir)]);
+  const [, client, tar] = await Promise.all([
+    configureBridge(names),
+    ensureClientKey(dir),
+    buildImageTar(dir),
+    ensureNsDir(dir),
+  ]);
   timings["bridge+firewall"] = Date.now() - t0;
   const hostKeys = await startNodes(ctx, nodes, client.publicKey, tar, timings);
   const inventory = buildInventory({ dir, nodes, hostKeys, privateKeyPath: client.privateKeyPath });
   const invPath = writeInventory(dir, inventory);
   timings.total = Date.now() - started;
-  return { dir, ctx, nodes, inventory, inventoryPath: invPath, knownHostsPath: knownHostsPath(dir), privateKeyPath: client.privateKeyPath, timings };
+  return {
+    dir,
+    ctx,
+    nodes,
+    inventory,
+    inventoryPath: invPath,
+    knownHostsPath: knownHostsPath(dir),
+    privateKeyPath: client.privateKeyPath,
+    timings,
+  };
 }
 
 /** Opens an existing bed from DIR/state.json and DIR/inventory.json. */
 export function openBed(dirArg: string = DEFAULT_DIR): Bed {
   const dir = canonicalDir(dirArg);
   const state = readState(dir);
-  if (!state) throw new Error(`no test bed in ${dir} (no state.json); start one with \`hcloud-swarm local up --dir ${dirArg}\``);
+  if (!state)
+    throw new Error(`no test bed in ${dir} (no state.json); start one with \`hcloud-swarm local up --dir ${dirArg}\``);
   const inventory = loadInventory(inventoryPath(dir));
   const ctx: BedContext = { dir, names: bedNames(state.k, state.dirId), hierarchies: hostHierarchies() };
   const privateKeyPath = path.join(dir, "id_ed25519");
-  return { dir, ctx, nodes: state.nodes, inventory, inventoryPath: inventoryPath(dir), knownHostsPath: knownHostsPath(dir), privateKeyPath, timings: {} };
+  return {
+    dir,
+    ctx,
+    nodes: state.nodes,
+    inventory,
+    inventoryPath: inventoryPath(dir),
+    knownHostsPath: knownHostsPath(dir),
+    privateKeyPath,
+    timings: {},
+  };
 }
 
 /** Adds one node of `role` to a running bed (next free name and address) and rewrites the inventory. */

@@ -19,7 +19,12 @@ export const nsBedDriver: BedDriver = {
   async up(o) {
     const bed = await upBed({ dir: o.dir, nodes: o.nodes, managers: o.managers, install: o.install, log: o.log });
     return {
-      kind: "ns", dir: bed.dir, inventoryPath: bed.inventoryPath, knownHostsPath: bed.knownHostsPath, privateKeyPath: bed.privateKeyPath, totalMs: bed.timings.total,
+      kind: "ns",
+      dir: bed.dir,
+      inventoryPath: bed.inventoryPath,
+      knownHostsPath: bed.knownHostsPath,
+      privateKeyPath: bed.privateKeyPath,
+      totalMs: bed.timings.total,
       nodes: bed.nodes.map((n) => ({ name: n.name, role: n.role, address: n.ip, detail: n.netns })),
       notes: [`bridge ${bed.ctx.names.bridge}, ${bed.ctx.names.subnet}`],
     };
@@ -35,9 +40,32 @@ export const nsBedDriver: BedDriver = {
 
   async statusJson(dir) {
     const s = await bedStatus(dir);
-    const nodes = s.nodes.map((n) => ({ name: n.name, role: n.role, address: n.ip, privateAddress: null, running: n.sshd || n.dockerd, sshd: n.sshd, dockerd: n.dockerd, engine: n.engine ?? null, rssMiB: null }));
-    const kernel = s.kernel.map((f) => ({ name: f.name, available: f.available, detail: f.detail, consequence: f.consequence }));
-    return { command: "local status", dir: s.dir, kind: s.bridge ? "namespace" : null, network: s.bridge ? { bridge: s.bridge, subnet: s.subnet ?? null } : null, accelerator: null, nodes, kernel };
+    const nodes = s.nodes.map((n) => ({
+      name: n.name,
+      role: n.role,
+      address: n.ip,
+      privateAddress: null,
+      running: n.sshd || n.dockerd,
+      sshd: n.sshd,
+      dockerd: n.dockerd,
+      engine: n.engine ?? null,
+      rssMiB: null,
+    }));
+    const kernel = s.kernel.map((f) => ({
+      name: f.name,
+      available: f.available,
+      detail: f.detail,
+      consequence: f.consequence,
+    }));
+    return {
+      command: "local status",
+      dir: s.dir,
+      kind: s.bridge ? "namespace" : null,
+      network: s.bridge ? { bridge: s.bridge, subnet: s.subnet ?? null } : null,
+      accelerator: null,
+      nodes,
+      kernel,
+    };
   },
 
   exec(dir, node, command) {
@@ -56,7 +84,9 @@ export const nsBedDriver: BedDriver = {
   async shape(dir, names, req) {
     const bed = openBed(dir);
     const actions = !isEmptyRequest(req) ? await shapeNodes(bed.ctx, selectNodes(bed.nodes, names), req) : [];
-    const shapes = await Promise.all(selectNodes(bed.nodes, names.length > 0 ? names : ["all"]).map((n) => readShape(bed.ctx, n)));
+    const shapes = await Promise.all(
+      selectNodes(bed.nodes, names.length > 0 ? names : ["all"]).map((n) => readShape(bed.ctx, n)),
+    );
     return { actions, shapes, note: await latencyNote() };
   },
 

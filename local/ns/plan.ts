@@ -55,7 +55,8 @@ export interface BedNames {
 }
 
 export function bedNames(k: number, dirId: string): BedNames {
-  if (!Number.isInteger(k) || k < MIN_BED || k > MAX_BED) throw new Error(`bed number must be ${MIN_BED}–${MAX_BED}, got ${k}`);
+  if (!Number.isInteger(k) || k < MIN_BED || k > MAX_BED)
+    throw new Error(`bed number must be ${MIN_BED}–${MAX_BED}, got ${k}`);
   const net = `${RANGE_PREFIX}.${k}`;
   return {
     k,
@@ -108,7 +109,8 @@ export function planExtraNode(existing: readonly PlannedNode[], role: NodeRole):
   const used = new Set(existing.map((n) => n.octet));
   let octet = FIRST_NODE_OCTET;
   while (used.has(octet)) octet++;
-  if (octet > LAST_NODE_OCTET) throw new Error(`the bed already has ${existing.length} nodes, the most its /25 node network holds`);
+  if (octet > LAST_NODE_OCTET)
+    throw new Error(`the bed already has ${existing.length} nodes, the most its /25 node network holds`);
   const names = new Set(existing.map((n) => n.name));
   let i = 1;
   while (names.has(`${role}-${i}`)) i++;

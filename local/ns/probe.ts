@@ -21,14 +21,29 @@ interface ApiResponse {
   readonly body: string;
 }
 
-function api(socketPath: string, method: string, urlPath: string, body?: fs.ReadStream, timeoutMs = PROBE_TIMEOUT_MS): Promise<ApiResponse> {
+function api(
+  socketPath: string,
+  method: string,
+  urlPath: string,
+  body?: fs.ReadStream,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path: urlPath, timeout: timeoutMs, headers: body ? { "Content-Type": "application/x-tar" } : {} }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      {
+        socketPath,
+        method,
+        path: urlPath,
+        timeout: timeoutMs,
+        headers: body ? { "Content-Type": "application/x-tar" } : {},
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`${method} ${urlPath} timed out after ${timeoutMs} ms`)));
     req.on("error", reject);
     if (body) body.pipe(req);
@@ -58,7 +73,8 @@ export async function dockerInfo(socketPath: string): Promise<{ name: string; se
 export async function dockerLoad(socketPath: string, tarPath: string): Promise<void> {
   const r = await api(socketPath, "POST", "/images/load?quiet=1", fs.createReadStream(tarPath), IMPORT_TIMEOUT_MS);
   const err = /"error(?:Detail)?":\s*"?([^"}]*)/.exec(r.body);
-  if (r.status !== 200 || err) throw new Error(`loading ${tarPath} failed (${r.status}): ${err ? err[1] : r.body.slice(0, 300)}`);
+  if (r.status !== 200 || err)
+    throw new Error(`loading ${tarPath} failed (${r.status}): ${err ? err[1] : r.body.slice(0, 300)}`);
 }
 
 /** Loads the bed's image into one node's dockerd, given any pid of that node. */

@@ -15,7 +15,10 @@ import { processState } from "../common/process";
 
 const rel = (ctx: BedContext, node: NodeRecord): string => path.join(ctx.names.cgroup, node.name);
 /** iptables in the node's network namespace (not its cgroup: a frozen node must still be shaped). */
-const iptablesIn = (node: NodeRecord): Iptables => (args) => run("nsenter", [`--net=/run/netns/${node.netns}`, "iptables", ...args], { allowFail: true });
+const iptablesIn =
+  (node: NodeRecord): Iptables =>
+  (args) =>
+    run("nsenter", [`--net=/run/netns/${node.netns}`, "iptables", ...args], { allowFail: true });
 /** The other nodes: the bed's node network, except the host's gateway address (its SSH sessions). */
 const peersOf = (ctx: BedContext): Peers => ({ network: ctx.names.subnet, except: ctx.names.gateway });
 
@@ -67,16 +70,24 @@ export async function shapeNode(ctx: BedContext, node: NodeRecord, req: ShapeReq
     throw new Error(`${node.name} is frozen: thaw it (--thaw) before stalling or resuming its sshd`);
   }
   if (req.sshStalled === false && sshStalled(ctx, node)) {
-    signalAll(sshdPids(ctx, node).filter((p) => processState(p) === "T"), "SIGCONT");
+    signalAll(
+      sshdPids(ctx, node).filter((p) => processState(p) === "T"),
+      "SIGCONT",
+    );
     act("sshd resumed");
   }
-  if (req.lossPercent !== undefined) for (const d of await setLoss(iptablesIn(node), peersOf(ctx), req.lossPercent, req.lossDirection ?? "both")) act(d);
+  if (req.lossPercent !== undefined)
+    for (const d of await setLoss(iptablesIn(node), peersOf(ctx), req.lossPercent, req.lossDirection ?? "both")) act(d);
   if (req.cpuPercent !== undefined) {
     const was = cpuCap(ctx.hierarchies, rel(ctx, node));
     const want = req.cpuPercent ?? undefined;
     if (was !== want) {
       setCpuCap(ctx.hierarchies, rel(ctx, node), want);
-      act(want === undefined ? `cpu uncapped (was ${was}% of a core)` : `cpu capped at ${want}% of a core (was ${was === undefined ? "uncapped" : `${was}%`})`);
+      act(
+        want === undefined
+          ? `cpu uncapped (was ${was}% of a core)`
+          : `cpu capped at ${want}% of a core (was ${was === undefined ? "uncapped" : `${was}%`})`,
+      );
     }
   }
   if (req.sshStalled === true && !sshStalled(ctx, node)) {
@@ -94,7 +105,10 @@ export async function shapeNode(ctx: BedContext, node: NodeRecord, req: ShapeReq
 
 /** What is in force on the node, read from its rules, cgroups and processes. */
 export async function readShape(ctx: BedContext, node: NodeRecord): Promise<NodeShape> {
-  const [lossInPercent, lossOutPercent] = await Promise.all([readLoss(iptablesIn(node), "in"), readLoss(iptablesIn(node), "out")]);
+  const [lossInPercent, lossOutPercent] = await Promise.all([
+    readLoss(iptablesIn(node), "in"),
+    readLoss(iptablesIn(node), "out"),
+  ]);
   const cpu = cpuCap(ctx.hierarchies, rel(ctx, node));
   const frozen = isFrozen(ctx.hierarchies, rel(ctx, node));
   return {
@@ -119,6 +133,10 @@ export async function clearNode(ctx: BedContext, node: NodeRecord): Promise<Shap
 }
 
 /** Applies one request to several nodes at once; actions in node order. */
-export async function shapeNodes(ctx: BedContext, nodes: readonly NodeRecord[], req: ShapeRequest): Promise<ShapeAction[]> {
+export async function shapeNodes(
+  ctx: BedContext,
+  nodes: readonly NodeRecord[],
+  req: ShapeRequest,
+): Promise<ShapeAction[]> {
   return (await Promise.all(nodes.map((n) => shapeNode(ctx, n, req)))).flat();
 }

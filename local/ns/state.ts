@@ -24,7 +24,16 @@ export interface BedState {
 }
 
 /** Files `up` writes into DIR; `down` removes exactly these and leaves anything else in DIR alone. */
-const BED_FILES = ["state.json", "inventory.json", "known_hosts", "id_ed25519", "id_ed25519.pub", "nodes", "image", "ns"];
+const BED_FILES = [
+  "state.json",
+  "inventory.json",
+  "known_hosts",
+  "id_ed25519",
+  "id_ed25519.pub",
+  "nodes",
+  "image",
+  "ns",
+];
 
 export function stateFile(dir: string): string {
   return path.join(dir, "state.json");

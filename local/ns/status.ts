@@ -52,14 +52,36 @@ export function formatStatus(s: BedStatus): string {
     out.push(`test bed ${s.dir}: bridge ${s.bridge}, nodes on ${s.subnet}`);
     const rows = [
       ["NODE", "ROLE", "ADDRESS", "SSHD", "DOCKERD", "HOSTNAME", "ENGINE"],
-      ...s.nodes.map((n) => [n.name, n.role, n.ip, n.sshd ? "up" : "DOWN", n.dockerd ? "up" : "DOWN", n.hostname ?? "-", n.engine ?? "-"]),
+      ...s.nodes.map((n) => [
+        n.name,
+        n.role,
+        n.ip,
+        n.sshd ? "up" : "DOWN",
+        n.dockerd ? "up" : "DOWN",
+        n.hostname ?? "-",
+        n.engine ?? "-",
+      ]),
     ];
     const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows) out.push(r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd());
+    for (const r of rows)
+      out.push(
+        r
+          .map((c, i) => c.padEnd(w[i]))
+          .join("  ")
+          .trimEnd(),
+      );
   }
   out.push("", "kernel features:");
-  for (const f of s.kernel) out.push(`  ${f.available ? "ok     " : "MISSING"} ${f.name}${f.available ? "" : ` (${f.detail}): ${f.consequence}`}`);
+  for (const f of s.kernel)
+    out.push(
+      `  ${f.available ? "ok     " : "MISSING"} ${f.name}${f.available ? "" : ` (${f.detail}): ${f.consequence}`}`,
+    );
   const missing = s.kernel.filter((f) => !f.available);
-  out.push("", missing.length === 0 ? "this machine can prove everything, including encryption on the wire." : `this machine cannot prove: ${missing.map((f) => f.name).join(", ")}.`);
+  out.push(
+    "",
+    missing.length === 0
+      ? "this machine can prove everything, including encryption on the wire."
+      : `this machine cannot prove: ${missing.map((f) => f.name).join(", ")}.`,
+  );
   return out.join("\n") + "\n";
 }

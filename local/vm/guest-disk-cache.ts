@@ -30,8 +30,19 @@ export interface CachedImage {
 }
 
 /** Which images to remove (pure): none in use, none used within the grace period, not among the newest `keep`. */
-export function imagesToPrune(images: readonly CachedImage[], inUse: ReadonlySet<string>, now: number, keep = KEEP_RECENT_IMAGES, graceMs = PRUNE_GRACE_MS): CachedImage[] {
-  const newest = new Set([...images].sort((a, b) => b.lastUsed - a.lastUsed).slice(0, keep).map((i) => i.hash));
+export function imagesToPrune(
+  images: readonly CachedImage[],
+  inUse: ReadonlySet<string>,
+  now: number,
+  keep = KEEP_RECENT_IMAGES,
+  graceMs = PRUNE_GRACE_MS,
+): CachedImage[] {
+  const newest = new Set(
+    [...images]
+      .sort((a, b) => b.lastUsed - a.lastUsed)
+      .slice(0, keep)
+      .map((i) => i.hash),
+  );
   return images.filter((i) => !inUse.has(i.hash) && !newest.has(i.hash) && now - i.lastUsed >= graceMs);
 }
 
@@ -104,7 +115,9 @@ export function pruneCache(cache: string, current: string, now = Date.now()): st
   for (const img of imagesToPrune(cachedImages(cache), inUse, now)) {
     fs.rmSync(path.join(cache, img.hash), { recursive: true, force: true });
     fs.rmSync(path.join(cache, `${img.hash}.lock`), { force: true });
-    removed.push(`guest image ${img.hash} (${(img.bytes / 2 ** 30).toFixed(1)} GiB, last used ${new Date(img.lastUsed).toISOString()})`);
+    removed.push(
+      `guest image ${img.hash} (${(img.bytes / 2 ** 30).toFixed(1)} GiB, last used ${new Date(img.lastUsed).toISOString()})`,
+    );
   }
   const bootId = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
   const present = new Set(cachedImages(cache).map((i) => i.hash));
@@ -114,7 +127,9 @@ export function pruneCache(cache: string, current: string, now = Date.now()): st
     const stale = build ? !pidExists(Number(build[1])) : probe ? probe[1] !== bootId || !present.has(probe[2]) : false;
     if (!stale) continue;
     fs.rmSync(path.join(cache, e), { recursive: true, force: true });
-    removed.push(build ? `${e} (left by process ${build[1]}, which is gone)` : `${e} (KVM probe result of another boot or image)`);
+    removed.push(
+      build ? `${e} (left by process ${build[1]}, which is gone)` : `${e} (KVM probe result of another boot or image)`,
+    );
   }
   return removed;
 }

@@ -28,8 +28,26 @@ const HOST_SOURCES = ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/source
 
 /** What a Hetzner Debian/Ubuntu image has, plus tcpdump for `verify --wire` and docker.io (the "Docker on the image" case). */
 export const GUEST_PACKAGES = [
-  "systemd-sysv", "udev", "dbus", "openssh-server", "docker.io", "apparmor", "iproute2", "iptables", "tcpdump", "kmod", "cloud-init",
-  "ca-certificates", "busybox-static", "linux-image-amd64", "initramfs-tools", "procps", "netbase", "iputils-ping", "locales", "util-linux",
+  "systemd-sysv",
+  "udev",
+  "dbus",
+  "openssh-server",
+  "docker.io",
+  "apparmor",
+  "iproute2",
+  "iptables",
+  "tcpdump",
+  "kmod",
+  "cloud-init",
+  "ca-certificates",
+  "busybox-static",
+  "linux-image-amd64",
+  "initramfs-tools",
+  "procps",
+  "netbase",
+  "iputils-ping",
+  "locales",
+  "util-linux",
 ];
 
 /**
@@ -91,18 +109,36 @@ export function cacheDirOf(opts: ImageOptions = {}): string {
 
 function hostSources(): { file: string; text: string } {
   for (const file of HOST_SOURCES) {
-    if (fs.existsSync(file) && fs.readFileSync(file, "utf8").trim() !== "") return { file, text: fs.readFileSync(file, "utf8") };
+    if (fs.existsSync(file) && fs.readFileSync(file, "utf8").trim() !== "")
+      return { file, text: fs.readFileSync(file, "utf8") };
   }
-  throw new Error(`no Debian apt sources on this machine (looked at ${HOST_SOURCES.join(", ")}); the VM image is built from Debian's packages with mmdebstrap`);
+  throw new Error(
+    `no Debian apt sources on this machine (looked at ${HOST_SOURCES.join(", ")}); the VM image is built from Debian's packages with mmdebstrap`,
+  );
 }
 
 /** The recipe's content hash: packages, hooks, apt sources and the busybox image archive. */
-export function recipeHash(parts: { packages: readonly string[]; hooks: readonly string[]; dropIn: string; sources: string; tarSha256: string; diskSize: string }): string {
-  return crypto.createHash("sha256").update(JSON.stringify({ recipe: 1, suite: "bookworm", variant: "minbase", ...parts })).digest("hex").slice(0, 16);
+export function recipeHash(parts: {
+  packages: readonly string[];
+  hooks: readonly string[];
+  dropIn: string;
+  sources: string;
+  tarSha256: string;
+  diskSize: string;
+}): string {
+  return crypto
+    .createHash("sha256")
+    .update(JSON.stringify({ recipe: 1, suite: "bookworm", variant: "minbase", ...parts }))
+    .digest("hex")
+    .slice(0, 16);
 }
 
 function paths(dir: string): Pick<GuestImage, "kernel" | "initrd" | "disk"> {
-  return { kernel: path.join(dir, "vmlinuz"), initrd: path.join(dir, "initrd.img"), disk: path.join(dir, "base.qcow2") };
+  return {
+    kernel: path.join(dir, "vmlinuz"),
+    initrd: path.join(dir, "initrd.img"),
+    disk: path.join(dir, "base.qcow2"),
+  };
 }
 
 function complete(dir: string): boolean {
@@ -110,18 +146,30 @@ function complete(dir: string): boolean {
 }
 
 /** Builds into `work` (same filesystem as the cache, so the final step is one rename). */
-async function build(work: string, hooks: readonly string[], sourcesFile: string, log?: (line: string) => void): Promise<void> {
+async function build(
+  work: string,
+  hooks: readonly string[],
+  sourcesFile: string,
+  log?: (line: string) => void,
+): Promise<void> {
   const rootfs = path.join(work, "rootfs");
   const logFile = path.join(work, "mmdebstrap.log");
-  log?.(`building the guest image with mmdebstrap (Debian 12, ${GUEST_PACKAGES.length} packages; ~2 min on 2 idle cores; log ${logFile})`);
+  log?.(
+    `building the guest image with mmdebstrap (Debian 12, ${GUEST_PACKAGES.length} packages; ~2 min on 2 idle cores; log ${logFile})`,
+  );
   const fd = fs.openSync(logFile, "w");
   try {
     const r = await run(
       "mmdebstrap",
       [
-        "--mode=root", "--variant=minbase", "--aptopt=APT::Install-Recommends \"false\"", `--include=${GUEST_PACKAGES.join(",")}`,
+        "--mode=root",
+        "--variant=minbase",
+        '--aptopt=APT::Install-Recommends "false"',
+        `--include=${GUEST_PACKAGES.join(",")}`,
         ...hooks.map((h) => `--customize-hook=${h}`),
-        "bookworm", rootfs, sourcesFile,
+        "bookworm",
+        rootfs,
+        sourcesFile,
       ],
       { timeoutMs: BUILD_TIMEOUT_MS, allowFail: true, logFd: fd },
     );
@@ -135,7 +183,8 @@ async function build(work: string, hooks: readonly string[], sourcesFile: string
   const boot = path.join(rootfs, "boot");
   const kernel = fs.readdirSync(boot).find((f) => f.startsWith("vmlinuz-"));
   const initrd = fs.readdirSync(boot).find((f) => f.startsWith("initrd.img-"));
-  if (!kernel || !initrd) throw new Error(`the guest image has no kernel or initramfs in /boot (found: ${fs.readdirSync(boot).join(", ")})`);
+  if (!kernel || !initrd)
+    throw new Error(`the guest image has no kernel or initramfs in /boot (found: ${fs.readdirSync(boot).join(", ")})`);
   const out = paths(work);
   fs.copyFileSync(path.join(boot, kernel), out.kernel);
   fs.copyFileSync(path.join(boot, initrd), out.initrd);
@@ -161,7 +210,14 @@ export async function ensureGuestImage(opts: ImageOptions = {}): Promise<GuestIm
     const tar = await buildImageTar(scratch);
     fs.writeFileSync(path.join(scratch, "docker-drop-in.conf"), DOCKER_DROP_IN);
     const tarSha256 = crypto.createHash("sha256").update(fs.readFileSync(tar)).digest("hex");
-    const hash = recipeHash({ packages: GUEST_PACKAGES, hooks: customizeHooks("FILES"), dropIn: DOCKER_DROP_IN, sources: sources.text, tarSha256, diskSize: DISK_SIZE });
+    const hash = recipeHash({
+      packages: GUEST_PACKAGES,
+      hooks: customizeHooks("FILES"),
+      dropIn: DOCKER_DROP_IN,
+      sources: sources.text,
+      tarSha256,
+      diskSize: DISK_SIZE,
+    });
     const dir = path.join(cache, hash);
     const found = (built: boolean): GuestImage => {
       touchImage(cache, hash);
@@ -180,7 +236,14 @@ export async function ensureGuestImage(opts: ImageOptions = {}): Promise<GuestIm
       fs.mkdirSync(work, { recursive: true });
       try {
         await build(work, customizeHooks(scratch), sources.file, opts.log);
-        fs.writeFileSync(path.join(work, "recipe.json"), JSON.stringify({ hash, packages: GUEST_PACKAGES, sources: sources.text, tarSha256, builtAt: new Date().toISOString() }, null, 2) + "\n");
+        fs.writeFileSync(
+          path.join(work, "recipe.json"),
+          JSON.stringify(
+            { hash, packages: GUEST_PACKAGES, sources: sources.text, tarSha256, builtAt: new Date().toISOString() },
+            null,
+            2,
+          ) + "\n",
+        );
         fs.rmSync(dir, { recursive: true, force: true });
         fs.renameSync(work, dir);
       } catch (err) {

@@ -58,7 +58,10 @@ async function acquire(file: string, timeoutMs: number, what: string): Promise<v
       }
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: still locked by another process after ${Math.round(timeoutMs / 1000)} s (lock file ${file}, owner pid ${fs.readFileSync(file, "utf8").trim()})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: still locked by another process after ${Math.round(timeoutMs / 1000)} s (lock file ${file}, owner pid ${fs.readFileSync(file, "utf8").trim()})`,
+      );
     await sleep(LOCK_POLL_MS);
   }
 }

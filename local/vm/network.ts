@@ -59,14 +59,18 @@ export function vmBedOwner(k: number): string | undefined {
 export async function claimVmBed(owner: string): Promise<number> {
   for (let k = MIN_VM_BED; k <= MAX_VM_BED; k++) {
     if (hostLinkExists(`hsv${k}`) || netnsExists(`hsv${k}`)) continue;
-    const r = await run("ip", ["link", "add", `hsv${k}`, "type", "veth", "peer", "name", `hsv${k}up`], { allowFail: true });
+    const r = await run("ip", ["link", "add", `hsv${k}`, "type", "veth", "peer", "name", `hsv${k}up`], {
+      allowFail: true,
+    });
     if (r.code === 0) {
       await run("ip", ["link", "set", `hsv${k}`, "alias", owner]);
       return k;
     }
     if (!/exists/i.test(r.stderr)) throw new CommandError(`ip link add hsv${k} type veth peer name hsv${k}up`, r);
   }
-  throw new Error(`all ${MAX_VM_BED} VM bed numbers are in use; remove beds you no longer need with \`hcloud-swarm local down --dir …\``);
+  throw new Error(
+    `all ${MAX_VM_BED} VM bed numbers are in use; remove beds you no longer need with \`hcloud-swarm local down --dir …\``,
+  );
 }
 
 async function nsRun(netns: string, cmd: string, args: readonly string[]): Promise<string> {
@@ -136,7 +140,10 @@ export async function createTaps(b: VmBedNames, slot: number): Promise<{ pub: st
 export async function removeTaps(b: VmBedNames, slot: number): Promise<void> {
   const t = tapNames(slot);
   if (!netnsExists(b.netns)) return;
-  await run("ip", ["-n", b.netns, "-force", "-batch", "-"], { input: `link del ${t.pub}\nlink del ${t.priv}\n`, allowFail: true });
+  await run("ip", ["-n", b.netns, "-force", "-batch", "-"], {
+    input: `link del ${t.pub}\nlink del ${t.priv}\n`,
+    allowFail: true,
+  });
 }
 
 /** Removes bed K's namespace (bridges, taps, uplink go with it) and waits for the host veth to vanish. */

@@ -43,7 +43,8 @@ export interface VmBedNames {
 }
 
 export function vmBedNames(k: number): VmBedNames {
-  if (!Number.isInteger(k) || k < MIN_VM_BED || k > MAX_VM_BED) throw new Error(`VM bed number must be ${MIN_VM_BED}–${MAX_VM_BED}, got ${k}`);
+  if (!Number.isInteger(k) || k < MIN_VM_BED || k > MAX_VM_BED)
+    throw new Error(`VM bed number must be ${MIN_VM_BED}–${MAX_VM_BED}, got ${k}`);
   const net = `${PREFIX}.${k}`;
   return {
     k,
@@ -62,7 +63,8 @@ export function vmBedNames(k: number): VmBedNames {
 }
 
 export function publicAddress(k: number, slot: number): string {
-  if (!Number.isInteger(slot) || slot < 1 || slot > MAX_VMS) throw new Error(`VM slot must be 1–${MAX_VMS}, got ${slot}`);
+  if (!Number.isInteger(slot) || slot < 1 || slot > MAX_VMS)
+    throw new Error(`VM slot must be 1–${MAX_VMS}, got ${slot}`);
   return `${PREFIX}.${k}.${FIRST_PUBLIC_OCTET + slot - 1}`;
 }
 
@@ -86,31 +88,44 @@ export function nextSlot(used: Iterable<number>): number {
 
 /** Hetzner refuses user data over 32 KiB; the bed does too, so a rehearsal cannot pass what Hetzner would refuse. */
 export const MAX_USER_DATA_BYTES = 32 * 1024;
-const PUBLIC_KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
+const PUBLIC_KEY_LINE =
+  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 
 /** Every problem with a boot request's user data and keys, each naming what to fix. */
-export function bootProblems(req: { readonly name: string; readonly userData: string; readonly sshKeys?: readonly string[] }): string[] {
+export function bootProblems(req: {
+  readonly name: string;
+  readonly userData: string;
+  readonly sshKeys?: readonly string[];
+}): string[] {
   const problems: string[] = [];
   const nameProblem = validVmName(req.name);
   if (nameProblem) problems.push(nameProblem);
   const bytes = Buffer.byteLength(req.userData);
-  if (bytes > MAX_USER_DATA_BYTES) problems.push(`user data of ${req.name} is ${bytes} bytes; Hetzner (and this bed) accept at most ${MAX_USER_DATA_BYTES}`);
+  if (bytes > MAX_USER_DATA_BYTES)
+    problems.push(
+      `user data of ${req.name} is ${bytes} bytes; Hetzner (and this bed) accept at most ${MAX_USER_DATA_BYTES}`,
+    );
   (req.sshKeys ?? []).forEach((k, i) => {
     // One line each: a newline would smuggle a second entry into root's authorized_keys.
-    if (!PUBLIC_KEY_LINE.test(k) || k.includes("\0")) problems.push(`sshKeys[${i}] of ${req.name} must be one OpenSSH public key line ("ssh-ed25519 AAAA… comment")`);
+    if (!PUBLIC_KEY_LINE.test(k) || k.includes("\0"))
+      problems.push(`sshKeys[${i}] of ${req.name} must be one OpenSSH public key line ("ssh-ed25519 AAAA… comment")`);
   });
   return problems;
 }
 
 export function validVmName(name: string): string | undefined {
-  return NODE_NAME.test(name) ? undefined : `VM name must be a lowercase DNS label such as "worker-1", got ${JSON.stringify(name)}`;
+  return NODE_NAME.test(name)
+    ? undefined
+    : `VM name must be a lowercase DNS label such as "worker-1", got ${JSON.stringify(name)}`;
 }
 
 /** Checks the private CIDR the same way the program checks networkCidr's shape; returns its canonical text. */
 export function privateNetwork(text: string): { cidr: string; prefix: number } {
   const r = parseCidr(text);
   if (!r.ok || r.cidr.family !== 4 || r.cidr.prefix < 8 || r.cidr.prefix > 24) {
-    throw new Error(`private network must be an IPv4 CIDR from /8 to /24 such as ${DEFAULT_PRIVATE_CIDR}, got ${JSON.stringify(text)}${r.ok ? "" : `: ${r.reason}`}`);
+    throw new Error(
+      `private network must be an IPv4 CIDR from /8 to /24 such as ${DEFAULT_PRIVATE_CIDR}, got ${JSON.stringify(text)}${r.ok ? "" : `: ${r.reason}`}`,
+    );
   }
   return { cidr: r.cidr.text, prefix: r.cidr.prefix };
 }
@@ -127,7 +142,8 @@ export function pickPrivateIp(network: string, used: readonly string[], wanted?:
     if (!net.isIPv4(wanted)) throw new Error(`privateIp ${JSON.stringify(wanted)} is not an IPv4 address`);
     const offset = ipToBigInt(wanted) - c.network;
     if (offset < 0n || offset >= size) throw new Error(`privateIp ${wanted} is outside the private network ${c.text}`);
-    if (offset === 0n || offset === size - 1n || offset === 1n) throw new Error(`privateIp ${wanted} is the network, broadcast or gateway address of ${c.text}`);
+    if (offset === 0n || offset === size - 1n || offset === 1n)
+      throw new Error(`privateIp ${wanted} is the network, broadcast or gateway address of ${c.text}`);
     if (taken.has(wanted)) throw new Error(`privateIp ${wanted} is already used by another VM of this bed`);
     return wanted;
   }
@@ -156,7 +172,14 @@ const CLOUD_YAML = { version: "1.1" } as const;
 
 /** NoCloud meta-data: what Hetzner's metadata service tells cloud-init (instance id, hostname, root's keys). */
 export function metaData(s: SeedInput): string {
-  return YAML.stringify({ "instance-id": s.instanceId, "local-hostname": s.name, ...(s.sshKeys && s.sshKeys.length > 0 ? { "public-keys": [...s.sshKeys] } : {}) }, CLOUD_YAML);
+  return YAML.stringify(
+    {
+      "instance-id": s.instanceId,
+      "local-hostname": s.name,
+      ...(s.sshKeys && s.sshKeys.length > 0 ? { "public-keys": [...s.sshKeys] } : {}),
+    },
+    CLOUD_YAML,
+  );
 }
 
 /**
@@ -165,13 +188,25 @@ export function metaData(s: SeedInput): string {
  * lookups fail at once instead of hanging.
  */
 export function networkConfig(s: SeedInput): string {
-  return YAML.stringify({
-    version: 2,
-    ethernets: {
-      public: { match: { macaddress: s.macs.pub }, addresses: [`${s.publicIp}/${s.names.publicPrefix}`], routes: [{ to: "0.0.0.0/0", via: s.names.publicGateway }], mtu: PUBLIC_MTU },
-      private: { match: { macaddress: s.macs.priv }, addresses: [`${s.privateIp}/${s.privatePrefix}`], mtu: PRIVATE_MTU },
+  return YAML.stringify(
+    {
+      version: 2,
+      ethernets: {
+        public: {
+          match: { macaddress: s.macs.pub },
+          addresses: [`${s.publicIp}/${s.names.publicPrefix}`],
+          routes: [{ to: "0.0.0.0/0", via: s.names.publicGateway }],
+          mtu: PUBLIC_MTU,
+        },
+        private: {
+          match: { macaddress: s.macs.priv },
+          addresses: [`${s.privateIp}/${s.privatePrefix}`],
+          mtu: PRIVATE_MTU,
+        },
+      },
     },
-  }, CLOUD_YAML);
+    CLOUD_YAML,
+  );
 }
 
 /** A short id that differs between two VMs of the same name booted at different times. */

@@ -56,7 +56,8 @@ export async function powerOffVm(dir: string, name: string): Promise<void> {
       // Already gone.
     }
   }
-  if (!(await waitFor(() => qemuPidOf(dir, name) === undefined, KILL_TIMEOUT_MS, 20))) throw new Error(`qemu of ${name} (pid ${pid}) survived SIGKILL`);
+  if (!(await waitFor(() => qemuPidOf(dir, name) === undefined, KILL_TIMEOUT_MS, 20)))
+    throw new Error(`qemu of ${name} (pid ${pid}) survived SIGKILL`);
 }
 
 /** Starts a powered-off VM again from its own disk (the guest then boots; waiting for it is the caller's business). */
@@ -66,7 +67,15 @@ export async function powerOnVm(dir: string, name: string): Promise<number> {
   if (running !== undefined) return running;
   const p = vmPaths(dir, name);
   return startVm(vmBedNames(s.k).netns, {
-    processName: processName(s, name), accel: s.accel, kernel: s.image.kernel, initrd: s.image.initrd,
-    disk: p.disk, seed: p.seed, console: p.console, pidFile: p.pidFile, taps: tapNames(vm.slot), macs: macs(s.k, vm.slot),
+    processName: processName(s, name),
+    accel: s.accel,
+    kernel: s.image.kernel,
+    initrd: s.image.initrd,
+    disk: p.disk,
+    seed: p.seed,
+    console: p.console,
+    pidFile: p.pidFile,
+    taps: tapNames(vm.slot),
+    macs: macs(s.k, vm.slot),
   });
 }

@@ -73,23 +73,50 @@ export function hostTscKhz(cpuinfo: string): number | undefined {
 
 /** The qemu arguments of one VM (pure). */
 export function qemuArgs(s: VmSpec): string[] {
-  const accel = s.accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", `tcg,thread=multi,tb-size=${TB_SIZE_MB}`, "-cpu", "max"];
+  const accel =
+    s.accel === "kvm"
+      ? ["-accel", "kvm", "-cpu", "host"]
+      : ["-accel", `tcg,thread=multi,tb-size=${TB_SIZE_MB}`, "-cpu", "max"];
   return [
-    "-name", `${s.processName},process=${s.processName}`,
+    "-name",
+    `${s.processName},process=${s.processName}`,
     ...accel,
-    "-machine", "pc", "-smp", "1", "-m", String(VM_MEMORY_MB),
-    "-nodefaults", "-display", "none", "-no-user-config",
-    "-serial", `file:${s.console}`,
-    "-kernel", s.kernel, "-initrd", s.initrd, "-append", s.accel === "tcg" && s.tscKhz ? `${KERNEL_APPEND} tsc_early_khz=${s.tscKhz}` : KERNEL_APPEND,
-    "-drive", `file=${s.disk},if=virtio,format=qcow2`,
-    "-drive", `file=${s.seed},if=virtio,format=raw,readonly=on`,
-    "-netdev", `tap,id=pub,ifname=${s.taps.pub},script=no,downscript=no`,
-    "-device", `virtio-net-pci,netdev=pub,mac=${s.macs.pub}`,
-    "-netdev", `tap,id=priv,ifname=${s.taps.priv},script=no,downscript=no`,
-    "-device", `virtio-net-pci,netdev=priv,mac=${s.macs.priv}`,
+    "-machine",
+    "pc",
+    "-smp",
+    "1",
+    "-m",
+    String(VM_MEMORY_MB),
+    "-nodefaults",
+    "-display",
+    "none",
+    "-no-user-config",
+    "-serial",
+    `file:${s.console}`,
+    "-kernel",
+    s.kernel,
+    "-initrd",
+    s.initrd,
+    "-append",
+    s.accel === "tcg" && s.tscKhz ? `${KERNEL_APPEND} tsc_early_khz=${s.tscKhz}` : KERNEL_APPEND,
+    "-drive",
+    `file=${s.disk},if=virtio,format=qcow2`,
+    "-drive",
+    `file=${s.seed},if=virtio,format=raw,readonly=on`,
+    "-netdev",
+    `tap,id=pub,ifname=${s.taps.pub},script=no,downscript=no`,
+    "-device",
+    `virtio-net-pci,netdev=pub,mac=${s.macs.pub}`,
+    "-netdev",
+    `tap,id=priv,ifname=${s.taps.priv},script=no,downscript=no`,
+    "-device",
+    `virtio-net-pci,netdev=priv,mac=${s.macs.priv}`,
     // Entropy from the host: sshd and cloud-init otherwise wait for the guest's pool under TCG.
-    "-device", "virtio-rng-pci",
-    "-pidfile", s.pidFile, "-daemonize",
+    "-device",
+    "virtio-rng-pci",
+    "-pidfile",
+    s.pidFile,
+    "-daemonize",
   ];
 }
 
@@ -177,7 +204,25 @@ export async function chooseAccel(kernel: string, cacheDir: string): Promise<Acc
   const started = Date.now();
   const r = await run(
     "qemu-system-x86_64",
-    ["-accel", "kvm", "-cpu", "host", "-m", "256", "-nodefaults", "-display", "none", "-no-user-config", "-no-reboot", "-serial", `file:${log}`, "-kernel", kernel, "-append", "console=ttyS0 panic=-1"],
+    [
+      "-accel",
+      "kvm",
+      "-cpu",
+      "host",
+      "-m",
+      "256",
+      "-nodefaults",
+      "-display",
+      "none",
+      "-no-user-config",
+      "-no-reboot",
+      "-serial",
+      `file:${log}`,
+      "-kernel",
+      kernel,
+      "-append",
+      "console=ttyS0 panic=-1",
+    ],
     { allowFail: true, timeoutMs: KVM_PROBE_TIMEOUT_MS },
   );
   const consoleText = fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
@@ -185,8 +230,16 @@ export async function chooseAccel(kernel: string, cacheDir: string): Promise<Acc
   const elapsed = Date.now() - started;
   const secs = (elapsed / 1000).toFixed(1);
   const booted = /Kernel panic - not syncing: VFS/.test(consoleText);
-  const said = r.stderr.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("killed by")).slice(0, 2).join("; ");
-  const why = elapsed >= KVM_PROBE_TIMEOUT_MS ? `no root-mount panic within ${KVM_PROBE_TIMEOUT_MS / 1000} s` : `qemu exited after ${secs} s: ${said || `exit ${r.code}`}`;
+  const said = r.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("killed by"))
+    .slice(0, 2)
+    .join("; ");
+  const why =
+    elapsed >= KVM_PROBE_TIMEOUT_MS
+      ? `no root-mount panic within ${KVM_PROBE_TIMEOUT_MS / 1000} s`
+      : `qemu exited after ${secs} s: ${said || `exit ${r.code}`}`;
   const choice: AccelChoice = booted
     ? { accel: "kvm", reason: `a KVM probe vCPU booted the guest kernel to its root-mount panic in ${secs} s` }
     : { accel: "tcg", reason: `/dev/kvm exists but a probe vCPU did not boot the guest kernel (${why.slice(0, 300)})` };

@@ -64,7 +64,12 @@ export interface ReadinessInput {
 
 export class VmNotReadyError extends Error {
   constructor(node: string, what: string, consoleTail: string, cloudInit?: string) {
-    const msg = [`${node}: ${what}`, "serial console (last lines):", consoleTail.replace(/^/gm, "  | "), ...(cloudInit ? ["cloud-init status --long:", cloudInit.replace(/^/gm, "  | ")] : [])].join("\n");
+    const msg = [
+      `${node}: ${what}`,
+      "serial console (last lines):",
+      consoleTail.replace(/^/gm, "  | "),
+      ...(cloudInit ? ["cloud-init status --long:", cloudInit.replace(/^/gm, "  | ")] : []),
+    ].join("\n");
     super(msg);
     this.name = "VmNotReadyError";
   }
@@ -90,9 +95,14 @@ export async function waitUntilReady(input: ReadinessInput): Promise<ReadyTimes>
   const fail = (what: string, cloudInit?: string): never => {
     throw new VmNotReadyError(name, what, input.consoleTail(), cloudInit);
   };
-  const banner = await waitFor(async () => !input.running() || (await sshBanner(input.target.host, input.target.port)), VM_SSHD_TIMEOUT_MS, BANNER_POLL_MS);
+  const banner = await waitFor(
+    async () => !input.running() || (await sshBanner(input.target.host, input.target.port)),
+    VM_SSHD_TIMEOUT_MS,
+    BANNER_POLL_MS,
+  );
   if (!input.running()) fail("the VM's qemu process ended before sshd answered");
-  if (!banner) fail(`sshd did not answer on ${input.target.host}:${input.target.port} within ${VM_SSHD_TIMEOUT_MS / 60_000} min`);
+  if (!banner)
+    fail(`sshd did not answer on ${input.target.host}:${input.target.port} within ${VM_SSHD_TIMEOUT_MS / 60_000} min`);
   const sshdMs = since();
   input.onPhase?.("sshd", sshdMs);
   let s: SshSession;
@@ -105,20 +115,32 @@ export async function waitUntilReady(input: ReadinessInput): Promise<ReadyTimes>
     const uptimeS = Number((await s.run("cut -d' ' -f1 /proc/uptime", { allowFailure: true })).stdout.trim());
     const rate = guestClockRate(uptimeS, since());
     if (rate > MAX_GUEST_CLOCK_RATE) {
-      fail(`the guest's clock runs ${rate.toFixed(1)}× as fast as the host's (uptime ${uptimeS.toFixed(0)} s, ${(since() / 1000).toFixed(0)} s after qemu started): its TSC was calibrated while the host was starved, so every timeout inside it expires early. Boot it again with less running beside it (local down, then local up)`);
+      fail(
+        `the guest's clock runs ${rate.toFixed(1)}× as fast as the host's (uptime ${uptimeS.toFixed(0)} s, ${(since() / 1000).toFixed(0)} s after qemu started): its TSC was calibrated while the host was starved, so every timeout inside it expires early. Boot it again with less running beside it (local down, then local up)`,
+      );
     }
     const secs = Math.ceil(VM_CLOUD_INIT_TIMEOUT_MS / 1000);
-    const ci = await s.run("cloud-init status --wait --long", { allowFailure: true, timeoutMs: VM_CLOUD_INIT_TIMEOUT_MS }).catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
+    const ci = await s
+      .run("cloud-init status --wait --long", { allowFailure: true, timeoutMs: VM_CLOUD_INIT_TIMEOUT_MS })
+      .catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
     const text = `${ci.stdout}${ci.stderr}`.trim();
-    if (ci.code !== 0 || !/^status: done$/m.test(text)) fail(`cloud-init did not end "done" (exit ${ci.code}, limit ${secs} s)`, text);
+    if (ci.code !== 0 || !/^status: done$/m.test(text))
+      fail(`cloud-init did not end "done" (exit ${ci.code}, limit ${secs} s)`, text);
     const cloudInitMs = since();
     input.onPhase?.("cloud-init", cloudInitMs);
     let engine = "";
-    const ok = await waitFor(async () => {
-      const r = await s.run("docker info --format '{{.ServerVersion}}'", { allowFailure: true, timeoutMs: DOCKER_INFO_TIMEOUT_MS });
-      engine = r.stdout.trim();
-      return r.code === 0 && engine !== "";
-    }, VM_DOCKER_TIMEOUT_MS, DOCKER_POLL_MS);
+    const ok = await waitFor(
+      async () => {
+        const r = await s.run("docker info --format '{{.ServerVersion}}'", {
+          allowFailure: true,
+          timeoutMs: DOCKER_INFO_TIMEOUT_MS,
+        });
+        engine = r.stdout.trim();
+        return r.code === 0 && engine !== "";
+      },
+      VM_DOCKER_TIMEOUT_MS,
+      DOCKER_POLL_MS,
+    );
     if (!ok) fail(`docker info did not answer within ${VM_DOCKER_TIMEOUT_MS / 60_000} min after cloud-init`);
     const dockerMs = since();
     input.onPhase?.("docker", dockerMs);

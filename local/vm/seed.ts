@@ -20,7 +20,18 @@ export async function writeSeed(iso: string, userData: string, input: SeedInput)
     fs.rmSync(iso, { force: true });
     const fd = fs.openSync(iso, "w", 0o600);
     fs.closeSync(fd);
-    await run("genisoimage", ["-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", path.join(dir, "user-data"), path.join(dir, "meta-data"), path.join(dir, "network-config")]);
+    await run("genisoimage", [
+      "-quiet",
+      "-output",
+      iso,
+      "-volid",
+      "cidata",
+      "-joliet",
+      "-rock",
+      path.join(dir, "user-data"),
+      path.join(dir, "meta-data"),
+      path.join(dir, "network-config"),
+    ]);
     fs.chmodSync(iso, 0o600);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

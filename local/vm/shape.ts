@@ -31,15 +31,24 @@ export interface VmShapeContext {
 const MAX_DELAY_GROUPS = 15;
 const CHAIN = "HSW-DELAY";
 /** Prints the private NIC's name: the one holding the node's private address. */
-const findNic = (ip: string) => `nic=$(ip -o -4 addr show | awk -v ip=${shellQuote(ip)} 'index($4, ip "/") == 1 {print $2; exit}'); [ -n "$nic" ] || { echo "no interface holds ${ip}" >&2; exit 3; }`;
+const findNic = (ip: string) =>
+  `nic=$(ip -o -4 addr show | awk -v ip=${shellQuote(ip)} 'index($4, ip "/") == 1 {print $2; exit}'); [ -n "$nic" ] || { echo "no interface holds ${ip}" >&2; exit 3; }`;
 
 function privateIp(n: InventoryNode): string {
-  if (!n.privateAddress) throw new Error(`${n.name} has no private address in the inventory: the VM bed shapes the private network`);
+  if (!n.privateAddress)
+    throw new Error(`${n.name} has no private address in the inventory: the VM bed shapes the private network`);
   return n.privateAddress;
 }
 
 /** tc's duration ("12.5ms", "499us", "1s") in ms, to 0.01 ms: tc prints 0.5 ms as 499us. */
-const ms = (s: string): number => Math.round((s.endsWith("us") ? Number(s.slice(0, -2)) / 1000 : s.endsWith("ms") ? Number(s.slice(0, -2)) : Number(s.replace(/s$/, "")) * 1000) * 100) / 100;
+const ms = (s: string): number =>
+  Math.round(
+    (s.endsWith("us")
+      ? Number(s.slice(0, -2)) / 1000
+      : s.endsWith("ms")
+        ? Number(s.slice(0, -2))
+        : Number(s.replace(/s$/, "")) * 1000) * 100,
+  ) / 100;
 
 /** Per-peer delays in force on the guest, from `tc qdisc show` and the CLASSIFY rules (pure). */
 export function parseDelays(qdiscs: string, rules: string, peerOf: (ip: string) => string | undefined): PeerDelay[] {
@@ -64,7 +73,8 @@ export function delayScript(ip: string, delays: readonly (PeerDelay & { readonly
     if (g) g.ips.push(d.ip);
     else groups.push({ delayMs: d.delayMs, jitterMs: d.jitterMs, ips: [d.ip] });
   }
-  if (groups.length > MAX_DELAY_GROUPS) throw new Error(`at most ${MAX_DELAY_GROUPS} different delays per node, asked for ${groups.length}`);
+  if (groups.length > MAX_DELAY_GROUPS)
+    throw new Error(`at most ${MAX_DELAY_GROUPS} different delays per node, asked for ${groups.length}`);
   const lines = [
     "set -e",
     findNic(ip),
@@ -77,8 +87,11 @@ export function delayScript(ip: string, delays: readonly (PeerDelay & { readonly
   lines.push(`tc qdisc add dev "$nic" root handle 1: prio bands 16 priomap ${Array(16).fill(15).join(" ")}`);
   lines.push(`iptables -w -t mangle -N ${CHAIN}`, `iptables -w -t mangle -A POSTROUTING -j ${CHAIN}`);
   groups.forEach((g, i) => {
-    lines.push(`tc qdisc add dev "$nic" parent 1:${i + 1} handle ${i + 10}: netem delay ${g.delayMs}ms${g.jitterMs > 0 ? ` ${g.jitterMs}ms` : ""}`);
-    for (const peer of g.ips) lines.push(`iptables -w -t mangle -A ${CHAIN} -d ${peer}/32 -j CLASSIFY --set-class 1:${i + 1}`);
+    lines.push(
+      `tc qdisc add dev "$nic" parent 1:${i + 1} handle ${i + 10}: netem delay ${g.delayMs}ms${g.jitterMs > 0 ? ` ${g.jitterMs}ms` : ""}`,
+    );
+    for (const peer of g.ips)
+      lines.push(`iptables -w -t mangle -A ${CHAIN} -d ${peer}/32 -j CLASSIFY --set-class 1:${i + 1}`);
   });
   return lines.join("\n");
 }
@@ -87,24 +100,33 @@ async function session(ctx: VmShapeContext, n: InventoryNode): Promise<SshSessio
   return connect(n, ctx.privateKey);
 }
 
-const iptablesOver = (s: SshSession): Iptables => async (args) => {
-  const r = await s.run(`iptables ${args.map(shellQuote).join(" ")}`, { allowFailure: true });
-  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
-};
+const iptablesOver =
+  (s: SshSession): Iptables =>
+  async (args) => {
+    const r = await s.run(`iptables ${args.map(shellQuote).join(" ")}`, { allowFailure: true });
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  };
 
 async function readDelays(ctx: VmShapeContext, s: SshSession, n: InventoryNode): Promise<PeerDelay[]> {
-  const r = await s.run(`${findNic(privateIp(n))}; tc qdisc show dev "$nic"; echo ---; iptables -w -t mangle -S ${CHAIN} 2>/dev/null || true`);
+  const r = await s.run(
+    `${findNic(privateIp(n))}; tc qdisc show dev "$nic"; echo ---; iptables -w -t mangle -S ${CHAIN} 2>/dev/null || true`,
+  );
   const [qdiscs, rules] = r.stdout.split("\n---\n");
   return parseDelays(qdiscs, rules ?? "", (ip) => ctx.inventory.nodes.find((x) => x.privateAddress === ip)?.name);
 }
 
-const describe = (d: { delayMs: number; jitterMs: number } | undefined): string => (d ? `${d.delayMs} ms ± ${d.jitterMs} ms` : "none");
+const describe = (d: { delayMs: number; jitterMs: number } | undefined): string =>
+  d ? `${d.delayMs} ms ± ${d.jitterMs} ms` : "none";
 
 /** Applies the request to one VM node; returns the changes made. */
 export async function shapeVmNode(ctx: VmShapeContext, n: InventoryNode, req: ShapeRequest): Promise<ShapeAction[]> {
   // Lifting what the VM bed never sets (a CPU cap, a stalled sshd) is nothing to do; setting it is refused.
-  if (req.cpuPercent !== undefined && req.cpuPercent !== null) throw new Error(`${n.name}: the VM bed does not cap CPU (its VMs already run under emulation); use the namespace bed for --cpu`);
-  if (req.sshStalled === true) throw new Error(`${n.name}: the VM bed does not stall sshd; --freeze stalls the whole VM`);
+  if (req.cpuPercent !== undefined && req.cpuPercent !== null)
+    throw new Error(
+      `${n.name}: the VM bed does not cap CPU (its VMs already run under emulation); use the namespace bed for --cpu`,
+    );
+  if (req.sshStalled === true)
+    throw new Error(`${n.name}: the VM bed does not stall sshd; --freeze stalls the whole VM`);
   const actions: ShapeAction[] = [];
   const act = (detail: string) => actions.push({ node: n.name, detail });
   const off = qemuPidOf(ctx.dir, n.name) === undefined;
@@ -113,10 +135,20 @@ export async function shapeVmNode(ctx: VmShapeContext, n: InventoryNode, req: Sh
   // A guest's rules and qdiscs live in its memory: a powered-off VM has none left to lift.
   const onlyLifts = !req.lossPercent && !req.delayMs;
   if (inGuest && !(off && onlyLifts)) {
-    if (off || vmFrozen(ctx.dir, n.name)) throw new Error(`${n.name} is ${off ? "powered off" : "frozen"}: ${off ? "power it on" : "thaw it"} before changing what runs inside it`);
+    if (off || vmFrozen(ctx.dir, n.name))
+      throw new Error(
+        `${n.name} is ${off ? "powered off" : "frozen"}: ${off ? "power it on" : "thaw it"} before changing what runs inside it`,
+      );
     const s = await session(ctx, n);
     try {
-      if (req.lossPercent !== undefined) for (const d of await setLoss(iptablesOver(s), { network: ctx.privateCidr }, req.lossPercent, req.lossDirection ?? "both")) act(d);
+      if (req.lossPercent !== undefined)
+        for (const d of await setLoss(
+          iptablesOver(s),
+          { network: ctx.privateCidr },
+          req.lossPercent,
+          req.lossDirection ?? "both",
+        ))
+          act(d);
       if (req.delayMs !== undefined) {
         const peers = (req.to ?? ctx.inventory.nodes.map((x) => x.name)).filter((p) => p !== n.name);
         const unknown = peers.filter((p) => !ctx.inventory.nodes.some((x) => x.name === p));
@@ -125,10 +157,21 @@ export async function shapeVmNode(ctx: VmShapeContext, n: InventoryNode, req: Sh
         const want = req.delayMs === 0 ? undefined : { delayMs: req.delayMs, jitterMs: req.jitterMs ?? 0 };
         const changed = peers.filter((p) => describe(current.find((d) => d.to === p)) !== describe(want));
         if (changed.length > 0) {
-          const next = [...current.filter((d) => !peers.includes(d.to)), ...(want ? peers.map((p) => ({ to: p, ...want })) : [])];
+          const next = [
+            ...current.filter((d) => !peers.includes(d.to)),
+            ...(want ? peers.map((p) => ({ to: p, ...want })) : []),
+          ];
           const ipOf = (name: string) => privateIp(ctx.inventory.nodes.find((x) => x.name === name) as InventoryNode);
-          await s.run(delayScript(privateIp(n), next.map((d) => ({ ...d, ip: ipOf(d.to) }))), { display: `tc netem delays on ${n.name}` });
-          act(`delay to ${changed.join(", ")}: ${describe(want)} (was ${[...new Set(changed.map((p) => describe(current.find((d) => d.to === p))))].join(" / ")})`);
+          await s.run(
+            delayScript(
+              privateIp(n),
+              next.map((d) => ({ ...d, ip: ipOf(d.to) })),
+            ),
+            { display: `tc netem delays on ${n.name}` },
+          );
+          act(
+            `delay to ${changed.join(", ")}: ${describe(want)} (was ${[...new Set(changed.map((p) => describe(current.find((d) => d.to === p))))].join(" / ")})`,
+          );
         }
       }
     } finally {
@@ -145,7 +188,11 @@ export async function readVmShape(ctx: VmShapeContext, n: InventoryNode): Promis
   if (vmFrozen(ctx.dir, n.name)) return { node: n.name, frozen: true, note: "frozen: the guest cannot be asked" };
   const s = await session(ctx, n);
   try {
-    const [lossInPercent, lossOutPercent, delays] = await Promise.all([readLoss(iptablesOver(s), "in"), readLoss(iptablesOver(s), "out"), readDelays(ctx, s, n)]);
+    const [lossInPercent, lossOutPercent, delays] = await Promise.all([
+      readLoss(iptablesOver(s), "in"),
+      readLoss(iptablesOver(s), "out"),
+      readDelays(ctx, s, n),
+    ]);
     return { node: n.name, lossInPercent, lossOutPercent, frozen: false, delays };
   } finally {
     s.close();
@@ -156,10 +203,19 @@ export async function readVmShape(ctx: VmShapeContext, n: InventoryNode): Promis
 export function vmShapeContext(dir: string): VmShapeContext {
   const s = readVmState(dir);
   if (!s) throw new Error(`no VM bed in ${dir}`);
-  return { dir: s.dir, inventory: loadInventory(inventoryPath(s.dir)), privateKey: fs.readFileSync(path.join(s.dir, "id_ed25519"), "utf8"), privateCidr: s.privateCidr };
+  return {
+    dir: s.dir,
+    inventory: loadInventory(inventoryPath(s.dir)),
+    privateKey: fs.readFileSync(path.join(s.dir, "id_ed25519"), "utf8"),
+    privateCidr: s.privateCidr,
+  };
 }
 
 /** Applies one request to several VM nodes at once; actions in node order. */
-export async function shapeVmNodes(ctx: VmShapeContext, nodes: readonly InventoryNode[], req: ShapeRequest): Promise<ShapeAction[]> {
+export async function shapeVmNodes(
+  ctx: VmShapeContext,
+  nodes: readonly InventoryNode[],
+  req: ShapeRequest,
+): Promise<ShapeAction[]> {
   return (await Promise.all(nodes.map((n) => shapeVmNode(ctx, n, req)))).flat();
 }

@@ -55,7 +55,13 @@ export interface VmPaths {
 
 export function vmPaths(dir: string, name: string): VmPaths {
   const root = vmDir(dir, name);
-  return { root, disk: path.join(root, "disk.qcow2"), seed: path.join(root, "seed.iso"), console: path.join(root, "console.log"), pidFile: path.join(root, "qemu.pid") };
+  return {
+    root,
+    disk: path.join(root, "disk.qcow2"),
+    seed: path.join(root, "seed.iso"),
+    console: path.join(root, "console.log"),
+    pidFile: path.join(root, "qemu.pid"),
+  };
 }
 
 /** The bed's state, or undefined when DIR holds no VM bed (no state, or a namespace bed's). */
@@ -75,7 +81,10 @@ export function writeVmState(state: VmBedState): void {
 }
 
 /** Reads, changes and writes the state under DIR's lock; returns what `change` returned. */
-export async function updateState<T>(dir: string, change: (s: VmBedState) => { state: VmBedState; result: T }): Promise<T> {
+export async function updateState<T>(
+  dir: string,
+  change: (s: VmBedState) => { state: VmBedState; result: T },
+): Promise<T> {
   return withLock(path.join(dir, "state.lock"), STATE_LOCK_TIMEOUT_MS, `VM bed ${dir}`, async () => {
     const s = readVmState(dir);
     if (!s) throw new Error(`no VM bed in ${dir} (its state.json is gone); create one again`);
@@ -86,4 +95,12 @@ export async function updateState<T>(dir: string, change: (s: VmBedState) => { s
 }
 
 /** Files a VM bed writes into DIR; `down` removes exactly these. */
-export const VM_BED_FILES = ["state.json", "state.lock", "inventory.json", "known_hosts", "id_ed25519", "id_ed25519.pub", "vms"];
+export const VM_BED_FILES = [
+  "state.json",
+  "state.lock",
+  "inventory.json",
+  "known_hosts",
+  "id_ed25519",
+  "id_ed25519.pub",
+  "vms",
+];

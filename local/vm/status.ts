@@ -40,7 +40,10 @@ async function engineOf(node: InventoryNode | undefined): Promise<string | undef
   try {
     const s = await connect(node, fs.readFileSync(node.privateKeyPath, "utf8"));
     try {
-      const r = await s.run("docker info --format '{{.ServerVersion}}'", { allowFailure: true, timeoutMs: STATUS_DOCKER_TIMEOUT_MS });
+      const r = await s.run("docker info --format '{{.ServerVersion}}'", {
+        allowFailure: true,
+        timeoutMs: STATUS_DOCKER_TIMEOUT_MS,
+      });
       return r.code === 0 ? r.stdout.trim() : undefined;
     } finally {
       s.close();
@@ -74,10 +77,28 @@ export async function readVmBedStatus(dirArg: string): Promise<VmBedStatus | und
       const rss = running ? rssMiB(pid) : undefined;
       const sshd = running && (await sshBanner(v.publicIp));
       const engine = sshd ? await engineOf(inv.get(v.name)) : undefined;
-      return { name: v.name, role: inv.get(v.name)?.role ?? "-", publicIp: v.publicIp, privateIp: v.privateIp, running, sshd, ...(rss !== undefined ? { rssMiB: rss } : {}), ...(engine ? { engine } : {}) };
+      return {
+        name: v.name,
+        role: inv.get(v.name)?.role ?? "-",
+        publicIp: v.publicIp,
+        privateIp: v.privateIp,
+        running,
+        sshd,
+        ...(rss !== undefined ? { rssMiB: rss } : {}),
+        ...(engine ? { engine } : {}),
+      };
     }),
   );
-  return { dir, namespace: `hsv${s.k}`, publicSubnet: `10.215.${s.k}.0/25`, privateCidr: s.privateCidr, accelerator: s.accel, acceleratorReason: s.accelReason, imageHash: s.image.hash, vms };
+  return {
+    dir,
+    namespace: `hsv${s.k}`,
+    publicSubnet: `10.215.${s.k}.0/25`,
+    privateCidr: s.privateCidr,
+    accelerator: s.accel,
+    acceleratorReason: s.accelReason,
+    imageHash: s.image.hash,
+    vms,
+  };
 }
 
 /** Formatted status of the VM bed in DIR. */
@@ -86,24 +107,47 @@ export async function vmBedStatus(dirArg: string): Promise<string> {
   if (!s) return `no VM bed in ${canonicalDir(dirArg)}\n`;
   const table = [
     ["VM", "ROLE", "PUBLIC", "PRIVATE", "QEMU", "RSS", "SSHD", "DOCKER"],
-    ...s.vms.map((r) => [r.name, r.role, r.publicIp, r.privateIp, r.running ? "running" : "DOWN", r.rssMiB !== undefined ? `${r.rssMiB} MiB` : "-", r.sshd ? "up" : "DOWN", r.engine ?? "DOWN"]),
+    ...s.vms.map((r) => [
+      r.name,
+      r.role,
+      r.publicIp,
+      r.privateIp,
+      r.running ? "running" : "DOWN",
+      r.rssMiB !== undefined ? `${r.rssMiB} MiB` : "-",
+      r.sshd ? "up" : "DOWN",
+      r.engine ?? "DOWN",
+    ]),
   ];
   const w = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const out = [
     `VM bed ${s.dir}: namespace ${s.namespace}, public ${s.publicSubnet} (of ${VM_PUBLIC_RANGE}), private ${s.privateCidr}`,
     `accelerator ${s.accelerator.toUpperCase()}: ${s.acceleratorReason}`,
     `guest image ${s.imageHash}: Debian 12, stock kernel (ESP, xfrm, IPVS, VXLAN as modules)`,
-    ...table.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()),
+    ...table.map((r) =>
+      r
+        .map((c, i) => c.padEnd(w[i]))
+        .join("  ")
+        .trimEnd(),
+    ),
   ];
   return out.join("\n") + "\n";
 }
 
 /** Runs a command on a VM over SSH with the bed's key and pinned host key; returns its exit code. */
-export async function vmExec(dirArg: string, node: string, command: readonly string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function vmExec(
+  dirArg: string,
+  node: string,
+  command: readonly string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
   const dir = canonicalDir(dirArg);
   const inv = inventoryNodes(dir);
   const n = inv.get(node);
-  if (!n) throw new Error(`no node "${node}" in the VM bed's inventory ${inventoryPath(dir)}; nodes: ${[...inv.keys()].join(", ") || "none"}`);
+  if (!n)
+    throw new Error(
+      `no node "${node}" in the VM bed's inventory ${inventoryPath(dir)}; nodes: ${[...inv.keys()].join(", ") || "none"}`,
+    );
   if (!n.privateKeyPath) throw new Error(`the inventory has no privateKeyPath for ${node}`);
   const s = await connect(n, fs.readFileSync(n.privateKeyPath, "utf8"));
   try {

@@ -65,18 +65,36 @@ export async function upVmBed(opts: VmUpOptions): Promise<VmUpResult> {
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
   const plan = planRoles({ nodes: opts.nodes, managers: opts.managers }, MAX_VMS);
-  const bed = await openVmBed({ dir: opts.dir, install: opts.install, log, ...(opts.privateCidr ? { privateCidr: opts.privateCidr } : {}) });
+  const bed = await openVmBed({
+    dir: opts.dir,
+    install: opts.install,
+    log,
+    ...(opts.privateCidr ? { privateCidr: opts.privateCidr } : {}),
+  });
   for (const v of bed.list()) await bed.remove(v.name);
   const bedMs = Date.now() - started;
   const client = await ensureClientKey(bed.dir);
   const privateKey = fs.readFileSync(client.privateKeyPath, "utf8");
   const hostKeys = plan.map((n) => generateSshKeyPair(`root@${n.name}`));
-  log(`booting ${plan.length} VMs (${bed.accel.toUpperCase()}, 1 vCPU and 1 GiB each) from cloud-init user data rendered by the program`);
+  log(
+    `booting ${plan.length} VMs (${bed.accel.toUpperCase()}, 1 vCPU and 1 GiB each) from cloud-init user data rendered by the program`,
+  );
   const booted = await Promise.all(
     plan.map(async (n, i) => {
-      const userData = renderUserData({ distro: "debian", dockerVersion: DEFAULTS.dockerVersion, dockerOnImage: true, hostKey: hostKeys[i], adminSshKeys: [] });
+      const userData = renderUserData({
+        distro: "debian",
+        dockerVersion: DEFAULTS.dockerVersion,
+        dockerOnImage: true,
+        hostKey: hostKeys[i],
+        adminSshKeys: [],
+      });
       const at = Date.now();
-      const vm = await bed.boot({ name: n.name, userData, privateIp: hostAddressInNetwork(bed.privateCidr, FIRST_PRIVATE_HOST + i), sshKeys: [client.publicKey] });
+      const vm = await bed.boot({
+        name: n.name,
+        userData,
+        privateIp: hostAddressInNetwork(bed.privateCidr, FIRST_PRIVATE_HOST + i),
+        sshKeys: [client.publicKey],
+      });
       log(`${n.name}: booting (qemu pid ${vm.pid}, public ${vm.publicIpv4}, private ${vm.privateIp})`);
       return { vm, at };
     }),
@@ -88,7 +106,10 @@ export async function upVmBed(opts: VmUpOptions): Promise<VmUpResult> {
         target: { name: n.name, host: vm.publicIpv4, port: 22, user: "root", hostKey: hostKeys[i].publicKey },
         privateKey,
         startedAt: at,
-        onPhase: (p: Phase, ms: number) => log(`${n.name}: ${p === "sshd" ? "sshd answers" : p === "cloud-init" ? "cloud-init done" : "docker answers"} after ${secs(ms)}`),
+        onPhase: (p: Phase, ms: number) =>
+          log(
+            `${n.name}: ${p === "sshd" ? "sshd answers" : p === "cloud-init" ? "cloud-init done" : "docker answers"} after ${secs(ms)}`,
+          ),
         consoleTail: () => bed.consoleTail(n.name),
         running: () => bed.list().find((v) => v.name === n.name)?.running ?? false,
       });
@@ -97,9 +118,24 @@ export async function upVmBed(opts: VmUpOptions): Promise<VmUpResult> {
     }),
   );
   const inventory = vmInventory(
-    results.map((r, i) => ({ name: r.name, role: r.role, publicIp: r.vm.publicIpv4, privateIp: r.vm.privateIp, hostKey: hostKeys[i].publicKey })),
+    results.map((r, i) => ({
+      name: r.name,
+      role: r.role,
+      publicIp: r.vm.publicIpv4,
+      privateIp: r.vm.privateIp,
+      hostKey: hostKeys[i].publicKey,
+    })),
     client.privateKeyPath,
   );
   const invPath = writeInventory(bed.dir, inventory);
-  return { bed, nodes: results, inventory, inventoryPath: invPath, knownHostsPath: knownHostsPath(bed.dir), privateKeyPath: client.privateKeyPath, bedMs, totalMs: Date.now() - started };
+  return {
+    bed,
+    nodes: results,
+    inventory,
+    inventoryPath: invPath,
+    knownHostsPath: knownHostsPath(bed.dir),
+    privateKeyPath: client.privateKeyPath,
+    bedMs,
+    totalMs: Date.now() - started,
+  };
 }

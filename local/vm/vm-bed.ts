@@ -15,12 +15,41 @@ import { CommandError, run } from "../common/host-command";
 import { ensurePrerequisites } from "../common/prerequisites";
 import { canonicalDir, dirIdOf } from "../common/bed-dir";
 import { ensureGuestImage, ImageOptions } from "./guest-disk";
-import { claimVmBed, createTaps, createVmBedNetwork, ownerAliasOf, removeTaps, removeVmBedNetwork, vmBedOwner, vmBedsOwnedBy } from "./network";
+import {
+  claimVmBed,
+  createTaps,
+  createVmBedNetwork,
+  ownerAliasOf,
+  removeTaps,
+  removeVmBedNetwork,
+  vmBedOwner,
+  vmBedsOwnedBy,
+} from "./network";
 import { throwIfProblems } from "../../common/problems";
-import { bootProblems, DEFAULT_PRIVATE_CIDR, instanceIdOf, macs, nextSlot, pickPrivateIp, privateNetwork, publicAddress, vmBedNames, VmBedNames } from "./plan";
+import {
+  bootProblems,
+  DEFAULT_PRIVATE_CIDR,
+  instanceIdOf,
+  macs,
+  nextSlot,
+  pickPrivateIp,
+  privateNetwork,
+  publicAddress,
+  vmBedNames,
+  VmBedNames,
+} from "./plan";
 import { chooseAccel, isOurQemu, qemuPidsByPrefix, readPid, rssMiB, startVm, stopQemu } from "./qemu";
 import { writeSeed } from "./seed";
-import { readVmState, stateFile, updateState, VM_BED_FILES, VmBedState, vmPaths, VmRecord, writeVmState } from "./state";
+import {
+  readVmState,
+  stateFile,
+  updateState,
+  VM_BED_FILES,
+  VmBedState,
+  vmPaths,
+  VmRecord,
+  writeVmState,
+} from "./state";
 
 export interface VmBedOptions {
   /** Bed directory (created if missing). */
@@ -96,14 +125,24 @@ function info(dir: string, k: number, r: VmRecord): VmInfo {
   const pid = readPid(p.pidFile) ?? 0;
   const running = pid > 0 && isOurQemu(pid, `${prefixOf(k)}${r.name}`);
   const rss = running ? rssMiB(pid) : undefined;
-  return { name: r.name, publicIpv4: r.publicIp, privateIp: r.privateIp, pid, console: p.console, running, bootedAt: r.bootedAt, ...(rss !== undefined ? { rssMiB: rss } : {}) };
+  return {
+    name: r.name,
+    publicIpv4: r.publicIp,
+    privateIp: r.privateIp,
+    pid,
+    console: p.console,
+    running,
+    bootedAt: r.bootedAt,
+    ...(rss !== undefined ? { rssMiB: rss } : {}),
+  };
 }
 
 async function stopVm(dir: string, k: number, name: string): Promise<void> {
   const p = vmPaths(dir, name);
   const pid = readPid(p.pidFile);
   if (pid !== undefined && isOurQemu(pid, `${prefixOf(k)}${name}`)) await stopQemu(pid);
-  for (const leftover of qemuPidsByPrefix(`${prefixOf(k)}${name}`).filter((x) => isOurQemu(x, `${prefixOf(k)}${name}`))) await stopQemu(leftover);
+  for (const leftover of qemuPidsByPrefix(`${prefixOf(k)}${name}`).filter((x) => isOurQemu(x, `${prefixOf(k)}${name}`)))
+    await stopQemu(leftover);
 }
 
 class LiveVmBed implements VmBed {
@@ -113,23 +152,48 @@ class LiveVmBed implements VmBed {
     readonly imageBuilt: boolean,
   ) {}
 
-  get dir(): string { return this.state.dir; }
-  get k(): number { return this.state.k; }
-  get names(): VmBedNames { return vmBedNames(this.state.k); }
-  get privateCidr(): string { return this.state.privateCidr; }
-  get accel(): "kvm" | "tcg" { return this.state.accel; }
-  get accelReason(): string { return this.state.accelReason; }
+  get dir(): string {
+    return this.state.dir;
+  }
+  get k(): number {
+    return this.state.k;
+  }
+  get names(): VmBedNames {
+    return vmBedNames(this.state.k);
+  }
+  get privateCidr(): string {
+    return this.state.privateCidr;
+  }
+  get accel(): "kvm" | "tcg" {
+    return this.state.accel;
+  }
+  get accelReason(): string {
+    return this.state.accelReason;
+  }
 
   async boot(req: BootRequest): Promise<BootedVm> {
     throwIfProblems(`VM ${JSON.stringify(req.name)}`, bootProblems(req));
-    if (req.privateIp !== undefined && !net.isIPv4(req.privateIp)) throw new Error(`privateIp must be an IPv4 address, got ${JSON.stringify(req.privateIp)}`);
+    if (req.privateIp !== undefined && !net.isIPv4(req.privateIp))
+      throw new Error(`privateIp must be an IPv4 address, got ${JSON.stringify(req.privateIp)}`);
     const bootedAt = new Date().toISOString();
     // Reserve name, slot and addresses first (under the lock), then do the slow work outside it.
     const rec = await updateState(this.dir, (s) => {
-      if (s.vms.some((v) => v.name === req.name)) throw new Error(`a VM named ${req.name} already exists in the bed ${s.dir}; remove it first`);
+      if (s.vms.some((v) => v.name === req.name))
+        throw new Error(`a VM named ${req.name} already exists in the bed ${s.dir}; remove it first`);
       const slot = nextSlot(s.vms.map((v) => v.slot));
-      const privateIp = pickPrivateIp(s.privateCidr, s.vms.map((v) => v.privateIp), req.privateIp);
-      const r: VmRecord = { name: req.name, slot, publicIp: publicAddress(s.k, slot), privateIp, instanceId: instanceIdOf(s.k, req.name, bootedAt), bootedAt };
+      const privateIp = pickPrivateIp(
+        s.privateCidr,
+        s.vms.map((v) => v.privateIp),
+        req.privateIp,
+      );
+      const r: VmRecord = {
+        name: req.name,
+        slot,
+        publicIp: publicAddress(s.k, slot),
+        privateIp,
+        instanceId: instanceIdOf(s.k, req.name, bootedAt),
+        bootedAt,
+      };
       return { state: { ...s, vms: [...s.vms, r] }, result: r };
     });
     const p = vmPaths(this.dir, rec.name);
@@ -140,13 +204,27 @@ class LiveVmBed implements VmBed {
       const m = macs(s.k, rec.slot);
       await run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", s.image.disk, "-F", "qcow2", p.disk]);
       await writeSeed(p.seed, req.userData, {
-        name: rec.name, instanceId: rec.instanceId, publicIp: rec.publicIp, privateIp: rec.privateIp,
-        privatePrefix: privateNetwork(s.privateCidr).prefix, macs: m, names: this.names, sshKeys: req.sshKeys ?? [],
+        name: rec.name,
+        instanceId: rec.instanceId,
+        publicIp: rec.publicIp,
+        privateIp: rec.privateIp,
+        privatePrefix: privateNetwork(s.privateCidr).prefix,
+        macs: m,
+        names: this.names,
+        sshKeys: req.sshKeys ?? [],
       });
       const taps = await createTaps(this.names, rec.slot);
       const pid = await startVm(this.names.netns, {
-        processName: `${prefixOf(s.k)}${rec.name}`, accel: s.accel, kernel: s.image.kernel, initrd: s.image.initrd,
-        disk: p.disk, seed: p.seed, console: p.console, pidFile: p.pidFile, taps, macs: m,
+        processName: `${prefixOf(s.k)}${rec.name}`,
+        accel: s.accel,
+        kernel: s.image.kernel,
+        initrd: s.image.initrd,
+        disk: p.disk,
+        seed: p.seed,
+        console: p.console,
+        pidFile: p.pidFile,
+        taps,
+        macs: m,
       });
       return { name: rec.name, publicIpv4: rec.publicIp, privateIp: rec.privateIp, pid, console: p.console };
     } catch (err) {
@@ -161,7 +239,10 @@ class LiveVmBed implements VmBed {
     await stopVm(this.dir, this.k, name);
     await removeTaps(this.names, rec.slot);
     fs.rmSync(vmPaths(this.dir, name).root, { recursive: true, force: true });
-    await updateState(this.dir, (s) => ({ state: { ...s, vms: s.vms.filter((v) => v.name !== name) }, result: undefined }));
+    await updateState(this.dir, (s) => ({
+      state: { ...s, vms: s.vms.filter((v) => v.name !== name) },
+      result: undefined,
+    }));
     return true;
   }
 
@@ -172,7 +253,13 @@ class LiveVmBed implements VmBed {
 
   consoleTail(name: string, lines = 40): string {
     try {
-      return fs.readFileSync(vmPaths(this.dir, name).console, "utf8").replace(/\r/g, "").trimEnd().split("\n").slice(-lines).join("\n");
+      return fs
+        .readFileSync(vmPaths(this.dir, name).console, "utf8")
+        .replace(/\r/g, "")
+        .trimEnd()
+        .split("\n")
+        .slice(-lines)
+        .join("\n");
     } catch {
       return "(no console output)";
     }
@@ -191,23 +278,45 @@ export async function openVmBed(opts: VmBedOptions): Promise<VmBed> {
   await ensurePrerequisites({ install: opts.install, log: opts.log, kind: "vm" });
   const dir = canonicalDir(opts.dir, true);
   const cidr = privateNetwork(opts.privateCidr ?? DEFAULT_PRIVATE_CIDR).cidr;
-  const imageOpts: ImageOptions = { ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}), ...(opts.log ? { log: opts.log } : {}) };
+  const imageOpts: ImageOptions = {
+    ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  };
   const existing = readVmState(dir);
   if (existing && vmBedOwner(existing.k) === existing.dirId && fs.existsSync(`/run/netns/hsv${existing.k}`)) {
-    if (existing.privateCidr !== cidr) throw new Error(`the VM bed in ${dir} has the private network ${existing.privateCidr}, not ${cidr}; remove it first (hcloud-swarm local down --dir ${opts.dir})`);
+    if (existing.privateCidr !== cidr)
+      throw new Error(
+        `the VM bed in ${dir} has the private network ${existing.privateCidr}, not ${cidr}; remove it first (hcloud-swarm local down --dir ${opts.dir})`,
+      );
     return new LiveVmBed(existing, 0, false);
   }
-  if (fs.existsSync(stateFile(dir)) && !existing) throw new Error(`${dir} holds another kind of bed (state.json); remove it first with hcloud-swarm local down --dir ${opts.dir}`);
+  if (fs.existsSync(stateFile(dir)) && !existing)
+    throw new Error(
+      `${dir} holds another kind of bed (state.json); remove it first with hcloud-swarm local down --dir ${opts.dir}`,
+    );
   await downVmBed(dir);
   const image = await ensureGuestImage(imageOpts);
-  opts.log?.(image.built ? `guest image ${image.hash} built in ${(image.ms / 1000).toFixed(1)} s` : `guest image ${image.hash} from the cache (${image.dir})`);
+  opts.log?.(
+    image.built
+      ? `guest image ${image.hash} built in ${(image.ms / 1000).toFixed(1)} s`
+      : `guest image ${image.hash} from the cache (${image.dir})`,
+  );
   const accel = await chooseAccel(image.kernel, image.dir.replace(/\/[^/]+$/, ""));
   opts.log?.(`accelerator: ${accel.accel.toUpperCase()} (${accel.reason})`);
   const dirId = dirIdOf(dir);
   const k = await claimVmBed(ownerAliasOf(dirId, dir));
   const state: VmBedState = {
-    version: 1, kind: "vm", dir, dirId, k, privateCidr: cidr, accel: accel.accel, accelReason: accel.reason,
-    image: { hash: image.hash, kernel: image.kernel, initrd: image.initrd, disk: image.disk }, vms: [], createdAt: new Date().toISOString(),
+    version: 1,
+    kind: "vm",
+    dir,
+    dirId,
+    k,
+    privateCidr: cidr,
+    accel: accel.accel,
+    accelReason: accel.reason,
+    image: { hash: image.hash, kernel: image.kernel, initrd: image.initrd, disk: image.disk },
+    vms: [],
+    createdAt: new Date().toISOString(),
   };
   // Written before the network exists, so a crash from here on leaves a state `down` can follow.
   writeVmState(state);
@@ -236,6 +345,8 @@ export async function downVmBed(dirArg: string): Promise<VmDownReport> {
     }
     await removeVmBedNetwork(k);
   }
-  if (fs.existsSync(dir)) for (const f of VM_BED_FILES) if (f !== "state.json" || state) fs.rmSync(`${dir}/${f}`, { recursive: true, force: true });
+  if (fs.existsSync(dir))
+    for (const f of VM_BED_FILES)
+      if (f !== "state.json" || state) fs.rmSync(`${dir}/${f}`, { recursive: true, force: true });
   return { removed: [...ks], stopped };
 }

@@ -20,9 +20,16 @@ export const vmBedDriver: BedDriver = {
   async up(o) {
     const r = await upVmBed({ dir: o.dir, nodes: o.nodes, managers: o.managers, install: o.install, log: o.log });
     return {
-      kind: "vm", dir: r.bed.dir, inventoryPath: r.inventoryPath, knownHostsPath: r.knownHostsPath, privateKeyPath: r.privateKeyPath, totalMs: r.totalMs,
+      kind: "vm",
+      dir: r.bed.dir,
+      inventoryPath: r.inventoryPath,
+      knownHostsPath: r.knownHostsPath,
+      privateKeyPath: r.privateKeyPath,
+      totalMs: r.totalMs,
       nodes: r.nodes.map((n) => ({
-        name: n.name, role: n.role, address: n.vm.publicIpv4,
+        name: n.name,
+        role: n.role,
+        address: n.vm.publicIpv4,
         detail: `private ${n.vm.privateIp}; sshd ${secs(n.times.sshdMs)}, cloud-init done ${secs(n.times.cloudInitMs)}, docker ${secs(n.times.dockerMs)} (${n.times.engine})${n.rssMiB !== undefined ? `; qemu RSS ${n.rssMiB} MiB` : ""}`,
       })),
       notes: [
@@ -42,9 +49,36 @@ export const vmBedDriver: BedDriver = {
 
   async statusJson(dir) {
     const s = await readVmBedStatus(dir);
-    if (!s) return { command: "local status", dir: canonicalDir(dir), kind: null, network: null, accelerator: null, nodes: [], kernel: null };
-    const nodes = s.vms.map((v) => ({ name: v.name, role: v.role, address: v.publicIp, privateAddress: v.privateIp, running: v.running, sshd: v.sshd, dockerd: v.engine !== undefined, engine: v.engine ?? null, rssMiB: v.rssMiB ?? null }));
-    return { command: "local status", dir: s.dir, kind: "vm", network: { namespace: s.namespace, publicSubnet: s.publicSubnet, privateCidr: s.privateCidr }, accelerator: { name: s.accelerator, reason: s.acceleratorReason }, nodes, kernel: null };
+    if (!s)
+      return {
+        command: "local status",
+        dir: canonicalDir(dir),
+        kind: null,
+        network: null,
+        accelerator: null,
+        nodes: [],
+        kernel: null,
+      };
+    const nodes = s.vms.map((v) => ({
+      name: v.name,
+      role: v.role,
+      address: v.publicIp,
+      privateAddress: v.privateIp,
+      running: v.running,
+      sshd: v.sshd,
+      dockerd: v.engine !== undefined,
+      engine: v.engine ?? null,
+      rssMiB: v.rssMiB ?? null,
+    }));
+    return {
+      command: "local status",
+      dir: s.dir,
+      kind: "vm",
+      network: { namespace: s.namespace, publicSubnet: s.publicSubnet, privateCidr: s.privateCidr },
+      accelerator: { name: s.accelerator, reason: s.acceleratorReason },
+      nodes,
+      kernel: null,
+    };
   },
 
   exec: (dir, node, command) => vmExec(dir, node, command, process.stdout, process.stderr),
@@ -52,7 +86,9 @@ export const vmBedDriver: BedDriver = {
   async shape(dir, names, req) {
     const ctx = vmShapeContext(dir);
     const actions = !isEmptyRequest(req) ? await shapeVmNodes(ctx, selectNodes(ctx.inventory.nodes, names), req) : [];
-    const shapes = await Promise.all(selectNodes(ctx.inventory.nodes, names.length > 0 ? names : ["all"]).map((n) => readVmShape(ctx, n)));
+    const shapes = await Promise.all(
+      selectNodes(ctx.inventory.nodes, names.length > 0 ? names : ["all"]).map((n) => readVmShape(ctx, n)),
+    );
     return { actions, shapes, note: "" };
   },
 

@@ -74,16 +74,24 @@ export class FileStore implements CheckpointStore {
   load(): Checkpoint {
     if (!fs.existsSync(this.file)) return EMPTY_CHECKPOINT;
     const raw = JSON.parse(fs.readFileSync(this.file, "utf8")) as { format?: string } & Checkpoint;
-    if (raw.format !== FORMAT) throw new Error(`${this.file} is not a rehearsal checkpoint (format ${JSON.stringify(raw.format)}, expected ${FORMAT})`);
+    if (raw.format !== FORMAT)
+      throw new Error(
+        `${this.file} is not a rehearsal checkpoint (format ${JSON.stringify(raw.format)}, expected ${FORMAT})`,
+      );
     const key = this.key(false);
     const open = (text: string) => {
       try {
         return decrypt(key, text);
       } catch (err) {
-        throw new Error(`${this.file}: a secret does not decrypt with ${this.keyFile} (${(err as Error).message}); the file or its key was changed`);
+        throw new Error(
+          `${this.file}: a secret does not decrypt with ${this.keyFile} (${(err as Error).message}); the file or its key was changed`,
+        );
       }
     };
-    return mapSecrets({ resources: raw.resources, outputs: raw.outputs }, (s) => ({ [SIG_KEY]: SECRET_SIG, value: open(String(s.ciphertext)) })) as Checkpoint;
+    return mapSecrets({ resources: raw.resources, outputs: raw.outputs }, (s) => ({
+      [SIG_KEY]: SECRET_SIG,
+      value: open(String(s.ciphertext)),
+    })) as Checkpoint;
   }
 
   save(c: Checkpoint): void {
@@ -91,7 +99,9 @@ export class FileStore implements CheckpointStore {
     const key = this.key(true);
     const sealed = mapSecrets(c, (s) => ({ [SIG_KEY]: SECRET_SIG, ciphertext: encrypt(key, s.value) }));
     const tmp = `${this.file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify({ format: FORMAT, ...(sealed as Checkpoint) }, null, 1) + "\n", { mode: 0o600 });
+    fs.writeFileSync(tmp, JSON.stringify({ format: FORMAT, ...(sealed as Checkpoint) }, null, 1) + "\n", {
+      mode: 0o600,
+    });
     fs.renameSync(tmp, this.file);
   }
 

@@ -36,7 +36,11 @@ export interface Cloud {
 }
 
 /** A record in the cloud's API: ids from `nextId`, outputs = inputs (plus `extra`). */
-export function apiObject(replaceOnChange: readonly string[], nextId: (inputs: Props, ctx: KindContext) => string, extra: (inputs: Props) => Props = () => ({})): ResourceKind {
+export function apiObject(
+  replaceOnChange: readonly string[],
+  nextId: (inputs: Props, ctx: KindContext) => string,
+  extra: (inputs: Props) => Props = () => ({}),
+): ResourceKind {
   return {
     replaceOnChange,
     async create(inputs, ctx) {

@@ -15,7 +15,12 @@ export type Decision =
   | { readonly kind: "create" }
   | { readonly kind: "same" }
   | { readonly kind: "update"; readonly changed: readonly string[] }
-  | { readonly kind: "replace"; readonly changed: readonly string[]; readonly replaces: readonly string[]; readonly deleteBeforeReplace: boolean };
+  | {
+      readonly kind: "replace";
+      readonly changed: readonly string[];
+      readonly replaces: readonly string[];
+      readonly deleteBeforeReplace: boolean;
+    };
 
 /** A dynamic provider's diff result, as `pulumi.dynamic.DiffResult`. */
 export interface ProviderDiff {
@@ -32,7 +37,12 @@ export function changedKeys(olds: Props, news: Props): string[] {
 }
 
 /** Input diff: any change updates, unless it touches a property in `replaceOnChange`. */
-export function diffByInputs(olds: Props, news: Props, replaceOnChange: readonly string[], deleteBeforeReplace = false): Decision {
+export function diffByInputs(
+  olds: Props,
+  news: Props,
+  replaceOnChange: readonly string[],
+  deleteBeforeReplace = false,
+): Decision {
   const changed = changedKeys(olds, news);
   if (changed.length === 0) return { kind: "same" };
   const replaces = changed.filter((k) => replaceOnChange.includes(k));
@@ -45,7 +55,9 @@ export function diffByProvider(result: ProviderDiff, oldInputs: Props, news: Pro
   if (!result.changes) return { kind: "same" };
   const changed = changedKeys(oldInputs, news);
   const replaces = result.replaces ?? [];
-  return replaces.length ? { kind: "replace", changed, replaces, deleteBeforeReplace: result.deleteBeforeReplace ?? false } : { kind: "update", changed };
+  return replaces.length
+    ? { kind: "replace", changed, replaces, deleteBeforeReplace: result.deleteBeforeReplace ?? false }
+    : { kind: "update", changed };
 }
 
 type Graph = Pick<ResourceRecord, "urn" | "dependencies" | "parent">;
@@ -81,7 +93,8 @@ export function deletionWaves(all: readonly Graph[], toDelete: ReadonlySet<strin
     const blocked = new Set<string>();
     for (const urn of left) for (const d of deps.get(urn) ?? []) if (left.has(d)) blocked.add(d);
     const wave = [...left].filter((u) => !blocked.has(u));
-    if (wave.length === 0) throw new Error(`cannot order the deletion of ${[...left].join(", ")}: their dependencies form a cycle`);
+    if (wave.length === 0)
+      throw new Error(`cannot order the deletion of ${[...left].join(", ")}: their dependencies form a cycle`);
     wave.forEach((u) => left.delete(u));
     waves.push(wave);
   }

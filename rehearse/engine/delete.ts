@@ -9,7 +9,12 @@ import type { ResourceRecord } from "./checkpoint";
 import { deletionWaves } from "./decide";
 import { deleteOne, type MockEngine } from "./engine";
 
-export async function deleteResources(engine: MockEngine, orphans: readonly ResourceRecord[], current: readonly ResourceRecord[], replaced: readonly ResourceRecord[]): Promise<void> {
+export async function deleteResources(
+  engine: MockEngine,
+  orphans: readonly ResourceRecord[],
+  current: readonly ResourceRecord[],
+  replaced: readonly ResourceRecord[],
+): Promise<void> {
   const live = orphans.filter((r) => !r.delete);
   const byUrn = new Map(live.map((r) => [r.urn, r]));
   const waves = deletionWaves([...current, ...live], new Set(byUrn.keys()));
@@ -22,7 +27,11 @@ export async function deleteResources(engine: MockEngine, orphans: readonly Reso
         engine.markDeleted(r);
       }),
     );
-    const failed = results.flatMap((x, i) => (x.status === "rejected" ? [`delete of ${records[i].type} ${records[i].name} failed: ${(x.reason as Error).message.split("\n")[0]}`] : []));
+    const failed = results.flatMap((x, i) =>
+      x.status === "rejected"
+        ? [`delete of ${records[i].type} ${records[i].name} failed: ${(x.reason as Error).message.split("\n")[0]}`]
+        : [],
+    );
     if (failed.length) {
       engine.failWith(failed.join("; "));
       return;

@@ -25,7 +25,11 @@ export interface CheckFailure {
 /** `pulumi.dynamic.ResourceProvider`, with plain values. */
 export interface DynamicProvider {
   check?(olds: Props, news: Props): Promise<{ inputs?: Props; failures?: CheckFailure[] }>;
-  diff?(id: string, olds: Props, news: Props): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
+  diff?(
+    id: string,
+    olds: Props,
+    news: Props,
+  ): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
   create(inputs: Props): Promise<{ id: string; outs?: Props }>;
   update?(id: string, olds: Props, news: Props): Promise<{ outs?: Props } | undefined>;
   delete?(id: string, props: Props): Promise<void>;
@@ -65,7 +69,9 @@ function installConsoleRouting(): void {
       target[level] = (...args: unknown[]) => {
         const sink = sinks.getStore();
         if (!sink) return original(...args);
-        const text = args.map((a) => (typeof a === "string" ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(" ");
+        const text = args
+          .map((a) => (typeof a === "string" ? a : a instanceof Error ? a.message : JSON.stringify(a)))
+          .join(" ");
         for (const line of text.split("\n")) sink(line);
       };
     }

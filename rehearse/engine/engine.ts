@@ -52,7 +52,12 @@ export interface EngineOptions {
   /** Dynamic types whose providers run for real. Default: all. */
   readonly runsForReal?: (type: string) => boolean;
   /** State of a dynamic resource that does not run for real. Default: its inputs. */
-  readonly dynamicStandIn?: (args: { type: string; name: string; inputs: Props; provider: string }) => Promise<Props> | Props;
+  readonly dynamicStandIn?: (args: {
+    type: string;
+    name: string;
+    inputs: Props;
+    provider: string;
+  }) => Promise<Props> | Props;
   /** Each finished operation, and each diagnostic line as it is printed. Default: none. */
   readonly onOperation?: (op: Operation) => void;
   readonly onDiagnostic?: (name: string, line: string) => void;
@@ -95,10 +100,18 @@ export class MockEngine {
   }
 
   /** Handles one registration; returns what the monitor hands back to the program. */
-  async register(reg: Registration, type: string, name: string, custom: boolean, given: Props): Promise<{ id: string; state: Props }> {
+  async register(
+    reg: Registration,
+    type: string,
+    name: string,
+    custom: boolean,
+    given: Props,
+  ): Promise<{ id: string; state: Props }> {
     const prior = this.priorByUrn.get(reg.urn);
     const kept = prior ? (reg.ignoreChanges ?? []).filter((k) => k in prior.inputs) : [];
-    const inputs: Props = kept.length ? { ...given, ...Object.fromEntries(kept.map((k) => [k, prior!.inputs[k]])) } : given;
+    const inputs: Props = kept.length
+      ? { ...given, ...Object.fromEntries(kept.map((k) => [k, prior!.inputs[k]])) }
+      : given;
     const base = { urn: reg.urn, type, name, custom, inputs, dependencies: reg.dependencies, parent: reg.parent };
     if (!custom) {
       this.record({ ...base, id: "", outputs: inputs });
@@ -114,7 +127,13 @@ export class MockEngine {
     }
   }
 
-  private async registerCustom(reg: Registration, type: string, name: string, inputs: Props, base: Omit<ResourceRecord, "id" | "outputs">): Promise<{ id: string; state: Props }> {
+  private async registerCustom(
+    reg: Registration,
+    type: string,
+    name: string,
+    inputs: Props,
+    base: Omit<ResourceRecord, "id" | "outputs">,
+  ): Promise<{ id: string; state: Props }> {
     const lines: string[] = [];
     const started = Date.now();
     let decision: Decision = { kind: "create" };
@@ -129,35 +148,69 @@ export class MockEngine {
       decision = decided;
       const secret = withSecrets(outputs, [...secretKeys(inputs), ...reg.additionalSecretOutputs]);
       this.record({ ...base, id, outputs: secret });
-      this.operation({ op: decision.kind, urn: reg.urn, type, name, ms: Date.now() - started, ...("changed" in decision ? { changed: decision.changed } : {}), diagnostics: lines });
+      this.operation({
+        op: decision.kind,
+        urn: reg.urn,
+        type,
+        name,
+        ms: Date.now() - started,
+        ...("changed" in decision ? { changed: decision.changed } : {}),
+        diagnostics: lines,
+      });
       return { id, state: secret };
     } catch (err) {
       const message = (err as Error).message;
       this.failWith(`${type} ${name} failed: ${message.split("\n")[0]}`);
-      this.operation({ op: decision.kind, urn: reg.urn, type, name, ms: Date.now() - started, diagnostics: lines, error: message });
+      this.operation({
+        op: decision.kind,
+        urn: reg.urn,
+        type,
+        name,
+        ms: Date.now() - started,
+        diagnostics: lines,
+        error: message,
+      });
       throw err;
     }
   }
 
-  private async apply(reg: Registration, type: string, name: string, inputs: Props): Promise<{ id: string; outputs: Props; decided: Decision }> {
+  private async apply(
+    reg: Registration,
+    type: string,
+    name: string,
+    inputs: Props,
+  ): Promise<{ id: string; outputs: Props; decided: Decision }> {
     const prior = this.priorByUrn.get(reg.urn);
     if (isDynamic(type) && (this.o.runsForReal?.(type) ?? true)) return this.applyDynamic(prior, inputs, reg);
     if (isDynamic(type)) {
       const standIn = this.o.dynamicStandIn ?? (({ inputs: i }) => i);
       const state = await standIn({ type, name, inputs: unwrapProps(inputs), provider: String(inputs[PROVIDER_KEY]) });
-      return { id: prior?.id ?? `${name}-id`, outputs: { ...state, [PROVIDER_KEY]: inputs[PROVIDER_KEY] }, decided: prior ? diffByInputs(prior.inputs, inputs, []) : { kind: "create" } };
+      return {
+        id: prior?.id ?? `${name}-id`,
+        outputs: { ...state, [PROVIDER_KEY]: inputs[PROVIDER_KEY] },
+        decided: prior ? diffByInputs(prior.inputs, inputs, []) : { kind: "create" },
+      };
     }
     const kind = this.o.cloud.kindOf(type);
-    if (!kind) throw new Error(`the rehearsal has no stand-in for ${type} (${name}); add one in rehearse/ before the program uses it`);
+    if (!kind)
+      throw new Error(
+        `the rehearsal has no stand-in for ${type} (${name}); add one in rehearse/ before the program uses it`,
+      );
     const ctx = this.context(reg.urn, name);
-    const decided = prior ? diffByInputs(prior.inputs, inputs, kind.replaceOnChange, reg.deleteBeforeReplace) : ({ kind: "create" } as const);
+    const decided = prior
+      ? diffByInputs(prior.inputs, inputs, kind.replaceOnChange, reg.deleteBeforeReplace)
+      : ({ kind: "create" } as const);
     const news = unwrapProps(inputs);
     switch (decided.kind) {
       case "same":
         return { id: prior!.id, outputs: prior!.outputs, decided };
       case "update": {
         const olds = unwrapProps(prior!.outputs);
-        return { id: prior!.id, outputs: kind.update ? await kind.update(prior!.id, olds, news, ctx) : { ...olds, ...news }, decided };
+        return {
+          id: prior!.id,
+          outputs: kind.update ? await kind.update(prior!.id, olds, news, ctx) : { ...olds, ...news },
+          decided,
+        };
       }
       case "replace":
         if (decided.deleteBeforeReplace) await this.deleteNow(prior!);
@@ -168,7 +221,11 @@ export class MockEngine {
     }
   }
 
-  private async applyDynamic(prior: ResourceRecord | undefined, inputs: Props, reg: Registration): Promise<{ id: string; outputs: Props; decided: Decision }> {
+  private async applyDynamic(
+    prior: ResourceRecord | undefined,
+    inputs: Props,
+    reg: Registration,
+  ): Promise<{ id: string; outputs: Props; decided: Decision }> {
     const source = String(inputs[PROVIDER_KEY]);
     const provider = providerFrom(source, this.o.root);
     const plain = (p: Props) => Object.fromEntries(Object.entries(unwrapProps(p)).filter(([k]) => k !== PROVIDER_KEY));
@@ -176,7 +233,8 @@ export class MockEngine {
     if (provider.check) {
       const checked = await provider.check(prior ? plain(prior.inputs) : {}, news);
       const failures = checked.failures ?? [];
-      if (failures.length) throw new Error(`invalid inputs:\n${failures.map((f) => `  - ${f.property}: ${f.reason}`).join("\n")}`);
+      if (failures.length)
+        throw new Error(`invalid inputs:\n${failures.map((f) => `  - ${f.property}: ${f.reason}`).join("\n")}`);
       news = checked.inputs ? plain(checked.inputs) : news;
     }
     const withProvider = (outs: Props | undefined) => ({ ...(outs ?? {}), [PROVIDER_KEY]: source });
@@ -185,7 +243,9 @@ export class MockEngine {
       return { id: r.id, outputs: withProvider(r.outs) };
     };
     if (!prior) return { ...(await create()), decided: { kind: "create" } };
-    const decided = provider.diff ? diffByProvider(await provider.diff(prior.id, plain(prior.outputs), news), prior.inputs, inputs) : diffByInputs(prior.inputs, inputs, [], reg.deleteBeforeReplace);
+    const decided = provider.diff
+      ? diffByProvider(await provider.diff(prior.id, plain(prior.outputs), news), prior.inputs, inputs)
+      : diffByInputs(prior.inputs, inputs, [], reg.deleteBeforeReplace);
     switch (decided.kind) {
       case "same":
         return { id: prior.id, outputs: prior.outputs, decided };
@@ -221,7 +281,9 @@ export class MockEngine {
    */
   async finish(): Promise<void> {
     if (!this.failure) {
-      const orphans = this.prior.resources.filter((r) => !this.deleted.has(r) && (r.delete || !this.current.has(r.urn)));
+      const orphans = this.prior.resources.filter(
+        (r) => !this.deleted.has(r) && (r.delete || !this.current.has(r.urn)),
+      );
       await deleteResources(this, orphans, [...this.current.values()], this.replaced);
     }
     this.save();
@@ -288,7 +350,10 @@ export async function deleteOne(engine: MockEngine, r: ResourceRecord): Promise<
       async () => {
         if (isDynamic(r.type)) {
           if (!(engine.o.runsForReal?.(r.type) ?? true)) return;
-          const provider: DynamicProvider = providerFrom(String(r.outputs[PROVIDER_KEY] ?? r.inputs[PROVIDER_KEY]), engine.o.root);
+          const provider: DynamicProvider = providerFrom(
+            String(r.outputs[PROVIDER_KEY] ?? r.inputs[PROVIDER_KEY]),
+            engine.o.root,
+          );
           const props = Object.fromEntries(Object.entries(unwrapProps(r.outputs)).filter(([k]) => k !== PROVIDER_KEY));
           await provider.delete?.(r.id, props);
           return;

@@ -28,7 +28,8 @@ export function secret(value: unknown): SecretValue {
 export function unwrap(v: unknown): unknown {
   if (isSecret(v)) return unwrap(v.value);
   if (Array.isArray(v)) return v.map(unwrap);
-  if (typeof v === "object" && v !== null && !(SIG_KEY in v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+  if (typeof v === "object" && v !== null && !(SIG_KEY in v))
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
   return v;
 }
 
@@ -59,6 +60,7 @@ export function withSecrets(p: Props, keys: Iterable<string>): Props {
 export function mapSecrets(v: unknown, f: (s: Props) => Props): unknown {
   if (typeof v === "object" && v !== null && (v as Props)[SIG_KEY] === SECRET_SIG) return f(v as Props);
   if (Array.isArray(v)) return v.map((x) => mapSecrets(x, f));
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapSecrets(x, f)]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapSecrets(x, f)]));
   return v;
 }

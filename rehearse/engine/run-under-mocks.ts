@@ -75,7 +75,15 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
         const inputs = args.inputs as Props;
         const r = await engine.register(reg, args.type, args.name, args.custom !== false, inputs);
         if (args.type !== ROOT_STACK_TYPE) {
-          registered.push({ type: args.type, name: args.name, custom: args.custom !== false, inputs, state: r.state, id: r.id, additionalSecretOutputs: reg.additionalSecretOutputs });
+          registered.push({
+            type: args.type,
+            name: args.name,
+            custom: args.custom !== false,
+            inputs,
+            state: r.state,
+            id: r.id,
+            additionalSecretOutputs: reg.additionalSecretOutputs,
+          });
         }
         return { id: r.id, state: r.state };
       },
@@ -96,7 +104,9 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
     const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
     const used = UNMODELLED.filter(([, f]) => f(req)).map(([n]) => n);
     if (registrations.has(key) || used.length) {
-      const why = used.length ? `uses ${used.join(", ")}, which the rehearsal's engine does not model` : "is registered twice";
+      const why = used.length
+        ? `uses ${used.join(", ")}, which the rehearsal's engine does not model`
+        : "is registered twice";
       return cb(new Error(`${key} ${why}`), undefined);
     }
     if (req.getType() === ROOT_STACK_TYPE) rootUrn = urn;
@@ -112,7 +122,12 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
   };
   const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
   monitor.registerResourceOutputs = (req, cb) => {
-    if (req.getUrn() === rootUrn) engine.setStackOutputs(pulumi.runtime.deserializeProperties(req.getOutputs() as Parameters<Pulumi["runtime"]["deserializeProperties"]>[0]) as Props);
+    if (req.getUrn() === rootUrn)
+      engine.setStackOutputs(
+        pulumi.runtime.deserializeProperties(
+          req.getOutputs() as Parameters<Pulumi["runtime"]["deserializeProperties"]>[0],
+        ) as Props,
+      );
     return registerOutputs(req, cb);
   };
   pulumi.runtime.setAllConfig({ ...o.config });
@@ -132,7 +147,8 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
     try {
       for (const t of o.transformations ?? []) pulumi.runtime.registerStackTransformation(t);
       const exports = (await o.loadProgram()) as Record<string, unknown>;
-      for (const value of Object.values(exports)) if (pulumi.Output.isInstance(value)) await (value as unknown as { promise(): Promise<unknown> }).promise();
+      for (const value of Object.values(exports))
+        if (pulumi.Output.isInstance(value)) await (value as unknown as { promise(): Promise<unknown> }).promise();
       return exports;
     } catch (err) {
       error ??= err as Error;
@@ -143,7 +159,9 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
   // Internal to the SDK (not in its typings): drains registrations still in flight. After a
   // failure it may never return (registrations whose inputs failed never finish; the language
   // host exits instead), so then only the operations already running are waited for.
-  const drained = (pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs().catch((err: Error) => void (error ??= err));
+  const drained = (pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> })
+    .waitForRPCs()
+    .catch((err: Error) => void (error ??= err));
   await Promise.race([drained, engine.whenFailed()]);
   await engine.idle();
   // Rejections are reported unhandled only after the microtasks have run.
@@ -153,7 +171,8 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
   await engine.finish();
   // The first failure is the cause: an operation's, or else the program's own error.
   const failed = engine.failed;
-  const failure = failed === undefined ? undefined : error && failed.startsWith("the program failed") ? error : new Error(failed);
+  const failure =
+    failed === undefined ? undefined : error && failed.startsWith("the program failed") ? error : new Error(failed);
   return { registered, outputs: engine.snapshot().outputs, ...(failure ? { error: failure } : {}) };
 }
 
@@ -174,5 +193,8 @@ interface RegisterRequest {
 interface MonitorLike {
   newUrn(parent: string, type: string, name: string): string;
   registerResource(req: RegisterRequest, cb: (err: Error | null, resp: unknown) => void): unknown;
-  registerResourceOutputs(req: { getUrn(): string; getOutputs(): unknown }, cb: (err: Error | null, resp: unknown) => void): unknown;
+  registerResourceOutputs(
+    req: { getUrn(): string; getOutputs(): unknown },
+    cb: (err: Error | null, resp: unknown) => void,
+  ): unknown;
 }

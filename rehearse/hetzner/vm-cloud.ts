@@ -37,7 +37,18 @@ export const BED_IMAGE = "debian-12";
 /** Server inputs a running VM can take in place (records only); anything else is refused by name. */
 /** One TCP connect per poll while a VM boots. */
 const SSHD_POLL_MS = 2_000;
-const UPDATABLE_SERVER_INPUTS = ["labels", "firewallIds", "ignoreRemoteFirewallIds", "placementGroupId", "deleteProtection", "rebuildProtection", "backups", "keepDisk", "shutdownBeforeDeletion", "allowDeprecatedImages"];
+const UPDATABLE_SERVER_INPUTS = [
+  "labels",
+  "firewallIds",
+  "ignoreRemoteFirewallIds",
+  "placementGroupId",
+  "deleteProtection",
+  "rebuildProtection",
+  "backups",
+  "keepDisk",
+  "shutdownBeforeDeletion",
+  "allowDeprecatedImages",
+];
 
 export interface VmCloudOptions {
   /** The VM bed's directory (one per rehearsal). */
@@ -69,7 +80,12 @@ export class VmCloud implements Cloud {
 
   /** The bed, opened (or created) once per process with the private network's CIDR. */
   openBed(privateCidr?: string): Promise<VmBed> {
-    this.bed ??= openVmBed({ dir: this.o.bedDir, ...(privateCidr ? { privateCidr } : {}), ...(this.o.install === false ? { install: false } : {}), ...(this.o.log ? { log: this.o.log } : {}) });
+    this.bed ??= openVmBed({
+      dir: this.o.bedDir,
+      ...(privateCidr ? { privateCidr } : {}),
+      ...(this.o.install === false ? { install: false } : {}),
+      ...(this.o.log ? { log: this.o.log } : {}),
+    });
     return this.bed;
   }
 
@@ -95,18 +111,27 @@ export class VmCloud implements Cloud {
       replaceOnChange: HCLOUD_REPLACE_ON_CHANGE[T.network],
       create: async (inputs, ctx) => {
         const bed = await this.openBed(String(inputs.ipRange));
-        if (bed.privateCidr !== cidr(String(inputs.ipRange)).text) throw new Error(`the bed's private network is ${bed.privateCidr}, not ${String(inputs.ipRange)}`);
-        ctx.log(`private network ${bed.privateCidr}: bridge ${bed.names.privBridge} in namespace ${bed.names.netns}, MTU 1450`);
+        if (bed.privateCidr !== cidr(String(inputs.ipRange)).text)
+          throw new Error(`the bed's private network is ${bed.privateCidr}, not ${String(inputs.ipRange)}`);
+        ctx.log(
+          `private network ${bed.privateCidr}: bridge ${bed.names.privBridge} in namespace ${bed.names.netns}, MTU 1450`,
+        );
         return { id: nextId(), outputs: { ...inputs } };
       },
       update: async (_id, olds, news) => {
-        if (olds.ipRange !== news.ipRange) throw new Error(`the rehearsal does not model changing a network's ipRange (${String(olds.ipRange)} → ${String(news.ipRange)})`);
+        if (olds.ipRange !== news.ipRange)
+          throw new Error(
+            `the rehearsal does not model changing a network's ipRange (${String(olds.ipRange)} → ${String(news.ipRange)})`,
+          );
         return { ...olds, ...news };
       },
       delete: async (_id, outputs) => {
         const bed = await this.openBed(String(outputs.ipRange));
         const left = bed.list();
-        if (left.length) throw new Error(`network ${String(outputs.name)} still has servers attached: ${left.map((v) => v.name).join(", ")}`);
+        if (left.length)
+          throw new Error(
+            `network ${String(outputs.name)} still has servers attached: ${left.map((v) => v.name).join(", ")}`,
+          );
         await bed.down();
       },
     };
@@ -118,7 +143,8 @@ export class VmCloud implements Cloud {
       create: async (inputs, ctx) => {
         const network = ctx.lookup(T.network, String(inputs.networkId));
         if (!network) throw new Error(`network ${String(inputs.networkId)} not found`);
-        if (!contains(cidr(String(network.ipRange)), cidr(String(inputs.ipRange)))) throw new Error(`subnet ${String(inputs.ipRange)} is not inside the network's ${String(network.ipRange)}`);
+        if (!contains(cidr(String(network.ipRange)), cidr(String(inputs.ipRange))))
+          throw new Error(`subnet ${String(inputs.ipRange)} is not inside the network's ${String(network.ipRange)}`);
         return { id: nextId(), outputs: { ...inputs } };
       },
     };
@@ -129,14 +155,22 @@ export class VmCloud implements Cloud {
       replaceOnChange: HCLOUD_REPLACE_ON_CHANGE[T.server],
       create: (inputs, ctx) => this.bootServer(inputs, ctx),
       update: async (_id, olds, news) => {
-        const refused = Object.keys({ ...olds, ...news }).filter((k) => k in news && JSON.stringify(olds[k]) !== JSON.stringify(news[k]) && !UPDATABLE_SERVER_INPUTS.includes(k));
-        if (refused.length) throw new Error(`the rehearsal does not model changing ${refused.join(", ")} of a running server (${String(olds.name)})`);
+        const refused = Object.keys({ ...olds, ...news }).filter(
+          (k) =>
+            k in news && JSON.stringify(olds[k]) !== JSON.stringify(news[k]) && !UPDATABLE_SERVER_INPUTS.includes(k),
+        );
+        if (refused.length)
+          throw new Error(
+            `the rehearsal does not model changing ${refused.join(", ")} of a running server (${String(olds.name)})`,
+          );
         return { ...olds, ...news };
       },
       delete: async (_id, outputs, ctx) => {
         const bed = await this.openBed();
         const removed = await bed.remove(String(outputs.name));
-        ctx.log(removed ? `VM ${String(outputs.name)} stopped and removed` : `VM ${String(outputs.name)} was already gone`);
+        ctx.log(
+          removed ? `VM ${String(outputs.name)} stopped and removed` : `VM ${String(outputs.name)} was already gone`,
+        );
       },
     };
   }
@@ -145,10 +179,19 @@ export class VmCloud implements Cloud {
     const name = String(inputs.name);
     const userData = String(inputs.userData ?? "");
     const problems: string[] = [];
-    if (inputs.image !== BED_IMAGE) problems.push(`image ${JSON.stringify(inputs.image)}: the bed's VMs run Debian 12; set hcloud-swarm:image ${BED_IMAGE}`);
-    if (Buffer.byteLength(userData) > MAX_USER_DATA_BYTES) problems.push(`user_data is ${Buffer.byteLength(userData)} bytes; Hetzner accepts at most ${MAX_USER_DATA_BYTES}`);
+    if (inputs.image !== BED_IMAGE)
+      problems.push(
+        `image ${JSON.stringify(inputs.image)}: the bed's VMs run Debian 12; set hcloud-swarm:image ${BED_IMAGE}`,
+      );
+    if (Buffer.byteLength(userData) > MAX_USER_DATA_BYTES)
+      problems.push(
+        `user_data is ${Buffer.byteLength(userData)} bytes; Hetzner accepts at most ${MAX_USER_DATA_BYTES}`,
+      );
     const publicNets = (inputs.publicNets as { ipv4Enabled?: boolean }[] | undefined) ?? [];
-    if (publicNets.some((p) => p.ipv4Enabled === false)) problems.push("a server without public IPv4 is not modelled: the bed reaches every VM through its public address");
+    if (publicNets.some((p) => p.ipv4Enabled === false))
+      problems.push(
+        "a server without public IPv4 is not modelled: the bed reaches every VM through its public address",
+      );
     const keys = ((inputs.sshKeys as string[] | undefined) ?? []).map((id) => {
       const k = ctx.lookup(T.sshKey, String(id));
       if (!k) problems.push(`ssh key ${String(id)} not found`);
@@ -163,19 +206,33 @@ export class VmCloud implements Cloud {
       const network = ctx.lookup(T.network, String(subnet?.networkId ?? wanted.networkId));
       if (!network) problems.push(`network ${String(wanted.subnetId ?? wanted.networkId)} not found`);
       else privateCidr = String(network.ipRange);
-      if (wanted.ip && (!net.isIPv4(wanted.ip) || (subnet && !contains(cidr(String(subnet.ipRange)), cidr(`${wanted.ip}/32`))))) problems.push(`ip ${wanted.ip} is not inside subnet ${String(subnet?.ipRange)}`);
+      if (
+        wanted.ip &&
+        (!net.isIPv4(wanted.ip) || (subnet && !contains(cidr(String(subnet.ipRange)), cidr(`${wanted.ip}/32`))))
+      )
+        problems.push(`ip ${wanted.ip} is not inside subnet ${String(subnet?.ipRange)}`);
     }
     if (problems.length) throw new Error(`server ${name} refused:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 
     const bed = await this.openBed(privateCidr);
     const vm = await bed.boot({ name, userData, ...(wanted?.ip ? { privateIp: wanted.ip } : {}), sshKeys: keys });
     const started = Date.now();
-    ctx.log(`VM ${name} booting from its user data (qemu pid ${vm.pid}, ${bed.accel.toUpperCase()}): public ${vm.publicIpv4}, private ${vm.privateIp}`);
+    ctx.log(
+      `VM ${name} booting from its user data (qemu pid ${vm.pid}, ${bed.accel.toUpperCase()}): public ${vm.publicIpv4}, private ${vm.privateIp}`,
+    );
     const running = () => bed.list().some((v) => v.name === name && v.running);
-    const up = await waitFor(async () => !running() || (await sshBanner(vm.publicIpv4)), VM_SSHD_TIMEOUT_MS, SSHD_POLL_MS);
+    const up = await waitFor(
+      async () => !running() || (await sshBanner(vm.publicIpv4)),
+      VM_SSHD_TIMEOUT_MS,
+      SSHD_POLL_MS,
+    );
     if (!up || !running()) {
-      const why = running() ? `sshd did not answer within ${VM_SSHD_TIMEOUT_MS / 60_000} min` : "its qemu process ended";
-      throw new Error(`server ${name} did not boot: ${why}; serial console (last lines):\n${bed.consoleTail(name, 25).replace(/^/gm, "  | ")}`);
+      const why = running()
+        ? `sshd did not answer within ${VM_SSHD_TIMEOUT_MS / 60_000} min`
+        : "its qemu process ended";
+      throw new Error(
+        `server ${name} did not boot: ${why}; serial console (last lines):\n${bed.consoleTail(name, 25).replace(/^/gm, "  | ")}`,
+      );
     }
     ctx.log(`VM ${name}: sshd answers after ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return {

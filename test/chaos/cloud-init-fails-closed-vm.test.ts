@@ -29,18 +29,38 @@ describe("cloud-init that stops at the first failed step, on a real VM", () => {
     for (const v of bed.list()) await bed.remove(v.name);
     const client = await ensureClientKey(bed.dir);
     const hostKey = generateSshKeyPair("root@manager-1");
-    const good = renderUserData({ distro: "debian", dockerVersion: DEFAULTS.dockerVersion, dockerOnImage: true, hostKey, adminSshKeys: [] });
+    const good = renderUserData({
+      distro: "debian",
+      dockerVersion: DEFAULTS.dockerVersion,
+      dockerOnImage: true,
+      hostKey,
+      adminSshKeys: [],
+    });
     const broken = good.replace("for m in esp4 xt_policy;", `for m in esp4 xt_policy ${MISSING_MODULE};`);
     expect(broken).not.toBe(good);
     const vm = await bed.boot({ name: "manager-1", userData: broken, sshKeys: [client.publicKey] });
-    const inv = vmInventory([{ name: "manager-1", role: "manager", publicIp: vm.publicIpv4, privateIp: vm.privateIp, hostKey: hostKey.publicKey }], client.privateKeyPath);
+    const inv = vmInventory(
+      [
+        {
+          name: "manager-1",
+          role: "manager",
+          publicIp: vm.publicIpv4,
+          privateIp: vm.privateIp,
+          hostKey: hostKey.publicKey,
+        },
+      ],
+      client.privateKeyPath,
+    );
     const file = writeInventory(bed.dir, inv);
     const run = await runCli(file);
     expect(run.result).toBeUndefined();
     expect(run.error?.message).toMatch(/cloud-init failed on manager-1 \(setup step "kernel-modules" failed/);
     const s = await connect(inv.nodes[0], fs.readFileSync(client.privateKeyPath, "utf8"));
     try {
-      const status = await s.run("cloud-init status; cat /var/lib/hcloud-swarm/setup-failed-step; systemctl is-active hcloud-swarm-firewall", { allowFailure: true });
+      const status = await s.run(
+        "cloud-init status; cat /var/lib/hcloud-swarm/setup-failed-step; systemctl is-active hcloud-swarm-firewall",
+        { allowFailure: true },
+      );
       expect(status.stdout).toMatch(/status: error/);
       expect(status.stdout).toMatch(/^kernel-modules$/m);
       expect(status.stdout).toMatch(/^active$/m);

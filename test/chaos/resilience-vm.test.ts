@@ -26,7 +26,10 @@ const condition: Condition = {
 
 const growth: Growth = {
   thirdWorker: async () => undefined,
-  fiveManagers: { nodes: ["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"], roles: { "worker-1": "manager", "worker-2": "manager" } },
+  fiveManagers: {
+    nodes: ["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"],
+    roles: { "worker-1": "manager", "worker-2": "manager" },
+  },
 };
 
 const rounds = Number(process.env.RESILIENCE_ROUNDS ?? 1);
@@ -36,5 +39,13 @@ for (let round = 1; round <= rounds; round++) {
     await bed().clearShape();
     for (const n of bed().inventory.nodes) await bed().exec(n.name, "docker swarm leave --force >/dev/null 2>&1; true");
   };
-  describeScenarios(`bootstrap holds on VMs in three locations (round ${round} of ${rounds})`, bed, condition, LOCAL_IMAGE, growth, () => [], round > 1 ? dissolve : undefined);
+  describeScenarios(
+    `bootstrap holds on VMs in three locations (round ${round} of ${rounds})`,
+    bed,
+    condition,
+    LOCAL_IMAGE,
+    growth,
+    () => [],
+    round > 1 ? dissolve : undefined,
+  );
 }

@@ -28,7 +28,9 @@ describe("bootstrap while the swarm has no leader", () => {
     await bed().powerOff(leader);
     // The one manager left to vote is frozen: no leader can be elected until it thaws.
     await bed().shape(slow, { frozen: true });
-    const thaw = triggerOn(new RegExp(`\\[${answering}\\] is a manager but its swarm has no leader yet`), () => bed().shape(slow, { frozen: false }));
+    const thaw = triggerOn(new RegExp(`\\[${answering}\\] is a manager but its swarm has no leader yet`), () =>
+      bed().shape(slow, { frozen: false }),
+    );
     const file = writeInventory(bed(), bed().inventory, "election");
     let run;
     try {
@@ -40,11 +42,17 @@ describe("bootstrap while the swarm has no leader", () => {
       await bed().powerOn(leader);
     }
     expectSuccess(run);
-    expect(run.output).toMatch(new RegExp(`\\[${answering}\\] is a manager but its swarm has no leader yet \\(docker: rpc error: code = (DeadlineExceeded|Unknown)`));
+    expect(run.output).toMatch(
+      new RegExp(
+        `\\[${answering}\\] is a manager but its swarm has no leader yet \\(docker: rpc error: code = (DeadlineExceeded|Unknown)`,
+      ),
+    );
     expect(run.output).toContain(`[${answering}] a leader answers again`);
     // worker-2 joins; every member that answers admits it to its host firewall first (the old leader was off).
     const admitting = [...MANAGERS.filter((m) => m !== leader), "worker-1", "worker-2"];
-    expect(actionsOf(run).sort()).toEqual([...admitting.map((n) => `${n} firewall`), "worker-2 join", "worker-2 label"].sort());
+    expect(actionsOf(run).sort()).toEqual(
+      [...admitting.map((n) => `${n} firewall`), "worker-2 join", "worker-2 label"].sort(),
+    );
     await expectMatches(bed(), bed().inventory);
     // The old leader, back, was told nothing about worker-2 while it was off: the next run admits it there, the one after does nothing.
     expect(actionsOf(await runCli(file))).toEqual([`${leader} firewall`]);
@@ -58,16 +66,27 @@ describe("bootstrap while the swarm has no leader", () => {
     const key = fs.readFileSync(bed().privateKeyPath, "utf8");
     const lines: string[] = [];
     // The bootstrap function itself, with a short SSH wait for the powered-off managers (default 5 min, for booting servers).
-    const failure = await bootstrap(bed().inventory, { privateKeyFor: () => key, log: (l) => lines.push(l), sshWaitTimeoutMs: 30_000 }).then(
+    const failure = await bootstrap(bed().inventory, {
+      privateKeyFor: () => key,
+      log: (l) => lines.push(l),
+      sshWaitTimeoutMs: 30_000,
+    }).then(
       () => undefined,
       (err: unknown) => err as BootstrapError,
     );
     expect(failure).toBeInstanceOf(BootstrapError);
     const problem = (failure as BootstrapError).problems.join("\n");
     expect(problem).not.toMatch(/no reachable manager is in a swarm|was not inspected/);
-    expect(problem).toMatch(/^no manager can serve this run, and bootstrap will not create a new swarm while a manager is or may be in one: /);
-    expect(problem).toMatch(new RegExp(`${survivor} is a manager of a swarm but no leader answered while bootstrap waited \\(docker: rpc error: .*(does not have a leader|deadline exceeded).*lost quorum.*--force-new-cluster\` on ${survivor}`));
-    for (const m of gone) expect(problem).toMatch(new RegExp(`cannot reach ${m}: timed out after 30 s waiting for SSH on ${m}`));
+    expect(problem).toMatch(
+      /^no manager can serve this run, and bootstrap will not create a new swarm while a manager is or may be in one: /,
+    );
+    expect(problem).toMatch(
+      new RegExp(
+        `${survivor} is a manager of a swarm but no leader answered while bootstrap waited \\(docker: rpc error: .*(does not have a leader|deadline exceeded).*lost quorum.*--force-new-cluster\` on ${survivor}`,
+      ),
+    );
+    for (const m of gone)
+      expect(problem).toMatch(new RegExp(`cannot reach ${m}: timed out after 30 s waiting for SSH on ${m}`));
     expect(lines.join("\n")).toContain(`reading it again for up to ${ELECTION_WAIT_MS / 1000} s`);
     expect((failure as BootstrapError).actions).toEqual([]);
     // With the managers back, the same inventory converges and then has nothing left to do.

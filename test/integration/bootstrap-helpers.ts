@@ -53,7 +53,17 @@ export async function runCli(inventory: string, onLine?: (line: string) => void)
   const after = sshStats();
   const output = lines.join("\n");
   transcript.push(output);
-  return { result, error, output, ssh: { connections: after.connections - before.connections, connectAttempts: after.connectAttempts - before.connectAttempts, commands: after.commands - before.commands, roundTrips: after.roundTrips - before.roundTrips } };
+  return {
+    result,
+    error,
+    output,
+    ssh: {
+      connections: after.connections - before.connections,
+      connectAttempts: after.connectAttempts - before.connectAttempts,
+      commands: after.commands - before.commands,
+      roundTrips: after.roundTrips - before.roundTrips,
+    },
+  };
 }
 
 export function expectSuccess(run: CliRun): BootstrapResult {
@@ -80,7 +90,13 @@ export interface Member {
 export async function members(bed: Pick<Testbed, "exec">, manager: string): Promise<Member[]> {
   const r = await bed.exec(manager, "docker node inspect $(docker node ls -q)");
   if (r.code !== 0) throw new Error(`docker node inspect on ${manager} failed: ${r.stderr}`);
-  type Raw = { ID: string; Description: { Hostname: string }; Status: { State: string }; Spec: { Role: string; Availability: string; Labels?: Record<string, string> }; ManagerStatus?: { Leader?: boolean; Reachability: string } };
+  type Raw = {
+    ID: string;
+    Description: { Hostname: string };
+    Status: { State: string };
+    Spec: { Role: string; Availability: string; Labels?: Record<string, string> };
+    ManagerStatus?: { Leader?: boolean; Reachability: string };
+  };
   return (JSON.parse(r.stdout) as Raw[]).map((n) => ({
     id: n.ID,
     hostname: n.Description.Hostname,
@@ -107,6 +123,7 @@ export async function ingressOptions(bed: Testbed, manager: string): Promise<Rec
 /** Join tokens fetched afterwards from a manager, to search captured output for them. */
 export async function joinTokens(bed: Testbed, manager: string): Promise<string[]> {
   const out: string[] = [];
-  for (const role of ["worker", "manager"]) out.push((await bed.exec(manager, `docker swarm join-token -q ${role}`)).stdout.trim());
+  for (const role of ["worker", "manager"])
+    out.push((await bed.exec(manager, `docker swarm join-token -q ${role}`)).stdout.trim());
   return out;
 }

@@ -3,18 +3,40 @@
  * manager is powered off, refuse an even manager count, then shrink the managers from 3 to 1.
  */
 import { useTestbed } from "../support/testbed";
-import { actionsOf, expectSuccess, ingressOptions, localState, members, runCli, withNodes, writeInventory } from "./bootstrap-helpers";
+import {
+  actionsOf,
+  expectSuccess,
+  ingressOptions,
+  localState,
+  members,
+  runCli,
+  withNodes,
+  writeInventory,
+} from "./bootstrap-helpers";
 import { expectMatches } from "./resilience-scenarios";
 
 jest.setTimeout(300_000);
 const bed = useTestbed({ name: "bootstrap-managers", nodes: 5, managers: 3 });
-const inventory = (name: string, without: string[] = []) => writeInventory(bed(), withNodes(bed(), (ns) => ns.filter((n) => !without.includes(n.name))), name);
+const inventory = (name: string, without: string[] = []) =>
+  writeInventory(
+    bed(),
+    withNodes(bed(), (ns) => ns.filter((n) => !without.includes(n.name))),
+    name,
+  );
 
 async function waitForManagers(viaNode: string, reachable: number): Promise<void> {
   const deadline = Date.now() + 90_000;
   for (;;) {
     const ms = await members(bed(), viaNode).catch(() => []);
-    if (ms.filter((m) => m.role === "manager" && m.status === "ready" && (m.managerStatus === "reachable" || m.managerStatus === "leader")).length === reachable) return;
+    if (
+      ms.filter(
+        (m) =>
+          m.role === "manager" &&
+          m.status === "ready" &&
+          (m.managerStatus === "reachable" || m.managerStatus === "leader"),
+      ).length === reachable
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`managers did not become reachable: ${JSON.stringify(ms)}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -24,7 +46,11 @@ describe("bootstrap of 3 managers + 2 workers on the local test bed", () => {
   it("forms the swarm: three managers with one leader, two workers, all ready, ingress encrypted", async () => {
     const run = await runCli(inventory("form"));
     expectSuccess(run);
-    expect(actionsOf(run).filter((a) => a.endsWith(" join")).sort()).toEqual(["manager-2 join", "manager-3 join", "worker-1 join", "worker-2 join"]);
+    expect(
+      actionsOf(run)
+        .filter((a) => a.endsWith(" join"))
+        .sort(),
+    ).toEqual(["manager-2 join", "manager-3 join", "worker-1 join", "worker-2 join"]);
     const ms = await members(bed(), "manager-1");
     expect(ms.map((m) => [m.hostname, m.status, m.role]).sort()).toEqual([
       ["manager-1", "ready", "manager"],
@@ -43,7 +69,9 @@ describe("bootstrap of 3 managers + 2 workers on the local test bed", () => {
     await bed().addNode("worker");
     const run = await runCli(inventory("first-manager-off"));
     expectSuccess(run);
-    expect(run.result?.actions.map((a) => `${a.node} ${a.kind} ${a.detail}`)).toEqual(expect.arrayContaining(["worker-3 join joined as worker via manager-2"]));
+    expect(run.result?.actions.map((a) => `${a.node} ${a.kind} ${a.detail}`)).toEqual(
+      expect.arrayContaining(["worker-3 join joined as worker via manager-2"]),
+    );
     // Only worker-3 changes; the other members are told to let it in, and the one that is off is named.
     expect(run.result?.actions.filter((a) => a.kind !== "firewall").every((a) => a.node === "worker-3")).toBe(true);
     expect(run.result?.warnings.join("\n")).toMatch(/manager-1[^\n]*host firewall was not updated/);
@@ -65,7 +93,12 @@ describe("bootstrap of 3 managers + 2 workers on the local test bed", () => {
     const run = await runCli(inventory("one-manager", ["manager-2", "manager-3"]));
     expectSuccess(run);
     for (const m of ["manager-2", "manager-3"]) {
-      expect(actionsOf(run).filter((a) => a.startsWith(m))).toEqual([`${m} demote`, `${m} drain`, `${m} leave`, `${m} remove`]);
+      expect(actionsOf(run).filter((a) => a.startsWith(m))).toEqual([
+        `${m} demote`,
+        `${m} drain`,
+        `${m} leave`,
+        `${m} remove`,
+      ]);
       expect((await localState(bed(), m)).state).toBe("inactive");
     }
     const ms = await members(bed(), "manager-1");
@@ -73,6 +106,9 @@ describe("bootstrap of 3 managers + 2 workers on the local test bed", () => {
     expect(ms.map((m) => m.hostname).sort()).toEqual(["manager-1", "worker-1", "worker-2", "worker-3"]);
     // Every member ready, one leader, the inventory's roles and labels; after the leader changed, the
     // workers report to the new one within heartbeats (seconds, longer on a busy machine): read again.
-    await expectMatches(bed(), withNodes(bed(), (ns) => ns.filter((n) => !["manager-2", "manager-3"].includes(n.name))));
+    await expectMatches(
+      bed(),
+      withNodes(bed(), (ns) => ns.filter((n) => !["manager-2", "manager-3"].includes(n.name))),
+    );
   });
 });

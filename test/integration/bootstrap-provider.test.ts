@@ -38,11 +38,20 @@ const captured = new Map<string, string>();
 /** Registers a SwarmNode under mocks and returns its serialized provider and plain inputs, as the engine would pass them. */
 async function register(node: InventoryNode): Promise<{ provider: Provider; inputs: SwarmNodeInputs; source: string }> {
   const key = fs.readFileSync(bed().privateKeyPath, "utf8");
-  const r = new SwarmNode(`test-${node.name}`, { node, managers: [bed().node("manager-1")], swarm: bed().inventory.swarm ?? {}, privateKey: key });
+  const r = new SwarmNode(`test-${node.name}`, {
+    node,
+    managers: [bed().node("manager-1")],
+    swarm: bed().inventory.swarm ?? {},
+    privateKey: key,
+  });
   await new Promise((resolve) => r.urn.apply(resolve));
   const raw = registered.get(`test-${node.name}`) as Record<string, unknown>;
   const source = String(raw.__provider);
-  const plain = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== "__provider" && k !== "nodeId").map(([k, v]) => [k, pulumi.runtime.unwrapRpcSecret(v)]));
+  const plain = Object.fromEntries(
+    Object.entries(raw)
+      .filter(([k]) => k !== "__provider" && k !== "nodeId")
+      .map(([k, v]) => [k, pulumi.runtime.unwrapRpcSecret(v)]),
+  );
   expect(pulumi.runtime.isRpcSecret(raw.privateKey)).toBe(true);
   const provider = (requireFromString(source) as { handler: () => Provider }).handler();
   captured.set(node.name, source);
@@ -56,9 +65,18 @@ describe("the SwarmNode provider, rebuilt from its serialized form", () => {
 
   it("rejects bad inputs property by property in check()", async () => {
     const { provider, inputs } = await register(bed().node("worker-1"));
-    const bad = { ...inputs, node: { ...inputs.node, hostKey: "not-a-key", role: "boss" }, managers: [], privateKey: "hunter2hunter2" };
+    const bad = {
+      ...inputs,
+      node: { ...inputs.node, hostKey: "not-a-key", role: "boss" },
+      managers: [],
+      privateKey: "hunter2hunter2",
+    };
     const { failures } = await provider.check(inputs, bad as unknown as SwarmNodeInputs);
-    const by = (p: string) => (failures ?? []).filter((f) => f.property === p).map((f) => f.reason).join("\n");
+    const by = (p: string) =>
+      (failures ?? [])
+        .filter((f) => f.property === p)
+        .map((f) => f.reason)
+        .join("\n");
     expect(by("node")).toMatch(/hostKey must be the node's host public key/);
     expect(by("node")).toMatch(/node.role must be "manager" or "worker", got "boss"/);
     expect(by("managers")).toMatch(/managers must list the swarm's managers/);
@@ -75,7 +93,11 @@ describe("the SwarmNode provider, rebuilt from its serialized form", () => {
       outs.set(name, created as { id: string; outs: SwarmNodeOutputs });
     }
     const ms = await members(bed(), "manager-1");
-    expect(ms.map((m) => [m.hostname, m.role, m.status]).sort()).toEqual([["manager-1", "manager", "ready"], ["worker-1", "worker", "ready"], ["worker-2", "worker", "ready"]]);
+    expect(ms.map((m) => [m.hostname, m.role, m.status]).sort()).toEqual([
+      ["manager-1", "manager", "ready"],
+      ["worker-1", "worker", "ready"],
+      ["worker-2", "worker", "ready"],
+    ]);
     expect(ms.find((m) => m.hostname === "worker-1")?.id).toBe(outs.get("worker-1")?.outs.nodeId);
   });
 
@@ -102,10 +124,16 @@ describe("the SwarmNode provider, rebuilt from its serialized form", () => {
     const old = (outs.get("worker-1") as { outs: SwarmNodeOutputs }).outs;
     expect((await provider.diff("x", old, inputs)).changes).toBe(false);
     const m2 = { ...bed().node("manager-1"), name: "manager-2", host: "10.0.0.9" };
-    expect((await provider.diff("x", old, { ...inputs, managers: [...inputs.managers, m2], swarm: { overlayMtu: 1450 } })).changes).toBe(false);
+    expect(
+      (await provider.diff("x", old, { ...inputs, managers: [...inputs.managers, m2], swarm: { overlayMtu: 1450 } }))
+        .changes,
+    ).toBe(false);
     const relabel = await provider.diff("x", old, { ...inputs, node: { ...inputs.node, labels: { edge: "true" } } });
     expect(relabel).toMatchObject({ changes: true, replaces: [] });
-    const rebuilt = await provider.diff("x", old, { ...inputs, node: { ...inputs.node, hostKey: bed().node("worker-2").hostKey } });
+    const rebuilt = await provider.diff("x", old, {
+      ...inputs,
+      node: { ...inputs.node, hostKey: bed().node("worker-2").hostKey },
+    });
     expect(rebuilt).toMatchObject({ changes: true, replaces: ["node.hostKey"], deleteBeforeReplace: true });
   });
 
@@ -114,14 +142,19 @@ describe("the SwarmNode provider, rebuilt from its serialized form", () => {
     const old = outs.get("worker-1") as { id: string; outs: SwarmNodeOutputs };
     const updated = await provider.update(old.id, old.outs, inputs);
     expect(updated.outs?.nodeId).toBe(old.outs.nodeId);
-    expect((await members(bed(), "manager-1")).find((m) => m.hostname === "worker-1")?.labels).toMatchObject({ edge: "true" });
+    expect((await members(bed(), "manager-1")).find((m) => m.hostname === "worker-1")?.labels).toMatchObject({
+      edge: "true",
+    });
   });
 
   it("refuses to delete the last manager while other nodes remain", async () => {
     const { provider } = await register(bed().node("manager-1"));
     const m1 = outs.get("manager-1") as { id: string; outs: SwarmNodeOutputs };
     // The rebuilt code throws errors of the outer realm (not jest's), so compare the message.
-    const err = (await provider.delete(m1.id, m1.outs).then(() => undefined, (e: Error) => e)) as Error | undefined;
+    const err = (await provider.delete(m1.id, m1.outs).then(
+      () => undefined,
+      (e: Error) => e,
+    )) as Error | undefined;
     expect(err?.message).toMatch(/refusing to remove manager-1: it is the last manager and 2 other node\(s\)/);
     expect((await localState(bed(), "manager-1")).state).toBe("active");
   });

@@ -30,7 +30,8 @@ async function freePort(): Promise<number> {
 
 async function makeSshd(): Promise<Sshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-ssh-test-"));
-  const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, file)]);
+  const keygen = (file: string) =>
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, file)]);
   keygen("host");
   keygen("other");
   keygen("client");
@@ -39,8 +40,17 @@ async function makeSshd(): Promise<Sshd> {
   const port = await freePort();
   fs.writeFileSync(
     path.join(dir, "sshd_config"),
-    [`ListenAddress 127.0.0.1:${port}`, `HostKey ${dir}/host`, `AuthorizedKeysFile ${dir}/authorized_keys`, "PermitRootLogin prohibit-password",
-      "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", `PidFile ${dir}/sshd.pid`].join("\n") + "\n",
+    [
+      `ListenAddress 127.0.0.1:${port}`,
+      `HostKey ${dir}/host`,
+      `AuthorizedKeysFile ${dir}/authorized_keys`,
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "StrictModes no",
+      `PidFile ${dir}/sshd.pid`,
+    ].join("\n") + "\n",
   );
   fs.mkdirSync("/run/sshd", { recursive: true });
   const read = (f: string) => fs.readFileSync(path.join(dir, f), "utf8");
@@ -56,7 +66,15 @@ async function makeSshd(): Promise<Sshd> {
 
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => net.connect(port, "127.0.0.1").once("connect", function (this: net.Socket) { this.destroy(); r(true); }).once("error", () => r(false)));
+    const ok = await new Promise<boolean>((r) =>
+      net
+        .connect(port, "127.0.0.1")
+        .once("connect", function (this: net.Socket) {
+          this.destroy();
+          r(true);
+        })
+        .once("error", () => r(false)),
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -69,7 +87,11 @@ const KILL_SEEN_MS = 30_000;
 
 /** Whether a process with exactly this command line runs on this machine (the test sshd's commands do). */
 function isRunning(cmdline: string): boolean {
-  return execFileSync("sh", ["-c", `pgrep -fx '${cmdline}' || true`]).toString().trim() !== "";
+  return (
+    execFileSync("sh", ["-c", `pgrep -fx '${cmdline}' || true`])
+      .toString()
+      .trim() !== ""
+  );
 }
 
 describe("ssh module against a real sshd", () => {
@@ -113,7 +135,9 @@ describe("ssh module against a real sshd", () => {
   it("gives a clear timeout error and kills the remote command", async () => {
     session = await connect(target, sshd.clientKey);
     const marker = `sleep ${300 + (process.pid % 600)}`;
-    await expect(session.run(marker, { timeoutMs: 2000 })).rejects.toThrow(/timed out after 2 s on node-a waiting for: sleep/);
+    await expect(session.run(marker, { timeoutMs: 2000 })).rejects.toThrow(
+      /timed out after 2 s on node-a waiting for: sleep/,
+    );
     // Gone from the process table (the kill is asynchronous): waited for as a fact, with a bound.
     expect(await waitFor(() => !isRunning(marker), KILL_SEEN_MS)).toBe(true);
     expect((await session.run("echo still-usable")).stdout).toBe("still-usable");

@@ -6,20 +6,45 @@
 import * as fs from "fs";
 import { InventoryNode } from "../../inventory/inventory";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
-import { actionsOf, expectSuccess, ingressOptions, joinTokens, localState, members, runCli, transcript, withNodes, writeInventory } from "./bootstrap-helpers";
+import {
+  actionsOf,
+  expectSuccess,
+  ingressOptions,
+  joinTokens,
+  localState,
+  members,
+  runCli,
+  transcript,
+  withNodes,
+  writeInventory,
+} from "./bootstrap-helpers";
 
 jest.setTimeout(300_000);
 const bed = useTestbed({ name: "bootstrap-workers", nodes: 3, managers: 1 });
-const labelled = (n: InventoryNode): InventoryNode => (n.name === "worker-1" ? { ...n, labels: { edge: "true", zone: "a" } } : n);
+const labelled = (n: InventoryNode): InventoryNode =>
+  n.name === "worker-1" ? { ...n, labels: { edge: "true", zone: "a" } } : n;
 /** The bed's current inventory (it grows with addNode), with test labels, minus `without`. */
-const inventory = (name: string, without: string[] = []) => writeInventory(bed(), withNodes(bed(), (ns) => ns.filter((n) => !without.includes(n.name)).map(labelled)), name);
+const inventory = (name: string, without: string[] = []) =>
+  writeInventory(
+    bed(),
+    withNodes(bed(), (ns) => ns.filter((n) => !without.includes(n.name)).map(labelled)),
+    name,
+  );
 const ids = new Map<string, string>();
 
 describe("bootstrap of 1 manager + workers on the local test bed", () => {
   it("forms the swarm with the right roles and labels and an encrypted ingress with the MTU option", async () => {
     const run = await runCli(inventory("form"));
     expectSuccess(run);
-    expect(actionsOf(run)).toEqual(expect.arrayContaining(["manager-1 init", "manager-1 ingress", "worker-1 join", "worker-2 join", "worker-1 label"]));
+    expect(actionsOf(run)).toEqual(
+      expect.arrayContaining([
+        "manager-1 init",
+        "manager-1 ingress",
+        "worker-1 join",
+        "worker-2 join",
+        "worker-1 label",
+      ]),
+    );
     const ms = await members(bed(), "manager-1");
     expect(ms.map((m) => [m.hostname, m.status, m.role, m.managerStatus]).sort()).toEqual([
       ["manager-1", "ready", "manager", "leader"],
@@ -50,7 +75,11 @@ describe("bootstrap of 1 manager + workers on the local test bed", () => {
     expectSuccess(run);
     expect(actionsOf(run).filter((a) => !a.endsWith(" firewall"))).toEqual(["worker-3 join", "worker-3 label"]);
     // Every member's host firewall must accept the new node before it joins: one short command each.
-    expect(actionsOf(run).filter((a) => a.endsWith(" firewall")).sort()).toEqual(["manager-1 firewall", "worker-1 firewall", "worker-2 firewall", "worker-3 firewall"]);
+    expect(
+      actionsOf(run)
+        .filter((a) => a.endsWith(" firewall"))
+        .sort(),
+    ).toEqual(["manager-1 firewall", "worker-1 firewall", "worker-2 firewall", "worker-3 firewall"]);
     expect(run.ssh.connections).toBe(4);
     const ms = await members(bed(), "manager-1");
     for (const [host, id] of ids) expect(ms.find((m) => m.hostname === host)?.id).toBe(id);
@@ -71,18 +100,26 @@ describe("bootstrap of 1 manager + workers on the local test bed", () => {
 
   it("refuses a wrong host key and does nothing on that node, while still failing the run", async () => {
     await bed().addNode("worker");
-    const wrong = withNodes(bed(), (ns) => ns.map((n) => (n.name === "worker-5" ? { ...n, hostKey: bed().node("worker-1").hostKey } : labelled(n))));
+    const wrong = withNodes(bed(), (ns) =>
+      ns.map((n) => (n.name === "worker-5" ? { ...n, hostKey: bed().node("worker-1").hostKey } : labelled(n))),
+    );
     const run = await runCli(writeInventory(bed(), wrong, "wrong-key"));
     expect(run.error?.message).toMatch(/host key mismatch for worker-5/);
     expect(actionsOf(run)).toEqual([]);
     expect(await localState(bed(), "worker-5")).toEqual({ state: "inactive", nodeId: "" });
     // With the right key, the next run finishes the job.
-    expect(actionsOf(await runCli(inventory("right-key"))).filter((a) => !a.endsWith(" firewall"))).toEqual(["worker-5 join", "worker-5 label"]);
+    expect(actionsOf(await runCli(inventory("right-key"))).filter((a) => !a.endsWith(" firewall"))).toEqual([
+      "worker-5 join",
+      "worker-5 label",
+    ]);
   });
 
   it("refuses a node that is active in another swarm and leaves it there", async () => {
     await bed().addNode("worker");
-    const init = await bed().exec("worker-6", `docker swarm init --advertise-addr ${bed().node("worker-6").advertiseAddress}`);
+    const init = await bed().exec(
+      "worker-6",
+      `docker swarm init --advertise-addr ${bed().node("worker-6").advertiseAddress}`,
+    );
     expect(init.code).toBe(0);
     const foreign = await localState(bed(), "worker-6");
     const run = await runCli(inventory("foreign"));
@@ -97,7 +134,8 @@ describe("bootstrap of 1 manager + workers on the local test bed", () => {
     let dropped: Promise<number> | undefined;
     const first = await runCli(inventory("drop"), (line) => {
       // Cut every SSH connection to worker-7 at the moment its join command is sent.
-      if (!dropped && line.startsWith("[worker-7] $ perl -MIO::Socket::UNIX")) dropped = bed().dropSshSessions("worker-7");
+      if (!dropped && line.startsWith("[worker-7] $ perl -MIO::Socket::UNIX"))
+        dropped = bed().dropSshSessions("worker-7");
     });
     expect(await dropped).toBeGreaterThan(0);
     expect(first.error?.message).toMatch(/worker-7/);
@@ -114,25 +152,42 @@ describe("bootstrap of 1 manager + workers on the local test bed", () => {
     await bed().shape("worker-8", { lossPercent: 100 });
     let lifted: Promise<unknown> | undefined;
     const run = await runCli(inventory("slow-join"), (line) => {
-      if (!lifted && line.includes("[worker-8] docker's own 20 s join timeout passed")) lifted = bed().shape("worker-8", { lossPercent: 0 });
+      if (!lifted && line.includes("[worker-8] docker's own 20 s join timeout passed"))
+        lifted = bed().shape("worker-8", { lossPercent: 0 });
     });
     await bed().shape("worker-8", { lossPercent: 0 });
     expect(lifted).toBeDefined();
     expectSuccess(run);
     expect(actionsOf(run)).toContain("worker-8 join");
-    expect((await members(bed(), "manager-1")).filter((m) => m.hostname === "worker-8").map((m) => m.status)).toEqual(["ready"]);
+    expect((await members(bed(), "manager-1")).filter((m) => m.hostname === "worker-8").map((m) => m.status)).toEqual([
+      "ready",
+    ]);
   });
 
   it("drains and removes a worker that left the inventory, and its engine leaves the swarm", async () => {
     // A task on every worker, so the drain has something to wait for.
-    const svc = await bed().exec("manager-1", `docker service create --detach --name hold --mode global --constraint node.role==worker --no-resolve-image ${LOCAL_IMAGE} sleep 3600`);
+    const svc = await bed().exec(
+      "manager-1",
+      `docker service create --detach --name hold --mode global --constraint node.role==worker --no-resolve-image ${LOCAL_IMAGE} sleep 3600`,
+    );
     expect({ code: svc.code, stderr: svc.stderr }).toMatchObject({ code: 0 });
-    const runningOn = async () => (await bed().exec("manager-1", "docker service ps hold --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")).stdout;
-    for (let i = 0; i < 60 && !/worker-2 Running/.test(await runningOn()); i++) await new Promise((r) => setTimeout(r, 1000));
+    const runningOn = async () =>
+      (
+        await bed().exec(
+          "manager-1",
+          "docker service ps hold --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'",
+        )
+      ).stdout;
+    for (let i = 0; i < 60 && !/worker-2 Running/.test(await runningOn()); i++)
+      await new Promise((r) => setTimeout(r, 1000));
     expect(await runningOn()).toMatch(/worker-2 Running/);
     const run = await runCli(inventory("remove", ["worker-2"]));
     expectSuccess(run);
-    expect(actionsOf(run).filter((a) => !a.endsWith(" firewall"))).toEqual(["worker-2 drain", "worker-2 leave", "worker-2 remove"]);
+    expect(actionsOf(run).filter((a) => !a.endsWith(" firewall"))).toEqual([
+      "worker-2 drain",
+      "worker-2 leave",
+      "worker-2 remove",
+    ]);
     expect((await members(bed(), "manager-1")).map((m) => m.hostname)).not.toContain("worker-2");
     expect((await localState(bed(), "worker-2")).state).toBe("inactive");
     expect(await runningOn()).not.toMatch(/worker-2/);
@@ -152,7 +207,8 @@ describe("bootstrap of 1 manager + workers on the local test bed", () => {
       expect(all).not.toContain(t.split("-").pop() as string);
     }
     const key = fs.readFileSync(bed().privateKeyPath, "utf8");
-    for (const line of key.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"))) expect(all).not.toContain(line);
+    for (const line of key.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----")))
+      expect(all).not.toContain(line);
     expect(all).not.toContain("PRIVATE KEY");
   });
 });

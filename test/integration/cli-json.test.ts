@@ -29,10 +29,26 @@ describe("hcloud-swarm --json on a live bed", () => {
   it("local status --json: the bed's kind, network, nodes with both daemons, and the kernel's verdicts", async () => {
     const r = await hcloudSwarm(["local", "status", "--json", "--dir", bed().dir]);
     expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as { schemaVersion: number; kind: string; dir: string; network: { bridge: string; subnet: string }; nodes: Array<{ name: string; role: string; address: string; sshd: boolean; dockerd: boolean; engine: string | null }>; kernel: Array<{ name: string; available: boolean }> };
+    const doc = JSON.parse(r.stdout) as {
+      schemaVersion: number;
+      kind: string;
+      dir: string;
+      network: { bridge: string; subnet: string };
+      nodes: Array<{
+        name: string;
+        role: string;
+        address: string;
+        sshd: boolean;
+        dockerd: boolean;
+        engine: string | null;
+      }>;
+      kernel: Array<{ name: string; available: boolean }>;
+    };
     expect(doc).toMatchObject({ schemaVersion: 1, kind: "namespace", dir: fs.realpathSync(bed().dir) });
     expect(doc.network.bridge).toMatch(/^hsw\d+$/);
-    expect(doc.nodes.map((n) => [n.name, n.role, n.address, n.sshd, n.dockerd])).toEqual(bed().inventory.nodes.map((n) => [n.name, n.role, n.host, true, true]));
+    expect(doc.nodes.map((n) => [n.name, n.role, n.address, n.sshd, n.dockerd])).toEqual(
+      bed().inventory.nodes.map((n) => [n.name, n.role, n.host, true, true]),
+    );
     for (const n of doc.nodes) expect(n.engine).toMatch(/^\d+\.\d+/);
     expect(doc.kernel.map((f) => f.name.split(" ")[0])).toEqual(expect.arrayContaining(["ESP", "IPVS"]));
   });
@@ -41,8 +57,20 @@ describe("hcloud-swarm --json on a live bed", () => {
     const r = await hcloudSwarm(["bootstrap", "--dry-run", "--json", "--inventory", bed().inventoryPath]);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout) as Plan;
-    expect(plan).toMatchObject({ schemaVersion: 1, command: "bootstrap --dry-run", ok: true, entry: { node: "manager-1", creates: true }, problems: [] });
-    expect(plan.steps.map((s) => `${s.node} ${s.kind}`)).toEqual(["manager-1 init", "manager-1 ingress", "worker-1 join", "manager-1 label", "worker-1 label"]);
+    expect(plan).toMatchObject({
+      schemaVersion: 1,
+      command: "bootstrap --dry-run",
+      ok: true,
+      entry: { node: "manager-1", creates: true },
+      problems: [],
+    });
+    expect(plan.steps.map((s) => `${s.node} ${s.kind}`)).toEqual([
+      "manager-1 init",
+      "manager-1 ingress",
+      "worker-1 join",
+      "manager-1 label",
+      "worker-1 label",
+    ]);
     expect(await swarmState("manager-1")).toBe("inactive");
     expect(await swarmState("worker-1")).toBe("inactive");
   });
@@ -52,7 +80,12 @@ describe("hcloud-swarm --json on a live bed", () => {
     expect(run.code).toBe(0);
     const json = await hcloudSwarm(["bootstrap", "--dry-run", "--json", "--inventory", bed().inventoryPath]);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, entry: { node: "manager-1", creates: false }, steps: [], problems: [] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: true,
+      entry: { node: "manager-1", creates: false },
+      steps: [],
+      problems: [],
+    });
     const text = await hcloudSwarm(["bootstrap", "--dry-run", "--inventory", bed().inventoryPath]);
     expect(text.out).toContain("no changes: the swarm already matches the inventory");
     expect(text.out).toContain("nothing was changed (--dry-run)");
@@ -78,17 +111,30 @@ describe("hcloud-swarm --json on a live bed", () => {
     const plan = JSON.parse(r.stdout) as Plan;
     expect(plan.steps.map((s) => `${s.node} ${s.kind}`)).toEqual(["worker-1 remove"]);
     expect(await swarmState("worker-1")).toBe("active");
-    const members = (await bed().exec("manager-1", "docker node ls --format '{{.Hostname}}'")).stdout.split("\n").filter((l) => l);
+    const members = (await bed().exec("manager-1", "docker node ls --format '{{.Hostname}}'")).stdout
+      .split("\n")
+      .filter((l) => l);
     expect(members.sort()).toEqual(["manager-1", "worker-1"]);
   });
 
   it("verify --json: every check with its status, and the exit code the document states", async () => {
     const r = await hcloudSwarm(["verify", "--json", "--inventory", bed().inventoryPath]);
-    const doc = JSON.parse(r.stdout) as { schemaVersion: number; command: string; verdict: string; exitCode: number; passed: number; failed: number; unprovable: number; checks: Array<{ status: string; subject: string; what: string }> };
+    const doc = JSON.parse(r.stdout) as {
+      schemaVersion: number;
+      command: string;
+      verdict: string;
+      exitCode: number;
+      passed: number;
+      failed: number;
+      unprovable: number;
+      checks: Array<{ status: string; subject: string; what: string }>;
+    };
     expect(doc).toMatchObject({ schemaVersion: 1, command: "verify" });
     expect(r.code).toBe(doc.exitCode);
     expect(doc.checks.length).toBe(doc.passed + doc.failed + doc.unprovable);
-    expect(doc.checks).toContainEqual(expect.objectContaining({ status: "pass", subject: "network ingress (ingress)", what: "encrypted" }));
+    expect(doc.checks).toContainEqual(
+      expect.objectContaining({ status: "pass", subject: "network ingress (ingress)", what: "encrypted" }),
+    );
     expect(doc.verdict).toBe(({ 0: "verified", 1: "failed", 2: "unprovable" } as Record<number, string>)[doc.exitCode]);
   });
 });

@@ -14,7 +14,10 @@ const variants: Array<[string, UserDataInput]> = [];
 for (const distro of ["ubuntu", "debian"] as const) {
   for (const dockerOnImage of [false, true]) {
     for (const adminSshKeys of [[], admins]) {
-      variants.push([`${distro}, ${dockerOnImage ? "Docker on the image" : "Docker CE installed"}, ${adminSshKeys.length} admin keys`, { distro, dockerVersion: "28.5.1", dockerOnImage, hostKey, adminSshKeys }]);
+      variants.push([
+        `${distro}, ${dockerOnImage ? "Docker on the image" : "Docker CE installed"}, ${adminSshKeys.length} admin keys`,
+        { distro, dockerVersion: "28.5.1", dockerOnImage, hostKey, adminSshKeys },
+      ]);
     }
   }
 }

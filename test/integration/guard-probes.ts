@@ -24,8 +24,14 @@ const TCP_WAIT_S = 4;
 let nextPort = 41000 + Math.floor(Math.random() * 10000);
 
 async function espCounter(bed: Testbed, node: string): Promise<number> {
-  const r = await bed.exec(node, "awk '/^Ip: /{if (!h) {for (i=1;i<=NF;i++) if ($i==\"InUnknownProtos\") c=i; h=1} else print $c}' /proc/net/snmp; awk '/XfrmInNoStates/{print $2}' /proc/net/xfrm_stat 2>/dev/null; true");
-  return r.stdout.split("\n").filter(Boolean).reduce((sum, n) => sum + Number(n), 0);
+  const r = await bed.exec(
+    node,
+    "awk '/^Ip: /{if (!h) {for (i=1;i<=NF;i++) if ($i==\"InUnknownProtos\") c=i; h=1} else print $c}' /proc/net/snmp; awk '/XfrmInNoStates/{print $2}' /proc/net/xfrm_stat 2>/dev/null; true",
+  );
+  return r.stdout
+    .split("\n")
+    .filter(Boolean)
+    .reduce((sum, n) => sum + Number(n), 0);
 }
 
 async function conntrack(bed: Testbed, node: string): Promise<string> {
@@ -41,19 +47,31 @@ export async function probe(bed: Testbed, from: Prober, target: string): Promise
   const udpPorts = ["7946", "4789"];
   const sports = Object.fromEntries(udpPorts.map((p) => [p, nextPort++]));
   const espBefore = await espCounter(bed, target);
-  const send = udpPorts.map((p) => `perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Proto => "udp", LocalPort => ${sports[p]}, PeerAddr => "${ip}:${p}") or die "$!"; $s->send("hcloud-swarm probe") for 1..3'`);
+  const send = udpPorts.map(
+    (p) =>
+      `perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(Proto => "udp", LocalPort => ${sports[p]}, PeerAddr => "${ip}:${p}") or die "$!"; $s->send("hcloud-swarm probe") for 1..3'`,
+  );
   const esp = `perl -MSocket -e 'socket(S, PF_INET, SOCK_RAW, 50) or die "$!"; send(S, "\\x00\\x00\\x10\\x01" . ("\\x00" x 28), 0, sockaddr_in(0, inet_aton("${ip}"))) for 1..3'`;
   const sent = await from.exec([...send, esp].join(" && "));
   if (sent.code !== 0) throw new Error(`probe packets could not be sent from ${from.ip}: ${sent.stderr}`);
   const tcp: Record<string, TcpVerdict> = {};
   for (const port of ["2377", "7946"]) tcp[port] = await tcpFrom(from, ip, Number(port));
   const table = await conntrack(bed, target);
-  const udp = Object.fromEntries(udpPorts.map((p) => [p, new RegExp(`src=${from.ip.replace(/\./g, "\\.")} dst=\\S+ sport=${sports[p]} dport=${p}\\b`).test(table)]));
+  const udp = Object.fromEntries(
+    udpPorts.map((p) => [
+      p,
+      new RegExp(`src=${from.ip.replace(/\./g, "\\.")} dst=\\S+ sport=${sports[p]} dport=${p}\\b`).test(table),
+    ]),
+  );
   return { tcp, udp, esp: (await espCounter(bed, target)) > espBefore };
 }
 
 /** What an outsider must see on every node: nothing answers and nothing gets through. */
-export const REFUSED: ProbeResult = { tcp: { "2377": "no answer", "7946": "no answer" }, udp: { "7946": false, "4789": false }, esp: false };
+export const REFUSED: ProbeResult = {
+  tcp: { "2377": "no answer", "7946": "no answer" },
+  udp: { "7946": false, "4789": false },
+  esp: false,
+};
 
 /**
  * A prober inside a container on `node`: its packets leave through Docker's bridge and FORWARD, and
@@ -64,7 +82,11 @@ export const REFUSED: ProbeResult = { tcp: { "2377": "no answer", "7946": "no an
 export function containerProber(bed: Testbed, node: string, image: string): Prober {
   return {
     ip: bed.node(node).advertiseAddress,
-    exec: (script) => bed.exec(node, `docker run --rm -v /usr:/usr:ro -v /usr/lib:/lib:ro -v /lib64:/lib64:ro ${image} /usr/bin/bash -c ${shq(`echo container-ran; ${script}`)}`),
+    exec: (script) =>
+      bed.exec(
+        node,
+        `docker run --rm -v /usr:/usr:ro -v /usr/lib:/lib:ro -v /lib64:/lib64:ro ${image} /usr/bin/bash -c ${shq(`echo container-ran; ${script}`)}`,
+      ),
   };
 }
 

@@ -41,7 +41,8 @@ async function metadataFrom(node: string, where: "node" | "container"): Promise<
   const nodeGet = get.replace("| nc ", "| /bin/busybox nc ");
   const cmd = where === "node" ? nodeGet : `docker run --rm ${LOCAL_IMAGE} sh -c ${JSON.stringify(get)}`;
   const r = await bed().exec(node, cmd);
-  if (!r.stdout.startsWith("probe-ran")) throw new Error(`the metadata probe did not run in a ${where} on ${node}: ${r.stderr || r.stdout}`);
+  if (!r.stdout.startsWith("probe-ran"))
+    throw new Error(`the metadata probe did not run in a ${where} on ${node}: ${r.stderr || r.stdout}`);
   return r.stdout;
 }
 
@@ -55,13 +56,28 @@ interface OverlayPing {
 
 /** A ping between containers on two nodes over a plain overlay: only answered if the members accept each other. */
 async function overlayPing(a: string, b: string): Promise<OverlayPing> {
-  await bed().exec("manager-1", "docker network inspect guard_plain >/dev/null 2>&1 || docker network create --driver overlay --attachable guard_plain");
-  await bed().exec(b, `docker rm -f guard-target >/dev/null 2>&1; docker run -d --name guard-target --network guard_plain ${LOCAL_IMAGE} sleep 300`);
+  await bed().exec(
+    "manager-1",
+    "docker network inspect guard_plain >/dev/null 2>&1 || docker network create --driver overlay --attachable guard_plain",
+  );
+  await bed().exec(
+    b,
+    `docker rm -f guard-target >/dev/null 2>&1; docker run -d --name guard-target --network guard_plain ${LOCAL_IMAGE} sleep 300`,
+  );
   try {
-    const ip = (await bed().exec(b, "docker inspect -f '{{(index .NetworkSettings.Networks \"guard_plain\").IPAddress}}' guard-target")).stdout.trim();
-    const r = await bed().exec(a, `docker run --rm --network guard_plain ${LOCAL_IMAGE} sh -c ${shellQuote(pingUntilReplyScript(ip))}`);
+    const ip = (
+      await bed().exec(
+        b,
+        "docker inspect -f '{{(index .NetworkSettings.Networks \"guard_plain\").IPAddress}}' guard-target",
+      )
+    ).stdout.trim();
+    const r = await bed().exec(
+      a,
+      `docker run --rm --network guard_plain ${LOCAL_IMAGE} sh -c ${shellQuote(pingUntilReplyScript(ip))}`,
+    );
     let detail = r.stdout.trim() + r.stderr.trim();
-    if (r.code !== 0) detail += `\n${a}'s view of guard_plain:\n${(await bed().exec(a, "docker network inspect -v guard_plain")).stdout}`;
+    if (r.code !== 0)
+      detail += `\n${a}'s view of guard_plain:\n${(await bed().exec(a, "docker network inspect -v guard_plain")).stdout}`;
     process.stderr.write(`overlay ping ${a} -> ${b}: ${r.stdout.trim()}\n`);
     return { from: a, to: b, reply: r.code === 0, detail };
   } finally {
@@ -104,14 +120,20 @@ describe("host firewall on every node", () => {
   });
 
   it("before any firewall, the intruder reaches every node's stack, and containers reach the metadata service (the probes can see it)", async () => {
-    expect(await probe(bed(), intruder, "manager-1")).toEqual({ tcp: { "2377": "closed", "7946": "closed" }, udp: { "7946": true, "4789": true }, esp: true });
+    expect(await probe(bed(), intruder, "manager-1")).toEqual({
+      tcp: { "2377": "closed", "7946": "closed" },
+      udp: { "7946": true, "4789": true },
+      esp: true,
+    });
     expect(await metadataFrom("worker-1", "container")).toContain("metadata-marker-7f3a");
   });
 
   it("bootstrap installs the rules on every node: exactly the members' addresses, IPv4 and IPv6, and the intruder is refused everywhere", async () => {
     const run = await runCli(bed().inventoryPath);
     expectSuccess(run);
-    expect(actionsOf(run)).toEqual(expect.arrayContaining(["manager-1 firewall", "worker-1 firewall", "worker-2 firewall"]));
+    expect(actionsOf(run)).toEqual(
+      expect.arrayContaining(["manager-1 firewall", "worker-1 firewall", "worker-2 firewall"]),
+    );
     const all = ["manager-1", "worker-1", "worker-2"].map(ipOf).sort();
     for (const n of ["manager-1", "worker-1", "worker-2"]) {
       expect({ n, v4: await allowed(n), v6: await allowed(n, 6) }).toEqual({ n, v4: all, v6: [] });
@@ -156,32 +178,61 @@ describe("host firewall on every node", () => {
     expect(seen.filter((l) => l.includes(token))).toEqual([]);
     expect(seen.filter((l) => l.includes("SWMTKN"))).toEqual([]);
     const actions = actionsOf(run as NonNullable<typeof run>);
-    expect(actions).toEqual(expect.arrayContaining(["worker-3 join", "manager-1 firewall", "worker-1 firewall", "worker-2 firewall", "worker-3 firewall"]));
-    process.stderr.write(`adding worker-3 to 1+2: ${run?.ssh.connections} SSH connections, ${run?.ssh.commands} commands\n`);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        "worker-3 join",
+        "manager-1 firewall",
+        "worker-1 firewall",
+        "worker-2 firewall",
+        "worker-3 firewall",
+      ]),
+    );
+    process.stderr.write(
+      `adding worker-3 to 1+2: ${run?.ssh.connections} SSH connections, ${run?.ssh.commands} commands\n`,
+    );
     const all = ["manager-1", "worker-1", "worker-2", "worker-3"].map(ipOf).sort();
-    for (const n of ["manager-1", "worker-1", "worker-2", "worker-3"]) expect({ n, v4: await allowed(n) }).toEqual({ n, v4: all });
+    for (const n of ["manager-1", "worker-1", "worker-2", "worker-3"])
+      expect({ n, v4: await allowed(n) }).toEqual({ n, v4: all });
     expect(await probe(bed(), intruder, "worker-3")).toEqual(REFUSED);
     expect(await overlayPing("worker-3", "worker-1")).toMatchObject({ reply: true });
   });
 
   it("the rules survive a dockerd restart on a node", async () => {
-    const before = (await bed().exec("worker-1", `iptables -S ${HOST_CHAIN}; iptables -S INPUT; iptables -S DOCKER-USER`)).stdout;
+    const before = (
+      await bed().exec("worker-1", `iptables -S ${HOST_CHAIN}; iptables -S INPUT; iptables -S DOCKER-USER`)
+    ).stdout;
     await bed().stopDocker("worker-1");
     await bed().startDocker("worker-1");
-    const after = await bed().exec("worker-1", `iptables -S ${HOST_CHAIN}; iptables -S DOCKER-USER; iptables -S ${FORWARD_CHAIN}`);
-    expect(after.stdout).toContain(before.split("\n").filter((l) => l.startsWith(`-A ${HOST_CHAIN}`)).join("\n"));
+    const after = await bed().exec(
+      "worker-1",
+      `iptables -S ${HOST_CHAIN}; iptables -S DOCKER-USER; iptables -S ${FORWARD_CHAIN}`,
+    );
+    expect(after.stdout).toContain(
+      before
+        .split("\n")
+        .filter((l) => l.startsWith(`-A ${HOST_CHAIN}`))
+        .join("\n"),
+    );
     expect(after.stdout).toMatch(new RegExp(`^-N DOCKER-USER\n-A DOCKER-USER -j ${FORWARD_CHAIN}$`, "m"));
-    expect(after.stdout).toMatch(new RegExp(`^-N ${FORWARD_CHAIN}\n-A ${FORWARD_CHAIN} -d 169\\.254\\.169\\.254/32 -j DROP$`, "m"));
+    expect(after.stdout).toMatch(
+      new RegExp(`^-N ${FORWARD_CHAIN}\n-A ${FORWARD_CHAIN} -d 169\\.254\\.169\\.254/32 -j DROP$`, "m"),
+    );
     expect((await bed().exec("worker-1", "iptables -S INPUT")).stdout).toContain(`-A INPUT -j ${HOST_CHAIN}`);
     expect(await probe(bed(), intruder, "worker-1")).toEqual(REFUSED);
     expect(await metadataFrom("worker-1", "container")).not.toContain("metadata-marker-7f3a");
   });
 
   it("a worker that left is refused by every remaining member", async () => {
-    const file = writeInventory(bed(), withNodes(bed(), (ns) => ns.filter((n) => n.name !== "worker-2")), "without-worker-2");
+    const file = writeInventory(
+      bed(),
+      withNodes(bed(), (ns) => ns.filter((n) => n.name !== "worker-2")),
+      "without-worker-2",
+    );
     const run = await runCli(file);
     expectSuccess(run);
-    expect(actionsOf(run)).toEqual(expect.arrayContaining(["worker-2 remove", "manager-1 firewall", "worker-1 firewall", "worker-3 firewall"]));
+    expect(actionsOf(run)).toEqual(
+      expect.arrayContaining(["worker-2 remove", "manager-1 firewall", "worker-1 firewall", "worker-3 firewall"]),
+    );
     const rest = ["manager-1", "worker-1", "worker-3"].map(ipOf).sort();
     for (const n of ["manager-1", "worker-1", "worker-3"]) expect({ n, v4: await allowed(n) }).toEqual({ n, v4: rest });
     const leftNode: Prober = { ip: ipOf("worker-2"), exec: (s) => bed().exec("worker-2", s) };
@@ -212,27 +263,50 @@ describe("host firewall on every node", () => {
     expect(await tcpFrom(fromContainer, ipOf("worker-3"), 22)).toBe("open");
     // ... and, with worker-1's container rules gone, it reaches worker-3's swarm ports (masqueraded to a member's address).
     await bed().exec("worker-1", `iptables -D DOCKER-USER -j ${FORWARD_CHAIN}`);
-    expect(await probe(bed(), fromContainer, "worker-3")).toEqual({ tcp: { "2377": "closed", "7946": "open" }, udp: { "7946": true, "4789": true }, esp: true });
+    expect(await probe(bed(), fromContainer, "worker-3")).toEqual({
+      tcp: { "2377": "closed", "7946": "open" },
+      udp: { "7946": true, "4789": true },
+      esp: true,
+    });
     // worker-2 left the swarm in an earlier test: the runs from here on use the inventory without it.
-    const run = await runCli(writeInventory(bed(), withNodes(bed(), (ns) => ns.filter((n) => n.name !== "worker-2")), "without-worker-2"));
+    const run = await runCli(
+      writeInventory(
+        bed(),
+        withNodes(bed(), (ns) => ns.filter((n) => n.name !== "worker-2")),
+        "without-worker-2",
+      ),
+    );
     expect(actionsOf(run)).toEqual(["worker-1 firewall"]);
-    for (const target of ["worker-3", "manager-1"]) expect({ target, probe: await probe(bed(), fromContainer, target) }).toEqual({ target, probe: REFUSED });
+    for (const target of ["worker-3", "manager-1"])
+      expect({ target, probe: await probe(bed(), fromContainer, target) }).toEqual({ target, probe: REFUSED });
     expect(await tcpFrom(fromContainer, ipOf("worker-3"), 22)).toBe("open");
   });
 
   let privateInventory = "";
   it("the private interface admits members only: a non-member there loses sshd and published ports, members and opened ranges keep them", async () => {
-    await bed().exec("worker-1", `docker rm -f guard-web >/dev/null 2>&1; docker run -d --name guard-web -p 18080:8080 ${LOCAL_IMAGE} sh -c 'mkdir -p /w && echo web-marker > /w/index.html && exec httpd -f -p 8080 -h /w'`);
-    const get = (p: Prober) => p.exec(`timeout 4 bash -c 'exec 3<>/dev/tcp/${ipOf("worker-1")}/18080; printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3' 2>&1; true`);
+    await bed().exec(
+      "worker-1",
+      `docker rm -f guard-web >/dev/null 2>&1; docker run -d --name guard-web -p 18080:8080 ${LOCAL_IMAGE} sh -c 'mkdir -p /w && echo web-marker > /w/index.html && exec httpd -f -p 8080 -h /w'`,
+    );
+    const get = (p: Prober) =>
+      p.exec(
+        `timeout 4 bash -c 'exec 3<>/dev/tcp/${ipOf("worker-1")}/18080; printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3' 2>&1; true`,
+      );
     const member: Prober = { ip: ipOf("manager-1"), exec: (sh) => bed().exec("manager-1", sh) };
     try {
       // Control: before, the intruder on the private network reaches sshd and the published port.
       expect(await tcpFrom(intruder, ipOf("worker-1"), 22)).toBe("open");
       expect((await get(intruder)).stdout).toContain("web-marker");
-      const withPrivate = (open: string[]) => ({ ...withNodes(bed(), (ns) => ns.filter((n) => n.name !== "worker-2").map((n) => ({ ...n, privateAddress: n.advertiseAddress }))), firewall: { privateAllowedCidrs: open } });
+      const withPrivate = (open: string[]) => ({
+        ...withNodes(bed(), (ns) =>
+          ns.filter((n) => n.name !== "worker-2").map((n) => ({ ...n, privateAddress: n.advertiseAddress })),
+        ),
+        firewall: { privateAllowedCidrs: open },
+      });
       privateInventory = writeInventory(bed(), withPrivate([`${bed().gateway}/32`]), "private");
       expectSuccess(await runCli(privateInventory));
-      for (const n of ["manager-1", "worker-1", "worker-3"]) expect({ n, sshd: await tcpFrom(intruder, ipOf(n), 22) }).toEqual({ n, sshd: "no answer" });
+      for (const n of ["manager-1", "worker-1", "worker-3"])
+        expect({ n, sshd: await tcpFrom(intruder, ipOf(n), 22) }).toEqual({ n, sshd: "no answer" });
       expect((await get(intruder)).stdout).not.toContain("web-marker");
       // Members still reach the published port; the opened range (the host: bootstrap's SSH) still reaches sshd.
       expect((await get(member)).stdout).toContain("web-marker");
@@ -254,15 +328,29 @@ describe("host firewall on every node", () => {
     expect(privateInventory).not.toBe("");
     const inv = loadInventory(privateInventory);
     const hostChecks = async () => (await verifyCluster(inv)).checks.filter((c) => c.what.startsWith("host: "));
-    const failures = (cs: Awaited<ReturnType<typeof hostChecks>>) => cs.filter((c) => c.status === "fail").map((c) => `${c.subject}: ${c.what}`);
+    const failures = (cs: Awaited<ReturnType<typeof hostChecks>>) =>
+      cs.filter((c) => c.status === "fail").map((c) => `${c.subject}: ${c.what}`);
     const healthy = await hostChecks();
     expect(failures(healthy)).toEqual([]);
     // What the namespace bed cannot show is said, never passed: no systemd (unit, drop-in), no cloud-init.
     for (const n of ["manager-1", "worker-1", "worker-3"]) {
       const mine = healthy.filter((c) => c.subject === `node ${n}`);
-      expect(mine.find((c) => c.what === "host: boot order")).toMatchObject({ status: "unprovable", detail: expect.stringMatching(/no systemd/) });
+      expect(mine.find((c) => c.what === "host: boot order")).toMatchObject({
+        status: "unprovable",
+        detail: expect.stringMatching(/no systemd/),
+      });
       expect(mine.find((c) => c.what === "host: cloud-init")?.status).toBe("unprovable");
-      expect(mine.filter((c) => c.status === "pass").map((c) => c.what)).toEqual(expect.arrayContaining(["host: IPv4 jump", "host: IPv4 allow-list", "host: IPv4 container rules", "host: IPv4 FORWARD policy", "host: IPv4 private interface", "host: saved allow-list", "host: sshd"]));
+      expect(mine.filter((c) => c.status === "pass").map((c) => c.what)).toEqual(
+        expect.arrayContaining([
+          "host: IPv4 jump",
+          "host: IPv4 allow-list",
+          "host: IPv4 container rules",
+          "host: IPv4 FORWARD policy",
+          "host: IPv4 private interface",
+          "host: saved allow-list",
+          "host: sshd",
+        ]),
+      );
     }
     await bed().exec("worker-1", `iptables -D INPUT -j ${HOST_CHAIN}`);
     await bed().exec("worker-3", `echo '10.0.0.0/0 -j ACCEPT' >> ${FIREWALL_STATE_FILE}`);

@@ -20,7 +20,15 @@ import { members, withNodes, writeInventory } from "./bootstrap-helpers";
 const bed = useTestbed({ name: "guard-names", nodes: 2, managers: 1 });
 const MARK = `/tmp/hcloud-swarm-pwned-${crypto.randomBytes(4).toString("hex")}`;
 /** Each would create MARK if any shell on the way read it as syntax. */
-const HOSTILE = [`x; touch ${MARK} #`, `$(touch ${MARK})`, `\`touch ${MARK}\``, `x' ; touch ${MARK} ; echo '`, `x\ntouch ${MARK}`, `x && touch ${MARK}`, `--label-add=x;touch ${MARK}`];
+const HOSTILE = [
+  `x; touch ${MARK} #`,
+  `$(touch ${MARK})`,
+  `\`touch ${MARK}\``,
+  `x' ; touch ${MARK} ; echo '`,
+  `x\ntouch ${MARK}`,
+  `x && touch ${MARK}`,
+  `--label-add=x;touch ${MARK}`,
+];
 
 /** True if a marker exists on the host or on any node (their /tmp is their own). */
 async function pwned(): Promise<boolean> {
@@ -35,7 +43,9 @@ async function cli(...args: string[]): Promise<{ error?: string; connections: nu
   const out = jest.spyOn(process.stdout, "write").mockImplementation(() => true);
   const log = jest.spyOn(console, "log").mockImplementation(() => undefined);
   try {
-    await buildProgram().exitOverride().parseAsync(["node", "hcloud-swarm", ...args]);
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(["node", "hcloud-swarm", ...args]);
     return { connections: sshStats().connections - before };
   } catch (err) {
     return { error: (err as Error).message, connections: sshStats().connections - before };
@@ -85,12 +95,30 @@ describe("hostile names", () => {
 
   it("stack deploy --name and a template's network or secret names are refused before any connection", async () => {
     for (const h of HOSTILE.slice(0, 3)) {
-      const r = await cli("stack", "deploy", "wordpress", "--inventory", bed().inventoryPath, "--var", "domain=blog.example.com", `--name=${h}`);
+      const r = await cli(
+        "stack",
+        "deploy",
+        "wordpress",
+        "--inventory",
+        bed().inventoryPath,
+        "--var",
+        "domain=blog.example.com",
+        `--name=${h}`,
+      );
       expect(r.error).toMatch(/the stack name must be lowercase letters/);
       expect(r.connections).toBe(0);
     }
     const file = path.join(bed().dir, "hostile.yml");
-    fs.writeFileSync(file, ["x-hcloud-swarm:", `  external-networks: [${JSON.stringify(HOSTILE[0])}]`, "services: {a: {image: busybox, networks: [pub]}}", `networks: {pub: {external: true, name: ${JSON.stringify(HOSTILE[0])}}}`, ""].join("\n"));
+    fs.writeFileSync(
+      file,
+      [
+        "x-hcloud-swarm:",
+        `  external-networks: [${JSON.stringify(HOSTILE[0])}]`,
+        "services: {a: {image: busybox, networks: [pub]}}",
+        `networks: {pub: {external: true, name: ${JSON.stringify(HOSTILE[0])}}}`,
+        "",
+      ].join("\n"),
+    );
     const r = await cli("stack", "deploy", file, "--inventory", bed().inventoryPath);
     expect(r.error).toMatch(/external network "x; touch .*" must be letters, digits/);
     expect(r.connections).toBe(0);
@@ -98,26 +126,49 @@ describe("hostile names", () => {
   });
 
   it("an inventory with a hostile node name, label key or user is refused before any connection, every problem at once", async () => {
-    const inv = withNodes(bed(), (ns) => ns.map((n) => (n.name === "worker-1" ? { ...n, name: "w; reboot", user: `root;touch ${MARK}`, labels: { [`k;touch ${MARK}`]: "v" } } : n)));
+    const inv = withNodes(bed(), (ns) =>
+      ns.map((n) =>
+        n.name === "worker-1"
+          ? { ...n, name: "w; reboot", user: `root;touch ${MARK}`, labels: { [`k;touch ${MARK}`]: "v" } }
+          : n,
+      ),
+    );
     const file = writeInventory(bed(), inv, "hostile-keys");
     const before = sshStats().connections;
-    await expect(runBootstrapCommand({ inventory: file }, () => undefined)).rejects.toThrow(/name must be a lowercase DNS label[\s\S]*user must be a POSIX user name[\s\S]*labels: label name "k;touch [^"]*" must be letters/);
+    await expect(runBootstrapCommand({ inventory: file }, () => undefined)).rejects.toThrow(
+      /name must be a lowercase DNS label[\s\S]*user must be a POSIX user name[\s\S]*labels: label name "k;touch [^"]*" must be letters/,
+    );
     expect(sshStats().connections).toBe(before);
     for (const cmd of [["verify"], ["stack", "rm", "blog"]]) {
       const r = await cli(...cmd, "--inventory", file);
-      expect({ cmd, error: r.error, connections: r.connections }).toEqual({ cmd, error: expect.stringMatching(/user must be a POSIX user name/), connections: 0 });
+      expect({ cmd, error: r.error, connections: r.connections }).toEqual({
+        cmd,
+        error: expect.stringMatching(/user must be a POSIX user name/),
+        connections: 0,
+      });
     }
     expect(await pwned()).toBe(false);
   });
 
   it("hostile label values are refused where they enter too (inventory/labels.ts), before any connection", async () => {
-    const values = Object.fromEntries(HOSTILE.filter((h) => !h.includes("\n")).map((h, i) => [`guard.hostile-${i}`, h]));
-    const file = writeInventory(bed(), withNodes(bed(), (ns) => ns.map((n) => (n.name === "worker-1" ? { ...n, labels: values } : n))), "hostile-values");
+    const values = Object.fromEntries(
+      HOSTILE.filter((h) => !h.includes("\n")).map((h, i) => [`guard.hostile-${i}`, h]),
+    );
+    const file = writeInventory(
+      bed(),
+      withNodes(bed(), (ns) => ns.map((n) => (n.name === "worker-1" ? { ...n, labels: values } : n))),
+      "hostile-values",
+    );
     const before = sshStats().connections;
-    const err = await runBootstrapCommand({ inventory: file }, () => undefined).then(() => undefined, (e: Error) => e);
+    const err = await runBootstrapCommand({ inventory: file }, () => undefined).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     for (const k of Object.keys(values)) expect(err?.message).toContain(`labels.${k} value`);
     expect(sshStats().connections).toBe(before);
-    expect((await members(bed(), "manager-1")).find((m) => m.hostname === "worker-1")?.labels).not.toHaveProperty("guard.hostile-0");
+    expect((await members(bed(), "manager-1")).find((m) => m.hostname === "worker-1")?.labels).not.toHaveProperty(
+      "guard.hostile-0",
+    );
     expect(await pwned()).toBe(false);
   });
 
@@ -127,7 +178,10 @@ describe("hostile names", () => {
     const s = await connectManager(bed().inventory);
     try {
       // Every node at once, with a hostile node ID among them: docker refuses that one, the others are written.
-      const out = await addLabelsBatch(s, [...ids.map((id) => ({ id, labels: values })), { id: HOSTILE[1], labels: { "guard.batch-x": "1" } }]);
+      const out = await addLabelsBatch(s, [
+        ...ids.map((id) => ({ id, labels: values })),
+        { id: HOSTILE[1], labels: { "guard.batch-x": "1" } },
+      ]);
       expect(out.slice(0, ids.length)).toEqual(ids.map((id) => ({ id })));
       expect(out[ids.length].error).toMatch(/not found|no such node/i);
     } finally {

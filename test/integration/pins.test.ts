@@ -31,27 +31,48 @@ const recorded: Record<string, unknown> = {};
 const cli = hcloudSwarm;
 
 /** Deploys a stack file of this test (real images: nothing is swapped). */
-async function deployFile(name: string, text: string, timeoutMs = 120_000): Promise<{ r: DeployResult; log: string[]; ms: number }> {
+async function deployFile(
+  name: string,
+  text: string,
+  timeoutMs = 120_000,
+): Promise<{ r: DeployResult; log: string[]; ms: number }> {
   const file = path.join(work, `${name}.yml`);
   fs.writeFileSync(file, text);
   const log: string[] = [];
   const started = Date.now();
-  const r = await deployStack(s, { source: { file, text, defaultName: name, builtin: false }, inventory: bed().inventory, convergeTimeoutMs: timeoutMs, log: (l) => log.push(l) });
+  const r = await deployStack(s, {
+    source: { file, text, defaultName: name, builtin: false },
+    inventory: bed().inventory,
+    convergeTimeoutMs: timeoutMs,
+    log: (l) => log.push(l),
+  });
   return { r, log, ms: Date.now() - started };
 }
 
 async function record(name: string, stack: string): Promise<void> {
-  if (RECORD) recorded[name] = { services: await stackServices(s, stack), tasks: await stackTasks(s, stack), nodes: await readNodes(s) };
+  if (RECORD)
+    recorded[name] = {
+      services: await stackServices(s, stack),
+      tasks: await stackTasks(s, stack),
+      nodes: await readNodes(s),
+    };
 }
 
-const service = (body: string) => `version: "3.8"\nservices:\n  app:\n${body}    networks: [net]\nnetworks:\n  net:\n    driver_opts: {encrypted: ""}\n`;
+const service = (body: string) =>
+  `version: "3.8"\nservices:\n  app:\n${body}    networks: [net]\nnetworks:\n  net:\n    driver_opts: {encrypted: ""}\n`;
 const TRAEFIK = ["--var", "acme_email=ops@example.test", "--var", "dashboard_domain=traefik.example.test"];
 
 beforeAll(async () => {
   const labelled: Inventory = {
     ...bed().inventory,
     // Labels of the user's own, through the product's path (inventory → bootstrap): the scheduler test below reads them.
-    nodes: bed().inventory.nodes.map((n) => ({ ...n, labels: ({ "worker-1": { Tier: "APP" }, "worker-2": { tier: "db" } } as Record<string, Record<string, string>>)[n.name] ?? {} })),
+    nodes: bed().inventory.nodes.map((n) => ({
+      ...n,
+      labels:
+        ({ "worker-1": { Tier: "APP" }, "worker-2": { tier: "db" } } as Record<string, Record<string, string>>)[
+          n.name
+        ] ?? {},
+    })),
   };
   fs.writeFileSync(path.join(work, "inventory.json"), JSON.stringify(labelled));
   await runBootstrapCommand({ inventory: path.join(work, "inventory.json") }, () => undefined);
@@ -67,58 +88,144 @@ afterAll(() => {
 describe("placement pins and convergence on the test bed", () => {
   it("deploys traefik then wordpress through the CLI on a freshly bootstrapped bed, with no step in between", async () => {
     const inv = bed().inventoryPath;
-    const t = await cli(["stack", "deploy", "traefik", "--inventory", inv, ...TRAEFIK, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(work, "t.env")]);
-    expect({ code: t.code, pin: /pin traefik-certs=true on manager-1 \(the only eligible node/.test(t.out) }).toEqual({ code: 0, pin: true });
-    const w = await cli(["stack", "deploy", "wordpress", "--inventory", inv, "--var", "domain=blog.example.test", "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(work, "w.env")]);
+    const t = await cli([
+      "stack",
+      "deploy",
+      "traefik",
+      "--inventory",
+      inv,
+      ...TRAEFIK,
+      "--local-images",
+      LOCAL_IMAGE,
+      "--secrets-file",
+      path.join(work, "t.env"),
+    ]);
+    expect({ code: t.code, pin: /pin traefik-certs=true on manager-1 \(the only eligible node/.test(t.out) }).toEqual({
+      code: 0,
+      pin: true,
+    });
+    const w = await cli([
+      "stack",
+      "deploy",
+      "wordpress",
+      "--inventory",
+      inv,
+      "--var",
+      "domain=blog.example.test",
+      "--local-images",
+      LOCAL_IMAGE,
+      "--secrets-file",
+      path.join(work, "w.env"),
+    ]);
     expect(w.code).toBe(0);
-    expect(w.out).toMatch(/pin wordpress-data=true on worker-1 \(least loaded of 3 eligible nodes: worker-1 0 tasks, worker-2 0 tasks, manager-1 1 task\)/);
+    expect(w.out).toMatch(
+      /pin wordpress-data=true on worker-1 \(least loaded of 3 eligible nodes: worker-1 0 tasks, worker-2 0 tasks, manager-1 1 task\)/,
+    );
     expect(w.out).toMatch(/stack wordpress: all services converged/);
-    const where = async (svc: string) => (await s.run(`docker service ps --filter desired-state=running --format '{{.Node}}' ${svc}`)).stdout.trim();
-    expect([await where("traefik_traefik"), await where("wordpress_db"), await where("wordpress_wordpress")]).toEqual(["manager-1", "worker-1", "worker-1"]);
+    const where = async (svc: string) =>
+      (await s.run(`docker service ps --filter desired-state=running --format '{{.Node}}' ${svc}`)).stdout.trim();
+    expect([await where("traefik_traefik"), await where("wordpress_db"), await where("wordpress_wordpress")]).toEqual([
+      "manager-1",
+      "worker-1",
+      "worker-1",
+    ]);
   });
 
   it("never moves a pin: --pin to another node is refused, to the same node is accepted, and a redeploy takes no action", async () => {
     const inv = bed().inventoryPath;
-    const args = ["stack", "deploy", "wordpress", "--inventory", inv, "--var", "domain=blog.example.test", "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(work, "w.env")];
+    const args = [
+      "stack",
+      "deploy",
+      "wordpress",
+      "--inventory",
+      inv,
+      "--var",
+      "domain=blog.example.test",
+      "--local-images",
+      LOCAL_IMAGE,
+      "--secrets-file",
+      path.join(work, "w.env"),
+    ];
     const moved = await cli([...args, "--pin", "wordpress-data=worker-2"]);
     expect(moved.code).toBe(1);
-    expect(moved.out).toMatch(/--pin wordpress-data=worker-2: the pin wordpress-data is already on worker-1, with the data of stack\(s\) wordpress; deploy never moves a pin/);
+    expect(moved.out).toMatch(
+      /--pin wordpress-data=worker-2: the pin wordpress-data is already on worker-1, with the data of stack\(s\) wordpress; deploy never moves a pin/,
+    );
     const same = await cli([...args, "--pin", "wordpress-data=worker-1"]);
     expect({ code: same.code, actions: /actions: none/.test(same.out) }).toEqual({ code: 0, actions: true });
     // Nothing changed and every task has long been running: nothing to wait for (no 5 s window).
-    expect(same.out).toMatch(/wordpress: unchanged, and every task has run for 5 s or more: converged, nothing to wait for/);
+    expect(same.out).toMatch(
+      /wordpress: unchanged, and every task has run for 5 s or more: converged, nothing to wait for/,
+    );
   });
 
   it("fails a deploy of an image that does not exist within 30 s, naming the image", async () => {
-    const { r, ms, log } = await deployFile("noimage", service("    image: registry.example.invalid/no-such-image:1.0\n"));
+    const { r, ms, log } = await deployFile(
+      "noimage",
+      service("    image: registry.example.invalid/no-such-image:1.0\n"),
+    );
     await record("no-such-image", "noimage");
     expect(r.converge).toMatchObject({ converged: false, stoppedEarly: true });
-    expect(r.converge.failing).toEqual([expect.objectContaining({ service: "noimage_app", reason: expect.stringMatching(/^image registry\.example\.invalid\/no-such-image:1\.0 cannot be found or pulled: Docker tried \d+ times/) })]);
+    expect(r.converge.failing).toEqual([
+      expect.objectContaining({
+        service: "noimage_app",
+        reason: expect.stringMatching(
+          /^image registry\.example\.invalid\/no-such-image:1\.0 cannot be found or pulled: Docker tried \d+ times/,
+        ),
+      }),
+    ]);
     expect(ms).toBeLessThan(30_000);
     // Said while waiting, before the verdict: the latest task's error.
-    expect(log.join("\n")).toMatch(/noimage: waiting for noimage_app 0\/1 \(rejected on \S+: No such image: registry\.example\.invalid\/no-such-image:1\.0\)/);
-    console.log(`nonexistent image: deploy stopped after ${(ms / 1000).toFixed(1)} s (convergence ${r.converge.seconds} s)`);
+    expect(log.join("\n")).toMatch(
+      /noimage: waiting for noimage_app 0\/1 \(rejected on \S+: No such image: registry\.example\.invalid\/no-such-image:1\.0\)/,
+    );
+    console.log(
+      `nonexistent image: deploy stopped after ${(ms / 1000).toFixed(1)} s (convergence ${r.converge.seconds} s)`,
+    );
     await removeStack(s, "noimage");
   });
 
   it("stops early on a mount whose source does not exist, with the fix", async () => {
     // The bind is declared (lint refuses undeclared host paths); its source exists on no node.
     const declared = `x-hcloud-swarm:\n  allow:\n    - {service: app, bind: /nonexistent/hsw-data, reason: the test needs a host path that is missing}\n`;
-    const { r, ms } = await deployFile("badmount", declared + service(`    image: ${LOCAL_IMAGE}\n    command: ["sleep", "1000"]\n    volumes:\n      - {type: bind, source: /nonexistent/hsw-data, target: /data}\n`));
+    const { r, ms } = await deployFile(
+      "badmount",
+      declared +
+        service(
+          `    image: ${LOCAL_IMAGE}\n    command: ["sleep", "1000"]\n    volumes:\n      - {type: bind, source: /nonexistent/hsw-data, target: /data}\n`,
+        ),
+    );
     await record("invalid-mount", "badmount");
     expect(r.converge).toMatchObject({ converged: false, stoppedEarly: true });
-    expect(r.converge.failing[0]).toMatchObject({ reason: expect.stringMatching(/^invalid mount: Docker tried \d+ times .*bind source path does not exist: \/nonexistent\/hsw-data/), fix: expect.stringMatching(/create the source path/) });
+    expect(r.converge.failing[0]).toMatchObject({
+      reason: expect.stringMatching(
+        /^invalid mount: Docker tried \d+ times .*bind source path does not exist: \/nonexistent\/hsw-data/,
+      ),
+      fix: expect.stringMatching(/create the source path/),
+    });
     console.log(`invalid mount: deploy stopped after ${(ms / 1000).toFixed(1)} s`);
     await removeStack(s, "badmount");
   });
 
   it("stops early when Docker's restart policy gives up on a crashing task", async () => {
-    const { r } = await deployFile("giveup", service(`    image: ${LOCAL_IMAGE}\n    entrypoint: ["/bin/sh", "-c", "exit 3"]\n    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 1, delay: 1s}\n`));
+    const { r } = await deployFile(
+      "giveup",
+      service(
+        `    image: ${LOCAL_IMAGE}\n    entrypoint: ["/bin/sh", "-c", "exit 3"]\n    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 1, delay: 1s}\n`,
+      ),
+    );
     await record("restart-policy-gave-up", "giveup");
     expect(r.converge).toMatchObject({ converged: false, stoppedEarly: true });
-    expect(r.converge.failing[0].reason).toMatch(/^Docker stopped starting new tasks \(its restart policy gave up\); the last one ended failed: task: non-zero exit \(3\)/);
+    expect(r.converge.failing[0].reason).toMatch(
+      /^Docker stopped starting new tasks \(its restart policy gave up\); the last one ended failed: task: non-zero exit \(3\)/,
+    );
     // Deploying the same file again changes nothing, and must not take the no-change fast path to "converged".
-    const again = await deployFile("giveup", service(`    image: ${LOCAL_IMAGE}\n    entrypoint: ["/bin/sh", "-c", "exit 3"]\n    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 1, delay: 1s}\n`));
+    const again = await deployFile(
+      "giveup",
+      service(
+        `    image: ${LOCAL_IMAGE}\n    entrypoint: ["/bin/sh", "-c", "exit 3"]\n    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 1, delay: 1s}\n`,
+      ),
+    );
     expect(again.r.actions).toEqual([]);
     expect(again.r.converge).toMatchObject({ converged: false, stoppedEarly: true });
     expect(again.log.join("\n")).toMatch(/giveup: unchanged, but waiting: giveup_app 0\/1 running/);
@@ -126,7 +233,8 @@ describe("placement pins and convergence on the test bed", () => {
   });
 
   it("keeps waiting for a slow but healthy start, and converges", async () => {
-    const slow = `    image: ${LOCAL_IMAGE}\n    entrypoint: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 20; touch /tmp/ready; while true; do sleep 1; done"]\n` +
+    const slow =
+      `    image: ${LOCAL_IMAGE}\n    entrypoint: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 20; touch /tmp/ready; while true; do sleep 1; done"]\n` +
       `    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ready"], interval: 1s, retries: 100, start_period: 60s}\n`;
     const { r, log } = await deployFile("slow", service(slow));
     await record("slow-start", "slow");
@@ -141,31 +249,58 @@ describe("placement pins and convergence on the test bed", () => {
     const w1 = nodes.find((n) => n.hostname === "worker-1") as NodeFacts;
     const subnet = `${w1.addr.split(".").slice(0, 3).join(".")}.0/25`;
     const cases = [
-      ["node.labels.Tier == app"], ["node.labels.tier == APP"], ["node.labels.zone != a"], ["node.role==Manager"], ["  node.hostname ==  worker-1  "],
-      [`node.ip == ${subnet}`], [`node.ip != ${w1.addr}`], ["node.lables.tier == db"], ["engine.labels.x == y"], ["node.platform.os == LINUX"],
-      ["node.labels.tier == db", "node.labels.tier != db"], ["node.labels.tier != db", "node.role != manager"],
+      ["node.labels.Tier == app"],
+      ["node.labels.tier == APP"],
+      ["node.labels.zone != a"],
+      ["node.role==Manager"],
+      ["  node.hostname ==  worker-1  "],
+      [`node.ip == ${subnet}`],
+      [`node.ip != ${w1.addr}`],
+      ["node.lables.tier == db"],
+      ["engine.labels.x == y"],
+      ["node.platform.os == LINUX"],
+      ["node.labels.tier == db", "node.labels.tier != db"],
+      ["node.labels.tier != db", "node.role != manager"],
     ];
     // A constraint we refuse as unknown is one we claim no node ever meets: Docker must agree.
     const ours = (cs: string[]) => {
       const parsed = cs.map(parseConstraint);
       if (parsed.some((p) => !p.ok)) return [];
-      return nodes.filter((n) => matchesAll(parsed.map((p) => (p as { constraint: Constraint }).constraint), n)).map((n) => n.hostname).sort();
+      return nodes
+        .filter((n) =>
+          matchesAll(
+            parsed.map((p) => (p as { constraint: Constraint }).constraint),
+            n,
+          ),
+        )
+        .map((n) => n.hostname)
+        .sort();
     };
     // Global services: Docker starts one task on every node that meets the constraints, and none elsewhere.
     for (const [i, cs] of cases.entries()) {
-      await s.run(`docker service create -q --detach --mode global --name hsw-probe-${i} ${cs.map((c) => `--constraint '${c}'`).join(" ")} ${LOCAL_IMAGE} sleep 1000`);
+      await s.run(
+        `docker service create -q --detach --mode global --name hsw-probe-${i} ${cs.map((c) => `--constraint '${c}'`).join(" ")} ${LOCAL_IMAGE} sleep 1000`,
+      );
     }
     try {
-      const docker = async (i: number) => (await s.run(`docker service ps --filter desired-state=running --format '{{.Node}}' hsw-probe-${i}`)).stdout.split("\n").filter(Boolean).sort();
+      const docker = async (i: number) =>
+        (await s.run(`docker service ps --filter desired-state=running --format '{{.Node}}' hsw-probe-${i}`)).stdout
+          .split("\n")
+          .filter(Boolean)
+          .sort();
       // The orchestrator places global tasks within a second or two; read until two reads agree.
       let seen: string[][] = [];
-      await waitFor(async () => {
-        const now: string[][] = [];
-        for (const i of cases.keys()) now.push(await docker(i));
-        const stable = JSON.stringify(now) === JSON.stringify(seen);
-        seen = now;
-        return stable;
-      }, 60_000, 2_000);
+      await waitFor(
+        async () => {
+          const now: string[][] = [];
+          for (const i of cases.keys()) now.push(await docker(i));
+          const stable = JSON.stringify(now) === JSON.stringify(seen);
+          seen = now;
+          return stable;
+        },
+        60_000,
+        2_000,
+      );
       expect(cases.map((cs, i) => ({ cs, docker: seen[i] }))).toEqual(cases.map((cs) => ({ cs, docker: ours(cs) })));
     } finally {
       await s.run(`docker service rm ${cases.map((_, i) => `hsw-probe-${i}`).join(" ")}`, { allowFailure: true });
@@ -174,19 +309,50 @@ describe("placement pins and convergence on the test bed", () => {
 
   it("refuses to remove a node that holds a pin from the inventory, naming the stacks, and removes it with --force", async () => {
     const file = path.join(work, "without-worker-1.json");
-    fs.writeFileSync(file, JSON.stringify({ ...bed().inventory, nodes: bed().inventory.nodes.filter((n) => n.name !== "worker-1") }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ ...bed().inventory, nodes: bed().inventory.nodes.filter((n) => n.name !== "worker-1") }),
+    );
     const lines: string[] = [];
-    const refused = await runBootstrapCommand({ inventory: file }, (l) => lines.push(l)).then(() => undefined, (e: Error) => e);
-    expect(refused?.message).toMatch(/refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\); removing it loses that data\. .*re-run with --force/);
+    const refused = await runBootstrapCommand({ inventory: file }, (l) => lines.push(l)).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(refused?.message).toMatch(
+      /refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\); removing it loses that data\. .*re-run with --force/,
+    );
     expect((await readNodes(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-1", "worker-2"]);
     const forced = await runBootstrapCommand({ inventory: file, force: true }, (l) => lines.push(l));
-    expect(forced.actions.map((a) => `${a.node} ${a.kind}`)).toEqual(expect.arrayContaining(["worker-1 drain", "worker-1 leave", "worker-1 remove"]));
+    expect(forced.actions.map((a) => `${a.node} ${a.kind}`)).toEqual(
+      expect.arrayContaining(["worker-1 drain", "worker-1 leave", "worker-1 remove"]),
+    );
     expect((await readNodes(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-2"]);
     // The data went with the node: WordPress waits for a node that holds the pin, which none does now.
-    expect(await waitFor(async () => (await stackTasks(s, "wordpress")).some((t) => t.err.startsWith("no suitable node")), 60_000, 1_000)).toBe(true);
+    expect(
+      await waitFor(
+        async () => (await stackTasks(s, "wordpress")).some((t) => t.err.startsWith("no suitable node")),
+        60_000,
+        1_000,
+      ),
+    ).toBe(true);
     await record("pinned-node-removed", "wordpress");
     // A new deploy pins the label anew, to a node that is there.
-    const again = await cli(["stack", "deploy", "wordpress", "--inventory", file, "--var", "domain=blog.example.test", "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(work, "w.env")]);
-    expect({ code: again.code, pinned: /pin wordpress-data=true on worker-2/.test(again.out) }).toEqual({ code: 0, pinned: true });
+    const again = await cli([
+      "stack",
+      "deploy",
+      "wordpress",
+      "--inventory",
+      file,
+      "--var",
+      "domain=blog.example.test",
+      "--local-images",
+      LOCAL_IMAGE,
+      "--secrets-file",
+      path.join(work, "w.env"),
+    ]);
+    expect({ code: again.code, pinned: /pin wordpress-data=true on worker-2/.test(again.out) }).toEqual({
+      code: 0,
+      pinned: true,
+    });
   });
 });

@@ -47,17 +47,33 @@ const state = new Map<string, { provider: Provider; id: string; outs: Props }>()
 /** A program node with the bed node of the same name standing in for its server. */
 function onBed(n: InventoryNode): InventoryNode {
   const b = bed().node(n.name);
-  return { ...n, host: b.host, port: b.port, user: b.user, hostKey: b.hostKey, advertiseAddress: b.advertiseAddress, publicAddress: b.host, privateAddress: b.advertiseAddress };
+  return {
+    ...n,
+    host: b.host,
+    port: b.port,
+    user: b.user,
+    hostKey: b.hostKey,
+    advertiseAddress: b.advertiseAddress,
+    publicAddress: b.host,
+    privateAddress: b.advertiseAddress,
+  };
 }
 
 function rebuild(r: RecordedResource): { provider: Provider; inputs: Props } {
-  const provider = (requireFromString(String(r.inputs.__provider), path.join(__dirname, "__provider.js")) as { handler: () => Provider }).handler();
+  const provider = (
+    requireFromString(String(r.inputs.__provider), path.join(__dirname, "__provider.js")) as { handler: () => Provider }
+  ).handler();
   return { provider, inputs: r.inputs };
 }
 
 /** The program's inputs of a membership, pointed at the bed (and its key in place of the generated deploy key). */
 function membershipInputs(r: RecordedResource): Props {
-  return { ...r.inputs, node: onBed(r.inputs.node as InventoryNode), managers: (r.inputs.managers as InventoryNode[]).map(onBed), privateKey: key };
+  return {
+    ...r.inputs,
+    node: onBed(r.inputs.node as InventoryNode),
+    managers: (r.inputs.managers as InventoryNode[]).map(onBed),
+    privateKey: key,
+  };
 }
 
 function stacksInputs(r: RecordedResource): Props {
@@ -94,10 +110,17 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
       const created = await provider.create(membershipInputs(r));
       state.set(r.name, { provider, ...created });
     }
-    const s = await connectManager({ nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] }, bed().privateKeyPath);
+    const s = await connectManager(
+      { nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] },
+      bed().privateKeyPath,
+    );
     try {
       const nodes = await readNodes(s);
-      expect(nodes.map((n) => [n.hostname, n.status, n.labels.location]).sort()).toEqual([["manager-1", "ready", "nbg1"], ["worker-1", "ready", "nbg1"], ["worker-2", "ready", "nbg1"]]);
+      expect(nodes.map((n) => [n.hostname, n.status, n.labels.location]).sort()).toEqual([
+        ["manager-1", "ready", "nbg1"],
+        ["worker-1", "ready", "nbg1"],
+        ["worker-2", "ready", "nbg1"],
+      ]);
     } finally {
       s.close();
     }
@@ -111,13 +134,33 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     const { provider, inputs } = ((r) => ({ ...rebuild(r), inputs: stacksInputs(r) }))(stacks);
     const created = await provider.create(inputs);
     state.set(stacks.name, { provider, ...created });
-    expect(created.outs).toMatchObject({ hashes: { traefik: expect.any(String), wordpress: expect.any(String) }, unconverged: [] });
-    expect(created.outs.generatedSecrets).toEqual(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.reveal])));
+    expect(created.outs).toMatchObject({
+      hashes: { traefik: expect.any(String), wordpress: expect.any(String) },
+      unconverged: [],
+    });
+    expect(created.outs.generatedSecrets).toEqual(
+      Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.reveal])),
+    );
     const s = await connectManager(inputs.inventory as Inventory, bed().privateKeyPath);
     try {
-      expect((await stackServices(s)).map((x) => x.name).sort()).toEqual(["traefik_traefik", "wordpress_db", "wordpress_wordpress"]);
-      const pins = Object.fromEntries((await readNodes(s)).map((n) => [n.hostname, Object.keys(n.labels).filter((k) => k.startsWith("hcloud-swarm.pin.")).sort()]));
-      expect(pins).toEqual({ "manager-1": ["hcloud-swarm.pin.traefik-certs"], "worker-1": ["hcloud-swarm.pin.wordpress-data"], "worker-2": [] });
+      expect((await stackServices(s)).map((x) => x.name).sort()).toEqual([
+        "traefik_traefik",
+        "wordpress_db",
+        "wordpress_wordpress",
+      ]);
+      const pins = Object.fromEntries(
+        (await readNodes(s)).map((n) => [
+          n.hostname,
+          Object.keys(n.labels)
+            .filter((k) => k.startsWith("hcloud-swarm.pin."))
+            .sort(),
+        ]),
+      );
+      expect(pins).toEqual({
+        "manager-1": ["hcloud-swarm.pin.traefik-certs"],
+        "worker-1": ["hcloud-swarm.pin.wordpress-data"],
+        "worker-2": [],
+      });
     } finally {
       s.close();
     }
@@ -132,14 +175,22 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     for (const r of judged) {
       const before = state.get(r.name) as { provider: Provider; id: string; outs: Props };
       const news = r.type === STACKS ? stacksInputs(r) : membershipInputs(r);
-      expect({ name: r.name, diff: await before.provider.diff(before.id, before.outs, news) }).toEqual({ name: r.name, diff: expect.objectContaining({ changes: false }) });
+      expect({ name: r.name, diff: await before.provider.diff(before.id, before.outs, news) }).toEqual({
+        name: r.name,
+        diff: expect.objectContaining({ changes: false }),
+      });
     }
   });
 
   it("refuses to delete the membership of the node that holds WordPress's data, until forced", async () => {
     const w1 = state.get("swarm-worker-1-swarm") as { provider: Provider; id: string; outs: Props };
-    const refused = (await w1.provider.delete(w1.id, w1.outs).then(() => undefined, (e: Error) => e)) as Error | undefined;
-    expect(refused?.message).toMatch(/refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\).*set HCLOUD_SWARM_FORCE_SCALE_DOWN=1 for this pulumi up/);
+    const refused = (await w1.provider.delete(w1.id, w1.outs).then(
+      () => undefined,
+      (e: Error) => e,
+    )) as Error | undefined;
+    expect(refused?.message).toMatch(
+      /refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\).*set HCLOUD_SWARM_FORCE_SCALE_DOWN=1 for this pulumi up/,
+    );
     // worker-2 holds nothing: its membership goes as usual.
     const w2 = state.get("swarm-worker-2-swarm") as { provider: Provider; id: string; outs: Props };
     await w2.provider.delete(w2.id, w2.outs);
@@ -149,7 +200,10 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     } finally {
       delete providerEnv[FORCE_SCALE_DOWN_ENV];
     }
-    const s = await connectManager({ nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] }, bed().privateKeyPath);
+    const s = await connectManager(
+      { nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] },
+      bed().privateKeyPath,
+    );
     try {
       expect((await readNodes(s)).map((n) => n.hostname)).toEqual(["manager-1"]);
     } finally {

@@ -28,15 +28,32 @@ describe("backup and restore on the namespace bed", () => {
     const run = await hcloudSwarm(["bootstrap", "--inventory", bed().inventoryPath]);
     if (run.code !== 0) throw new Error(run.out);
     // The user's state the backup must carry: a secret, an encrypted network, a service.
-    await sh("manager-1", `printf s3cret | docker secret create app_password - && docker network create -d overlay --opt encrypted app_net && docker service create -d --mode global --name app --network app_net --secret app_password --endpoint-mode dnsrr --stop-signal KILL ${LOCAL_IMAGE} sleep 3600`);
+    await sh(
+      "manager-1",
+      `printf s3cret | docker secret create app_password - && docker network create -d overlay --opt encrypted app_net && docker service create -d --mode global --name app --network app_net --secret app_password --endpoint-mode dnsrr --stop-signal KILL ${LOCAL_IMAGE} sleep 3600`,
+    );
     // A freshly joined node's spec is still being written ("update out of sequence"): try again.
-    await sh("manager-1", "for i in $(seq 1 40); do docker node update --label-add app.data=here worker-1 && exit 0; sleep 0.25; done; exit 1");
+    await sh(
+      "manager-1",
+      "for i in $(seq 1 40); do docker node update --label-add app.data=here worker-1 && exit 0; sleep 0.25; done; exit 1",
+    );
   });
 
   it("backs up from a non-leader manager with dockerd stopped, and prints the archive's path last", async () => {
-    const leader = await sh("manager-1", "docker node ls --filter role=manager --format '{{.Hostname}} {{.ManagerStatus}}' | sed -n 's/ Leader$//p'");
+    const leader = await sh(
+      "manager-1",
+      "docker node ls --filter role=manager --format '{{.Hostname}} {{.ManagerStatus}}' | sed -n 's/ Leader$//p'",
+    );
     const dockerdBefore = new Map(["manager-1", "manager-2", "manager-3"].map((n) => [n, bed().processes(n).dockerd]));
-    const run = await hcloudSwarm(["backup", "--inventory", bed().inventoryPath, "--out", path.join(work(), "out"), "--key-file", keyFile()]);
+    const run = await hcloudSwarm([
+      "backup",
+      "--inventory",
+      bed().inventoryPath,
+      "--out",
+      path.join(work(), "out"),
+      "--key-file",
+      keyFile(),
+    ]);
     expect(run.code).toBe(0);
     const lines = run.out.trim().split("\n");
     archive = lines[lines.length - 1];
@@ -56,12 +73,28 @@ describe("backup and restore on the namespace bed", () => {
     expect(bytes.includes(Buffer.from("swarm/raft"))).toBe(false);
     expect(bytes.includes(Buffer.from([0x1f, 0x8b, 0x08]))).toBe(false);
     // And the swarm is whole again: three reachable managers, all nodes ready.
-    const status = await sh("manager-1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort");
+    const status = await sh(
+      "manager-1",
+      "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort",
+    );
     expect(status.split("\n").filter((l) => / Ready/.test(l))).toHaveLength(4);
   });
 
-  const restoreArgs = (...extra: string[]) => ["restore", "--inventory", bed().inventoryPath, "--from", archive, "--key-file", keyFile(), ...extra];
-  const swarmFacts = () => sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}' && docker node ls --format '{{.Hostname}} {{.Status}}' | sort && docker service ls --format '{{.Name}}'");
+  const restoreArgs = (...extra: string[]) => [
+    "restore",
+    "--inventory",
+    bed().inventoryPath,
+    "--from",
+    archive,
+    "--key-file",
+    keyFile(),
+    ...extra,
+  ];
+  const swarmFacts = () =>
+    sh(
+      "manager-1",
+      "docker info --format '{{.Swarm.Cluster.ID}}' && docker node ls --format '{{.Hostname}} {{.Status}}' | sort && docker service ls --format '{{.Name}}'",
+    );
 
   it("refuses, changing nothing: a healthy swarm, a wrong key, a truncated archive, another cluster's backup", async () => {
     const before = await swarmFacts();
@@ -70,27 +103,71 @@ describe("backup and restore on the namespace bed", () => {
     expect(healthy.out).toMatch(/restore refused; nothing was changed:[\s\S]*the swarm is running: .*pass --force/);
 
     const wrongKey = path.join(work(), "wrong.key");
-    fs.writeFileSync(wrongKey, `hcloud-swarm-backup-key-v1 ${Buffer.alloc(32, 7).toString("base64")}\n`, { mode: 0o600 });
-    const wrong = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", archive, "--key-file", wrongKey, "--yes", "--force"]);
+    fs.writeFileSync(wrongKey, `hcloud-swarm-backup-key-v1 ${Buffer.alloc(32, 7).toString("base64")}\n`, {
+      mode: 0o600,
+    });
+    const wrong = await hcloudSwarm([
+      "restore",
+      "--inventory",
+      bed().inventoryPath,
+      "--from",
+      archive,
+      "--key-file",
+      wrongKey,
+      "--yes",
+      "--force",
+    ]);
     expect(wrong.code).toBe(1);
-    expect(wrong.out).toMatch(/was encrypted with another key \(key id [0-9a-f]{16}, the key file holds [0-9a-f]{16}\)/);
+    expect(wrong.out).toMatch(
+      /was encrypted with another key \(key id [0-9a-f]{16}, the key file holds [0-9a-f]{16}\)/,
+    );
 
     const cut = path.join(work(), "cut.hswb");
     const bytes = fs.readFileSync(archive);
     fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
-    const truncated = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", cut, "--key-file", keyFile(), "--yes", "--force"]);
+    const truncated = await hcloudSwarm([
+      "restore",
+      "--inventory",
+      bed().inventoryPath,
+      "--from",
+      cut,
+      "--key-file",
+      keyFile(),
+      "--yes",
+      "--force",
+    ]);
     expect(truncated.code).toBe(1);
     expect(truncated.out).toMatch(new RegExp(`cut.hswb is truncated: ${bytes.length - 100} of ${bytes.length} bytes`));
 
     // A real backup of "another cluster": the same nodes under another inventory name, taken by the CLI.
     const otherInv = path.join(work(), "other-inventory.json");
     fs.writeFileSync(otherInv, JSON.stringify({ ...bed().inventory, cluster: "elsewhere" }));
-    const other = await hcloudSwarm(["backup", "--inventory", otherInv, "--out", path.join(work(), "other"), "--key-file", keyFile()]);
+    const other = await hcloudSwarm([
+      "backup",
+      "--inventory",
+      otherInv,
+      "--out",
+      path.join(work(), "other"),
+      "--key-file",
+      keyFile(),
+    ]);
     expect(other.code).toBe(0);
     const foreignArchive = other.out.trim().split("\n").pop() as string;
-    const foreign = await hcloudSwarm(["restore", "--inventory", bed().inventoryPath, "--from", foreignArchive, "--key-file", keyFile(), "--yes", "--force"]);
+    const foreign = await hcloudSwarm([
+      "restore",
+      "--inventory",
+      bed().inventoryPath,
+      "--from",
+      foreignArchive,
+      "--key-file",
+      keyFile(),
+      "--yes",
+      "--force",
+    ]);
     expect(foreign.code).toBe(1);
-    expect(foreign.out).toMatch(/is a backup of cluster "elsewhere" \(swarm \w+\), but the inventory is cluster "[^"]+"; pass --other-cluster/);
+    expect(foreign.out).toMatch(
+      /is a backup of cluster "elsewhere" \(swarm \w+\), but the inventory is cluster "[^"]+"; pass --other-cluster/,
+    );
     expect(foreign.out).not.toMatch(/the swarm is running/);
 
     expect(await swarmFacts()).toBe(before);
@@ -102,7 +179,10 @@ describe("backup and restore on the namespace bed", () => {
     // The disaster: every node leaves. A manager's leave can time out inside docker while the
     // others go ("context deadline exceeded" under load); it is repeated until the node is out.
     for (const n of ["worker-1", "manager-3", "manager-2", "manager-1"]) {
-      await sh(n, `for i in 1 2 3 4 5; do docker swarm leave --force >/dev/null 2>&1; [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] && exit 0; sleep 1; done; exit 1`);
+      await sh(
+        n,
+        `for i in 1 2 3 4 5; do docker swarm leave --force >/dev/null 2>&1; [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] && exit 0; sleep 1; done; exit 1`,
+      );
     }
 
     const unconfirmed = await hcloudSwarm(restoreArgs());
@@ -123,9 +203,18 @@ describe("backup and restore on the namespace bed", () => {
     expect(await sh(target, "docker service ls --format '{{.Name}}'")).toBe("app");
     expect(await sh(target, "docker network inspect ingress --format '{{json .Options}}'")).toContain('"encrypted"');
     // A label set outside the inventory (a placement pin) follows worker-1 to its new node entry.
-    expect(await sh(target, "docker node inspect worker-1 --format '{{index .Spec.Labels \"app.data\"}}'")).toBe("here");
-    const nodes = (await sh(target, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")).split("\n");
-    expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual(["manager-1 Ready manager", "manager-2 Ready manager", "manager-3 Ready manager", "worker-1 Ready"]);
+    expect(await sh(target, "docker node inspect worker-1 --format '{{index .Spec.Labels \"app.data\"}}'")).toBe(
+      "here",
+    );
+    const nodes = (
+      await sh(target, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")
+    ).split("\n");
+    expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual([
+      "manager-1 Ready manager",
+      "manager-2 Ready manager",
+      "manager-3 Ready manager",
+      "worker-1 Ready",
+    ]);
   });
 
   it("recovers when 2 of 3 managers are lost: forces a new cluster on the survivor, tasks keep running, the managers rejoin once replaced", async () => {
@@ -142,13 +231,17 @@ describe("backup and restore on the namespace bed", () => {
 
     const unconfirmed = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath]);
     expect(unconfirmed.code).toBe(1);
-    expect(unconfirmed.out).toMatch(/manager-1: docker swarm init --force-new-cluster[\s\S]*not a terminal; pass --yes/);
+    expect(unconfirmed.out).toMatch(
+      /manager-1: docker swarm init --force-new-cluster[\s\S]*not a terminal; pass --yes/,
+    );
 
     const run = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath, "--yes"]);
     expect(run.out).toMatch(/\[manager-1\] docker swarm init --force-new-cluster/);
     expect(run.out).toMatch(/only 1 of 3 managers are ready/);
     expect(run.code).toBe(1);
-    expect(await sh("manager-1", "docker service ls --format '{{.Name}}' && docker secret ls --format '{{.Name}}'")).toBe("app\napp_password");
+    expect(
+      await sh("manager-1", "docker service ls --format '{{.Name}}' && docker secret ls --format '{{.Name}}'"),
+    ).toBe("app\napp_password");
     expect(await containers()).toBe(running);
 
     // The lost servers come back as replacements: same address and host key, empty swarm state.
@@ -159,8 +252,15 @@ describe("backup and restore on the namespace bed", () => {
     const again = await hcloudSwarm(["recover", "--inventory", bed().inventoryPath, "--yes"]);
     if (again.code !== 0) throw new Error(again.out);
     expect(again.out).toMatch(/3 of 3 managers ready/);
-    const nodes = (await sh("manager-1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")).split("\n");
-    expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual(["manager-1 Ready manager", "manager-2 Ready manager", "manager-3 Ready manager", "worker-1 Ready"]);
+    const nodes = (
+      await sh("manager-1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")
+    ).split("\n");
+    expect(nodes.map((l) => l.replace(/ (Leader|Reachable)$/, " manager"))).toEqual([
+      "manager-1 Ready manager",
+      "manager-2 Ready manager",
+      "manager-3 Ready manager",
+      "worker-1 Ready",
+    ]);
     expect(await containers()).toBe(running);
   });
 
@@ -183,7 +283,12 @@ describe("backup and restore on the namespace bed", () => {
     const rootAfter = await root();
     expect(rootAfter).not.toBe(rootBefore);
     expect(run.out).toMatch(/all 4 nodes renewed their certificates onto the new root/);
-    const roots = (await sh("manager-2", "docker node inspect $(docker node ls -q) --format '{{json .Description.TLSInfo.TrustRoot}}'")).split("\n");
+    const roots = (
+      await sh(
+        "manager-2",
+        "docker node inspect $(docker node ls -q) --format '{{json .Description.TLSInfo.TrustRoot}}'",
+      )
+    ).split("\n");
     expect(roots.map((r) => (JSON.parse(r) as string).trim())).toEqual([rootAfter, rootAfter, rootAfter, rootAfter]);
   });
 });

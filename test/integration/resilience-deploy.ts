@@ -9,7 +9,15 @@ import * as fs from "fs";
 import * as path from "path";
 import { hcloudSwarm, type CliOutcome } from "../support/cli";
 import { writeInventory } from "./bootstrap-helpers";
-import { Condition, FALSE_MESSAGES, inventoryOf, Outcome, record, recordingFailure, ScenarioBed } from "./resilience-scenarios";
+import {
+  Condition,
+  FALSE_MESSAGES,
+  inventoryOf,
+  Outcome,
+  record,
+  recordingFailure,
+  ScenarioBed,
+} from "./resilience-scenarios";
 
 export const DEPLOY_SCENARIO = "deploy both sample stacks";
 
@@ -23,7 +31,18 @@ async function deployBoth(bed: ScenarioBed, inventory: string, image: string): P
   const out: CliOutcome[] = [];
   for (const [name, vars] of STACKS) {
     const secrets = path.join(bed.dir, `${name}.env`);
-    const r = await hcloudSwarm(["stack", "deploy", name, "--inventory", inventory, ...vars, "--local-images", image, "--secrets-file", secrets]);
+    const r = await hcloudSwarm([
+      "stack",
+      "deploy",
+      name,
+      "--inventory",
+      inventory,
+      ...vars,
+      "--local-images",
+      image,
+      "--secrets-file",
+      secrets,
+    ]);
     out.push(r);
     if (r.code !== 0) break;
   }
@@ -33,11 +52,26 @@ async function deployBoth(bed: ScenarioBed, inventory: string, image: string): P
 const ok = (runs: readonly CliOutcome[]) => runs.length === STACKS.length && runs.every((r) => r.code === 0);
 const text = (runs: readonly CliOutcome[]) => runs.map((r) => r.out).join("\n");
 
-export function runDeployScenario(bed: ScenarioBed, condition: Condition, nodes: readonly string[], image: string): Promise<Outcome> {
-  return recordingFailure(condition, DEPLOY_SCENARIO, () => deploySteps(bed, condition, nodes, image), () => bed.clearShape());
+export function runDeployScenario(
+  bed: ScenarioBed,
+  condition: Condition,
+  nodes: readonly string[],
+  image: string,
+): Promise<Outcome> {
+  return recordingFailure(
+    condition,
+    DEPLOY_SCENARIO,
+    () => deploySteps(bed, condition, nodes, image),
+    () => bed.clearShape(),
+  );
 }
 
-async function deploySteps(bed: ScenarioBed, condition: Condition, nodes: readonly string[], image: string): Promise<Outcome> {
+async function deploySteps(
+  bed: ScenarioBed,
+  condition: Condition,
+  nodes: readonly string[],
+  image: string,
+): Promise<Outcome> {
   const started = Date.now();
   await condition.apply(bed);
   fs.mkdirSync(bed.dir, { recursive: true });
@@ -47,7 +81,11 @@ async function deploySteps(bed: ScenarioBed, condition: Condition, nodes: readon
   let firstRun = "ok";
   if (!ok(first)) {
     const failed = first[first.length - 1];
-    firstRun = failed.out.split("\n").filter((l) => l.trim() !== "").slice(-2).join(" ");
+    firstRun = failed.out
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .slice(-2)
+      .join(" ");
     // A true message: it names the stack or a service of it, and nothing known to be false.
     expect(failed.out).not.toMatch(FALSE_MESSAGES);
     expect(failed.out).toMatch(/traefik|wordpress/);
@@ -61,7 +99,14 @@ async function deploySteps(bed: ScenarioBed, condition: Condition, nodes: readon
   const third = await deployBoth(bed, inventory, image);
   expect(third.map((r) => r.code)).toEqual([0, 0]);
   for (const [name] of STACKS) expect(text(third)).toMatch(new RegExp(`^${name}: nothing to do`, "m"));
-  const outcome: Outcome = { condition: condition.name, scenario: DEPLOY_SCENARIO, passed: true, firstRun, runs, seconds };
+  const outcome: Outcome = {
+    condition: condition.name,
+    scenario: DEPLOY_SCENARIO,
+    passed: true,
+    firstRun,
+    runs,
+    seconds,
+  };
   record(outcome);
   return outcome;
 }

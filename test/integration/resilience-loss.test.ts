@@ -20,4 +20,11 @@ const condition: Condition = {
   },
 };
 
-describeScenarios("bootstrap holds under packet loss and a starved node", bed, condition, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name));
+describeScenarios(
+  "bootstrap holds under packet loss and a starved node",
+  bed,
+  condition,
+  LOCAL_IMAGE,
+  nsGrowth(bed),
+  () => bed().inventory.nodes.map((n) => n.name),
+);

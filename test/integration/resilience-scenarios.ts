@@ -62,12 +62,14 @@ export interface Scenario {
 export const SETTLE_MS = 120_000;
 
 /** Messages that are never true of these scenarios: they blame a healthy majority or show a bug. */
-export const FALSE_MESSAGES = /no reachable manager is in a swarm|was not inspected|TypeError|is not a function|Cannot read propert|undefined/;
+export const FALSE_MESSAGES =
+  /no reachable manager is in a swarm|was not inspected|TypeError|is not a function|Cannot read propert|undefined/;
 
 function mismatches(inv: Inventory, ms: readonly Member[], down: readonly string[]): string[] {
   const out: string[] = [];
   const names = new Set(inv.nodes.map((n) => n.name));
-  for (const m of ms) if (!names.has(m.hostname)) out.push(`${m.hostname || m.id} is a member (${m.status}) but not in the inventory`);
+  for (const m of ms)
+    if (!names.has(m.hostname)) out.push(`${m.hostname || m.id} is a member (${m.status}) but not in the inventory`);
   for (const n of inv.nodes) {
     const found = ms.filter((m) => m.hostname === n.name);
     if (found.length !== 1) {
@@ -79,10 +81,13 @@ function mismatches(inv: Inventory, ms: readonly Member[], down: readonly string
     if (m.availability !== "active") out.push(`${n.name} is ${m.availability}`);
     if (down.includes(n.name)) continue;
     if (m.status !== "ready") out.push(`${n.name} is ${m.status}`);
-    if (n.role === "manager" && !["leader", "reachable"].includes(m.managerStatus)) out.push(`manager ${n.name} is ${m.managerStatus || "not a manager"}`);
-    for (const [k, v] of Object.entries(desiredLabels(n))) if (m.labels[k] !== v) out.push(`${n.name} lacks label ${k}=${v}`);
+    if (n.role === "manager" && !["leader", "reachable"].includes(m.managerStatus))
+      out.push(`manager ${n.name} is ${m.managerStatus || "not a manager"}`);
+    for (const [k, v] of Object.entries(desiredLabels(n)))
+      if (m.labels[k] !== v) out.push(`${n.name} lacks label ${k}=${v}`);
   }
-  if (ms.filter((m) => m.managerStatus === "leader").length !== 1) out.push(`${ms.filter((m) => m.managerStatus === "leader").length} leaders`);
+  if (ms.filter((m) => m.managerStatus === "leader").length !== 1)
+    out.push(`${ms.filter((m) => m.managerStatus === "leader").length} leaders`);
   return out;
 }
 
@@ -99,7 +104,10 @@ export async function expectMatches(bed: ScenarioBed, inv: Inventory, down: read
       if (last.length === 0) return;
       break;
     }
-    if (Date.now() > deadline) throw new Error(`the swarm does not match the inventory after ${SETTLE_MS / 1000} s: ${last.join("; ") || "no manager answered"}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the swarm does not match the inventory after ${SETTLE_MS / 1000} s: ${last.join("; ") || "no manager answered"}`,
+      );
     await sleep(2_000);
   }
 }
@@ -110,7 +118,8 @@ export async function expectMatches(bed: ScenarioBed, inv: Inventory, down: read
  * does not answer. A failure must show one of these next to the node it names: naming a node alone
  * proved nothing, since the conditions put every node under a fault.
  */
-export const FAULT_SYMPTOMS = /timed out|timeout|handshake|ECONN\w+|EHOSTUNREACH|ETIMEDOUT|unreachable|not reachable|refused|connection (?:lost|closed|reset)|closed|did not answer|does not answer|no answer|is down|\bdown\b|not ready|unavailable/i;
+export const FAULT_SYMPTOMS =
+  /timed out|timeout|handshake|ECONN\w+|EHOSTUNREACH|ETIMEDOUT|unreachable|not reachable|refused|connection (?:lost|closed|reset)|closed|did not answer|does not answer|no answer|is down|\bdown\b|not ready|unavailable/i;
 
 /**
  * A failed run must say something true: a problem that names a node the fault was aimed at together
@@ -124,7 +133,10 @@ export function expectTrueFailure(run: CliRun, culprits: readonly string[], symp
   const problems = message.split(/\n {2}- /).slice(1);
   const shows = (p: string) => FAULT_SYMPTOMS.test(p) || (symptoms?.test(p) ?? false);
   const named = culprits.filter((c) => problems.some((p) => new RegExp(`\\b${c}\\b`).test(p) && shows(p)));
-  if (named.length === 0) throw new Error(`the failure names none of the nodes under a fault (${culprits.join(", ")}) with a symptom of that fault:\n${message}`);
+  if (named.length === 0)
+    throw new Error(
+      `the failure names none of the nodes under a fault (${culprits.join(", ")}) with a symptom of that fault:\n${message}`,
+    );
 }
 
 /** What the figures record per scenario; the benchmark reads the same rows (type only: importing it would run the benchmark). */
@@ -144,13 +156,26 @@ async function runLogged(file: string, label: string, onLine?: (line: string) =>
     if (process.env.RESILIENCE_LOG) lines.push(stamp(l));
     onLine?.(l);
   });
-  if (process.env.RESILIENCE_LOG) fs.appendFileSync(process.env.RESILIENCE_LOG, `\n===== ${label}: ${run.error ? "FAILED" : "ok"} in ${((Date.now() - started) / 1000).toFixed(1)} s\n${lines.join("\n")}\n${run.error ? run.error.message : ""}\n`);
+  if (process.env.RESILIENCE_LOG)
+    fs.appendFileSync(
+      process.env.RESILIENCE_LOG,
+      `\n===== ${label}: ${run.error ? "FAILED" : "ok"} in ${((Date.now() - started) / 1000).toFixed(1)} s\n${lines.join("\n")}\n${run.error ? run.error.message : ""}\n`,
+    );
   return run;
 }
 
 /** The inventory of a scenario: the bed's nodes with these names, in bed order, with any role changed. */
-export function inventoryOf(bed: ScenarioBed, names: readonly string[], roles: Readonly<Record<string, NodeRole>> = {}): Inventory {
-  return { ...bed.inventory, nodes: bed.inventory.nodes.filter((n) => names.includes(n.name)).map((n) => (roles[n.name] ? { ...n, role: roles[n.name] } : n)) };
+export function inventoryOf(
+  bed: ScenarioBed,
+  names: readonly string[],
+  roles: Readonly<Record<string, NodeRole>> = {},
+): Inventory {
+  return {
+    ...bed.inventory,
+    nodes: bed.inventory.nodes
+      .filter((n) => names.includes(n.name))
+      .map((n) => (roles[n.name] ? { ...n, role: roles[n.name] } : n)),
+  };
 }
 
 /** Runs one scenario to a correct end (see the module comment); returns how it went. A failure is recorded too. */
@@ -160,12 +185,24 @@ export function runScenario(bed: ScenarioBed, condition: Condition, s: Scenario)
 }
 
 /** Runs a scenario's body; when it fails, a row saying so is recorded and `cleanup` runs before the error goes on. */
-export async function recordingFailure(condition: Condition, scenario: string, body: () => Promise<Outcome>, cleanup?: () => Promise<unknown>): Promise<Outcome> {
+export async function recordingFailure(
+  condition: Condition,
+  scenario: string,
+  body: () => Promise<Outcome>,
+  cleanup?: () => Promise<unknown>,
+): Promise<Outcome> {
   const started = Date.now();
   try {
     return await body();
   } catch (err) {
-    record({ condition: condition.name, scenario, passed: false, firstRun: `test failed: ${(err as Error).message.split("\n")[0]}`, runs: 0, seconds: (Date.now() - started) / 1000 });
+    record({
+      condition: condition.name,
+      scenario,
+      passed: false,
+      firstRun: `test failed: ${(err as Error).message.split("\n")[0]}`,
+      runs: 0,
+      seconds: (Date.now() - started) / 1000,
+    });
     await cleanup?.().catch(() => undefined);
     throw err;
   }
@@ -181,7 +218,8 @@ async function scenarioSteps(bed: ScenarioBed, condition: Condition, s: Scenario
   const first = await runLogged(file, `${label} / first`, s.trigger?.onLine);
   if (s.trigger) {
     await s.trigger.done();
-    if (!s.trigger.fired()) throw new Error(`the fault of "${s.name}" never fired: no line matched its trigger\n${first.output}`);
+    if (!s.trigger.fired())
+      throw new Error(`the fault of "${s.name}" never fired: no line matched its trigger\n${first.output}`);
   }
   let runs = 1;
   if (first.result) {
@@ -207,7 +245,14 @@ async function scenarioSteps(bed: ScenarioBed, condition: Condition, s: Scenario
   await expectMatches(bed, inv);
   const seconds = (Date.now() - started) / 1000;
   expect(actionsOf(await runLogged(file, `${label} / again`))).toEqual([]);
-  const outcome = { condition: condition.name, scenario: s.name, passed: true, firstRun: (first.error?.message ?? "").split("\n").slice(0, 2).join(" "), runs, seconds };
+  const outcome = {
+    condition: condition.name,
+    scenario: s.name,
+    passed: true,
+    firstRun: (first.error?.message ?? "").split("\n").slice(0, 2).join(" "),
+    runs,
+    seconds,
+  };
   record(outcome);
   return outcome;
 }
@@ -248,7 +293,10 @@ const MANAGERS = ["manager-1", "manager-2", "manager-3"];
 async function holdWorkers(bed: ScenarioBed, image: string): Promise<void> {
   const exists = await bed.exec("manager-1", "docker service inspect hold >/dev/null 2>&1");
   if (exists.code === 0) return;
-  const r = await bed.exec("manager-1", `docker service create --detach --name hold --mode global --constraint node.role==worker --no-resolve-image ${image} sleep 86400`);
+  const r = await bed.exec(
+    "manager-1",
+    `docker service create --detach --name hold --mode global --constraint node.role==worker --no-resolve-image ${image} sleep 86400`,
+  );
   if (r.code !== 0) throw new Error(`docker service create hold failed: ${r.stderr}`);
 }
 
@@ -256,7 +304,10 @@ async function holdWorkers(bed: ScenarioBed, image: string): Promise<void> {
 async function holdRunsOn(bed: ScenarioBed, node: string): Promise<void> {
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
-    const r = await bed.exec("manager-1", "docker service ps hold --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'");
+    const r = await bed.exec(
+      "manager-1",
+      "docker service ps hold --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'",
+    );
     if (new RegExp(`^${node} Running`, "m").test(r.stdout)) return;
     if (Date.now() > deadline) throw new Error(`the hold service does not run on ${node}: ${r.stdout} ${r.stderr}`);
     await sleep(2_000);
@@ -268,7 +319,11 @@ export interface Growth {
   /** Makes sure the bed has a worker-3 (not yet in any inventory). */
   readonly thirdWorker: () => Promise<void>;
   /** How 3→5 managers is done: two new manager nodes join, or two workers are promoted. */
-  readonly fiveManagers: { readonly nodes: readonly string[]; readonly roles?: Readonly<Record<string, NodeRole>>; readonly before?: () => Promise<void> };
+  readonly fiveManagers: {
+    readonly nodes: readonly string[];
+    readonly roles?: Readonly<Record<string, NodeRole>>;
+    readonly before?: () => Promise<void>;
+  };
 }
 
 /**
@@ -277,12 +332,21 @@ export interface Growth {
  * (while a worker is drained); the leader killed between inspect and act (while a worker joins).
  * `faulty` lists the nodes a condition itself affects, which a failure may name too.
  */
-export function bootstrapScenarios(bed: () => ScenarioBed, image: string, growth: Growth, faulty: () => readonly string[]): Scenario[] {
+export function bootstrapScenarios(
+  bed: () => ScenarioBed,
+  image: string,
+  growth: Growth,
+  faulty: () => readonly string[],
+): Scenario[] {
   const frozen = { node: "" };
   const killed = { node: "" };
-  const freezeLeader = triggerOn(/\$ docker node update --availability drain /, () => bed().shape(frozen.node, { frozen: true }));
+  const freezeLeader = triggerOn(/\$ docker node update --availability drain /, () =>
+    bed().shape(frozen.node, { frozen: true }),
+  );
   const killLeader = triggerOn(/\$ docker network inspect ingress /, () => bed().powerOff(killed.node));
-  const grown = growth.fiveManagers.nodes.filter((n) => !BASE.includes(n) || growth.fiveManagers.roles?.[n] === "manager");
+  const grown = growth.fiveManagers.nodes.filter(
+    (n) => !BASE.includes(n) || growth.fiveManagers.roles?.[n] === "manager",
+  );
   return [
     // No fault is aimed at a node here: only the condition's own may be named.
     { name: "form", nodes: BASE, culprits: faulty },
@@ -296,7 +360,13 @@ export function bootstrapScenarios(bed: () => ScenarioBed, image: string, growth
       },
       culprits: () => ["worker-3", ...faulty()],
     },
-    { name: "3→5 managers", nodes: growth.fiveManagers.nodes, ...(growth.fiveManagers.roles ? { roles: growth.fiveManagers.roles } : {}), ...(growth.fiveManagers.before ? { before: growth.fiveManagers.before } : {}), culprits: () => [...grown, ...faulty()] },
+    {
+      name: "3→5 managers",
+      nodes: growth.fiveManagers.nodes,
+      ...(growth.fiveManagers.roles ? { roles: growth.fiveManagers.roles } : {}),
+      ...(growth.fiveManagers.before ? { before: growth.fiveManagers.before } : {}),
+      culprits: () => [...grown, ...faulty()],
+    },
     { name: "5→3 managers", nodes: BASE, culprits: () => [...grown, ...faulty()] },
     {
       name: "first manager powered off",
@@ -337,7 +407,9 @@ export function bootstrapScenarios(bed: () => ScenarioBed, image: string, growth
 }
 
 /** The namespace bed grows by starting nodes: worker-3, and manager-4 and manager-5 that join as managers. */
-export function nsGrowth(bed: () => { readonly inventory: Inventory; addNode(role: NodeRole): Promise<{ name: string }> }): Growth {
+export function nsGrowth(
+  bed: () => { readonly inventory: Inventory; addNode(role: NodeRole): Promise<{ name: string }> },
+): Growth {
   const ensure = async (name: string, role: NodeRole): Promise<void> => {
     if (bed().inventory.nodes.some((n) => n.name === name)) return;
     const added = await bed().addNode(role);

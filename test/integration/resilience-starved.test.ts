@@ -18,4 +18,11 @@ const condition: Condition = {
   },
 };
 
-describeScenarios("bootstrap holds with every node's CPU capped at 20% of a core", bed, condition, LOCAL_IMAGE, nsGrowth(bed), () => bed().inventory.nodes.map((n) => n.name));
+describeScenarios(
+  "bootstrap holds with every node's CPU capped at 20% of a core",
+  bed,
+  condition,
+  LOCAL_IMAGE,
+  nsGrowth(bed),
+  () => bed().inventory.nodes.map((n) => n.name),
+);

@@ -37,7 +37,13 @@ const log: string[] = [];
 /** The same manager, seen through a PATH that finds only Debian's docker.io 20.10 CLI. */
 function oldCliSession(real: SshSession): SshSession {
   const prefix = "PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH; ";
-  return { node: real.node, run: (cmd, o) => real.run(prefix + cmd, o), upload: (c, p, o) => real.upload(c, p, o), isOpen: () => real.isOpen(), close: () => undefined };
+  return {
+    node: real.node,
+    run: (cmd, o) => real.run(prefix + cmd, o),
+    upload: (c, p, o) => real.upload(c, p, o),
+    isOpen: () => real.isOpen(),
+    close: () => undefined,
+  };
 }
 
 async function snapshot(): Promise<string> {
@@ -45,7 +51,11 @@ async function snapshot(): Promise<string> {
   return r.stdout;
 }
 
-function deploy(name: string, text: string, opts: { session?: SshSession; vars?: Record<string, string>; localDockerPath?: string } = {}): Promise<DeployResult> {
+function deploy(
+  name: string,
+  text: string,
+  opts: { session?: SshSession; vars?: Record<string, string>; localDockerPath?: string } = {},
+): Promise<DeployResult> {
   const file = path.join(tmp, `${name}.yml`);
   fs.writeFileSync(file, text);
   return deployStack(opts.session ?? s, {
@@ -71,12 +81,12 @@ const DOLLARS = [
   "    image: busybox",
   "    networks: [back]",
   "    environment:",
-  "      FROM_VAR: \"{{ hash }}\"",
-  "      WRITTEN: \"cost $$5 and $${HOME} literally\"",
+  '      FROM_VAR: "{{ hash }}"',
+  '      WRITTEN: "cost $$5 and $${HOME} literally"',
   "    deploy:",
   "      labels:",
-  "        - \"auth={{ hash }}\"",
-  "        - \"price=$$9\"",
+  '        - "auth={{ hash }}"',
+  '        - "price=$$9"',
   "networks:",
   "  back:",
   '    driver_opts: {encrypted: ""}',
@@ -98,46 +108,61 @@ afterAll(() => {
 
 describe("stack deploy judged by Docker's loader", () => {
   it("knows which Docker CLIs judge: the bed's nodes find 28.x first, Debian's 20.10 lacks docker stack config", async () => {
-    expect((await s.run("docker version --format '{{.Client.Version}}' 2>/dev/null; true")).stdout.trim()).toMatch(/^2[3-9]\.|^[3-9]\d\./);
+    expect((await s.run("docker version --format '{{.Client.Version}}' 2>/dev/null; true")).stdout.trim()).toMatch(
+      /^2[3-9]\.|^[3-9]\d\./,
+    );
     const old = await oldCliSession(s).run("docker stack config -c - </dev/null", { allowFailure: true });
     expect(old.stderr).toMatch(/unknown shorthand flag: 'c'/);
   });
 
-  it.each(HOSTILE_STACKS.map((h) => [h.name, h] as const))("refuses %s, names the judge, and leaves the cluster unchanged", async (name, h) => {
-    const before = await snapshot();
-    const attempt = deploy(`h-${name}`.slice(0, 60), h.text);
-    await expect(attempt).rejects.toBeInstanceOf(LintRefusedError);
-    const err = (await attempt.catch((e: unknown) => e)) as LintRefusedError;
-    expect(err.message).toMatch(/judged by docker stack config on manager-1 \(.*Docker CLI \d+/);
-    const rules = err.problems.map((p) => /\[([a-z-]+)\]$/.exec(p)?.[1]);
-    for (const r of h.deployRules ?? h.rules) expect(rules).toContain(r);
-    expect(await snapshot()).toBe(before);
-  });
-
-  // One case per round-3 class (the unit suite judges them all): refused by deploy on a real swarm.
-  it.each(["default-external-host", "remap-postgres-host", "redis-empty-user", "overlay-lowerdir-root", "driver-empty-plain"].map((n) => [n, ROUND3_CASES.find((c) => c.name === n)!] as const))(
-    "round 3: refuses %s and leaves the cluster unchanged",
-    async (name, c) => {
+  it.each(HOSTILE_STACKS.map((h) => [h.name, h] as const))(
+    "refuses %s, names the judge, and leaves the cluster unchanged",
+    async (name, h) => {
       const before = await snapshot();
-      const err = (await deploy(`r3-${name}`, c.text).catch((e: unknown) => e)) as LintRefusedError;
-      expect(err).toBeInstanceOf(LintRefusedError);
-      for (const r of c.rules) expect(err.message).toContain(`[${r}]`);
+      const attempt = deploy(`h-${name}`.slice(0, 60), h.text);
+      await expect(attempt).rejects.toBeInstanceOf(LintRefusedError);
+      const err = (await attempt.catch((e: unknown) => e)) as LintRefusedError;
+      expect(err.message).toMatch(/judged by docker stack config on manager-1 \(.*Docker CLI \d+/);
+      const rules = err.problems.map((p) => /\[([a-z-]+)\]$/.exec(p)?.[1]);
+      for (const r of h.deployRules ?? h.rules) expect(rules).toContain(r);
       expect(await snapshot()).toBe(before);
     },
   );
+
+  // One case per round-3 class (the unit suite judges them all): refused by deploy on a real swarm.
+  it.each(
+    [
+      "default-external-host",
+      "remap-postgres-host",
+      "redis-empty-user",
+      "overlay-lowerdir-root",
+      "driver-empty-plain",
+    ].map((n) => [n, ROUND3_CASES.find((c) => c.name === n)!] as const),
+  )("round 3: refuses %s and leaves the cluster unchanged", async (name, c) => {
+    const before = await snapshot();
+    const err = (await deploy(`r3-${name}`, c.text).catch((e: unknown) => e)) as LintRefusedError;
+    expect(err).toBeInstanceOf(LintRefusedError);
+    for (const r of c.rules) expect(err.message).toContain(`[${r}]`);
+    expect(await snapshot()).toBe(before);
+  });
 
   it("refuses hostile files with this machine's CLI as the judge when the manager's CLI lacks docker stack config", async () => {
     const before = await snapshot();
     for (const name of ["line-separator", "merge-plain-network", "octal-port", "external-real-name", "docker-socket"]) {
       const h = HOSTILE_STACKS.find((x) => x.name === name)!;
-      const err = (await deploy(`old-${name}`, h.text, { session: oldCliSession(s) }).catch((e: unknown) => e)) as Error;
+      const err = (await deploy(`old-${name}`, h.text, { session: oldCliSession(s) }).catch(
+        (e: unknown) => e,
+      )) as Error;
       expect(err).toBeInstanceOf(LintRefusedError);
       expect(err.message).toMatch(/judged by docker stack config of this machine's Docker CLI/);
       for (const r of h.deployRules ?? h.rules) expect(err.message).toContain(`[${r}]`);
     }
     // Docker CLIs older than 23 also need version:, which a CLI with docker stack config would fill in.
-    const unversioned = 'services:\n  app:\n    image: busybox\n    networks: [back]\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n';
-    await expect(deploy("old-unversioned", unversioned, { session: oldCliSession(s) })).rejects.toThrow(/older than Docker 23 and refuses a stack file without version:; add version: "3\.8"/);
+    const unversioned =
+      'services:\n  app:\n    image: busybox\n    networks: [back]\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n';
+    await expect(deploy("old-unversioned", unversioned, { session: oldCliSession(s) })).rejects.toThrow(
+      /older than Docker 23 and refuses a stack file without version:; add version: "3\.8"/,
+    );
     expect(await snapshot()).toBe(before);
   });
 
@@ -145,7 +170,10 @@ describe("stack deploy judged by Docker's loader", () => {
     const before = await snapshot();
     for (const name of ["line-separator", "merge-plain-network", "octal-port", "external-real-name", "docker-socket"]) {
       const h = HOSTILE_STACKS.find((x) => x.name === name)!;
-      const err = (await deploy(`none-${name}`, h.text, { session: oldCliSession(s), localDockerPath: "/usr/bin:/bin" }).catch((e: unknown) => e)) as Error;
+      const err = (await deploy(`none-${name}`, h.text, {
+        session: oldCliSession(s),
+        localDockerPath: "/usr/bin:/bin",
+      }).catch((e: unknown) => e)) as Error;
       expect(err).toBeInstanceOf(LintRefusedError);
       expect(err.message).toMatch(/judged by hcloud-swarm's Docker-dialect reader/);
       for (const r of h.deployRules ?? h.rules) expect(err.message).toContain(`[${r}]`);
@@ -156,22 +184,31 @@ describe("stack deploy judged by Docker's loader", () => {
   /** Labels or environment of the judged reading (mapping or KEY=value list), with the deploy text's `$$` undone. */
   function pairs(v: unknown): Record<string, string> {
     const undo = (x: string) => x.replace(/\$\$/g, "$");
-    if (Array.isArray(v)) return Object.fromEntries(v.map((x) => String(x)).map((x) => [undo(x.slice(0, x.indexOf("="))), undo(x.slice(x.indexOf("=") + 1))]));
+    if (Array.isArray(v))
+      return Object.fromEntries(
+        v.map((x) => String(x)).map((x) => [undo(x.slice(0, x.indexOf("="))), undo(x.slice(x.indexOf("=") + 1))]),
+      );
     return Object.fromEntries(Object.entries(v as Record<string, string>).map(([k, x]) => [k, undo(String(x))]));
   }
 
   /** The service spec holds exactly the judged (and linted) values, `$` included. */
   async function dollarsDeployed(stack: string, r: DeployResult): Promise<void> {
     const judged = readDockerYaml(r.deployedText).data;
-    if (!isGoMap(judged) || !isGoMap(judged.services) || !isGoMap(judged.services.app)) throw new Error(`no services.app in the deployed text:\n${r.deployedText}`);
+    if (!isGoMap(judged) || !isGoMap(judged.services) || !isGoMap(judged.services.app))
+      throw new Error(`no services.app in the deployed text:\n${r.deployedText}`);
     const app = judged.services.app;
     const [svc] = (await stackServices(s, stack)).filter((x) => x.name === `${stack}_app`);
     const linted = { labels: pairs(isGoMap(app.deploy) ? app.deploy.labels : undefined), env: pairs(app.environment) };
-    expect(linted).toMatchObject({ labels: { auth: HASH, price: "$9" }, env: { FROM_VAR: HASH, WRITTEN: "cost $5 and ${HOME} literally" } });
+    expect(linted).toMatchObject({
+      labels: { auth: HASH, price: "$9" },
+      env: { FROM_VAR: HASH, WRITTEN: "cost $5 and ${HOME} literally" },
+    });
     // Labels stack deploy adds itself (com.docker.stack.namespace, com.docker.stack.image) are not in the file.
     const labels = Object.fromEntries(Object.entries(svc.labels).filter(([k]) => !k.startsWith("com.docker.stack.")));
     expect([svc.labels[STACK_LABEL], labels]).toEqual([stack, linted.labels]);
-    expect(Object.fromEntries(svc.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]))).toEqual(linted.env);
+    expect(Object.fromEntries(svc.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]))).toEqual(
+      linted.env,
+    );
     // Each `$` is doubled once in the uploaded text; stack deploy's own interpolation undoes it.
     expect(r.deployedText).toContain(HASH.replace(/\$/g, "$$$$"));
   }
@@ -195,7 +232,11 @@ describe("stack deploy judged by Docker's loader", () => {
   });
 
   it("deploys it exactly as linted when the Docker-dialect reader judges", async () => {
-    const r = await deploy("dollars-dialect", DOLLARS, { vars: { hash: HASH }, session: oldCliSession(s), localDockerPath: "/usr/bin:/bin" });
+    const r = await deploy("dollars-dialect", DOLLARS, {
+      vars: { hash: HASH },
+      session: oldCliSession(s),
+      localDockerPath: "/usr/bin:/bin",
+    });
     expect(r.judge).toMatch(/^hcloud-swarm's Docker-dialect reader/);
     expect(r.converge.converged).toBe(true);
     await dollarsDeployed("dollars-dialect", r);
@@ -211,30 +252,44 @@ describe("stack lint --inventory", () => {
     const r = await hcloudSwarm(["stack", "lint", file, "traefik", "--inventory", bed().inventoryPath]);
     expect(r.code).toBe(1);
     const text = r.out;
-    expect(text).toContain(`${file}:4: stack "cli-hostile", service "app": ports (2377:2377/tcp, mode host) takes port 2377 (swarm management, tcp)`);
-    expect(text).toMatch(/cli-hostile\.yml: 1 problem \(judged by docker stack config on manager-1 \(.*; variables interpolated with only HOME and PATH, none from your shell\)/);
+    expect(text).toContain(
+      `${file}:4: stack "cli-hostile", service "app": ports (2377:2377/tcp, mode host) takes port 2377 (swarm management, tcp)`,
+    );
+    expect(text).toMatch(
+      /cli-hostile\.yml: 1 problem \(judged by docker stack config on manager-1 \(.*; variables interpolated with only HOME and PATH, none from your shell\)/,
+    );
     expect(text).toMatch(/traefik\/stack\.yml: ok \(judged by docker stack config on manager-1/);
   });
 });
 
 describe("existing networks", () => {
   const mtu = () => String(inv.swarm?.overlayMtu ?? 1500);
-  const stack = (name: string) => `version: "3.8"\nservices:\n  app:\n    image: busybox\n    networks: [back]\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n`.replace("back:\n", name === "back" ? "back:\n" : `back:\n    name: ${name}\n`);
+  const stack = (name: string) =>
+    `version: "3.8"\nservices:\n  app:\n    image: busybox\n    networks: [back]\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n`.replace(
+      "back:\n",
+      name === "back" ? "back:\n" : `back:\n    name: ${name}\n`,
+    );
 
   it("recreates the stack's own network when it exists plain and nothing uses it", async () => {
     await s.run(`docker network create --driver overlay --label ${STACK_LABEL}=reuse reuse_back`);
     const r = await deploy("reuse", stack("back"));
-    expect(r.actions[0]).toMatch(/^recreate network reuse_back \(network reuse_back exists not encrypted and no .* option/);
+    expect(r.actions[0]).toMatch(
+      /^recreate network reuse_back \(network reuse_back exists not encrypted and no .* option/,
+    );
     const n = (await overlayNetworks(s)).find((x) => x.name === "reuse_back");
     expect([n?.options.encrypted, n?.options[MTU_OPTION]]).toEqual(["", mtu()]);
     await removeStack(s, "reuse");
   });
 
   it("refuses, with the fix, when the plain network is in use, and changes nothing", async () => {
-    await s.run(`docker network create --driver overlay --attachable --label ${STACK_LABEL}=busy busy_back && docker service create -d --name busy-squatter --network busy_back --entrypoint /bin/sh ${LOCAL_IMAGE} -c 'sleep 3600'`);
+    await s.run(
+      `docker network create --driver overlay --attachable --label ${STACK_LABEL}=busy busy_back && docker service create -d --name busy-squatter --network busy_back --entrypoint /bin/sh ${LOCAL_IMAGE} -c 'sleep 3600'`,
+    );
     const before = await snapshot();
     const attempt = deploy("busy", stack("back"));
-    await expect(attempt).rejects.toThrow(/network "back": network busy_back exists not encrypted.*services use it \(busy-squatter\).*remove or move the services using it.*\[existing-network\]/);
+    await expect(attempt).rejects.toThrow(
+      /network "back": network busy_back exists not encrypted.*services use it \(busy-squatter\).*remove or move the services using it.*\[existing-network\]/,
+    );
     expect(await snapshot()).toBe(before);
     await s.run("docker service rm busy-squatter && sleep 2 && docker network rm busy_back", { allowFailure: true });
   });
@@ -257,8 +312,12 @@ describe("existing networks", () => {
     await removeStack(s, "guar");
     await s.run("docker network create --driver overlay --attachable --opt encrypted foreign_ext");
     const before = await snapshot();
-    const foreign = guaranteed.replace(/shared_ext/g, "foreign_ext").replace("x-hcloud-swarm:\n  external-networks: [foreign_ext]\n", "");
-    await expect(deploy("foreign", foreign)).rejects.toThrow(/network foreign_ext exists no com\.docker\.network\.driver\.mtu option .*not this stack's to replace/);
+    const foreign = guaranteed
+      .replace(/shared_ext/g, "foreign_ext")
+      .replace("x-hcloud-swarm:\n  external-networks: [foreign_ext]\n", "");
+    await expect(deploy("foreign", foreign)).rejects.toThrow(
+      /network foreign_ext exists no com\.docker\.network\.driver\.mtu option .*not this stack's to replace/,
+    );
     expect(await snapshot()).toBe(before);
   });
 });
@@ -276,39 +335,64 @@ describe("stack deploy judges a stack's files where Docker reads them: on the ma
   const envStack = (file: string) => files(`    env_file: ${file}\n`, "");
 
   /** `hcloud-swarm stack deploy FILE`, the stack file in a project directory that also holds `local` files. */
-  async function cliDeploy(name: string, text: string, local: Record<string, string>): Promise<{ out: string; code: number }> {
+  async function cliDeploy(
+    name: string,
+    text: string,
+    local: Record<string, string>,
+  ): Promise<{ out: string; code: number }> {
     const dir = path.join(tmp, `project-${name}`);
     fs.mkdirSync(dir, { recursive: true });
     for (const [f, content] of Object.entries(local)) fs.writeFileSync(path.join(dir, f), content);
     const file = path.join(dir, `${name}.yml`);
     fs.writeFileSync(file, text);
-    return hcloudSwarm(["stack", "deploy", file, "--inventory", bed().inventoryPath, "--local-images", LOCAL_IMAGE, "--secrets-file", path.join(tmp, `${name}.env`), "--timeout", "120"]);
+    return hcloudSwarm([
+      "stack",
+      "deploy",
+      file,
+      "--inventory",
+      bed().inventoryPath,
+      "--local-images",
+      LOCAL_IMAGE,
+      "--secrets-file",
+      path.join(tmp, `${name}.env`),
+      "--timeout",
+      "120",
+    ]);
   }
 
   it.each([
     ["a secret's file", "mf-secret", secretStack("mf-secret.txt"), "mf-secret.txt", 'secret "s"'],
     ["an env_file", "mf-env", envStack("mf-env.env"), "mf-env.env", 'service "app" env_file'],
-  ])("refuses %s that is, on the manager, a link out of the upload directory, and changes nothing", async (_what, name, text, file, what) => {
-    // The project's own copy is an ordinary file: only the manager's copy, which Docker reads, leads out.
-    const home = (await s.run(`mkdir -p .hcloud-swarm/stacks && cd .hcloud-swarm/stacks && pwd && ln -sfn /etc/hostname ${file}`)).stdout.trim();
-    try {
-      const before = await snapshot();
-      const r = await cliDeploy(name, text, { [file]: "A=1\n" });
-      expect(r.code).toBe(1);
-      expect(r.out).toContain(`${what} reads ${home}/${file} on manager-1, a symbolic link to /etc/hostname, outside the stack's directory ${home}`);
-      expect(r.out).toMatch(/nothing was deployed[\s\S]*\[file-outside\]/);
-      expect(await snapshot()).toBe(before);
-    } finally {
-      await s.run(`rm -f .hcloud-swarm/stacks/${file}`);
-    }
-  });
+  ])(
+    "refuses %s that is, on the manager, a link out of the upload directory, and changes nothing",
+    async (_what, name, text, file, what) => {
+      // The project's own copy is an ordinary file: only the manager's copy, which Docker reads, leads out.
+      const home = (
+        await s.run(`mkdir -p .hcloud-swarm/stacks && cd .hcloud-swarm/stacks && pwd && ln -sfn /etc/hostname ${file}`)
+      ).stdout.trim();
+      try {
+        const before = await snapshot();
+        const r = await cliDeploy(name, text, { [file]: "A=1\n" });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain(
+          `${what} reads ${home}/${file} on manager-1, a symbolic link to /etc/hostname, outside the stack's directory ${home}`,
+        );
+        expect(r.out).toMatch(/nothing was deployed[\s\S]*\[file-outside\]/);
+        expect(await snapshot()).toBe(before);
+      } finally {
+        await s.run(`rm -f .hcloud-swarm/stacks/${file}`);
+      }
+    },
+  );
 
   it("refuses a secret's file that is not on the manager (only the stack file is uploaded) before creating anything", async () => {
     await s.run("rm -f .hcloud-swarm/stacks/mf-missing.txt");
     const before = await snapshot();
     const r = await cliDeploy("mf-missing", secretStack("mf-missing.txt"), { "mf-missing.txt": "value\n" });
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/secret "s": Docker would read \S+\/mf-missing\.txt on manager-1, and it is not there: stack deploy uploads only the stack file.*\[file-missing\]/);
+    expect(r.out).toMatch(
+      /secret "s": Docker would read \S+\/mf-missing\.txt on manager-1, and it is not there: stack deploy uploads only the stack file.*\[file-missing\]/,
+    );
     expect(await snapshot()).toBe(before);
   });
 

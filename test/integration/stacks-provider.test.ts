@@ -38,7 +38,8 @@ function unwrap(v: unknown, at = ""): unknown {
     return unwrap((v as unknown as { value: unknown }).value, at);
   }
   if (Array.isArray(v)) return v.map((x, i) => unwrap(x, `${at}[${i}]`));
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x, at ? `${at}.${k}` : k)]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x, at ? `${at}.${k}` : k)]));
   return v;
 }
 
@@ -61,7 +62,9 @@ afterEach(() => {
 });
 
 /** Registers a resource under mocks; returns the provider Pulumi would run and its plain inputs. */
-async function serialized<P>(make: () => pulumi.CustomResource): Promise<{ provider: P; inputs: Record<string, unknown> }> {
+async function serialized<P>(
+  make: () => pulumi.CustomResource,
+): Promise<{ provider: P; inputs: Record<string, unknown> }> {
   let captured: Record<string, unknown> | undefined;
   await pulumi.runtime.setMocks({
     newResource: (args) => {
@@ -73,16 +76,31 @@ async function serialized<P>(make: () => pulumi.CustomResource): Promise<{ provi
   const res = make();
   await new Promise((r) => res.urn.apply(r));
   if (!captured) throw new Error("the resource was never registered");
-  const provider = (requireFromString(String(captured.__provider), path.join(__dirname, "__provider.js")) as { handler: () => P }).handler();
+  const provider = (
+    requireFromString(String(captured.__provider), path.join(__dirname, "__provider.js")) as { handler: () => P }
+  ).handler();
   return { provider, inputs: unwrap(captured) as Record<string, unknown> };
 }
 
 /** StackSecrets first (its values are made and kept before anything else), then Stacks with them. */
-async function providers(stacks: unknown): Promise<{ provider: Provider; inputs: StacksProviderInputs; values: Record<string, GeneratedSecret> }> {
+async function providers(
+  stacks: unknown,
+): Promise<{ provider: Provider; inputs: StacksProviderInputs; values: Record<string, GeneratedSecret> }> {
   const list = parseStacksConfig(stacks, 1500);
-  const secrets = await serialized<{ create(i: unknown): Promise<{ outs: { values: Record<string, GeneratedSecret> } }> }>(() => new StackSecrets("values", { specs: secretSpecs(list) }));
+  const secrets = await serialized<{
+    create(i: unknown): Promise<{ outs: { values: Record<string, GeneratedSecret> } }>;
+  }>(() => new StackSecrets("values", { specs: secretSpecs(list) }));
   const { values } = (await secrets.provider.create(secrets.inputs)).outs;
-  const { provider, inputs } = await serialized<Provider>(() => new StacksDeployment("stacks", { inventory: inv, privateKey: key, stacks: list, secretValues: values, localImage: LOCAL_IMAGE }));
+  const { provider, inputs } = await serialized<Provider>(
+    () =>
+      new StacksDeployment("stacks", {
+        inventory: inv,
+        privateKey: key,
+        stacks: list,
+        secretValues: values,
+        localImage: LOCAL_IMAGE,
+      }),
+  );
   // The provider host hands `__provider` over with the inputs; the provider keeps it in a failure's state.
   return { provider, inputs: inputs as unknown as StacksProviderInputs, values };
 }
@@ -94,7 +112,9 @@ const config = [
 
 describe("stacks in pulumi up (dynamic providers)", () => {
   it("rejects a config with unknown templates or missing variables, naming each entry", () => {
-    expect(() => parseStacksConfig([{ template: "wordpres" }, { template: "wordpress", vars: { domian: "x" } }], 1500)).toThrow(
+    expect(() =>
+      parseStacksConfig([{ template: "wordpres" }, { template: "wordpress", vars: { domian: "x" } }], 1500),
+    ).toThrow(
       /hcloud-swarm:stacks\[0\]\.template must be one of traefik, wordpress[\s\S]*\[1\] \(wordpress\): vars\.domian is not a variable[\s\S]*\[1\] \(wordpress\): missing vars\.domain=/,
     );
   });
@@ -106,11 +126,22 @@ describe("stacks in pulumi up (dynamic providers)", () => {
     expect(Object.keys(created.outs.hashes)).toEqual(["traefik", "blog"]);
     expect(created.outs.unconverged).toEqual([]);
     // The values in the cluster are the ones StackSecrets kept in state before they were created.
-    expect(created.outs.generatedSecrets).toEqual(Object.fromEntries(Object.values(values).map((v) => [v.name, v.reveal])));
+    expect(created.outs.generatedSecrets).toEqual(
+      Object.fromEntries(Object.values(values).map((v) => [v.name, v.reveal])),
+    );
     const s = await connectManager(inv, bed().privateKeyPath);
     try {
-      expect((await stackServices(s)).map((x) => x.name).sort()).toEqual(["blog_db", "blog_wordpress", "traefik_traefik"]);
-      const pins = Object.fromEntries((await readNodes(s)).map((n) => [n.hostname, ["traefik-certs", "wordpress-data"].filter((l) => n.labels[l] === "true")]));
+      expect((await stackServices(s)).map((x) => x.name).sort()).toEqual([
+        "blog_db",
+        "blog_wordpress",
+        "traefik_traefik",
+      ]);
+      const pins = Object.fromEntries(
+        (await readNodes(s)).map((n) => [
+          n.hostname,
+          ["traefik-certs", "wordpress-data"].filter((l) => n.labels[l] === "true"),
+        ]),
+      );
       expect(pins).toEqual({ "manager-1": ["traefik-certs"], "worker-1": ["wordpress-data"] });
       expect(await provider.diff(created.id, created.outs, inputs)).toMatchObject({ changes: false });
 
@@ -119,7 +150,9 @@ describe("stacks in pulumi up (dynamic providers)", () => {
       expect(await provider.diff(created.id, created.outs, fewer)).toMatchObject({ changes: true });
       const updated = await provider.update(created.id, created.outs, fewer);
       expect((await stackServices(s)).map((x) => x.name)).toEqual(["traefik_traefik"]);
-      expect(updated.outs.generatedSecrets.traefik_dashboard_users).toBe(created.outs.generatedSecrets.traefik_dashboard_users);
+      expect(updated.outs.generatedSecrets.traefik_dashboard_users).toBe(
+        created.outs.generatedSecrets.traefik_dashboard_users,
+      );
 
       await provider.delete(created.id, updated.outs);
       expect(await stackServices(s)).toEqual([]);
@@ -158,11 +191,19 @@ describe("stacks in pulumi up (dynamic providers)", () => {
     try {
       // worker-1 holds the wordpress-data pin since the first test; an operator drains it.
       await s.run("docker node update --availability drain worker-1");
-      const failure = (await provider.create(inputs).then(() => undefined, (e: Failure) => e)) as Failure;
-      expect(failure.message).toMatch(/stack shop: stopped waiting after [\d.]+ s, because waiting cannot help:[\s\S]*shop_db: 0\/1 running: no ready, active node meets its placement constraints/);
+      const failure = (await provider.create(inputs).then(
+        () => undefined,
+        (e: Failure) => e,
+      )) as Failure;
+      expect(failure.message).toMatch(
+        /stack shop: stopped waiting after [\d.]+ s, because waiting cannot help:[\s\S]*shop_db: 0\/1 running: no ready, active node meets its placement constraints/,
+      );
       expect(failure.id).toBe("stacks-shop");
       expect(failure.properties?.__provider).toBe((inputs as unknown as Record<string, unknown>).__provider);
-      expect(failure.properties?.generatedSecrets).toEqual({ shop_db_password: values.shop_db_password.reveal, shop_db_root_password: values.shop_db_root_password.reveal });
+      expect(failure.properties?.generatedSecrets).toEqual({
+        shop_db_password: values.shop_db_password.reveal,
+        shop_db_root_password: values.shop_db_root_password.reveal,
+      });
       expect((await secretNames(s)).has("shop_db_password")).toBe(true);
 
       await s.run("docker node update --availability active worker-1");

@@ -21,7 +21,9 @@ function listen(host: string): Promise<{ server: net.Server; port: number; accep
       s.end("hello from the host\n");
     });
     server.on("error", reject);
-    server.listen(0, host, () => resolve({ server, port: (server.address() as net.AddressInfo).port, accepted: () => count }));
+    server.listen(0, host, () =>
+      resolve({ server, port: (server.address() as net.AddressInfo).port, accepted: () => count }),
+    );
   });
 }
 
@@ -35,7 +37,10 @@ describe("local test bed isolation", () => {
   it("rejects new connections from nodes to the host, while the host reaches the same listener", async () => {
     const l = await listen(bed().gateway);
     try {
-      const fromHost = await run("busybox", ["nc", "-w", "3", bed().gateway, String(l.port)], { allowFail: true, input: "" });
+      const fromHost = await run("busybox", ["nc", "-w", "3", bed().gateway, String(l.port)], {
+        allowFail: true,
+        input: "",
+      });
       expect(fromHost.stdout).toContain("hello from the host");
       const before = l.accepted();
       const fromNode = await bed().exec("worker-1", probe(bed().gateway, l.port));
@@ -52,7 +57,10 @@ describe("local test bed isolation", () => {
   it("keeps nodes from reaching a namespace outside the bed that the host reaches", async () => {
     const outsider = await bed().outsider();
     await outsider.exec("busybox nc -ll -p 8080 -e echo outsider-here >/dev/null 2>&1 &");
-    const fromHost = async (): Promise<boolean> => (await run("busybox", ["nc", "-w", "3", outsider.ip, "8080"], { allowFail: true, input: "" })).stdout.includes("outsider-here");
+    const fromHost = async (): Promise<boolean> =>
+      (await run("busybox", ["nc", "-w", "3", outsider.ip, "8080"], { allowFail: true, input: "" })).stdout.includes(
+        "outsider-here",
+      );
     expect(await waitFor(fromHost, 5_000)).toBe(true);
     const fromNode = await bed().exec("worker-1", probe(outsider.ip, 8080));
     expect(fromNode.stdout).not.toContain("outsider-here");

@@ -22,8 +22,22 @@ describe("local test bed node lifecycle", () => {
 
   it("drops open SSH connections mid-run while new ones still work", async () => {
     const n = bed().node("manager-1");
-    const client = spawn("ssh", ["-i", bed().privateKeyPath, "-o", `UserKnownHostsFile=${bed().knownHostsPath}`, "-o", "StrictHostKeyChecking=yes",
-      "-o", "BatchMode=yes", `root@${n.host}`, "sleep 120"], { stdio: "ignore" });
+    const client = spawn(
+      "ssh",
+      [
+        "-i",
+        bed().privateKeyPath,
+        "-o",
+        `UserKnownHostsFile=${bed().knownHostsPath}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        `root@${n.host}`,
+        "sleep 120",
+      ],
+      { stdio: "ignore" },
+    );
     const exited = new Promise<number | null>((resolve) => client.on("exit", (code) => resolve(code)));
     expect(await waitFor(() => bed().processes("manager-1").sshSessions.length > 0, 10_000)).toBe(true);
     const t = Date.now();

@@ -27,14 +27,17 @@ async function pingLoss(from: string | undefined, ip: string): Promise<number> {
   const cmd = `busybox ping -q -c ${PINGS} -i 0.005 -W 2 ${ip} | sed -n 's/.* \\([0-9]*\\) packets received.*/\\1/p'`;
   const r = from ? await bed().exec(from, cmd) : spawnSync("sh", ["-c", cmd], { encoding: "utf8" });
   const received = Number(r.stdout.trim());
-  if (r.stdout.trim() === "" || Number.isNaN(received)) throw new Error(`no ping summary from ${from ?? "the host"}: ${r.stdout} ${r.stderr}`);
+  if (r.stdout.trim() === "" || Number.isNaN(received))
+    throw new Error(`no ping summary from ${from ?? "the host"}: ${r.stdout} ${r.stderr}`);
   return ((PINGS - received) / PINGS) * 100;
 }
 
 describe("conditions on the namespace bed (local shape)", () => {
   it("drops a share of the packets arriving at one node from the other nodes, never the host's", async () => {
     const w2 = bed().node("worker-2").host;
-    expect(await bed().shape("worker-2", { lossPercent: 20, lossDirection: "in" })).toEqual([{ node: "worker-2", detail: "loss in 20% (was 0%)" }]);
+    expect(await bed().shape("worker-2", { lossPercent: 20, lossDirection: "in" })).toEqual([
+      { node: "worker-2", detail: "loss in 20% (was 0%)" },
+    ]);
     expect((await bed().readShape("worker-2")).lossInPercent).toBe(20);
     const between = await pingLoss("worker-1", w2);
     expect(between).toBeGreaterThan(8);
@@ -52,7 +55,9 @@ describe("conditions on the namespace bed (local shape)", () => {
     const replies = await pingLoss("worker-2", w1);
     expect(replies).toBeGreaterThan(8);
     expect(replies).toBeLessThan(35);
-    expect(await bed().shape("worker-1", { lossPercent: 0 })).toEqual([{ node: "worker-1", detail: "loss out 0% (was 20%)" }]);
+    expect(await bed().shape("worker-1", { lossPercent: 0 })).toEqual([
+      { node: "worker-1", detail: "loss out 0% (was 20%)" },
+    ]);
     expect(await pingLoss("worker-2", w1)).toBe(0);
     expect((await bed().exec("worker-1", "iptables -S | grep -c HSW-LOSS")).stdout.trim()).toBe("0");
   });
@@ -62,7 +67,11 @@ describe("conditions on the namespace bed (local shape)", () => {
     expect((await bed().readShape("worker-1")).cpuPercent).toBe(20);
     // `times` prints the CPU time of the shell's children: 2 s of wall time at 20% is 0.4 s.
     const r = await bed().exec("worker-1", "timeout 2 sh -c 'while :; do :; done'; times");
-    const [user, sys] = r.stdout.trim().split("\n")[1].split(/\s+/).map((t) => Number(/(\d+)m([\d.]+)s/.exec(t)?.[1]) * 60 + Number(/(\d+)m([\d.]+)s/.exec(t)?.[2]));
+    const [user, sys] = r.stdout
+      .trim()
+      .split("\n")[1]
+      .split(/\s+/)
+      .map((t) => Number(/(\d+)m([\d.]+)s/.exec(t)?.[1]) * 60 + Number(/(\d+)m([\d.]+)s/.exec(t)?.[2]));
     expect(user + sys).toBeGreaterThan(0);
     expect(user + sys).toBeLessThan(0.6);
     await bed().shape("worker-1", { cpuPercent: null });
@@ -118,13 +127,19 @@ describe("conditions on the namespace bed (local shape)", () => {
 
   it("says latency is unavailable instead of faking it, and the CLI shows what is in force", async () => {
     const netem = await probeNetem();
-    await expect(bed().shape("worker-1", { delayMs: 25, jitterMs: 5 })).rejects.toThrow(netem.available ? /does not add latency/ : /cannot add latency: this kernel has no netem/);
+    await expect(bed().shape("worker-1", { delayMs: 25, jitterMs: 5 })).rejects.toThrow(
+      netem.available ? /does not add latency/ : /cannot add latency: this kernel has no netem/,
+    );
     await bed().shape("manager-1", { cpuPercent: 50, lossPercent: 1, lossDirection: "both" });
     const r = spawnSync("node", [BIN, "local", "shape", "--dir", bed().dir], { encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^manager-1\s+1%\s+1%\s+50% of a core\s+no\s+ok\s+/m);
     expect(r.stdout).toMatch(/^worker-1\s+0%\s+0%\s+uncapped\s+no\s+ok\s+/m);
-    const bad = spawnSync("node", [BIN, "local", "shape", "all", "--loss", "2%; reboot", "--cpu", "0", "--dir", bed().dir], { encoding: "utf8" });
+    const bad = spawnSync(
+      "node",
+      [BIN, "local", "shape", "all", "--loss", "2%; reboot", "--cpu", "0", "--dir", bed().dir],
+      { encoding: "utf8" },
+    );
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`--loss must be a percentage from 0 to 100 (e.g. --loss 2%), got "2%; reboot"`);
     expect(bad.stderr).toContain(`--cpu must be a percentage`);

@@ -34,8 +34,13 @@ async function footprint(k: number, dir: string): Promise<Footprint> {
     netns: listNetns().filter((n) => isBedNetns(n, k)),
     links: listLinks().filter((l) => isBedLink(l, k)),
     rules,
-    cgroups: hostHierarchies().map((h) => path.join(h.mountpoint, `hsw${k}`)).filter((d) => fs.existsSync(d)),
-    mounts: fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(dir)),
+    cgroups: hostHierarchies()
+      .map((h) => path.join(h.mountpoint, `hsw${k}`))
+      .filter((d) => fs.existsSync(d)),
+    mounts: fs
+      .readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .filter((l) => l.includes(dir)),
     etcNetns,
   };
 }

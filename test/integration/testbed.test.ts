@@ -29,7 +29,10 @@ describe("local test bed with 3 nodes", () => {
 
   it("lets the inventory key log in over SSH with the pinned host key, and docker info shows the node's own hostname and engine", async () => {
     for (const n of bed().inventory.nodes) {
-      const r = await bed().ssh(n.name, "hostname; docker info --format '{{.Name}} {{.ServerVersion}} {{.Swarm.LocalNodeState}}'");
+      const r = await bed().ssh(
+        n.name,
+        "hostname; docker info --format '{{.Name}} {{.ServerVersion}} {{.Swarm.LocalNodeState}}'",
+      );
       expect(r.stderr).not.toMatch(/warning|denied/i);
       expect(r.code).toBe(0);
       const [hostname, info] = r.stdout.trim().split("\n");
@@ -56,8 +59,24 @@ describe("local test bed with 3 nodes", () => {
   it("refuses password and keyboard-interactive logins", async () => {
     const n = bed().node("manager-1");
     const { run } = await import("../../local/common/host-command");
-    const r = await run("ssh", ["-o", `UserKnownHostsFile=${bed().knownHostsPath}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-      "-o", "PubkeyAuthentication=no", "-o", "ConnectTimeout=5", `root@${n.host}`, "true"], { allowFail: true });
+    const r = await run(
+      "ssh",
+      [
+        "-o",
+        `UserKnownHostsFile=${bed().knownHostsPath}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "ConnectTimeout=5",
+        `root@${n.host}`,
+        "true",
+      ],
+      { allowFail: true },
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/Permission denied \(publickey\)/);
   });

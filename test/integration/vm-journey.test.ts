@@ -32,15 +32,18 @@ let result: VmJourneyResult | undefined;
 let outcome: ChildOutcome | undefined;
 let bedNumber: number | undefined;
 
-beforeAll(async () => {
-  await downAnyBed(dir);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.rmSync(resultFile, { force: true });
-  const entry = await builtEntry("demo/demo-vm", (l) => console.log(l));
-  outcome = await runChild(entry, ["--nodes", "2", "--dir", dir, "--result", resultFile], JOURNEY_DEADLINE_MS);
-  bedNumber = readVmState(fs.realpathSync(dir))?.k;
-  if (fs.existsSync(resultFile)) result = JSON.parse(fs.readFileSync(resultFile, "utf8")) as VmJourneyResult;
-}, BUILD_TIMEOUT_MS + JOURNEY_DEADLINE_MS + TEARDOWN_TIMEOUT_MS);
+beforeAll(
+  async () => {
+    await downAnyBed(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.rmSync(resultFile, { force: true });
+    const entry = await builtEntry("demo/demo-vm", (l) => console.log(l));
+    outcome = await runChild(entry, ["--nodes", "2", "--dir", dir, "--result", resultFile], JOURNEY_DEADLINE_MS);
+    bedNumber = readVmState(fs.realpathSync(dir))?.k;
+    if (fs.existsSync(resultFile)) result = JSON.parse(fs.readFileSync(resultFile, "utf8")) as VmJourneyResult;
+  },
+  BUILD_TIMEOUT_MS + JOURNEY_DEADLINE_MS + TEARDOWN_TIMEOUT_MS,
+);
 
 afterAll(async () => {
   await downAnyBed(dir);
@@ -49,7 +52,9 @@ afterAll(async () => {
 
 function journey(): VmJourneyResult {
   if (result) return result;
-  const how = outcome?.killed ? `was killed at its ${JOURNEY_DEADLINE_MS / 60_000}-minute deadline` : `exited ${outcome?.code} after ${Math.round((outcome?.ms ?? 0) / 1000)} s`;
+  const how = outcome?.killed
+    ? `was killed at its ${JOURNEY_DEADLINE_MS / 60_000}-minute deadline`
+    : `exited ${outcome?.code} after ${Math.round((outcome?.ms ?? 0) / 1000)} s`;
   throw new Error(`the VM journey ${how} without a result; its output is above`);
 }
 
@@ -83,7 +88,9 @@ describe("the journey on real VMs", () => {
     for (const net of ["traefik_public", "wordpress_internal", "ingress (ingress, routing mesh)"]) {
       expect(bySubject.get(`network ${net}`)?.detail).toMatch(/ESP [1-9]\d*, VXLAN 0, marker in clear 0/);
     }
-    expect(bySubject.get("network hsw-wire-control (plain control)")?.detail).toMatch(/ESP 0, VXLAN [1-9]\d*, marker in clear [1-9]/);
+    expect(bySubject.get("network hsw-wire-control (plain control)")?.detail).toMatch(
+      /ESP 0, VXLAN [1-9]\d*, marker in clear [1-9]/,
+    );
     expect(journey().wire.exitCode).toBe(0);
   });
 
@@ -91,19 +98,28 @@ describe("the journey on real VMs", () => {
     journey();
     const status = await anyBedStatus(dir);
     expect(status).toMatch(/accelerator (TCG|KVM): /);
-    for (const name of ["manager-1", "worker-1"]) expect(status).toMatch(new RegExp(`${name}\\s+(manager|worker)\\s+10\\.215\\.\\d+\\.\\d+\\s+10\\.0\\.0\\.\\d+\\s+running\\s+\\d+ MiB\\s+up\\s+20\\.10\\.24`));
+    for (const name of ["manager-1", "worker-1"])
+      expect(status).toMatch(
+        new RegExp(
+          `${name}\\s+(manager|worker)\\s+10\\.215\\.\\d+\\.\\d+\\s+10\\.0\\.0\\.\\d+\\s+running\\s+\\d+ MiB\\s+up\\s+20\\.10\\.24`,
+        ),
+      );
   }, 120_000);
 
-  it("down removes every VM, tap, bridge, namespace and file even when the bed's state file is lost", async () => {
-    journey();
-    const k = bedNumber as number;
-    expect(k).toBeGreaterThan(0);
-    expect(qemuPidsByPrefix(`hsv${k}-`).length).toBe(2);
-    fs.rmSync(path.join(dir, "state.json"));
-    await downAnyBed(dir);
-    expect(qemuPidsByPrefix(`hsv${k}-`)).toEqual([]);
-    expect(fs.existsSync(`/run/netns/hsv${k}`)).toBe(false);
-    expect(fs.existsSync(`/sys/class/net/hsv${k}`)).toBe(false);
-    expect(fs.existsSync(path.join(dir, "vms"))).toBe(false);
-  }, TEARDOWN_TIMEOUT_MS);
+  it(
+    "down removes every VM, tap, bridge, namespace and file even when the bed's state file is lost",
+    async () => {
+      journey();
+      const k = bedNumber as number;
+      expect(k).toBeGreaterThan(0);
+      expect(qemuPidsByPrefix(`hsv${k}-`).length).toBe(2);
+      fs.rmSync(path.join(dir, "state.json"));
+      await downAnyBed(dir);
+      expect(qemuPidsByPrefix(`hsv${k}-`)).toEqual([]);
+      expect(fs.existsSync(`/run/netns/hsv${k}`)).toBe(false);
+      expect(fs.existsSync(`/sys/class/net/hsv${k}`)).toBe(false);
+      expect(fs.existsSync(path.join(dir, "vms"))).toBe(false);
+    },
+    TEARDOWN_TIMEOUT_MS,
+  );
 });

@@ -24,7 +24,9 @@ const BED = path.join(DIR, "bed");
 
 function rehearse(args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "dist", "rehearse", "main.js"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [path.join(ROOT, "dist", "rehearse", "main.js"), ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (b: Buffer) => (output += b.toString()));
     child.stderr.on("data", (b: Buffer) => (output += b.toString()));
@@ -50,11 +52,15 @@ describe("npm run rehearse -- --short", () => {
     fs.writeFileSync(path.join(os.tmpdir(), "hcloud-swarm-tests", "rehearse-short.log"), output);
     const lines = output.trim().split("\n");
     expect({ code, last: lines[lines.length - 1] }).toEqual({ code: 0, last: "rehearsal: 4 steps passed, 0 failed" });
-    for (const step of ["form", "grow", "verify", "teardown"]) expect(output).toMatch(new RegExp(`^step \\d ${step}: PASS`, "m"));
+    for (const step of ["form", "grow", "verify", "teardown"])
+      expect(output).toMatch(new RegExp(`^step \\d ${step}: PASS`, "m"));
 
     // The deploy key the user would save with `pulumi stack output --show-secrets` never showed up.
     const key = fs.readFileSync(path.join(DIR, "id_deploy"), "utf8");
-    const body = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+    const body = key
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"))
+      .join("");
     expect(body.length).toBeGreaterThan(100);
     expect(output.includes(body.slice(0, 60))).toBe(false);
     expect(output).not.toMatch(/PRIVATE KEY/);

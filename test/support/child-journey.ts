@@ -30,10 +30,19 @@ function newestSource(dir: string): number {
 export async function builtEntry(rel: string, log: (line: string) => void = () => undefined): Promise<string> {
   const entry = path.join(ROOT, "dist", `${rel}.js`);
   const config = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.build.json"), "utf8")) as { include: string[] };
-  const newest = Math.max(...config.include.map((d) => path.join(ROOT, d)).filter((d) => fs.existsSync(d)).map(newestSource));
+  const newest = Math.max(
+    ...config.include
+      .map((d) => path.join(ROOT, d))
+      .filter((d) => fs.existsSync(d))
+      .map(newestSource),
+  );
   if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < newest) {
     log(`dist/ is older than the sources: npm run build`);
-    await run(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", path.join(ROOT, "tsconfig.build.json")], { timeoutMs: BUILD_TIMEOUT_MS });
+    await run(
+      process.execPath,
+      [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", path.join(ROOT, "tsconfig.build.json")],
+      { timeoutMs: BUILD_TIMEOUT_MS },
+    );
   }
   return entry;
 }
@@ -50,7 +59,11 @@ export interface ChildOutcome {
 export function runChild(entry: string, args: readonly string[], deadlineMs: number): Promise<ChildOutcome> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], detached: true });
+    const child = spawn(process.execPath, [entry, ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit"],
+      detached: true,
+    });
     let killed = false;
     const timer = setTimeout(() => {
       killed = true;

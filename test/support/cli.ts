@@ -27,10 +27,16 @@ export async function hcloudSwarm(args: readonly string[]): Promise<CliOutcome> 
   });
   process.exitCode = 0;
   try {
-    await buildProgram().exitOverride().parseAsync(["node", "hcloud-swarm", ...args]);
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(["node", "hcloud-swarm", ...args]);
     return { out: lines.join("\n"), code: Number(process.exitCode ?? 0), stdout };
   } catch (e) {
-    return { out: [...lines, (e as Error).message].join("\n"), code: e instanceof CommanderError ? e.exitCode : 1, stdout };
+    return {
+      out: [...lines, (e as Error).message].join("\n"),
+      code: e instanceof CommanderError ? e.exitCode : 1,
+      stdout,
+    };
   } finally {
     process.exitCode = 0;
     log.mockRestore();

@@ -18,11 +18,20 @@ const PYTHON = "/usr/bin/python3";
  * mount namespace) and sets cloud-init's boot markers in the node's private /run.
  */
 export async function cloudInitStateScript(state: CloudInitState): Promise<string> {
-  const lines = ["set -e", "while mountpoint -q /usr/local/sbin; do umount /usr/local/sbin; done", "rm -rf /run/cloud-init /run/systemd/system"];
+  const lines = [
+    "set -e",
+    "while mountpoint -q /usr/local/sbin; do umount /usr/local/sbin; done",
+    "rm -rf /run/cloud-init /run/systemd/system",
+  ];
   if (state === "absent") return lines.join("\n");
   const wrapper = `#!/bin/sh\nPYTHONPATH=${await cloudInitPythonPath()} exec ${PYTHON} -m cloudinit.cmd.main "$@"\n`;
-  lines.push("mount -t tmpfs -o mode=755 tmpfs /usr/local/sbin", `cat > /usr/local/sbin/cloud-init <<'EOF'\n${wrapper}EOF`, "chmod 755 /usr/local/sbin/cloud-init");
+  lines.push(
+    "mount -t tmpfs -o mode=755 tmpfs /usr/local/sbin",
+    `cat > /usr/local/sbin/cloud-init <<'EOF'\n${wrapper}EOF`,
+    "chmod 755 /usr/local/sbin/cloud-init",
+  );
   // cloud-init's generator marks a disabled boot in /run/cloud-init/disabled; it reads "systemd" from /run/systemd/system.
-  if (state === "disabled") lines.push("mkdir -p /run/systemd/system /run/cloud-init", "touch /run/cloud-init/disabled");
+  if (state === "disabled")
+    lines.push("mkdir -p /run/systemd/system /run/cloud-init", "touch /run/cloud-init/disabled");
   return lines.join("\n");
 }

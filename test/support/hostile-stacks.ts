@@ -45,9 +45,27 @@ function hiddenByBreak(br: string): string {
 }
 
 export const HOSTILE_STACKS: readonly HostileStack[] = [
-  { name: "line-separator", bypass: "U+2028 ends a line for Docker: a block scalar hides a plain overlay and a service on it", text: hiddenByBreak("\u2028"), rules: ["yaml-dialect", "unencrypted-overlay"], deployRules: ["yaml-dialect"] },
-  { name: "next-line", bypass: "U+0085 (NEL) ends a line for Docker", text: hiddenByBreak("\u0085"), rules: ["yaml-dialect", "unencrypted-overlay"], deployRules: ["yaml-dialect"] },
-  { name: "paragraph-separator", bypass: "U+2029 ends a line for Docker", text: hiddenByBreak("\u2029"), rules: ["yaml-dialect", "unencrypted-overlay"], deployRules: ["yaml-dialect"] },
+  {
+    name: "line-separator",
+    bypass: "U+2028 ends a line for Docker: a block scalar hides a plain overlay and a service on it",
+    text: hiddenByBreak("\u2028"),
+    rules: ["yaml-dialect", "unencrypted-overlay"],
+    deployRules: ["yaml-dialect"],
+  },
+  {
+    name: "next-line",
+    bypass: "U+0085 (NEL) ends a line for Docker",
+    text: hiddenByBreak("\u0085"),
+    rules: ["yaml-dialect", "unencrypted-overlay"],
+    deployRules: ["yaml-dialect"],
+  },
+  {
+    name: "paragraph-separator",
+    bypass: "U+2029 ends a line for Docker",
+    text: hiddenByBreak("\u2029"),
+    rules: ["yaml-dialect", "unencrypted-overlay"],
+    deployRules: ["yaml-dialect"],
+  },
   {
     name: "octal-port",
     bypass: "published: 06352 is octal 3306 for Docker",
@@ -117,7 +135,7 @@ export const HOSTILE_STACKS: readonly HostileStack[] = [
   },
   {
     name: "privileged",
-    bypass: "privileged: true (here via an interpolated \"${X:-on}\", which Docker casts to true)",
+    bypass: 'privileged: true (here via an interpolated "${X:-on}", which Docker casts to true)',
     text: `version: "3.8"\nservices:\n  app:\n    image: busybox\n    privileged: "\${X:-on}"\n    networks: [back]\nnetworks:\n  back:\n    ${ENC}\n`,
     rules: ["host-access"],
   },

@@ -12,7 +12,12 @@ import * as ts from "typescript";
 export const ROOT = path.join(__dirname, "..", "..");
 
 /** The modules that define a dynamic provider object (pulumi.dynamic.ResourceProvider). */
-export const PROVIDER_MODULES = ["infra/keypair.ts", "bootstrap/provider.ts", "stacks/provider.ts", "stacks/secret-values.ts"];
+export const PROVIDER_MODULES = [
+  "infra/keypair.ts",
+  "bootstrap/provider.ts",
+  "stacks/provider.ts",
+  "stacks/secret-values.ts",
+];
 
 /** The header line that marks a module the providers serialize; eslint.config.mjs looks for the same text. */
 export const PROVIDER_CLOSURE_TAG = "// @provider-closure";
@@ -20,7 +25,10 @@ export const PROVIDER_CLOSURE_TAG = "// @provider-closure";
 /** The project modules a compiled module requires (relative paths, repo-relative .ts files). */
 export function runtimeImports(file: string): string[] {
   const source = fs.readFileSync(path.join(ROOT, file), "utf8");
-  const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: file }).outputText;
+  const js = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    fileName: file,
+  }).outputText;
   const out: string[] = [];
   for (const m of js.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
     const base = path.normalize(path.join(path.dirname(file), m[1]));

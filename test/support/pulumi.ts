@@ -56,7 +56,10 @@ export const STACK = "dev";
 const REPO = path.resolve(__dirname, "../..");
 const PROGRAM = path.join(REPO, "infra", "index.ts");
 /** Our dynamic resources that the harness runs for real (the others need hosts). */
-const REAL_DYNAMIC = new Set(["pulumi-nodejs:dynamic/hcloud-swarm:SshKeyPair", "pulumi-nodejs:dynamic/hcloud-swarm:StackSecrets"]);
+const REAL_DYNAMIC = new Set([
+  "pulumi-nodejs:dynamic/hcloud-swarm:SshKeyPair",
+  "pulumi-nodejs:dynamic/hcloud-swarm:StackSecrets",
+]);
 const SERVER = "hcloud:index/server:Server";
 
 /** The checkpoint, kept across runs like a stack's state. */
@@ -97,7 +100,11 @@ const paperCloud: Cloud = {
   kindOf(type) {
     const replace = HCLOUD_REPLACE_ON_CHANGE[type];
     if (!replace) return undefined;
-    return apiObject(replace, (_inputs, ctx) => numericId(type, ctx.name), type === SERVER ? (i) => serverAddresses(String(i.name)) : undefined);
+    return apiObject(
+      replace,
+      (_inputs, ctx) => numericId(type, ctx.name),
+      type === SERVER ? (i) => serverAddresses(String(i.name)) : undefined,
+    );
   },
 };
 
@@ -129,13 +136,17 @@ export async function withFreshSdk<T>(fn: (pulumi: Pulumi) => Promise<T>): Promi
     await jest.isolateModulesAsync(async () => {
       // Imported inside the isolated registry: a fresh SDK (and @pulumi/hcloud) for every run.
       const hang = () => new Promise<never>(() => undefined);
-      const value = await fn(await import("@pulumi/pulumi")).catch(async (err: unknown) => (run.abandoned ? hang() : Promise.reject(err)));
+      const value = await fn(await import("@pulumi/pulumi")).catch(async (err: unknown) =>
+        run.abandoned ? hang() : Promise.reject(err),
+      );
       if (run.abandoned) await hang();
       result = { value };
     });
   } finally {
     if (openRun === run) openRun = undefined;
-    for (const e of events) for (const l of emitter.listeners(e)) if (!listenersBefore.get(e)?.has(l)) emitter.removeListener(e, l as (...a: unknown[]) => void);
+    for (const e of events)
+      for (const l of emitter.listeners(e))
+        if (!listenersBefore.get(e)?.has(l)) emitter.removeListener(e, l as (...a: unknown[]) => void);
   }
   return result!.value;
 }
@@ -154,18 +165,36 @@ export async function runProgramDetailed(config: Record<string, unknown>): Promi
         return mock ? await mock({ name, inputs, provider }) : inputs;
       },
     });
-    const full = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
-    return runUnderMocks({ pulumi, engine, config: full, project: PROJECT, stack: STACK, loadProgram: () => import(PROGRAM) });
+    const full = Object.fromEntries(
+      Object.entries(config).map(([k, v]) => [
+        k.includes(":") ? k : `${PROJECT}:${k}`,
+        typeof v === "string" ? v : JSON.stringify(v),
+      ]),
+    );
+    return runUnderMocks({
+      pulumi,
+      engine,
+      config: full,
+      project: PROJECT,
+      stack: STACK,
+      loadProgram: () => import(PROGRAM),
+    });
   });
   // The recorded state carries the id, so tests can follow references (firewallIds, subnetId…).
-  lastResources = run.registered.map((r) => ({ type: r.type, name: r.name, inputs: unwrapProps(r.inputs), state: { ...unwrapProps(r.state), ...(r.custom ? { id: r.id } : {}) } }));
+  lastResources = run.registered.map((r) => ({
+    type: r.type,
+    name: r.name,
+    inputs: unwrapProps(r.inputs),
+    state: { ...unwrapProps(r.state), ...(r.custom ? { id: r.id } : {}) },
+  }));
   if (run.error) throw run.error;
   const secretInputs: Record<string, string[]> = {};
   const additionalSecretOutputs: Record<string, string[]> = {};
   for (const r of run.registered) {
     const keys = secretKeys(r.inputs);
     if (keys.length) secretInputs[`${r.type}::${r.name}`] = keys;
-    if (r.additionalSecretOutputs.length) additionalSecretOutputs[`${r.type}::${r.name}`] = [...r.additionalSecretOutputs];
+    if (r.additionalSecretOutputs.length)
+      additionalSecretOutputs[`${r.type}::${r.name}`] = [...r.additionalSecretOutputs];
   }
   return {
     resources: lastResources,

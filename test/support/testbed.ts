@@ -13,7 +13,41 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Inventory, InventoryNode, NodeRole } from "../../inventory/inventory";
-import { addNode, Bed, BUSYBOX, CLEAR, createIntruder, createMetadataService, createNodeCgroups, createOutsider, downBed, dropSshSessions, execInNode, LOCAL_IMAGE, METADATA_ADDRESS, nodeProcesses, NodeProcesses, NodeRecord, NodeShape, powerOff, procsFiles, readShape, run, RunResult, selectNodes, ShapeAction, shapeNodes, ShapeRequest, sshdAnswers, startDockerd, startSshd, stopPid, upBed, waitDockerd, waitSshd } from "../../local";
+import {
+  addNode,
+  Bed,
+  BUSYBOX,
+  CLEAR,
+  createIntruder,
+  createMetadataService,
+  createNodeCgroups,
+  createOutsider,
+  downBed,
+  dropSshSessions,
+  execInNode,
+  LOCAL_IMAGE,
+  METADATA_ADDRESS,
+  nodeProcesses,
+  NodeProcesses,
+  NodeRecord,
+  NodeShape,
+  powerOff,
+  procsFiles,
+  readShape,
+  run,
+  RunResult,
+  selectNodes,
+  ShapeAction,
+  shapeNodes,
+  ShapeRequest,
+  sshdAnswers,
+  startDockerd,
+  startSshd,
+  stopPid,
+  upBed,
+  waitDockerd,
+  waitSshd,
+} from "../../local";
 import { CloudInitState, cloudInitStateScript } from "./cloud-init";
 import { waitFor } from "../../common/time";
 
@@ -101,7 +135,8 @@ export interface Testbed {
 const CHECKOUT_ID = crypto.createHash("sha256").update(path.resolve(__dirname, "../..")).digest("hex").slice(0, 8);
 
 export function testbedDir(name: string): string {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`test bed name must be lowercase letters, digits and dashes, got "${name}"`);
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
+    throw new Error(`test bed name must be lowercase letters, digits and dashes, got "${name}"`);
   return path.join(os.tmpdir(), "hcloud-swarm-tests", CHECKOUT_ID, name);
 }
 
@@ -111,16 +146,29 @@ class LiveTestbed implements Testbed {
   private metadataReady?: Promise<Outsider>;
   constructor(private bed: Bed) {}
 
-  get dir(): string { return this.bed.dir; }
-  get inventory(): Inventory { return this.bed.inventory; }
-  get inventoryPath(): string { return this.bed.inventoryPath; }
-  get knownHostsPath(): string { return this.bed.knownHostsPath; }
-  get privateKeyPath(): string { return this.bed.privateKeyPath; }
-  get gateway(): string { return this.bed.ctx.names.gateway; }
+  get dir(): string {
+    return this.bed.dir;
+  }
+  get inventory(): Inventory {
+    return this.bed.inventory;
+  }
+  get inventoryPath(): string {
+    return this.bed.inventoryPath;
+  }
+  get knownHostsPath(): string {
+    return this.bed.knownHostsPath;
+  }
+  get privateKeyPath(): string {
+    return this.bed.privateKeyPath;
+  }
+  get gateway(): string {
+    return this.bed.ctx.names.gateway;
+  }
 
   private rec(name: string): NodeRecord {
     const n = this.bed.nodes.find((x) => x.name === name);
-    if (!n) throw new Error(`no node "${name}" in the test bed; nodes: ${this.bed.nodes.map((x) => x.name).join(", ")}`);
+    if (!n)
+      throw new Error(`no node "${name}" in the test bed; nodes: ${this.bed.nodes.map((x) => x.name).join(", ")}`);
     return n;
   }
 
@@ -138,8 +186,24 @@ class LiveTestbed implements Testbed {
     const n = this.node(node);
     return run(
       "ssh",
-      ["-i", this.bed.privateKeyPath, "-o", `UserKnownHostsFile=${knownHostsPath}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-p", String(n.port), `${n.user}@${n.host}`, command],
+      [
+        "-i",
+        this.bed.privateKeyPath,
+        "-o",
+        `UserKnownHostsFile=${knownHostsPath}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        "-p",
+        String(n.port),
+        `${n.user}@${n.host}`,
+        command,
+      ],
       { allowFail: true, timeoutMs: 300_000 },
     );
   }
@@ -178,7 +242,10 @@ class LiveTestbed implements Testbed {
     const n = this.rec(node);
     startDockerd(this.bed.ctx, n);
     startSshd(this.bed.ctx, n);
-    await Promise.all([waitDockerd(this.bed.ctx, n, RESTART_TIMEOUT_MS), waitSshd(this.bed.ctx, n, RESTART_TIMEOUT_MS)]);
+    await Promise.all([
+      waitDockerd(this.bed.ctx, n, RESTART_TIMEOUT_MS),
+      waitSshd(this.bed.ctx, n, RESTART_TIMEOUT_MS),
+    ]);
   }
 
   processes(node: string): NodeProcesses {
@@ -195,12 +262,18 @@ class LiveTestbed implements Testbed {
     const { names, hierarchies } = this.bed.ctx;
     createNodeCgroups(hierarchies, names.cgroup, cgroup);
     const join = `for f in ${procsFiles(hierarchies, names.cgroup, cgroup).join(" ")}; do echo $$ > "$f"; done\n`;
-    return { ip, exec: (script: string) => run("nsenter", [`--net=/run/netns/${netns}`, "/bin/sh", "-c", join + script], { allowFail: true }) };
+    return {
+      ip,
+      exec: (script: string) =>
+        run("nsenter", [`--net=/run/netns/${netns}`, "/bin/sh", "-c", join + script], { allowFail: true }),
+    };
   }
 
   outsider(): Promise<Outsider> {
     const { names } = this.bed.ctx;
-    this.outsiderReady ??= createOutsider(names).then(() => this.extraNamespace("outsider", names.outsiderNetns, names.outsiderAddress));
+    this.outsiderReady ??= createOutsider(names).then(() =>
+      this.extraNamespace("outsider", names.outsiderNetns, names.outsiderAddress),
+    );
     return this.outsiderReady;
   }
 
@@ -223,12 +296,17 @@ class LiveTestbed implements Testbed {
   }
 
   intruder(): Promise<Outsider> {
-    this.intruderReady ??= createIntruder(this.bed.ctx.names).then((i) => this.extraNamespace("intruder", i.netns, i.address));
+    this.intruderReady ??= createIntruder(this.bed.ctx.names).then((i) =>
+      this.extraNamespace("intruder", i.netns, i.address),
+    );
     return this.intruderReady;
   }
 
   metadata(body: string): Promise<Outsider> {
-    this.metadataReady ??= createMetadataService(this.bed.ctx.names, this.bed.nodes.map((n) => n.netns)).then(async (m) => {
+    this.metadataReady ??= createMetadataService(
+      this.bed.ctx.names,
+      this.bed.nodes.map((n) => n.netns),
+    ).then(async (m) => {
       const ns = this.extraNamespace("metadata", m.netns, METADATA_ADDRESS);
       const root = path.join(this.bed.dir, "metadata");
       fs.mkdirSync(path.join(root, "hetzner", "v1"), { recursive: true });

@@ -35,7 +35,9 @@ class TimingReporter {
   }
 
   onRunComplete(contexts) {
-    const projects = [...contexts].map((c) => (c.config.displayName && (c.config.displayName.name || c.config.displayName)) || "").sort();
+    const projects = [...contexts]
+      .map((c) => (c.config.displayName && (c.config.displayName.name || c.config.displayName)) || "")
+      .sort();
     this.write({ kind: "run", projects, start: this.started, end: Date.now() });
   }
 }

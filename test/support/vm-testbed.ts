@@ -6,7 +6,23 @@
  */
 import * as fs from "fs";
 import { Inventory, loadInventory } from "../../inventory/inventory";
-import { CLEAR, downAnyBed, inventoryPath, powerOffVm, powerOnVm, qemuPidOf, RunResult, selectNodes, ShapeAction, ShapeRequest, shapeVmNodes, upVmBed, vmPaths, vmShapeContext, waitUntilReady } from "../../local";
+import {
+  CLEAR,
+  downAnyBed,
+  inventoryPath,
+  powerOffVm,
+  powerOnVm,
+  qemuPidOf,
+  RunResult,
+  selectNodes,
+  ShapeAction,
+  ShapeRequest,
+  shapeVmNodes,
+  upVmBed,
+  vmPaths,
+  vmShapeContext,
+  waitUntilReady,
+} from "../../local";
 import { connect } from "../../transport/ssh";
 import { testbedDir } from "./testbed";
 

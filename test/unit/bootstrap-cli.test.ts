@@ -9,21 +9,40 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-bootstrap-cli-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const node = (name: string, privateKeyPath?: string) => ({
-  name, role: name.startsWith("manager") ? ("manager" as const) : ("worker" as const), host: "10.9.0.1", port: 22, user: "root",
-  hostKey: "ssh-ed25519 AAAA", advertiseAddress: "10.9.0.1", labels: {}, ...(privateKeyPath ? { privateKeyPath } : {}),
+  name,
+  role: name.startsWith("manager") ? ("manager" as const) : ("worker" as const),
+  host: "10.9.0.1",
+  port: 22,
+  user: "root",
+  hostKey: "ssh-ed25519 AAAA",
+  advertiseAddress: "10.9.0.1",
+  labels: {},
+  ...(privateKeyPath ? { privateKeyPath } : {}),
 });
 
 describe("hcloud-swarm bootstrap (command line)", () => {
   it("is registered with --inventory required and --identity, --verbose, --force, --concurrency, --dry-run, --json", () => {
     const cmd = buildProgram().commands.find((c) => c.name() === "bootstrap");
-    expect(cmd?.options.map((o) => o.long)).toEqual(["--inventory", "--identity", "--verbose", "--force", "--concurrency", "--dry-run", "--json"]);
+    expect(cmd?.options.map((o) => o.long)).toEqual([
+      "--inventory",
+      "--identity",
+      "--verbose",
+      "--force",
+      "--concurrency",
+      "--dry-run",
+      "--json",
+    ]);
     expect(cmd?.options.find((o) => o.long === "--inventory")?.required).toBe(true);
   });
 
   it("refuses a bad --concurrency with the allowed range", async () => {
-    const program = buildProgram().exitOverride().configureOutput({ writeErr: () => undefined });
+    const program = buildProgram()
+      .exitOverride()
+      .configureOutput({ writeErr: () => undefined });
     program.commands.forEach((c) => c.exitOverride());
-    await expect(program.parseAsync(["node", "hcloud-swarm", "bootstrap", "--inventory", "x.json", "--concurrency", "0"])).rejects.toThrow(/--concurrency must be a whole number from 1 to 64, got "0"/);
+    await expect(
+      program.parseAsync(["node", "hcloud-swarm", "bootstrap", "--inventory", "x.json", "--concurrency", "0"]),
+    ).rejects.toThrow(/--concurrency must be a whole number from 1 to 64, got "0"/);
   });
 
   it("reports every node without a usable key at once, and --identity fills the gaps", () => {
@@ -31,7 +50,14 @@ describe("hcloud-swarm bootstrap (command line)", () => {
     fs.writeFileSync(good, "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
     const pem = path.join(dir, "pem");
     fs.writeFileSync(pem, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
-    const inv: Inventory = { nodes: [node("manager-1", good), node("worker-1"), node("worker-2", pem), node("worker-3", path.join(dir, "missing"))] };
+    const inv: Inventory = {
+      nodes: [
+        node("manager-1", good),
+        node("worker-1"),
+        node("worker-2", pem),
+        node("worker-3", path.join(dir, "missing")),
+      ],
+    };
     let message = "";
     try {
       keysFor(inv, undefined, "bootstrap of inv.json");

@@ -13,13 +13,23 @@ describe("SwarmNodes in the Pulumi program", () => {
   it("creates one membership per node, with the node's inventory, all managers and the key as a secret input", async () => {
     const run = await runProgramDetailed({ serverType: "cx23", managers: 3, workers: 2 });
     const ms = run.resources.filter((r) => r.type === SWARM_NODE);
-    expect(ms.map((m) => m.name).sort()).toEqual(["swarm-manager-1-swarm", "swarm-manager-2-swarm", "swarm-manager-3-swarm", "swarm-worker-1-swarm", "swarm-worker-2-swarm"]);
+    expect(ms.map((m) => m.name).sort()).toEqual([
+      "swarm-manager-1-swarm",
+      "swarm-manager-2-swarm",
+      "swarm-manager-3-swarm",
+      "swarm-worker-1-swarm",
+      "swarm-worker-2-swarm",
+    ]);
     const inventory = run.outputs.inventory as { nodes: { name: string }[] };
     for (const m of ms) {
       const node = m.inputs.node as { name: string; hostKey: string };
       expect(`swarm-${node.name}-swarm`).toBe(m.name);
       expect(inventory.nodes.map((n) => n.name)).toContain(node.name);
-      expect((m.inputs.managers as { name: string }[]).map((x) => x.name)).toEqual(["manager-1", "manager-2", "manager-3"]);
+      expect((m.inputs.managers as { name: string }[]).map((x) => x.name)).toEqual([
+        "manager-1",
+        "manager-2",
+        "manager-3",
+      ]);
       expect(run.secretInputs[`${SWARM_NODE}::${m.name}`]).toEqual(["privateKey"]);
       expect(run.additionalSecretOutputs[`${SWARM_NODE}::${m.name}`]).toEqual(["privateKey"]);
       expect(m.inputs.swarm).toMatchObject({ defaultAddrPool: expect.any(String), overlayMtu: 1450 });
@@ -34,6 +44,10 @@ describe("SwarmNodes in the Pulumi program", () => {
       expect({ name: r.name, inputs: now?.inputs }).toEqual({ name: r.name, inputs: r.inputs });
     }
     const added = after.filter((r) => !before.some((b) => b.name === r.name && b.type === r.type));
-    expect(added.map((r) => `${r.type.split(":").pop()} ${r.name}`).sort()).toEqual(["Server swarm-worker-3", "SshKeyPair swarm-worker-3-host-key", "SwarmNode swarm-worker-3-swarm"]);
+    expect(added.map((r) => `${r.type.split(":").pop()} ${r.name}`).sort()).toEqual([
+      "Server swarm-worker-3",
+      "SshKeyPair swarm-worker-3-host-key",
+      "SwarmNode swarm-worker-3-swarm",
+    ]);
   });
 });

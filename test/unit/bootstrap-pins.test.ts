@@ -6,17 +6,45 @@ import { Inventory, InventoryNode } from "../../inventory/inventory";
 import { pinRefusals, planRemovals, planRolesAndLabels, Step } from "../../bootstrap/plan";
 import type { NodeFacts } from "../../swarm/nodes";
 
-const node = (name: string, role: "manager" | "worker", octet: number, labels: Record<string, string> = {}): InventoryNode => ({
-  name, role, host: `10.9.0.${octet}`, port: 22, user: "root", hostKey: `ssh-ed25519 AAAAkey${octet}`, advertiseAddress: `10.9.0.${octet}`, labels,
+const node = (
+  name: string,
+  role: "manager" | "worker",
+  octet: number,
+  labels: Record<string, string> = {},
+): InventoryNode => ({
+  name,
+  role,
+  host: `10.9.0.${octet}`,
+  port: 22,
+  user: "root",
+  hostKey: `ssh-ed25519 AAAAkey${octet}`,
+  advertiseAddress: `10.9.0.${octet}`,
+  labels,
 });
 const member = (n: InventoryNode, id: string, labels: Record<string, string> = {}): NodeFacts => ({
-  id, hostname: n.name, role: n.role, availability: "active", status: "ready", addr: n.advertiseAddress, ...(n.role === "manager" ? { reachability: "reachable" } : {}), leader: false, os: "linux", arch: "x86_64", labels, engineLabels: {},
+  id,
+  hostname: n.name,
+  role: n.role,
+  availability: "active",
+  status: "ready",
+  addr: n.advertiseAddress,
+  ...(n.role === "manager" ? { reachability: "reachable" } : {}),
+  leader: false,
+  os: "linux",
+  arch: "x86_64",
+  labels,
+  engineLabels: {},
 });
 const m1 = node("manager-1", "manager", 11);
 const w1 = node("worker-1", "worker", 21);
 const w2 = node("worker-2", "worker", 22);
 const inv = (...nodes: InventoryNode[]): Inventory => ({ nodes });
-const pinned = { "wordpress-data": "true", "hcloud-swarm.pin.wordpress-data": "shop,wordpress", "traefik-certs": "true", "hcloud-swarm.pin.traefik-certs": "traefik" };
+const pinned = {
+  "wordpress-data": "true",
+  "hcloud-swarm.pin.wordpress-data": "shop,wordpress",
+  "traefik-certs": "true",
+  "hcloud-swarm.pin.traefik-certs": "traefik",
+};
 
 describe("scale-down of a node that holds placement pins", () => {
   const members = [member(m1, "A"), member(w1, "B", pinned), member(w2, "C")];
@@ -36,7 +64,10 @@ describe("scale-down of a node that holds placement pins", () => {
   });
 
   it("is not fooled by a pin label without bookkeeping, or bookkeeping under another prefix", () => {
-    const odd = [member(m1, "A"), member(w1, "B", { "wordpress-data": "true", "hcloud-swarm.pinx": "a", "hcloud-swarm.pin.": "b" })];
+    const odd = [
+      member(m1, "A"),
+      member(w1, "B", { "wordpress-data": "true", "hcloud-swarm.pinx": "a", "hcloud-swarm.pin.": "b" }),
+    ];
     expect(pinRefusals(planRemovals(inv(m1), odd), false, "…")).toEqual([]);
   });
 

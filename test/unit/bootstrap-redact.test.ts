@@ -46,13 +46,17 @@ describe("host keys", () => {
   it("computes the same fingerprint as ssh-keygen -lf", () => {
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "k")]);
     const line = fs.readFileSync(path.join(dir, "k.pub"), "utf8");
-    const expected = execFileSync("ssh-keygen", ["-lf", path.join(dir, "k.pub")]).toString().split(" ")[1];
+    const expected = execFileSync("ssh-keygen", ["-lf", path.join(dir, "k.pub")])
+      .toString()
+      .split(" ")[1];
     expect(fingerprint(parseHostKey(line, "n").blob)).toBe(expected);
   });
 
   it("rejects a key whose blob does not match its type, naming the node", () => {
     const blob = Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from("ssh-rsa"), Buffer.alloc(8)]).toString("base64");
-    expect(() => parseHostKey(`ssh-ed25519 ${blob}`, "worker-2")).toThrow(/hostKey of worker-2 is not a valid OpenSSH public key/);
+    expect(() => parseHostKey(`ssh-ed25519 ${blob}`, "worker-2")).toThrow(
+      /hostKey of worker-2 is not a valid OpenSSH public key/,
+    );
     expect(() => parseHostKey("ssh-ed25519", "worker-2")).toThrow(/worker-2/);
   });
 

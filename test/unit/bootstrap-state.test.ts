@@ -5,28 +5,96 @@ import { limiter, mapLimit } from "../../common/concurrency";
 
 describe("reading docker's swarm state", () => {
   it("reads an active manager from docker info", () => {
-    const text = JSON.stringify({ NodeID: "n1", NodeAddr: "10.0.0.2", LocalNodeState: "active", ControlAvailable: true, Error: "", RemoteManagers: [{ NodeID: "n1", Addr: "10.0.0.2:2377" }], Cluster: { ID: "c1" } });
-    expect(parseSwarmInfo(text, "manager-1")).toEqual({ state: "active", nodeId: "n1", controlAvailable: true, clusterId: "c1", remoteManagers: ["10.0.0.2:2377"], error: "" });
+    const text = JSON.stringify({
+      NodeID: "n1",
+      NodeAddr: "10.0.0.2",
+      LocalNodeState: "active",
+      ControlAvailable: true,
+      Error: "",
+      RemoteManagers: [{ NodeID: "n1", Addr: "10.0.0.2:2377" }],
+      Cluster: { ID: "c1" },
+    });
+    expect(parseSwarmInfo(text, "manager-1")).toEqual({
+      state: "active",
+      nodeId: "n1",
+      controlAvailable: true,
+      clusterId: "c1",
+      remoteManagers: ["10.0.0.2:2377"],
+      error: "",
+    });
   });
 
   it("reads an inactive engine, which has no cluster", () => {
-    const text = JSON.stringify({ NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null });
-    expect(parseSwarmInfo(text, "worker-1")).toEqual({ state: "inactive", nodeId: "", controlAvailable: false, remoteManagers: [], error: "" });
+    const text = JSON.stringify({
+      NodeID: "",
+      NodeAddr: "",
+      LocalNodeState: "inactive",
+      ControlAvailable: false,
+      Error: "",
+      RemoteManagers: null,
+    });
+    expect(parseSwarmInfo(text, "worker-1")).toEqual({
+      state: "inactive",
+      nodeId: "",
+      controlAvailable: false,
+      remoteManagers: [],
+      error: "",
+    });
   });
 
   it("names the node when docker info prints something unexpected", () => {
     expect(() => parseSwarmInfo("Cannot connect to the Docker daemon", "worker-3")).toThrow(/worker-3/);
-    expect(() => parseSwarmInfo('{"LocalNodeState":"weird"}', "worker-3")).toThrow(/unexpected swarm state "weird" reported by docker on worker-3/);
+    expect(() => parseSwarmInfo('{"LocalNodeState":"weird"}', "worker-3")).toThrow(
+      /unexpected swarm state "weird" reported by docker on worker-3/,
+    );
   });
 
   it("reads members, taking a manager's address from its manager status", () => {
     const text = JSON.stringify([
-      { ID: "a", Spec: { Role: "manager", Availability: "active", Labels: {} }, Description: { Hostname: "manager-1" }, Status: { State: "ready", Addr: "0.0.0.0" }, ManagerStatus: { Leader: true, Reachability: "reachable", Addr: "10.0.0.2:2377" } },
-      { ID: "b", Spec: { Role: "worker", Availability: "drain", Labels: { edge: "true" } }, Description: { Hostname: "worker-1" }, Status: { State: "down", Addr: "10.0.0.3" } },
+      {
+        ID: "a",
+        Spec: { Role: "manager", Availability: "active", Labels: {} },
+        Description: { Hostname: "manager-1" },
+        Status: { State: "ready", Addr: "0.0.0.0" },
+        ManagerStatus: { Leader: true, Reachability: "reachable", Addr: "10.0.0.2:2377" },
+      },
+      {
+        ID: "b",
+        Spec: { Role: "worker", Availability: "drain", Labels: { edge: "true" } },
+        Description: { Hostname: "worker-1" },
+        Status: { State: "down", Addr: "10.0.0.3" },
+      },
     ]);
     expect(parseNodeInspect(text)).toEqual([
-      { id: "a", hostname: "manager-1", role: "manager", availability: "active", status: "ready", addr: "10.0.0.2", reachability: "reachable", leader: true, os: "", arch: "", labels: {}, engineLabels: {}, engineVersion: "" },
-      { id: "b", hostname: "worker-1", role: "worker", availability: "drain", status: "down", addr: "10.0.0.3", leader: false, os: "", arch: "", labels: { edge: "true" }, engineLabels: {}, engineVersion: "" },
+      {
+        id: "a",
+        hostname: "manager-1",
+        role: "manager",
+        availability: "active",
+        status: "ready",
+        addr: "10.0.0.2",
+        reachability: "reachable",
+        leader: true,
+        os: "",
+        arch: "",
+        labels: {},
+        engineLabels: {},
+        engineVersion: "",
+      },
+      {
+        id: "b",
+        hostname: "worker-1",
+        role: "worker",
+        availability: "drain",
+        status: "down",
+        addr: "10.0.0.3",
+        leader: false,
+        os: "",
+        arch: "",
+        labels: { edge: "true" },
+        engineLabels: {},
+        engineVersion: "",
+      },
     ]);
   });
 });
@@ -37,7 +105,9 @@ describe("action list", () => {
   });
 
   it("lists each action with its node", () => {
-    expect(formatActions([{ node: "worker-1", kind: "join", detail: "joined as worker via manager-1" }])).toMatch(/1 action taken:\n {2}worker-1 +join +joined as worker via manager-1/);
+    expect(formatActions([{ node: "worker-1", kind: "join", detail: "joined as worker via manager-1" }])).toMatch(
+      /1 action taken:\n {2}worker-1 +join +joined as worker via manager-1/,
+    );
   });
 });
 
@@ -60,12 +130,16 @@ describe("bounded concurrency", () => {
     const gate = limiter(3);
     let running = 0;
     let peak = 0;
-    await Promise.all(Array.from({ length: 10 }, (_, i) => gate(async () => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((r) => setTimeout(r, 5 + (i % 3)));
-      running--;
-    })));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        gate(async () => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setTimeout(r, 5 + (i % 3)));
+          running--;
+        }),
+      ),
+    );
     expect(peak).toBe(3);
   });
 });

@@ -14,11 +14,24 @@ interface RegisterRequest {
 }
 
 const deps = new Map<string, string[]>();
-pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs }, "hcloud-swarm", "test", false);
-const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterRequest, cb: unknown) => unknown };
+pulumi.runtime.setMocks(
+  { newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs },
+  "hcloud-swarm",
+  "test",
+  false,
+);
+const monitor = pulumi.runtime.getMonitor() as unknown as {
+  registerResource: (req: RegisterRequest, cb: unknown) => unknown;
+};
 const register = monitor.registerResource.bind(monitor);
 monitor.registerResource = (req, cb) => {
-  deps.set(req.getName(), req.getDependenciesList().map((urn) => urn.split("::").pop() as string).sort());
+  deps.set(
+    req.getName(),
+    req
+      .getDependenciesList()
+      .map((urn) => urn.split("::").pop() as string)
+      .sort(),
+  );
   return register(req, cb);
 };
 
@@ -28,13 +41,27 @@ class FakeServer extends pulumi.CustomResource {
   }
 }
 
-const node = (name: string, role: "manager" | "worker"): InventoryNode => ({ name, role, host: "10.9.0.1", port: 22, user: "root", hostKey: "ssh-ed25519 AAAA", advertiseAddress: "10.9.0.1", labels: {} });
+const node = (name: string, role: "manager" | "worker"): InventoryNode => ({
+  name,
+  role,
+  host: "10.9.0.1",
+  port: 22,
+  user: "root",
+  hostKey: "ssh-ed25519 AAAA",
+  advertiseAddress: "10.9.0.1",
+  labels: {},
+});
 
 it("orders SwarmNodes: manager-1 after all manager servers, managers in a chain, workers after manager-1", async () => {
   const { orderedSwarmNodes } = await import("../../bootstrap/swarm-node-order");
   const firewall = new FakeServer("fw");
   const names = ["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"];
-  const nodes = names.map((n) => ({ name: n, role: n.startsWith("manager") ? ("manager" as const) : ("worker" as const), server: new FakeServer(`srv-${n}`), inventory: pulumi.output(node(n, n.startsWith("manager") ? "manager" : "worker")) }));
+  const nodes = names.map((n) => ({
+    name: n,
+    role: n.startsWith("manager") ? ("manager" as const) : ("worker" as const),
+    server: new FakeServer(`srv-${n}`),
+    inventory: pulumi.output(node(n, n.startsWith("manager") ? "manager" : "worker")),
+  }));
   const parent = new pulumi.ComponentResource("test:index:Cluster", "c");
   const ms = orderedSwarmNodes("c", nodes, { swarm: {}, privateKey: "k", dependsOn: [firewall] }, parent);
   await Promise.all(ms.map((m) => new Promise((r) => m.urn.apply(r))));

@@ -15,7 +15,8 @@ describe("hcloud-swarm CLI conventions", () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("--version prints package.json's version and exits 0", async () => {
-    const version = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+    const version = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string })
+      .version;
     const r = await hcloudSwarm(["--version"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${version}\n`);
@@ -23,10 +24,31 @@ describe("hcloud-swarm CLI conventions", () => {
 
   it("stack lint --json: one document on stdout with each finding's file, line, rule and names; exit 1", async () => {
     const file = path.join(dir, "blog.yml");
-    fs.writeFileSync(file, "version: '3.8'\nservices:\n  db:\n    image: mysql:8.4\n    environment:\n      MYSQL_ROOT_PASSWORD: hunter2\n    networks: [back]\nnetworks:\n  back: {}\n");
+    fs.writeFileSync(
+      file,
+      "version: '3.8'\nservices:\n  db:\n    image: mysql:8.4\n    environment:\n      MYSQL_ROOT_PASSWORD: hunter2\n    networks: [back]\nnetworks:\n  back: {}\n",
+    );
     const r = await hcloudSwarm(["stack", "lint", "--json", file]);
     expect(r.code).toBe(1);
-    const doc = JSON.parse(r.stdout) as { schemaVersion: number; command: string; ok: boolean; problems: number; files: Array<{ file: string; stack: string; judge: string; findings: Array<{ file: string; line: number; rule: string; service: string | null; network: string | null; message: string }> }> };
+    const doc = JSON.parse(r.stdout) as {
+      schemaVersion: number;
+      command: string;
+      ok: boolean;
+      problems: number;
+      files: Array<{
+        file: string;
+        stack: string;
+        judge: string;
+        findings: Array<{
+          file: string;
+          line: number;
+          rule: string;
+          service: string | null;
+          network: string | null;
+          message: string;
+        }>;
+      }>;
+    };
     expect(doc).toMatchObject({ schemaVersion: 1, command: "stack lint", ok: false, problems: 2 });
     expect(doc.files).toHaveLength(1);
     expect(doc.files[0]).toMatchObject({ file, stack: "blog" });
@@ -41,7 +63,11 @@ describe("hcloud-swarm CLI conventions", () => {
   it("stack lint --json of a clean template: ok, no findings, exit 0", async () => {
     const r = await hcloudSwarm(["stack", "lint", "--json", "traefik"]);
     expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as { ok: boolean; problems: number; files: Array<{ stack: string; findings: unknown[] }> };
+    const doc = JSON.parse(r.stdout) as {
+      ok: boolean;
+      problems: number;
+      files: Array<{ stack: string; findings: unknown[] }>;
+    };
     expect(doc).toMatchObject({ ok: true, problems: 0 });
     expect(doc.files.map((f) => [f.stack, f.findings.length])).toEqual([["traefik", 0]]);
   });
@@ -74,14 +100,19 @@ describe("hcloud-swarm CLI conventions", () => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
         const p = path.join(d, e.name);
         if (e.isDirectory()) walk(p);
-        else if (e.name.endsWith(".ts") && escape.test(fs.readFileSync(p, "utf8"))) offenders.push(path.relative(ROOT, p));
+        else if (e.name.endsWith(".ts") && escape.test(fs.readFileSync(p, "utf8")))
+          offenders.push(path.relative(ROOT, p));
       }
     };
-    const shipped = (JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.build.json"), "utf8")) as { include: string[] }).include;
+    const shipped = (
+      JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.build.json"), "utf8")) as { include: string[] }
+    ).include;
     for (const d of shipped) if (fs.existsSync(path.join(ROOT, d))) walk(path.join(ROOT, d));
     expect(offenders).toEqual([]);
     // The scan must have seen the CLI itself: an empty walk would prove nothing.
     expect(shipped).toContain("cli");
-    expect(buildProgram().commands.map((c) => c.name())).toEqual(expect.arrayContaining(["local", "bootstrap", "stack", "verify"]));
+    expect(buildProgram().commands.map((c) => c.name())).toEqual(
+      expect.arrayContaining(["local", "bootstrap", "stack", "verify"]),
+    );
   });
 });

@@ -6,7 +6,9 @@ import { provenAndBroken } from "../../demo/demo-vm";
 import type { VmJourneyResult } from "../../demo/vm-journey";
 import { summarise } from "../../verify/checks";
 
-const allProven = summarise([{ status: "pass", subject: "node manager-1", what: "ESP states", detail: "4 ESP states" }]);
+const allProven = summarise([
+  { status: "pass", subject: "node manager-1", what: "ESP states", detail: "4 ESP states" },
+]);
 const journey: VmJourneyResult = {
   inventory: { nodes: [], swarm: { overlayMtu: 1450 } },
   verifyExitCode: 0,

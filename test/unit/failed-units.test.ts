@@ -7,7 +7,13 @@
 import { spawnSync } from "child_process";
 import { FIREWALL_UNIT } from "../../hostfw/script";
 import { judgeHost, parseProbe } from "../../hostfw/probe";
-import { FAILED_UNIT_MARK, failedUnitsError, parseFailedUnits, probeWithFailedUnits, withoutFailedUnits } from "../../transport/failed-units";
+import {
+  FAILED_UNIT_MARK,
+  failedUnitsError,
+  parseFailedUnits,
+  probeWithFailedUnits,
+  withoutFailedUnits,
+} from "../../transport/failed-units";
 
 const sh = (script: string) => spawnSync("/bin/sh", ["-c", script], { encoding: "utf8" });
 
@@ -31,9 +37,18 @@ describe("naming the unit that keeps dockerd down", () => {
       `${FAILED_UNIT_MARK}| Failed to start ${FIREWALL_UNIT}.`,
     ].join("\n");
     const failed = parseFailedUnits(out);
-    expect(failed).toEqual([{ unit: FIREWALL_UNIT, journal: ["hcloud-swarm-firewall: iptables-restore refused the rule set", `Failed to start ${FIREWALL_UNIT}.`] }]);
+    expect(failed).toEqual([
+      {
+        unit: FIREWALL_UNIT,
+        journal: ["hcloud-swarm-firewall: iptables-restore refused the rule set", `Failed to start ${FIREWALL_UNIT}.`],
+      },
+    ]);
     const msg = failedUnitsError("worker-1", failed);
-    expect(msg).toMatch(new RegExp(`^dockerd cannot run on worker-1: ${FIREWALL_UNIT.replace(".", "\\.")} failed \\(systemctl is-failed\\)`));
+    expect(msg).toMatch(
+      new RegExp(
+        `^dockerd cannot run on worker-1: ${FIREWALL_UNIT.replace(".", "\\.")} failed \\(systemctl is-failed\\)`,
+      ),
+    );
     expect(msg).toContain("refused the rule set");
     expect(msg).toContain(`systemctl start ${FIREWALL_UNIT} docker.service`);
     expect(withoutFailedUnits(out)).toBe("something the probe printed");
@@ -44,9 +59,16 @@ describe("naming the unit that keeps dockerd down", () => {
   });
 
   it("verify names a failed unit as the reason dockerd cannot run, and an inactive one as before", () => {
-    const probe = (state: string) => parseProbe(["== hcloud-swarm-probe systemd", "yes", "== hcloud-swarm-probe unit", "enabled", state].join("\n"));
+    const probe = (state: string) =>
+      parseProbe(["== hcloud-swarm-probe systemd", "yes", "== hcloud-swarm-probe unit", "enabled", state].join("\n"));
     const unit = (state: string) => judgeHost(probe(state), { members: [] }).find((c) => c.what === "firewall unit");
-    expect(unit("failed")).toEqual({ status: "fail", what: "firewall unit", detail: expect.stringMatching(/failed \(systemctl is-failed\), so dockerd, which Requires= it, cannot run on this node/) });
+    expect(unit("failed")).toEqual({
+      status: "fail",
+      what: "firewall unit",
+      detail: expect.stringMatching(
+        /failed \(systemctl is-failed\), so dockerd, which Requires= it, cannot run on this node/,
+      ),
+    });
     expect(unit("inactive")?.detail).toMatch(/is enabled\/inactive: see journalctl/);
     expect(unit("active")?.status).toBe("pass");
   });

@@ -4,7 +4,15 @@
  * builds is compared with what the pure module says, and hostile addresses are judged by the shell.
  */
 import { execFileSync, spawnSync } from "child_process";
-import { allowList, allowListHash, baselineRules, canonicalAddress, HOST_CHAIN, restoreInput, SWARM_PORTS } from "../../hostfw/rules";
+import {
+  allowList,
+  allowListHash,
+  baselineRules,
+  canonicalAddress,
+  HOST_CHAIN,
+  restoreInput,
+  SWARM_PORTS,
+} from "../../hostfw/rules";
 import { firewallScript, parseAllowLine } from "../../hostfw/script";
 
 function printed(args: readonly string[]): { code: number; stdout: string; stderr: string } {
@@ -17,7 +25,13 @@ describe("host firewall rules", () => {
     for (const family of [4, 6] as const) {
       const text = restoreInput(family, []);
       expect(text).toContain(`:${HOST_CHAIN} - [0:0]`);
-      for (const rule of ["-p tcp -m tcp --dport 2377 -j DROP", "-p tcp -m tcp --dport 7946 -j DROP", "-p udp -m udp --dport 7946 -j DROP", "-p udp -m udp --dport 4789 -j DROP", "-p esp -j DROP"]) {
+      for (const rule of [
+        "-p tcp -m tcp --dport 2377 -j DROP",
+        "-p tcp -m tcp --dport 7946 -j DROP",
+        "-p udp -m udp --dport 7946 -j DROP",
+        "-p udp -m udp --dport 4789 -j DROP",
+        "-p esp -j DROP",
+      ]) {
         expect(text).toContain(`-A ${HOST_CHAIN} ${rule}`);
       }
       expect(text).not.toMatch(/-s /);
@@ -74,18 +88,33 @@ describe("the node script, run by /bin/sh", () => {
   });
 
   it.each([
-    ["010.0.0.1"], ["10.0.0.1/0"], ["10.0.0.1;id"], ["$(id)"], ["10.0.0.1 -j ACCEPT"], ["fe80::1%eth0"], ["10.0.0.1\n-A INPUT -j ACCEPT"], [""], ["1.2.3"],
+    ["010.0.0.1"],
+    ["10.0.0.1/0"],
+    ["10.0.0.1;id"],
+    ["$(id)"],
+    ["10.0.0.1 -j ACCEPT"],
+    ["fe80::1%eth0"],
+    ["10.0.0.1\n-A INPUT -j ACCEPT"],
+    [""],
+    ["1.2.3"],
     // Slipped past the old pattern (hex digits, dots and colons) and failed iptables-restore: open at boot.
-    ["1.2.3.256"], ["1.2.3.4.5"], ["::ffff:10.0.0.1"], ["1:2:3:4:5:6:7:8:9"], ["1::2::3"], ["12345::1"], [":1:2"], ["::"], ["0.0.0.0"], ["a.b.c.d"], ["*"],
-  ])(
-    "refuses %j before building any rule",
-    (hostile) => {
-      const r = printed(["10.0.0.2", hostile]);
-      expect(r.code).toBe(2);
-      expect(r.stdout).toBe("");
-      expect(r.stderr).toMatch(/not a host address/);
-    },
-  );
+    ["1.2.3.256"],
+    ["1.2.3.4.5"],
+    ["::ffff:10.0.0.1"],
+    ["1:2:3:4:5:6:7:8:9"],
+    ["1::2::3"],
+    ["12345::1"],
+    [":1:2"],
+    ["::"],
+    ["0.0.0.0"],
+    ["a.b.c.d"],
+    ["*"],
+  ])("refuses %j before building any rule", (hostile) => {
+    const r = printed(["10.0.0.2", hostile]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/not a host address/);
+  });
 
   it("reads the enforced list from the last allow: line", () => {
     expect(parseAllowLine("noise\nallow: 10.0.0.2 10.0.0.3\n")).toEqual(["10.0.0.2", "10.0.0.3"]);

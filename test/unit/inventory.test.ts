@@ -7,7 +7,14 @@ import { ValidationError } from "../../common/problems";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeButWellFormedBase64KeyMaterialForTests00";
 
 function node(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name: "manager-1", role: "manager", host: "10.213.1.11", hostKey: HOST_KEY, advertiseAddress: "10.213.1.11", ...overrides };
+  return {
+    name: "manager-1",
+    role: "manager",
+    host: "10.213.1.11",
+    hostKey: HOST_KEY,
+    advertiseAddress: "10.213.1.11",
+    ...overrides,
+  };
 }
 
 function problemsOf(value: unknown): readonly string[] {
@@ -30,11 +37,22 @@ describe("inventory", () => {
     const inv = validateInventory({
       cluster: "prod",
       swarm: { defaultAddrPool: "10.128.0.0/16", overlayMtu: 1450 },
-      nodes: [node({ privateKeyPath: "/root/.ssh/id", publicAddress: "192.0.2.10", privateAddress: "10.0.1.2", labels: { edge: "true" } })],
+      nodes: [
+        node({
+          privateKeyPath: "/root/.ssh/id",
+          publicAddress: "192.0.2.10",
+          privateAddress: "10.0.1.2",
+          labels: { edge: "true" },
+        }),
+      ],
     });
     expect(inv.cluster).toBe("prod");
     expect(inv.swarm).toEqual({ defaultAddrPool: "10.128.0.0/16", overlayMtu: 1450 });
-    expect(inv.nodes[0]).toMatchObject({ privateKeyPath: "/root/.ssh/id", publicAddress: "192.0.2.10", labels: { edge: "true" } });
+    expect(inv.nodes[0]).toMatchObject({
+      privateKeyPath: "/root/.ssh/id",
+      publicAddress: "192.0.2.10",
+      labels: { edge: "true" },
+    });
   });
 
   it("reports every problem at once, each naming the node and key", () => {
@@ -64,18 +82,30 @@ describe("inventory", () => {
   });
 
   it("refuses labels a placement constraint could not name, reserved bookkeeping labels, and shell-hostile values", () => {
-    const labels = { "wordpress data": "true", "hcloud-swarm.pin.wordpress-data": "wordpress", tier: "a'b; rm -rf /", n: 3, "ok.label_1": "true" };
+    const labels = {
+      "wordpress data": "true",
+      "hcloud-swarm.pin.wordpress-data": "wordpress",
+      tier: "a'b; rm -rf /",
+      n: 3,
+      "ok.label_1": "true",
+    };
     expect(problemsOf({ nodes: [node({ labels })] })).toEqual([
-      expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels: label name "wordpress data" must be letters, digits, "\.", "_" and "-" .*node\.labels\.<name>/),
+      expect.stringMatching(
+        /^nodes\[0\] \(manager-1\)\.labels: label name "wordpress data" must be letters, digits, "\.", "_" and "-" .*node\.labels\.<name>/,
+      ),
       expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels: label "hcloud-swarm\.pin\.wordpress-data" is reserved/),
       expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels\.tier value "a'b; rm -rf \/" must be letters, digits/),
       `nodes[0] (manager-1).labels.n must be a string such as "true", got 3`,
     ]);
-    expect(problemsOf({ nodes: [node({ labels: ["edge"] })] })).toEqual([expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels must be an object of label names to string values/)]);
+    expect(problemsOf({ nodes: [node({ labels: ["edge"] })] })).toEqual([
+      expect.stringMatching(/^nodes\[0\] \(manager-1\)\.labels must be an object of label names to string values/),
+    ]);
   });
 
   it("refuses a document without a node list", () => {
-    expect(problemsOf({ hosts: [] })).toEqual([`"nodes" must be a list of nodes: {"nodes": [{"name": …, "role": …, …}]}`]);
+    expect(problemsOf({ hosts: [] })).toEqual([
+      `"nodes" must be a list of nodes: {"nodes": [{"name": …, "role": …, …}]}`,
+    ]);
   });
 
   it("names the file when the JSON does not parse", () => {
@@ -85,7 +115,9 @@ describe("inventory", () => {
   it("loads a file and names it in validation errors", () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "inv-")), "inventory.json");
     fs.writeFileSync(file, JSON.stringify({ nodes: [node({ host: "bad host!" })] }));
-    expect(() => loadInventory(file)).toThrow(`inventory ${file} has 1 problem:\n  - nodes[0] (manager-1).host must be an IP address or host name, got "bad host!"`);
+    expect(() => loadInventory(file)).toThrow(
+      `inventory ${file} has 1 problem:\n  - nodes[0] (manager-1).host must be an IP address or host name, got "bad host!"`,
+    );
     expect(() => loadInventory(file + ".missing")).toThrow(`cannot read inventory ${file}.missing: ENOENT`);
   });
 });

@@ -1,6 +1,16 @@
 import { ValidationError } from "../../common/problems";
 import { dirIdOf } from "../../local/common/bed-dir";
-import { bedNames, isBedLink, isBedNetns, MAX_NODES, netnsOf, nodeAddress, planExtraNode, planNodes, vethOf } from "../../local/ns/plan";
+import {
+  bedNames,
+  isBedLink,
+  isBedNetns,
+  MAX_NODES,
+  netnsOf,
+  nodeAddress,
+  planExtraNode,
+  planNodes,
+  vethOf,
+} from "../../local/ns/plan";
 import { splitRule } from "../../local/ns/network";
 
 describe("local test bed plan", () => {
@@ -34,7 +44,11 @@ describe("local test bed plan", () => {
   it("adds a node with the next free name of its role and the lowest free address", () => {
     const nodes = planNodes({ nodes: 3, managers: 1 }).filter((n) => n.name !== "worker-1");
     expect(planExtraNode(nodes, "worker")).toEqual({ name: "worker-1", role: "worker", octet: 12 });
-    expect(planExtraNode(planNodes({ nodes: 3 }), "manager")).toEqual({ name: "manager-2", role: "manager", octet: 14 });
+    expect(planExtraNode(planNodes({ nodes: 3 }), "manager")).toEqual({
+      name: "manager-2",
+      role: "manager",
+      octet: 14,
+    });
   });
 
   it("keeps every bed inside 10.213.0.0/16 with its own /24 and hsw<K> names", () => {
@@ -70,7 +84,16 @@ describe("local test bed plan", () => {
 
   it("splits iptables -S lines with quoted comments into arguments", () => {
     expect(splitRule('-A INPUT -i hsw3 -m comment --comment "hcloud-swarm-bed hsw3 abc" -j hsw3-in')).toEqual([
-      "-A", "INPUT", "-i", "hsw3", "-m", "comment", "--comment", "hcloud-swarm-bed hsw3 abc", "-j", "hsw3-in",
+      "-A",
+      "INPUT",
+      "-i",
+      "hsw3",
+      "-m",
+      "comment",
+      "--comment",
+      "hcloud-swarm-bed hsw3 abc",
+      "-j",
+      "hsw3-in",
     ]);
   });
 });

@@ -1,5 +1,12 @@
 import { ValidationError } from "../../common/problems";
-import { CLEAR, formatDelays, formatShapes, isEmptyRequest, parseShapeArgs, selectNodes } from "../../local/common/shape-request";
+import {
+  CLEAR,
+  formatDelays,
+  formatShapes,
+  isEmptyRequest,
+  parseShapeArgs,
+  selectNodes,
+} from "../../local/common/shape-request";
 import { delayScript, parseDelays } from "../../local/vm/shape";
 import { locationRequests } from "../../local/vm/locations";
 
@@ -33,7 +40,21 @@ describe("local shape options", () => {
   });
 
   it("reports every bad option at once, each naming the flag and an example", () => {
-    const problems = problemsOf(() => parseShapeArgs({ loss: "150%", cpu: "500%", direction: "sideways", freeze: true, thaw: true, stallSsh: true, resumeSsh: true, jitter: "3ms" }, 2));
+    const problems = problemsOf(() =>
+      parseShapeArgs(
+        {
+          loss: "150%",
+          cpu: "500%",
+          direction: "sideways",
+          freeze: true,
+          thaw: true,
+          stallSsh: true,
+          resumeSsh: true,
+          jitter: "3ms",
+        },
+        2,
+      ),
+    );
     expect(problems).toEqual([
       "--freeze and --thaw contradict each other; give one",
       "--stall-ssh and --resume-ssh contradict each other; give one",
@@ -49,10 +70,16 @@ describe("local shape options", () => {
     for (const loss of ["1e2", "", "0x10", "-5", "NaN", "Infinity", "2%; rm -rf /", "50%%", " 2 % ", "2,5"]) {
       expect(problemsOf(() => parseShapeArgs({ loss }, 2))[0]).toContain("--loss must be a percentage");
     }
-    for (const cpu of ["0", "0%", "none; true", "201"]) expect(problemsOf(() => parseShapeArgs({ cpu }, 2))[0]).toContain("--cpu must be a percentage");
-    for (const delay of ["1h", "-1ms", "25 ms", "10001ms", "1e3ms"]) expect(problemsOf(() => parseShapeArgs({ delay }, 2))[0]).toContain("--delay must be a duration");
-    expect(problemsOf(() => parseShapeArgs({ delay: "5ms", jitter: "6ms" }, 2))).toEqual(["--jitter (6 ms) cannot exceed --delay (5 ms)"]);
-    expect(problemsOf(() => parseShapeArgs({ direction: "in" }, 2))).toEqual(["--direction applies to --loss; give --loss too (e.g. --loss 2% --direction in)"]);
+    for (const cpu of ["0", "0%", "none; true", "201"])
+      expect(problemsOf(() => parseShapeArgs({ cpu }, 2))[0]).toContain("--cpu must be a percentage");
+    for (const delay of ["1h", "-1ms", "25 ms", "10001ms", "1e3ms"])
+      expect(problemsOf(() => parseShapeArgs({ delay }, 2))[0]).toContain("--delay must be a duration");
+    expect(problemsOf(() => parseShapeArgs({ delay: "5ms", jitter: "6ms" }, 2))).toEqual([
+      "--jitter (6 ms) cannot exceed --delay (5 ms)",
+    ]);
+    expect(problemsOf(() => parseShapeArgs({ direction: "in" }, 2))).toEqual([
+      "--direction applies to --loss; give --loss too (e.g. --loss 2% --direction in)",
+    ]);
   });
 });
 
@@ -97,7 +124,9 @@ describe("latency on the VM bed (pure parts)", () => {
       { to: "worker-2", ip: "10.0.0.22", delayMs: 6, jitterMs: 0.6 },
       { to: "manager-3", ip: "10.0.0.13", delayMs: 12.5, jitterMs: 1.25 },
     ]);
-    expect(script).toContain("tc qdisc add dev \"$nic\" root handle 1: prio bands 16 priomap 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15");
+    expect(script).toContain(
+      'tc qdisc add dev "$nic" root handle 1: prio bands 16 priomap 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15',
+    );
     expect(script).toContain('tc qdisc add dev "$nic" parent 1:1 handle 10: netem delay 6ms 0.6ms');
     expect(script).toContain('tc qdisc add dev "$nic" parent 1:2 handle 11: netem delay 12.5ms 1.25ms');
     expect(script).toContain("iptables -w -t mangle -A HSW-DELAY -d 10.0.0.12/32 -j CLASSIFY --set-class 1:1");
@@ -109,7 +138,12 @@ describe("latency on the VM bed (pure parts)", () => {
     const none = delayScript("10.0.0.11", []);
     expect(none).toContain('tc qdisc del dev "$nic" root');
     expect(none).not.toContain("netem");
-    const many = Array.from({ length: 16 }, (_, i) => ({ to: `w-${i}`, ip: `10.0.1.${i + 1}`, delayMs: i + 1, jitterMs: 0 }));
+    const many = Array.from({ length: 16 }, (_, i) => ({
+      to: `w-${i}`,
+      ip: `10.0.1.${i + 1}`,
+      delayMs: i + 1,
+      jitterMs: 0,
+    }));
     expect(() => delayScript("10.0.0.11", many)).toThrow("at most 15 different delays per node, asked for 16");
   });
 
@@ -118,22 +152,37 @@ describe("latency on the VM bed (pure parts)", () => {
   });
 
   it("shows delays grouped by value", () => {
-    expect(formatDelays([{ to: "manager-2", delayMs: 6, jitterMs: 0.6 }, { to: "manager-3", delayMs: 12.5, jitterMs: 1.25 }, { to: "worker-2", delayMs: 6, jitterMs: 0.6 }])).toBe(
-      "6 ms ± 0.6 ms to manager-2, worker-2; 12.5 ms ± 1.25 ms to manager-3",
-    );
+    expect(
+      formatDelays([
+        { to: "manager-2", delayMs: 6, jitterMs: 0.6 },
+        { to: "manager-3", delayMs: 12.5, jitterMs: 1.25 },
+        { to: "worker-2", delayMs: 6, jitterMs: 0.6 },
+      ]),
+    ).toBe("6 ms ± 0.6 ms to manager-2, worker-2; 12.5 ms ± 1.25 ms to manager-3");
     expect(formatDelays([])).toBe("-");
   });
 
   it("takes --to as a list of node names, and only with --delay", () => {
-    expect(parseShapeArgs({ delay: "12ms", to: "manager-3, worker-3" }, 2)).toEqual({ delayMs: 12, jitterMs: 0, to: ["manager-3", "worker-3"] });
-    expect(problemsOf(() => parseShapeArgs({ to: "manager-3" }, 2))).toEqual(["--to applies to --delay; give --delay too (e.g. --delay 12ms --to manager-3,worker-3)"]);
-    expect(problemsOf(() => parseShapeArgs({ delay: "1ms", to: "manager-3;reboot" }, 2))[0]).toMatch(/^--to must list node names/);
+    expect(parseShapeArgs({ delay: "12ms", to: "manager-3, worker-3" }, 2)).toEqual({
+      delayMs: 12,
+      jitterMs: 0,
+      to: ["manager-3", "worker-3"],
+    });
+    expect(problemsOf(() => parseShapeArgs({ to: "manager-3" }, 2))).toEqual([
+      "--to applies to --delay; give --delay too (e.g. --delay 12ms --to manager-3,worker-3)",
+    ]);
+    expect(problemsOf(() => parseShapeArgs({ delay: "1ms", to: "manager-3;reboot" }, 2))[0]).toMatch(
+      /^--to must list node names/,
+    );
   });
 });
 
 describe("a VM bed shaped as locations", () => {
   it("gives each node half the round trip towards each location, with a tenth of it as jitter", () => {
-    const reqs = locationRequests({ nbg1: ["manager-1", "worker-1"], hel1: ["manager-3"] }, { inside: 0.2, "nbg1-hel1": 25 });
+    const reqs = locationRequests(
+      { nbg1: ["manager-1", "worker-1"], hel1: ["manager-3"] },
+      { inside: 0.2, "nbg1-hel1": 25 },
+    );
     expect(reqs).toEqual([
       { node: "manager-1", req: { delayMs: 0.1, jitterMs: 0.01, to: ["worker-1"] } },
       { node: "worker-1", req: { delayMs: 0.1, jitterMs: 0.01, to: ["manager-1"] } },
@@ -158,11 +207,14 @@ describe("reading latency back from a guest", () => {
   const RULES = "-N HSW-DELAY\n-A HSW-DELAY -d 10.0.0.12/32 -j CLASSIFY --set-class 0001:0001\n";
 
   it("maps each peer to its band's delay and jitter", () => {
-    expect(parseDelays(QDISCS, RULES, (ip) => (ip === "10.0.0.12" ? "worker-1" : undefined))).toEqual([{ to: "worker-1", delayMs: 12.5, jitterMs: 1 }]);
+    expect(parseDelays(QDISCS, RULES, (ip) => (ip === "10.0.0.12" ? "worker-1" : undefined))).toEqual([
+      { to: "worker-1", delayMs: 12.5, jitterMs: 1 },
+    ]);
   });
 
   it("reads tc's own rounding back as what was asked (0.5 ms is printed as 499us; `show dev` omits the device)", () => {
-    const q = "qdisc prio 1: root refcnt 2 bands 16 priomap 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15\nqdisc netem 10: parent 1:1 limit 1000 delay 3ms  499us";
+    const q =
+      "qdisc prio 1: root refcnt 2 bands 16 priomap 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15\nqdisc netem 10: parent 1:1 limit 1000 delay 3ms  499us";
     expect(parseDelays(q, RULES, () => "worker-1")).toEqual([{ to: "worker-1", delayMs: 3, jitterMs: 0.5 }]);
   });
 

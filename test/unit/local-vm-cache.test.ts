@@ -3,7 +3,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { waitFor } from "../../common/time";
-import { imagesToPrune, KEEP_RECENT_IMAGES, LAST_USED_FILE, PRUNE_GRACE_MS, pruneCache } from "../../local/vm/guest-disk-cache";
+import {
+  imagesToPrune,
+  KEEP_RECENT_IMAGES,
+  LAST_USED_FILE,
+  PRUNE_GRACE_MS,
+  pruneCache,
+} from "../../local/vm/guest-disk-cache";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vm-cache-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -25,8 +31,17 @@ describe("which guest images are pruned", () => {
     const images = [img(1, 50), img(2, 40), img(3, 0.5), img(4, 20), img(5, 10), img(6, 9)];
     expect(PRUNE_GRACE_MS).toBe(HOUR);
     // 3 is the newest (kept anyway); 1 is in use; with keep=1, 2, 4 and 5 go, 6 is kept only if within grace.
-    expect(imagesToPrune(images, new Set([hash(1)]), now, 1).map((i) => i.hash)).toEqual([hash(2), hash(4), hash(5), hash(6)]);
-    expect(imagesToPrune(images, new Set([hash(1)]), now, 1, 9.5 * HOUR).map((i) => i.hash)).toEqual([hash(2), hash(4), hash(5)]);
+    expect(imagesToPrune(images, new Set([hash(1)]), now, 1).map((i) => i.hash)).toEqual([
+      hash(2),
+      hash(4),
+      hash(5),
+      hash(6),
+    ]);
+    expect(imagesToPrune(images, new Set([hash(1)]), now, 1, 9.5 * HOUR).map((i) => i.hash)).toEqual([
+      hash(2),
+      hash(4),
+      hash(5),
+    ]);
   });
 });
 
@@ -54,11 +69,24 @@ describe("pruning a cache directory", () => {
     const building = spawn("sleep", ["30"], { stdio: "ignore" });
     fs.mkdirSync(path.join(cache, `${hash(8)}.build-${building.pid}`));
     try {
-      expect(await waitFor(() => fs.readFileSync(`/proc/${user.pid}/cmdline`, "utf8").includes(kernel), 5_000)).toBe(true);
+      expect(await waitFor(() => fs.readFileSync(`/proc/${user.pid}/cmdline`, "utf8").includes(kernel), 5_000)).toBe(
+        true,
+      );
       const removed = pruneCache(cache, hash(5));
       const left = fs.readdirSync(cache).sort();
       // Kept: 1–3 (most recent), 5 (being opened), 6 (in use), the live build, this boot's probe of image 1.
-      expect(left).toEqual([hash(1), hash(2), hash(3), hash(5), hash(6), `${hash(8)}.build-${building.pid}`, `accel-${bootId}-${hash(1)}.json`, `accel-${bootId}-${hash(6)}.json`].sort());
+      expect(left).toEqual(
+        [
+          hash(1),
+          hash(2),
+          hash(3),
+          hash(5),
+          hash(6),
+          `${hash(8)}.build-${building.pid}`,
+          `accel-${bootId}-${hash(1)}.json`,
+          `accel-${bootId}-${hash(6)}.json`,
+        ].sort(),
+      );
       expect(removed.join("\n")).toMatch(new RegExp(`guest image ${hash(4)} \\(0\\.0 GiB, last used `));
       expect(removed.join("\n")).toMatch(/\.build-\d+ \(left by process \d+, which is gone\)/);
       expect(removed).toHaveLength(4);

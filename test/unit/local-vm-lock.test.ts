@@ -31,7 +31,9 @@ describe("the VM bed's lock file", () => {
     const live = spawn("/bin/sleep", ["30"]);
     try {
       fs.writeFileSync(file, `${live.pid}\n`);
-      await expect(withLock(file, 300, "building image x", async () => "ran")).rejects.toThrow(/building image x: still locked by another process .* owner pid \d+/);
+      await expect(withLock(file, 300, "building image x", async () => "ran")).rejects.toThrow(
+        /building image x: still locked by another process .* owner pid \d+/,
+      );
     } finally {
       live.kill();
       fs.rmSync(file, { force: true });

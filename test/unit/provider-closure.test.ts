@@ -6,17 +6,42 @@
 import * as fs from "fs";
 import * as path from "path";
 import { execFileSync } from "child_process";
-import { hasProviderClosureTag, PROVIDER_CLOSURE_TAG, PROVIDER_MODULES, providerClosure, ROOT, runtimeImports } from "../support/provider-closure";
+import {
+  hasProviderClosureTag,
+  PROVIDER_CLOSURE_TAG,
+  PROVIDER_MODULES,
+  providerClosure,
+  ROOT,
+  runtimeImports,
+} from "../support/provider-closure";
 
-const SOURCE_DIRS = ["common", "transport", "inventory", "infra", "bootstrap", "stacks", "swarm", "hostfw", "verify", "local", "cli"];
+const SOURCE_DIRS = [
+  "common",
+  "transport",
+  "inventory",
+  "infra",
+  "bootstrap",
+  "stacks",
+  "swarm",
+  "hostfw",
+  "verify",
+  "local",
+  "cli",
+];
 const sources = (): string[] =>
-  SOURCE_DIRS.flatMap((dir) => (fs.readdirSync(path.join(ROOT, dir), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => `${dir}/${f}`));
+  SOURCE_DIRS.flatMap((dir) =>
+    (fs.readdirSync(path.join(ROOT, dir), { recursive: true }) as string[])
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `${dir}/${f}`),
+  );
 
 describe("modules the dynamic providers serialize", () => {
   const closure = providerClosure();
 
   it("starts from every module that defines a provider, and only those", () => {
-    const defining = sources().filter((f) => /dynamic\.ResourceProvider</.test(fs.readFileSync(path.join(ROOT, f), "utf8")));
+    const defining = sources().filter((f) =>
+      /dynamic\.ResourceProvider</.test(fs.readFileSync(path.join(ROOT, f), "utf8")),
+    );
     expect(defining.sort()).toEqual([...PROVIDER_MODULES].sort());
   });
 
@@ -30,7 +55,10 @@ describe("modules the dynamic providers serialize", () => {
 
   it(`each carries the ${PROVIDER_CLOSURE_TAG} header on its first line`, () => {
     const unmarked = closure.filter((f) => !hasProviderClosureTag(f));
-    expect({ unmarked, fix: `add "${PROVIDER_CLOSURE_TAG}: ..." as the first line of each` }).toEqual({ unmarked: [], fix: expect.any(String) });
+    expect({ unmarked, fix: `add "${PROVIDER_CLOSURE_TAG}: ..." as the first line of each` }).toEqual({
+      unmarked: [],
+      fix: expect.any(String),
+    });
   });
 
   it("no module outside the closure carries the header (a stale mark)", () => {
@@ -42,7 +70,10 @@ describe("modules the dynamic providers serialize", () => {
     // In a child node: jest cannot load eslint.config.mjs (an ES module) in its sandbox.
     const files = [...closure, "infra/cluster.ts"];
     const script = `const { ESLint } = require("eslint"); (async () => { const e = new ESLint(); const out = {}; for (const f of ${JSON.stringify(files)}) out[f] = JSON.stringify((await e.calculateConfigForFile(f)).rules["no-restricted-syntax"] ?? null); console.log(JSON.stringify(out)); })();`;
-    const rules = JSON.parse(execFileSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8" })) as Record<string, string>;
+    const rules = JSON.parse(execFileSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8" })) as Record<
+      string,
+      string
+    >;
     const ruled = (f: string) => rules[f].includes("docs/design/dynamic-providers.md");
     expect(closure.filter((f) => !ruled(f))).toEqual([]);
     expect(ruled("infra/cluster.ts")).toBe(false);

@@ -35,7 +35,12 @@ describe("dynamic providers after serialization", () => {
   };
 
   it("registers every provider the product has", () => {
-    expect([...byType().keys()].map((t) => t.slice(DYNAMIC.length)).sort()).toEqual(["hcloud-swarm:SshKeyPair", "hcloud-swarm:StackSecrets", "hcloud-swarm:Stacks", "hcloud-swarm:SwarmNode"]);
+    expect([...byType().keys()].map((t) => t.slice(DYNAMIC.length)).sort()).toEqual([
+      "hcloud-swarm:SshKeyPair",
+      "hcloud-swarm:StackSecrets",
+      "hcloud-swarm:Stacks",
+      "hcloud-swarm:SwarmNode",
+    ]);
   });
 
   it("rebuilds each provider and runs its diff (and check, where it has one) on the program's own inputs", async () => {
@@ -54,13 +59,20 @@ describe("dynamic providers after serialization", () => {
 
   it("serializes no module-level Map or Set (rule 1): their methods would be borrowed from whatever global happens to hold one", () => {
     for (const r of run.resources.filter((x) => x.type.startsWith(DYNAMIC))) {
-      expect({ type: r.type, borrowed: String(r.inputs.__provider).match(/Object\.getPrototypeOf\(global\.\w+\)|global\.(Set|Map|WeakSet|WeakMap)\.prototype/g) ?? [] }).toEqual({ type: r.type, borrowed: [] });
+      expect({
+        type: r.type,
+        borrowed:
+          String(r.inputs.__provider).match(
+            /Object\.getPrototypeOf\(global\.\w+\)|global\.(Set|Map|WeakSet|WeakMap)\.prototype/g,
+          ) ?? [],
+      }).toEqual({ type: r.type, borrowed: [] });
     }
   });
 
   it("serializes no private key into any provider's text", () => {
     const secrets = [String(run.outputs.sshPrivateKey)];
-    for (const r of run.resources.filter((x) => x.type.endsWith("SshKeyPair"))) secrets.push(String(r.state.privateKey));
+    for (const r of run.resources.filter((x) => x.type.endsWith("SshKeyPair")))
+      secrets.push(String(r.state.privateKey));
     expect(secrets.every((s) => s.includes("PRIVATE KEY"))).toBe(true);
     for (const r of run.resources.filter((x) => x.type.startsWith(DYNAMIC))) {
       const text = String(r.inputs.__provider);

@@ -27,15 +27,35 @@ const known = {
   "hcloud:index/networkSubnet:NetworkSubnet#2": { networkId: 1, ipRange: "10.0.0.0/24" },
 };
 
-const good = { name: "rehearsal-worker-1", image: "debian-12", userData: "#cloud-config\n", sshKeys: ["7"], publicNets: [{ ipv4Enabled: true }], networks: [{ subnetId: "2", ip: "10.0.0.21" }] };
+const good = {
+  name: "rehearsal-worker-1",
+  image: "debian-12",
+  userData: "#cloud-config\n",
+  sshKeys: ["7"],
+  publicNets: [{ ipv4Enabled: true }],
+  networks: [{ subnetId: "2", ip: "10.0.0.21" }],
+};
 
 describe("the Hetzner stand-in refuses before booting", () => {
   it("lists every reason at once: another image, too much user data, an unknown key, an address outside the subnet, no public IPv4", async () => {
     const server = new VmCloud({ bedDir: path.join(dir, "bed") }).kindOf(SERVER)!;
-    const bad = { ...good, image: "ubuntu-24.04", userData: "#cloud-config\n" + "x".repeat(33_000), sshKeys: ["7", "99"], publicNets: [{ ipv4Enabled: false }], networks: [{ subnetId: "2", ip: "10.0.1.5" }] };
+    const bad = {
+      ...good,
+      image: "ubuntu-24.04",
+      userData: "#cloud-config\n" + "x".repeat(33_000),
+      sshKeys: ["7", "99"],
+      publicNets: [{ ipv4Enabled: false }],
+      networks: [{ subnetId: "2", ip: "10.0.1.5" }],
+    };
     const attempt = server.create(bad, ctx(known));
     await expect(attempt).rejects.toThrow(/server rehearsal-worker-1 refused/);
-    for (const reason of [/image "ubuntu-24.04": the bed's VMs run Debian 12; set hcloud-swarm:image debian-12/, /user_data is 33014 bytes; Hetzner accepts at most 32768/, /ssh key 99 not found/, /ip 10\.0\.1\.5 is not inside subnet 10\.0\.0\.0\/24/, /without public IPv4 is not modelled/]) {
+    for (const reason of [
+      /image "ubuntu-24.04": the bed's VMs run Debian 12; set hcloud-swarm:image debian-12/,
+      /user_data is 33014 bytes; Hetzner accepts at most 32768/,
+      /ssh key 99 not found/,
+      /ip 10\.0\.1\.5 is not inside subnet 10\.0\.0\.0\/24/,
+      /without public IPv4 is not modelled/,
+    ]) {
       await expect(server.create(bad, ctx(known))).rejects.toThrow(reason);
     }
     // Nothing was created: no bed appeared.
@@ -44,22 +64,40 @@ describe("the Hetzner stand-in refuses before booting", () => {
 
   it("refuses changes a running VM cannot take, by name, and takes the ones Hetzner makes in place", async () => {
     const server = new VmCloud({ bedDir: path.join(dir, "bed") }).kindOf(SERVER)!;
-    await expect(server.update!("1", { ...good, serverType: "cx23" }, { ...good, serverType: "cx33", name: "other" }, ctx(known))).rejects.toThrow(/does not model changing name, serverType of a running server/);
-    await expect(server.update!("1", { ...good, labels: { a: "1" } }, { ...good, labels: { a: "2" } }, ctx(known))).resolves.toMatchObject({ labels: { a: "2" } });
+    await expect(
+      server.update!("1", { ...good, serverType: "cx23" }, { ...good, serverType: "cx33", name: "other" }, ctx(known)),
+    ).rejects.toThrow(/does not model changing name, serverType of a running server/);
+    await expect(
+      server.update!("1", { ...good, labels: { a: "1" } }, { ...good, labels: { a: "2" } }, ctx(known)),
+    ).resolves.toMatchObject({ labels: { a: "2" } });
   });
 
   it("refuses a subnet outside its network", async () => {
     const subnet = new VmCloud({ bedDir: path.join(dir, "bed") }).kindOf("hcloud:index/networkSubnet:NetworkSubnet")!;
-    await expect(subnet.create({ networkId: 1, ipRange: "10.1.0.0/24" }, ctx(known))).rejects.toThrow(/10\.1\.0\.0\/24 is not inside the network's 10\.0\.0\.0\/16/);
+    await expect(subnet.create({ networkId: 1, ipRange: "10.1.0.0/24" }, ctx(known))).rejects.toThrow(
+      /10\.1\.0\.0\/24 is not inside the network's 10\.0\.0\.0\/16/,
+    );
   });
 });
 
 describe("the engine stand-in refuses", () => {
-  const reg = { urn: "urn:pulumi:s::p::hcloud:index/volume:Volume::v", parent: "", dependencies: [], additionalSecretOutputs: [], deleteBeforeReplace: false };
+  const reg = {
+    urn: "urn:pulumi:s::p::hcloud:index/volume:Volume::v",
+    parent: "",
+    dependencies: [],
+    additionalSecretOutputs: [],
+    deleteBeforeReplace: false,
+  };
 
   it("a resource type the rehearsal has no stand-in for, naming it", async () => {
-    const engine = new MockEngine({ cloud: new VmCloud({ bedDir: path.join(dir, "bed") }), store: new FileStore(path.join(dir, "c.json")), root: dir });
-    await expect(engine.register(reg, "hcloud:index/volume:Volume", "v", true, {})).rejects.toThrow(/no stand-in for hcloud:index\/volume:Volume \(v\)/);
+    const engine = new MockEngine({
+      cloud: new VmCloud({ bedDir: path.join(dir, "bed") }),
+      store: new FileStore(path.join(dir, "c.json")),
+      root: dir,
+    });
+    await expect(engine.register(reg, "hcloud:index/volume:Volume", "v", true, {})).rejects.toThrow(
+      /no stand-in for hcloud:index\/volume:Volume \(v\)/,
+    );
   });
 
   it("a checkpoint whose secrets were tampered with, naming the file", () => {

@@ -15,11 +15,21 @@ describe("deciding what happens to a registered resource", () => {
   });
 
   it("updates in place when only updatable inputs changed, and names them", () => {
-    expect(diffByInputs({ name: "a", serverType: "cx23", labels: {} }, { name: "b", serverType: "cx33", labels: {} }, SERVER_REPLACE)).toEqual({ kind: "update", changed: ["name", "serverType"] });
+    expect(
+      diffByInputs(
+        { name: "a", serverType: "cx23", labels: {} },
+        { name: "b", serverType: "cx33", labels: {} },
+        SERVER_REPLACE,
+      ),
+    ).toEqual({ kind: "update", changed: ["name", "serverType"] });
   });
 
   it("replaces when a property the provider cannot update changed, even hidden inside a secret", () => {
-    const d = diffByInputs({ userData: secret("one"), name: "a" }, { userData: secret("two"), name: "a" }, SERVER_REPLACE);
+    const d = diffByInputs(
+      { userData: secret("one"), name: "a" },
+      { userData: secret("two"), name: "a" },
+      SERVER_REPLACE,
+    );
     expect(d).toEqual({ kind: "replace", changed: ["userData"], replaces: ["userData"], deleteBeforeReplace: false });
   });
 
@@ -33,7 +43,12 @@ describe("deciding what happens to a registered resource", () => {
     const olds = { node: { name: "worker-1", host: "10.0.0.21" }, privateKey: "k" };
     const news = { node: { name: "worker-1", host: "10.0.0.22" }, privateKey: "k" };
     expect(diffByProvider({ changes: false }, olds, news)).toEqual({ kind: "same" });
-    expect(diffByProvider({ changes: true, replaces: ["node.host"], deleteBeforeReplace: true }, olds, news)).toEqual({ kind: "replace", changed: ["node"], replaces: ["node.host"], deleteBeforeReplace: true });
+    expect(diffByProvider({ changes: true, replaces: ["node.host"], deleteBeforeReplace: true }, olds, news)).toEqual({
+      kind: "replace",
+      changed: ["node"],
+      replaces: ["node.host"],
+      deleteBeforeReplace: true,
+    });
     expect(diffByProvider({ changes: true, replaces: [] }, olds, news)).toEqual({ kind: "update", changed: ["node"] });
   });
 
@@ -45,21 +60,41 @@ describe("deciding what happens to a registered resource", () => {
 
 describe("ordering deletes", () => {
   const urn = (n: string) => `urn:pulumi:dev::p::t::${n}`;
-  const r = (name: string, deps: string[] = [], parent = "") => ({ urn: urn(name), dependencies: deps.map(urn), parent: parent ? urn(parent) : "" });
+  const r = (name: string, deps: string[] = [], parent = "") => ({
+    urn: urn(name),
+    dependencies: deps.map(urn),
+    parent: parent ? urn(parent) : "",
+  });
 
   it("deletes a swarm membership before the server it depends on, and the server before its host key", () => {
-    const all = [r("cluster"), r("host-key", [], "cluster"), r("server", ["host-key"], "cluster"), r("member", ["server"], "cluster")];
-    expect(deletionWaves(all, new Set([urn("host-key"), urn("server"), urn("member")]))).toEqual([[urn("member")], [urn("server")], [urn("host-key")]]);
+    const all = [
+      r("cluster"),
+      r("host-key", [], "cluster"),
+      r("server", ["host-key"], "cluster"),
+      r("member", ["server"], "cluster"),
+    ];
+    expect(deletionWaves(all, new Set([urn("host-key"), urn("server"), urn("member")]))).toEqual([
+      [urn("member")],
+      [urn("server")],
+      [urn("host-key")],
+    ]);
   });
 
   it("deletes independent resources in the same wave", () => {
     const all = [r("s1"), r("s2"), r("m1", ["s1"]), r("m2", ["s2"])];
-    expect(deletionWaves(all, new Set(all.map((x) => x.urn)))).toEqual([[urn("m1"), urn("m2")], [urn("s1"), urn("s2")]]);
+    expect(deletionWaves(all, new Set(all.map((x) => x.urn)))).toEqual([
+      [urn("m1"), urn("m2")],
+      [urn("s1"), urn("s2")],
+    ]);
   });
 
   it("counts depending on a component as depending on all of its children, and deletes children before their parent", () => {
     const all = [r("cluster"), r("server", [], "cluster"), r("stacks", ["cluster"])];
-    expect(deletionWaves(all, new Set(all.map((x) => x.urn)))).toEqual([[urn("stacks")], [urn("server")], [urn("cluster")]]);
+    expect(deletionWaves(all, new Set(all.map((x) => x.urn)))).toEqual([
+      [urn("stacks")],
+      [urn("server")],
+      [urn("cluster")],
+    ]);
   });
 
   it("ignores dependents that stay, and refuses a cycle by name", () => {

@@ -57,7 +57,11 @@ function providerAt(version: string) {
 
 async function run(specs: readonly Spec[], version = "v1"): Promise<{ ops: Operation[] }> {
   return withFreshSdk(async (pulumi) => {
-    const engine = new MockEngine({ cloud: noCloud, store: new FileStore(path.join(dir, "checkpoint.json")), root: REPO });
+    const engine = new MockEngine({
+      cloud: noCloud,
+      store: new FileStore(path.join(dir, "checkpoint.json")),
+      root: REPO,
+    });
     const result = await runUnderMocks({
       pulumi,
       engine,
@@ -72,7 +76,13 @@ async function run(specs: readonly Spec[], version = "v1"): Promise<{ ops: Opera
         }
         const made = new Map<string, Journaled>();
         for (const s of specs) {
-          const props = { label: s.name, value: s.value, key: s.key ?? "k", journal, ...(s.secretValue ? { hidden: pulumi.secret(s.secretValue) } : {}) };
+          const props = {
+            label: s.name,
+            value: s.value,
+            key: s.key ?? "k",
+            journal,
+            ...(s.secretValue ? { hidden: pulumi.secret(s.secretValue) } : {}),
+          };
           const dep = s.dependsOn ? made.get(s.dependsOn) : undefined;
           made.set(s.name, new Journaled(s.name, props, dep ? { dependsOn: [dep] } : {}));
         }
@@ -95,7 +105,10 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe("the engine stand-in with real dynamic providers", () => {
   it("creates, then keeps what did not change without calling the provider", async () => {
-    const specs = [{ name: "a", value: "1" }, { name: "b", value: "1", dependsOn: "a" }];
+    const specs = [
+      { name: "a", value: "1" },
+      { name: "b", value: "1", dependsOn: "a" },
+    ];
     expect(summary((await run(specs)).ops)).toEqual(["create a", "create b"]);
     expect(summary((await run(specs)).ops)).toEqual(["same a", "same b"]);
     expect(journalLines()).toEqual(["create a v1", "create b v1"]);
@@ -110,7 +123,11 @@ describe("the engine stand-in with real dynamic providers", () => {
   });
 
   it("deletes what the program no longer registers, dependents first, with the provider code that created it", async () => {
-    await run([{ name: "server", value: "1" }, { name: "member", value: "1", dependsOn: "server" }, { name: "stays", value: "1" }]);
+    await run([
+      { name: "server", value: "1" },
+      { name: "member", value: "1", dependsOn: "server" },
+      { name: "stays", value: "1" },
+    ]);
     const second = await run([{ name: "stays", value: "1" }], "v2");
     expect(summary(second.ops)).toEqual(["same stays", "delete member", "delete server"]);
     expect(journalLines().slice(-2)).toEqual(["delete member v1", "delete server v1"]);
@@ -132,8 +149,20 @@ describe("the engine stand-in with real dynamic providers", () => {
       "});",
     ].join("\n");
     const store = new FileStore(path.join(dir, "checkpoint.json"));
-    const reg = (name: string, dependencies: string[] = []) => ({ urn: `urn:pulumi:s::p::t::${name}`, parent: "", dependencies, additionalSecretOutputs: [], deleteBeforeReplace: false });
-    const register = (e: MockEngine, name: string, fail = false) => e.register(reg(name), "pulumi-nodejs:dynamic:Resource", name, true, { __provider: source, label: name, journal, fail });
+    const reg = (name: string, dependencies: string[] = []) => ({
+      urn: `urn:pulumi:s::p::t::${name}`,
+      parent: "",
+      dependencies,
+      additionalSecretOutputs: [],
+      deleteBeforeReplace: false,
+    });
+    const register = (e: MockEngine, name: string, fail = false) =>
+      e.register(reg(name), "pulumi-nodejs:dynamic:Resource", name, true, {
+        __provider: source,
+        label: name,
+        journal,
+        fail,
+      });
 
     const first = new MockEngine({ cloud: noCloud, store, root: REPO });
     await register(first, "old");
@@ -143,7 +172,9 @@ describe("the engine stand-in with real dynamic providers", () => {
     await expect(register(second, "bad", true)).rejects.toThrow(/bad cannot be created/);
     await expect(register(second, "after")).rejects.toThrow(/after was not attempted: .*bad failed/);
     await second.finish();
-    expect(second.operations.map((o) => [o.op, o.name, o.error ? "error" : "ok"])).toEqual([["create", "bad", "error"]]);
+    expect(second.operations.map((o) => [o.op, o.name, o.error ? "error" : "ok"])).toEqual([
+      ["create", "bad", "error"],
+    ]);
     expect(journalLines()).toEqual(["create old"]);
     expect(store.load().resources.map((r) => r.name)).toEqual(["old"]);
 

@@ -19,16 +19,37 @@ describe("ignoreChanges in the rehearsal's engine", () => {
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "ignore-changes-"))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const cloud: Cloud = { kindOf: (t) => (t === SERVER ? { replaceOnChange: HCLOUD_REPLACE_ON_CHANGE[SERVER], create: async (inputs) => ({ id: `srv-${String(inputs.name)}`, outputs: inputs }) } : undefined) };
-  const reg = (ignoreChanges: string[]) => ({ urn: "urn:pulumi:s::p::hcloud:index/server:Server::w1", parent: "", dependencies: [], additionalSecretOutputs: [], deleteBeforeReplace: false, ignoreChanges });
+  const cloud: Cloud = {
+    kindOf: (t) =>
+      t === SERVER
+        ? {
+            replaceOnChange: HCLOUD_REPLACE_ON_CHANGE[SERVER],
+            create: async (inputs) => ({ id: `srv-${String(inputs.name)}`, outputs: inputs }),
+          }
+        : undefined,
+  };
+  const reg = (ignoreChanges: string[]) => ({
+    urn: "urn:pulumi:s::p::hcloud:index/server:Server::w1",
+    parent: "",
+    dependencies: [],
+    additionalSecretOutputs: [],
+    deleteBeforeReplace: false,
+    ignoreChanges,
+  });
 
   async function twoReleases(ignoreChanges: string[]): Promise<{ op: string; kept: unknown }> {
     const store = new FileStore(path.join(dir, "checkpoint.json"));
     const first = new MockEngine({ cloud, store, root: REPO });
-    await first.register(reg(ignoreChanges), SERVER, "w1", true, { name: "w1", userData: "#cloud-config\nrelease: 1\n" });
+    await first.register(reg(ignoreChanges), SERVER, "w1", true, {
+      name: "w1",
+      userData: "#cloud-config\nrelease: 1\n",
+    });
     await first.finish();
     const second = new MockEngine({ cloud, store, root: REPO });
-    await second.register(reg(ignoreChanges), SERVER, "w1", true, { name: "w1", userData: "#cloud-config\nrelease: 2\n" });
+    await second.register(reg(ignoreChanges), SERVER, "w1", true, {
+      name: "w1",
+      userData: "#cloud-config\nrelease: 2\n",
+    });
     await second.finish();
     return { op: second.operations[0].op, kept: store.load().resources.find((r) => r.name === "w1")?.inputs.userData };
   }

@@ -46,22 +46,41 @@ describe("name validation", () => {
   });
 
   it("accepts the names the product itself uses", () => {
-    for (const [kind, ok] of [["stack", "wordpress"], ["stack", "shop_2"], ["network", "traefik_public"], ["node", "worker-12"], ["node", "suaukdimq3i11uve1iqpmlk4r"], ["secret", "wordpress_db_password"], ["user", "root"], ["service", "traefik_traefik"]] as const) {
+    for (const [kind, ok] of [
+      ["stack", "wordpress"],
+      ["stack", "shop_2"],
+      ["network", "traefik_public"],
+      ["node", "worker-12"],
+      ["node", "suaukdimq3i11uve1iqpmlk4r"],
+      ["secret", "wordpress_db_password"],
+      ["user", "root"],
+      ["service", "traefik_traefik"],
+    ] as const) {
       expect({ kind, ok, p: nameProblem(kind, ok, "k") }).toEqual({ kind, ok, p: undefined });
     }
   });
 
   it("checkedName throws the problem and returns a good name", () => {
-    expect(() => checkedName("stack", "x; touch /tmp/p #", "stack rm NAME")).toThrow('stack rm NAME must be lowercase letters, digits, - and _, starting with a letter or digit, at most 63 characters, got "x; touch /tmp/p #"');
+    expect(() => checkedName("stack", "x; touch /tmp/p #", "stack rm NAME")).toThrow(
+      'stack rm NAME must be lowercase letters, digits, - and _, starting with a letter or digit, at most 63 characters, got "x; touch /tmp/p #"',
+    );
     expect(checkedName("stack", "blog", "stack rm NAME")).toBe("blog");
   });
 });
 
 describe("names are validated where they enter", () => {
-  const node = { name: "worker-1", role: "manager", host: "10.0.0.2", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA", advertiseAddress: "10.0.0.2" };
+  const node = {
+    name: "worker-1",
+    role: "manager",
+    host: "10.0.0.2",
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA",
+    advertiseAddress: "10.0.0.2",
+  };
 
   it("the inventory refuses hostile node names, users, label names and values (inventory/labels.ts), all at once", () => {
-    const bad = { nodes: [{ ...node, name: "w; reboot", user: "root; reboot", labels: { "x; reboot #": "v", ok: "line\nbreak" } }] };
+    const bad = {
+      nodes: [{ ...node, name: "w; reboot", user: "root; reboot", labels: { "x; reboot #": "v", ok: "line\nbreak" } }],
+    };
     let problems: readonly string[] = [];
     try {
       validateInventory(bad);
@@ -77,12 +96,30 @@ describe("names are validated where they enter", () => {
   });
 
   it("the stacks config and the renderer refuse a hostile stack name", () => {
-    expect(() => parseStacksConfig([{ template: "wordpress", name: "x; touch /tmp/p #", vars: { domain: "a.example.com" } }], 1500)).toThrow(/hcloud-swarm:stacks\[0\]\.name must be lowercase letters/);
-    expect(() => renderStack("services: {a: {image: busybox}}\n", "s.yml", { stack: "$(id)" })).toThrow(/the stack name must be lowercase letters/);
+    expect(() =>
+      parseStacksConfig(
+        [{ template: "wordpress", name: "x; touch /tmp/p #", vars: { domain: "a.example.com" } }],
+        1500,
+      ),
+    ).toThrow(/hcloud-swarm:stacks\[0\]\.name must be lowercase letters/);
+    expect(() => renderStack("services: {a: {image: busybox}}\n", "s.yml", { stack: "$(id)" })).toThrow(
+      /the stack name must be lowercase letters/,
+    );
   });
 
   it("the renderer refuses external network and secret names that are no Docker names", () => {
-    const text = ["x-hcloud-swarm:", "  external-networks: ['pub; touch /tmp/p']", "  secrets:", "    'k;id': {generate: password}", "services: {a: {image: busybox, networks: [pub]}}", "networks: {pub: {external: true}}", "secrets: {'k;id': {external: true}}", ""].join("\n");
-    expect(() => renderStack(text, "s.yml", { stack: "s" })).toThrow(/external network "pub; touch \/tmp\/p" must be[\s\S]*secret "k;id" \(Docker name <stack>_<key>\) must be/);
+    const text = [
+      "x-hcloud-swarm:",
+      "  external-networks: ['pub; touch /tmp/p']",
+      "  secrets:",
+      "    'k;id': {generate: password}",
+      "services: {a: {image: busybox, networks: [pub]}}",
+      "networks: {pub: {external: true}}",
+      "secrets: {'k;id': {external: true}}",
+      "",
+    ].join("\n");
+    expect(() => renderStack(text, "s.yml", { stack: "s" })).toThrow(
+      /external network "pub; touch \/tmp\/p" must be[\s\S]*secret "k;id" \(Docker name <stack>_<key>\) must be/,
+    );
   });
 });

@@ -13,10 +13,14 @@ async function cli(args: string[]): Promise<{ out: string; code: number }> {
   const lines: string[] = [];
   const log = jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
   const err = jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-  const write = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => lines.push(String(chunk)) > 0);
+  const write = jest
+    .spyOn(process.stdout, "write")
+    .mockImplementation((chunk: string | Uint8Array) => lines.push(String(chunk)) > 0);
   process.exitCode = 0;
   try {
-    await buildProgram().exitOverride().parseAsync(["node", "hcloud-swarm", ...args]);
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(["node", "hcloud-swarm", ...args]);
     return { out: lines.join("\n"), code: Number(process.exitCode ?? 0) };
   } finally {
     process.exitCode = 0;
@@ -32,7 +36,10 @@ describe("hcloud-swarm stack (CLI)", () => {
 
   it("lint exits 1 and names file, line, stack and network for a plain overlay", async () => {
     const file = path.join(dir, "blog.yml");
-    fs.writeFileSync(file, "version: '3.8'\nservices:\n  app:\n    image: x\n    networks: [back]\nnetworks:\n  back: {}\n");
+    fs.writeFileSync(
+      file,
+      "version: '3.8'\nservices:\n  app:\n    image: x\n    networks: [back]\nnetworks:\n  back: {}\n",
+    );
     const r = await cli(["stack", "lint", file]);
     expect(r.code).toBe(1);
     expect(r.out).toContain(`${file}:7: stack "blog", network "back": overlay network blog_back is not encrypted`);
@@ -45,22 +52,62 @@ describe("hcloud-swarm stack (CLI)", () => {
   });
 
   it("render fills variables and says loudly when images are swapped", async () => {
-    const r = await cli(["stack", "render", "wordpress", "--var", "domain=blog.example.com", "--local-images", "img:local"]);
+    const r = await cli([
+      "stack",
+      "render",
+      "wordpress",
+      "--var",
+      "domain=blog.example.com",
+      "--local-images",
+      "img:local",
+    ]);
     expect(r.out).toContain("Host(`blog.example.com`)");
-    expect(r.out).toContain("com.docker.network.driver.mtu: \"1500\"");
+    expect(r.out).toContain('com.docker.network.driver.mtu: "1500"');
     expect(r.out).toMatch(/LOCAL IMAGES: service db runs img:local .*INSTEAD OF mysql:8\.4/);
   });
 
   it("deploy refuses malformed --pin arguments before connecting to anything", async () => {
     const inv = path.join(dir, "inventory.json");
     // An address nothing listens on: reaching the network at all would fail differently.
-    fs.writeFileSync(inv, JSON.stringify({ nodes: [{ name: "manager-1", role: "manager", host: "127.0.0.1", port: 9, hostKey: "ssh-ed25519 AAAA", advertiseAddress: "127.0.0.1" }] }));
-    await expect(cli(["stack", "deploy", "wordpress", "--inventory", inv, "--var", "domain=x.org", "--pin", "wordpress-data", "--pin", "a=b", "--pin", "a=c"])).rejects.toThrow(
+    fs.writeFileSync(
+      inv,
+      JSON.stringify({
+        nodes: [
+          {
+            name: "manager-1",
+            role: "manager",
+            host: "127.0.0.1",
+            port: 9,
+            hostKey: "ssh-ed25519 AAAA",
+            advertiseAddress: "127.0.0.1",
+          },
+        ],
+      }),
+    );
+    await expect(
+      cli([
+        "stack",
+        "deploy",
+        "wordpress",
+        "--inventory",
+        inv,
+        "--var",
+        "domain=x.org",
+        "--pin",
+        "wordpress-data",
+        "--pin",
+        "a=b",
+        "--pin",
+        "a=c",
+      ]),
+    ).rejects.toThrow(
       /stack deploy --pin has 2 problems:\n {2}- --pin "wordpress-data" must be LABEL=NODE, e\.g\. --pin wordpress-data=worker-1\n {2}- --pin a is given twice/,
     );
   });
 
   it("render refuses unknown and missing variables, naming them", async () => {
-    await expect(cli(["stack", "render", "wordpress", "--var", "domian=x"])).rejects.toThrow(/--var domian is not a variable[\s\S]*missing --var domain=/);
+    await expect(cli(["stack", "render", "wordpress", "--var", "domian=x"])).rejects.toThrow(
+      /--var domian is not a variable[\s\S]*missing --var domain=/,
+    );
   });
 });

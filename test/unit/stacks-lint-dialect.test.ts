@@ -25,19 +25,87 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 async function docker(text: string, env: Record<string, string> = {}): Promise<{ data?: GoMap; error?: string }> {
   const skipped: string[] = [];
   const j = await localJudge({ text, baseDir: dir, env }, {}, skipped);
-  if (!j) throw new Error(`these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`);
-  return { ...(j.data ? { data: j.data } : {}), ...(j.problems.length ? { error: j.problems.map((p) => p.message).join("; ") } : {}) };
+  if (!j)
+    throw new Error(
+      `these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`,
+    );
+  return {
+    ...(j.data ? { data: j.data } : {}),
+    ...(j.problems.length ? { error: j.problems.map((p) => p.message).join("; ") } : {}),
+  };
 }
 
 const wrap = (body: string) => `version: "3.8"\nservices:\n  app:\n    image: busybox\n${body}`;
 
 describe("the Docker-dialect reader, compared with docker stack config", () => {
   const scalars = [
-    "06352", "0777", "0778", "08", "09.5", "0x1F", "0X1f", "+0x1F", "-0x10", "0x_1F", "0o17", "0O17", "-0o17", "0b101", "-0b11", "0B11",
-    "1_000", "1__0", "1_", "_1", "3306.0", "1e3", "1E+3", ".5", "+.5", "-.5", "0.", "1.5e-3",
-    "9223372036854775807", "9223372036854775808", "18446744073709551615", "18446744073709551616", "-9223372036854775808", "-9223372036854775809",
-    "true", "True", "TRUE", "tRue", "false", "yes", "no", "on", "off", "y", "n", "Y", "~", "null", "Null", "NULL", "nULL", "",
-    "12:30", "1:2:3", "0x", "0b", "0o", "+", ".", "<<", "1.2.3", "'06352'", '"0x1F"', "!!str 0x1F", "!!int \"0x1F\"", "!!float 3", "!!int 0777",
+    "06352",
+    "0777",
+    "0778",
+    "08",
+    "09.5",
+    "0x1F",
+    "0X1f",
+    "+0x1F",
+    "-0x10",
+    "0x_1F",
+    "0o17",
+    "0O17",
+    "-0o17",
+    "0b101",
+    "-0b11",
+    "0B11",
+    "1_000",
+    "1__0",
+    "1_",
+    "_1",
+    "3306.0",
+    "1e3",
+    "1E+3",
+    ".5",
+    "+.5",
+    "-.5",
+    "0.",
+    "1.5e-3",
+    "9223372036854775807",
+    "9223372036854775808",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "true",
+    "True",
+    "TRUE",
+    "tRue",
+    "false",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "Y",
+    "~",
+    "null",
+    "Null",
+    "NULL",
+    "nULL",
+    "",
+    "12:30",
+    "1:2:3",
+    "0x",
+    "0b",
+    "0o",
+    "+",
+    ".",
+    "<<",
+    "1.2.3",
+    "'06352'",
+    '"0x1F"',
+    "!!str 0x1F",
+    '!!int "0x1F"',
+    "!!float 3",
+    "!!int 0777",
   ];
 
   it("resolves plain and tagged scalars as yaml.v3 does", async () => {
@@ -50,7 +118,9 @@ describe("the Docker-dialect reader, compared with docker stack config", () => {
     const mismatches = scalars.flatMap((s, i) => {
       const a = norm(probe(ours.data)[`k${i}`]);
       const b = norm(probe(theirs.data)[`k${i}`]);
-      return Object.is(a, b) || a === b ? [] : [`${s}: ours ${JSON.stringify(a)} (${typeof a}), Docker's ${JSON.stringify(b)} (${typeof b})`];
+      return Object.is(a, b) || a === b
+        ? []
+        : [`${s}: ours ${JSON.stringify(a)} (${typeof a}), Docker's ${JSON.stringify(b)} (${typeof b})`];
     });
     expect(mismatches).toEqual([]);
   });
@@ -59,7 +129,11 @@ describe("the Docker-dialect reader, compared with docker stack config", () => {
     for (const v of [".inf", "-.Inf", ".nan"]) {
       const text = wrap(`x-probe: {v: ${v}}\n`);
       expect((await docker(text)).error).toMatch(/unsupported value/);
-      expect(dialectStackConfig(text, { baseDir: dir }).problems.map((p) => p.message).join("")).toMatch(/unsupported value/);
+      expect(
+        dialectStackConfig(text, { baseDir: dir })
+          .problems.map((p) => p.message)
+          .join(""),
+      ).toMatch(/unsupported value/);
     }
   });
 
@@ -69,7 +143,11 @@ describe("the Docker-dialect reader, compared with docker stack config", () => {
       [wrap("    environment:\n      T: !env HOME\n"), /tag !env/],
       [`%YAML 1.1\n---\n${wrap("")}`, /%YAML directive/],
     ] as const) {
-      expect(readDockerYaml(text).problems.map((p) => p.message).join("\n")).toMatch(re);
+      expect(
+        readDockerYaml(text)
+          .problems.map((p) => p.message)
+          .join("\n"),
+      ).toMatch(re);
     }
   });
 
@@ -99,11 +177,39 @@ describe("the Docker-dialect reader, compared with docker stack config", () => {
     const ours = dialectStackConfig(ordered, { baseDir: dir });
     expect(ours.problems).toEqual([]);
     expect((ours.data?.services as GoMap).app).toEqual((theirs.data?.services as GoMap).app);
-    expect((ours.data?.services as GoMap).app).toEqual({ image: "busybox", working_dir: "/own", stop_signal: "SIGA", hostname: "from-c", user: "from-c", domainname: "from-b" });
+    expect((ours.data?.services as GoMap).app).toEqual({
+      image: "busybox",
+      working_dir: "/own",
+      stop_signal: "SIGA",
+      hostname: "from-c",
+      user: "from-c",
+      domainname: "from-b",
+    });
   });
 
   it("interpolates as Docker does, quirks included", async () => {
-    const templates = ["a$$", "$X", "${X}", "${X:-d}", "${X-d}", "${Y:-d}", "${Y-d}", "$X-Y", "${X:-a}}", "${X:-${Y:-z}}", "a$ ${Y:-b}", "${X:?m} ${Y:-a}", "${Y:?m}", "${Y?m}", "${Y?a-b}", "$ b", "${1X:-a}", "$_a", "${E:-d}", "${E-d}"];
+    const templates = [
+      "a$$",
+      "$X",
+      "${X}",
+      "${X:-d}",
+      "${X-d}",
+      "${Y:-d}",
+      "${Y-d}",
+      "$X-Y",
+      "${X:-a}}",
+      "${X:-${Y:-z}}",
+      "a$ ${Y:-b}",
+      "${X:?m} ${Y:-a}",
+      "${Y:?m}",
+      "${Y?m}",
+      "${Y?a-b}",
+      "$ b",
+      "${1X:-a}",
+      "$_a",
+      "${E:-d}",
+      "${E-d}",
+    ];
     const env = { X: "1", E: "" };
     const body = `    environment:\n${templates.map((t, i) => `      V${i}: '${t.replace(/'/g, "''")}'`).join("\n")}\n`;
     // Docker stops at the first refused value, so each template is checked on its own.
@@ -111,22 +217,54 @@ describe("the Docker-dialect reader, compared with docker stack config", () => {
       const theirs = await docker(wrap(`    environment:\n      V: '${t}'\n`), env);
       const ours = substituteVars(t, env);
       if (theirs.error) expect([t, ours.error]).toEqual([t, expect.any(String)]);
-      else expect([t, ours.error, ours.value]).toEqual([t, undefined, ((theirs.data?.services as GoMap).app as GoMap & { environment: GoMap }).environment.V]);
+      else
+        expect([t, ours.error, ours.value]).toEqual([
+          t,
+          undefined,
+          ((theirs.data?.services as GoMap).app as GoMap & { environment: GoMap }).environment.V,
+        ]);
       expect(body).toContain(`V${i}:`);
     }
   });
 
   it("casts interpolated ports and booleans where Docker does, and only there", async () => {
-    const text = wrap(`    privileged: "\${P:-yes}"\n    ports:\n      - {target: 80, published: "\${Q:-3306}"}\n    labels:\n      a: "\${R:-1}"\n`);
+    const text = wrap(
+      `    privileged: "\${P:-yes}"\n    ports:\n      - {target: 80, published: "\${Q:-3306}"}\n    labels:\n      a: "\${R:-1}"\n`,
+    );
     const theirs = await docker(text);
     const ours = dialectStackConfig(text, { baseDir: dir });
     expect((ours.data?.services as GoMap).app).toEqual((theirs.data?.services as GoMap).app);
-    expect((ours.data?.services as GoMap).app).toMatchObject({ privileged: true, ports: [{ target: 80, published: 3306 }], labels: { a: "1" } });
+    expect((ours.data?.services as GoMap).app).toMatchObject({
+      privileged: true,
+      ports: [{ target: 80, published: 3306 }],
+      labels: { a: "1" },
+    });
   });
 });
 
 describe("the deploy text", () => {
-  const tricky = ["06352", "yes", "null", "", " lead", "trail ", "#x", "a: b", "- x", "$HOME", "$$", "${X:-y}", "tab\there", 'quote"s', "back\\slash", "emoji \u{1F600}", "\u00e9t\u00e9", "line\nbreak", "0x1F", "~"];
+  const tricky = [
+    "06352",
+    "yes",
+    "null",
+    "",
+    " lead",
+    "trail ",
+    "#x",
+    "a: b",
+    "- x",
+    "$HOME",
+    "$$",
+    "${X:-y}",
+    "tab\there",
+    'quote"s',
+    "back\\slash",
+    "emoji \u{1F600}",
+    "\u00e9t\u00e9",
+    "line\nbreak",
+    "0x1F",
+    "~",
+  ];
 
   it("reads back in Docker's loader as exactly the reading that was linted, `$` included", async () => {
     const cases: GoMap[] = [];
@@ -151,7 +289,10 @@ describe("the deploy text", () => {
   });
 
   it("escapes the characters YAML readers disagree on, and Docker's reading of them is refused", async () => {
-    const data = (await docker(wrap("    labels: {a: \"x\\u2028y\", b: \"x\\u0085y\"}\n"))) as { data?: GoMap; error?: string };
+    const data = (await docker(wrap('    labels: {a: "x\\u2028y", b: "x\\u0085y"}\n'))) as {
+      data?: GoMap;
+      error?: string;
+    };
     expect(data.error).toMatch(/U\+(2028|0085)/);
     const labels = newGoMap();
     Object.assign(labels, { a: "x\u2028y", b: "x\u0085y", c: "x\u2029y" });
@@ -160,7 +301,8 @@ describe("the deploy text", () => {
 });
 
 describe("findings name the line the user wrote", () => {
-  const lines = (name: string) => lintText(HOSTILE_STACKS.find((h) => h.name === name)!.text, "h.yml", "h").map((f) => [f.rule, f.line]);
+  const lines = (name: string) =>
+    lintText(HOSTILE_STACKS.find((h) => h.name === name)!.text, "h.yml", "h").map((f) => [f.rule, f.line]);
 
   it("for merged keys, the line in the anchor", () => {
     expect(lines("merge-swarm-port")).toEqual([["public-port", 4]]);
@@ -177,7 +319,16 @@ describe("findings name the line the user wrote", () => {
     const h = HOSTILE_STACKS.find((x) => x.name === "merge-swarm-port")!;
     const j = await localJudge({ text: h.text, baseDir: dir });
     expect(j?.kind).toBe("local");
-    expect(lintJudged({ file: "h.yml", stack: "h", sourceText: h.text, judgement: j! }).map((f) => [f.rule, f.line])).toEqual([["public-port", 4]]);
-    expect(lintJudged({ file: "h.yml", stack: "h", sourceText: h.text, judgement: dialectJudge({ text: h.text, baseDir: dir }) }).map((f) => [f.rule, f.line])).toEqual([["public-port", 4]]);
+    expect(
+      lintJudged({ file: "h.yml", stack: "h", sourceText: h.text, judgement: j! }).map((f) => [f.rule, f.line]),
+    ).toEqual([["public-port", 4]]);
+    expect(
+      lintJudged({
+        file: "h.yml",
+        stack: "h",
+        sourceText: h.text,
+        judgement: dialectJudge({ text: h.text, baseDir: dir }),
+      }).map((f) => [f.rule, f.line]),
+    ).toEqual([["public-port", 4]]);
   });
 });

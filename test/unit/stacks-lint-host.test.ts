@@ -12,12 +12,14 @@ const rules = (text: string) => lint(text).map((f) => [f.rule, f.line]);
 
 describe("host access", () => {
   it("refuses privileged, each added capability and network_mode: host, naming the line", () => {
-    expect(rules(stack("    privileged: true\n    cap_add: [NET_ADMIN, SYS_ADMIN]\n    network_mode: host\n"))).toEqual([
-      ["host-access", 6],
-      ["host-access", 7],
-      ["host-access", 7],
-      ["host-access", 8],
-    ]);
+    expect(rules(stack("    privileged: true\n    cap_add: [NET_ADMIN, SYS_ADMIN]\n    network_mode: host\n"))).toEqual(
+      [
+        ["host-access", 6],
+        ["host-access", 7],
+        ["host-access", 7],
+        ["host-access", 8],
+      ],
+    );
   });
 
   it("accepts exactly what the stack declares, with a reason, and nothing more", () => {
@@ -62,7 +64,9 @@ describe("host access", () => {
 
 describe("bind mounts", () => {
   it("refuses the Docker socket even read-only, and any host path outside the read-only allow-list", () => {
-    const text = stack('    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock:ro\n      - /:/host:ro\n      - /etc/localtime:/etc/localtime\n      - "./data:/data"\n');
+    const text = stack(
+      '    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock:ro\n      - /:/host:ro\n      - /etc/localtime:/etc/localtime\n      - "./data:/data"\n',
+    );
     expect(lint(text).map((f) => [f.rule, f.line, f.message.slice(0, 40)])).toEqual([
       ["bind-mount", 7, "mounts the Docker socket /var/run/docker"],
       ["bind-mount", 8, "mounts the host path /, outside the allo"],
@@ -73,19 +77,27 @@ describe("bind mounts", () => {
 
   it("accepts the time zone read-only, and a declared bind", () => {
     const meta = "  allow:\n    - {service: app, bind: /var/run/docker.sock, reason: reads service labels}\n";
-    const text = stack("    volumes:\n      - /etc/localtime:/etc/localtime:ro\n      - {type: bind, source: /usr/share/zoneinfo/Europe, target: /z, read_only: true}\n      - /var/run/docker.sock:/var/run/docker.sock\n", "", meta);
+    const text = stack(
+      "    volumes:\n      - /etc/localtime:/etc/localtime:ro\n      - {type: bind, source: /usr/share/zoneinfo/Europe, target: /z, read_only: true}\n      - /var/run/docker.sock:/var/run/docker.sock\n",
+      "",
+      meta,
+    );
     expect(lint(text)).toEqual([]);
   });
 
   it("refuses a named volume whose driver options bind a host path", () => {
-    const text = stack('    volumes: ["etc:/e"]\n', "volumes:\n  etc:\n    driver_opts: {type: none, o: bind, device: /etc}\n");
+    const text = stack(
+      '    volumes: ["etc:/e"]\n',
+      "volumes:\n  etc:\n    driver_opts: {type: none, o: bind, device: /etc}\n",
+    );
     expect(rules(text)).toEqual([["bind-mount", 12]]);
   });
 });
 
 describe("files Docker reads at deploy time", () => {
   it("accepts secret and config files next to the stack file, and refuses any outside it", () => {
-    const top = "secrets:\n  a: {file: ./a.txt}\n  b: {file: ../b.txt}\nconfigs:\n  c: {file: /etc/passwd}\n  d: {file: sub/d.txt}\n";
+    const top =
+      "secrets:\n  a: {file: ./a.txt}\n  b: {file: ../b.txt}\nconfigs:\n  c: {file: /etc/passwd}\n  d: {file: sub/d.txt}\n";
     const text = stack("    secrets: [a, b]\n    configs: [c, d]\n", top);
     expect(lint(text).map((f) => [f.rule, f.line, f.message.slice(0, 38)])).toEqual([
       ["file-outside", 13, 'secret "b" reads /srv/b.txt, outside t'],

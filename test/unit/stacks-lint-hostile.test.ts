@@ -24,7 +24,10 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 async function dockerJudge(text: string): Promise<Judgement> {
   const skipped: string[] = [];
   const j = await localJudge({ text, baseDir: dir }, {}, skipped);
-  if (!j) throw new Error(`these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`);
+  if (!j)
+    throw new Error(
+      `these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`,
+    );
   return j;
 }
 
@@ -32,7 +35,11 @@ async function dockerJudge(text: string): Promise<Judgement> {
 function facts(data: GoMap | undefined): unknown {
   if (!data) return "refused";
   const m = readStack(data).model;
-  const sorted = <T>(xs: T[]): T[] => xs.map((x) => JSON.stringify(x)).sort().map((x) => JSON.parse(x) as T);
+  const sorted = <T>(xs: T[]): T[] =>
+    xs
+      .map((x) => JSON.stringify(x))
+      .sort()
+      .map((x) => JSON.parse(x) as T);
   return {
     networks: sorted(m.networks.map((n) => [n.key, n.name, n.external, n.driver ?? "overlay", n.encrypted])),
     services: sorted(
@@ -52,18 +59,26 @@ function facts(data: GoMap | undefined): unknown {
   };
 }
 
-const rulesOf = (j: Judgement, text: string): string[] => [...new Set(lintJudged({ file: "hostile.yml", stack: "hostile", sourceText: text, judgement: j }).map((f) => f.rule))].sort();
+const rulesOf = (j: Judgement, text: string): string[] =>
+  [
+    ...new Set(
+      lintJudged({ file: "hostile.yml", stack: "hostile", sourceText: text, judgement: j }).map((f) => f.rule),
+    ),
+  ].sort();
 
 describe("hostile stack files, judged by Docker's loader and by the Docker-dialect reader", () => {
-  it.each(HOSTILE_STACKS.map((h) => [h.name, h] as const))("%s: both judges read the same facts, and lint refuses it", async (_name, h) => {
-    const docker = await dockerJudge(h.text);
-    const dialect = dialectJudge({ text: h.text, baseDir: dir });
-    expect(facts(dialect.data)).toEqual(docker.data ? facts(docker.data) : expect.anything());
-    const withDocker = rulesOf(docker, h.text);
-    const withDialect = rulesOf(dialect, h.text);
-    expect(withDocker).toEqual(expect.arrayContaining([...h.rules]));
-    expect(withDialect).toEqual(expect.arrayContaining([...(h.dialectRules ?? h.rules)]));
-  });
+  it.each(HOSTILE_STACKS.map((h) => [h.name, h] as const))(
+    "%s: both judges read the same facts, and lint refuses it",
+    async (_name, h) => {
+      const docker = await dockerJudge(h.text);
+      const dialect = dialectJudge({ text: h.text, baseDir: dir });
+      expect(facts(dialect.data)).toEqual(docker.data ? facts(docker.data) : expect.anything());
+      const withDocker = rulesOf(docker, h.text);
+      const withDialect = rulesOf(dialect, h.text);
+      expect(withDocker).toEqual(expect.arrayContaining([...h.rules]));
+      expect(withDialect).toEqual(expect.arrayContaining([...(h.dialectRules ?? h.rules)]));
+    },
+  );
 
   it("reads the hidden network and service of a U+2028 file exactly as Docker does", async () => {
     const h = HOSTILE_STACKS.find((x) => x.name === "line-separator")!;
@@ -79,14 +94,17 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     }
   });
 
-  it.each(LEGITIMATE_STACKS.map((l) => [l.name, l] as const))("%s passes with both judges, which read the same facts", async (_name, l) => {
-    const docker = await dockerJudge(l.text);
-    const dialect = dialectJudge({ text: l.text, baseDir: dir });
-    expect(docker.problems).toEqual([]);
-    expect(facts(dialect.data)).toEqual(facts(docker.data));
-    expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: docker })).toEqual([]);
-    expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: dialect })).toEqual([]);
-  });
+  it.each(LEGITIMATE_STACKS.map((l) => [l.name, l] as const))(
+    "%s passes with both judges, which read the same facts",
+    async (_name, l) => {
+      const docker = await dockerJudge(l.text);
+      const dialect = dialectJudge({ text: l.text, baseDir: dir });
+      expect(docker.problems).toEqual([]);
+      expect(facts(dialect.data)).toEqual(facts(docker.data));
+      expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: docker })).toEqual([]);
+      expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: dialect })).toEqual([]);
+    },
+  );
 
   it("renders a template so that Docker reads what the template means: merges kept encrypted, the MTU added, octal kept", async () => {
     const legit = LEGITIMATE_STACKS.find((l) => l.name === "anchors-and-merge")!;
@@ -94,14 +112,25 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     const docker = await dockerJudge(r.text);
     const back = (docker.data?.networks as GoMap).back as GoMap;
     expect(back.driver_opts).toEqual({ encrypted: "", [MTU_OPTION]: "1450" });
-    expect(lintJudged({ file: "legit.yml", stack: "legit", sourceText: legit.text, judgement: docker, meta: r.meta })).toEqual([]);
+    expect(
+      lintJudged({ file: "legit.yml", stack: "legit", sourceText: legit.text, judgement: docker, meta: r.meta }),
+    ).toEqual([]);
     const octal = HOSTILE_STACKS.find((h) => h.name === "octal-port")!;
     const rendered = await dockerJudge(renderStack(octal.text, "o.yml", { stack: "o" }).text);
     expect(readStack(rendered.data as GoMap).model.services[0].ports[0].published).toEqual([3306, 3306]);
   });
 
-  it.each([["U+2028", "\u2028    privileged: true"], ["U+0085", "`)\u0085  evil:\u0085    image: x"], ["U+2029", "\u2029"]])("refuses a --var value holding %s before rendering, naming the variable, because Docker would end a line there", (_c, tail) => {
-    const t = loadStackFile("wordpress");
-    expect(() => renderStack(t.text, t.file, { stack: "blog", vars: { domain: `x.org${tail}` } })).toThrow(/--var domain contains a control character or line break/);
-  });
+  it.each([
+    ["U+2028", "\u2028    privileged: true"],
+    ["U+0085", "`)\u0085  evil:\u0085    image: x"],
+    ["U+2029", "\u2029"],
+  ])(
+    "refuses a --var value holding %s before rendering, naming the variable, because Docker would end a line there",
+    (_c, tail) => {
+      const t = loadStackFile("wordpress");
+      expect(() => renderStack(t.text, t.file, { stack: "blog", vars: { domain: `x.org${tail}` } })).toThrow(
+        /--var domain contains a control character or line break/,
+      );
+    },
+  );
 });

@@ -38,7 +38,10 @@ function dirFor(c: Pick<CorpusCase, "name" | "files">): string {
 async function judges(text: string, dir: string): Promise<{ docker: Judgement; dialect: Judgement }> {
   const skipped: string[] = [];
   const docker = await localJudge({ text, baseDir: dir }, {}, skipped);
-  if (!docker) throw new Error(`these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`);
+  if (!docker)
+    throw new Error(
+      `these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`,
+    );
   return { docker, dialect: dialectJudge({ text, baseDir: dir }) };
 }
 
@@ -46,7 +49,11 @@ async function judges(text: string, dir: string): Promise<{ docker: Judgement; d
 function facts(data: GoMap | undefined, dir: string): unknown {
   if (!data) return "refused";
   const m = readStack(data).model;
-  const sorted = <T>(xs: T[]): T[] => xs.map((x) => JSON.stringify(x)).sort().map((x) => JSON.parse(x) as T);
+  const sorted = <T>(xs: T[]): T[] =>
+    xs
+      .map((x) => JSON.stringify(x))
+      .sort()
+      .map((x) => JSON.parse(x) as T);
   return {
     networks: sorted(m.networks.map((n) => [n.key, n.name, n.external, n.driver ?? "overlay", n.encrypted])),
     services: sorted(
@@ -54,7 +61,16 @@ function facts(data: GoMap | undefined, dir: string): unknown {
         name: s.name,
         networks: s.networks?.map((n) => n.key).sort() ?? null,
         // Docker prints a range as one entry per port: compare port by port.
-        ports: sorted(s.ports.flatMap((p) => Array.from({ length: p.target[1] - p.target[0] + 1 }, (_, i) => [p.published ? p.published[0] + i : null, p.target[0] + i, p.mode, p.protocol]))),
+        ports: sorted(
+          s.ports.flatMap((p) =>
+            Array.from({ length: p.target[1] - p.target[0] + 1 }, (_, i) => [
+              p.published ? p.published[0] + i : null,
+              p.target[0] + i,
+              p.mode,
+              p.protocol,
+            ]),
+          ),
+        ),
         env: sorted(s.environment.map((e) => `${e.key}=${e.value}`)),
         privileged: s.privileged !== undefined,
         capAdd: s.capAdd.map((c) => c.cap),
@@ -68,29 +84,44 @@ function facts(data: GoMap | undefined, dir: string): unknown {
   };
 }
 
-const rulesOf = (j: Judgement, text: string, ctx: LintContext = {}): string[] => [...new Set(lintJudged({ file: "case.yml", stack: "case", sourceText: text, judgement: j }, ctx).map((f) => f.rule))].sort();
+const rulesOf = (j: Judgement, text: string, ctx: LintContext = {}): string[] =>
+  [
+    ...new Set(lintJudged({ file: "case.yml", stack: "case", sourceText: text, judgement: j }, ctx).map((f) => f.rule)),
+  ].sort();
 
 describe("lint round 3: what the service really gets, judged by Docker and by the fallback reader", () => {
-  it.each(ROUND3_CASES.map((c) => [c.cls, c.name, c] as const))("%s: %s is refused by both judges", async (_cls, _name, c) => {
-    const dir = dirFor(c);
-    const { docker, dialect } = await judges(c.text, dir);
-    expect(docker.problems).toEqual([]);
-    expect(facts(dialect.data, dir)).toEqual(facts(docker.data, dir));
-    expect(rulesOf(docker, c.text, c.ctx)).toEqual(expect.arrayContaining([...c.rules]));
-    expect(rulesOf(dialect, c.text, c.ctx)).toEqual(expect.arrayContaining([...c.rules]));
-  });
+  it.each(ROUND3_CASES.map((c) => [c.cls, c.name, c] as const))(
+    "%s: %s is refused by both judges",
+    async (_cls, _name, c) => {
+      const dir = dirFor(c);
+      const { docker, dialect } = await judges(c.text, dir);
+      expect(docker.problems).toEqual([]);
+      expect(facts(dialect.data, dir)).toEqual(facts(docker.data, dir));
+      expect(rulesOf(docker, c.text, c.ctx)).toEqual(expect.arrayContaining([...c.rules]));
+      expect(rulesOf(dialect, c.text, c.ctx)).toEqual(expect.arrayContaining([...c.rules]));
+    },
+  );
 
-  it.each(ROUND3_LEGITIMATE.map((c) => [c.cls, c.name, c] as const))("%s: %s passes with both judges", async (_cls, _name, c) => {
-    const dir = dirFor(c);
-    const { docker, dialect } = await judges(c.text, dir);
-    expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: c.text, judgement: docker }, c.ctx)).toEqual([]);
-    expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: c.text, judgement: dialect }, c.ctx)).toEqual([]);
-    expect(facts(dialect.data, dir)).toEqual(facts(docker.data, dir));
-  });
+  it.each(ROUND3_LEGITIMATE.map((c) => [c.cls, c.name, c] as const))(
+    "%s: %s passes with both judges",
+    async (_cls, _name, c) => {
+      const dir = dirFor(c);
+      const { docker, dialect } = await judges(c.text, dir);
+      expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: c.text, judgement: docker }, c.ctx)).toEqual([]);
+      expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: c.text, judgement: dialect }, c.ctx)).toEqual([]);
+      expect(facts(dialect.data, dir)).toEqual(facts(docker.data, dir));
+    },
+  );
 
   it("parity: over the whole corpus, both judges read the same facts and reach the same verdict", async () => {
     const templates = ["traefik", "wordpress"].map((t) => ({ name: t, text: loadStackFile(t).text }));
-    const all: Array<Pick<CorpusCase, "name" | "text" | "files">> = [...ROUND3_CASES, ...ROUND3_LEGITIMATE, ...HOSTILE_STACKS, ...LEGITIMATE_STACKS, ...templates];
+    const all: Array<Pick<CorpusCase, "name" | "text" | "files">> = [
+      ...ROUND3_CASES,
+      ...ROUND3_LEGITIMATE,
+      ...HOSTILE_STACKS,
+      ...LEGITIMATE_STACKS,
+      ...templates,
+    ];
     const differ: string[] = [];
     for (const c of all) {
       const dir = dirFor({ name: `parity-${c.name}`, files: c.files });
@@ -98,7 +129,10 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
       if (!docker.data) continue; // Docker refused the file; its own message is the finding (docker-config)
       const same = JSON.stringify(facts(dialect.data, dir)) === JSON.stringify(facts(docker.data, dir));
       const verdicts = [rulesOf(docker, c.text).length > 0, rulesOf(dialect, c.text).length > 0];
-      if (!same || verdicts[0] !== verdicts[1]) differ.push(`${c.name}: facts ${same ? "same" : "differ"}, refused by docker ${verdicts[0]}, by the dialect reader ${verdicts[1]}`);
+      if (!same || verdicts[0] !== verdicts[1])
+        differ.push(
+          `${c.name}: facts ${same ? "same" : "differ"}, refused by docker ${verdicts[0]}, by the dialect reader ${verdicts[1]}`,
+        );
     }
     expect(differ).toEqual([]);
   });
@@ -108,12 +142,16 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
     const { docker } = await judges(c.text, dirFor(c));
     const [f] = lintJudged({ file: "db.yml", stack: "db", sourceText: c.text, judgement: docker });
     expect(f).toMatchObject({ rule: "public-port", line: 7, service: "app" });
-    expect(f.message).toMatch(/15432:5432\/tcp, mode host\) publishes the container's port 5432 \(PostgreSQL, tcp\) behind node port 15432 .*remove it from ports:/);
+    expect(f.message).toMatch(
+      /15432:5432\/tcp, mode host\) publishes the container's port 5432 \(PostgreSQL, tcp\) behind node port 15432 .*remove it from ports:/,
+    );
     const e = ROUND3_CASES.find((x) => x.name === "env-file-line")!;
     const j = (await judges(e.text, dirFor(e))).docker;
     const [g] = lintJudged({ file: "app.yml", stack: "app", sourceText: e.text, judgement: j });
     expect(g.line).toBe(6); // the env_file: line
-    expect(g.message).toMatch(/^DB_PASS \(from a line of env_file\): its name says it is a credential; .*DB_PASS_FILE=\/run\/secrets/);
+    expect(g.message).toMatch(
+      /^DB_PASS \(from a line of env_file\): its name says it is a credential; .*DB_PASS_FILE=\/run\/secrets/,
+    );
     expect(docker.judge).toMatch(/variables interpolated with an empty environment/);
   });
 
@@ -125,20 +163,32 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
     const [f, ...rest] = lintJudged({ file: "s3.yml", stack: "s3", sourceText: text, judgement: docker });
     expect(rest).toEqual([]);
     expect(f).toMatchObject({ rule: "public-port", service: "app" });
-    expect(f.message).toMatch(/ClickHouse native.*MinIO's S3 API.*PHP-FPM's FastCGI, which must never.*declare it under x-hcloud-swarm allow: \(service: app, port: 9000, reason\)/);
+    expect(f.message).toMatch(
+      /ClickHouse native.*MinIO's S3 API.*PHP-FPM's FastCGI, which must never.*declare it under x-hcloud-swarm allow: \(service: app, port: 9000, reason\)/,
+    );
     // The documented way out, as written in the finding, passes (the legitimate case above is judged by both judges).
     expect(ok.text).toMatch(/allow:\n {4}- service: app\n {6}port: 9000\n {6}reason: /);
     const bad = ROUND3_CASES.find((x) => x.name === "port-allowed-swarm")!;
-    const g = lintJudged({ file: "b.yml", stack: "b", sourceText: bad.text, judgement: (await judges(bad.text, dirFor(bad))).docker });
-    expect(g.find((x) => x.rule === "template")?.message).toMatch(/port 2377 is swarm management's; Docker's and control planes' ports cannot be declared/);
+    const g = lintJudged({
+      file: "b.yml",
+      stack: "b",
+      sourceText: bad.text,
+      judgement: (await judges(bad.text, dirFor(bad))).docker,
+    });
+    expect(g.find((x) => x.rule === "template")?.message).toMatch(
+      /port 2377 is swarm management's; Docker's and control planes' ports cannot be declared/,
+    );
   });
 
   it("warns, naming the variable, where a port or credential comes from a variable the judge did not have", async () => {
-    const text = 'version: "3.8"\nservices:\n  app:\n    image: busybox\n    networks: [back]\n    ports:\n      - {target: 80, published: "${PORT:-8080}", mode: host}\n    environment:\n      DB_PASSWORD: "${DB_PASSWORD}"\n      LOG: "${LOG_LEVEL}"\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n';
+    const text =
+      'version: "3.8"\nservices:\n  app:\n    image: busybox\n    networks: [back]\n    ports:\n      - {target: 80, published: "${PORT:-8080}", mode: host}\n    environment:\n      DB_PASSWORD: "${DB_PASSWORD}"\n      LOG: "${LOG_LEVEL}"\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n';
     const { docker } = await judges(text, dirFor({ name: "vars" }));
     const w = lintWarnings({ file: "v.yml", sourceText: text, judgement: docker });
     expect(w).toHaveLength(2);
-    expect(w[0]).toMatch(/service "app": ports\[0\] is taken from the variable PORT, which the judge did not have \(it interpolates with an empty environment\)/);
+    expect(w[0]).toMatch(
+      /service "app": ports\[0\] is taken from the variable PORT, which the judge did not have \(it interpolates with an empty environment\)/,
+    );
     expect(w[1]).toMatch(/environment DB_PASSWORD is taken from the variable DB_PASSWORD/);
     expect(lintJudged({ file: "v.yml", stack: "v", sourceText: text, judgement: docker })).toEqual([]);
   });

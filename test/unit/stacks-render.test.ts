@@ -10,15 +10,26 @@ import { loadStackFile } from "../../stacks/template";
 import { parseVarArgs } from "../../stacks/variables";
 
 interface Compose {
-  services: Record<string, { image: string; entrypoint?: string[]; command?: string[]; environment?: Record<string, string>; deploy: { labels: string[]; endpoint_mode?: string } }>;
+  services: Record<
+    string,
+    {
+      image: string;
+      entrypoint?: string[];
+      command?: string[];
+      environment?: Record<string, string>;
+      deploy: { labels: string[]; endpoint_mode?: string };
+    }
+  >;
   networks: Record<string, { external?: boolean; driver?: string; driver_opts?: Record<string, string> }>;
   secrets: Record<string, { external: boolean; name: string }>;
 }
 
 const wp = loadStackFile("wordpress");
 const traefik = loadStackFile("traefik");
-const render = (vars: Record<string, string>, extra: { mtu?: number; localImage?: string; dnsrr?: boolean; stack?: string } = {}) =>
-  renderStack(wp.text, wp.file, { stack: extra.stack ?? "blog", vars, ...extra });
+const render = (
+  vars: Record<string, string>,
+  extra: { mtu?: number; localImage?: string; dnsrr?: boolean; stack?: string } = {},
+) => renderStack(wp.text, wp.file, { stack: extra.stack ?? "blog", vars, ...extra });
 
 function problemsOf(fn: () => unknown): readonly string[] {
   try {
@@ -33,7 +44,9 @@ function problemsOf(fn: () => unknown): readonly string[] {
 describe("stack render", () => {
   it("refuses variable values that hold a line break in either reading (ours or Docker's), naming the variable", () => {
     for (const br of ["\n", "\r", "\u0085", "\u2028", "\u2029"]) {
-      expect(problemsOf(() => render({ domain: `blog.example.com${br}x: y` }))).toEqual([expect.stringMatching(/^--var domain contains a control character or line break/)]);
+      expect(problemsOf(() => render({ domain: `blog.example.com${br}x: y` }))).toEqual([
+        expect.stringMatching(/^--var domain contains a control character or line break/),
+      ]);
     }
   });
 
@@ -55,7 +68,9 @@ describe("stack render", () => {
 
   it("reports a template reference to an undeclared variable with its line", () => {
     const text = traefik.text.replace("--log.level={{ log_level }}", "--log.level={{ loglevel }}");
-    const problems = problemsOf(() => renderStack(text, "t.yml", { stack: "edge", vars: { acme_email: "a@b.c", dashboard_domain: "t.b.c" } }));
+    const problems = problemsOf(() =>
+      renderStack(text, "t.yml", { stack: "edge", vars: { acme_email: "a@b.c", dashboard_domain: "t.b.c" } }),
+    );
     expect(problems).toEqual([expect.stringMatching(/^t\.yml:\d+: \{\{ loglevel \}\} is not a declared variable/)]);
   });
 
@@ -72,7 +87,10 @@ describe("stack render", () => {
   it("puts the cluster's MTU on every overlay the stack creates and none on external ones", () => {
     for (const mtu of [1450, 1500]) {
       const out = parse(render({ domain: "x.org" }, { mtu }).text) as Compose;
-      expect(out.networks.internal).toEqual({ driver: "overlay", driver_opts: { encrypted: "", [MTU_OPTION]: String(mtu) } });
+      expect(out.networks.internal).toEqual({
+        driver: "overlay",
+        driver_opts: { encrypted: "", [MTU_OPTION]: String(mtu) },
+      });
       expect(out.networks.traefik_public).toEqual({ external: true });
     }
     expect(problemsOf(() => render({ domain: "x.org" }, { mtu: 100 }))).toEqual([expect.stringMatching(/MTU 100/)]);
@@ -82,7 +100,10 @@ describe("stack render", () => {
     const r = render({ domain: "x.org" }, { stack: "shop" });
     const out = parse(r.text) as Compose;
     expect(out.secrets.db_password).toEqual({ external: true, name: "shop_db_password" });
-    expect(r.secrets.map((s) => [s.name, s.generate])).toEqual([["shop_db_root_password", "password"], ["shop_db_password", "password"]]);
+    expect(r.secrets.map((s) => [s.name, s.generate])).toEqual([
+      ["shop_db_root_password", "password"],
+      ["shop_db_password", "password"],
+    ]);
     expect(r.externalNetworks).toEqual(["traefik_public"]);
   });
 
@@ -107,12 +128,17 @@ describe("stack render", () => {
 
   it("switches every service to dnsrr only for a kernel without IPVS, and says why", () => {
     const r = render({ domain: "x.org" }, { localImage: "hsw-busybox:latest", dnsrr: true });
-    for (const svc of Object.values((parse(r.text) as Compose).services)) expect(svc.deploy).toMatchObject({ endpoint_mode: "dnsrr" });
+    for (const svc of Object.values((parse(r.text) as Compose).services))
+      expect(svc.deploy).toMatchObject({ endpoint_mode: "dnsrr" });
     expect(r.notices.join("\n")).toMatch(/NO IPVS: endpoint_mode dnsrr/);
   });
 
   it("produces files that pass lint, for both templates", () => {
-    const t = renderStack(traefik.text, traefik.file, { stack: "traefik", vars: { acme_email: "ops@example.com", dashboard_domain: "t.example.com" }, mtu: 1450 });
+    const t = renderStack(traefik.text, traefik.file, {
+      stack: "traefik",
+      vars: { acme_email: "ops@example.com", dashboard_domain: "t.example.com" },
+      mtu: 1450,
+    });
     expect(lintText(t.text, "traefik.rendered.yml", "traefik")).toEqual([]);
     expect(lintText(render({ domain: "x.org" }, { localImage: "img" }).text, "wp.rendered.yml", "blog")).toEqual([]);
   });
@@ -143,7 +169,9 @@ describe("stack secrets", () => {
       expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
       expect(fs.readFileSync(file, "utf8")).toMatch(/blog_a=one\nblog_b=two\n$/);
       saveSecrets(file, [{ name: "blog_a", content: "z", reveal: "three" }], new Date("2026-01-02T03:04:05Z"));
-      expect(fs.readFileSync(file, "utf8")).toMatch(/# replaced 2026-01-02T03:04:05.000Z: blog_a=one\nblog_b=two\nblog_a=three\n$/);
+      expect(fs.readFileSync(file, "utf8")).toMatch(
+        /# replaced 2026-01-02T03:04:05.000Z: blog_a=one\nblog_b=two\nblog_a=three\n$/,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

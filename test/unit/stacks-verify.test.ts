@@ -11,14 +11,36 @@ const INPUT = `-P INPUT ACCEPT
 -A INPUT -p udp -m policy --dir in --pol none -m udp --dport 4789 -m u32 --u32 "0x0>>0x16&0x3c@0xc&0xffffff00=0x100100" -j DROP
 -A INPUT -p udp -m policy --dir in --pol ipsec -m udp --dport 4789 -m u32 --u32 "0x0>>0x16&0x3c@0xc&0xffffff00=0x100100" -j ACCEPT`;
 const STATE = `src 10.213.1.11 dst 10.213.1.12\n\tproto esp spi 0x1234 reqid 0 mode transport\n\taead rfc4106(gcm(aes)) 0x00 64`;
-const node = { node: "worker-1", xfrmPolicy: POLICY, xfrmState: STATE, mangleOutput: MANGLE, filterInput: INPUT, localEncryptedNetworks: 1, otherNodes: 2 };
+const node = {
+  node: "worker-1",
+  xfrmPolicy: POLICY,
+  xfrmState: STATE,
+  mangleOutput: MANGLE,
+  filterInput: INPUT,
+  localEncryptedNetworks: 1,
+  otherNodes: 2,
+};
 
 describe("verify", () => {
   it("passes an encrypted overlay with the cluster's MTU, and fails a plain ingress or a wrong MTU", () => {
     const checks = checkNetworks(
       [
-        { name: "blog_internal", id: "a", driver: "overlay", ingress: false, options: { encrypted: "", "com.docker.network.driver.mtu": "1450" }, labels: {} },
-        { name: "ingress", id: "b", driver: "overlay", ingress: true, options: { "com.docker.network.driver.mtu": "1500" }, labels: {} },
+        {
+          name: "blog_internal",
+          id: "a",
+          driver: "overlay",
+          ingress: false,
+          options: { encrypted: "", "com.docker.network.driver.mtu": "1450" },
+          labels: {},
+        },
+        {
+          name: "ingress",
+          id: "b",
+          driver: "overlay",
+          ingress: true,
+          options: { "com.docker.network.driver.mtu": "1500" },
+          labels: {},
+        },
       ],
       1450,
     );
@@ -44,13 +66,22 @@ describe("verify", () => {
 
   it("fails a node whose encrypted overlays have no enforcing rules", () => {
     const checks = checkNode({ ...node, mangleOutput: "-P OUTPUT ACCEPT", filterInput: "-P INPUT ACCEPT" });
-    expect(checks.filter((c) => c.status === "fail").map((c) => c.what)).toEqual(["iptables mark", "plain VXLAN dropped"]);
+    expect(checks.filter((c) => c.status === "fail").map((c) => c.what)).toEqual([
+      "iptables mark",
+      "plain VXLAN dropped",
+    ]);
     expect(summarise(checks).exitCode).toBe(1);
   });
 
   it("calls a node without encrypted tasks unprovable, and an unreachable node a failure", () => {
-    expect(checkNode({ ...node, xfrmPolicy: "", xfrmState: "", localEncryptedNetworks: 0 })).toEqual([expect.objectContaining({ status: "unprovable" })]);
-    expect(checkNode({ ...node, xfrmPolicy: "", xfrmState: "", otherNodes: 0 })).toEqual([expect.objectContaining({ status: "unprovable", detail: expect.stringMatching(/single-node/) })]);
-    expect(checkNode({ ...node, error: "connection refused" })).toEqual([expect.objectContaining({ status: "fail", what: "reachable" })]);
+    expect(checkNode({ ...node, xfrmPolicy: "", xfrmState: "", localEncryptedNetworks: 0 })).toEqual([
+      expect.objectContaining({ status: "unprovable" }),
+    ]);
+    expect(checkNode({ ...node, xfrmPolicy: "", xfrmState: "", otherNodes: 0 })).toEqual([
+      expect.objectContaining({ status: "unprovable", detail: expect.stringMatching(/single-node/) }),
+    ]);
+    expect(checkNode({ ...node, error: "connection refused" })).toEqual([
+      expect.objectContaining({ status: "fail", what: "reachable" }),
+    ]);
   });
 });

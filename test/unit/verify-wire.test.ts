@@ -53,20 +53,43 @@ const vxlanWithMarker = udp(51234, 4789, Buffer.concat([Buffer.alloc(8), etherne
 describe("countWire", () => {
   it("counts ESP, VXLAN and the marker in clear, on Ethernet captures in either byte order", () => {
     for (const be of [false, true]) {
-      const file = pcap(1, [ethernet(esp(Buffer.alloc(40, 7))), ethernet(vxlanWithMarker), ethernet(udp(7946, 7946, Buffer.from("gossip"))), ethernet(Buffer.alloc(30), 0x86dd)], be);
+      const file = pcap(
+        1,
+        [
+          ethernet(esp(Buffer.alloc(40, 7))),
+          ethernet(vxlanWithMarker),
+          ethernet(udp(7946, 7946, Buffer.from("gossip"))),
+          ethernet(Buffer.alloc(30), 0x86dd),
+        ],
+        be,
+      );
       expect(countWire(file, [marker])).toEqual({ packets: 3, esp: 1, vxlan: 1, cleartext: 1 });
     }
   });
 
   it("reads Linux cooked captures and VLAN-tagged frames, and VXLAN by source port too (the answers)", () => {
-    const tagged = Buffer.concat([Buffer.alloc(12), Buffer.from([0x81, 0x00, 0, 1, 0x08, 0x00]), udp(4789, 50000, Buffer.alloc(20))]);
-    expect(countWire(pcap(113, [sll(esp(Buffer.alloc(8)))]), [marker])).toEqual({ packets: 1, esp: 1, vxlan: 0, cleartext: 0 });
+    const tagged = Buffer.concat([
+      Buffer.alloc(12),
+      Buffer.from([0x81, 0x00, 0, 1, 0x08, 0x00]),
+      udp(4789, 50000, Buffer.alloc(20)),
+    ]);
+    expect(countWire(pcap(113, [sll(esp(Buffer.alloc(8)))]), [marker])).toEqual({
+      packets: 1,
+      esp: 1,
+      vxlan: 0,
+      cleartext: 0,
+    });
     expect(countWire(pcap(1, [tagged]), [marker])).toEqual({ packets: 1, esp: 0, vxlan: 1, cleartext: 0 });
   });
 
   it("does not see the marker inside ESP's ciphertext, and stops at a record cut short", () => {
     const cut = pcap(1, [ethernet(esp(Buffer.from("random-looking-bytes")))]);
-    expect(countWire(Buffer.concat([cut, Buffer.from([1, 2, 3])]), [marker])).toEqual({ packets: 1, esp: 1, vxlan: 0, cleartext: 0 });
+    expect(countWire(Buffer.concat([cut, Buffer.from([1, 2, 3])]), [marker])).toEqual({
+      packets: 1,
+      esp: 1,
+      vxlan: 0,
+      cleartext: 0,
+    });
   });
 
   it("refuses what is not a pcap, with the reason", () => {
@@ -77,8 +100,22 @@ describe("countWire", () => {
 });
 
 describe("checkWire", () => {
-  const control: WireEvidence = { network: "hsw-wire-control", kind: "control", from: "a", to: "b", how: "udp", counts: { packets: 20, esp: 0, vxlan: 16, cleartext: 8 } };
-  const enc = (counts: WireEvidence["counts"]): WireEvidence => ({ network: "app_net", kind: "encrypted", from: "a", to: "b", how: "udp", counts });
+  const control: WireEvidence = {
+    network: "hsw-wire-control",
+    kind: "control",
+    from: "a",
+    to: "b",
+    how: "udp",
+    counts: { packets: 20, esp: 0, vxlan: 16, cleartext: 8 },
+  };
+  const enc = (counts: WireEvidence["counts"]): WireEvidence => ({
+    network: "app_net",
+    kind: "encrypted",
+    from: "a",
+    to: "b",
+    how: "udp",
+    counts,
+  });
 
   it("passes an encrypted network only with ESP, no VXLAN and no marker in clear, next to a control that saw VXLAN", () => {
     const checks = checkWire([enc({ packets: 16, esp: 16, vxlan: 0, cleartext: 0 }), control]);
@@ -93,13 +130,25 @@ describe("checkWire", () => {
 
   it("never passes without a control that proves the capture sees plain VXLAN", () => {
     const blind = { ...control, counts: { packets: 0, esp: 0, vxlan: 0, cleartext: 0 } };
-    expect(checkWire([enc({ packets: 16, esp: 16, vxlan: 0, cleartext: 0 }), blind]).map((c) => c.status)).toEqual(["unprovable", "unprovable"]);
-    expect(checkWire([enc({ packets: 16, esp: 16, vxlan: 0, cleartext: 0 })]).map((c) => c.status)).toEqual(["unprovable", "unprovable"]);
+    expect(checkWire([enc({ packets: 16, esp: 16, vxlan: 0, cleartext: 0 }), blind]).map((c) => c.status)).toEqual([
+      "unprovable",
+      "unprovable",
+    ]);
+    expect(checkWire([enc({ packets: 16, esp: 16, vxlan: 0, cleartext: 0 })]).map((c) => c.status)).toEqual([
+      "unprovable",
+      "unprovable",
+    ]);
   });
 
   it("calls nothing crossing (a kernel without ESP fails closed) unprovable, and reports errors as failures", () => {
-    expect(checkWire([enc({ packets: 0, esp: 0, vxlan: 0, cleartext: 0 }), control])[0]).toMatchObject({ status: "unprovable", detail: expect.stringMatching(/nothing crossed/) });
+    expect(checkWire([enc({ packets: 0, esp: 0, vxlan: 0, cleartext: 0 }), control])[0]).toMatchObject({
+      status: "unprovable",
+      detail: expect.stringMatching(/nothing crossed/),
+    });
     expect(checkWire([{ ...enc(undefined), error: "cannot reach b" }, control])[0].status).toBe("fail");
-    expect(checkWire([{ ...enc(undefined), unprovable: "tcpdump is not installed on a" }, control])[0]).toMatchObject({ status: "unprovable", detail: "tcpdump is not installed on a" });
+    expect(checkWire([{ ...enc(undefined), unprovable: "tcpdump is not installed on a" }, control])[0]).toMatchObject({
+      status: "unprovable",
+      detail: "tcpdump is not installed on a",
+    });
   });
 });

@@ -23,9 +23,13 @@ pulumi.runtime.setMocks(
     newResource: (a) => {
       types.push(a.type);
       const provider = a.inputs.__provider;
-      if (typeof provider === "string") for (const m of provider.matchAll(/require\("([^"]+)"\)/g)) providerRequires.add(m[1]);
-      const server = a.type === "hcloud:index/server:Server" ? { ipv4Address: "192.0.2.10", ipv6Address: "2001:db8::10" } : {};
-      const keys = a.type.endsWith(":SshKeyPair") ? { publicKey: openSshPublicKey(), privateKey: "(mock: never used)" } : {};
+      if (typeof provider === "string")
+        for (const m of provider.matchAll(/require\("([^"]+)"\)/g)) providerRequires.add(m[1]);
+      const server =
+        a.type === "hcloud:index/server:Server" ? { ipv4Address: "192.0.2.10", ipv6Address: "2001:db8::10" } : {};
+      const keys = a.type.endsWith(":SshKeyPair")
+        ? { publicKey: openSshPublicKey(), privateKey: "(mock: never used)" }
+        : {};
       return { id: `${a.name}-id`, state: { ...a.inputs, ...server, ...keys } };
     },
     call: (a) => a.inputs,
@@ -50,7 +54,16 @@ async function main(): Promise<void> {
       return true;
     }
   });
-  console.log(JSON.stringify({ afterImport, types: [...new Set(types)].sort(), nodes: cluster.nodes.map((n) => n.plan.name), inventory, providerRequires: [...providerRequires].sort(), unresolved }));
+  console.log(
+    JSON.stringify({
+      afterImport,
+      types: [...new Set(types)].sort(),
+      nodes: cluster.nodes.map((n) => n.plan.name),
+      inventory,
+      providerRequires: [...providerRequires].sort(),
+      unresolved,
+    }),
+  );
 }
 
 main().catch((e: unknown) => {

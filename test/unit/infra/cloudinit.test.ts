@@ -1,7 +1,13 @@
 import * as YAML from "yaml";
 import { generateSshKeyPair } from "../../../common/sshkeys";
 import { spawnSync } from "child_process";
-import { DOCKER_APT_KEY_FINGERPRINT, dockerHasCveFixes, MATCH_MODULES, renderUserData, REQUIRED_MODULES } from "../../../infra/cloudinit";
+import {
+  DOCKER_APT_KEY_FINGERPRINT,
+  dockerHasCveFixes,
+  MATCH_MODULES,
+  renderUserData,
+  REQUIRED_MODULES,
+} from "../../../infra/cloudinit";
 import { FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, firewallScript } from "../../../hostfw/script";
 import { DOCKER_DROPIN_PATH, SSHD_DROPIN_PATH } from "../../../hostfw/units";
 import { SETUP_PATH, setupScript, setupSteps } from "../../../infra/cloudinit-setup";
@@ -36,7 +42,9 @@ describe("renderUserData", () => {
 
   it("pins Docker CE from Docker's apt repository and checks the repository key", () => {
     const doc = parse(render({ dockerVersion: "27.5.1", distro: "debian" }));
-    expect(file(doc, "/etc/apt/preferences.d/docker-ce")).toBe("Package: docker-ce docker-ce-cli\nPin: version 5:27.5.1-*\nPin-Priority: 1001\n");
+    expect(file(doc, "/etc/apt/preferences.d/docker-ce")).toBe(
+      "Package: docker-ce docker-ce-cli\nPin: version 5:27.5.1-*\nPin-Priority: 1001\n",
+    );
     const script = file(doc, "/usr/local/sbin/hcloud-swarm-install-docker");
     expect(script).toContain("https://download.docker.com/linux/debian/gpg");
     expect(script).toContain(DOCKER_APT_KEY_FINGERPRINT);
@@ -44,7 +52,12 @@ describe("renderUserData", () => {
     expect(script).toContain(`= "27.5.1"`);
     expect(script).not.toContain("get.docker.com |");
     expect(doc.runcmd).toEqual([[SETUP_PATH]]);
-    expect(setupSteps("/usr/local/sbin/hcloud-swarm-install-docker").map((s) => s.name)).toEqual(["firewall", "sshd", "kernel-modules", "docker"]);
+    expect(setupSteps("/usr/local/sbin/hcloud-swarm-install-docker").map((s) => s.name)).toEqual([
+      "firewall",
+      "sshd",
+      "kernel-modules",
+      "docker",
+    ]);
     expect(file(doc, SETUP_PATH)).toMatch(/^step docker \/usr\/local\/sbin\/hcloud-swarm-install-docker$/m);
   });
 
@@ -57,10 +70,16 @@ describe("renderUserData", () => {
     expect(unit).toContain(`ExecStart=${FIREWALL_SCRIPT_PATH} restore`);
     expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
     // Enabled and started by cloud-init's first setup step, before anything else runs.
-    expect(file(doc, SETUP_PATH).split("\n").find((l) => l.startsWith("step "))).toBe("step firewall firewall_step");
+    expect(
+      file(doc, SETUP_PATH)
+        .split("\n")
+        .find((l) => l.startsWith("step ")),
+    ).toBe("step firewall firewall_step");
     expect(file(doc, SETUP_PATH)).toContain(`systemctl enable --now ${FIREWALL_UNIT}`);
     // docker.service cannot start without it; sshd takes root by key only.
-    expect(file(doc, DOCKER_DROPIN_PATH)).toMatch(new RegExp(`^Requires=${FIREWALL_UNIT}$[\\s\\S]*^After=${FIREWALL_UNIT}$`, "m"));
+    expect(file(doc, DOCKER_DROPIN_PATH)).toMatch(
+      new RegExp(`^Requires=${FIREWALL_UNIT}$[\\s\\S]*^After=${FIREWALL_UNIT}$`, "m"),
+    );
     expect(file(doc, SSHD_DROPIN_PATH)).toMatch(/^PasswordAuthentication no$/m);
     expect(file(doc, SSHD_DROPIN_PATH)).toMatch(/^PermitRootLogin prohibit-password$/m);
     expect((parse(render()) as unknown as { ssh_pwauth: boolean }).ssh_pwauth).toBe(false);
@@ -77,13 +96,20 @@ describe("renderUserData", () => {
         { name: "docker", argv: ["touch", `${ran}.docker`] },
       ];
       const bad = spawnSync("/bin/sh", ["-c", setupScript(steps, stepFile)], { encoding: "utf8" });
-      expect({ status: bad.status, step: fs.readFileSync(stepFile, "utf8").trim() }).toEqual({ status: 1, step: "kernel-modules" });
+      expect({ status: bad.status, step: fs.readFileSync(stepFile, "utf8").trim() }).toEqual({
+        status: 1,
+        step: "kernel-modules",
+      });
       expect(bad.stderr).toContain('setup step "kernel-modules" failed');
       expect(fs.existsSync(`${ran}.firewall`)).toBe(true);
       expect(fs.existsSync(`${ran}.docker`)).toBe(false);
       // Control: with every step passing it exits 0 and leaves no failed step behind.
       const good = spawnSync("/bin/sh", ["-c", setupScript([steps[0], steps[2]], stepFile)], { encoding: "utf8" });
-      expect({ status: good.status, left: fs.existsSync(stepFile), docker: fs.existsSync(`${ran}.docker`) }).toEqual({ status: 0, left: false, docker: true });
+      expect({ status: good.status, left: fs.existsSync(stepFile), docker: fs.existsSync(`${ran}.docker`) }).toEqual({
+        status: 0,
+        left: false,
+        docker: true,
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -106,8 +132,13 @@ describe("renderUserData", () => {
 
   it("appends admin keys to root's authorized_keys only when there are some", () => {
     expect(parse(render()).write_files.some((f) => f.path === "/root/.ssh/authorized_keys")).toBe(false);
-    const keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA me@laptop", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB you@desk"];
-    const entry = parse(render({ adminSshKeys: keys })).write_files.find((f) => f.path === "/root/.ssh/authorized_keys");
+    const keys = [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA me@laptop",
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB you@desk",
+    ];
+    const entry = parse(render({ adminSshKeys: keys })).write_files.find(
+      (f) => f.path === "/root/.ssh/authorized_keys",
+    );
     expect(entry).toMatchObject({ append: true, permissions: "0600", content: keys.join("\n") + "\n" });
   });
 
@@ -143,17 +174,32 @@ describe("user data with Docker already on the image", () => {
       .map((l) => (l.startsWith("v=$(docker version") ? 'v="$1"' : l))
       .join("\n");
     const r = spawnSync("/bin/sh", ["-c", body, "sh", version], { encoding: "utf8" });
-    if (r.status !== 0 && !/lacks the fixes|cannot read/.test(r.stderr)) throw new Error(`unexpected failure for ${version}: ${r.stderr}`);
+    if (r.status !== 0 && !/lacks the fixes|cannot read/.test(r.stderr))
+      throw new Error(`unexpected failure for ${version}: ${r.stderr}`);
     return r.status === 0;
   };
 
   it.each([
-    ["20.10.24+dfsg1", true], ["20.10.23", false], ["20.10.25", true], ["23.0.2", false], ["23.0.3", true], ["23.1.0", true], ["24.0.0-rc.1", true],
-    ["28.5.1", true], ["19.03.15", false], ["1.13.1", false], ["20.9.99", false], ["22.0.0", false], ["100.0.0", true],
-  ])("accepts %s only when it has the CVE-2023-28840/1/2 fixes (expected %s), as the config check does", (version, fixed) => {
-    expect(dockerHasCveFixes(version)).toBe(fixed);
-    expect(judge(version)).toBe(fixed);
-  });
+    ["20.10.24+dfsg1", true],
+    ["20.10.23", false],
+    ["20.10.25", true],
+    ["23.0.2", false],
+    ["23.0.3", true],
+    ["23.1.0", true],
+    ["24.0.0-rc.1", true],
+    ["28.5.1", true],
+    ["19.03.15", false],
+    ["1.13.1", false],
+    ["20.9.99", false],
+    ["22.0.0", false],
+    ["100.0.0", true],
+  ])(
+    "accepts %s only when it has the CVE-2023-28840/1/2 fixes (expected %s), as the config check does",
+    (version, fixed) => {
+      expect(dockerHasCveFixes(version)).toBe(fixed);
+      expect(judge(version)).toBe(fixed);
+    },
+  );
 
   it.each(["", "garbage", "20.10", "20..24", "v28.5.1", "28.5.x"])("refuses the unreadable version %p", (version) => {
     expect(dockerHasCveFixes(version)).toBe(false);

@@ -39,17 +39,33 @@ describe("validateConfig defaults", () => {
 
   it("accepts Pulumi's string values and lets role types override serverType", () => {
     const c = validateConfig(
-      { serverType: "cx23", managerServerType: "cx33", managers: "3", workers: "0", privateNetwork: "false", locations: '["fsn1","hel1"]', image: "debian-12" },
+      {
+        serverType: "cx23",
+        managerServerType: "cx33",
+        managers: "3",
+        workers: "0",
+        privateNetwork: "false",
+        locations: '["fsn1","hel1"]',
+        image: "debian-12",
+      },
       "Prod_EU",
     );
-    expect([c.managers, c.workers, c.privateNetwork, c.managerServerType, c.workerServerType]).toEqual([3, 0, false, "cx33", "cx23"]);
+    expect([c.managers, c.workers, c.privateNetwork, c.managerServerType, c.workerServerType]).toEqual([
+      3,
+      0,
+      false,
+      "cx33",
+      "cx23",
+    ]);
     expect([c.locations, c.distro, c.clusterName]).toEqual([["fsn1", "hel1"], "debian", "prod-eu"]);
   });
 });
 
 describe("validateConfig refuses bad config", () => {
   it("names an unknown key and suggests the one meant", () => {
-    expect(problemsOf({ ...BASE, worker: 3 })).toEqual(["hcloud-swarm:worker is not a known key; did you mean hcloud-swarm:workers? Remove it with: pulumi config rm hcloud-swarm:worker"]);
+    expect(problemsOf({ ...BASE, worker: 3 })).toEqual([
+      "hcloud-swarm:worker is not a known key; did you mean hcloud-swarm:workers? Remove it with: pulumi config rm hcloud-swarm:worker",
+    ]);
   });
 
   it("refuses even and out-of-range manager counts", () => {
@@ -62,7 +78,9 @@ describe("validateConfig refuses bad config", () => {
 
   it("refuses negative, fractional and too many workers", () => {
     for (const workers of [-1, 91, 2.5, true]) {
-      expect(problemsOf({ ...BASE, workers })).toEqual([`hcloud-swarm:workers must be a whole number from 0 to 90, got ${JSON.stringify(workers)}; e.g. pulumi config set hcloud-swarm:workers 3`]);
+      expect(problemsOf({ ...BASE, workers })).toEqual([
+        `hcloud-swarm:workers must be a whole number from 0 to 90, got ${JSON.stringify(workers)}; e.g. pulumi config set hcloud-swarm:workers 3`,
+      ]);
     }
   });
 
@@ -74,7 +92,9 @@ describe("validateConfig refuses bad config", () => {
       "hcloud-swarm:workerServerType is not set and there is no hcloud-swarm:serverType to fall back on; set one of them, e.g. pulumi config set hcloud-swarm:workerServerType cx23",
     ]);
     expect(validateConfig({ managerServerType: "cx23", workers: 0 }, "dev").managerServerType).toBe("cx23");
-    expect(problemsOf({ serverType: "CX 23" })).toEqual([`hcloud-swarm:serverType must be a Hetzner server type name such as "cx23" or "cax11" (see hcloud server-type list), got "CX 23"`]);
+    expect(problemsOf({ serverType: "CX 23" })).toEqual([
+      `hcloud-swarm:serverType must be a Hetzner server type name such as "cx23" or "cax11" (see hcloud server-type list), got "CX 23"`,
+    ]);
   });
 
   it("refuses wrong types for lists and booleans", () => {
@@ -85,7 +105,9 @@ describe("validateConfig refuses bad config", () => {
   });
 
   it("refuses an empty location list, repeated and malformed locations", () => {
-    expect(problemsOf({ ...BASE, locations: [] })).toEqual([`hcloud-swarm:locations must list at least one location, e.g. ["nbg1"]`]);
+    expect(problemsOf({ ...BASE, locations: [] })).toEqual([
+      `hcloud-swarm:locations must list at least one location, e.g. ["nbg1"]`,
+    ]);
     expect(problemsOf({ ...BASE, locations: ["nbg1", "NBG 1", "nbg1"] })).toEqual([
       `hcloud-swarm:locations[1] must be a Hetzner location name such as "nbg1", "fsn1" or "hel1", got "NBG 1"`,
       `hcloud-swarm:locations[2] repeats "nbg1"; list each location once`,
@@ -96,11 +118,16 @@ describe("validateConfig refuses bad config", () => {
     expect(problemsOf({ ...BASE, locations: ["nbg1", "ash"] })).toEqual([
       `hcloud-swarm:locations ["nbg1","ash"] span several network zones (eu-central, us-east); a private network lives in one zone, so pick locations of one zone or set hcloud-swarm:privateNetwork false`,
     ]);
-    expect(validateConfig({ ...BASE, locations: ["nbg1", "ash"], privateNetwork: false }, "dev").locations).toEqual(["nbg1", "ash"]);
+    expect(validateConfig({ ...BASE, locations: ["nbg1", "ash"], privateNetwork: false }, "dev").locations).toEqual([
+      "nbg1",
+      "ash",
+    ]);
     expect(problemsOf({ ...BASE, locations: ["xyz1"] })).toEqual([
       "hcloud-swarm:networkZone is not set and the network zone of xyz1 is not known here; set it, e.g. pulumi config set hcloud-swarm:networkZone eu-central",
     ]);
-    expect(validateConfig({ ...BASE, locations: ["xyz1"], networkZone: "eu-central" }, "dev").networkZone).toBe("eu-central");
+    expect(validateConfig({ ...BASE, locations: ["xyz1"], networkZone: "eu-central" }, "dev").networkZone).toBe(
+      "eu-central",
+    );
   });
 
   it("refuses malformed and public CIDRs, naming the key", () => {
@@ -127,11 +154,15 @@ describe("validateConfig refuses bad config", () => {
       `hcloud-swarm:swarmAddressPool 10.255.0.0/20 overlaps 10.255.0.0/16, which Docker always gives the swarm's ingress network; pick a range outside it, e.g. "10.128.0.0/16"`,
     ]);
     // Without a private network there is nothing for the pool to collide with.
-    expect(validateConfig({ ...BASE, privateNetwork: false, swarmAddressPool: "10.0.0.0/16" }, "dev").swarmAddressPool).toBe("10.0.0.0/16");
+    expect(
+      validateConfig({ ...BASE, privateNetwork: false, swarmAddressPool: "10.0.0.0/16" }, "dev").swarmAddressPool,
+    ).toBe("10.0.0.0/16");
   });
 
   it("refuses an empty SSH source list and malformed admin keys", () => {
-    expect(problemsOf({ ...BASE, sshAllowedCidrs: [], adminSshKeys: ["ssh-ed25519 AAAAC3Nza me@laptop", "hello"] })).toEqual([
+    expect(
+      problemsOf({ ...BASE, sshAllowedCidrs: [], adminSshKeys: ["ssh-ed25519 AAAAC3Nza me@laptop", "hello"] }),
+    ).toEqual([
       `hcloud-swarm:sshAllowedCidrs must list at least one range: bootstrap reaches the nodes over SSH. Use your own address, e.g. ["203.0.113.7/32"]`,
       `hcloud-swarm:adminSshKeys[1] must be one OpenSSH public key line, "ssh-ed25519 AAAA… you@host" (the contents of ~/.ssh/id_ed25519.pub)`,
     ]);
@@ -176,7 +207,9 @@ describe("validateConfig: Docker already on the image", () => {
   it("is off by default, accepts Pulumi's string form, and refuses a non-boolean by name", () => {
     expect(validateConfig(BASE, "dev").dockerOnImage).toBe(false);
     expect(validateConfig({ ...BASE, dockerOnImage: "true" }, "dev").dockerOnImage).toBe(true);
-    expect(problemsOf({ ...BASE, dockerOnImage: "yes" })).toEqual([`hcloud-swarm:dockerOnImage must be true or false, got "yes"`]);
+    expect(problemsOf({ ...BASE, dockerOnImage: "yes" })).toEqual([
+      `hcloud-swarm:dockerOnImage must be true or false, got "yes"`,
+    ]);
   });
 
   it("refuses dockerVersion next to it, since nothing would be installed", () => {
@@ -206,8 +239,12 @@ describe("validateConfig enforces Hetzner's limits", () => {
     const rsa = `ssh-rsa ${"A".repeat(540)} admin@host`;
     const problems = problemsOf({ ...BASE, adminSshKeys: Array.from({ length: 60 }, () => rsa) });
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^hcloud-swarm:adminSshKeys makes the cloud-init user data \d+ bytes, over Hetzner's 32768; list fewer keys/);
-    expect(validateConfig({ ...BASE, adminSshKeys: Array.from({ length: 20 }, () => rsa) }, "dev").adminSshKeys).toHaveLength(20);
+    expect(problems[0]).toMatch(
+      /^hcloud-swarm:adminSshKeys makes the cloud-init user data \d+ bytes, over Hetzner's 32768; list fewer keys/,
+    );
+    expect(
+      validateConfig({ ...BASE, adminSshKeys: Array.from({ length: 20 }, () => rsa) }, "dev").adminSshKeys,
+    ).toHaveLength(20);
   });
 });
 
@@ -218,7 +255,13 @@ describe("privateAllowedCidrs opens the private interface to named non-members",
   });
 
   it("refuses what the nodes' firewall script would refuse, naming each entry, and a range with no private network", () => {
-    expect(problemsOf({ ...BASE, privateAllowedCidrs: ["10.0.01.0/24", "10.0.1.0", "fe80::1%eth0/64"], privateNetwork: false })).toEqual([
+    expect(
+      problemsOf({
+        ...BASE,
+        privateAllowedCidrs: ["10.0.01.0/24", "10.0.1.0", "fe80::1%eth0/64"],
+        privateNetwork: false,
+      }),
+    ).toEqual([
       `hcloud-swarm:privateAllowedCidrs[0] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got "10.0.01.0/24"`,
       `hcloud-swarm:privateAllowedCidrs[1] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got "10.0.1.0"`,
       `hcloud-swarm:privateAllowedCidrs[2] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got "fe80::1%eth0/64"`,

@@ -1,6 +1,12 @@
 import { validateConfig } from "../../../infra/config";
 import {
-  assertSwarmClosedToWorld, effectiveRules, firewallsOf, FirewallPlan, NodeAddresses, planFirewalls, SWARM_PORTS,
+  assertSwarmClosedToWorld,
+  effectiveRules,
+  firewallsOf,
+  FirewallPlan,
+  NodeAddresses,
+  planFirewalls,
+  SWARM_PORTS,
 } from "../../../infra/firewall";
 import { planCluster } from "../../../infra/plan";
 
@@ -22,7 +28,10 @@ describe("firewall table", () => {
       ["tcp", "22", ["203.0.113.7/32"]],
       ["icmp", undefined, ["0.0.0.0/0", "::/0"]],
     ]);
-    expect(rulesOf(firewalls, "edge").map((r) => [r.protocol, r.port])).toEqual([["tcp", "80"], ["tcp", "443"]]);
+    expect(rulesOf(firewalls, "edge").map((r) => [r.protocol, r.port])).toEqual([
+      ["tcp", "80"],
+      ["tcp", "443"],
+    ]);
     expect(firewallsOf(firewalls, "manager").map((f) => f.key)).toEqual(["base", "edge"]);
     expect(firewallsOf(firewalls, "worker").map((f) => f.key)).toEqual(["base"]);
   });
@@ -53,17 +62,36 @@ describe("firewall table", () => {
   });
 
   it("counts one effective rule per source range", () => {
-    const { firewalls } = setup({ privateNetwork: false, managers: 3, workers: 2, sshAllowedCidrs: ["203.0.113.0/24", "2001:db8::/48", "192.0.2.0/24"] });
-    expect(firewalls.map((f) => [f.key, effectiveRules(f)])).toEqual([["base", 5], ["edge", 4], ["swarm", 4 * 10], ["swarm-managers", 10]]);
+    const { firewalls } = setup({
+      privateNetwork: false,
+      managers: 3,
+      workers: 2,
+      sshAllowedCidrs: ["203.0.113.0/24", "2001:db8::/48", "192.0.2.0/24"],
+    });
+    expect(firewalls.map((f) => [f.key, effectiveRules(f)])).toEqual([
+      ["base", 5],
+      ["edge", 4],
+      ["swarm", 4 * 10],
+      ["swarm-managers", 10],
+    ]);
   });
 
   it("throws on any table that opens a swarm port or ESP wider than one address", () => {
     const open = (protocol: "tcp" | "udp" | "esp", port: string | undefined, src: string): FirewallPlan[] => [
-      { key: "base", name: "x", attach: { atCreation: ["worker"] }, rules: [{ direction: "in", protocol, ...(port ? { port } : {}), sourceIps: [src], description: "d" }] },
+      {
+        key: "base",
+        name: "x",
+        attach: { atCreation: ["worker"] },
+        rules: [{ direction: "in", protocol, ...(port ? { port } : {}), sourceIps: [src], description: "d" }],
+      },
     ];
-    expect(() => assertSwarmClosedToWorld(open("tcp", "2377", "0.0.0.0/0"))).toThrow("firewall x would open tcp/2377 to 0.0.0.0/0");
+    expect(() => assertSwarmClosedToWorld(open("tcp", "2377", "0.0.0.0/0"))).toThrow(
+      "firewall x would open tcp/2377 to 0.0.0.0/0",
+    );
     expect(() => assertSwarmClosedToWorld(open("esp", undefined, "::/0"))).toThrow("would open esp to ::/0");
-    expect(() => assertSwarmClosedToWorld(open("udp", "4000-5000", "10.0.0.0/8"))).toThrow("would open udp/4000-5000 to 10.0.0.0/8");
+    expect(() => assertSwarmClosedToWorld(open("udp", "4000-5000", "10.0.0.0/8"))).toThrow(
+      "would open udp/4000-5000 to 10.0.0.0/8",
+    );
     expect(() => assertSwarmClosedToWorld(open("tcp", "any", "198.51.100.0/24"))).toThrow("would open tcp/any");
     expect(() => assertSwarmClosedToWorld(open("udp", "7946", "198.51.100.1/32"))).not.toThrow();
     expect(() => assertSwarmClosedToWorld(open("tcp", "22", "0.0.0.0/0"))).not.toThrow();

@@ -26,11 +26,19 @@ function problemsOf(raw: Record<string, unknown>): readonly string[] {
 describe("hcloud-swarm:nodeLabels", () => {
   it("defaults to no labels beyond location and edge", () => {
     const plan = planCluster(validateConfig(BASE, "dev"));
-    expect(plan.nodes.map((n) => n.swarmLabels)).toEqual([{ location: "nbg1", edge: "true" }, { location: "nbg1" }, { location: "nbg1" }]);
+    expect(plan.nodes.map((n) => n.swarmLabels)).toEqual([
+      { location: "nbg1", edge: "true" },
+      { location: "nbg1" },
+      { location: "nbg1" },
+    ]);
   });
 
   it("labels every node of a role, and one node by name over its role, from JSON text as Pulumi passes it", () => {
-    const raw = JSON.stringify({ managers: { "traefik-certs": "true" }, workers: { tier: "app" }, "worker-2": { tier: "db", "wordpress-data": true } });
+    const raw = JSON.stringify({
+      managers: { "traefik-certs": "true" },
+      workers: { tier: "app" },
+      "worker-2": { tier: "db", "wordpress-data": true },
+    });
     const plan = planCluster(validateConfig({ ...BASE, nodeLabels: raw }, "dev"));
     expect(Object.fromEntries(plan.nodes.map((n) => [n.name, n.swarmLabels]))).toEqual({
       "manager-1": { "traefik-certs": "true", location: "nbg1", edge: "true" },
@@ -52,26 +60,39 @@ describe("hcloud-swarm:nodeLabels", () => {
       },
     });
     expect(problems).toEqual([
-      expect.stringMatching(/^hcloud-swarm:nodeLabels\["worker1"\]: "worker1" is neither "managers", "workers" nor a node name .*node names look like "worker-1"/),
-      expect.stringMatching(/^hcloud-swarm:nodeLabels\["worker-3"\]: there is no worker-3: hcloud-swarm:workers is 2; remove these labels or raise hcloud-swarm:workers/),
+      expect.stringMatching(
+        /^hcloud-swarm:nodeLabels\["worker1"\]: "worker1" is neither "managers", "workers" nor a node name .*node names look like "worker-1"/,
+      ),
+      expect.stringMatching(
+        /^hcloud-swarm:nodeLabels\["worker-3"\]: there is no worker-3: hcloud-swarm:workers is 2; remove these labels or raise hcloud-swarm:workers/,
+      ),
       expect.stringMatching(/^hcloud-swarm:nodeLabels\["managers"\]: label name "bad label" must be letters, digits/),
       expect.stringMatching(/^hcloud-swarm:nodeLabels\["managers"\]: label "location" is set by hcloud-swarm itself/),
       expect.stringMatching(/^hcloud-swarm:nodeLabels\["managers"\]: label "hcloud-swarm.pin.x" is reserved/),
       expect.stringMatching(/^hcloud-swarm:nodeLabels\["workers"\]\.ok value "va lue" must be letters/),
-      expect.stringMatching(/^hcloud-swarm:nodeLabels\["workers"\]\.n must be a string such as "true", got \{"nested":1\}/),
+      expect.stringMatching(
+        /^hcloud-swarm:nodeLabels\["workers"\]\.n must be a string such as "true", got \{"nested":1\}/,
+      ),
       expect.stringMatching(/^hcloud-swarm:nodeLabels\["manager-1"\] must be an object of label names/),
     ]);
   });
 
   it("refuses a value that is not an object, with an example command", () => {
     expect(problemsOf({ nodeLabels: "worker-1=wordpress-data" })).toEqual([
-      expect.stringMatching(/^hcloud-swarm:nodeLabels must be an object .*pulumi config set --path 'hcloud-swarm:nodeLabels\["worker-1"\]\["wordpress-data"\]' true/),
+      expect.stringMatching(
+        /^hcloud-swarm:nodeLabels must be an object .*pulumi config set --path 'hcloud-swarm:nodeLabels\["worker-1"\]\["wordpress-data"\]' true/,
+      ),
     ]);
-    expect(problemsOf({ nodeLable: "{}" })).toEqual([expect.stringMatching(/hcloud-swarm:nodeLable is not a known key; did you mean hcloud-swarm:nodeLabels\?/)]);
+    expect(problemsOf({ nodeLable: "{}" })).toEqual([
+      expect.stringMatching(/hcloud-swarm:nodeLable is not a known key; did you mean hcloud-swarm:nodeLabels\?/),
+    ]);
   });
 
   it("flows into the exported inventory and each node's membership, which bootstrap accepts", async () => {
-    const run = await runProgramDetailed({ ...BASE, nodeLabels: JSON.stringify({ "worker-1": { "wordpress-data": "true" }, managers: { "traefik-certs": "true" } }) });
+    const run = await runProgramDetailed({
+      ...BASE,
+      nodeLabels: JSON.stringify({ "worker-1": { "wordpress-data": "true" }, managers: { "traefik-certs": "true" } }),
+    });
     const inv = validateInventory(run.outputs.inventory);
     expect(Object.fromEntries(inv.nodes.map((n) => [n.name, n.labels]))).toEqual({
       "manager-1": { "traefik-certs": "true", location: "nbg1", edge: "true" },
@@ -79,7 +100,10 @@ describe("hcloud-swarm:nodeLabels", () => {
       "worker-2": { location: "nbg1" },
     });
     const membership = run.resources.find((r) => r.name === "swarm-worker-1-swarm");
-    expect((membership?.inputs.node as { labels: unknown }).labels).toEqual({ "wordpress-data": "true", location: "nbg1" });
+    expect((membership?.inputs.node as { labels: unknown }).labels).toEqual({
+      "wordpress-data": "true",
+      location: "nbg1",
+    });
   });
 
   it("changes no existing resource's inputs when workers grows with role labels configured", async () => {

@@ -7,15 +7,26 @@ describe("planCluster", () => {
   it("names nodes manager-1… then worker-1… with cluster-prefixed server names", () => {
     const plan = planCluster(config({ managers: 3, workers: 2 }));
     expect(plan.nodes.map((n) => n.name)).toEqual(["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"]);
-    expect(plan.nodes.map((n) => n.serverName)).toEqual(["dev-manager-1", "dev-manager-2", "dev-manager-3", "dev-worker-1", "dev-worker-2"]);
+    expect(plan.nodes.map((n) => n.serverName)).toEqual([
+      "dev-manager-1",
+      "dev-manager-2",
+      "dev-manager-3",
+      "dev-worker-1",
+      "dev-worker-2",
+    ]);
     expect(plan.nodes.map((n) => n.role)).toEqual(["manager", "manager", "manager", "worker", "worker"]);
   });
 
   it("spreads nodes over the locations by their index", () => {
     const plan = planCluster(config({ managers: 3, workers: 4, locations: ["nbg1", "fsn1", "hel1"] }));
     expect(plan.nodes.map((n) => `${n.name}@${n.location}`)).toEqual([
-      "manager-1@nbg1", "manager-2@fsn1", "manager-3@hel1",
-      "worker-1@nbg1", "worker-2@fsn1", "worker-3@hel1", "worker-4@nbg1",
+      "manager-1@nbg1",
+      "manager-2@fsn1",
+      "manager-3@hel1",
+      "worker-1@nbg1",
+      "worker-2@fsn1",
+      "worker-3@hel1",
+      "worker-4@nbg1",
     ]);
   });
 
@@ -26,7 +37,10 @@ describe("planCluster", () => {
     expect(plan.nodes[1].serverLabels).toEqual({ cluster: "dev", role: "worker", "managed-by": "hcloud-swarm" });
     expect(plan.nodes[0].swarmLabels).toEqual({ location: "nbg1", edge: "true" });
     expect(plan.nodes[1].swarmLabels).toEqual({ location: "nbg1" });
-    expect(plan.selectors).toEqual({ all: "cluster=dev,managed-by=hcloud-swarm", managers: "cluster=dev,managed-by=hcloud-swarm,role=manager" });
+    expect(plan.selectors).toEqual({
+      all: "cluster=dev,managed-by=hcloud-swarm",
+      managers: "cluster=dev,managed-by=hcloud-swarm,role=manager",
+    });
   });
 
   it("splits spread placement groups at 10 servers per role and location", () => {
@@ -34,8 +48,12 @@ describe("planCluster", () => {
     const members = new Map<string, number>();
     for (const n of plan.nodes) members.set(n.placementGroup, (members.get(n.placementGroup) ?? 0) + 1);
     expect(Object.fromEntries(members)).toEqual({
-      "manager-nbg1-1": 4, "manager-fsn1-1": 3,
-      "worker-nbg1-1": 10, "worker-fsn1-1": 10, "worker-nbg1-2": 3, "worker-fsn1-2": 2,
+      "manager-nbg1-1": 4,
+      "manager-fsn1-1": 3,
+      "worker-nbg1-1": 10,
+      "worker-fsn1-1": 10,
+      "worker-nbg1-2": 3,
+      "worker-fsn1-2": 2,
     });
     expect(plan.placementGroups.map((g) => g.key).sort()).toEqual([...members.keys()].sort());
     expect(plan.placementGroups.find((g) => g.key === "worker-fsn1-2")?.name).toBe("dev-worker-fsn1-2");
@@ -43,7 +61,13 @@ describe("planCluster", () => {
 
   it("gives fixed private addresses in the first /24 of the network, and none in public-only mode", () => {
     const plan = planCluster(config({ managers: 3, workers: 2, networkCidr: "172.16.0.0/12" }));
-    expect(plan.nodes.map((n) => n.privateIp)).toEqual(["172.16.0.11", "172.16.0.12", "172.16.0.13", "172.16.0.21", "172.16.0.22"]);
+    expect(plan.nodes.map((n) => n.privateIp)).toEqual([
+      "172.16.0.11",
+      "172.16.0.12",
+      "172.16.0.13",
+      "172.16.0.21",
+      "172.16.0.22",
+    ]);
     expect(plan.network).toEqual({ cidr: "172.16.0.0/12", subnetCidr: "172.16.0.0/24", zone: "eu-central" });
     const pub = planCluster(config({ privateNetwork: false }));
     expect(pub.network).toBeUndefined();
@@ -51,7 +75,11 @@ describe("planCluster", () => {
   });
 
   it("sets the swarm's address pool and the overlay MTU of the underlay", () => {
-    expect(planCluster(config({})).swarm).toEqual({ defaultAddrPool: "10.128.0.0/16", defaultAddrPoolMaskLength: 24, overlayMtu: 1450 });
+    expect(planCluster(config({})).swarm).toEqual({
+      defaultAddrPool: "10.128.0.0/16",
+      defaultAddrPoolMaskLength: 24,
+      overlayMtu: 1450,
+    });
     expect(planCluster(config({ privateNetwork: false })).swarm.overlayMtu).toBe(1500);
   });
 

@@ -24,7 +24,10 @@ describe("Pulumi.yaml", () => {
   it("documents every config key the program reads, with a type and a description", () => {
     expect(Object.keys(project.config).sort()).toEqual([...KEYS].sort());
     for (const [key, entry] of Object.entries(project.config)) {
-      expect({ key, type: ["string", "integer", "boolean", "array"].includes(entry.type) }).toEqual({ key, type: true });
+      expect({ key, type: ["string", "integer", "boolean", "array"].includes(entry.type) }).toEqual({
+        key,
+        type: true,
+      });
       expect(entry.description.length).toBeGreaterThan(20);
       expect(entry.default).toBeDefined();
     }
@@ -38,11 +41,17 @@ describe("Pulumi.yaml", () => {
   });
 
   it("declares the same defaults as the program", () => {
-    for (const [key, value] of Object.entries(DEFAULTS)) expect({ key, value: project.config[key].default }).toEqual({ key, value });
+    for (const [key, value] of Object.entries(DEFAULTS))
+      expect({ key, value: project.config[key].default }).toEqual({ key, value });
     // Pulumi hands the defaults over as strings; validated, they give the program's own defaults.
     const asPulumiPassesThem = Object.fromEntries(
-      Object.entries(project.config).map(([k, e]) => [k, typeof e.default === "string" ? e.default : JSON.stringify(e.default)]),
+      Object.entries(project.config).map(([k, e]) => [
+        k,
+        typeof e.default === "string" ? e.default : JSON.stringify(e.default),
+      ]),
     );
-    expect(validateConfig({ ...asPulumiPassesThem, serverType: "cx23" }, "dev")).toEqual(validateConfig({ serverType: "cx23" }, "dev"));
+    expect(validateConfig({ ...asPulumiPassesThem, serverType: "cx23" }, "dev")).toEqual(
+      validateConfig({ serverType: "cx23" }, "dev"),
+    );
   });
 });

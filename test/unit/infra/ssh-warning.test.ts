@@ -24,7 +24,12 @@ describe("the SSH-open-to-the-world warning", () => {
     expect(w[0]).toContain("pulumi config set --path 'hcloud-swarm:sshAllowedCidrs[0]'");
   });
 
-  it.each([[["203.0.113.7/32"]], [["0.0.0.0/1"]], [["0.0.0.0/1", "128.0.0.0/2"]], [["2001:db8::/32", "203.0.113.0/24"]]])("stays quiet for %j", (cidrs) => {
+  it.each([
+    [["203.0.113.7/32"]],
+    [["0.0.0.0/1"]],
+    [["0.0.0.0/1", "128.0.0.0/2"]],
+    [["2001:db8::/32", "203.0.113.0/24"]],
+  ])("stays quiet for %j", (cidrs) => {
     expect(warns(cidrs)).toEqual([]);
   });
 
@@ -34,7 +39,9 @@ describe("the SSH-open-to-the-world warning", () => {
       await runProgram({ serverType: "cx23" });
       const loud = spy.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("SSH (port 22"));
       expect(loud).toHaveLength(1);
-      expect(loud[0]).toMatch(/WARNING: SSH \(port 22, root login with the deploy key\) is open to the whole IPv4 and IPv6 Internet/);
+      expect(loud[0]).toMatch(
+        /WARNING: SSH \(port 22, root login with the deploy key\) is open to the whole IPv4 and IPv6 Internet/,
+      );
       spy.mockClear();
       await runProgram({ serverType: "cx23", sshAllowedCidrs: JSON.stringify(["203.0.113.7/32"]) });
       expect(spy.mock.calls.map((c) => String(c[0])).filter((l) => l.includes("SSH (port 22"))).toEqual([]);

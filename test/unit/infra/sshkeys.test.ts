@@ -52,7 +52,9 @@ describe("sshKeyPairFromSeed", () => {
     const a = sshKeyPairFromSeed(seed, "");
     expect(sshKeyPairFromSeed(seed, "")).toEqual(a);
     expect(a.publicKey.split(" ")).toHaveLength(2);
-    const derived = execFileSync("ssh-keygen", ["-y", "-f", writeKey("id_c", a.privateKey)], { encoding: "utf8" }).trim();
+    const derived = execFileSync("ssh-keygen", ["-y", "-f", writeKey("id_c", a.privateKey)], {
+      encoding: "utf8",
+    }).trim();
     expect(derived.split(" ").slice(0, 2).join(" ")).toBe(a.publicKey);
   });
 

@@ -19,11 +19,14 @@ describe("backup archive", () => {
   });
 
   it("names a wrong key as a wrong key", () => {
-    expect(() => openArchive(crypto.randomBytes(32), sealed, "a.hswb")).toThrow(/encrypted with another key .*--key-file/);
+    expect(() => openArchive(crypto.randomBytes(32), sealed, "a.hswb")).toThrow(
+      /encrypted with another key .*--key-file/,
+    );
   });
 
   it("names a cut-off archive as truncated, at every length", () => {
-    for (const n of [10, 40, sealed.length - 17, sealed.length - 1]) expect(() => openArchive(key, sealed.subarray(0, n), "a.hswb")).toThrow(/truncated/);
+    for (const n of [10, 40, sealed.length - 17, sealed.length - 1])
+      expect(() => openArchive(key, sealed.subarray(0, n), "a.hswb")).toThrow(/truncated/);
   });
 
   it("catches a flipped bit in the body, the header's length or the tag", () => {
