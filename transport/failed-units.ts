@@ -1,3 +1,4 @@
+// @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Why dockerd does not answer, when systemd knows: docker.service Requires= the host firewall unit
  * (hostfw/units.ts), so a firewall unit that failed at boot keeps dockerd down for the whole boot.
