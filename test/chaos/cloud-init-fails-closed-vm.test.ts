@@ -86,6 +86,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await downVmBed(dir).catch(() => undefined);
+  // The per-node inventories written beside the bed (the bed's own files go with downVmBed).
+  for (const name of files.keys()) fs.rmSync(`${dir}/${name}`, { recursive: true, force: true });
 });
 
 describe("cloud-init that stops at the first failed step, on a real VM", () => {
