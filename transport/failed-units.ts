@@ -18,12 +18,18 @@ export const FAILED_UNIT_MARK = "hcloud-swarm-failed-unit:";
 export const DOCKER_PRECONDITION_UNITS = [FIREWALL_UNIT] as const;
 /** Journal lines quoted per failed unit: the firewall script's last words say which rule or file it refused. */
 const JOURNAL_LINES = 3;
+/**
+ * systemd's own lines that name no cause. Seen on a Debian 12 VM: docker.socket retries
+ * docker.service, which retries the unit, until "Start request repeated too quickly"; the last
+ * lines were then only these, and the cause (the script's error, or systemd's exec error) above them.
+ */
+const SYSTEMD_NOISE = "Start request repeated too quickly|Failed with result|Failed to start|^Starting ";
 
 /** Prints `MARK UNIT` and the unit's last journal lines (`MARK| …`) for each failed unit; nothing without systemd. */
 export const FAILED_UNITS_SCRIPT = [
   "if [ -d /run/systemd/system ]; then",
   `  for u in ${DOCKER_PRECONDITION_UNITS.join(" ")}; do`,
-  `    if systemctl is-failed --quiet "$u"; then echo "${FAILED_UNIT_MARK} $u"; journalctl -u "$u" -b -n ${JOURNAL_LINES} -o cat --no-pager 2>/dev/null | sed 's/^/${FAILED_UNIT_MARK}| /'; fi`,
+  `    if systemctl is-failed --quiet "$u"; then echo "${FAILED_UNIT_MARK} $u"; journalctl -u "$u" -b -o cat --no-pager 2>/dev/null | grep -vE '${SYSTEMD_NOISE}' | tail -n ${JOURNAL_LINES} | sed 's/^/${FAILED_UNIT_MARK}| /'; fi`,
   "  done",
   "fi",
 ].join("\n");
