@@ -61,11 +61,19 @@ export interface HostCheck {
   readonly detail: string;
 }
 
-/** The jump is first, or below plain DROP rules only (a DROP cannot admit what the jump would stop); as the script keeps it. */
+/**
+ * Rules that may sit above the jump, as the script keeps it: a DROP cannot admit what the jump would
+ * stop, and Docker's ACCEPT of VXLAN that arrived through IPsec admits only a peer holding the keys.
+ */
+export function harmlessAboveJump(l: string): boolean {
+  return / -j DROP$/.test(l) || (/ --pol ipsec /.test(l) && / --dport 4789 /.test(l) && / -j ACCEPT$/.test(l));
+}
+
+/** The jump is first, or below rules that cannot admit what it would stop. */
 export function jumpFirst(lines: readonly string[], chain: string, target: string): boolean {
   for (const l of lines.slice(1)) {
     if (l === `-A ${chain} -j ${target}`) return true;
-    if (!/ -j DROP$/.test(l)) return false;
+    if (!harmlessAboveJump(l)) return false;
   }
   return false;
 }
@@ -97,13 +105,13 @@ function familyChecks(p: ProbeSections, f: Family, want: HostExpectation, iface:
     out.push({
       status: "pass",
       what: `${v} jump`,
-      detail: `INPUT jumps to ${HOST_CHAIN} before any rule that could accept (${above.length ? `below ${above.length} DROP rule${above.length === 1 ? "" : "s"}` : "rule 1"})`,
+      detail: `INPUT jumps to ${HOST_CHAIN} before any rule that could accept (${above.length ? `below ${above.length} of Docker's DROP or IPsec VXLAN rule${above.length === 1 ? "" : "s"}` : "rule 1"})`,
     });
   else
     out.push({
       status: "fail",
       what: `${v} jump`,
-      detail: `${input.includes(`-A INPUT -j ${HOST_CHAIN}`) ? `a rule that may accept sits above the jump to ${HOST_CHAIN} (${JSON.stringify(above.find((l) => !/ -j DROP$/.test(l)))})` : `INPUT has no jump to ${HOST_CHAIN}`}: every swarm port is open to whoever reaches the node; ${REBOOTSTRAP}`,
+      detail: `${input.includes(`-A INPUT -j ${HOST_CHAIN}`) ? `a rule that may accept sits above the jump to ${HOST_CHAIN} (${JSON.stringify(above.find((l) => !harmlessAboveJump(l)))})` : `INPUT has no jump to ${HOST_CHAIN}`}: every swarm port is open to whoever reaches the node; ${REBOOTSTRAP}`,
     });
   if (chain.includes(`-N ${HOST_CHAIN}`)) {
     const live = chain.flatMap((l) => /^-A \S+ -s (\S+)\/(32|128) -j RETURN$/.exec(l)?.[1] ?? []).sort();

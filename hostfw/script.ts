@@ -98,14 +98,19 @@ if [ "$mode" != print ]; then
   flock -w ${LOCK_WAIT_S} 9 || { echo "hcloud-swarm-firewall: another run held $STATE.lock for ${LOCK_WAIT_S} s" >&2; exit 3; }
 fi
 # Keeps "-j TARGET" first in CHAIN, and only once: ufw, tailscale and others insert ACCEPTs above it.
-# Plain DROP rules may stay above it (Docker puts its drop of unencrypted VXLAN at INPUT rule 1 and
-# would fight for the place); a DROP cannot let anything in that the jump would have stopped.
+# Docker's own rules for encrypted overlays may stay above it, or the two would fight for the place
+# on every run: its DROP of unencrypted VXLAN (a DROP cannot let in what the jump would stop) and its
+# ACCEPT of VXLAN that arrived through IPsec (only a peer holding the swarm's keys can send that, and
+# its ESP already passed the allow-list).
 first() {
-  ok=$($1 ${ipt} -S $2 | awk -v r="-A $2 -j $3" 'NR == 1 { next } $0 == r { print "yes"; exit } $(NF - 1) != "-j" || $NF != "DROP" { exit }')
+  ok=$($1 ${ipt} -S $2 | awk -v r="-A $2 -j $3" 'NR == 1 { next } $0 == r { print "yes"; exit } !($(NF - 1) == "-j" && ($NF == "DROP" || ($NF == "ACCEPT" && index($0, " --pol ipsec ") && index($0, " --dport 4789 ")))) { exit }')
   [ "$ok" = yes ] || $1 ${ipt} -I $2 1 -j $3
   while n=$($1 ${ipt} -S $2 | awk -v r="-A $2 -j $3" '$0 == r && seen++ { print NR - 1; exit }'); [ -n "$n" ]; do $1 ${ipt} -D $2 "$n"; done
 }
-snapshot() { for t in iptables ip6tables; do command -v $t >/dev/null 2>&1 || continue; for c in INPUT ${HOST_CHAIN} ${DOCKER_USER_CHAIN} ${FORWARD_CHAIN}; do $t ${ipt} -S $c 2>/dev/null || true; done | sed "s/^/$t /"; $t ${ipt} -S FORWARD 2>/dev/null | sed -n "1s/^/$t /p"; done; }
+# What this run may change, to report it: our chains, and in INPUT and DOCKER-USER every rule but
+# Docker's own DROPs and IPsec VXLAN ACCEPTs, which Docker adds while peers come and go (a run beside
+# that would otherwise report a change it did not make).
+snapshot() { for t in iptables ip6tables; do command -v $t >/dev/null 2>&1 || continue; for c in INPUT ${HOST_CHAIN} ${DOCKER_USER_CHAIN} ${FORWARD_CHAIN}; do { $t ${ipt} -S $c 2>/dev/null | case $c in INPUT|${DOCKER_USER_CHAIN}) grep -vE -e ' -j DROP$| --pol ipsec .*--dport 4789 .*-j ACCEPT$' ;; *) cat ;; esac; } || true; done | sed "s/^/$t /"; $t ${ipt} -S FORWARD 2>/dev/null | sed -n "1s/^/$t /p"; done; }
 [ "$mode" = print ] || before=$(snapshot)
 if [ "$mode" != print ]; then
   # The metadata rule before anything else can fail: containers never read the user data.
@@ -140,6 +145,16 @@ elif [ "$priv" != none ]; then
   iface=$(ip -o addr show 2>/dev/null | awk -v a="$priv" '{ split($4, x, "/"); if (x[1] == a) { print $2; exit } }')
   ifname "$iface" || { echo "hcloud-swarm-firewall: no interface carries the private address $priv" >&2; exit 2; }
   open=$opens
+  # Never lock out the connection this run came in on: when it reached the node through the private
+  # interface (an inventory whose host is the private address, e.g. bootstrap from inside the
+  # network), its client is admitted there too, and saved with the opened ranges.
+  if [ -n "\${SSH_CONNECTION:-}" ]; then
+    sshc=\${SSH_CONNECTION%% *}; sshs=\${SSH_CONNECTION#* * }; sshs=\${sshs%% *}
+    if [ "$sshs" = "$priv" ] && valid "$sshc"; then
+      case $sshc in *:*) sshc="$sshc/128" ;; *) sshc="$sshc/32" ;; esac
+      case " $open " in *" $sshc "*) ;; *) open="$open $sshc" ;; esac
+    fi
+  fi
 fi
 rules() {
   echo '*filter'
