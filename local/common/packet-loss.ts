@@ -18,7 +18,12 @@ export interface Peers {
   readonly except?: string;
 }
 
-/** Chains in the node's filter table, jumped to first from INPUT and OUTPUT. */
+/**
+ * Chains in the node's filter table. OUTPUT jumps to its chain first; INPUT at its end, below the
+ * host firewall's jump (hostfw/), which must stay first: the loss chain only drops or returns, but
+ * verify cannot tell an unknown jump above its chain from one that accepts, and bootstrap would move
+ * it on every run. Members' packets still meet it (the firewall's chain returns them to INPUT).
+ */
 const CHAIN = { in: "HSW-LOSS-IN", out: "HSW-LOSS-OUT" } as const;
 const BUILTIN = { in: "INPUT", out: "OUTPUT" } as const;
 
@@ -49,7 +54,7 @@ async function setDirection(run: Iptables, peers: Peers, dir: "in" | "out", perc
   }
   if (!exists) {
     await ipt(run, ["-N", chain]);
-    await ipt(run, ["-I", BUILTIN[dir], "1", "-j", chain]);
+    await ipt(run, dir === "in" ? ["-A", BUILTIN[dir], "-j", chain] : ["-I", BUILTIN[dir], "1", "-j", chain]);
   } else await ipt(run, ["-F", chain]);
   const peer = dir === "in" ? "-s" : "-d";
   if (peers.except) await ipt(run, ["-A", chain, peer, `${peers.except}/32`, "-j", "RETURN"]);
