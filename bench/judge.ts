@@ -14,11 +14,11 @@ import { bootstrap } from "../bootstrap/bootstrap";
 import { downBed, upBed } from "../local";
 import { overlayNetworks } from "../swarm/facts";
 import { connectManager } from "../swarm/manager-session";
-import { REMOTE_DIR, renderFor } from "../stacks/deploy";
-import { dialectJudge, type Judgement, localJudge, managerContext, managerJudge } from "../stacks/judge";
-import { lintJudged } from "../stacks/lint";
-import { lintContext } from "../stacks/plan";
-import { loadStackFile } from "../stacks/template";
+import { REMOTE_DIR, renderFor } from "../stacks/deploy/deploy";
+import { dialectJudge, type Judgement, localJudge, managerContext, managerJudge } from "../stacks/reading/judge";
+import { lintJudged } from "../stacks/lint/lint";
+import { lintContext } from "../stacks/deploy/plan";
+import { loadStackFile } from "../stacks/template/template";
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
 const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "judge");

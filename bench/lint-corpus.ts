@@ -9,8 +9,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { dialectJudge, localJudge } from "../stacks/judge";
-import { lintJudged } from "../stacks/lint";
+import { dialectJudge, localJudge } from "../stacks/reading/judge";
+import { lintJudged } from "../stacks/lint/lint";
 import { type CorpusCase, ROUND3_CASES, ROUND3_LEGITIMATE } from "../test/support/hostile-stacks-r3";
 
 interface Row {

@@ -259,7 +259,7 @@ export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<Bo
   }
 }
 
-/** Makes the swarm match the inventory. Bootstrap reconciles; a stack's services converge (Docker's word, stacks/converge.ts). */
+/** Makes the swarm match the inventory. Bootstrap reconciles; a stack's services converge (Docker's word, stacks/deploy/converge.ts). */
 async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const inScope = (n: InventoryNode) => !run.o.targets || run.o.targets.has(n.name);
   const refusals = checkManagerChanges(inv, [], []);

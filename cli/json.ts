@@ -3,7 +3,7 @@
  * a field is only ever added under the same version, and renaming or removing one raises it. The
  * shapes are documented in docs/reference/cli.md.
  */
-import type { Finding } from "../stacks/source";
+import type { Finding } from "../stacks/reading/source";
 import type { VerifySummary } from "../verify/checks";
 
 export const JSON_SCHEMA_VERSION = 1;

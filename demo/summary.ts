@@ -5,7 +5,7 @@
 import { type KernelFeature } from "../local";
 import { heldPins } from "../inventory/labels";
 import type { NetworkFacts, NodeFacts, ServiceFacts } from "../swarm/facts";
-import { MTU_OPTION } from "../stacks/render";
+import { MTU_OPTION } from "../stacks/template/render";
 import type { VerifySummary } from "../verify/checks";
 import type { LeakProbeResult } from "./leak-probe";
 

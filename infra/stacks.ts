@@ -5,11 +5,11 @@
  */
 import * as path from "path";
 import { packageRoot } from "../common/paths";
-import type { StackEntry } from "../stacks/provider";
-import { StacksDeployment } from "../stacks/resource";
-import { parseStacksConfig } from "../stacks/stack-config";
-import { renderStack } from "../stacks/render";
-import { type SecretValueSpec, StackSecrets } from "../stacks/secret-values";
+import type { StackEntry } from "../stacks/pulumi/provider";
+import { StacksDeployment } from "../stacks/pulumi/resource";
+import { parseStacksConfig } from "../stacks/pulumi/stack-config";
+import { renderStack } from "../stacks/template/render";
+import { type SecretValueSpec, StackSecrets } from "../stacks/pulumi/secret-values";
 import type { SwarmCluster } from "./cluster";
 
 /** Bare config key (`hcloud-swarm:stacks`); infra/config.ts does not know it, so index.ts takes it out first. */

@@ -6,7 +6,7 @@
  * Actions are read from the providers' own log lines, the same lines `pulumi up` shows:
  * bootstrap logs `[node] <kind>: <detail>` for every action (bootstrap/bootstrap.ts), and a stack
  * deploy logs `<stack>: <action>` for every change it makes, placement pins included
- * (stacks/deploy.ts, stacks/plan.ts, stacks/placement-pins.ts).
+ * (stacks/deploy/deploy.ts, stacks/deploy/plan.ts, stacks/placement/placement-pins.ts).
  */
 import type { ActionKind } from "../bootstrap/actions";
 import type { Operation, OperationKind } from "./engine/engine";
@@ -31,7 +31,7 @@ const ACTION_KINDS = [
 const everyKindListed: Exclude<ActionKind, (typeof ACTION_KINDS)[number]> extends never ? true : false = true;
 void everyKindListed;
 const BOOTSTRAP_ACTION = new RegExp(`^\\[([^\\]]+)\\] (${ACTION_KINDS.join("|")}): (.*)$`);
-/** The verbs of stacks/plan.ts describeAction and stacks/placement-pins.ts describePin. */
+/** The verbs of stacks/deploy/plan.ts describeAction and stacks/placement/placement-pins.ts describePin. */
 const DEPLOY_ACTION =
   /^([a-z0-9][a-z0-9_.-]*): (recreate network|create network|create secret|docker stack deploy|record pin|pin) (.*)$/;
 

@@ -4,7 +4,7 @@
  * that cannot be proven on this cluster (e.g. a kernel without ESP) is never counted as a pass.
  */
 import type { NetworkFacts } from "../swarm/facts";
-import { MTU_OPTION } from "../stacks/render";
+import { MTU_OPTION } from "../stacks/template/render";
 import type { WireCounts } from "./pcap";
 
 export type CheckStatus = "pass" | "fail" | "unprovable";

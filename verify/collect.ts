@@ -7,7 +7,7 @@ import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { connect, type SshSession } from "../transport/ssh";
 import { inspectEveryOverlay, overlayNetworks } from "../swarm/facts";
 import { connectManager } from "../swarm/manager-session";
-import { DEFAULT_MTU } from "../stacks/render";
+import { DEFAULT_MTU } from "../stacks/template/render";
 import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 import { collectWire, type WireOptions } from "./wire";
 import { checkHosts, type HostEvidence } from "./host";

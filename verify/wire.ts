@@ -18,7 +18,7 @@ import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 import { overlayNetworks } from "../swarm/facts";
 import { connectManager } from "../swarm/manager-session";
-import { DEFAULT_MTU, MTU_OPTION } from "../stacks/render";
+import { DEFAULT_MTU, MTU_OPTION } from "../stacks/template/render";
 import { sleep, waitFor } from "../common/time";
 import type { WireEvidence } from "./checks";
 import { countWire, type WireCounts } from "./pcap";

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { buildProgram } from "../../cli/main";
 import { runBootstrapCommand } from "../../cli/bootstrap";
-import { removeStack } from "../../stacks/remove";
+import { removeStack } from "../../stacks/deploy/remove";
 import { connectManager } from "../../swarm/manager-session";
 import { addLabelsBatch } from "../../swarm/label-batch";
 import { shellQuote } from "../../transport/shell";

@@ -13,9 +13,9 @@ import type { Inventory } from "../../inventory/inventory";
 import type { SshSession } from "../../transport/ssh";
 import { readNodes, stackServices, stackTasks, type NodeFacts } from "../../swarm/facts";
 import { connectManager } from "../../swarm/manager-session";
-import { matchesAll, parseConstraint, type Constraint } from "../../stacks/constraints";
-import { deployStack, type DeployResult } from "../../stacks/deploy";
-import { removeStack } from "../../stacks/remove";
+import { matchesAll, parseConstraint, type Constraint } from "../../stacks/placement/constraints";
+import { deployStack, type DeployResult } from "../../stacks/deploy/deploy";
+import { removeStack } from "../../stacks/deploy/remove";
 import { waitFor } from "../../common/time";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 

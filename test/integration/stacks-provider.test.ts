@@ -13,11 +13,15 @@ import type { Inventory } from "../../inventory/inventory";
 import { bootstrap } from "../../bootstrap/bootstrap";
 import { readNodes, secretNames, stackServices } from "../../swarm/facts";
 import { connectManager } from "../../swarm/manager-session";
-import { CONVERGE_TIMEOUT_ENV, type StacksProviderInputs, type StacksProviderOutputs } from "../../stacks/provider";
-import { StacksDeployment } from "../../stacks/resource";
-import { StackSecrets } from "../../stacks/secret-values";
-import type { GeneratedSecret } from "../../stacks/secrets";
-import { parseStacksConfig } from "../../stacks/stack-config";
+import {
+  CONVERGE_TIMEOUT_ENV,
+  type StacksProviderInputs,
+  type StacksProviderOutputs,
+} from "../../stacks/pulumi/provider";
+import { StacksDeployment } from "../../stacks/pulumi/resource";
+import { StackSecrets } from "../../stacks/pulumi/secret-values";
+import type { GeneratedSecret } from "../../stacks/deploy/secrets";
+import { parseStacksConfig } from "../../stacks/pulumi/stack-config";
 import { secretSpecs } from "../../infra/stacks";
 import { providerEnv } from "../support/provider-env";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";

@@ -5,7 +5,7 @@
  * and legitimate files an earlier lint refused. Every verdict is Docker's: the unit suite judges
  * each case with `docker stack config` and with the Docker-dialect reader.
  */
-import type { LintContext } from "../../stacks/lint";
+import type { LintContext } from "../../stacks/lint/lint";
 
 export interface CorpusCase {
   readonly name: string;

@@ -15,8 +15,8 @@ export const ROOT = path.join(__dirname, "..", "..");
 export const PROVIDER_MODULES = [
   "infra/keypair.ts",
   "bootstrap/provider.ts",
-  "stacks/provider.ts",
-  "stacks/secret-values.ts",
+  "stacks/pulumi/provider.ts",
+  "stacks/pulumi/secret-values.ts",
 ];
 
 /** The header line that marks a module the providers serialize; eslint.config.mjs looks for the same text. */

@@ -6,7 +6,7 @@
 import { sameValue } from "../../common/same-value";
 import { InventoryNode } from "../../inventory/inventory";
 import { diffInputs, SwarmNodeInputs } from "../../bootstrap/provider";
-import { stacksProvider, StacksProviderInputs, StacksProviderOutputs } from "../../stacks/provider";
+import { stacksProvider, StacksProviderInputs, StacksProviderOutputs } from "../../stacks/pulumi/provider";
 
 /** The same value with every object's keys in reverse order, as a state file may hand it back. */
 function reordered<T>(v: T): T {

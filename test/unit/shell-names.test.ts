@@ -5,8 +5,8 @@
  */
 import { execFileSync } from "child_process";
 import { validateInventory } from "../../inventory/inventory";
-import { parseStacksConfig } from "../../stacks/stack-config";
-import { renderStack } from "../../stacks/render";
+import { parseStacksConfig } from "../../stacks/pulumi/stack-config";
+import { renderStack } from "../../stacks/template/render";
 import { checkedName, nameProblem, NameKind, shellQuote } from "../../transport/shell";
 
 /** Strings built to break out of a quoted word or to be read as an option or a second command. */

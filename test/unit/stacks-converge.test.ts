@@ -6,8 +6,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { NodeFacts, ServiceFacts, TaskFacts } from "../../swarm/facts";
-import { describeConvergence } from "../../stacks/converge";
-import { judgeService, PERMANENT_AFTER_ATTEMPTS } from "../../stacks/task-verdict";
+import { describeConvergence } from "../../stacks/deploy/converge";
+import { judgeService, PERMANENT_AFTER_ATTEMPTS } from "../../stacks/deploy/task-verdict";
 
 interface Recording {
   readonly services: ServiceFacts[];

@@ -1,6 +1,6 @@
 /** Deploy refuses a template image known not to work with the cluster's engine (traefik < 3.6.1 on Docker 29+). */
-import { imageEngineProblems, tagVersion } from "../../stacks/image-engine";
-import { loadStackFile } from "../../stacks/template";
+import { imageEngineProblems, tagVersion } from "../../stacks/lint/image-engine";
+import { loadStackFile } from "../../stacks/template/template";
 
 const engines29 = [
   ["manager-1", "29.1.2"],

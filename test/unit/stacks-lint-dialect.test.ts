@@ -7,12 +7,12 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { canonicalText } from "../../stacks/canonical";
-import { type GoMap, type GoValue, newGoMap, readDockerYaml } from "../../stacks/dialect";
-import { dialectStackConfig } from "../../stacks/dialect-config";
-import { substituteVars } from "../../stacks/interpolate";
-import { dialectJudge, localJudge } from "../../stacks/judge";
-import { lintJudged, lintText } from "../../stacks/lint";
+import { canonicalText } from "../../stacks/reading/canonical";
+import { type GoMap, type GoValue, newGoMap, readDockerYaml } from "../../stacks/reading/dialect";
+import { dialectStackConfig } from "../../stacks/reading/dialect-config";
+import { substituteVars } from "../../stacks/reading/interpolate";
+import { dialectJudge, localJudge } from "../../stacks/reading/judge";
+import { lintJudged, lintText } from "../../stacks/lint/lint";
 import { HOSTILE_STACKS, LEGITIMATE_STACKS } from "../support/hostile-stacks";
 
 // Each case runs Docker's CLI, on a machine shared with other work.

@@ -2,8 +2,8 @@
  * The host-access rules (privileges, host network, binds, files read at deploy time) and the
  * exceptions a stack declares for them under x-hcloud-swarm allow:.
  */
-import { lintText } from "../../stacks/lint";
-import type { Finding } from "../../stacks/source";
+import { lintText } from "../../stacks/lint/lint";
+import type { Finding } from "../../stacks/reading/source";
 
 const stack = (service: string, extra = "", meta = "") =>
   `version: "3.8"\n${meta ? `x-hcloud-swarm:\n${meta}` : ""}services:\n  app:\n    image: busybox\n    networks: [back]\n${service}networks:\n  back:\n    driver_opts: {encrypted: ""}\n${extra}`;

@@ -7,12 +7,12 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { GoMap } from "../../stacks/dialect";
-import { dialectJudge, type Judgement, localJudge } from "../../stacks/judge";
-import { lintJudged } from "../../stacks/lint";
-import { MTU_OPTION, renderStack } from "../../stacks/render";
-import { loadStackFile } from "../../stacks/template";
-import { readStack } from "../../stacks/structure";
+import type { GoMap } from "../../stacks/reading/dialect";
+import { dialectJudge, type Judgement, localJudge } from "../../stacks/reading/judge";
+import { lintJudged } from "../../stacks/lint/lint";
+import { MTU_OPTION, renderStack } from "../../stacks/template/render";
+import { loadStackFile } from "../../stacks/template/template";
+import { readStack } from "../../stacks/reading/structure";
 import { HOSTILE_STACKS, LEGITIMATE_STACKS } from "../support/hostile-stacks";
 
 // Each case runs Docker's CLI, on a machine shared with other work.

@@ -8,11 +8,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { GoMap } from "../../stacks/dialect";
-import { dialectJudge, type Judgement, localJudge } from "../../stacks/judge";
-import { lintJudged, lintWarnings, type LintContext } from "../../stacks/lint";
-import { readStack } from "../../stacks/structure";
-import { loadStackFile } from "../../stacks/template";
+import type { GoMap } from "../../stacks/reading/dialect";
+import { dialectJudge, type Judgement, localJudge } from "../../stacks/reading/judge";
+import { lintJudged, lintWarnings, type LintContext } from "../../stacks/lint/lint";
+import { readStack } from "../../stacks/reading/structure";
+import { loadStackFile } from "../../stacks/template/template";
 import { HOSTILE_STACKS, LEGITIMATE_STACKS } from "../support/hostile-stacks";
 import { type CorpusCase, ROUND3_CASES, ROUND3_LEGITIMATE } from "../support/hostile-stacks-r3";
 

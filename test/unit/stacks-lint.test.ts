@@ -1,6 +1,6 @@
-import { lintText } from "../../stacks/lint";
-import { formatFinding, type Finding } from "../../stacks/source";
-import { loadStackFile, templateNames } from "../../stacks/template";
+import { lintText } from "../../stacks/lint/lint";
+import { formatFinding, type Finding } from "../../stacks/reading/source";
+import { loadStackFile, templateNames } from "../../stacks/template/template";
 
 /** A stack that passes every rule; each case below breaks exactly one thing. */
 const GOOD = `version: "3.8"

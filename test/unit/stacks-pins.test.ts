@@ -5,14 +5,14 @@
  * semantics themselves are checked against Docker's scheduler in test/integration/pins.test.ts.
  */
 import type { NodeFacts } from "../../swarm/facts";
-import { matches, parseConstraint } from "../../stacks/constraints";
-import { parsePinArgs, planPins, describePin, type PinInputs } from "../../stacks/placement-pins";
-import { checkPlacement, servicePlacements } from "../../stacks/placement";
-import { precheckDeploy } from "../../stacks/precheck";
-import { renderStack } from "../../stacks/render";
-import { loadStackFile } from "../../stacks/template";
-import { readMeta } from "../../stacks/meta";
-import { parseStack } from "../../stacks/source";
+import { matches, parseConstraint } from "../../stacks/placement/constraints";
+import { parsePinArgs, planPins, describePin, type PinInputs } from "../../stacks/placement/placement-pins";
+import { checkPlacement, servicePlacements } from "../../stacks/placement/placement";
+import { precheckDeploy } from "../../stacks/placement/precheck";
+import { renderStack } from "../../stacks/template/render";
+import { loadStackFile } from "../../stacks/template/template";
+import { readMeta } from "../../stacks/template/meta";
+import { parseStack } from "../../stacks/reading/source";
 
 function node(
   name: string,

@@ -1,7 +1,7 @@
 import type { NetworkFacts, ServiceFacts } from "../../swarm/facts";
-import { lintContext, planDeploy, planExistingNetworks, type StackNetwork } from "../../stacks/plan";
-import { HASH_LABEL, renderStack } from "../../stacks/render";
-import { loadStackFile } from "../../stacks/template";
+import { lintContext, planDeploy, planExistingNetworks, type StackNetwork } from "../../stacks/deploy/plan";
+import { HASH_LABEL, renderStack } from "../../stacks/template/render";
+import { loadStackFile } from "../../stacks/template/template";
 
 const wp = loadStackFile("wordpress");
 const rendered = renderStack(wp.text, wp.file, { stack: "blog", vars: { domain: "x.org" }, mtu: 1450 });

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { judgeLocally } from "../../stacks/judge";
+import { judgeLocally } from "../../stacks/reading/judge";
 import { hcloudSwarm } from "../support/cli";
 import { type CorpusCase, ROUND3_CASES, ROUND3_LEGITIMATE } from "../support/hostile-stacks-r3";
 

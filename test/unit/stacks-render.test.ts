@@ -3,11 +3,11 @@ import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { ValidationError } from "../../common/problems";
-import { lintText } from "../../stacks/lint";
-import { HASH_LABEL, KEEPALIVE, MTU_OPTION, renderStack } from "../../stacks/render";
-import { generateSecret, htpasswdLine, saveSecrets } from "../../stacks/secrets";
-import { loadStackFile } from "../../stacks/template";
-import { parseVarArgs } from "../../stacks/variables";
+import { lintText } from "../../stacks/lint/lint";
+import { HASH_LABEL, KEEPALIVE, MTU_OPTION, renderStack } from "../../stacks/template/render";
+import { generateSecret, htpasswdLine, saveSecrets } from "../../stacks/deploy/secrets";
+import { loadStackFile } from "../../stacks/template/template";
+import { parseVarArgs } from "../../stacks/template/variables";
 
 interface Compose {
   services: Record<
