@@ -36,9 +36,9 @@ export default tseslint.config(
   },
   {
     // local/index.ts is the test beds' public surface: code outside local/ imports only it. The
-    // tests of local/'s own internals are the exception (test/unit/local-*, test/integration/testbed-*).
+    // tests of local/'s own internals are the exception (test/unit/local-*, test/integration/local-bed-*).
     files: ["**/*.ts"],
-    ignores: ["local/**", "test/unit/local-*.test.ts", "test/integration/testbed-*.test.ts"],
+    ignores: ["local/**", "test/unit/local-*.test.ts", "test/integration/local-bed-*.test.ts"],
     rules: {
       "no-restricted-imports": [
         "error",

@@ -1,7 +1,7 @@
 /**
  * The local test beds' public surface: code outside local/ (cli, bench, demo, rehearse, tests)
  * imports from here only; eslint enforces it. The tests of local/'s own internals
- * (test/unit/local-*.test.ts, test/integration/testbed-*.test.ts) may import the modules themselves.
+ * (test/unit/local-*.test.ts, test/integration/local-bed-*.test.ts) may import the modules themselves.
  *
  * - Either kind through one driver (driver.ts, beds.ts): up, down, status, exec, shape, and the
  *   optional capabilities only one kind has.

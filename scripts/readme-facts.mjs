@@ -259,6 +259,22 @@ const CHANGED = new Map([
     "bench/ npm run bench:testbed, npm run bench:bootstrap, npm run bench:bootstrap:vm, npm run bench:judge, npm run bench:resilience",
     "the layout block was redrawn from ls after i21rooms; docs/design/architecture.md",
   ],
+  [
+    "The stacks are deployed after the whole cluster, swarm membership included, by a dynamic resource (`stacks/provider.ts`) that runs the same code as `stack deploy`.",
+    "stacks/ was split into six rooms; the provider is stacks/pulumi/provider.ts (docs/guides/stacks.md)",
+  ],
+  [
+    "their values are made by a separate resource, `StackSecrets` (`stacks/secret-values.ts`), and kept in the state as secrets before any Docker secret exists; the stacks resource then creates the Docker secrets from them (a value made and kept once per secret name, carried over every later `pulumi up`);",
+    "stacks/ was split into six rooms; the resource is stacks/pulumi/secret-values.ts (docs/guides/stacks.md)",
+  ],
+  [
+    "`bed.shape(nodes, {lossPercent, cpuPercent, frozen, sshStalled})` in `test/support/testbed.ts`.",
+    "the test harness says bed, not testbed: test/support/bed-fixture.ts (docs/guides/local-test-beds.md)",
+  ],
+  [
+    "stacks/ templates/, renderer, lint and its judges (Docker's `docker stack config`, the Docker-dialect reader),",
+    "the layout block was redrawn after stacks/ was split into six rooms; docs/design/architecture.md",
+  ],
 ]);
 const missing = units.filter((u) => !docs.includes(u) && !CHANGED.has(u));
 for (const [u, why] of CHANGED) if (units.includes(u)) console.log(`CHANGED: ${u}\n  -> ${why}`);

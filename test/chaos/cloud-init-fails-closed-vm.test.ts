@@ -28,7 +28,7 @@ import {
 } from "../../local";
 import { connect, type SshTarget } from "../../transport/ssh";
 import { runCli } from "../integration/bootstrap-helpers";
-import { testbedDir } from "../support/testbed";
+import { bedFixtureDir } from "../support/bed-fixture";
 
 /** Two TCG VMs on a busy 2-core machine: boot and cloud-init took 4–6 min, each reboot 2–4 min. */
 jest.setTimeout(40 * 60_000);
@@ -38,7 +38,7 @@ const REBOOT_TIMEOUT_MS = 15 * 60_000;
 const REBOOT_POLL_MS = 5_000;
 const MISSING_MODULE = "hcloud_swarm_no_such_module";
 
-const dir = testbedDir("cloud-init-fails-vm");
+const dir = bedFixtureDir("cloud-init-fails-vm");
 let bed: VmBed;
 let key: string;
 const inv = new Map<string, Inventory>();

@@ -7,12 +7,12 @@
  * RESILIENCE_ROUNDS=N runs them N times on the same bed, the swarm dissolved in between.
  */
 import { LOCAL_IMAGE, locationRequests } from "../../local";
-import { useVmTestbed } from "../support/vm-testbed";
+import { useVmBedFixture } from "../support/vm-bed-fixture";
 import { Condition, Growth } from "../integration/resilience-scenarios";
 import { describeScenarios } from "../integration/resilience-suite";
 
 jest.setTimeout(60 * 60_000);
-const bed = useVmTestbed({ name: "resilience-vm", nodes: 6, managers: 3 });
+const bed = useVmBedFixture({ name: "resilience-vm", nodes: 6, managers: 3 });
 
 const LOCATIONS = { nbg1: ["manager-1", "worker-1"], fsn1: ["manager-2", "worker-2"], hel1: ["manager-3", "worker-3"] };
 

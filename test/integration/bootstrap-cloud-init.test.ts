@@ -5,10 +5,10 @@
  * and says what it found on each node.
  */
 import { spawnSync } from "child_process";
-import { useTestbed } from "../support/testbed";
+import { useBedFixture } from "../support/bed-fixture";
 import { expectSuccess, members, runCli } from "./bootstrap-helpers";
 
-const bed = useTestbed({ name: "bootstrap-cloud-init", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "bootstrap-cloud-init", nodes: 3, managers: 1 });
 
 describe("bootstrap on hosts where cloud-init is installed but not running", () => {
   afterAll(async () => {

@@ -10,12 +10,12 @@ import * as fs from "fs";
 import { bootstrap } from "../../bootstrap/bootstrap";
 import { BootstrapError } from "../../bootstrap/actions";
 import { ELECTION_WAIT_MS } from "../../swarm/leader";
-import { useTestbed } from "../support/testbed";
+import { useBedFixture } from "../support/bed-fixture";
 import { actionsOf, expectSuccess, runCli, writeInventory } from "./bootstrap-helpers";
 import { expectMatches, inventoryOf, leaderOf, triggerOn } from "./resilience-scenarios";
 
 jest.setTimeout(600_000);
-const bed = useTestbed({ name: "bootstrap-election", nodes: 4, managers: 3 });
+const bed = useBedFixture({ name: "bootstrap-election", nodes: 4, managers: 3 });
 const MANAGERS = ["manager-1", "manager-2", "manager-3"];
 
 describe("bootstrap while the swarm has no leader", () => {

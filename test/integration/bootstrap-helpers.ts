@@ -9,7 +9,7 @@ import { Inventory, InventoryNode } from "../../inventory/inventory";
 import { BootstrapResult } from "../../bootstrap/bootstrap";
 import { sshStats, SshStats } from "../../transport/ssh";
 import { runBootstrapCommand } from "../../cli/bootstrap";
-import { Testbed } from "../support/testbed";
+import { BedFixture } from "../support/bed-fixture";
 
 export interface CliRun {
   readonly result?: BootstrapResult;
@@ -24,14 +24,14 @@ export interface CliRun {
 export const transcript: string[] = [];
 
 /** Writes `inv` next to the bed's inventory and returns its path. */
-export function writeInventory(bed: Pick<Testbed, "dir">, inv: Inventory, name: string): string {
+export function writeInventory(bed: Pick<BedFixture, "dir">, inv: Inventory, name: string): string {
   const file = path.join(bed.dir, `${name}.json`);
   fs.writeFileSync(file, JSON.stringify(inv, null, 2));
   return file;
 }
 
 /** The bed's inventory with a change to its node list. */
-export function withNodes(bed: Testbed, nodes: (n: readonly InventoryNode[]) => InventoryNode[]): Inventory {
+export function withNodes(bed: BedFixture, nodes: (n: readonly InventoryNode[]) => InventoryNode[]): Inventory {
   return { ...bed.inventory, nodes: nodes(bed.inventory.nodes) };
 }
 
@@ -87,7 +87,7 @@ export interface Member {
 }
 
 /** The cluster as the given manager's own docker reports it. */
-export async function members(bed: Pick<Testbed, "exec">, manager: string): Promise<Member[]> {
+export async function members(bed: Pick<BedFixture, "exec">, manager: string): Promise<Member[]> {
   const r = await bed.exec(manager, "docker node inspect $(docker node ls -q)");
   if (r.code !== 0) throw new Error(`docker node inspect on ${manager} failed: ${r.stderr}`);
   type Raw = {
@@ -109,19 +109,19 @@ export async function members(bed: Pick<Testbed, "exec">, manager: string): Prom
 }
 
 /** `docker info` swarm state of a node, read on the node itself. */
-export async function localState(bed: Testbed, node: string): Promise<{ state: string; nodeId: string }> {
+export async function localState(bed: BedFixture, node: string): Promise<{ state: string; nodeId: string }> {
   const r = await bed.exec(node, "docker info --format '{{json .Swarm}}'");
   const j = JSON.parse(r.stdout) as { LocalNodeState: string; NodeID: string };
   return { state: j.LocalNodeState, nodeId: j.NodeID };
 }
 
-export async function ingressOptions(bed: Testbed, manager: string): Promise<Record<string, string>> {
+export async function ingressOptions(bed: BedFixture, manager: string): Promise<Record<string, string>> {
   const r = await bed.exec(manager, "docker network inspect ingress --format '{{json .Options}}'");
   return JSON.parse(r.stdout) as Record<string, string>;
 }
 
 /** Join tokens fetched afterwards from a manager, to search captured output for them. */
-export async function joinTokens(bed: Testbed, manager: string): Promise<string[]> {
+export async function joinTokens(bed: BedFixture, manager: string): Promise<string[]> {
   const out: string[] = [];
   for (const role of ["worker", "manager"])
     out.push((await bed.exec(manager, `docker swarm join-token -q ${role}`)).stdout.trim());

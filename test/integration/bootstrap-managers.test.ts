@@ -2,7 +2,7 @@
  * Three managers and two workers on one bed, used in sequence: form, join a worker while the first
  * manager is powered off, refuse an even manager count, then shrink the managers from 3 to 1.
  */
-import { useTestbed } from "../support/testbed";
+import { useBedFixture } from "../support/bed-fixture";
 import {
   actionsOf,
   expectSuccess,
@@ -16,7 +16,7 @@ import {
 import { expectMatches } from "./resilience-scenarios";
 
 jest.setTimeout(300_000);
-const bed = useTestbed({ name: "bootstrap-managers", nodes: 5, managers: 3 });
+const bed = useBedFixture({ name: "bootstrap-managers", nodes: 5, managers: 3 });
 const inventory = (name: string, without: string[] = []) =>
   writeInventory(
     bed(),

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
 import { InventoryNode } from "../../inventory/inventory";
 import { SwarmNodeInputs, SwarmNodeOutputs } from "../../bootstrap/provider";
-import { useTestbed } from "../support/testbed";
+import { useBedFixture } from "../support/bed-fixture";
 import { joinTokens, localState, members } from "./bootstrap-helpers";
 
 jest.setTimeout(300_000);
@@ -30,7 +30,7 @@ pulumi.runtime.setMocks(
   false,
 );
 
-const bed = useTestbed({ name: "bootstrap-provider", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "bootstrap-provider", nodes: 3, managers: 1 });
 let SwarmNode: typeof import("../../bootstrap/swarm-node").SwarmNode;
 const outs = new Map<string, { id: string; outs: SwarmNodeOutputs }>();
 const captured = new Map<string, string>();

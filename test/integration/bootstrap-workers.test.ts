@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import { InventoryNode } from "../../inventory/inventory";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 import {
   actionsOf,
   expectSuccess,
@@ -20,7 +20,7 @@ import {
 } from "./bootstrap-helpers";
 
 jest.setTimeout(300_000);
-const bed = useTestbed({ name: "bootstrap-workers", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "bootstrap-workers", nodes: 3, managers: 1 });
 const labelled = (n: InventoryNode): InventoryNode =>
   n.name === "worker-1" ? { ...n, labels: { edge: "true", zone: "a" } } : n;
 /** The bed's current inventory (it grows with addNode), with test labels, minus `without`. */

@@ -6,11 +6,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { hcloudSwarm } from "../support/cli";
-import { useTestbed } from "../support/testbed";
+import { useBedFixture } from "../support/bed-fixture";
 
 jest.setTimeout(300_000);
 
-const bed = useTestbed({ name: "cli-json", nodes: 2, managers: 1 });
+const bed = useBedFixture({ name: "cli-json", nodes: 2, managers: 1 });
 
 interface Plan {
   schemaVersion: number;

@@ -7,7 +7,7 @@
  * - ESP: a packet that got through reaches the protocol handler, which counts it (no ESP in the
  *   kernel: Ip InUnknownProtos; ESP without a state: XfrmInNoStates). Nothing else sends ESP here.
  */
-import type { RunResult, Testbed } from "../support/testbed";
+import type { RunResult, BedFixture } from "../support/bed-fixture";
 
 export type TcpVerdict = "open" | "closed" | "no answer";
 
@@ -23,7 +23,7 @@ export interface ProbeResult {
 const TCP_WAIT_S = 4;
 let nextPort = 41000 + Math.floor(Math.random() * 10000);
 
-async function espCounter(bed: Testbed, node: string): Promise<number> {
+async function espCounter(bed: BedFixture, node: string): Promise<number> {
   const r = await bed.exec(
     node,
     "awk '/^Ip: /{if (!h) {for (i=1;i<=NF;i++) if ($i==\"InUnknownProtos\") c=i; h=1} else print $c}' /proc/net/snmp; awk '/XfrmInNoStates/{print $2}' /proc/net/xfrm_stat 2>/dev/null; true",
@@ -34,7 +34,7 @@ async function espCounter(bed: Testbed, node: string): Promise<number> {
     .reduce((sum, n) => sum + Number(n), 0);
 }
 
-async function conntrack(bed: Testbed, node: string): Promise<string> {
+async function conntrack(bed: BedFixture, node: string): Promise<string> {
   return (await bed.exec(node, "cat /proc/net/nf_conntrack")).stdout;
 }
 
@@ -42,7 +42,7 @@ async function conntrack(bed: Testbed, node: string): Promise<string> {
 export type Prober = { readonly ip: string; exec(script: string): Promise<RunResult> };
 
 /** Probes every swarm port of `target` (an inventory node) from `from`. */
-export async function probe(bed: Testbed, from: Prober, target: string): Promise<ProbeResult> {
+export async function probe(bed: BedFixture, from: Prober, target: string): Promise<ProbeResult> {
   const ip = bed.node(target).advertiseAddress;
   const udpPorts = ["7946", "4789"];
   const sports = Object.fromEntries(udpPorts.map((p) => [p, nextPort++]));
@@ -79,7 +79,7 @@ export const REFUSED: ProbeResult = {
  * the host's /usr (perl, bash, timeout: the bed's nodes share the host's files) and keeps Docker's
  * default capabilities, CAP_NET_RAW included, so it can send raw ESP.
  */
-export function containerProber(bed: Testbed, node: string, image: string): Prober {
+export function containerProber(bed: BedFixture, node: string, image: string): Prober {
   return {
     ip: bed.node(node).advertiseAddress,
     exec: (script) =>

@@ -12,7 +12,7 @@ import { allowListHash, FORWARD_CHAIN, HOST_CHAIN, LABEL_FIREWALL } from "../../
 import { FIREWALL_STATE_FILE } from "../../hostfw/script";
 import { loadInventory } from "../../inventory/inventory";
 import { verifyCluster } from "../../verify/collect";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 import { actionsOf, expectSuccess, joinTokens, members, runCli, withNodes, writeInventory } from "./bootstrap-helpers";
 import { containerProber, probe, Prober, REFUSED, tcpFrom } from "./guard-probes";
 import { applyFirewall } from "../../bootstrap/allow-list";
@@ -20,7 +20,7 @@ import { connect } from "../../transport/ssh";
 import { shellQuote } from "../../transport/shell";
 import { pingUntilReplyScript } from "../../demo/leak-probe";
 
-const bed = useTestbed({ name: "guard-firewall", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "guard-firewall", nodes: 3, managers: 1 });
 const USERDATA = "ssh_keys: {ed25519_private: 'metadata-marker-7f3a'}";
 const ipOf = (n: string) => bed().node(n).advertiseAddress;
 

@@ -14,10 +14,10 @@ import { connectManager } from "../../swarm/manager-session";
 import { addLabelsBatch } from "../../swarm/label-batch";
 import { shellQuote } from "../../transport/shell";
 import { sshStats } from "../../transport/ssh";
-import { useTestbed } from "../support/testbed";
+import { useBedFixture } from "../support/bed-fixture";
 import { members, withNodes, writeInventory } from "./bootstrap-helpers";
 
-const bed = useTestbed({ name: "guard-names", nodes: 2, managers: 1 });
+const bed = useBedFixture({ name: "guard-names", nodes: 2, managers: 1 });
 const MARK = `/tmp/hcloud-swarm-pwned-${crypto.randomBytes(4).toString("hex")}`;
 /** Each would create MARK if any shell on the way read it as syntax. */
 const HOSTILE = [

@@ -17,11 +17,11 @@ import { matchesAll, parseConstraint, type Constraint } from "../../stacks/place
 import { deployStack, type DeployResult } from "../../stacks/deploy/deploy";
 import { removeStack } from "../../stacks/deploy/remove";
 import { waitFor } from "../../common/time";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
 jest.setTimeout(300_000);
 
-const bed = useTestbed({ name: "pins", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "pins", nodes: 3, managers: 1 });
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-pins-"));
 let s: SshSession;
 /** When set, the failures' real task records are written here for the unit tests (test/unit/fixtures/task-errors.json). */

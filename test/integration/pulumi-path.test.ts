@@ -15,7 +15,7 @@ import { readNodes, stackServices } from "../../swarm/facts";
 import { connectManager } from "../../swarm/manager-session";
 import { forgetState, runProgramDetailed, type RecordedResource } from "../support/pulumi";
 import { providerEnv } from "../support/provider-env";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
 jest.setTimeout(300_000);
 
@@ -39,7 +39,7 @@ const config = {
   ]),
 };
 
-const bed = useTestbed({ name: "pulumi-path", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "pulumi-path", nodes: 3, managers: 1 });
 let key: string;
 let run: Awaited<ReturnType<typeof runProgramDetailed>>;
 const state = new Map<string, { provider: Provider; id: string; outs: Props }>();

@@ -6,11 +6,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 import { hcloudSwarm } from "../support/cli";
 
 jest.setTimeout(300_000);
-const bed = useTestbed({ name: "recovery", nodes: 4, managers: 3 });
+const bed = useBedFixture({ name: "recovery", nodes: 4, managers: 3 });
 const work = () => path.join(bed().dir, "recovery-test");
 const keyFile = () => path.join(work(), "backup.key");
 

@@ -4,12 +4,12 @@
  * at 5% of a core, and on top the faults of each scenario (powered off, frozen, killed).
  * See resilience-scenarios.ts for what "ends correct" means.
  */
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 import { Condition, nsGrowth } from "./resilience-scenarios";
 import { describeScenarios } from "./resilience-suite";
 
 jest.setTimeout(900_000);
-const bed = useTestbed({ name: "resilience-loss", nodes: 5, managers: 3 });
+const bed = useBedFixture({ name: "resilience-loss", nodes: 5, managers: 3 });
 
 const condition: Condition = {
   name: "loss",

@@ -14,7 +14,7 @@ import { RunResult, ShapeAction, ShapeRequest } from "../../local";
 import { actionsOf, CliRun, expectSuccess, Member, members, runCli, writeInventory } from "./bootstrap-helpers";
 import { sleep } from "../../common/time";
 
-/** What the scenarios need from a bed: the namespace bed's Testbed, or the VM bed's (test/support/vm-testbed.ts). */
+/** What the scenarios need from a bed: the namespace bed's BedFixture, or the VM bed's (test/support/vm-bed-fixture.ts). */
 export interface ScenarioBed {
   readonly dir: string;
   /** Every node of the bed, as an inventory. */

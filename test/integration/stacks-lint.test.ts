@@ -24,11 +24,11 @@ import { removeStack } from "../../stacks/deploy/remove";
 import { MTU_OPTION } from "../../stacks/template/render";
 import { HOSTILE_STACKS } from "../support/hostile-stacks";
 import { ROUND3_CASES } from "../support/hostile-stacks-r3";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
 jest.setTimeout(300_000);
 
-const bed = useTestbed({ name: "stacks-lint", nodes: 1, managers: 1 });
+const bed = useBedFixture({ name: "stacks-lint", nodes: 1, managers: 1 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-stacks-lint-"));
 let inv: Inventory;
 let s: SshSession;

@@ -24,7 +24,7 @@ import type { GeneratedSecret } from "../../stacks/deploy/secrets";
 import { parseStacksConfig } from "../../stacks/pulumi/stack-config";
 import { secretSpecs } from "../../infra/stacks";
 import { providerEnv } from "../support/provider-env";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
 type Provider = {
   create(i: StacksProviderInputs): Promise<{ id: string; outs: StacksProviderOutputs }>;
@@ -50,7 +50,7 @@ function unwrap(v: unknown, at = ""): unknown {
 // Deploys wait for convergence over SSH; the project-level testTimeout is not relied upon.
 jest.setTimeout(300_000);
 
-const bed = useTestbed({ name: "stacks-provider", nodes: 2, managers: 1 });
+const bed = useBedFixture({ name: "stacks-provider", nodes: 2, managers: 1 });
 let inv: Inventory;
 let key: string;
 

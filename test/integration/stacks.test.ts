@@ -20,12 +20,12 @@ import { loadStackFile } from "../../stacks/template/template";
 import { verifyCluster } from "../../verify/collect";
 import { detectKernelFeatures } from "../../local";
 import { waitFor } from "../../common/time";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
 // Deploys wait for convergence over SSH; the project-level testTimeout is not relied upon.
 jest.setTimeout(300_000);
 
-const bed = useTestbed({ name: "stacks", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "stacks", nodes: 3, managers: 1 });
 const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-stacks-secrets-"));
 const log: string[] = [];
 let inv: Inventory;

@@ -16,11 +16,11 @@ import { loadStackFile } from "../../stacks/template/template";
 import { verifyCluster } from "../../verify/collect";
 import { WIRE_CONTROL_NETWORK, WIRE_SERVICE_PREFIX } from "../../verify/wire";
 import { waitFor } from "../../common/time";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
 jest.setTimeout(600_000);
 
-const bed = useTestbed({ name: "verify-wire-ns", nodes: 2, managers: 1 });
+const bed = useBedFixture({ name: "verify-wire-ns", nodes: 2, managers: 1 });
 const labels: Record<string, Record<string, string>> = {
   "manager-1": { "traefik-certs": "true" },
   "worker-1": { "wordpress-data": "true" },

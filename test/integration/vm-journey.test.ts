@@ -15,7 +15,7 @@ import * as path from "path";
 import { anyBedStatus, downAnyBed, qemuPidsByPrefix, readVmState } from "../../local";
 import type { VmJourneyResult } from "../../demo/vm-journey";
 import { BUILD_TIMEOUT_MS, builtEntry, runChild, type ChildOutcome } from "../support/child-journey";
-import { testbedDir } from "../support/testbed";
+import { bedFixtureDir } from "../support/bed-fixture";
 
 /**
  * The whole journey on an idle 2-core machine takes ~15 min (docs/lab/2026-12-01-vm-bed.md), a cold
@@ -25,7 +25,7 @@ import { testbedDir } from "../support/testbed";
 const JOURNEY_DEADLINE_MS = 45 * 60_000;
 /** Stopping 2 qemu processes and removing a namespace takes seconds. */
 const TEARDOWN_TIMEOUT_MS = 120_000;
-const dir = testbedDir("vm-journey");
+const dir = bedFixtureDir("vm-journey");
 const resultFile = path.join(dir, "..", "vm-journey-result.json");
 
 let result: VmJourneyResult | undefined;

@@ -24,14 +24,14 @@ import {
   waitUntilReady,
 } from "../../local";
 import { connect } from "../../transport/ssh";
-import { testbedDir } from "./testbed";
+import { bedFixtureDir } from "./bed-fixture";
 
 /** Booting 6 TCG VMs at once took 10–25 min on a busy 2-core machine; beforeAll gets this long. */
-export const VM_TESTBED_SETUP_TIMEOUT_MS = 45 * 60_000;
+export const VM_BED_SETUP_TIMEOUT_MS = 45 * 60_000;
 /** A command run by a test; docker commands on a TCG guest answer in seconds. */
 const EXEC_TIMEOUT_MS = 300_000;
 
-export interface VmTestbedOptions {
+export interface VmBedFixtureOptions {
   /** Suite name: names the bed's directory, so it must be unique per suite. */
   readonly name: string;
   readonly nodes: number;
@@ -40,7 +40,7 @@ export interface VmTestbedOptions {
   readonly log?: (line: string) => void;
 }
 
-export class VmTestbed {
+export class VmBedFixture {
   constructor(readonly dir: string) {}
 
   get inventory(): Inventory {
@@ -100,22 +100,22 @@ export class VmTestbed {
 }
 
 /** Starts a VM bed in the suite's own directory (removing whatever an earlier run left there). */
-export async function startVmTestbed(o: VmTestbedOptions): Promise<VmTestbed> {
-  const dir = testbedDir(o.name);
+export async function startVmBedFixture(o: VmBedFixtureOptions): Promise<VmBedFixture> {
+  const dir = bedFixtureDir(o.name);
   await downAnyBed(dir);
   const r = await upVmBed({ dir, nodes: o.nodes, managers: o.managers, ...(o.log ? { log: o.log } : {}) });
-  return new VmTestbed(r.bed.dir);
+  return new VmBedFixture(r.bed.dir);
 }
 
-/** Jest wiring, as useTestbed: start in beforeAll, always remove in afterAll. */
-export function useVmTestbed(o: VmTestbedOptions): () => VmTestbed {
-  let bed: VmTestbed | undefined;
+/** Jest wiring, as useBedFixture: start in beforeAll, always remove in afterAll. */
+export function useVmBedFixture(o: VmBedFixtureOptions): () => VmBedFixture {
+  let bed: VmBedFixture | undefined;
   beforeAll(async () => {
-    bed = await startVmTestbed(o);
-  }, VM_TESTBED_SETUP_TIMEOUT_MS);
+    bed = await startVmBedFixture(o);
+  }, VM_BED_SETUP_TIMEOUT_MS);
   afterAll(async () => {
-    await downAnyBed(testbedDir(o.name));
-  }, VM_TESTBED_SETUP_TIMEOUT_MS);
+    await downAnyBed(bedFixtureDir(o.name));
+  }, VM_BED_SETUP_TIMEOUT_MS);
   return () => {
     if (!bed) throw new Error(`VM test bed "${o.name}" did not start; see the beforeAll error`);
     return bed;

@@ -5,9 +5,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { validateInventory } from "../../inventory/inventory";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
-const bed = useTestbed({ name: "testbed-basic", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "bed-basic", nodes: 3, managers: 1 });
 
 describe("local test bed with 3 nodes", () => {
   it("writes an inventory that bootstrap's validator accepts, with the first node as manager", () => {

@@ -6,9 +6,9 @@
 import * as net from "net";
 import { run } from "../../local/common/host-command";
 import { waitFor } from "../../common/time";
-import { useTestbed } from "../support/testbed";
+import { useBedFixture } from "../support/bed-fixture";
 
-const bed = useTestbed({ name: "testbed-isolation", nodes: 2, managers: 1 });
+const bed = useBedFixture({ name: "local-bed-isolation", nodes: 2, managers: 1 });
 
 /** Busybox on the host is the node's busybox too (nodes share the host's binaries). */
 const probe = (ip: string, port: number): string => `busybox nc -w 3 ${ip} ${port} </dev/null; echo "exit=$?"`;

@@ -5,9 +5,9 @@
 import { spawn } from "child_process";
 import { loadInventory, validateInventory } from "../../inventory/inventory";
 import { waitFor } from "../../common/time";
-import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
+import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
-const bed = useTestbed({ name: "testbed-lifecycle", nodes: 2, managers: 1 });
+const bed = useBedFixture({ name: "local-bed-lifecycle", nodes: 2, managers: 1 });
 
 describe("local test bed node lifecycle", () => {
   it("starts sshd late when asked, refusing connections until then", async () => {

@@ -1,7 +1,7 @@
 /**
  * A fresh local test bed for an integration suite, torn down even when the suite fails:
  *
- *   const bed = useTestbed({ name: "bootstrap-basic", nodes: 3, managers: 1 });
+ *   const bed = useBedFixture({ name: "bootstrap-basic", nodes: 3, managers: 1 });
  *   it("…", async () => { const inv = bed().inventory; await bed().exec("worker-1", "docker info"); });
  *
  * Each suite gets its own directory (os.tmpdir()/hcloud-swarm-tests/<name>), hence its own /24,
@@ -57,9 +57,9 @@ export type { RunResult };
 /** Daemons restarted by a test answer within seconds; this is the "something is broken" bound. */
 const RESTART_TIMEOUT_MS = 60_000;
 /** Bringing up 20 nodes takes ~10 s on 2 cores; beforeAll gets this long. */
-export const TESTBED_SETUP_TIMEOUT_MS = 180_000;
+export const BED_SETUP_TIMEOUT_MS = 180_000;
 
-export interface TestbedOptions {
+export interface BedFixtureOptions {
   /** Suite name: names the bed's directory, so it must be unique per suite. */
   readonly name: string;
   /** Number of nodes. Default 3. */
@@ -75,7 +75,7 @@ export interface Outsider {
   exec(script: string): Promise<RunResult>;
 }
 
-export interface Testbed {
+export interface BedFixture {
   readonly dir: string;
   /** Current inventory (updated by addNode); also on disk at inventoryPath. */
   readonly inventory: Inventory;
@@ -134,13 +134,13 @@ export interface Testbed {
  */
 const CHECKOUT_ID = crypto.createHash("sha256").update(path.resolve(__dirname, "../..")).digest("hex").slice(0, 8);
 
-export function testbedDir(name: string): string {
+export function bedFixtureDir(name: string): string {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
     throw new Error(`test bed name must be lowercase letters, digits and dashes, got "${name}"`);
   return path.join(os.tmpdir(), "hcloud-swarm-tests", CHECKOUT_ID, name);
 }
 
-class LiveTestbed implements Testbed {
+class LiveBedFixture implements BedFixture {
   private outsiderReady?: Promise<Outsider>;
   private intruderReady?: Promise<Outsider>;
   private metadataReady?: Promise<Outsider>;
@@ -325,28 +325,33 @@ class LiveTestbed implements Testbed {
 }
 
 /** Starts a bed in the suite's own directory (removing leftovers of an earlier run first). */
-export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
-  const bed = await upBed({ dir: testbedDir(opts.name), nodes: opts.nodes, managers: opts.managers, install: false });
-  return new LiveTestbed(bed);
+export async function startBedFixture(opts: BedFixtureOptions): Promise<BedFixture> {
+  const bed = await upBed({
+    dir: bedFixtureDir(opts.name),
+    nodes: opts.nodes,
+    managers: opts.managers,
+    install: false,
+  });
+  return new LiveBedFixture(bed);
 }
 
 /** Removes the bed of a suite by name, whatever state it is in. */
-export async function downTestbed(name: string): Promise<void> {
-  await downBed(testbedDir(name));
+export async function downBedFixture(name: string): Promise<void> {
+  await downBed(bedFixtureDir(name));
 }
 
 /**
  * Jest wiring: starts the bed in beforeAll and always removes it in afterAll (by directory, so
  * even a bed whose start failed halfway is cleaned). Returns a getter for use inside tests.
  */
-export function useTestbed(opts: TestbedOptions): () => Testbed {
-  let bed: Testbed | undefined;
+export function useBedFixture(opts: BedFixtureOptions): () => BedFixture {
+  let bed: BedFixture | undefined;
   beforeAll(async () => {
-    bed = await startTestbed(opts);
-  }, TESTBED_SETUP_TIMEOUT_MS);
+    bed = await startBedFixture(opts);
+  }, BED_SETUP_TIMEOUT_MS);
   afterAll(async () => {
-    await downTestbed(opts.name);
-  }, TESTBED_SETUP_TIMEOUT_MS);
+    await downBedFixture(opts.name);
+  }, BED_SETUP_TIMEOUT_MS);
   return () => {
     if (!bed) throw new Error(`test bed "${opts.name}" did not start; see the beforeAll error`);
     return bed;

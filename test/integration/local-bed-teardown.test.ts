@@ -8,9 +8,9 @@ import { hostHierarchies } from "../../local/ns/cgroups";
 import { listLinks, listNetns } from "../../local/ns/network";
 import { isBedLink, isBedNetns } from "../../local/ns/plan";
 import { run } from "../../local/common/host-command";
-import { downTestbed, LOCAL_IMAGE, startTestbed, Testbed } from "../support/testbed";
+import { downBedFixture, LOCAL_IMAGE, startBedFixture, BedFixture } from "../support/bed-fixture";
 
-const NAME = "testbed-teardown";
+const NAME = "local-bed-teardown";
 
 interface Footprint {
   readonly netns: string[];
@@ -55,19 +55,19 @@ function alive(pid: number): boolean {
   }
 }
 
-function bedNumber(bed: Testbed): number {
+function bedNumber(bed: BedFixture): number {
   return Number(bed.gateway.split(".")[2]);
 }
 
-function allPids(bed: Testbed): number[] {
+function allPids(bed: BedFixture): number[] {
   return bed.inventory.nodes.flatMap((n) => [...bed.processes(n.name).all]);
 }
 
 describe("local test bed teardown", () => {
-  afterAll(() => downTestbed(NAME), 120_000);
+  afterAll(() => downBedFixture(NAME), 120_000);
 
   it("leaves no namespace, process, mount, bridge, cgroup or iptables rule behind", async () => {
-    const bed = await startTestbed({ name: NAME, nodes: 2, managers: 1 });
+    const bed = await startBedFixture({ name: NAME, nodes: 2, managers: 1 });
     const k = bedNumber(bed);
     expect((await bed.exec("worker-1", `docker run -d ${LOCAL_IMAGE} sleep 600`)).code).toBe(0);
     const outsider = await bed.outsider();
@@ -90,7 +90,7 @@ describe("local test bed teardown", () => {
   });
 
   it("comes up again after a crashed run whose daemons were SIGKILLed and whose state was lost", async () => {
-    const first = await startTestbed({ name: NAME, nodes: 2, managers: 1 });
+    const first = await startBedFixture({ name: NAME, nodes: 2, managers: 1 });
     const oldK = bedNumber(first);
     const oldPids = allPids(first);
     for (const pid of oldPids) process.kill(pid, "SIGKILL");
@@ -98,7 +98,7 @@ describe("local test bed teardown", () => {
     fs.rmSync(path.join(first.dir, "inventory.json"));
     expect((await footprint(oldK, first.dir)).netns.length).toBe(2);
 
-    const second = await startTestbed({ name: NAME, nodes: 2, managers: 1 });
+    const second = await startBedFixture({ name: NAME, nodes: 2, managers: 1 });
     const newK = bedNumber(second);
     // The new bed may reuse the number; if it did not, nothing of the old one may remain.
     if (newK !== oldK) expect({ ...(await footprint(oldK, first.dir)), mounts: [] }).toEqual(EMPTY);

@@ -8,9 +8,9 @@ import * as path from "path";
 import * as fs from "fs";
 import { waitFor } from "../../common/time";
 import { probeNetem } from "../../local/ns/kernel";
-import { useTestbed } from "../support/testbed";
+import { useBedFixture } from "../support/bed-fixture";
 
-const bed = useTestbed({ name: "testbed-shape", nodes: 3, managers: 1 });
+const bed = useBedFixture({ name: "local-bed-shape", nodes: 3, managers: 1 });
 const BIN = path.resolve(__dirname, "../../bin/hcloud-swarm.js");
 /** Enough pings that a 20% loss lands within 8–35% with overwhelming probability (σ ≈ 2%). */
 const PINGS = 400;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:testbed`: time to bring up 3, 10 and 20 nodes with every dockerd answering, memory
+ * `npm run bench:beds`: time to bring up 3, 10 and 20 nodes with every dockerd answering, memory
  * per node (PSS of dockerd + containerd) and the host's memory delta. Prints figures; asserts nothing.
  * Needs root. Uses its own bed directory and removes the bed afterwards, also when interrupted.
  */
@@ -10,7 +10,7 @@ import { alignColumns } from "../common/columns";
 import { downBed, nodeProcesses, upBed } from "../local";
 
 const SIZES = (process.env.BENCH_SIZES ?? "3,10,20").split(",").map(Number);
-const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "testbed");
+const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "beds");
 /** Let freshly started daemons finish their start-up allocations before measuring memory. */
 const SETTLE_MS = 3_000;
 

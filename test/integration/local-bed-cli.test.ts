@@ -7,10 +7,10 @@ import * as path from "path";
 import { hcloudSwarm } from "../support/cli";
 import { detectKernelFeatures } from "../../local/ns/kernel";
 import { listNetns } from "../../local/ns/network";
-import { downTestbed, testbedDir } from "../support/testbed";
+import { downBedFixture, bedFixtureDir } from "../support/bed-fixture";
 
-const NAME = "testbed-cli";
-const DIR = testbedDir(NAME);
+const NAME = "local-bed-cli";
+const DIR = bedFixtureDir(NAME);
 
 async function cli(...args: string[]): Promise<string> {
   const r = await hcloudSwarm(args);
@@ -19,7 +19,7 @@ async function cli(...args: string[]): Promise<string> {
 }
 
 describe("hcloud-swarm local", () => {
-  afterAll(() => downTestbed(NAME), 120_000);
+  afterAll(() => downBedFixture(NAME), 120_000);
 
   it("brings a bed up, reports it, and takes it down again", async () => {
     const up = await cli("local", "up", "--nodes", "2", "--managers", "1", "--dir", DIR, "--no-install");
