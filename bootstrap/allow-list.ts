@@ -23,7 +23,7 @@ import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { departedTarget, matchMembers } from "./plan";
 import { allowList, allowListHash, LABEL_FIREWALL } from "../hostfw/rules";
 import { FirewallMode, parseAllowLine } from "../hostfw/script";
-import { checkAndRepairProgram, INSTALLED, NOT_INSTALLED, PROBE_START } from "../hostfw/install";
+import { checkAndRepairProgram, INSTALLED, NOT_INSTALLED } from "../hostfw/install";
 import { redact } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
@@ -89,8 +89,6 @@ export interface FirewallResult {
   readonly changes: string[];
   /** What could not be installed on this host, and why (no systemd, sshd not manageable). */
   readonly notes: string[];
-  /** The probe's output (hostfw/probe.ts), read back from the node after the repair. */
-  readonly probe: string;
 }
 
 /** Check-and-repair on a node: one command, the program on stdin; returns what it enforces now. */
@@ -110,7 +108,7 @@ export async function applyFirewall(
     timeoutMs: FIREWALL_COMMAND_TIMEOUT_MS,
     allowFailure: true,
   });
-  const [mine, probe = ""] = r.stdout.split(`${PROBE_START}\n`);
+  const mine = r.stdout;
   const after = r.code === 0 ? parseAllowLine(mine) : undefined;
   if (after === undefined)
     throw new Error(`the host firewall script failed on ${s.node} (exit ${r.code}): ${(r.stderr || mine).trim()}`);
@@ -123,7 +121,6 @@ export async function applyFirewall(
       .filter((l) => l.startsWith(INSTALLED) || l.startsWith("changed:"))
       .map((l) => l.replace(/^[a-z-]+: /, "")),
     notes: lines.filter((l) => l.startsWith(NOT_INSTALLED)).map((l) => l.slice(NOT_INSTALLED.length).trim()),
-    probe,
   };
 }
 
