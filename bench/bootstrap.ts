@@ -8,7 +8,13 @@
  *   commands and round trips on the critical path (transport/ssh.ts SshStats.roundTrips: the
  *   longest chain of exchanges each started after the one before had ended; the loop's own `ssh`
  *   calls are counted the same way here, a connection and then its command each);
- * - where the first forming run at each size spent its time, from bootstrap's own action lines;
+ * - where the first forming, adding and no-op run at each size spent its time, from bootstrap's own
+ *   action lines and from every SSH exchange (transport/ssh onSshExchange): per kind (connect,
+ *   inspect, firewall, join, labels, …) when the first started and the last ended;
+ * - CPU per run, split between this process (the SSH client: ssh2's handshakes) and every process
+ *   of the bed's nodes (sshd, the commands, dockerd: the bed's cgroup), and what the formed
+ *   cluster's nodes burn doing nothing (on this bed every node shares the same cores);
+ * - adding a worker is timed after every forming run (fastest–slowest);
  * - the 1-minute load average when each size started and ended (the machine may be shared).
  * Targets (issue 24): the slowest 1+16 bootstrap no slower than the fastest 1+16 loop; adding a
  * worker at 1+16 within 1.5× of 1+2, in a constant number of round trips.
@@ -30,7 +36,7 @@ const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
 const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "bootstrap");
 /** One command of the sequential baseline; generous, it never comes near. */
 const SSH_TIMEOUT_MS = 120_000;
-/** BENCH_TRACE=1 prints every bootstrap line with a timestamp to stderr, to see where time goes. */
+/** BENCH_TRACE=1 prints every bootstrap line with a timestamp, then every SSH exchange (start→end, depth), to stderr. */
 const TRACE = process.env.BENCH_TRACE === "1";
 
 const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
