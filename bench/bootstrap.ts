@@ -8,7 +8,13 @@
  *   commands and round trips on the critical path (transport/ssh.ts SshStats.roundTrips: the
  *   longest chain of exchanges each started after the one before had ended; the loop's own `ssh`
  *   calls are counted the same way here, a connection and then its command each);
- * - where the first forming run at each size spent its time, from bootstrap's own action lines;
+ * - where the first forming, adding and no-op run at each size spent its time, from bootstrap's own
+ *   action lines and from every SSH exchange (transport/ssh onSshExchange): per kind (connect,
+ *   inspect, firewall, join, labels, …) when the first started and the last ended;
+ * - CPU per run, split between this process (the SSH client: ssh2's handshakes) and every process
+ *   of the bed's nodes (sshd, the commands, dockerd: the bed's cgroup), and what the formed
+ *   cluster's nodes burn doing nothing (on this bed every node shares the same cores);
+ * - adding a worker is timed after every forming run (fastest–slowest);
  * - the 1-minute load average when each size started and ended (the machine may be shared).
  * Targets (issue 24): the slowest 1+16 bootstrap no slower than the fastest 1+16 loop; adding a
  * worker at 1+16 within 1.5× of 1+2, in a constant number of round trips.
@@ -21,8 +27,8 @@ import * as path from "path";
 import { alignColumns } from "../common/columns";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import { bootstrap } from "../bootstrap/bootstrap";
-import { sshStats } from "../transport/ssh";
-import { downBed, execInNode, upBed } from "../local";
+import { onSshExchange, sshStats, SshExchange } from "../transport/ssh";
+import { Bed, downBed, execInNode, upBed } from "../local";
 
 const SIZES = (process.env.BENCH_WORKERS ?? "2,8,16").split(",").map(Number);
 /** Each timing is taken this often; the table shows the fastest and the slowest run. */
@@ -30,7 +36,7 @@ const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
 const DIR = path.join(os.tmpdir(), "hcloud-swarm-bench", "bootstrap");
 /** One command of the sequential baseline; generous, it never comes near. */
 const SSH_TIMEOUT_MS = 120_000;
-/** BENCH_TRACE=1 prints every bootstrap line with a timestamp to stderr, to see where time goes. */
+/** BENCH_TRACE=1 prints every bootstrap line with a timestamp, then every SSH exchange (start→end, depth), to stderr. */
 const TRACE = process.env.BENCH_TRACE === "1";
 
 const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -86,21 +92,110 @@ interface Cost {
   commands: number;
   roundTrips: number;
   ms: number;
+  /** CPU of this process (the SSH client side: ssh2's handshakes and channels, the run's own code). */
+  clientCpuMs: number;
+  /** CPU of every process of the bed's nodes (sshd, the commands, dockerd), from the bed's cgroup; undefined where unreadable. */
+  nodesCpuMs?: number;
+  /** Every SSH exchange of the run, in the order they ended. */
+  exchanges: SshExchange[];
+  t0: number;
 }
 
-/** Runs `fn` and returns what it cost on the SSH transport (nothing else may run meanwhile). */
-async function measured(fn: () => Promise<unknown>): Promise<Cost> {
+/** Total CPU used so far by the bed's nodes, in ms: cgroup v1 cpuacct, else cgroup v2 cpu.stat. */
+function nodesCpu(bed: Bed): number | undefined {
+  for (const h of bed.ctx.hierarchies) {
+    const dir = path.join(h.mountpoint, bed.ctx.names.cgroup);
+    try {
+      if (h.options.split(",").includes("cpuacct"))
+        return Number(fs.readFileSync(path.join(dir, "cpuacct.usage"), "utf8")) / 1e6;
+      if (h.fstype === "cgroup2") {
+        const m = /^usage_usec (\d+)$/m.exec(fs.readFileSync(path.join(dir, "cpu.stat"), "utf8"));
+        if (m) return Number(m[1]) / 1000;
+      }
+    } catch {
+      // not this hierarchy
+    }
+  }
+  return undefined;
+}
+
+/** Runs `fn` and returns what it cost on the SSH transport and in CPU (nothing else may run meanwhile). */
+async function measured(bed: Bed, fn: () => Promise<unknown>): Promise<Cost> {
+  const exchanges: SshExchange[] = [];
+  const stop = onSshExchange((e) => exchanges.push(e));
   const before = sshStats();
+  const cpu = process.cpuUsage();
+  const nodes = nodesCpu(bed);
   const t = Date.now();
-  await fn();
+  try {
+    await fn();
+  } finally {
+    stop();
+  }
   const after = sshStats();
+  const used = process.cpuUsage(cpu);
+  const nodesAfter = nodesCpu(bed);
   return {
     connections: after.connections - before.connections,
     commands: after.commands - before.commands,
     roundTrips: after.roundTrips - before.roundTrips,
     ms: Date.now() - t,
+    clientCpuMs: (used.user + used.system) / 1000,
+    ...(nodes !== undefined && nodesAfter !== undefined ? { nodesCpuMs: nodesAfter - nodes } : {}),
+    exchanges,
+    t0: t,
   };
 }
+
+/** What kind of exchange, by its command: the timeline's rows. */
+function kindOf(e: SshExchange): string {
+  if (e.kind === "connect") return "connect";
+  const d = e.display;
+  if (d.startsWith("cloud-init status")) return "inspect";
+  if (d.startsWith("sh -s -- ")) return "firewall";
+  if (d.startsWith("perl ") && d.includes("/swarm/join")) return "join";
+  if (d.includes("docker node update")) return "labels";
+  if (d.includes("docker node inspect") || d.includes("docker node ls")) return "node read";
+  if (d.includes("join-token")) return "token";
+  if (d.includes("swarm init")) return "init";
+  if (d.includes("network")) return "ingress";
+  return "other";
+}
+
+/**
+ * Where a run's time went, from its SSH exchanges: per kind, how many, when the first started and
+ * the last ended (seconds since the run started), and the longest single one.
+ */
+function timeline(c: Cost): string {
+  const rows = new Map<string, SshExchange[]>();
+  for (const e of [...c.exchanges].sort((a, b) => a.startedAt - b.startedAt))
+    rows.set(kindOf(e), [...(rows.get(kindOf(e)) ?? []), e]);
+  const at = (ms: number) => ((ms - c.t0) / 1000).toFixed(2);
+  return [...rows.entries()]
+    .map(([k, xs]) => {
+      const first = Math.min(...xs.map((e) => e.startedAt));
+      const last = Math.max(...xs.map((e) => e.endedAt));
+      const longest = Math.max(...xs.map((e) => e.endedAt - e.startedAt));
+      return `${k} ×${xs.length} ${at(first)}→${at(last)} (longest ${(longest / 1000).toFixed(2)})`;
+    })
+    .join(", ");
+}
+
+/** Each exchange on its own line, for BENCH_TRACE=1. */
+function traceExchanges(label: string, c: Cost): void {
+  for (const e of [...c.exchanges].sort((a, b) => a.startedAt - b.startedAt))
+    process.stderr.write(
+      `${label} ${((e.startedAt - c.t0) / 1000).toFixed(2)}→${((e.endedAt - c.t0) / 1000).toFixed(2)} depth ${e.depth} [${e.node}] ${e.kind === "connect" ? "connect" : e.display.split("\n")[0].slice(0, 100)}${e.ok ? "" : " (failed)"}\n`,
+    );
+}
+
+/** How long the formed cluster is watched doing nothing, for its background CPU. */
+const IDLE_SAMPLE_MS = 3_000;
+const idleCores = (c: Cost | undefined): string =>
+  c?.nodesCpuMs === undefined ? "?" : `${(c.nodesCpuMs / c.ms).toFixed(2)} cores`;
+
+const cpu = (c: Cost): string =>
+  `${(c.clientCpuMs / 1000).toFixed(1)}/${c.nodesCpuMs === undefined ? "?" : (c.nodesCpuMs / 1000).toFixed(1)} s`;
 
 /** Collects bootstrap's action lines ("[node] kind: detail") with their time since `t0`. */
 function phaseLog(t0: number, echo: boolean): { log: (l: string) => void; summary: (endMs: number) => string } {
@@ -139,13 +234,16 @@ async function main(): Promise<void> {
       "bootstrap (parallel)",
       "sequential ssh loop",
       "form: conn/cmd/round trips",
+      "form CPU client/nodes",
       "loop: conn/cmd/round trips",
       "add 1 worker: connections",
       "commands",
       "round trips",
       "time",
+      "add CPU client/nodes",
       "no-op: conn/cmd/round trips",
       "no-op time",
+      "bed idle CPU",
       "load avg (start→end)",
     ],
   ];
@@ -163,38 +261,57 @@ async function main(): Promise<void> {
       const loadStart = load();
       const boot: number[] = [];
       const loop: number[] = [];
+      const adds: number[] = [];
       let form: Cost | undefined;
       let add: Cost | undefined;
       let noop: Cost | undefined;
+      let idle: Cost | undefined;
       let loopCalls = 0;
       for (let i = 0; i < REPEAT; i++) {
         await leaveAll();
         const t0 = Date.now();
         const p = phaseLog(t0, TRACE && i === 0);
-        const cost = await measured(() =>
+        const cost = await measured(bed, () =>
           bootstrap(first(1 + w), { privateKeyFor: key, log: p.log, ...(TRACE && i === 0 ? { trace: p.log } : {}) }),
         );
         boot.push(cost.ms);
+        const q = phaseLog(Date.now(), TRACE && i === 0);
+        let actions: readonly { node: string; kind: string }[] = [];
+        const added = await measured(bed, async () => {
+          actions = (
+            await bootstrap(first(2 + w), {
+              privateKeyFor: key,
+              log: q.log,
+              ...(TRACE && i === 0 ? { trace: q.log } : {}),
+            })
+          ).actions;
+        });
+        adds.push(added.ms);
+        // The other members are only told to let the new node through their host firewalls.
+        if (!actions.every((a) => a.node === all.nodes[1 + w].name || a.kind === "firewall"))
+          throw new Error(`adding one worker changed other nodes: ${JSON.stringify(actions)}`);
         if (i === 0) {
           form = cost;
+          add = added;
           phases.push(`1+${w} forming: ${p.summary(cost.ms)}`);
-          const q = phaseLog(Date.now(), TRACE);
-          let actions: readonly { node: string; kind: string }[] = [];
-          add = await measured(async () => {
-            actions = (
-              await bootstrap(first(2 + w), { privateKeyFor: key, log: q.log, ...(TRACE ? { trace: q.log } : {}) })
-            ).actions;
-          });
-          phases.push(`1+${w} adding:  ${q.summary(add.ms)}`);
-          // The other members are only told to let the new node through their host firewalls.
-          if (!actions.every((a) => a.node === all.nodes[1 + w].name || a.kind === "firewall"))
-            throw new Error(`adding one worker changed other nodes: ${JSON.stringify(actions)}`);
+          phases.push(`    SSH: ${timeline(cost)}`);
+          phases.push(`1+${w} adding:  ${q.summary(added.ms)}`);
+          phases.push(`    SSH: ${timeline(added)}`);
+          if (TRACE) {
+            traceExchanges(`1+${w} form`, cost);
+            traceExchanges(`1+${w} add`, added);
+          }
           // The same inventory again: nothing to change, but every member's firewall is checked.
-          noop = await measured(async () => {
+          noop = await measured(bed, async () => {
             actions = (await bootstrap(first(2 + w), { privateKeyFor: key })).actions;
           });
           if (actions.length > 0)
             throw new Error(`a second run of the same inventory changed something: ${JSON.stringify(actions)}`);
+          phases.push(`1+${w} no-op:   end +${sec(noop.ms)}`);
+          phases.push(`    SSH: ${timeline(noop)}`);
+          // What the formed cluster's nodes burn doing nothing (dockerd, gossip, heartbeats): every
+          // run competes with it for the same cores on this bed.
+          idle = await measured(bed, () => new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS)));
         }
         await leaveAll();
         loopStats.calls = 0;
@@ -209,13 +326,16 @@ async function main(): Promise<void> {
         span(boot),
         span(loop),
         triple(f),
+        cpu(f),
         `${loopCalls}/${loopCalls}/${2 * loopCalls}`,
         String(a.connections),
         String(a.commands),
         String(a.roundTrips),
-        sec(a.ms),
+        span(adds),
+        cpu(a),
         triple(z),
         sec(z.ms),
+        idleCores(idle),
         `${loadStart}→${load()}`,
       ]);
       process.stderr.write(`1+${w} done\n`);
@@ -230,7 +350,13 @@ async function main(): Promise<void> {
     "bootstrap also recreates ingress encrypted and labels each node; the loop only inits and joins\n",
   );
   for (const line of alignColumns(rows)) process.stdout.write(line + "\n");
-  process.stdout.write("where the time went (first run at each size; seconds since the run started):\n");
+  process.stdout.write(
+    "CPU client/nodes: this process (the SSH client) / every process of the bed's nodes (sshd, commands, dockerd), first run;\n" +
+      "bed idle CPU: the formed 1+N+1 cluster's nodes doing nothing for 3 s (dockerd, gossip, heartbeats)\n",
+  );
+  process.stdout.write(
+    "where the time went (first run at each size; seconds since the run started; SSH: first start→last end per kind):\n",
+  );
   for (const line of phases) process.stdout.write(`  ${line}\n`);
 }
 

@@ -23,7 +23,7 @@ import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { departedTarget, matchMembers } from "./plan";
 import { allowList, allowListHash, LABEL_FIREWALL } from "../hostfw/rules";
 import { FirewallMode, parseAllowLine } from "../hostfw/script";
-import { checkAndRepairProgram, INSTALLED, NOT_INSTALLED, PROBE_START } from "../hostfw/install";
+import { checkAndRepairProgram, INSTALLED, NOT_INSTALLED } from "../hostfw/install";
 import { redact } from "../transport/redact";
 import { shellQuote } from "../transport/shell";
 import { SshSession, SshTarget, waitForSsh } from "../transport/ssh";
@@ -89,8 +89,6 @@ export interface FirewallResult {
   readonly changes: string[];
   /** What could not be installed on this host, and why (no systemd, sshd not manageable). */
   readonly notes: string[];
-  /** The probe's output (hostfw/probe.ts), read back from the node after the repair. */
-  readonly probe: string;
 }
 
 /** Check-and-repair on a node: one command, the program on stdin; returns what it enforces now. */
@@ -110,7 +108,7 @@ export async function applyFirewall(
     timeoutMs: FIREWALL_COMMAND_TIMEOUT_MS,
     allowFailure: true,
   });
-  const [mine, probe = ""] = r.stdout.split(`${PROBE_START}\n`);
+  const mine = r.stdout;
   const after = r.code === 0 ? parseAllowLine(mine) : undefined;
   if (after === undefined)
     throw new Error(`the host firewall script failed on ${s.node} (exit ${r.code}): ${(r.stderr || mine).trim()}`);
@@ -123,7 +121,6 @@ export async function applyFirewall(
       .filter((l) => l.startsWith(INSTALLED) || l.startsWith("changed:"))
       .map((l) => l.replace(/^[a-z-]+: /, "")),
     notes: lines.filter((l) => l.startsWith(NOT_INSTALLED)).map((l) => l.slice(NOT_INSTALLED.length).trim()),
-    probe,
   };
 }
 
@@ -237,8 +234,51 @@ function describeChange(r: FirewallResult): string | undefined {
 /**
  * Applies `mode addresses` on every target that needs it, all in one wave, and notes the label each
  * member should carry for what it enforces (written later, recordLabels). Failures on ready members are problems (the run fails at the end
- * and a re-run finishes), members that are down are warnings.
+ * and a re-run finishes), members that are down are warnings. One promise per target, in order,
+ * each settled once that target's command has ended (never rejected).
  */
+function enforceEach(
+  ctx: AllowListContext,
+  targets: readonly Target[],
+  mode: FirewallMode,
+  addresses: readonly string[],
+  enforced: Enforced,
+): Promise<void>[] {
+  return targets.map((t) =>
+    ctx.gate(async () => {
+      if (t.member && t.member.status !== "ready") {
+        ctx.run.warnings.push(
+          `${t.name} is ${t.member.status || "not ready"} in the swarm: its host firewall was not updated; re-run bootstrap once it is back`,
+        );
+        return;
+      }
+      let s: SshSession;
+      try {
+        s = await session(ctx, t);
+      } catch (err) {
+        // Down in all but name (the swarm has not noticed yet): its label stays stale, so the next run retries.
+        ctx.run.warnings.push(
+          `${t.name} does not answer SSH: its host firewall was not updated; re-run bootstrap once it is back (${redact((err as Error).message)})`,
+        );
+        return;
+      }
+      try {
+        const r = await applyFirewall(s, mode, addresses, sideOf(ctx, t));
+        const after = r.after;
+        enforced.set(t.key, after);
+        const detail = describeChange(r);
+        if (detail) ctx.run.act({ node: t.name, kind: "firewall", detail });
+        for (const n of r.notes) ctx.run.log(`[${t.name}] host firewall: ${n}`);
+        if (t.member) noteLabel(ctx, t.member, t.name, after);
+      } catch (err) {
+        ctx.run.problems.push(
+          `the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`,
+        );
+      }
+    }),
+  );
+}
+
 async function enforce(
   ctx: AllowListContext,
   targets: readonly Target[],
@@ -246,41 +286,7 @@ async function enforce(
   addresses: readonly string[],
   enforced: Enforced,
 ): Promise<void> {
-  await Promise.all(
-    targets.map((t) =>
-      ctx.gate(async () => {
-        if (t.member && t.member.status !== "ready") {
-          ctx.run.warnings.push(
-            `${t.name} is ${t.member.status || "not ready"} in the swarm: its host firewall was not updated; re-run bootstrap once it is back`,
-          );
-          return;
-        }
-        let s: SshSession;
-        try {
-          s = await session(ctx, t);
-        } catch (err) {
-          // Down in all but name (the swarm has not noticed yet): its label stays stale, so the next run retries.
-          ctx.run.warnings.push(
-            `${t.name} does not answer SSH: its host firewall was not updated; re-run bootstrap once it is back (${redact((err as Error).message)})`,
-          );
-          return;
-        }
-        try {
-          const r = await applyFirewall(s, mode, addresses, sideOf(ctx, t));
-          const after = r.after;
-          enforced.set(t.key, after);
-          const detail = describeChange(r);
-          if (detail) ctx.run.act({ node: t.name, kind: "firewall", detail });
-          for (const n of r.notes) ctx.run.log(`[${t.name}] host firewall: ${n}`);
-          if (t.member) noteLabel(ctx, t.member, t.name, after);
-        } catch (err) {
-          ctx.run.problems.push(
-            `the host firewall of ${t.name} could not be updated: ${redact((err as Error).message)}; re-run bootstrap`,
-          );
-        }
-      }),
-    ),
-  );
+  await Promise.all(enforceEach(ctx, targets, mode, addresses, enforced));
 }
 
 /** Remembers the label a member should carry for the list it enforces (dropped when it already does). */
@@ -318,21 +324,48 @@ export async function recordLabels(
   return failed;
 }
 
-/** Before joins: members and joiners all accept the members' and the joiners' addresses. */
-export async function admitJoiners(
+/** The admission wave before joins (admitJoiners), under way. */
+export interface Admission {
+  /** What each target enforces, once its command has ended; complete once `done` settles. */
+  readonly enforced: Enforced;
+  /**
+   * Settles when `joiner` may join: every member's command has ended, and the joiner's own. A
+   * joiner needs no other joiner's: a joiner becomes a member only by joining, and it joins only
+   * after its own command admitted every member and every joiner, so whoever is a member by then
+   * accepts it and is accepted by it.
+   */
+  ready(joiner: string): Promise<void>;
+  /** Settles once every command of the wave has ended (never rejects). */
+  readonly done: Promise<void>;
+}
+
+/**
+ * Before joins: members and joiners all accept the members' and the joiners' addresses, in one
+ * wave. Returns at once; each joiner waits for what it needs (Admission.ready), not for the wave.
+ */
+export function admitJoiners(
   ctx: AllowListContext,
   members: readonly NodeFacts[],
   joiners: readonly InventoryNode[],
-): Promise<Enforced> {
+): Admission {
   const enforced: Enforced = new Map();
-  if (joiners.length === 0) return enforced;
+  if (joiners.length === 0) return { enforced, ready: () => Promise.resolve(), done: Promise.resolve() };
   const wanted = allowList([...memberAddresses(ctx, members), ...joiners.map((n) => n.advertiseAddress)]).addresses;
   const targets = admissionTargets(ctx, members, wanted);
   for (const n of joiners)
     if (!targets.some((t) => t.key === n.name))
       targets.push({ key: n.name, name: n.name, reach: n, keyNode: n, node: n });
-  await enforce(ctx, targets, "add", wanted, enforced);
-  return enforced;
+  const each = enforceEach(ctx, targets, "add", wanted, enforced);
+  // A joiner already listed in the swarm (a pending join being redone) counts as a member here.
+  const membersDone = Promise.all(each.filter((_, i) => targets[i].member !== undefined));
+  const own = new Map(targets.map((t, i) => [t.key, each[i]]));
+  return {
+    enforced,
+    ready: async (joiner) => {
+      await Promise.all([membersDone, own.get(joiner)]);
+    },
+    done: Promise.all(each).then(() => undefined),
+  };
 }
 
 /**

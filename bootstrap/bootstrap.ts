@@ -357,13 +357,15 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
 
   // Join tokens are fetched while the host firewalls are updated; they live only in this scope.
   const tokens = joinTokens(manager, membership.steps);
-  // Host firewalls: members and joiners accept each other before anyone joins.
-  const enforced = await admitJoiners(
+  // Host firewalls: every member accepts a joiner, and the joiner every member, before it joins.
+  const admission = admitJoiners(
     allow,
     members,
     membership.steps.flatMap((s) => (s.kind === "join" ? [s.node] : [])),
   );
-  await joinAll(run, membership.steps, tokens, entry.node);
+  await joinAll(run, membership.steps, tokens, entry.node, admission.ready);
+  await admission.done;
+  const enforced = admission.enforced;
   if (run.actions.some((a) => a.kind === "join")) members = await readNodes(manager);
   const attempt = async (step: Step): Promise<boolean> => {
     try {
@@ -433,14 +435,25 @@ function joinTokens(manager: SshSession, steps: readonly Step[]): TokenOf {
   return (role) => tokens.get(role) ?? joinToken(manager, role);
 }
 
-/** Managers join one at a time (raft adds members one by one); workers join in parallel. */
-async function joinAll(run: Run, steps: readonly Step[], token: TokenOf, entry: InventoryNode): Promise<void> {
+/**
+ * Managers join one at a time (raft adds members one by one); workers join in parallel. Each join
+ * waits for its own admission (`admitted`: ./allow-list Admission.ready), not for the whole wave.
+ */
+async function joinAll(
+  run: Run,
+  steps: readonly Step[],
+  token: TokenOf,
+  entry: InventoryNode,
+  admitted: (node: string) => Promise<void>,
+): Promise<void> {
   const joins = steps.filter((s): s is Extract<Step, { kind: "join" }> => s.kind === "join");
   if (joins.length === 0) return;
   const join = async (s: Extract<Step, { kind: "join" }>) => {
     try {
       const session = run.sessions.get(s.node.name) as SshSession;
       if (s.reset) await leaveSwarm(session);
+      // A fact, not a wave: every member and the node itself have answered its admission.
+      await admitted(s.node.name);
       const nodeId = await joinSwarm(session, s.node, await token(s.role), `${entry.advertiseAddress}:2377`, (l) =>
         run.log(l),
       );

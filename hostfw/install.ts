@@ -8,11 +8,12 @@
  *      reboot, and verify reports the boot order as unprovable;
  *   2. hardens sshd where `sshd -T` shows it is not (a drop-in, validated with `sshd -t`, then reload);
  *   3. runs the firewall script, which rebuilds every rule from scratch and moves the jumps to rule 1,
- *      whatever the node's label says;
- *   4. prints the probe (./probe.ts), so the caller sees what is enforced now, read from the node.
+ *      whatever the node's label says, and prints the list it enforces and what it had to change,
+ *      read from the node's live rules.
  * Idempotent: a node in step gets nothing rewritten but its chains (one atomic restore each).
+ * Every member runs it on every bootstrap run, so each process it starts is paid N times: it does
+ * not print verify's full probe (./probe.ts), which bootstrap never read (issue 24).
  */
-import { PROBE_SCRIPT } from "./probe";
 import { FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, firewallScript } from "./script";
 import {
   DOCKER_DROPIN_PATH,
@@ -28,8 +29,6 @@ import {
 /** Lines the program prints for each thing it installed or could not; bootstrap turns them into actions and warnings. */
 export const INSTALLED = "installed:";
 export const NOT_INSTALLED = "not-installed:";
-/** Printed between the firewall script's output and the probe's. */
-export const PROBE_START = "== hcloud-swarm-probe-start";
 
 /** Heredoc bodies end at a line nothing we generate contains. */
 const EOF_MARK = "HCLOUD_SWARM_EOF_7c1e";
@@ -73,9 +72,6 @@ if command -v sshd >/dev/null 2>&1 && ! sshd -T 2>/dev/null | awk '${hardened} E
   fi
 fi
 sh "$d/fw" "$@"
-rc=$?
-echo "${PROBE_START}"
-${PROBE_SCRIPT}
-exit $rc
+exit $?
 `;
 }

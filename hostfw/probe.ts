@@ -1,8 +1,9 @@
 // @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * What a node really enforces, read from the node itself (never from a label), and judged against
- * what it must enforce. PROBE_SCRIPT only reads; verify runs it on every node, and bootstrap's
- * check-and-repair prints it after repairing. Pure apart from the script text.
+ * what it must enforce. PROBE_SCRIPT only reads; verify runs it on every node. (Bootstrap's
+ * check-and-repair no longer prints it: bootstrap never read it, and every member paid for it on
+ * every run.) Pure apart from the script text.
  */
 import { chainRules, DOCKER_USER_CHAIN, Family, FORWARD_CHAIN, HOST_CHAIN, allowList, familyOf } from "./rules";
 import { FIREWALL_PRIVATE_FILE, FIREWALL_STATE_FILE, FIREWALL_UNIT, SHELL_VALIDATORS } from "./script";

@@ -71,12 +71,50 @@ function counters(): SshStats {
   return c;
 }
 
-/** Starts one SSH exchange on the round-trip clock (see SshStats.roundTrips); call the result when it has ended. */
-function exchangeStarted(): () => void {
-  const depth = counters().roundTrips + 1;
+/** One finished SSH exchange, as the benchmark's timeline shows it (see onSshExchange). */
+export interface SshExchange {
+  readonly kind: "connect" | "command";
+  readonly node: string;
+  /** The command as traces show it (redacted); empty for a connection. */
+  readonly display: string;
+  /** Epoch milliseconds. */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** Its place on the round-trip clock (SshStats.roundTrips). */
+  readonly depth: number;
+  readonly ok: boolean;
+}
+type ExchangeListener = (e: SshExchange) => void;
+/** On globalThis like the counters; an array, not a Set (docs/design/dynamic-providers.md rule 1). */
+function listeners(): ExchangeListener[] {
+  const g = globalThis as unknown as Record<string, ExchangeListener[] | undefined>;
+  return (g.__hcloudSwarmSshListeners ??= []);
+}
+
+/**
+ * Calls `listener` with every SSH exchange once it has ended, until the returned function is called.
+ * For the benchmark's timeline (where each second goes); nothing in a run depends on it.
+ */
+export function onSshExchange(listener: ExchangeListener): () => void {
+  listeners().push(listener);
   return () => {
+    const all = listeners();
+    const i = all.indexOf(listener);
+    if (i >= 0) all.splice(i, 1);
+  };
+}
+
+/** Starts one SSH exchange on the round-trip clock (see SshStats.roundTrips); call the result when it has ended. */
+function exchangeStarted(kind: SshExchange["kind"], node: string, display = ""): (ok: boolean) => void {
+  const depth = counters().roundTrips + 1;
+  const startedAt = Date.now();
+  return (ok) => {
     const c = counters();
     c.roundTrips = Math.max(c.roundTrips, depth);
+    const all = listeners();
+    if (all.length === 0) return;
+    const e = { kind, node, display: redact(display), startedAt, endedAt: Date.now(), depth, ok };
+    for (const l of [...all]) l(e);
   };
 }
 
@@ -149,7 +187,8 @@ export async function connect(
   let presented: Buffer | undefined;
   const ssh = new NodeSSH();
   counters().connectAttempts++;
-  const ended = exchangeStarted();
+  const ended = exchangeStarted("connect", target.name);
+  let connected = false;
   try {
     await ssh.connect({
       host: target.host,
@@ -164,13 +203,14 @@ export async function connect(
         return key.equals(pinned.blob);
       },
     });
+    connected = true;
   } catch (err) {
     ssh.dispose();
     if (presented && !presented.equals(pinned.blob))
       throw new HostKeyMismatchError(target.name, fingerprint(pinned.blob), fingerprint(presented));
     throw redactedError(err, `ssh ${target.user}@${target.host}:${target.port} (${target.name})`);
   } finally {
-    ended();
+    ended(connected);
   }
   counters().connections++;
   return openSession(ssh, target, options);
@@ -202,7 +242,8 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
         `ssh connection to ${target.name} is closed${lastError ? ` (${lastError.message})` : ""}; cannot run ${display}`,
       );
     counters().commands++;
-    const ended = exchangeStarted();
+    const ended = exchangeStarted("command", target.name, display);
+    let finished = false;
     const timeoutMs = o.timeoutMs ?? COMMAND_TIMEOUT_MS;
     const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
     // The remote `timeout` kills the process tree (a closed channel alone would leave it running);
@@ -248,12 +289,13 @@ function openSession(ssh: NodeSSH, target: SshTarget, options: ConnectOptions): 
           `${display} failed on ${target.name} (exit ${res.code}): ${res.stderr || res.stdout || "no output"}`,
         );
       }
+      finished = true;
       return result;
     } catch (err) {
       throw redactedError(err);
     } finally {
       clearTimeout(timer);
-      ended();
+      ended(finished);
     }
   }
 

@@ -257,6 +257,36 @@ describe("host firewall on every node", () => {
     expect(await allowed("manager-1")).toEqual(before);
   });
 
+  it("one check-and-repair puts back a jump pushed down by a hostile ACCEPT, drops a second jump, restores the container jump, and says so; the next finds nothing", async () => {
+    const before = await allowed("manager-1");
+    const key = fs.readFileSync(bed().privateKeyPath, "utf8");
+    const s = await connect(bed().node("manager-1"), key);
+    const jump = `-A INPUT -j ${HOST_CHAIN}`;
+    try {
+      // The single-read fast path must not take any of these for "in place".
+      await bed().exec(
+        "manager-1",
+        `iptables -I INPUT 1 -p tcp --dport 7946 -j ACCEPT && iptables ${jump} && iptables -D DOCKER-USER -j ${FORWARD_CHAIN}`,
+      );
+      // The harm is real: the ACCEPT above the jump lets the intruder reach a swarm port.
+      expect((await probe(bed(), intruder, "manager-1")).tcp["7946"]).toBe("open");
+      const r = await applyFirewall(s, "add", before);
+      expect(r.after).toEqual(expect.arrayContaining(before));
+      expect(r.changes.join(" ")).toMatch(/rebuilt the live rules/);
+      const input = (await bed().exec("manager-1", "iptables -S INPUT")).stdout.trim().split("\n");
+      expect(input[1]).toBe(jump);
+      expect(input.filter((l) => l === jump)).toHaveLength(1);
+      expect((await bed().exec("manager-1", "iptables -S DOCKER-USER")).stdout).toMatch(
+        new RegExp(`^-A DOCKER-USER -j ${FORWARD_CHAIN}$`, "m"),
+      );
+      expect(await probe(bed(), intruder, "manager-1")).toEqual(REFUSED);
+      expect((await applyFirewall(s, "add", before)).changes).toEqual([]);
+    } finally {
+      await bed().exec("manager-1", "iptables -D INPUT -p tcp --dport 7946 -j ACCEPT 2>/dev/null; true");
+      s.close();
+    }
+  });
+
   it("a container on a member reaches no swarm port of another member; its probes do get through without the container rules", async () => {
     const fromContainer = containerProber(bed(), "worker-1", LOCAL_IMAGE);
     // Control: the container does reach another member (its sshd answers) ...
