@@ -17,6 +17,7 @@ import { connectManager } from "../swarm/manager-session";
 import { REMOTE_DIR, renderFor } from "../stacks/deploy/deploy";
 import { dialectJudge, type Judgement, localJudge, managerContext, managerJudge } from "../stacks/reading/judge";
 import { lintJudged } from "../stacks/lint/lint";
+import { stackText } from "../stacks/reading/stack-text";
 import { lintContext } from "../stacks/deploy/plan";
 import { loadStackFile } from "../stacks/template/template";
 
@@ -52,11 +53,12 @@ async function main(): Promise<void> {
       for (const name of ["traefik", "wordpress"]) {
         const source = loadStackFile(name);
         const rendered = renderFor({ source, vars: VARS[name], inventory: bed.inventory });
-        const req = { text: rendered.text, baseDir: m.baseDir, env: m.env };
+        // A fresh StackText per run: a kept one would hand the dialect judge its reading already made.
+        const req = () => ({ judged: stackText(rendered.text, source.file), baseDir: m.baseDir, env: m.env });
         const judges: Array<[string, () => Promise<Judgement | undefined> | Judgement]> = [
-          [`docker stack config on ${m.node}`, () => managerJudge(s, m, rendered.text, [])],
-          ["docker stack config, this machine", () => localJudge(req, { remoteBaseDir: m.baseDir })],
-          ["Docker-dialect reader", () => dialectJudge(req)],
+          [`docker stack config on ${m.node}`, () => managerJudge(s, m, req().judged, [])],
+          ["docker stack config, this machine", () => localJudge(req(), { remoteBaseDir: m.baseDir })],
+          ["Docker-dialect reader", () => dialectJudge(req())],
         ];
         for (const [label, judge] of judges) {
           const times: number[] = [];
@@ -69,7 +71,12 @@ async function main(): Promise<void> {
               );
             const [findings, tl] = await timed(() =>
               lintJudged(
-                { file: source.file, stack: name, sourceText: source.text, judgement: j, meta: rendered.meta },
+                {
+                  source: stackText(source.text, source.file),
+                  stack: name,
+                  judgement: j,
+                  meta: rendered.meta,
+                },
                 ctx,
               ),
             );

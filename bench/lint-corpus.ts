@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { dialectJudge, localJudge } from "../stacks/reading/judge";
 import { lintJudged } from "../stacks/lint/lint";
+import { stackText } from "../stacks/reading/stack-text";
 import { type CorpusCase, ROUND3_CASES, ROUND3_LEGITIMATE } from "../test/support/hostile-stacks-r3";
 
 interface Row {
@@ -29,11 +30,12 @@ async function verdicts(c: CorpusCase, root: string): Promise<Row> {
     else fs.symlinkSync(v.link, path.join(dir, name));
   }
   const skipped: string[] = [];
-  const docker = await localJudge({ text: c.text, baseDir: dir }, {}, skipped);
+  const docker = await localJudge({ judged: stackText(c.text, "case.yml"), baseDir: dir }, {}, skipped);
   if (!docker) throw new Error(`no Docker CLI with docker stack config: ${skipped.join("; ")}`);
   const refused = (j: typeof docker): boolean => {
     try {
-      return lintJudged({ file: "case.yml", stack: "case", sourceText: c.text, judgement: j }, c.ctx ?? {}).length > 0;
+      const source = stackText(c.text, "case.yml");
+      return lintJudged({ source, stack: "case", judgement: j }, c.ctx ?? {}).length > 0;
     } catch {
       return true;
     }
@@ -43,7 +45,7 @@ async function verdicts(c: CorpusCase, root: string): Promise<Row> {
     cls: c.cls,
     hostile: c.rules.length > 0,
     docker: refused(docker),
-    dialect: refused(dialectJudge({ text: c.text, baseDir: dir })),
+    dialect: refused(dialectJudge({ judged: stackText(c.text, "case.yml"), baseDir: dir })),
   };
 }
 

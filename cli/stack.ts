@@ -17,7 +17,8 @@ import { lintContext } from "../stacks/deploy/plan";
 import { readMeta } from "../stacks/template/meta";
 import { commentedOut, renderJudged } from "../stacks/template/render-judged";
 import { removeStack } from "../stacks/deploy/remove";
-import { formatFinding, parseStack, stackNameFromFile } from "../stacks/reading/source";
+import { formatFinding, stackNameFromFile } from "../stacks/reading/source";
+import { stackText } from "../stacks/reading/stack-text";
 import { loadStackFile, templateNames } from "../stacks/template/template";
 import { parseVarArgs } from "../stacks/template/variables";
 import { checkedName } from "../transport/shell";
@@ -48,7 +49,7 @@ export function registerStackCommands(program: Command): void {
     .action(() => {
       for (const name of templateNames()) {
         const t = loadStackFile(name);
-        const { meta } = readMeta(parseStack(t.text, t.file, name));
+        const { meta } = readMeta(stackText(t.text, t.file).source(name));
         console.log(`${name}: ${meta.description}`);
         for (const v of meta.variables)
           console.log(
@@ -87,15 +88,17 @@ export function registerStackCommands(program: Command): void {
         for (const ref of files) {
           const f = loadStackFile(ref);
           const stackName = opts.name ?? (f.builtin ? f.defaultName : stackNameFromFile(f.file));
+          // One text, read once: the judge (the dialect reader's fallback) and lint share its readings.
+          const source = stackText(f.text, f.file);
           let judgement: Judgement;
-          if (s) judgement = await judgeForDeploy(s, await managerContext(s, REMOTE_DIR), f.text);
-          else judgement = await judgeLocally({ text: f.text, baseDir: path.dirname(path.resolve(f.file)) });
-          const findings = lintJudged({ file: f.file, stack: stackName, sourceText: f.text, judgement }, ctx);
+          if (s) judgement = await judgeForDeploy(s, await managerContext(s, REMOTE_DIR), source);
+          else judgement = await judgeLocally({ judged: source, baseDir: path.dirname(path.resolve(f.file)) });
+          const findings = lintJudged({ source, stack: stackName, judgement }, ctx);
           total += findings.length;
           linted.push({ file: f.file, stack: stackName, judge: judgement.judge, skipped: judgement.skipped, findings });
           if (opts.json) continue;
           for (const x of findings) console.log(formatFinding(x));
-          for (const w of lintWarnings({ file: f.file, sourceText: f.text, judgement })) console.error(`warning: ${w}`);
+          for (const w of lintWarnings({ source, judgement })) console.error(`warning: ${w}`);
           const judged = `judged by ${judgement.judge}${judgement.skipped.length ? `; not used: ${judgement.skipped.join("; ")}` : ""}`;
           console.log(
             findings.length === 0
@@ -212,7 +215,9 @@ export function registerStackCommands(program: Command): void {
         const { requests: pins, problems } = parsePinArgs(opts.pin);
         throwIfProblems("stack deploy --pin", problems);
         // Render once before connecting: variable mistakes are reported without touching the cluster.
-        renderFor({ source, vars, inventory, ...(opts.name ? { stack: opts.name } : {}) });
+        // The text is read once for both renders (deploy renders again, knowing the manager's kernel).
+        const template = stackText(source.text, source.file);
+        renderFor({ source, template, vars, inventory, ...(opts.name ? { stack: opts.name } : {}) });
         if (opts.localImages)
           banner([
             `--local-images: every image of this stack is replaced by ${opts.localImages}.`,
@@ -222,6 +227,7 @@ export function registerStackCommands(program: Command): void {
         try {
           const r = await deployStack(s, {
             source,
+            template,
             vars,
             inventory,
             log: (l) => console.log(l),

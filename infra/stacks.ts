@@ -9,6 +9,7 @@ import type { StackEntry } from "../stacks/pulumi/provider";
 import { StacksDeployment } from "../stacks/pulumi/resource";
 import { parseStacksConfig } from "../stacks/pulumi/stack-config";
 import { renderStack } from "../stacks/template/render";
+import { stackText } from "../stacks/reading/stack-text";
 import { type SecretValueSpec, StackSecrets } from "../stacks/pulumi/secret-values";
 import type { SwarmCluster } from "./cluster";
 
@@ -46,7 +47,7 @@ export function stacksFromConfig(raw: unknown): StackEntry[] {
 /** Every secret the stacks want generated, by Docker name (`<stack>_<key>`). */
 export function secretSpecs(stacks: readonly StackEntry[]): SecretValueSpec[] {
   return stacks.flatMap((st) =>
-    renderStack(st.text, st.file, { stack: st.name, vars: st.vars }).secrets.map((x) => ({
+    renderStack(stackText(st.text, st.file), { stack: st.name, vars: st.vars }).secrets.map((x) => ({
       name: x.name,
       generate: x.generate,
       user: x.user,

@@ -22,7 +22,7 @@ import {
 } from "../../swarm/facts";
 import { STABLE_MS, waitForConvergence, type ConvergeReport } from "./converge";
 import { settledWithoutChange } from "./settled";
-import { isGoMap, readDockerYaml } from "../reading/dialect";
+import { isGoMap } from "../reading/dialect";
 import { type Judgement, judgeForDeploy, managerContext, REMOTE_ENV } from "../reading/judge";
 import { imageEngineProblems } from "../lint/image-engine";
 import { lintJudged, lintWarnings } from "../lint/lint";
@@ -30,7 +30,6 @@ import { managerFiles } from "./manager-files";
 import { addLabels } from "../../swarm/node-update";
 import { describePin, type PinAction, type PinRequest } from "../placement/placement-pins";
 import { DeployRefusedError, precheckDeploy } from "../placement/precheck";
-import { locate } from "../reading/origin";
 import {
   type DeployAction,
   describeAction,
@@ -42,6 +41,7 @@ import {
 import { DEFAULT_MTU, MTU_OPTION, renderStack, type RenderedStack } from "../template/render";
 import { defaultSecretsFile, generateSecret, saveSecrets, type GeneratedSecret } from "./secrets";
 import { type Finding, formatFinding } from "../reading/source";
+import { type StackText, stackText } from "../reading/stack-text";
 import { readStack } from "../reading/structure";
 import type { StackFile } from "../template/template";
 
@@ -52,6 +52,8 @@ const STACK_DEPLOY_TIMEOUT_MS = 120_000;
 
 export interface DeployArgs {
   readonly source: StackFile;
+  /** The source's text, when the caller has already wrapped it (stack-text.ts). Default: wrapped here, once. */
+  readonly template?: StackText;
   /** Stack name. Default: the template's or file's name. */
   readonly stack?: string;
   /** Template variables. Default {}. */
@@ -107,9 +109,11 @@ export class LintRefusedError extends ValidationError {
 }
 
 export function renderFor(
-  args: Pick<DeployArgs, "source" | "stack" | "vars" | "inventory" | "localImage"> & { readonly dnsrr?: boolean },
+  args: Pick<DeployArgs, "source" | "template" | "stack" | "vars" | "inventory" | "localImage"> & {
+    readonly dnsrr?: boolean;
+  },
 ): RenderedStack {
-  return renderStack(args.source.text, args.source.file, {
+  return renderStack(args.template ?? stackText(args.source.text, args.source.file), {
     stack: args.stack ?? args.source.defaultName,
     vars: args.vars ?? {},
     mtu: args.inventory.swarm?.overlayMtu ?? DEFAULT_MTU,
@@ -127,8 +131,8 @@ async function lacksIpvs(s: SshSession): Promise<boolean> {
 }
 
 /** service → image of the stack file as written (template references left as they are). */
-function sourceImages(text: string): Array<readonly [string, string]> {
-  const data = readDockerYaml(text).data;
+function sourceImages(template: StackText): Array<readonly [string, string]> {
+  const data = template.dialect().data;
   const services = isGoMap(data) && isGoMap(data.services) ? data.services : undefined;
   return Object.entries(services ?? {}).flatMap(([name, svc]) =>
     isGoMap(svc) && typeof svc.image === "string" ? [[name, svc.image] as const] : [],
@@ -152,8 +156,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
     `${rendered.stack}: judged by ${judgement.judge}${judgement.skipped.length ? ` (not used: ${judgement.skipped.join("; ")})` : ""}`,
   );
   for (const w of judgement.warnings) log(`${rendered.stack}: Docker says: ${w}`);
-  for (const w of lintWarnings({ file: args.source.file, sourceText: args.source.text, judgement }))
-    log(`WARNING: ${w}`);
+  for (const w of lintWarnings({ source: rendered.template, judgement })) log(`WARNING: ${w}`);
   if (findings.refused.length > 0)
     throw new LintRefusedError(rendered.stack, findings.refused.map(formatFinding), judgement.judge);
   const nodes = await readNodes(s);
@@ -171,7 +174,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   // The images as the user wrote them: on the test bed the rendered stack runs a local image instead.
   pre.problems.push(
     ...imageEngineProblems(
-      sourceImages(args.source.text),
+      sourceImages(rendered.template),
       nodes.map((n) => [n.hostname || n.id, n.engineVersion ?? ""] as const),
     ),
   );
@@ -264,16 +267,15 @@ async function judgeAndLint(
   const judgement = await judgeForDeploy(
     s,
     manager,
-    rendered.text,
+    rendered.rendering,
     args.localDockerPath !== undefined ? { searchPath: args.localDockerPath } : {},
   );
   // Docker reads the stack's files on the manager (only the stack file is uploaded): judge them there.
   const files = await managerFiles(s, judgement.data, judgement.baseDir);
   const refused = lintJudged(
     {
-      file: args.source.file,
+      source: rendered.template,
       stack: rendered.stack,
-      sourceText: args.source.text,
       judgement,
       meta: rendered.meta,
       files,
@@ -284,7 +286,7 @@ async function judgeAndLint(
   // version: ("unsupported Compose file version: 1.0"); say so before anything is created.
   if (
     judgement.kind !== "manager" &&
-    readDockerYaml(rendered.text).data !== undefined &&
+    rendered.rendering.dialect().data !== undefined &&
     !/^version\s*:/m.test(rendered.text)
   ) {
     refused.push({
@@ -303,11 +305,10 @@ async function judgeAndLint(
     mtu,
     rendered.stack,
   );
-  const sourceAt = readDockerYaml(args.source.text).at;
   for (const r of networks.refuse) {
     refused.push({
       file: args.source.file,
-      line: locate(sourceAt, judgement.data, r.network.path),
+      line: rendered.template.origin(judgement.data, r.network.path),
       stack: rendered.stack,
       network: r.network.key,
       rule: "existing-network",

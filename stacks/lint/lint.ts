@@ -6,7 +6,7 @@
  * cluster, before anything is created, and deploys nothing if it fails. Rules: see RULES.
  */
 import * as path from "path";
-import { type GoMap, divergentCharacters, isGoMap, type Located, readDockerYaml } from "../reading/dialect";
+import { type GoMap, divergentCharacters, isGoMap } from "../reading/dialect";
 import { dialectJudge, type Judgement } from "../reading/judge";
 import type { At } from "./lint-at";
 import { matchExceptions } from "./exceptions";
@@ -16,8 +16,9 @@ import { portRules } from "./lint-ports";
 import { secretRules } from "./lint-secrets";
 import { unsetVariableWarnings } from "./lint-variables";
 import { readMeta, type StackMeta } from "../template/meta";
-import { locate, type ValuePath } from "../reading/origin";
-import { type Finding, parseStack, type StackSource } from "../reading/source";
+import type { ValuePath } from "../reading/origin";
+import type { Finding, StackSource } from "../reading/source";
+import { type StackText, stackText } from "../reading/stack-text";
 import { readStack } from "../reading/structure";
 
 /** Every rule id, with what it refuses (docs/reference/lint-rules.md's table says the same). */
@@ -71,14 +72,12 @@ export interface LintContext {
 }
 
 export interface LintInput {
-  /** The file the user wrote, named in every finding. */
-  readonly file: string;
+  /** The file the user wrote, read once (stack-text.ts): findings name its file and carry its lines. */
+  readonly source: StackText;
   readonly stack: string;
-  /** Its text: findings carry its lines. */
-  readonly sourceText: string;
   /** Docker's reading of what will be deployed (the source itself, or its rendering). */
   readonly judgement: Judgement;
-  /** The stack's x-hcloud-swarm block. Default: read from sourceText (deploy passes the rendered stack's). */
+  /** The stack's x-hcloud-swarm block. Default: read from the source (deploy passes the rendered stack's). */
   readonly meta?: StackMeta;
   /** Where Docker reads the stack's files. Default: this machine (deploy passes the manager's, manager-files.ts). */
   readonly files?: FileView;
@@ -116,22 +115,22 @@ export function yamlFindings(src: StackSource): Finding[] {
 
 /** Lints Docker's reading of a stack; see the module comment. */
 export function lintJudged(input: LintInput, ctx: LintContext = {}): Finding[] {
-  const src = parseStack(input.sourceText, input.file, input.stack);
+  const file = input.source.file;
+  const src = input.source.source(input.stack);
   const findings = textFindings(src);
   if (src.doc.errors.length === 0) findings.push(...readMeta(src).findings);
   const meta = input.meta ?? readMeta(src).meta;
-  const sourceRead = readDockerYaml(input.sourceText);
-  const sourceAt: Located = sourceRead.at;
+  const sourceRead = input.source.dialect();
   const sourceData = isGoMap(sourceRead.data) ? sourceRead.data : undefined;
   const data: GoMap | undefined = input.judgement.data;
-  const lineOf = (p: ValuePath): number => locate(sourceAt, data, p);
+  const lineOf = (p: ValuePath): number => input.source.origin(data, p);
   const at: At = (p, rule, message, extra = {}) =>
-    findings.push({ file: input.file, line: lineOf(p), stack: input.stack, rule, message, ...extra });
+    findings.push({ file, line: lineOf(p), stack: input.stack, rule, message, ...extra });
   // The judged text is the rendering when deploying: a --var value could carry what the template does not.
-  if (input.judgement.text !== input.sourceText) {
+  if (input.judgement.text !== input.source.text) {
     for (const d of divergentCharacters(input.judgement.text))
       findings.push({
-        file: input.file,
+        file,
         line: 1,
         stack: input.stack,
         rule: "yaml-dialect",
@@ -145,7 +144,7 @@ export function lintJudged(input: LintInput, ctx: LintContext = {}): Finding[] {
     const where =
       !dialect && p.line !== undefined && p.path === undefined ? ` (line ${p.line} of the judged file)` : "";
     findings.push({
-      file: input.file,
+      file,
       line: p.path ? lineOf(p.path) : dialect && p.line ? p.line : 1,
       stack: input.stack,
       rule,
@@ -165,7 +164,7 @@ export function lintJudged(input: LintInput, ctx: LintContext = {}): Finding[] {
   for (const svc of model.services) portRules(svc, ctx, at, (port) => allow.allowed(svc.name, "port", String(port)));
   hostRules(model, allow, at);
   unusedExceptions(allow, (line, message) =>
-    findings.push({ file: input.file, line, stack: input.stack, rule: "template", message }),
+    findings.push({ file, line, stack: input.stack, rule: "template", message }),
   );
   fileRules(model, input.judgement.baseDir, at, input.files);
   return dedupe(findings).sort((a, b) => a.line - b.line);
@@ -189,13 +188,14 @@ function dedupe(findings: Finding[]): Finding[] {
  * What lint says without refusing: port and credential positions filled from variables the judge
  * did not have (lint-variables.ts). The judge's environment is named in its description.
  */
-export function lintWarnings(input: Pick<LintInput, "file" | "sourceText" | "judgement">): string[] {
-  const read = readDockerYaml(input.sourceText).data;
-  return unsetVariableWarnings(input.file, isGoMap(read) ? read : undefined, input.judgement.envNames ?? []);
+export function lintWarnings(input: Pick<LintInput, "source" | "judgement">): string[] {
+  const read = input.source.dialect().data;
+  return unsetVariableWarnings(input.source.file, isGoMap(read) ? read : undefined, input.judgement.envNames ?? []);
 }
 
 /** Lints a stack file's text with the Docker-dialect judge (synchronous; tests and the demo use it). */
 export function lintText(text: string, file: string, stack: string, ctx: LintContext = {}): Finding[] {
-  const judgement = dialectJudge({ text, baseDir: path.posix.dirname(path.posix.resolve(file)) });
-  return lintJudged({ file, stack, sourceText: text, judgement }, ctx);
+  const source = stackText(text, file);
+  const judgement = dialectJudge({ judged: source, baseDir: path.posix.dirname(path.posix.resolve(file)) });
+  return lintJudged({ source, stack, judgement }, ctx);
 }

@@ -5,7 +5,6 @@
  * (constraints.ts). A service no node could ever run is refused up front, naming the service, the
  * constraint and the fix, instead of leaving deploy to wait for a task that never starts. Pure.
  */
-import { parse } from "yaml";
 import type { InventoryNode } from "../../inventory/inventory";
 import type { NodeFacts } from "../../swarm/facts";
 import { type Constraint, matches, matchesAll, parseConstraint, requiredTrueLabel } from "./constraints";
@@ -19,10 +18,16 @@ export interface ServicePlacement {
   readonly runs: boolean;
 }
 
-/** Services and their constraints from a stack file's text; unparsable constraints become problems. */
-export function servicePlacements(text: string, stack: string): { services: ServicePlacement[]; problems: string[] } {
+/**
+ * Services and their constraints from a stack file, parsed once by the caller (precheck.ts parses
+ * the text deploy uploads); unparsable constraints become problems.
+ */
+export function servicePlacements(
+  parsed: unknown,
+  stack: string,
+): { services: ServicePlacement[]; problems: string[] } {
   type Svc = { deploy?: { mode?: string; replicas?: number; placement?: { constraints?: unknown } } };
-  const doc = (parse(text, { merge: true }) ?? {}) as { services?: Record<string, Svc | null> };
+  const doc = (parsed ?? {}) as { services?: Record<string, Svc | null> };
   const problems: string[] = [];
   const services = Object.entries(doc.services ?? {}).map(([key, svc]) => {
     const name = `${stack}_${key}`;

@@ -42,7 +42,9 @@ export class DeployRefusedError extends ValidationError {
 }
 
 export function precheckDeploy(i: PrecheckInputs): Precheck {
-  const placements = servicePlacements(i.text, i.stack);
+  // The uploaded text is a text of its own (Docker's reading, written out): parsed here once, for both checks.
+  const parsed: unknown = parse(i.text, { merge: true });
+  const placements = servicePlacements(parsed, i.stack);
   const pins = planPins({
     stack: i.stack,
     pins: i.pins,
@@ -54,16 +56,16 @@ export function precheckDeploy(i: PrecheckInputs): Precheck {
   });
   const placed = checkPlacement(placements.services, pins.nodes, i.pins, i.inventory);
   return {
-    problems: [...placements.problems, ...pins.problems, ...placed.problems, ...missingSecrets(i)],
+    problems: [...placements.problems, ...pins.problems, ...placed.problems, ...missingSecrets(i, parsed)],
     warnings: [...pins.warnings, ...placed.warnings],
     pinActions: pins.actions,
   };
 }
 
 /** External secrets that neither exist nor are generated: `docker stack deploy` would stop half-way on them. */
-function missingSecrets(i: PrecheckInputs): string[] {
+function missingSecrets(i: PrecheckInputs, parsed: unknown): string[] {
   type Secret = { external?: boolean | { name?: string }; name?: string } | null;
-  const doc = (parse(i.text, { merge: true }) ?? {}) as { secrets?: Record<string, Secret> };
+  const doc = (parsed ?? {}) as { secrets?: Record<string, Secret> };
   return Object.entries(doc.secrets ?? {}).flatMap(([key, v]) => {
     if (!v?.external) return [];
     const name = v.name ?? (typeof v.external === "object" ? v.external.name : undefined) ?? key;

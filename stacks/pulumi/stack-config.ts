@@ -17,6 +17,7 @@ import { throwIfProblems } from "../../common/problems";
 import { ValidationError } from "../../common/problems";
 import type { PinRequest } from "../placement/placement-pins";
 import { renderStack } from "../template/render";
+import { stackText } from "../reading/stack-text";
 import { nameProblem } from "../../transport/shell";
 import { loadStackFile, templateNames } from "../template/template";
 
@@ -74,7 +75,7 @@ export function parseStacksConfig(value: unknown, mtu: number): StackRequest[] {
     const t = loadStackFile(e.template);
     let declared: string[] = [];
     try {
-      declared = renderStack(t.text, t.file, {
+      declared = renderStack(stackText(t.text, t.file), {
         stack: String(name),
         vars: vars as Record<string, string>,
         mtu,

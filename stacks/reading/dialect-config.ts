@@ -8,17 +8,10 @@
  * when the file is on this machine; whatever it cannot reproduce is refused, never guessed.
  */
 import * as path from "path";
-import {
-  type DialectProblem,
-  type GoMap,
-  type GoValue,
-  isGoMap,
-  type Located,
-  newGoMap,
-  readDockerYaml,
-} from "./dialect";
+import { type DialectProblem, type GoMap, type GoValue, isGoMap, type Located, newGoMap } from "./dialect";
 import { readEnvFile } from "./env-file";
 import { interpolateConfig, type InterpolationEnv } from "./interpolate";
+import type { StackText } from "./stack-text";
 
 export interface DialectConfigOptions {
   /** Directory relative paths are resolved against (where the file is, or is uploaded to). */
@@ -44,10 +37,10 @@ export interface DialectConfig {
   readonly at: Located;
 }
 
-/** Reads a stack file as Docker's `docker stack config` does; see the module comment. */
-export function dialectStackConfig(text: string, opts: DialectConfigOptions): DialectConfig {
+/** Reads a stack file as Docker's `docker stack config` does; see the module comment. The text's own reading is shared, never edited. */
+export function dialectStackConfig(input: StackText, opts: DialectConfigOptions): DialectConfig {
   const env = opts.env ?? {};
-  const read = readDockerYaml(text);
+  const read = input.dialect();
   const problems: ConfigProblem[] = dedupe(read.problems).map((p) => ({ line: p.line, message: p.message }));
   if (read.data === undefined) return { problems, warnings: [], at: read.at };
   if (!isGoMap(read.data))

@@ -18,6 +18,7 @@ import type { SshSession } from "../../transport/ssh";
 import { type GoMap, type GoValue, isGoMap, type Located, readDockerYaml } from "./dialect";
 import { type ConfigProblem, dialectStackConfig } from "./dialect-config";
 import type { InterpolationEnv } from "./interpolate";
+import type { StackText } from "./stack-text";
 
 /** `docker stack config` answers in well under a second; this long means the CLI hangs. */
 export const JUDGE_TIMEOUT_MS = 30_000;
@@ -55,8 +56,8 @@ export function envNote(env: InterpolationEnv | undefined): string {
 }
 
 export interface JudgeRequest {
-  /** The exact text that would be deployed. */
-  readonly text: string;
+  /** The exact text that would be deployed, read once (stack-text.ts): the dialect judge uses its reading. */
+  readonly judged: StackText;
   /** Where relative paths resolve: the file's directory, or the upload directory on the manager. */
   readonly baseDir: string;
   /** Variables interpolation sees. Default {} (local lint); deploy passes the manager's HOME and PATH. */
@@ -90,7 +91,7 @@ function fromDockerOutputAs(
     return {
       kind,
       judge,
-      text: req.text,
+      text: req.judged.text,
       at: { line: 1 },
       problems: parseDockerErrors(r.stderr || r.stdout),
       warnings: [],
@@ -103,7 +104,7 @@ function fromDockerOutputAs(
     return {
       kind,
       judge,
-      text: req.text,
+      text: req.judged.text,
       at: { line: 1 },
       problems: [
         {
@@ -130,7 +131,7 @@ function fromDockerOutputAs(
   return {
     kind,
     judge,
-    text: req.text,
+    text: req.judged.text,
     data: read.data,
     at: read.at,
     problems,
@@ -159,12 +160,12 @@ export function parseDockerErrors(text: string): ConfigProblem[] {
 
 /** The Docker-dialect judge: always available, synchronous. */
 export function dialectJudge(req: JudgeRequest, skipped: readonly string[] = []): Judgement {
-  const r = dialectStackConfig(req.text, { baseDir: req.baseDir, env: req.env ?? {} });
+  const r = dialectStackConfig(req.judged, { baseDir: req.baseDir, env: req.env ?? {} });
   const judge = `hcloud-swarm's Docker-dialect reader (what Docker CLI 28's compose loader reads; no Docker CLI with docker stack config was found)${envNote(req.env)}`;
   return {
     kind: "dialect",
     judge,
-    text: req.text,
+    text: req.judged.text,
     ...(r.problems.length === 0 && r.data ? { data: r.data } : {}),
     at: r.at,
     problems: r.problems,
@@ -257,7 +258,7 @@ export async function localJudge(
       const r = await execFile(docker, ["stack", "config", "-c", "-"], {
         cwd: workDir,
         env: req.env ?? {},
-        input: req.text,
+        input: req.judged.text,
       });
       const j = fromDockerOutput("local", judge, req, r, skipped);
       return opts.remoteBaseDir && j.data ? { ...j, data: rebase(j.data, workDir, opts.remoteBaseDir) as GoMap } : j;
@@ -333,14 +334,18 @@ export async function managerContext(s: SshSession, uploadDir: string): Promise<
 export async function managerJudge(
   s: SshSession,
   m: ManagerContext,
-  text: string,
+  judged: StackText,
   skipped: string[],
 ): Promise<Judgement | undefined> {
   const cmd = (stdinName: string) =>
     `cd ${shellQuote(m.baseDir)} && ${REMOTE_ENV} docker stack config -c - # ${stdinName}`;
-  const req = { text, baseDir: m.baseDir, env: m.env };
+  const req = { judged, baseDir: m.baseDir, env: m.env };
   const judge = `docker stack config on ${m.node} (${m.docker})`;
-  const r = await s.run(cmd("stack file on stdin"), { stdin: text, allowFailure: true, timeoutMs: JUDGE_TIMEOUT_MS });
+  const r = await s.run(cmd("stack file on stdin"), {
+    stdin: judged.text,
+    allowFailure: true,
+    timeoutMs: JUDGE_TIMEOUT_MS,
+  });
   if (r.code === 0) return fromDockerOutput("manager", judge, req, r, skipped);
   const probe = await s.run(cmd("capability probe"), {
     stdin: PROBE_FILE,
@@ -358,13 +363,13 @@ export async function managerJudge(
 export async function judgeForDeploy(
   s: SshSession,
   m: ManagerContext,
-  text: string,
+  judged: StackText,
   opts: { readonly searchPath?: string } = {},
 ): Promise<Judgement> {
   const skipped: string[] = [];
-  const req = { text, baseDir: m.baseDir, env: m.env };
+  const req = { judged, baseDir: m.baseDir, env: m.env };
   return (
-    (await managerJudge(s, m, text, skipped)) ??
+    (await managerJudge(s, m, judged, skipped)) ??
     (await localJudge(
       req,
       { remoteBaseDir: m.baseDir, ...(opts.searchPath !== undefined ? { searchPath: opts.searchPath } : {}) },

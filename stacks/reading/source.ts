@@ -1,7 +1,8 @@
 // @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * A stack file parsed once, with positions kept, so every rule can name the line it is about.
- * Lint rules, the renderer and deploy all read a compose file through this module.
+ * Lint rules, the renderer and deploy all read a compose file through this module; they get the
+ * parsed file from a StackText (stack-text.ts), which calls parseStack once per text.
  */
 import { Document, isMap, isScalar, LineCounter, parseDocument, YAMLMap, type Node } from "yaml";
 
@@ -26,6 +27,7 @@ export interface StackSource {
   readonly lines: LineCounter;
 }
 
+/** Parses a text; steps do not call it, they ask their StackText (stack-text.ts), which keeps the result. */
 export function parseStack(text: string, file: string, stack: string): StackSource {
   const lines = new LineCounter();
   // uniqueKeys: a key given twice is a compose error (docker would silently keep one of them).

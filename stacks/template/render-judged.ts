@@ -51,17 +51,16 @@ export async function renderJudged(args: RenderJudgedArgs): Promise<JudgedRender
   // Relative paths resolve where `stack lint` resolves them: next to the file the user wrote.
   const baseDir = path.dirname(path.resolve(args.source.file));
   const judgement = await judgeLocally(
-    { text: rendered.text, baseDir },
+    { judged: rendered.rendering, baseDir },
     args.searchPath !== undefined ? { searchPath: args.searchPath } : {},
   );
   const findings = lintJudged({
-    file: args.source.file,
+    source: rendered.template,
     stack: rendered.stack,
-    sourceText: args.source.text,
     judgement,
     meta: rendered.meta,
   });
-  const warnings = lintWarnings({ file: args.source.file, sourceText: args.source.text, judgement });
+  const warnings = lintWarnings({ source: rendered.template, judgement });
   return { rendered, judgement, findings, warnings };
 }
 

@@ -8,7 +8,8 @@ import { createHash } from "crypto";
 import { isMap, isSeq, YAMLMap, YAMLSeq, type Document } from "yaml";
 import { throwIfProblems } from "../../common/problems";
 import { META_KEY, readMeta, type SecretSpec, type StackMeta } from "./meta";
-import { entries, mapAt, parseStack, root } from "../reading/source";
+import { entries, mapAt, root } from "../reading/source";
+import { type StackText, stackText } from "../reading/stack-text";
 import { nameProblem } from "../../transport/shell";
 import { yamlFindings } from "../lint/lint";
 import { toDockerReading } from "./render-dialect";
@@ -42,7 +43,11 @@ export interface RenderOptions {
 
 export interface RenderedStack {
   readonly stack: string;
+  /** The template that was rendered: lint places its findings on this text's lines. */
+  readonly template: StackText;
   readonly text: string;
+  /** The rendered text, a new text, wrapped once: the judges read this. */
+  readonly rendering: StackText;
   /** sha256 of the rendered file before the hash labels were added. */
   readonly hash: string;
   readonly meta: StackMeta;
@@ -55,7 +60,8 @@ export interface RenderedStack {
 }
 
 /** Renders a stack file's text; throws a ValidationError listing every problem. */
-export function renderStack(text: string, file: string, opts: RenderOptions): RenderedStack {
+export function renderStack(template: StackText, opts: RenderOptions): RenderedStack {
+  const file = template.file;
   const stack = opts.stack;
   const problems: string[] = [];
   const badName = nameProblem("stack", stack, "the stack name");
@@ -63,9 +69,9 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   const mtu = opts.mtu ?? DEFAULT_MTU;
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 9000)
     problems.push(`MTU ${mtu} must be a whole number from 1280 to 9000 (1450 on a Hetzner private network, else 1500)`);
-  const src = parseStack(text, file, stack);
-  const structure = yamlFindings(src);
-  const { meta, findings } = readMeta(src);
+  const parsed = template.source(stack);
+  const structure = yamlFindings(parsed);
+  const { meta, findings } = readMeta(parsed);
   problems.push(...[...structure, ...findings].map((f) => `${f.file}:${f.line}: ${f.message}`));
   // Deploy creates these by name on a manager's command line.
   for (const n of meta.externalNetworks)
@@ -81,9 +87,11 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
       ].filter((p): p is string => p !== undefined),
     );
   throwIfProblems(`stack ${file}`, problems);
-  const { values, problems: varProblems } = resolveVars(src, meta.variables, opts.vars ?? {}, { stack });
+  const { values, problems: varProblems } = resolveVars(parsed, meta.variables, opts.vars ?? {}, { stack });
   throwIfProblems(`stack ${file}`, varProblems);
 
+  // The template's Document is shared (lint reads it after the render): edit a copy, not the text's reading.
+  const src = { ...parsed, doc: parsed.doc.clone() as typeof parsed.doc };
   const doc = src.doc;
   // Edit what Docker reads (merges expanded, its integers), so the rendering means what the template means.
   toDockerReading(doc);
@@ -114,9 +122,13 @@ export function renderStack(text: string, file: string, opts: RenderOptions): Re
   const body = doc.toString({ lineWidth: 0 });
   const hash = createHash("sha256").update(body).digest("hex").slice(0, 16);
   for (const [, svc] of entries(mapAt(top, "services"))) if (isMap(svc)) addLabel(doc, svc, HASH_LABEL, hash);
+  const text = doc.toString({ lineWidth: 0 });
   return {
     stack,
-    text: doc.toString({ lineWidth: 0 }),
+    template,
+    text,
+    // Findings on the rendering name the user's file, as they always did.
+    rendering: stackText(text, file),
     hash,
     meta,
     secrets: meta.secrets.map((s) => ({ ...s, name: `${stack}_${s.key}` })),

@@ -4,6 +4,7 @@
  * (shellQuote, judged here by a real /bin/sh).
  */
 import { execFileSync } from "child_process";
+import { stackText } from "../../stacks/reading/stack-text";
 import { validateInventory } from "../../inventory/inventory";
 import { parseStacksConfig } from "../../stacks/pulumi/stack-config";
 import { renderStack } from "../../stacks/template/render";
@@ -102,7 +103,7 @@ describe("names are validated where they enter", () => {
         1500,
       ),
     ).toThrow(/hcloud-swarm:stacks\[0\]\.name must be lowercase letters/);
-    expect(() => renderStack("services: {a: {image: busybox}}\n", "s.yml", { stack: "$(id)" })).toThrow(
+    expect(() => renderStack(stackText("services: {a: {image: busybox}}\n", "s.yml"), { stack: "$(id)" })).toThrow(
       /the stack name must be lowercase letters/,
     );
   });
@@ -118,7 +119,7 @@ describe("names are validated where they enter", () => {
       "secrets: {'k;id': {external: true}}",
       "",
     ].join("\n");
-    expect(() => renderStack(text, "s.yml", { stack: "s" })).toThrow(
+    expect(() => renderStack(stackText(text, "s.yml"), { stack: "s" })).toThrow(
       /external network "pub; touch \/tmp\/p" must be[\s\S]*secret "k;id" \(Docker name <stack>_<key>\) must be/,
     );
   });

@@ -5,6 +5,7 @@
  * loader, as exactly the reading that was linted; and findings must carry the source's lines.
  */
 import * as fs from "fs";
+import { stackText } from "../../stacks/reading/stack-text";
 import * as os from "os";
 import * as path from "path";
 import { canonicalText } from "../../stacks/reading/canonical";
@@ -24,7 +25,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 /** `docker stack config` on `text`, with exactly `env`; throws when this machine has no such CLI. */
 async function docker(text: string, env: Record<string, string> = {}): Promise<{ data?: GoMap; error?: string }> {
   const skipped: string[] = [];
-  const j = await localJudge({ text, baseDir: dir, env }, {}, skipped);
+  const j = await localJudge({ judged: stackText(text, "case.yml"), baseDir: dir, env }, {}, skipped);
   if (!j)
     throw new Error(
       `these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`,
@@ -130,7 +131,7 @@ describe("the Docker-dialect reader, compared with docker stack config", () => {
       const text = wrap(`x-probe: {v: ${v}}\n`);
       expect((await docker(text)).error).toMatch(/unsupported value/);
       expect(
-        dialectStackConfig(text, { baseDir: dir })
+        dialectStackConfig(stackText(text, "t.yml"), { baseDir: dir })
           .problems.map((p) => p.message)
           .join(""),
       ).toMatch(/unsupported value/);
@@ -174,7 +175,7 @@ describe("the Docker-dialect reader, compared with docker stack config", () => {
       "",
     ].join("\n");
     const theirs = await docker(ordered);
-    const ours = dialectStackConfig(ordered, { baseDir: dir });
+    const ours = dialectStackConfig(stackText(ordered, "t.yml"), { baseDir: dir });
     expect(ours.problems).toEqual([]);
     expect((ours.data?.services as GoMap).app).toEqual((theirs.data?.services as GoMap).app);
     expect((ours.data?.services as GoMap).app).toEqual({
@@ -232,7 +233,7 @@ describe("the Docker-dialect reader, compared with docker stack config", () => {
       `    privileged: "\${P:-yes}"\n    ports:\n      - {target: 80, published: "\${Q:-3306}"}\n    labels:\n      a: "\${R:-1}"\n`,
     );
     const theirs = await docker(text);
-    const ours = dialectStackConfig(text, { baseDir: dir });
+    const ours = dialectStackConfig(stackText(text, "t.yml"), { baseDir: dir });
     expect((ours.data?.services as GoMap).app).toEqual((theirs.data?.services as GoMap).app);
     expect((ours.data?.services as GoMap).app).toMatchObject({
       privileged: true,
@@ -317,17 +318,16 @@ describe("findings name the line the user wrote", () => {
 
   it("the same lines with docker stack config as the judge", async () => {
     const h = HOSTILE_STACKS.find((x) => x.name === "merge-swarm-port")!;
-    const j = await localJudge({ text: h.text, baseDir: dir });
+    const j = await localJudge({ judged: stackText(h.text, "case.yml"), baseDir: dir });
     expect(j?.kind).toBe("local");
     expect(
-      lintJudged({ file: "h.yml", stack: "h", sourceText: h.text, judgement: j! }).map((f) => [f.rule, f.line]),
+      lintJudged({ source: stackText(h.text, "h.yml"), stack: "h", judgement: j! }).map((f) => [f.rule, f.line]),
     ).toEqual([["public-port", 4]]);
     expect(
       lintJudged({
-        file: "h.yml",
+        source: stackText(h.text, "h.yml"),
         stack: "h",
-        sourceText: h.text,
-        judgement: dialectJudge({ text: h.text, baseDir: dir }),
+        judgement: dialectJudge({ judged: stackText(h.text, "case.yml"), baseDir: dir }),
       }).map((f) => [f.rule, f.line]),
     ).toEqual([["public-port", 4]]);
   });

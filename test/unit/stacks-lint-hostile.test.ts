@@ -5,6 +5,7 @@
  * either judge. Legitimate files that use the same features must pass with both.
  */
 import * as fs from "fs";
+import { stackText } from "../../stacks/reading/stack-text";
 import * as os from "os";
 import * as path from "path";
 import type { GoMap } from "../../stacks/reading/dialect";
@@ -23,7 +24,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 async function dockerJudge(text: string): Promise<Judgement> {
   const skipped: string[] = [];
-  const j = await localJudge({ text, baseDir: dir }, {}, skipped);
+  const j = await localJudge({ judged: stackText(text, "case.yml"), baseDir: dir }, {}, skipped);
   if (!j)
     throw new Error(
       `these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`,
@@ -62,7 +63,7 @@ function facts(data: GoMap | undefined): unknown {
 const rulesOf = (j: Judgement, text: string): string[] =>
   [
     ...new Set(
-      lintJudged({ file: "hostile.yml", stack: "hostile", sourceText: text, judgement: j }).map((f) => f.rule),
+      lintJudged({ source: stackText(text, "hostile.yml"), stack: "hostile", judgement: j }).map((f) => f.rule),
     ),
   ].sort();
 
@@ -71,7 +72,7 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     "%s: both judges read the same facts, and lint refuses it",
     async (_name, h) => {
       const docker = await dockerJudge(h.text);
-      const dialect = dialectJudge({ text: h.text, baseDir: dir });
+      const dialect = dialectJudge({ judged: stackText(h.text, "case.yml"), baseDir: dir });
       expect(facts(dialect.data)).toEqual(docker.data ? facts(docker.data) : expect.anything());
       const withDocker = rulesOf(docker, h.text);
       const withDialect = rulesOf(dialect, h.text);
@@ -84,12 +85,17 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     const h = HOSTILE_STACKS.find((x) => x.name === "line-separator")!;
     const docker = await dockerJudge(h.text);
     expect(Object.keys((docker.data?.services ?? {}) as GoMap).sort()).toEqual(["app", "evil"]);
-    expect(facts(dialectJudge({ text: h.text, baseDir: dir }).data)).toEqual(facts(docker.data));
+    expect(facts(dialectJudge({ judged: stackText(h.text, "case.yml"), baseDir: dir }).data)).toEqual(
+      facts(docker.data),
+    );
   });
 
   it("reads published: 06352 as 3306 with both judges", async () => {
     const h = HOSTILE_STACKS.find((x) => x.name === "octal-port")!;
-    for (const j of [await dockerJudge(h.text), dialectJudge({ text: h.text, baseDir: dir })]) {
+    for (const j of [
+      await dockerJudge(h.text),
+      dialectJudge({ judged: stackText(h.text, "case.yml"), baseDir: dir }),
+    ]) {
       expect(readStack(j.data as GoMap).model.services[0].ports[0].published).toEqual([3306, 3306]);
     }
   });
@@ -98,25 +104,25 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     "%s passes with both judges, which read the same facts",
     async (_name, l) => {
       const docker = await dockerJudge(l.text);
-      const dialect = dialectJudge({ text: l.text, baseDir: dir });
+      const dialect = dialectJudge({ judged: stackText(l.text, "case.yml"), baseDir: dir });
       expect(docker.problems).toEqual([]);
       expect(facts(dialect.data)).toEqual(facts(docker.data));
-      expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: docker })).toEqual([]);
-      expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: l.text, judgement: dialect })).toEqual([]);
+      expect(lintJudged({ source: stackText(l.text, "ok.yml"), stack: "ok", judgement: docker })).toEqual([]);
+      expect(lintJudged({ source: stackText(l.text, "ok.yml"), stack: "ok", judgement: dialect })).toEqual([]);
     },
   );
 
   it("renders a template so that Docker reads what the template means: merges kept encrypted, the MTU added, octal kept", async () => {
     const legit = LEGITIMATE_STACKS.find((l) => l.name === "anchors-and-merge")!;
-    const r = renderStack(legit.text, "legit.yml", { stack: "legit", mtu: 1450 });
+    const r = renderStack(stackText(legit.text, "legit.yml"), { stack: "legit", mtu: 1450 });
     const docker = await dockerJudge(r.text);
     const back = (docker.data?.networks as GoMap).back as GoMap;
     expect(back.driver_opts).toEqual({ encrypted: "", [MTU_OPTION]: "1450" });
     expect(
-      lintJudged({ file: "legit.yml", stack: "legit", sourceText: legit.text, judgement: docker, meta: r.meta }),
+      lintJudged({ source: stackText(legit.text, "legit.yml"), stack: "legit", judgement: docker, meta: r.meta }),
     ).toEqual([]);
     const octal = HOSTILE_STACKS.find((h) => h.name === "octal-port")!;
-    const rendered = await dockerJudge(renderStack(octal.text, "o.yml", { stack: "o" }).text);
+    const rendered = await dockerJudge(renderStack(stackText(octal.text, "o.yml"), { stack: "o" }).text);
     expect(readStack(rendered.data as GoMap).model.services[0].ports[0].published).toEqual([3306, 3306]);
   });
 
@@ -128,7 +134,7 @@ describe("hostile stack files, judged by Docker's loader and by the Docker-diale
     "refuses a --var value holding %s before rendering, naming the variable, because Docker would end a line there",
     (_c, tail) => {
       const t = loadStackFile("wordpress");
-      expect(() => renderStack(t.text, t.file, { stack: "blog", vars: { domain: `x.org${tail}` } })).toThrow(
+      expect(() => renderStack(stackText(t.text, t.file), { stack: "blog", vars: { domain: `x.org${tail}` } })).toThrow(
         /--var domain contains a control character or line break/,
       );
     },

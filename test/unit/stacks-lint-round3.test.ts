@@ -6,6 +6,7 @@
  * with both judges, and each legitimate file must pass with both.
  */
 import * as fs from "fs";
+import { stackText } from "../../stacks/reading/stack-text";
 import * as os from "os";
 import * as path from "path";
 import type { GoMap } from "../../stacks/reading/dialect";
@@ -37,12 +38,12 @@ function dirFor(c: Pick<CorpusCase, "name" | "files">): string {
 
 async function judges(text: string, dir: string): Promise<{ docker: Judgement; dialect: Judgement }> {
   const skipped: string[] = [];
-  const docker = await localJudge({ text, baseDir: dir }, {}, skipped);
+  const docker = await localJudge({ judged: stackText(text, "case.yml"), baseDir: dir }, {}, skipped);
   if (!docker)
     throw new Error(
       `these tests need a Docker CLI with docker stack config on the PATH (CI machines have /usr/local/bin/docker 28.2); none found: ${skipped.join("; ")}`,
     );
-  return { docker, dialect: dialectJudge({ text, baseDir: dir }) };
+  return { docker, dialect: dialectJudge({ judged: stackText(text, "case.yml"), baseDir: dir }) };
 }
 
 /** The facts the policy decides on, independent of short or long syntax. */
@@ -86,7 +87,9 @@ function facts(data: GoMap | undefined, dir: string): unknown {
 
 const rulesOf = (j: Judgement, text: string, ctx: LintContext = {}): string[] =>
   [
-    ...new Set(lintJudged({ file: "case.yml", stack: "case", sourceText: text, judgement: j }, ctx).map((f) => f.rule)),
+    ...new Set(
+      lintJudged({ source: stackText(text, "case.yml"), stack: "case", judgement: j }, ctx).map((f) => f.rule),
+    ),
   ].sort();
 
 describe("lint round 3: what the service really gets, judged by Docker and by the fallback reader", () => {
@@ -107,8 +110,8 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
     async (_cls, _name, c) => {
       const dir = dirFor(c);
       const { docker, dialect } = await judges(c.text, dir);
-      expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: c.text, judgement: docker }, c.ctx)).toEqual([]);
-      expect(lintJudged({ file: "ok.yml", stack: "ok", sourceText: c.text, judgement: dialect }, c.ctx)).toEqual([]);
+      expect(lintJudged({ source: stackText(c.text, "ok.yml"), stack: "ok", judgement: docker }, c.ctx)).toEqual([]);
+      expect(lintJudged({ source: stackText(c.text, "ok.yml"), stack: "ok", judgement: dialect }, c.ctx)).toEqual([]);
       expect(facts(dialect.data, dir)).toEqual(facts(docker.data, dir));
     },
   );
@@ -140,14 +143,14 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
   it("names what the service gets, the user's line and the fix", async () => {
     const c = ROUND3_CASES.find((x) => x.name === "remap-postgres-host")!;
     const { docker } = await judges(c.text, dirFor(c));
-    const [f] = lintJudged({ file: "db.yml", stack: "db", sourceText: c.text, judgement: docker });
+    const [f] = lintJudged({ source: stackText(c.text, "db.yml"), stack: "db", judgement: docker });
     expect(f).toMatchObject({ rule: "public-port", line: 7, service: "app" });
     expect(f.message).toMatch(
       /15432:5432\/tcp, mode host\) publishes the container's port 5432 \(PostgreSQL, tcp\) behind node port 15432 .*remove it from ports:/,
     );
     const e = ROUND3_CASES.find((x) => x.name === "env-file-line")!;
     const j = (await judges(e.text, dirFor(e))).docker;
-    const [g] = lintJudged({ file: "app.yml", stack: "app", sourceText: e.text, judgement: j });
+    const [g] = lintJudged({ source: stackText(e.text, "app.yml"), stack: "app", judgement: j });
     expect(g.line).toBe(6); // the env_file: line
     expect(g.message).toMatch(
       /^DB_PASS \(from a line of env_file\): its name says it is a credential; .*DB_PASS_FILE=\/run\/secrets/,
@@ -160,7 +163,7 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
     const text = ok.text.replace(/x-hcloud-swarm:\n(?: .*\n)+(?=version)/, "");
     expect(text).not.toContain("x-hcloud-swarm");
     const { docker } = await judges(text, dirFor({ name: "port-9000" }));
-    const [f, ...rest] = lintJudged({ file: "s3.yml", stack: "s3", sourceText: text, judgement: docker });
+    const [f, ...rest] = lintJudged({ source: stackText(text, "s3.yml"), stack: "s3", judgement: docker });
     expect(rest).toEqual([]);
     expect(f).toMatchObject({ rule: "public-port", service: "app" });
     expect(f.message).toMatch(
@@ -170,9 +173,8 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
     expect(ok.text).toMatch(/allow:\n {4}- service: app\n {6}port: 9000\n {6}reason: /);
     const bad = ROUND3_CASES.find((x) => x.name === "port-allowed-swarm")!;
     const g = lintJudged({
-      file: "b.yml",
+      source: stackText(bad.text, "b.yml"),
       stack: "b",
-      sourceText: bad.text,
       judgement: (await judges(bad.text, dirFor(bad))).docker,
     });
     expect(g.find((x) => x.rule === "template")?.message).toMatch(
@@ -184,12 +186,12 @@ describe("lint round 3: what the service really gets, judged by Docker and by th
     const text =
       'version: "3.8"\nservices:\n  app:\n    image: busybox\n    networks: [back]\n    ports:\n      - {target: 80, published: "${PORT:-8080}", mode: host}\n    environment:\n      DB_PASSWORD: "${DB_PASSWORD}"\n      LOG: "${LOG_LEVEL}"\nnetworks:\n  back:\n    driver_opts: {encrypted: ""}\n';
     const { docker } = await judges(text, dirFor({ name: "vars" }));
-    const w = lintWarnings({ file: "v.yml", sourceText: text, judgement: docker });
+    const w = lintWarnings({ source: stackText(text, "v.yml"), judgement: docker });
     expect(w).toHaveLength(2);
     expect(w[0]).toMatch(
       /service "app": ports\[0\] is taken from the variable PORT, which the judge did not have \(it interpolates with an empty environment\)/,
     );
     expect(w[1]).toMatch(/environment DB_PASSWORD is taken from the variable DB_PASSWORD/);
-    expect(lintJudged({ file: "v.yml", stack: "v", sourceText: text, judgement: docker })).toEqual([]);
+    expect(lintJudged({ source: stackText(text, "v.yml"), stack: "v", judgement: docker })).toEqual([]);
   });
 });

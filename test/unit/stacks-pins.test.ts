@@ -5,6 +5,8 @@
  * semantics themselves are checked against Docker's scheduler in test/integration/pins.test.ts.
  */
 import type { NodeFacts } from "../../swarm/facts";
+import { parse } from "yaml";
+import { stackText } from "../../stacks/reading/stack-text";
 import { matches, parseConstraint } from "../../stacks/placement/constraints";
 import { parsePinArgs, planPins, describePin, type PinInputs } from "../../stacks/placement/placement-pins";
 import { checkPlacement, servicePlacements } from "../../stacks/placement/placement";
@@ -12,7 +14,6 @@ import { precheckDeploy } from "../../stacks/placement/precheck";
 import { renderStack } from "../../stacks/template/render";
 import { loadStackFile } from "../../stacks/template/template";
 import { readMeta } from "../../stacks/template/meta";
-import { parseStack } from "../../stacks/reading/source";
 
 function node(
   name: string,
@@ -39,13 +40,13 @@ function node(
 const cluster = [node("manager-1", "manager"), node("worker-1", "worker"), node("worker-2", "worker")];
 const render = (name: string, vars: Record<string, string>, stack = name) => {
   const t = loadStackFile(name);
-  return renderStack(t.text, t.file, { stack, vars });
+  return renderStack(stackText(t.text, t.file), { stack, vars });
 };
 const traefik = render("traefik", { acme_email: "a@b.c", dashboard_domain: "t.example" });
 const wordpress = render("wordpress", { domain: "blog.example" });
 
 function plan(r: ReturnType<typeof render>, nodes: readonly NodeFacts[], extra: Partial<PinInputs> = {}) {
-  const { services } = servicePlacements(r.text, r.stack);
+  const { services } = servicePlacements(parse(r.text, { merge: true }), r.stack);
   return planPins({
     stack: r.stack,
     pins: r.meta.pins.map((p) => p.label),
@@ -239,7 +240,7 @@ describe("placement pins", () => {
 
   it("rejects a declared pin that no service uses, or that names a reserved label", () => {
     const text = `version: "3.8"\nx-hcloud-swarm:\n  pins:\n    data: {}\n    hcloud-swarm.pin.x: {}\nservices:\n  app:\n    image: x\n    deploy:\n      placement:\n        constraints: [node.labels.data != true]\n`;
-    const { findings } = readMeta(parseStack(text, "s.yml", "s"));
+    const { findings } = readMeta(stackText(text, "s.yml").source("s"));
     expect(findings.map((f) => `${f.line}: ${f.message}`)).toEqual([
       `4: pin "data" is declared but no service has the placement constraint "node.labels.data == true"`,
       `5: pin "hcloud-swarm.pin.x" must be a node label name (letters, digits, ".", "_", "-"; not "hcloud-swarm.*")`,
@@ -251,7 +252,7 @@ describe("the placement precheck", () => {
   const file = (constraints: string[], extra = "") =>
     `version: "3.8"\nservices:\n  app:\n    image: x\n    deploy:\n      placement:\n        constraints: ${JSON.stringify(constraints)}\n${extra}`;
   const check = (text: string, nodes = cluster, pins: string[] = []) => {
-    const { services, problems } = servicePlacements(text, "s");
+    const { services, problems } = servicePlacements(parse(text, { merge: true }), "s");
     return [...problems, ...checkPlacement(services, nodes, pins, []).problems];
   };
 

@@ -1,10 +1,11 @@
 import type { NetworkFacts, ServiceFacts } from "../../swarm/facts";
+import { stackText } from "../../stacks/reading/stack-text";
 import { lintContext, planDeploy, planExistingNetworks, type StackNetwork } from "../../stacks/deploy/plan";
 import { HASH_LABEL, renderStack } from "../../stacks/template/render";
 import { loadStackFile } from "../../stacks/template/template";
 
 const wp = loadStackFile("wordpress");
-const rendered = renderStack(wp.text, wp.file, { stack: "blog", vars: { domain: "x.org" }, mtu: 1450 });
+const rendered = renderStack(stackText(wp.text, wp.file), { stack: "blog", vars: { domain: "x.org" }, mtu: 1450 });
 const net = (name: string, options: Record<string, string>, ingress = false): NetworkFacts => ({
   name,
   id: name,

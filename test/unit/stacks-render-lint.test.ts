@@ -7,6 +7,7 @@
  * corpus are checked in stacks-lint-round3.test.ts).
  */
 import * as fs from "fs";
+import { stackText } from "../../stacks/reading/stack-text";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
@@ -153,7 +154,7 @@ describe("stack render judges the rendering with stack lint's rules", () => {
       /^# REFUSED BY LINT \(1 problem, listed on stderr\): stack "default-external-host" is NOT deployable\./,
     );
     expect(r.stdout).toContain("#     name: host");
-    const j = await judgeLocally({ text: r.stdout, baseDir: path.dirname(file) });
+    const j = await judgeLocally({ judged: stackText(r.stdout, file), baseDir: path.dirname(file) });
     expect(j.kind).toBe("local");
     expect(j.data?.services ?? {}).toEqual({});
   });

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import { stackText } from "../../stacks/reading/stack-text";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
@@ -29,7 +30,7 @@ const traefik = loadStackFile("traefik");
 const render = (
   vars: Record<string, string>,
   extra: { mtu?: number; localImage?: string; dnsrr?: boolean; stack?: string } = {},
-) => renderStack(wp.text, wp.file, { stack: extra.stack ?? "blog", vars, ...extra });
+) => renderStack(stackText(wp.text, wp.file), { stack: extra.stack ?? "blog", vars, ...extra });
 
 function problemsOf(fn: () => unknown): readonly string[] {
   try {
@@ -69,7 +70,10 @@ describe("stack render", () => {
   it("reports a template reference to an undeclared variable with its line", () => {
     const text = traefik.text.replace("--log.level={{ log_level }}", "--log.level={{ loglevel }}");
     const problems = problemsOf(() =>
-      renderStack(text, "t.yml", { stack: "edge", vars: { acme_email: "a@b.c", dashboard_domain: "t.b.c" } }),
+      renderStack(stackText(text, "t.yml"), {
+        stack: "edge",
+        vars: { acme_email: "a@b.c", dashboard_domain: "t.b.c" },
+      }),
     );
     expect(problems).toEqual([expect.stringMatching(/^t\.yml:\d+: \{\{ loglevel \}\} is not a declared variable/)]);
   });
@@ -134,7 +138,7 @@ describe("stack render", () => {
   });
 
   it("produces files that pass lint, for both templates", () => {
-    const t = renderStack(traefik.text, traefik.file, {
+    const t = renderStack(stackText(traefik.text, traefik.file), {
       stack: "traefik",
       vars: { acme_email: "ops@example.com", dashboard_domain: "t.example.com" },
       mtu: 1450,
