@@ -329,7 +329,11 @@ export function checkManagerChanges(
  * go through; `escape(node)` says how to name one from where the user runs this. A holder that is
  * down is told apart: its data cannot be moved while it is down, and is lost if it never returns.
  */
-export function pinRefusals(steps: readonly Step[], forced: readonly string[], escape: (node: string) => string): string[] {
+export function pinRefusals(
+  steps: readonly Step[],
+  forced: readonly string[],
+  escape: (node: string) => string,
+): string[] {
   return steps.flatMap((s) => {
     if (s.kind !== "remove" || forced.includes(s.node)) return [];
     const pins = heldPins(s.entry.labels);

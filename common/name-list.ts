@@ -33,9 +33,12 @@ export function parseNameList(value: string | undefined, what: string, kind: str
   const problems: string[] = [];
   const names: string[] = [];
   value.split(",").forEach((entry, i) => {
-    if (entry === "") problems.push(`${shown}: entry ${i + 1} is empty; write ${kind} names separated by single commas`);
+    if (entry === "")
+      problems.push(`${shown}: entry ${i + 1} is empty; write ${kind} names separated by single commas`);
     else if (/\s/.test(entry))
-      problems.push(`${shown}: ${JSON.stringify(entry)} contains white space; write ${kind} names separated by commas only`);
+      problems.push(
+        `${shown}: ${JSON.stringify(entry)} contains white space; write ${kind} names separated by commas only`,
+      );
     else if (!NAME.test(entry))
       problems.push(`${shown}: ${JSON.stringify(entry)} is not a ${kind} name (letters, digits, ".", "_", "-")`);
     else if (names.includes(entry)) problems.push(`${shown}: ${entry} is named twice`);
@@ -55,5 +58,8 @@ export function unknownNames(
   const sorted = [...new Set(known)].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   return names
     .filter((n) => !known.includes(n))
-    .map((n) => `${what} names ${kind} ${JSON.stringify(n)}, which is not ${where}; ${where}: ${sorted.join(", ") || "none"}`);
+    .map(
+      (n) =>
+        `${what} names ${kind} ${JSON.stringify(n)}, which is not ${where} (known: ${sorted.join(", ") || "none"})`,
+    );
 }

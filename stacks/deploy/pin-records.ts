@@ -47,7 +47,9 @@ async function readStored(s: SshSession): Promise<StoredRecord[]> {
       const data = JSON.parse(Buffer.from(raw.Spec?.Data ?? "", "base64").toString("utf8")) as { holders?: unknown };
       holders = (Array.isArray(data.holders) ? data.holders : []).flatMap((h: unknown) => {
         const x = h as { id?: unknown; name?: unknown };
-        return typeof x.id === "string" && x.id !== "" ? [{ id: x.id, name: typeof x.name === "string" ? x.name : x.id }] : [];
+        return typeof x.id === "string" && x.id !== ""
+          ? [{ id: x.id, name: typeof x.name === "string" ? x.name : x.id }]
+          : [];
       });
     } catch {
       // A record nobody can read still says the data existed: keep it with no holder, so every node is new to it.

@@ -117,7 +117,8 @@ function lostHolder(
 ): { what: string; relabel?: string } {
   const m = members.find((n) => n.id === h.id);
   const id = h.id.slice(0, 12);
-  if (!m) return { what: `${h.name} (node ${id}), which is no longer in the swarm (removed, or replaced by a new node)` };
+  if (!m)
+    return { what: `${h.name} (node ${id}), which is no longer in the swarm (removed, or replaced by a new node)` };
   if (!isTrue(m.labels[label]))
     return {
       what: `${name(m)} (node ${id}), which no longer carries ${label}=true (the label was removed, moved or set false)`,

@@ -182,19 +182,36 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     }
   });
 
-  it("refuses to delete the membership of the node that holds WordPress's data, until forced", async () => {
+  it("refuses to delete the membership of the node that holds WordPress's data, until forced for that node by name (=1 refused)", async () => {
     const w1 = state.get("swarm-worker-1-swarm") as { provider: Provider; id: string; outs: Props };
     const refused = (await w1.provider.delete(w1.id, w1.outs).then(
       () => undefined,
       (e: Error) => e,
     )) as Error | undefined;
     expect(refused?.message).toMatch(
-      /refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\).*set HCLOUD_SWARM_FORCE_SCALE_DOWN=1 for this pulumi up/,
+      /refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\).*set HCLOUD_SWARM_FORCE_SCALE_DOWN=worker-1 for this pulumi up/,
     );
+    // The old meaning of =1 (every node) is refused, and naming another node does not let worker-1 go.
+    const attempt = async (value: string) => {
+      providerEnv[FORCE_SCALE_DOWN_ENV] = value;
+      try {
+        return (await w1.provider.delete(w1.id, w1.outs).then(
+          () => undefined,
+          (e: Error) => e,
+        )) as Error | undefined;
+      } finally {
+        delete providerEnv[FORCE_SCALE_DOWN_ENV];
+      }
+    };
+    expect((await attempt("1"))?.message).toMatch(
+      /HCLOUD_SWARM_FORCE_SCALE_DOWN="1" no longer applies to every node at once: name the node\(s\) it is for/,
+    );
+    expect((await attempt("worker-2"))?.message).toMatch(/refusing to remove worker-1: it holds the data/);
+    expect((await attempt("worker-1 "))?.message).toMatch(/"worker-1 " contains white space/);
     // worker-2 holds nothing: its membership goes as usual.
     const w2 = state.get("swarm-worker-2-swarm") as { provider: Provider; id: string; outs: Props };
     await w2.provider.delete(w2.id, w2.outs);
-    providerEnv[FORCE_SCALE_DOWN_ENV] = "1";
+    providerEnv[FORCE_SCALE_DOWN_ENV] = "worker-1";
     try {
       await w1.provider.delete(w1.id, w1.outs);
     } finally {
