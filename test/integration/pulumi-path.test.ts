@@ -11,10 +11,11 @@ import * as path from "path";
 import requireFromString from "require-from-string";
 import type { Inventory, InventoryNode } from "../../inventory/inventory";
 import { FORCE_SCALE_DOWN_ENV } from "../../bootstrap/member";
-import { readNodes, stackServices } from "../../swarm/facts";
+import { readNodes, stackServices, stackTasks } from "../../swarm/facts";
 import { connectManager } from "../../swarm/manager-session";
 import { forgetState, runProgramDetailed, type RecordedResource } from "../support/pulumi";
 import { providerEnv } from "../support/provider-env";
+import { ACCEPT_EMPTY_ENV } from "../../stacks/pulumi/provider";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 
 jest.setTimeout(300_000);
@@ -223,6 +224,42 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     );
     try {
       expect((await readNodes(s)).map((n) => n.hostname)).toEqual(["manager-1"]);
+    } finally {
+      s.close();
+    }
+  });
+  it("then refuses the next pulumi up of wordpress (its data went with worker-1) until HCLOUD_SWARM_ACCEPT_EMPTY=wordpress", async () => {
+    const stacks = run.resources.find((r) => r.type === STACKS) as RecordedResource;
+    const before = state.get(stacks.name) as { provider: Provider; id: string; outs: Props };
+    const provider = before.provider as Provider & {
+      update(id: string, o: Props, n: Props): Promise<{ outs: Props }>;
+    };
+    const news = stacksInputs(stacks);
+    // The config is unchanged: only the named stack makes this run deploy.
+    expect((await provider.diff(before.id, before.outs, news)).changes).toBe(false);
+    const refused = await provider.update(before.id, before.outs, news).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(refused?.message).toMatch(
+      /stack wordpress: its pinned data \(pin wordpress-data\) was on worker-1 \(node \w+\), which is no longer in the swarm .*Refused; nothing was changed\. .*deploy with HCLOUD_SWARM_ACCEPT_EMPTY=wordpress for one pulumi up/,
+    );
+    const s = await connectManager(
+      { nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] },
+      bed().privateKeyPath,
+    );
+    try {
+      expect((await readNodes(s)).filter((n) => n.labels["wordpress-data"] !== undefined)).toEqual([]);
+      expect((await stackTasks(s, "wordpress")).filter((t) => t.state === "running")).toEqual([]);
+      providerEnv[ACCEPT_EMPTY_ENV] = "wordpress";
+      try {
+        expect((await provider.diff(before.id, before.outs, news)).changes).toBe(true);
+        const r = await provider.update(before.id, before.outs, news);
+        expect(r.outs).toMatchObject({ unconverged: [] });
+      } finally {
+        delete providerEnv[ACCEPT_EMPTY_ENV];
+      }
+      expect((await readNodes(s)).find((n) => n.labels["wordpress-data"] === "true")?.hostname).toBe("manager-1");
     } finally {
       s.close();
     }
