@@ -81,7 +81,9 @@ function acceptedEmpty(stacks: readonly StackEntry[]): string[] {
 
 /** Dynamic providers signal "created, but failed to initialise" with an error carrying id and outputs. */
 function keepingState(err: unknown, id: string, outs: StacksProviderOutputs, provider: unknown): Error {
-  const message = err instanceof Error ? err.message : String(err);
+  // A serialized provider's own Error subclasses (DeployRefusedError) fail `instanceof Error`: read the message itself.
+  const own = (err as { message?: unknown } | undefined)?.message;
+  const message = err instanceof Error ? err.message : typeof own === "string" ? own : String(err);
   return Object.assign(new Error(message), {
     id,
     properties: { ...outs, ...(provider !== undefined ? { __provider: provider } : {}) },
