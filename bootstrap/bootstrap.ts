@@ -53,6 +53,7 @@ import {
 } from "./swarm-ops";
 import { sleep } from "../common/time";
 import { limiter, mapLimit } from "../common/concurrency";
+import { cliEscape, unknownForced } from "./force-remove";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
 export const JOIN_CONCURRENCY = 8;
@@ -90,8 +91,8 @@ export interface BootstrapOptions {
   readonly concurrency?: number;
   /** How long to wait for a node's SSH. Default SSH_WAIT_TIMEOUT_MS (transport/ssh.ts). */
   readonly sshWaitTimeoutMs?: number;
-  /** Remove nodes that left the inventory even when they hold a stack's pinned data. Default false. */
-  readonly force?: boolean;
+  /** Nodes that left the inventory to remove even though they hold a stack's pinned data (lost with them). Default none. */
+  readonly forceRemove?: readonly string[];
 }
 
 export interface BootstrapResult {
@@ -351,7 +352,8 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   const removals = () => (run.o.targets ? [] : planRemovals(inv, members, run.obs));
   const refused = [
     ...checkManagerChanges(inv, members, [...membership.steps, ...planRolesAndLabels(scope, members), ...removals()]),
-    ...pinRefusals(removals(), run.o.force === true, "re-run with --force to remove it anyway"),
+    ...unknownForced(run.o.forceRemove ?? [], [...inv.nodes.map((n) => n.name), ...members.map((m) => m.hostname)]),
+    ...pinRefusals(removals(), run.o.forceRemove ?? [], cliEscape),
   ];
   if (refused.length) throw new BootstrapError([...refused, ...run.problems], run.actions);
 

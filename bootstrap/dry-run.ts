@@ -33,6 +33,7 @@ import {
   Run,
 } from "./bootstrap";
 import { limiter } from "../common/concurrency";
+import { cliEscape, unknownForced } from "./force-remove";
 import { readIngress } from "./swarm-ops";
 import { readNodes, type NodeFacts } from "../swarm/nodes";
 import type { SshSession } from "../transport/ssh";
@@ -155,7 +156,8 @@ export async function planBootstrap(inv: Inventory, o: BootstrapOptions): Promis
     const removals = planRemovals(inv, members, run.obs);
     const problems = [
       ...checkManagerChanges(inv, members, [...membership.steps, ...roles, ...removals]),
-      ...pinRefusals(removals, o.force === true, "re-run with --force to remove it anyway"),
+      ...unknownForced(o.forceRemove ?? [], [...inv.nodes.map((n) => n.name), ...members.map((m) => m.hostname)]),
+      ...pinRefusals(removals, o.forceRemove ?? [], cliEscape),
       ...membership.problems,
     ];
     const joins = membership.steps.filter((s): s is Extract<Step, { kind: "join" }> => s.kind === "join");

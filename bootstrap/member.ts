@@ -11,6 +11,7 @@ import { dropFromAllowLists, FIREWALL_WAVE_CONCURRENCY } from "./allow-list";
 import { bootstrap, BootstrapResult, DOWN_NODE_SSH_WAIT_MS, inspectManagers, Run } from "./bootstrap";
 import { limiter } from "../common/concurrency";
 import { scaleDown } from "./scale-down";
+import { FORCE_SCALE_DOWN_ENV, pulumiEscape, unknownForced } from "./force-remove";
 import { SshSession, waitForSsh } from "../transport/ssh";
 import { leaveSwarm, readSwarmInfo } from "./swarm-ops";
 import { readNodes } from "../swarm/nodes";
@@ -26,12 +27,14 @@ export interface NodeMembership {
   readonly firewall?: FirewallSettings;
   readonly privateKey: string;
   readonly log?: (line: string) => void;
-  /** Remove the node even when it holds a stack's pinned data. Default false. */
-  readonly force?: boolean;
+  /**
+   * Nodes that may be removed even though they hold a stack's pinned data (HCLOUD_SWARM_FORCE_SCALE_DOWN).
+   * Only this node's own name lifts the guard for it. Default none.
+   */
+  readonly forceRemove?: readonly string[];
 }
 
-/** Set to "1" to let `pulumi up` remove a node that holds a stack's pinned data (read by the SwarmNode provider). */
-export const FORCE_SCALE_DOWN_ENV = "HCLOUD_SWARM_FORCE_SCALE_DOWN";
+export { FORCE_SCALE_DOWN_ENV } from "./force-remove";
 
 /** The managers (in order, so manager-1 stays the one that initialises) with this node in its place or appended. */
 function inventoryOf(m: NodeMembership, withNode: boolean): Inventory {
@@ -119,13 +122,19 @@ export async function retireNode(m: NodeMembership & { readonly nodeId?: string 
       return run;
     }
     const removal = [{ kind: "remove" as const, node: m.node.name, entry: member }];
+    const pinRefused = pinRefusals(removal, m.forceRemove ?? [], pulumiEscape);
     const refused = [
       ...checkManagerChanges(others, members, removal, false),
-      ...pinRefusals(
-        removal,
-        m.force === true,
-        `set ${FORCE_SCALE_DOWN_ENV}=1 for this pulumi up (or pulumi destroy) to remove it anyway`,
-      ),
+      // The list is read for every delete of the run, and a node named there may be gone already
+      // (removed by an earlier delete); a name matters, and a typo shows, when this node is refused.
+      ...(pinRefused.length
+        ? unknownForced(
+            m.forceRemove ?? [],
+            [m.node.name, ...others.nodes.map((n) => n.name), ...members.map((x) => x.hostname)],
+            FORCE_SCALE_DOWN_ENV,
+          )
+        : []),
+      ...pinRefused,
     ];
     if (refused.length) throw new BootstrapError(refused, []);
     if (member.status === "ready") {

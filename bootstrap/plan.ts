@@ -325,19 +325,30 @@ export function checkManagerChanges(
 
 /**
  * Removals refused because the member holds placement pins: stack deploy pinned a stack's data
- * (local volumes) to it, and removing the node loses that data. `force` lets them through;
- * `escape` says how to force them from where the user runs this.
+ * (local volumes) to it, and removing the node loses that data. Only the nodes named in `forced`
+ * go through; `escape(node)` says how to name one from where the user runs this. A holder that is
+ * down is told apart: its data cannot be moved while it is down, and is lost if it never returns.
  */
-export function pinRefusals(steps: readonly Step[], force: boolean, escape: string): string[] {
-  if (force) return [];
+export function pinRefusals(
+  steps: readonly Step[],
+  forced: readonly string[],
+  escape: (node: string) => string,
+): string[] {
   return steps.flatMap((s) => {
-    if (s.kind !== "remove") return [];
+    if (s.kind !== "remove" || forced.includes(s.node)) return [];
     const pins = heldPins(s.entry.labels);
     if (pins.length === 0) return [];
     const stacks = [...new Set(pins.flatMap((p) => p.stacks))];
+    const what = `it holds the data of stack(s) ${stacks.join(", ") || "(unrecorded)"} (placement pin${pins.length > 1 ? "s" : ""} ${pins.map((p) => p.label).join(", ")})`;
+    if (s.entry.status !== "ready")
+      return [
+        `refusing to remove ${s.node}: ${what}, and it is ${s.entry.status || "not ready"}, so that data is on its disk and cannot be moved now. ` +
+          `If it can come back, start it and move the data and the pin label to another node first. If it is lost for good, the data is gone with it: ${escape(s.node)}, ` +
+          `then restore the data from a backup, or deploy the stack(s) with --accept-empty to start them empty`,
+      ];
     return [
-      `refusing to remove ${s.node}: it holds the data of stack(s) ${stacks.join(", ") || "(unrecorded)"} (placement pin${pins.length > 1 ? "s" : ""} ${pins.map((p) => p.label).join(", ")}); ` +
-        `removing it loses that data. Move the data and the pin label to another node first, or ${escape}`,
+      `refusing to remove ${s.node}: ${what}; removing it loses that data. ` +
+        `Move the data and the pin label to another node first, or ${escape(s.node)}`,
     ];
   });
 }

@@ -10,7 +10,8 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { FirewallSettings, InventoryNode, SwarmSettings, validateInventory } from "../inventory/inventory";
-import { FORCE_SCALE_DOWN_ENV, joinNode, retireNode } from "./member";
+import { joinNode, retireNode } from "./member";
+import { forcedFromEnv } from "./force-remove";
 import { sameValue } from "../common/same-value";
 
 /** Plain provider-side inputs; the Pulumi side is SwarmNodeArgs (./swarm-node). */
@@ -166,6 +167,6 @@ export const swarmNodeProvider: pulumi.dynamic.ResourceProvider<SwarmNodeInputs,
   },
   async delete(_id, props) {
     if (process.env[SKIP_SCALE_DOWN_ENV] === "1") return;
-    await retireNode({ ...props, log: logger(), force: process.env[FORCE_SCALE_DOWN_ENV] === "1" });
+    await retireNode({ ...props, log: logger(), forceRemove: forcedFromEnv(process.env) });
   },
 };

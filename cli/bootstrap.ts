@@ -2,7 +2,7 @@
  * `hcloud-swarm bootstrap --inventory FILE [--identity KEYFILE]`: forms or converges the swarm the
  * inventory describes. Wiring only: the work is in bootstrap/bootstrap.ts.
  */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import * as fs from "fs";
 import * as path from "path";
 import { formatActions } from "../bootstrap/actions";
@@ -12,6 +12,9 @@ import { bootstrap, BootstrapResult, JOIN_CONCURRENCY } from "../bootstrap/boots
 import { throwIfProblems } from "../common/problems";
 import { BootstrapPlan, formatPlan, planBootstrap } from "../bootstrap/dry-run";
 import { printJson } from "./json";
+import { FORCE_REMOVE_FLAG, parseForceRemove } from "../bootstrap/force-remove";
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export interface BootstrapCommandOptions {
   /** Inventory JSON file. Required. */
@@ -22,7 +25,9 @@ export interface BootstrapCommandOptions {
   readonly concurrency?: number;
   /** Also print every remote command (secrets redacted). Default false. */
   readonly verbose?: boolean;
-  /** Remove nodes that left the inventory even when they hold a stack's pinned data. Default false. */
+  /** Nodes that left the inventory to remove even though they hold a stack's pinned data (`--force-remove`, repeatable or comma-separated). Default none. */
+  readonly forceRemove?: readonly string[];
+  /** The old all-nodes `--force`: refused, with a message to name the node(s). */
   readonly force?: boolean;
   /** Inspect and plan only; change nothing. Default false. */
   readonly dryRun?: boolean;
@@ -60,11 +65,23 @@ export function keysFor(inv: Inventory, identity: string | undefined, source: st
   return (node) => keys.get(node.privateKeyPath ?? path.resolve(identity as string)) as string;
 }
 
+/** The nodes `--force-remove` names; the old `--force` (every node of the run) is refused. */
+function forcedNodes(opts: BootstrapCommandOptions): string[] {
+  const { names, problems } = parseForceRemove(opts.forceRemove ?? []);
+  if (opts.force)
+    problems.unshift(
+      `--force no longer lets every node that holds pinned data go at once: name each node whose data may be lost, e.g. ${FORCE_REMOVE_FLAG} worker-1`,
+    );
+  throwIfProblems("bootstrap", problems);
+  return names;
+}
+
 /** Runs the command; `print` receives every line the user sees (already redacted). */
 export async function runBootstrapCommand(
   opts: BootstrapCommandOptions,
   print: (line: string) => void = (l) => console.log(l),
 ): Promise<BootstrapResult> {
+  forcedNodes(opts);
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `bootstrap of ${opts.inventory}`);
   const started = Date.now();
@@ -76,7 +93,7 @@ export async function runBootstrapCommand(
     log: (l) => print(redact(l)),
     ...(opts.verbose ? { trace: (l: string) => print(redact(l)) } : {}),
     concurrency: opts.concurrency ?? JOIN_CONCURRENCY,
-    force: opts.force === true,
+    forceRemove: forcedNodes(opts),
   });
   for (const w of result.warnings) print(`warning: ${w}`);
   print(formatActions(result.actions));
@@ -90,6 +107,7 @@ export async function runBootstrapCommand(
  * stdout holds only the plan (or, with --json, only the JSON document). Exit 1 when a run would fail.
  */
 export async function runBootstrapDryRun(opts: BootstrapCommandOptions): Promise<BootstrapPlan> {
+  forcedNodes(opts);
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `bootstrap of ${opts.inventory}`);
   const progress = (l: string) => console.error(redact(l));
@@ -98,7 +116,7 @@ export async function runBootstrapDryRun(opts: BootstrapCommandOptions): Promise
     log: progress,
     ...(opts.verbose ? { trace: progress } : {}),
     concurrency: opts.concurrency ?? JOIN_CONCURRENCY,
-    force: opts.force === true,
+    forceRemove: forcedNodes(opts),
   });
   if (opts.json)
     printJson({
@@ -127,7 +145,13 @@ export function registerBootstrapCommand(program: Command): void {
     )
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option("--verbose", "also print every remote command (secrets are redacted)")
-    .option("--force", "remove nodes that left the inventory even when they hold a stack's pinned data (it is lost)")
+    .option(
+      `${FORCE_REMOVE_FLAG} <node>`,
+      "remove this node, which left the inventory, even though it holds a stack's pinned data (lost with it); repeatable or comma-separated, never all at once",
+      collect,
+      [],
+    )
+    .addOption(new Option("--force", "refused: name the node(s) with --force-remove").hideHelp())
     .option("--concurrency <n>", `parallel SSH sessions and joins (default ${JOIN_CONCURRENCY})`, (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 64)

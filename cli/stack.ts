@@ -195,10 +195,15 @@ export function registerStackCommands(program: Command): void {
       "how long to wait for slow but healthy services to converge (a permanent failure stops earlier)",
       (v) => Number(v),
     )
+    .option(
+      "--accept-empty",
+      "start the stack even though the node that held its pinned data is gone or lost the pin label (it starts without that data), and record the new holder",
+    )
     .action(
       async (
         ref: string,
         opts: {
+          acceptEmpty?: boolean;
           inventory: string;
           name?: string;
           var: string[];
@@ -232,6 +237,7 @@ export function registerStackCommands(program: Command): void {
             inventory,
             log: (l) => console.log(l),
             pins,
+            acceptEmpty: opts.acceptEmpty === true,
             ...(opts.name ? { stack: opts.name } : {}),
             ...(opts.localImages ? { localImage: opts.localImages } : {}),
             ...(opts.secretsFile ? { secretsFile: opts.secretsFile } : {}),

@@ -10,10 +10,12 @@ export class ValidationError extends Error {
     /** One message per problem; each names the key (or line) and says how to fix it. */
     readonly problems: readonly string[],
   ) {
-    super(
+    const message =
       `${subject} ${subject.includes(" and ") ? "have" : "has"} ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
-        problems.map((p) => `  - ${p}`).join("\n"),
-    );
+      problems.map((p) => `  - ${p}`).join("\n");
+    super(message);
+    // Again: inside a serialized dynamic provider the base constructor runs as a plain function (rule 3).
+    this.message = message;
     this.name = "ValidationError";
   }
 }

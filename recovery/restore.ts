@@ -15,6 +15,8 @@ import { readNodes } from "../swarm/nodes";
 import { LABEL_HOST_KEY, LABEL_SSH, Observation } from "../bootstrap/plan";
 import { bootstrap, BootstrapResult } from "../bootstrap/bootstrap";
 import { addLabels } from "../swarm/node-update";
+import { rebindHolders } from "../stacks/placement/pin-history";
+import { describeRecord, readPinRecords, writePinRecord } from "../stacks/deploy/pin-records";
 import { onLeader } from "../swarm/leader";
 import { openArchive } from "./archive";
 import { readKeyFile, readSecretFile } from "./key-file";
@@ -147,10 +149,15 @@ export async function restore(inv: Inventory, opts: RestoreOptions): Promise<Res
     opts.log(`[${target.name}] docker swarm init --force-new-cluster --advertise-addr ${target.advertiseAddress}`);
     await onLeader(s, "docker node ls -q");
     const carried = await dropStaleEntries(s, target, opts.log);
-    const result = await bootstrap(inv, { privateKeyFor: opts.privateKeyFor, log: opts.log, force: false });
+    const result = await bootstrap(inv, { privateKeyFor: opts.privateKeyFor, log: opts.log });
     for (const m of result.members) {
       const labels = carried.get(m.hostname);
       if (labels && Object.keys(labels).length > 0 && m.hostname !== target.name) await addLabels(s, m.id, labels);
+    }
+    // The nodes rejoined with their disks: the pin history follows them to their new IDs.
+    for (const r of rebindHolders(await readPinRecords(s), result.members, carried)) {
+      await writePinRecord(s, r);
+      opts.log(`[${target.name}] ${describeRecord(r)} (the same nodes, rejoined)`);
     }
     return { manifest, target: target.name, bootstrap: result };
   } finally {

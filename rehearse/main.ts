@@ -157,9 +157,17 @@ async function teardownStep(o: RehearsalOptions, step: DayStep): Promise<StepRes
   const k = bedNumber(o.dir);
   const vmsBefore = vmsOf(o.dir);
   // As docs/guides/teardown.md says: a node holding a stack's pinned data is only removed when
-  // the user says the data goes with it; a destroy of the whole cluster does.
-  console.log(`  $ ${FORCE_SCALE_DOWN_ENV}=1 pulumi destroy   (the stacks' pinned data goes with the cluster)`);
-  const report = await runProgramStep(o, step, "destroy", { ...process.env, [FORCE_SCALE_DOWN_ENV]: "1" });
+  // the user names it, saying its data goes with it; a destroy of the whole cluster names them all.
+  let every = "";
+  try {
+    every = writeUserFiles(o.dir)
+      .inventory.nodes.map((n) => n.name)
+      .join(",");
+  } catch {
+    // No inventory output: the run stopped before a swarm held anything; destroy what there is.
+  }
+  console.log(`  $ ${FORCE_SCALE_DOWN_ENV}=${every} pulumi destroy   (the stacks' pinned data goes with the cluster)`);
+  const report = await runProgramStep(o, step, "destroy", { ...process.env, [FORCE_SCALE_DOWN_ENV]: every });
   if (!report.ok) problems.push(`pulumi destroy failed: ${report.error}`);
   const t = tally(report.operations);
   const left = new FileStore(checkpointFile(o.dir)).load().resources.filter((r) => r.custom);

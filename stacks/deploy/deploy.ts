@@ -29,6 +29,8 @@ import { lintJudged, lintWarnings } from "../lint/lint";
 import { managerFiles } from "./manager-files";
 import { addLabels } from "../../swarm/node-update";
 import { describePin, type PinAction, type PinRequest } from "../placement/placement-pins";
+import type { PinRecord } from "../placement/pin-history";
+import { describeRecord, readPinRecords, writePinRecord } from "./pin-records";
 import { DeployRefusedError, precheckDeploy } from "../placement/precheck";
 import {
   type DeployAction,
@@ -75,6 +77,13 @@ export interface DeployArgs {
   readonly secretValues?: Readonly<Record<string, GeneratedSecret>>;
   /** Nodes chosen for placement pins that no node holds yet (`--pin label=node`). Default: the least loaded eligible node. */
   readonly pins?: readonly PinRequest[];
+  /**
+   * Start the stack even where its pinned data is not (the recorded holder is gone or lost the
+   * label), and record the new holder (`--accept-empty`). Default false: such a deploy is refused.
+   */
+  readonly acceptEmpty?: boolean;
+  /** How the user says acceptEmpty where they run deploy, for the refusal. Default "--accept-empty". */
+  readonly acceptHint?: string;
   /** How long to wait for slow but healthy services to converge. Default CONVERGE_TIMEOUT_MS in converge.ts. */
   readonly convergeTimeoutMs?: number;
   /** Progress lines; never given secret values. Default: none. */
@@ -170,6 +179,9 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
     load: await runningTasksPerNode(s),
     requests: args.pins ?? [],
     inventory: args.inventory.nodes,
+    records: await readPinRecords(s),
+    acceptEmpty: args.acceptEmpty === true,
+    ...(args.acceptHint ? { acceptHint: args.acceptHint } : {}),
   });
   // The images as the user wrote them: on the test bed the rendered stack runs a local image instead.
   pre.problems.push(
@@ -183,10 +195,12 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
 
   const serviceCount = Object.keys((judgement.data?.services ?? {}) as object).length;
   const planned = planDeploy(rendered, facts, mtu, serviceCount, findings.networks);
-  // Pins before the stack: its services' constraints name the labels.
+  // Pins before the stack: its services' constraints name the labels. The history before the
+  // stack too: once a task may have written data, the swarm knows where.
   const actions: Step[] = [
     ...planned.filter((a) => a.kind !== "deploy-stack"),
     ...pre.pinActions.map((pin) => ({ kind: "pin" as const, pin })),
+    ...pre.recordWrites.map((record) => ({ kind: "record" as const, record })),
     ...planned.filter((a) => a.kind === "deploy-stack"),
   ];
   const generated = planned.flatMap((a) =>
@@ -198,8 +212,10 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   else saveSecrets(secretsFile, generated);
   const done: string[] = [];
   for (const a of actions) {
-    const what = a.kind === "pin" ? describePin(a.pin) : describeAction(a);
+    const what =
+      a.kind === "pin" ? describePin(a.pin) : a.kind === "record" ? describeRecord(a.record) : describeAction(a);
     if (a.kind === "pin") await addLabels(s, a.pin.nodeId, a.pin.labels);
+    else if (a.kind === "record") await writePinRecord(s, a.record);
     else await apply(s, a, rendered, generated, text, args.localImage !== undefined);
     done.push(what);
     log(`${rendered.stack}: ${what}`);
@@ -337,8 +353,11 @@ function valueFor(name: string, rendered: RenderedStack, kept: DeployArgs["secre
   return value;
 }
 
-/** A deploy step: the plan's actions, and labelling a node for a placement pin. */
-type Step = DeployAction | { readonly kind: "pin"; readonly pin: PinAction };
+/** A deploy step: the plan's actions, labelling a node for a placement pin, and recording where pinned data is. */
+type Step =
+  | DeployAction
+  | { readonly kind: "pin"; readonly pin: PinAction }
+  | { readonly kind: "record"; readonly record: PinRecord };
 
 async function apply(
   s: SshSession,

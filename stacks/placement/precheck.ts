@@ -1,8 +1,9 @@
 // @provider-closure: serialized into Pulumi state by the dynamic providers; follow docs/design/dynamic-providers.md
 /**
  * Everything deploy checks against the cluster before it changes anything, beyond the lint:
- * where the services can run (placement.ts), which node holds each placement pin (placement-pins.ts), and
- * whether the external secrets the stack names exist. Pure: deploy.ts reads the facts, calls this,
+ * where the services can run (placement.ts), which node holds each placement pin (placement-pins.ts),
+ * whether that node has the stack's data (pin-history.ts), and whether the external secrets the
+ * stack names exist. Pure: deploy.ts reads the facts, calls this,
  * and either stops with every problem at once or carries out the pin actions it returns.
  */
 import { parse } from "yaml";
@@ -11,6 +12,7 @@ import { ValidationError } from "../../common/problems";
 import type { NodeFacts } from "../../swarm/facts";
 import { checkPlacement, servicePlacements } from "./placement";
 import { type PinAction, type PinRequest, planPins } from "./placement-pins";
+import { type PinRecord, planPinHistory } from "./pin-history";
 
 export interface PrecheckInputs {
   readonly stack: string;
@@ -25,12 +27,20 @@ export interface PrecheckInputs {
   readonly load: ReadonlyMap<string, number>;
   readonly requests: readonly PinRequest[];
   readonly inventory: readonly InventoryNode[];
+  /** The swarm's pin history (pin-records.ts). Default: none, as before any deploy. */
+  readonly records?: readonly PinRecord[];
+  /** Start the stack without its pinned data if it must (`--accept-empty`). Default false. */
+  readonly acceptEmpty?: boolean;
+  /** How the user accepts that, for messages. Default "--accept-empty". */
+  readonly acceptHint?: string;
 }
 
 export interface Precheck {
   readonly problems: string[];
   readonly warnings: string[];
   readonly pinActions: PinAction[];
+  /** Pin history to record before the stack is deployed. */
+  readonly recordWrites: PinRecord[];
 }
 
 /** Deploy refused the stack before touching the cluster; `problems` name service, label, node or secret, and the fix. */
@@ -55,10 +65,27 @@ export function precheckDeploy(i: PrecheckInputs): Precheck {
     inventory: i.inventory,
   });
   const placed = checkPlacement(placements.services, pins.nodes, i.pins, i.inventory);
+  const history = planPinHistory({
+    stack: i.stack,
+    pins: i.pins,
+    records: i.records ?? [],
+    before: i.nodes,
+    after: pins.nodes,
+    acceptEmpty: i.acceptEmpty === true,
+    acceptHint: i.acceptHint ?? "--accept-empty",
+    inventory: i.inventory,
+  });
   return {
-    problems: [...placements.problems, ...pins.problems, ...placed.problems, ...missingSecrets(i, parsed)],
-    warnings: [...pins.warnings, ...placed.warnings],
+    problems: [
+      ...placements.problems,
+      ...pins.problems,
+      ...history.problems,
+      ...placed.problems,
+      ...missingSecrets(i, parsed),
+    ],
+    warnings: [...pins.warnings, ...history.warnings, ...placed.warnings],
     pinActions: pins.actions,
+    recordWrites: history.writes,
   };
 }
 

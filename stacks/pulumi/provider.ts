@@ -22,6 +22,7 @@ import type { PinRequest } from "../placement/placement-pins";
 import { removeStack } from "../deploy/remove";
 import type { GeneratedSecret } from "../deploy/secrets";
 import { sameValue } from "../../common/same-value";
+import { parseNameList, unknownNames } from "../../common/name-list";
 
 export interface StackEntry {
   readonly name: string;
@@ -55,9 +56,34 @@ export interface StacksProviderOutputs extends StacksProviderInputs {
 /** Seconds `pulumi up` waits for each stack to converge (default CONVERGE_TIMEOUT_MS); read at call time. */
 export const CONVERGE_TIMEOUT_ENV = "HCLOUD_SWARM_CONVERGE_TIMEOUT";
 
+/**
+ * Stacks that may start without their pinned data in this `pulumi up` (comma-separated names; the
+ * CLI's `stack deploy --accept-empty`); read at call time. A one-run override on purpose: a setting
+ * kept in the config would silently accept every later loss too.
+ */
+export const ACCEPT_EMPTY_ENV = "HCLOUD_SWARM_ACCEPT_EMPTY";
+
+/** The stacks ACCEPT_EMPTY_ENV names; throws naming the value when it is not a list of this resource's stacks. */
+function acceptedEmpty(stacks: readonly StackEntry[]): string[] {
+  const { names, problems } = parseNameList(process.env[ACCEPT_EMPTY_ENV], ACCEPT_EMPTY_ENV, "stack", "wordpress");
+  problems.push(
+    ...unknownNames(
+      names,
+      stacks.map((s) => s.name),
+      ACCEPT_EMPTY_ENV,
+      "stack",
+      "a stack of hcloud-swarm:stacks",
+    ),
+  );
+  if (problems.length) throw new Error(problems.join("\n"));
+  return names;
+}
+
 /** Dynamic providers signal "created, but failed to initialise" with an error carrying id and outputs. */
 function keepingState(err: unknown, id: string, outs: StacksProviderOutputs, provider: unknown): Error {
-  const message = err instanceof Error ? err.message : String(err);
+  // A serialized provider's own Error subclasses (DeployRefusedError) fail `instanceof Error`: read the message itself.
+  const own = (err as { message?: unknown } | undefined)?.message;
+  const message = err instanceof Error ? err.message : typeof own === "string" ? own : String(err);
   return Object.assign(new Error(message), {
     id,
     properties: { ...outs, ...(provider !== undefined ? { __provider: provider } : {}) },
@@ -84,6 +110,7 @@ async function apply(
   const provider = (news as unknown as Record<string, unknown>).__provider;
   const timeout = Number(process.env[CONVERGE_TIMEOUT_ENV]);
   try {
+    const accepted = acceptedEmpty(news.stacks);
     const s = await managerSession(news.inventory, () => news.privateKey);
     try {
       for (const st of news.stacks) {
@@ -94,6 +121,8 @@ async function apply(
           inventory: news.inventory,
           secretValues: news.secretValues ?? {},
           ...(st.pins ? { pins: st.pins } : {}),
+          acceptEmpty: accepted.includes(st.name),
+          acceptHint: `${ACCEPT_EMPTY_ENV}=${st.name} for one pulumi up`,
           ...(news.localImage ? { localImage: news.localImage } : {}),
           ...(timeout > 0 ? { convergeTimeoutMs: timeout * 1000 } : {}),
           keepGenerated: (list) => list.forEach((g) => (generated[g.name] = g.reveal)),
@@ -124,7 +153,13 @@ export const stacksProvider: dynamic.ResourceProvider<StacksProviderInputs, Stac
   async diff(_id, olds, news) {
     const key = (x: StacksProviderInputs) => [x.stacks, x.inventory, x.localImage ?? null];
     const waiting = (olds.unconverged ?? []).length > 0;
-    return { changes: waiting || !sameValue(key(olds), key(news)), replaces: [], deleteBeforeReplace: false };
+    // Accepting an empty start is asked for one run: that run deploys, even with the config unchanged.
+    const accepting = news.stacks.some((st) => (process.env[ACCEPT_EMPTY_ENV] ?? "").split(",").includes(st.name));
+    return {
+      changes: waiting || accepting || !sameValue(key(olds), key(news)),
+      replaces: [],
+      deleteBeforeReplace: false,
+    };
   },
   async create(inputs) {
     const id = idOf(inputs);

@@ -16,6 +16,7 @@ import { connectManager } from "../../swarm/manager-session";
 import { matchesAll, parseConstraint, type Constraint } from "../../stacks/placement/constraints";
 import { deployStack, type DeployResult } from "../../stacks/deploy/deploy";
 import { removeStack } from "../../stacks/deploy/remove";
+import { readPinRecords } from "../../stacks/deploy/pin-records";
 import { waitFor } from "../../common/time";
 import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
@@ -307,7 +308,64 @@ describe("placement pins and convergence on the test bed", () => {
     }
   });
 
-  it("refuses to remove a node that holds a pin from the inventory, naming the stacks, and removes it with --force", async () => {
+  it("forces one node only: =1-style --force is refused, and forcing worker-1 does not let worker-2's pin go", async () => {
+    // A second stack whose data is pinned to worker-2, through the user's CLI.
+    const cacheFile = path.join(work, "cache.yml");
+    fs.writeFileSync(
+      cacheFile,
+      `x-hcloud-swarm:\n  pins:\n    cache-data: {description: the cache's local volume}\n` +
+        service(
+          `    image: ${LOCAL_IMAGE}\n    command: ["sleep", "1000"]\n    stop_signal: SIGKILL\n    deploy:\n      placement:\n        constraints: ["node.labels.cache-data == true"]\n`,
+        ),
+    );
+    const cache = await cli([
+      "stack",
+      "deploy",
+      cacheFile,
+      "--inventory",
+      bed().inventoryPath,
+      "--pin",
+      "cache-data=worker-2",
+      "--local-images",
+      LOCAL_IMAGE,
+    ]);
+    expect({ code: cache.code, pinned: /pin cache-data=true on worker-2/.test(cache.out) ? "yes" : cache.out }).toEqual(
+      {
+        code: 0,
+        pinned: "yes",
+      },
+    );
+    const without = (...gone: string[]) => {
+      const file = path.join(work, `without-${gone.join("-")}.json`);
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ ...bed().inventory, nodes: bed().inventory.nodes.filter((n) => !gone.includes(n.name)) }),
+      );
+      return file;
+    };
+    const both = without("worker-1", "worker-2");
+    const old = await cli(["bootstrap", "--inventory", both, "--force"]);
+    expect({ code: old.code, out: old.out }).toEqual({
+      code: 1,
+      out: expect.stringMatching(
+        /--force no longer lets every node .* go at once: name each node .*--force-remove worker-1/,
+      ),
+    });
+    const hostile = await cli(["bootstrap", "--inventory", both, "--force-remove", "worker-1, worker-2"]);
+    expect(hostile.out).toMatch(/--force-remove "worker-1, worker-2": " worker-2" contains white space/);
+    const typo = await cli(["bootstrap", "--inventory", both, "--force-remove", "worker-1,wroker-2"]);
+    expect(typo.out).toMatch(/--force-remove names node "wroker-2", which is not a node of the inventory or a member/);
+    const one = await cli(["bootstrap", "--inventory", both, "--force-remove", "worker-1"]);
+    expect(one.code).toBe(1);
+    expect(one.out).toMatch(
+      /refusing to remove worker-2: it holds the data of stack\(s\) cache \(placement pin cache-data\); removing it loses that data\. .*re-run with --force-remove worker-2/,
+    );
+    expect(one.out).not.toMatch(/refusing to remove worker-1/);
+    // Refused as a whole, before any change: both are still members.
+    expect((await readNodes(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-1", "worker-2"]);
+  });
+
+  it("refuses to remove worker-1 (the wordpress-data holder) unless forced for it, then refuses an empty re-pin until --accept-empty", async () => {
     const file = path.join(work, "without-worker-1.json");
     fs.writeFileSync(
       file,
@@ -319,13 +377,12 @@ describe("placement pins and convergence on the test bed", () => {
       (e: Error) => e,
     );
     expect(refused?.message).toMatch(
-      /refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\); removing it loses that data\. .*re-run with --force/,
+      /refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\); removing it loses that data\. .*re-run with --force-remove worker-1/,
     );
     expect((await readNodes(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-1", "worker-2"]);
-    const forced = await runBootstrapCommand({ inventory: file, force: true }, (l) => lines.push(l));
-    expect(forced.actions.map((a) => `${a.node} ${a.kind}`)).toEqual(
-      expect.arrayContaining(["worker-1 drain", "worker-1 leave", "worker-1 remove"]),
-    );
+    const forced = await cli(["bootstrap", "--inventory", file, "--force-remove", "worker-1"]);
+    expect(forced.code).toBe(0);
+    expect(forced.out).toMatch(/worker-1 .*remove/);
     expect((await readNodes(s)).map((n) => n.hostname).sort()).toEqual(["manager-1", "worker-2"]);
     // The data went with the node: WordPress waits for a node that holds the pin, which none does now.
     expect(
@@ -336,8 +393,11 @@ describe("placement pins and convergence on the test bed", () => {
       ),
     ).toBe(true);
     await record("pinned-node-removed", "wordpress");
-    // A new deploy pins the label anew, to a node that is there.
-    const again = await cli([
+    // The swarm still knows where the data was, though the node (and its labels) are gone.
+    expect((await readPinRecords(s)).find((r) => r.stack === "wordpress")?.holders.map((h) => h.name)).toEqual([
+      "worker-1",
+    ]);
+    const args = [
       "stack",
       "deploy",
       "wordpress",
@@ -349,10 +409,25 @@ describe("placement pins and convergence on the test bed", () => {
       LOCAL_IMAGE,
       "--secrets-file",
       path.join(work, "w.env"),
-    ]);
-    expect({ code: again.code, pinned: /pin wordpress-data=true on worker-2/.test(again.out) }).toEqual({
-      code: 0,
-      pinned: true,
-    });
+    ];
+    const empty = await cli(args);
+    expect(empty.code).toBe(1);
+    expect(empty.out).toMatch(
+      /stack wordpress: its pinned data \(pin wordpress-data\) was on worker-1 \(node \w+\), which is no longer in the swarm .*would start wordpress on \S+, which does not have that data: it would start empty\. Refused; nothing was changed\. Ways out: restore the data from a backup .*hcloud-swarm backup.*; or move the volume or data to .*; or start wordpress empty on purpose: deploy with --accept-empty/,
+    );
+    // Nothing was changed: no node carries the pin, so no WordPress or MySQL task can start anywhere.
+    expect((await readNodes(s)).filter((n) => n.labels["wordpress-data"] !== undefined)).toEqual([]);
+    expect((await stackTasks(s, "wordpress")).filter((t) => t.state === "running")).toEqual([]);
+    const accepted = await cli([...args, "--accept-empty", "--pin", "wordpress-data=worker-2"]);
+    expect(accepted.code).toBe(0);
+    expect(accepted.out).toMatch(
+      /WARNING: stack wordpress: starting without its pinned data \(pin wordpress-data\) on worker-2, as accepted/,
+    );
+    expect(accepted.out).toMatch(/pin wordpress-data=true on worker-2/);
+    expect(accepted.out).toMatch(/record pin history wordpress-data: the data of stack wordpress is on worker-2/);
+    expect(accepted.out).toMatch(/stack wordpress: all services converged/);
+    // Recorded: the next deploy needs no --accept-empty and changes nothing.
+    const again = await cli(args);
+    expect({ code: again.code, none: /actions: none/.test(again.out) }).toEqual({ code: 0, none: true });
   });
 });

@@ -11,10 +11,11 @@ import * as path from "path";
 import requireFromString from "require-from-string";
 import type { Inventory, InventoryNode } from "../../inventory/inventory";
 import { FORCE_SCALE_DOWN_ENV } from "../../bootstrap/member";
-import { readNodes, stackServices } from "../../swarm/facts";
+import { readNodes, stackServices, stackTasks } from "../../swarm/facts";
 import { connectManager } from "../../swarm/manager-session";
 import { forgetState, runProgramDetailed, type RecordedResource } from "../support/pulumi";
 import { providerEnv } from "../support/provider-env";
+import { ACCEPT_EMPTY_ENV } from "../../stacks/pulumi/provider";
 import { LOCAL_IMAGE, useBedFixture } from "../support/bed-fixture";
 
 jest.setTimeout(300_000);
@@ -182,19 +183,36 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     }
   });
 
-  it("refuses to delete the membership of the node that holds WordPress's data, until forced", async () => {
+  it("refuses to delete the membership of the node that holds WordPress's data, until forced for that node by name (=1 refused)", async () => {
     const w1 = state.get("swarm-worker-1-swarm") as { provider: Provider; id: string; outs: Props };
     const refused = (await w1.provider.delete(w1.id, w1.outs).then(
       () => undefined,
       (e: Error) => e,
     )) as Error | undefined;
     expect(refused?.message).toMatch(
-      /refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\).*set HCLOUD_SWARM_FORCE_SCALE_DOWN=1 for this pulumi up/,
+      /refusing to remove worker-1: it holds the data of stack\(s\) wordpress \(placement pin wordpress-data\).*set HCLOUD_SWARM_FORCE_SCALE_DOWN=worker-1 for this pulumi up/,
     );
+    // The old meaning of =1 (every node) is refused, and naming another node does not let worker-1 go.
+    const attempt = async (value: string) => {
+      providerEnv[FORCE_SCALE_DOWN_ENV] = value;
+      try {
+        return (await w1.provider.delete(w1.id, w1.outs).then(
+          () => undefined,
+          (e: Error) => e,
+        )) as Error | undefined;
+      } finally {
+        delete providerEnv[FORCE_SCALE_DOWN_ENV];
+      }
+    };
+    expect((await attempt("1"))?.message).toMatch(
+      /HCLOUD_SWARM_FORCE_SCALE_DOWN="1" no longer applies to every node at once: name the node\(s\) it is for/,
+    );
+    expect((await attempt("worker-2"))?.message).toMatch(/refusing to remove worker-1: it holds the data/);
+    expect((await attempt("worker-1 "))?.message).toMatch(/"worker-1 " contains white space/);
     // worker-2 holds nothing: its membership goes as usual.
     const w2 = state.get("swarm-worker-2-swarm") as { provider: Provider; id: string; outs: Props };
     await w2.provider.delete(w2.id, w2.outs);
-    providerEnv[FORCE_SCALE_DOWN_ENV] = "1";
+    providerEnv[FORCE_SCALE_DOWN_ENV] = "worker-1";
     try {
       await w1.provider.delete(w1.id, w1.outs);
     } finally {
@@ -206,6 +224,42 @@ describe("pulumi up with the sample stacks, on the test bed", () => {
     );
     try {
       expect((await readNodes(s)).map((n) => n.hostname)).toEqual(["manager-1"]);
+    } finally {
+      s.close();
+    }
+  });
+  it("then refuses the next pulumi up of wordpress (its data went with worker-1) until HCLOUD_SWARM_ACCEPT_EMPTY=wordpress", async () => {
+    const stacks = run.resources.find((r) => r.type === STACKS) as RecordedResource;
+    const before = state.get(stacks.name) as { provider: Provider; id: string; outs: Props };
+    const provider = before.provider as Provider & {
+      update(id: string, o: Props, n: Props): Promise<{ outs: Props }>;
+    };
+    const news = stacksInputs(stacks);
+    // The config is unchanged: only the named stack makes this run deploy.
+    expect((await provider.diff(before.id, before.outs, news)).changes).toBe(false);
+    const refused = await provider.update(before.id, before.outs, news).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(refused?.message).toMatch(
+      /stack wordpress: its pinned data \(pin wordpress-data\) was on worker-1 \(node \w+\), which is no longer in the swarm .*Refused; nothing was changed\. .*deploy with HCLOUD_SWARM_ACCEPT_EMPTY=wordpress for one pulumi up/,
+    );
+    const s = await connectManager(
+      { nodes: [onBed((run.outputs.inventory as Inventory).nodes[0])] },
+      bed().privateKeyPath,
+    );
+    try {
+      expect((await readNodes(s)).filter((n) => n.labels["wordpress-data"] !== undefined)).toEqual([]);
+      expect((await stackTasks(s, "wordpress")).filter((t) => t.state === "running")).toEqual([]);
+      providerEnv[ACCEPT_EMPTY_ENV] = "wordpress";
+      try {
+        expect((await provider.diff(before.id, before.outs, news)).changes).toBe(true);
+        const r = await provider.update(before.id, before.outs, news);
+        expect(r.outs).toMatchObject({ unconverged: [] });
+      } finally {
+        delete providerEnv[ACCEPT_EMPTY_ENV];
+      }
+      expect((await readNodes(s)).find((n) => n.labels["wordpress-data"] === "true")?.hostname).toBe("manager-1");
     } finally {
       s.close();
     }

@@ -95,6 +95,8 @@ describe("stacks on the test bed", () => {
       expect.stringMatching(/^create network traefik_public \(overlay, encrypted/),
       "create secret traefik_dashboard_users (generated)",
       "pin traefik-certs=true on manager-1 (the only eligible node: manager-1 0 tasks)",
+      // Where the data is, kept by the swarm itself (a Docker config), before any task can write it.
+      "record pin history traefik-certs: the data of stack traefik is on manager-1",
       expect.stringMatching(/^docker stack deploy traefik/),
     ]);
     // Traefik's task now runs on manager-1, so the workers are less loaded; the tie goes to worker-1.

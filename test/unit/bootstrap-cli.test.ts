@@ -21,18 +21,29 @@ const node = (name: string, privateKeyPath?: string) => ({
 });
 
 describe("hcloud-swarm bootstrap (command line)", () => {
-  it("is registered with --inventory required and --identity, --verbose, --force, --concurrency, --dry-run, --json", () => {
+  it("is registered with --inventory required and --identity, --verbose, --force-remove, --concurrency, --dry-run, --json (--force hidden, refused)", () => {
     const cmd = buildProgram().commands.find((c) => c.name() === "bootstrap");
     expect(cmd?.options.map((o) => o.long)).toEqual([
       "--inventory",
       "--identity",
       "--verbose",
+      "--force-remove",
       "--force",
       "--concurrency",
       "--dry-run",
       "--json",
     ]);
     expect(cmd?.options.find((o) => o.long === "--inventory")?.required).toBe(true);
+  });
+
+  it("refuses the old all-nodes --force before reading anything, saying to name the node(s)", async () => {
+    const { runBootstrapCommand } = await import("../../cli/bootstrap");
+    await expect(runBootstrapCommand({ inventory: path.join(dir, "missing.json"), force: true })).rejects.toThrow(
+      /--force no longer lets every node that holds pinned data go at once: name each node whose data may be lost, e\.g\. --force-remove worker-1/,
+    );
+    await expect(
+      runBootstrapCommand({ inventory: path.join(dir, "missing.json"), forceRemove: ["worker-1,,x"] }),
+    ).rejects.toThrow(/--force-remove "worker-1,,x": entry 2 is empty/);
   });
 
   it("refuses a bad --concurrency with the allowed range", async () => {
