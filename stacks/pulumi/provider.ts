@@ -122,7 +122,8 @@ const idOf = (inputs: StacksProviderInputs) => `stacks-${inputs.stacks.map((s) =
 
 export const stacksProvider: dynamic.ResourceProvider<StacksProviderInputs, StacksProviderOutputs> = {
   async diff(_id, olds, news) {
-    const key = (x: StacksProviderInputs) => [x.stacks, x.inventory, x.localImage ?? null];
+    // The secret values too: a changed value must reach the services (a new versioned secret, deploy.ts).
+    const key = (x: StacksProviderInputs) => [x.stacks, x.inventory, x.localImage ?? null, x.secretValues ?? {}];
     const waiting = (olds.unconverged ?? []).length > 0;
     return { changes: waiting || !sameValue(key(olds), key(news)), replaces: [], deleteBeforeReplace: false };
   },
