@@ -39,13 +39,16 @@ function execIn(service: string, script: string, stdin: boolean): string {
 docker exec ${stdin ? "-i " : ""}"$c" sh -c ${shellQuote(script)}`;
 }
 
-/** Dumps every database (one transaction for InnoDB: consistent while the server runs) to stdout. */
+/**
+ * Dumps every database (one transaction for InnoDB: consistent while the server runs) to stdout.
+ * Not `exec`: the shell must live on to run its EXIT trap, which removes the option file.
+ */
 export function dumpCommand(service: string): string {
   return execIn(
     service,
     `${CLIENT_SETUP}
 dump=$(command -v mariadb-dump || command -v mysqldump)
-exec "$dump" --defaults-extra-file="$cnf" --all-databases --single-transaction --routines --events --triggers --hex-blob`,
+"$dump" --defaults-extra-file="$cnf" --all-databases --single-transaction --routines --events --triggers --hex-blob`,
     false,
   );
 }
