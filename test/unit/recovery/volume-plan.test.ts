@@ -3,6 +3,8 @@
  * mounts. Hostile inputs: a pin label set without its bookkeeping, an image that only looks like
  * MySQL, MySQL's image with its data elsewhere, a global writer.
  */
+import { execFileSync } from "child_process";
+import { dumpCommand, importCommand } from "../../../recovery/volume-ops";
 import { isDatabase, pinnedStacks, planVolumeJobs, type ServiceMounts } from "../../../recovery/volume-plan";
 import type { NodeFacts } from "../../../swarm/nodes";
 
@@ -98,5 +100,20 @@ describe("pinned volumes in a backup", () => {
     expect(problems).toEqual([
       "volume logs_data of stack logs on worker-1 is written by the global service(s) logs_agent, which cannot be stopped on one node for a consistent copy; make them replicated (deploy.mode: replicated) to have the volume backed up",
     ]);
+  });
+});
+
+describe("the database commands", () => {
+  it("parse as shell, both the host's command and the script run inside the container", () => {
+    for (const cmd of [dumpCommand("wordpress_db"), importCommand("wordpress_db")]) {
+      execFileSync("sh", ["-n", "-c", cmd]);
+      const inner = /sh -c '([\s\S]*)'$/.exec(cmd)?.[1].replace(/'\\''/g, "'") as string;
+      expect(inner).toMatch(/pwfile="\$\{MYSQL_ROOT_PASSWORD_FILE:-\$\{MARIADB_ROOT_PASSWORD_FILE:-\}\}"/);
+      execFileSync("sh", ["-n", "-c", inner]);
+      // The password goes into the option file by printf, a shell builtin: never an argument of a program.
+      expect(inner).toMatch(/printf '\[client\]\\nuser=root\\npassword="%s"\\n' "\$pw" > "\$cnf"/);
+      expect(inner).not.toMatch(/--password|-p"?\$/);
+      expect(inner).not.toMatch(/^exec /m);
+    }
   });
 });
