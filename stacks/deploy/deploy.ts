@@ -73,6 +73,11 @@ export interface DeployArgs {
    * them in state: secret-values.ts). A missing one is an error. Default: generated here.
    */
   readonly secretValues?: Readonly<Record<string, GeneratedSecret>>;
+  /**
+   * The values the last deploy from the same state used (the Pulumi path). A value not among them
+   * never replaces a secret the cluster has (secret-versions.ts). Default: every value is deliberate.
+   */
+  readonly previousSecretValues?: Readonly<Record<string, GeneratedSecret>>;
   /** Nodes chosen for placement pins that no node holds yet (`--pin label=node`). Default: the least loaded eligible node. */
   readonly pins?: readonly PinRequest[];
   /** How long to wait for slow but healthy services to converge. Default CONVERGE_TIMEOUT_MS in converge.ts. */
@@ -157,6 +162,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
     existing,
     new Set(before.flatMap((x) => x.secrets)),
     args.secretValues ? undefined : (spec) => generateSecret(base.stack, spec),
+    (name) => !args.previousSecretValues || args.previousSecretValues[name] !== undefined,
   );
   for (const n of choice.notes) log(`${base.stack}: ${n}`);
   const rendered = renderFor({ ...args, dnsrr, secretNames: choice.names });

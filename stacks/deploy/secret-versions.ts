@@ -46,6 +46,11 @@ export function chooseSecretVersions(
   existing: ReadonlySet<string>,
   inUse: ReadonlySet<string>,
   generate: ((spec: Spec) => GeneratedSecret) | undefined,
+  /**
+   * Whether a known value may replace a version the cluster has of another value: true when the value
+   * is a deliberate one (the user's file; a value this Pulumi state deployed before). Default: always.
+   */
+  deliberate: (base: string) => boolean = () => true,
 ): SecretChoice {
   const names: Record<string, string> = {};
   const values: Record<string, GeneratedSecret> = {};
@@ -72,6 +77,17 @@ export function chooseSecretVersions(
       fresh.push(value);
     }
     const name = versionedName(base, value.content);
+    const have = [...existing].filter((n) => isVersionOf(n, base)).sort();
+    if (!existing.has(name) && have.length > 0 && !deliberate(base)) {
+      // A value this state never deployed, against a secret someone did: a recreated state must not
+      // roll a database's password it cannot know the database still expects.
+      const kept = have.find((n) => inUse.has(n)) ?? have[have.length - 1];
+      names[spec.key] = kept;
+      notes.push(
+        `secret ${kept} kept as it is: the value for ${base} was never deployed from this state, and the cluster's may be what its data expects`,
+      );
+      continue;
+    }
     names[spec.key] = name;
     if (!existing.has(name)) values[name] = { ...value, name };
   }

@@ -93,6 +93,7 @@ async function apply(
           vars: st.vars,
           inventory: news.inventory,
           secretValues: news.secretValues ?? {},
+          previousSecretValues: olds?.secretValues ?? {},
           ...(st.pins ? { pins: st.pins } : {}),
           ...(news.localImage ? { localImage: news.localImage } : {}),
           ...(timeout > 0 ? { convergeTimeoutMs: timeout * 1000 } : {}),

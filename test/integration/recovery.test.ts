@@ -408,5 +408,26 @@ describe("backup and restore on the namespace bed", () => {
     expect(again.out).toMatch(/nothing to do, the cluster already runs this rendering/);
     expect(await version()).toBe(v0);
     expect(await sh("manager-1", "docker secret ls --format '{{.Name}}' | sort")).toBe(secrets);
+
+    // Day two: a service still on an unversioned secret, as releases before versioning left it, whose
+    // value is written down. The next deploy moves it to the versioned name with the same value.
+    await sh(
+      "manager-1",
+      `printf legacy-value | docker secret create --label hcloud-swarm.stack=notes notes_token - >/dev/null && docker service update -d --secret-rm ${newName} --secret-add source=notes_token,target=token notes_writer >/dev/null`,
+    );
+    fs.writeFileSync(envFile, text.replace(line, "notes_token=legacy-value"));
+    const moved = await deployNotes();
+    if (moved.code !== 0) throw new Error(moved.out);
+    const [movedName, movedTarget] = (await mounted()).split(" ");
+    expect(movedName).toMatch(/^notes_token_v[0-9a-f]{8}$/);
+    expect(movedTarget).toBe("token");
+    expect(moved.out).toMatch(/removed secret notes_token, an older version no service uses/);
+    expect(
+      await sh(
+        "worker-1",
+        `for i in $(seq 1 120); do c=$(${WRITER}); [ -n "$c" ] && [ "$(docker exec $c cat /run/secrets/token)" = legacy-value ] && echo ok && exit 0; sleep 0.5; done; exit 1`,
+      ),
+    ).toBe("ok");
+    expect(await sh("manager-1", "docker secret ls --format '{{.Name}}' | grep '^notes_' | sort")).toBe(movedName);
   });
 });

@@ -67,6 +67,17 @@ describe("versioned stack secrets", () => {
     );
   });
 
+  it("a value this Pulumi state never deployed does not replace the cluster's secret; one it did, does", () => {
+    const existing = new Set([versionedName("wp_db_password", "old")]);
+    const known = { wp_db_password: value("wp_db_password", "new") };
+    const fresh = chooseSecretVersions([spec("db_password")], known, existing, existing, undefined, () => false);
+    expect(fresh.names).toEqual({ db_password: versionedName("wp_db_password", "old") });
+    expect(fresh.values).toEqual({});
+    expect(fresh.notes[0]).toMatch(/never deployed from this state/);
+    const rotated = chooseSecretVersions([spec("db_password")], known, existing, existing, undefined, () => true);
+    expect(rotated.names).toEqual({ db_password: versionedName("wp_db_password", "new") });
+  });
+
   it("reads values back from the secrets file, old lines and other stacks ignored, htpasswd rebuilt", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-secret-"));
     const file = path.join(dir, "wp.env");
