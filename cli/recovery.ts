@@ -11,10 +11,15 @@ import { restore } from "../recovery/restore";
 import { formatActions } from "../bootstrap/actions";
 import { recover } from "../recovery/recover";
 import { rotate } from "../recovery/rotate";
+import { runScheduleCommand } from "./backup-schedule";
 
 export interface BackupCommandOptions {
   readonly inventory: string;
-  readonly out: string;
+  readonly out?: string;
+  readonly schedule?: boolean;
+  readonly install?: boolean;
+  readonly keep?: number;
+  readonly onCalendar?: string;
   readonly identity?: string;
   /** Backup key file. Default .hcloud-swarm/backup-keys/<cluster>.key. */
   readonly keyFile?: string;
@@ -25,6 +30,13 @@ export async function runBackupCommand(
   opts: BackupCommandOptions,
   print: (line: string) => void = (l) => console.log(l),
 ): Promise<string> {
+  if (opts.schedule) {
+    await runScheduleCommand(opts, print);
+    return "";
+  }
+  if (opts.install || opts.keep !== undefined || opts.onCalendar !== undefined)
+    throw new Error("--install, --keep and --on-calendar go with --schedule");
+  if (!opts.out) throw new Error("say where the archive goes: --out DIR (or --schedule for a timer on a manager)");
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `backup of ${opts.inventory}`);
   const started = Date.now();
@@ -66,6 +78,8 @@ export async function runRestoreCommand(
     log: (l) => print(redact(l)),
   });
   for (const w of result.bootstrap.warnings) print(redact(`warning: ${w}`));
+  for (const w of result.volumeProblems) print(redact(`warning: pinned volume not restored: ${w}`));
+  if (result.volumeProblems.length > 0) process.exitCode = 1;
   print(formatActions(result.bootstrap.actions));
   print(result.bootstrap.nodeList);
   print(
@@ -135,12 +149,22 @@ export function registerRecoveryCommands(program: Command): void {
       "Copy the swarm's Raft state as Docker documents it (dockerd stopped briefly on a non-leader manager), with a manifest, encrypted with a key kept in a 0600 file; prints the archive's path on the last line.",
     )
     .requiredOption("--inventory <file>", "inventory JSON of the cluster")
-    .requiredOption("--out <dir>", "directory the archive is written to (created, mode 0700)")
+    .option("--out <dir>", "directory the archive is written to (created, mode 0700); required without --schedule")
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option(
       "--key-file <file>",
       "backup key, generated at the first backup (default .hcloud-swarm/backup-keys/<cluster>.key)",
     )
+    .option(
+      "--schedule",
+      "print a systemd timer and service that back the Raft state up locally on a manager, encrypted with the backup key",
+    )
+    .option(
+      "--install",
+      "with --schedule: install them on one manager (a non-leader with 3 or more) and enable the timer",
+    )
+    .option("--keep <n>", "with --schedule: how many local archives the manager keeps (default 7)", (v) => Number(v))
+    .option("--on-calendar <spec>", "with --schedule: systemd OnCalendar expression (default daily)")
     .action(async (opts: BackupCommandOptions) => {
       await runBackupCommand(opts);
     });

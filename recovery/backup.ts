@@ -13,7 +13,8 @@ import { onLeader } from "../swarm/leader";
 import { shellQuote } from "../transport/shell";
 import { chooseBackupSource } from "./backup-plan";
 import { startEngine, stopEngine } from "./engine";
-import { Manifest, MANIFEST_FORMAT, parseFileList } from "./manifest";
+import { Manifest, MANIFEST_FORMAT, ManifestVolume, parseFileList } from "./manifest";
+import { backupVolumes } from "./volume-backup";
 import { sealArchive } from "./archive";
 import { ensureKeyFile } from "./key-file";
 import { openSessions } from "./sessions";
@@ -79,7 +80,8 @@ sha256sum < ${STAGING}/swarm.tgz | cut -c1-64 > ${STAGING}/swarm.tgz.sha256`;
 export async function backup(inv: Inventory, opts: BackupOptions): Promise<BackupResult> {
   const cluster = inv.cluster ?? "hcloud-swarm";
   const managers = inv.nodes.filter((n) => n.role === "manager");
-  const sessions = await openSessions(managers, opts.privateKeyFor, opts.log);
+  // Every node: a pinned volume may live on a worker.
+  const sessions = await openSessions(inv.nodes, opts.privateKeyFor, opts.log);
   try {
     const first = managers.find((n) => sessions.open.has(n.name));
     if (!first)
@@ -129,6 +131,14 @@ export async function backup(inv: Inventory, opts: BackupOptions): Promise<Backu
       );
     // Wait for the control plane before reporting success: a backup that left the swarm without a leader is not done.
     await onLeader(s, "docker node ls -q");
+    // After the Raft copy, so that the state backed up has the writers' replica counts, not the 0 of a quiesce.
+    const taken = await backupVolumes(s, members, sessions, inv, opts.log);
+    let offset = data.length;
+    const volumes: ManifestVolume[] = taken.map((t) => {
+      const v = { ...t.entry, offset };
+      offset += t.data.length;
+      return v;
+    });
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       cluster,
@@ -142,6 +152,7 @@ export async function backup(inv: Inventory, opts: BackupOptions): Promise<Backu
       files: parseFileList(fileLines.join("\n")),
       tarball: { bytes: data.length, sha256: sha },
       engineStoppedSeconds: Math.round(stoppedSeconds * 10) / 10,
+      volumes,
     };
     fs.mkdirSync(opts.outDir, { recursive: true, mode: 0o700 });
     const stamp = createdAt
@@ -149,9 +160,18 @@ export async function backup(inv: Inventory, opts: BackupOptions): Promise<Backu
       .replace(/[-:]/g, "")
       .replace(/\.\d+Z$/, "Z");
     const archive = path.resolve(opts.outDir, `${cluster}-${stamp}.hswb`);
-    fs.writeFileSync(archive, sealArchive(key, JSON.stringify(manifest), data), { mode: 0o600, flag: "wx" });
+    fs.writeFileSync(
+      archive,
+      sealArchive(key, JSON.stringify(manifest), Buffer.concat([data, ...taken.map((t) => t.data)])),
+      { mode: 0o600, flag: "wx" },
+    );
     opts.log(
       `${manifest.files.length} files, ${manifest.files.reduce((a, f) => a + f.bytes, 0)} bytes of swarm state (${data.length} bytes compressed), ${members.length} nodes, Docker ${facts.version}, cluster ${facts.clusterId}`,
+    );
+    opts.log(
+      volumes.length === 0
+        ? "no pinned volumes (no node holds a placement pin of a deployed stack)"
+        : `${volumes.length} pinned volume(s): ${volumes.map((v) => `${v.volume} on ${v.node} (${v.kind}, ${v.bytes} bytes)`).join(", ")}`,
     );
     return { archive, manifest };
   } finally {

@@ -2,7 +2,9 @@
  * What a backup holds, readable before anything is restored: cluster, node IDs, Docker version,
  * time, sizes and checksums. Parsed back with every problem reported.
  */
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 2;
+/** Formats this release reads: 1 had no volumes. */
+const READABLE_FORMATS = [1, 2];
 
 export interface ManifestFile {
   readonly path: string;
@@ -16,6 +18,24 @@ export interface ManifestNode {
   readonly role: "manager" | "worker";
   readonly status: string;
   readonly labels: Readonly<Record<string, string>>;
+}
+
+/** A pinned volume's data, stored after the swarm state's tar.gz in the archive's payload. */
+export interface ManifestVolume {
+  /** "tar": the volume's files (gzip'd tar), taken with the writers scaled to 0; "mysqldump": gzip'd SQL of every database. */
+  readonly kind: "tar" | "mysqldump";
+  readonly stack: string;
+  /** Docker volume name, e.g. wordpress_db_data. */
+  readonly volume: string;
+  /** Hostname of the node holding the pin. */
+  readonly node: string;
+  readonly pin: string;
+  /** mysqldump only: the database service the dump is imported into. */
+  readonly service?: string;
+  /** Where its bytes start in the payload, after the swarm state. */
+  readonly offset: number;
+  readonly bytes: number;
+  readonly sha256: string;
 }
 
 export interface Manifest {
@@ -39,6 +59,8 @@ export interface Manifest {
   readonly tarball: { readonly bytes: number; readonly sha256: string };
   /** How long dockerd was stopped on the source. */
   readonly engineStoppedSeconds: number;
+  /** The pinned volumes' data (format 2; none in format 1). */
+  readonly volumes?: readonly ManifestVolume[];
 }
 
 /** Parses `sha256sum` output joined with sizes: lines "<sha256> <bytes> <path>". */
@@ -64,8 +86,18 @@ export function parseManifest(json: string, source: string): Manifest {
     );
   }
   const problems: string[] = [];
-  if (raw.format !== MANIFEST_FORMAT)
-    problems.push(`format is ${JSON.stringify(raw.format)}; this hcloud-swarm reads format ${MANIFEST_FORMAT}`);
+  if (!READABLE_FORMATS.includes(raw.format as number))
+    problems.push(
+      `format is ${JSON.stringify(raw.format)}; this hcloud-swarm reads formats ${READABLE_FORMATS.join(" and ")}`,
+    );
+  if (raw.volumes !== undefined && !Array.isArray(raw.volumes)) problems.push("volumes must be a list");
+  for (const [i, v] of (Array.isArray(raw.volumes) ? (raw.volumes as Array<Record<string, unknown>>) : []).entries()) {
+    if (v.kind !== "tar" && v.kind !== "mysqldump") problems.push(`volumes[${i}].kind must be tar or mysqldump`);
+    for (const k of ["stack", "volume", "node", "sha256"])
+      if (typeof v[k] !== "string" || v[k] === "") problems.push(`volumes[${i}].${k} must be a non-empty string`);
+    for (const k of ["offset", "bytes"])
+      if (!Number.isInteger(v[k]) || (v[k] as number) < 0) problems.push(`volumes[${i}].${k} must be a whole number`);
+  }
   for (const k of ["cluster", "clusterId", "createdAt", "dockerVersion", "dockerRootDir"])
     if (typeof raw[k] !== "string" || raw[k] === "") problems.push(`${k} must be a non-empty string`);
   const src = raw.source as Record<string, unknown> | undefined;

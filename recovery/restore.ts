@@ -26,6 +26,8 @@ import { describeBackup, planRestore } from "./restore-plan";
 import { startEngine, stopEngine } from "./engine";
 import { openSessions } from "./sessions";
 import { confirm } from "./confirm";
+import { restoreVolumes, sliceVolumes } from "./volume-restore";
+import type { ManifestVolume } from "./manifest";
 
 /** Unpacking the swarm state (64 MB WAL segments, mostly zeros); a minute means the node is in trouble. */
 export const UNPACK_TIMEOUT_MS = 60_000;
@@ -51,10 +53,15 @@ export interface RestoreResult {
   readonly manifest: Manifest;
   readonly target: string;
   readonly bootstrap: BootstrapResult;
+  /** Pinned volumes that could not be put back, each with why. */
+  readonly volumeProblems: readonly string[];
 }
 
 /** Decrypts and checks the archive; nothing on any node has been touched when this throws. */
-export function readBackup(archivePath: string, keyFile: string): { manifest: Manifest; data: Buffer } {
+export function readBackup(
+  archivePath: string,
+  keyFile: string,
+): { manifest: Manifest; data: Buffer; volumes: Map<ManifestVolume, Buffer> } {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(archivePath);
@@ -65,13 +72,15 @@ export function readBackup(archivePath: string, keyFile: string): { manifest: Ma
   }
   const opened = openArchive(readKeyFile(keyFile), bytes, archivePath);
   const manifest = parseManifest(opened.manifestJson, archivePath);
-  const sha = crypto.createHash("sha256").update(opened.data).digest("hex");
-  if (sha !== manifest.tarball.sha256 || opened.data.length !== manifest.tarball.bytes) {
+  const swarm = opened.data.subarray(0, manifest.tarball.bytes);
+  const sha = crypto.createHash("sha256").update(swarm).digest("hex");
+  const volumeBytes = (manifest.volumes ?? []).reduce((a, v) => a + v.bytes, 0);
+  if (sha !== manifest.tarball.sha256 || opened.data.length !== manifest.tarball.bytes + volumeBytes) {
     throw new Error(
       `${archivePath}: the swarm state inside does not match its manifest (sha256 ${sha}, manifest ${manifest.tarball.sha256}); use another backup`,
     );
   }
-  return { manifest, data: opened.data };
+  return { manifest, data: swarm, volumes: sliceVolumes(manifest, opened.data, archivePath) };
 }
 
 async function observe(s: SshSession | undefined, error: string | undefined): Promise<Observation> {
@@ -102,7 +111,7 @@ async function unlockIfLocked(
 }
 
 export async function restore(inv: Inventory, opts: RestoreOptions): Promise<RestoreResult> {
-  const { manifest, data } = readBackup(opts.archivePath, opts.keyFile);
+  const { manifest, data, volumes } = readBackup(opts.archivePath, opts.keyFile);
   opts.log(`backup: ${describeBackup(manifest)}`);
   const sessions = await openSessions(inv.nodes, opts.privateKeyFor, opts.log);
   try {
@@ -159,7 +168,8 @@ export async function restore(inv: Inventory, opts: RestoreOptions): Promise<Res
       await writePinRecord(s, r);
       opts.log(`[${target.name}] ${describeRecord(r)} (the same nodes, rejoined)`);
     }
-    return { manifest, target: target.name, bootstrap: result };
+    const volumeProblems = await restoreVolumes(s, inv, volumes, (n) => sessions.open.get(n), opts.log);
+    return { manifest, target: target.name, bootstrap: result, volumeProblems };
   } finally {
     sessions.closeAll();
   }

@@ -42,6 +42,8 @@ import {
 } from "./plan";
 import { DEFAULT_MTU, MTU_OPTION, renderStack, type RenderedStack } from "../template/render";
 import { defaultSecretsFile, generateSecret, saveSecrets, type GeneratedSecret } from "./secrets";
+import { chooseSecretVersions, readSecretsFile } from "./secret-versions";
+import { removeOldSecrets } from "./secret-cleanup";
 import { type Finding, formatFinding } from "../reading/source";
 import { type StackText, stackText } from "../reading/stack-text";
 import { readStack } from "../reading/structure";
@@ -75,6 +77,11 @@ export interface DeployArgs {
    * them in state: secret-values.ts). A missing one is an error. Default: generated here.
    */
   readonly secretValues?: Readonly<Record<string, GeneratedSecret>>;
+  /**
+   * The values the last deploy from the same state used (the Pulumi path). A value not among them
+   * never replaces a secret the cluster has (secret-versions.ts). Default: every value is deliberate.
+   */
+  readonly previousSecretValues?: Readonly<Record<string, GeneratedSecret>>;
   /** Nodes chosen for placement pins that no node holds yet (`--pin label=node`). Default: the least loaded eligible node. */
   readonly pins?: readonly PinRequest[];
   /**
@@ -120,6 +127,7 @@ export class LintRefusedError extends ValidationError {
 export function renderFor(
   args: Pick<DeployArgs, "source" | "template" | "stack" | "vars" | "inventory" | "localImage"> & {
     readonly dnsrr?: boolean;
+    readonly secretNames?: Readonly<Record<string, string>>;
   },
 ): RenderedStack {
   return renderStack(args.template ?? stackText(args.source.text, args.source.file), {
@@ -128,6 +136,7 @@ export function renderFor(
     mtu: args.inventory.swarm?.overlayMtu ?? DEFAULT_MTU,
     ...(args.localImage ? { localImage: args.localImage } : {}),
     ...(args.dnsrr ? { dnsrr: true } : {}),
+    ...(args.secretNames ? { secretNames: args.secretNames } : {}),
   });
 }
 
@@ -152,12 +161,27 @@ function sourceImages(template: StackText): Array<readonly [string, string]> {
 export async function deployStack(s: SshSession, args: DeployArgs): Promise<DeployResult> {
   const log = args.log ?? (() => undefined);
   const mtu = args.inventory.swarm?.overlayMtu ?? DEFAULT_MTU;
-  const rendered = renderFor({ ...args, dnsrr: args.localImage !== undefined && (await lacksIpvs(s)) });
+  const dnsrr = args.localImage !== undefined && (await lacksIpvs(s));
+  const base = renderFor({ ...args, dnsrr });
+  const existing = await secretNames(s);
+  const before = await stackServices(s, base.stack);
+  const secretsFile = args.secretsFile ?? defaultSecretsFile(args.inventory.cluster ?? "hcloud-swarm", base.stack);
+  // Each value under its own name (secret-versions.ts): a changed value reaches the services.
+  const choice = chooseSecretVersions(
+    base.secrets,
+    args.secretValues ?? readSecretsFile(secretsFile, base.secrets),
+    existing,
+    new Set(before.flatMap((x) => x.secrets)),
+    args.secretValues ? undefined : (spec) => generateSecret(base.stack, spec),
+    (name) => !args.previousSecretValues || args.previousSecretValues[name] !== undefined,
+  );
+  for (const n of choice.notes) log(`${base.stack}: ${n}`);
+  const rendered = renderFor({ ...args, dnsrr, secretNames: choice.names });
   for (const n of rendered.notices) log(n);
   const facts = {
     networks: await overlayNetworks(s),
-    secrets: await secretNames(s),
-    services: await stackServices(s, rendered.stack),
+    secrets: existing,
+    services: before,
     networkUsers: await networkUsers(s),
   };
   const { judgement, text, findings } = await judgeAndLint(s, args, rendered, facts, mtu);
@@ -203,13 +227,18 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
     ...pre.recordWrites.map((record) => ({ kind: "record" as const, record })),
     ...planned.filter((a) => a.kind === "deploy-stack"),
   ];
-  const generated = planned.flatMap((a) =>
-    a.kind === "create-secret" ? [valueFor(a.name, rendered, args.secretValues)] : [],
-  );
-  const secretsFile = args.secretsFile ?? defaultSecretsFile(args.inventory.cluster ?? "hcloud-swarm", rendered.stack);
+  const generated = planned.flatMap((a) => (a.kind === "create-secret" ? [valueFor(a.name, choice.values)] : []));
   // Kept before they exist in the cluster: a secret created but never written down would be lost for good.
-  if (args.keepGenerated) args.keepGenerated(generated);
-  else saveSecrets(secretsFile, generated);
+  if (args.keepGenerated)
+    args.keepGenerated([
+      ...choice.fresh,
+      // The Pulumi path: the kept values of the versions created now, under their `<stack>_<key>` names.
+      ...rendered.secrets.flatMap((x) => {
+        const kept = choice.values[x.name] ? args.secretValues?.[`${rendered.stack}_${x.key}`] : undefined;
+        return kept ? [kept] : [];
+      }),
+    ]);
+  else saveSecrets(secretsFile, choice.fresh);
   const done: string[] = [];
   for (const a of actions) {
     const what =
@@ -223,6 +252,8 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
   if (actions.length === 0)
     log(`${rendered.stack}: nothing to do, the cluster already runs this rendering (${rendered.hash})`);
   const converge = await convergeAfter(s, actions.length, rendered.stack, facts.services, serviceCount, args, log);
+  // Only once the services run on the new versions: Docker refuses to remove a secret a service still uses.
+  if (converge.converged) done.push(...(await removeOldSecrets(s, rendered.stack, rendered.secrets, log)));
   return {
     stack: rendered.stack,
     hash: rendered.hash,
@@ -230,7 +261,7 @@ export async function deployStack(s: SshSession, args: DeployArgs): Promise<Depl
     notices: rendered.notices,
     judge: judgement.judge,
     deployedText: text,
-    ...(generated.length > 0 && !args.keepGenerated ? { secretsFile } : {}),
+    ...(choice.fresh.length > 0 && !args.keepGenerated ? { secretsFile } : {}),
     converge,
   };
 }
@@ -338,18 +369,10 @@ async function judgeAndLint(
   return { judgement, text, findings: { refused, networks } };
 }
 
-function valueFor(name: string, rendered: RenderedStack, kept: DeployArgs["secretValues"]): GeneratedSecret {
-  if (!kept)
-    return generateSecret(
-      rendered.stack,
-      rendered.secrets.find((x) => x.name === name)!,
-    );
-  const value = kept[name];
+function valueFor(name: string, values: Readonly<Record<string, GeneratedSecret>>): GeneratedSecret {
+  const value = values[name];
   // Never make a value here that was not written down first: it could not be given back later.
-  if (!value)
-    throw new Error(
-      `no kept value for secret ${name}; it is not created (the values come from the StackSecrets resource)`,
-    );
+  if (!value) throw new Error(`internal: no written-down value for secret ${name}; it is not created`);
   return value;
 }
 

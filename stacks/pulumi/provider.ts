@@ -120,6 +120,7 @@ async function apply(
           vars: st.vars,
           inventory: news.inventory,
           secretValues: news.secretValues ?? {},
+          previousSecretValues: olds?.secretValues ?? {},
           ...(st.pins ? { pins: st.pins } : {}),
           acceptEmpty: accepted.includes(st.name),
           acceptHint: `${ACCEPT_EMPTY_ENV}=${st.name} for one pulumi up`,
@@ -151,7 +152,8 @@ const idOf = (inputs: StacksProviderInputs) => `stacks-${inputs.stacks.map((s) =
 
 export const stacksProvider: dynamic.ResourceProvider<StacksProviderInputs, StacksProviderOutputs> = {
   async diff(_id, olds, news) {
-    const key = (x: StacksProviderInputs) => [x.stacks, x.inventory, x.localImage ?? null];
+    // The secret values too: a changed value must reach the services (a new versioned secret, deploy.ts).
+    const key = (x: StacksProviderInputs) => [x.stacks, x.inventory, x.localImage ?? null, x.secretValues ?? {}];
     const waiting = (olds.unconverged ?? []).length > 0;
     // Accepting an empty start is asked for one run: that run deploys, even with the config unchanged.
     const accepting = news.stacks.some((st) => (process.env[ACCEPT_EMPTY_ENV] ?? "").split(",").includes(st.name));

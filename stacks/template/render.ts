@@ -39,6 +39,8 @@ export interface RenderOptions {
   readonly localImage?: string;
   /** Test bed only: endpoint_mode dnsrr on every service, for a kernel without IPVS (VIP mode needs it). Default false. */
   readonly dnsrr?: boolean;
+  /** Docker name of each generated secret by key (versioned by deploy: secret-versions.ts). Default `<stack>_<key>`. */
+  readonly secretNames?: Readonly<Record<string, string>>;
 }
 
 export interface RenderedStack {
@@ -114,7 +116,8 @@ export function renderStack(template: StackText, opts: RenderOptions): RenderedS
   if (Object.keys(kept).length > 0) top.add(doc.createPair(META_KEY, kept));
   doc.commentBefore = ` Rendered by hcloud-swarm from ${file} as stack "${stack}". Edit the template, not this file.`;
   injectMtu(doc, mtu);
-  for (const s of meta.secrets) mapAt(mapAt(top, "secrets"), s.key)?.set("name", `${stack}_${s.key}`);
+  const dockerName = (key: string) => opts.secretNames?.[key] ?? `${stack}_${key}`;
+  for (const s of meta.secrets) mapAt(mapAt(top, "secrets"), s.key)?.set("name", dockerName(s.key));
   const notices: string[] = [];
   if (opts.localImage) notices.push(...useLocalImage(doc, opts.localImage));
   if (opts.dnsrr) notices.push(useDnsrr(doc));
@@ -131,7 +134,7 @@ export function renderStack(template: StackText, opts: RenderOptions): RenderedS
     rendering: stackText(text, file),
     hash,
     meta,
-    secrets: meta.secrets.map((s) => ({ ...s, name: `${stack}_${s.key}` })),
+    secrets: meta.secrets.map((s) => ({ ...s, name: dockerName(s.key) })),
     externalNetworks: meta.externalNetworks,
     notices,
   };

@@ -21,6 +21,51 @@ async function sh(node: string, script: string): Promise<string> {
 }
 
 let archive = "";
+const deployNotes = () =>
+  hcloudSwarm([
+    "stack",
+    "deploy",
+    path.join(work(), "notes.yml"),
+    "--inventory",
+    bed().inventoryPath,
+    "--pin",
+    "notes-data=worker-1",
+    "--secrets-file",
+    path.join(work(), "notes.env"),
+  ]);
+/** A writer that records every start in its pinned volume: the backup must stop it and start it again. */
+const NOTES_STACK = `version: "3.8"
+x-hcloud-swarm:
+  secrets:
+    token:
+      description: a value the writer reads
+      generate: password
+  pins:
+    notes-data:
+      description: the notes volume
+services:
+  writer:
+    image: ${LOCAL_IMAGE}
+    command: ["sh", "-c", "echo start >> /data/starts; exec sleep 100000"]
+    volumes: [notes_data:/data]
+    secrets: [token]
+    networks: [net]
+    deploy:
+      replicas: 1
+      endpoint_mode: dnsrr
+      placement:
+        constraints: [node.labels.notes-data == true]
+networks:
+  net:
+    driver_opts: {encrypted: ""}
+volumes:
+  notes_data: {}
+secrets:
+  token:
+    external: true
+`;
+/** The writer's running container on worker-1 (a shell expression). */
+const WRITER = "docker ps -q --filter label=com.docker.swarm.service.name=notes_writer";
 
 describe("backup and restore on the namespace bed", () => {
   beforeAll(async () => {
@@ -32,6 +77,13 @@ describe("backup and restore on the namespace bed", () => {
       "manager-1",
       `printf s3cret | docker secret create app_password - && docker network create -d overlay --opt encrypted app_net && docker service create -d --mode global --name app --network app_net --secret app_password --endpoint-mode dnsrr --stop-signal KILL ${LOCAL_IMAGE} sleep 3600`,
     );
+    // A stack with a pinned volume, deployed as the user does, and data its writer keeps there.
+    const notes = path.join(work(), "notes.yml");
+    fs.mkdirSync(work(), { recursive: true });
+    fs.writeFileSync(notes, NOTES_STACK);
+    const deploy = await deployNotes();
+    if (deploy.code !== 0) throw new Error(deploy.out);
+    await sh("worker-1", `docker exec $(${WRITER}) sh -c 'echo precious > /data/precious'`);
     // A freshly joined node's spec is still being written ("update out of sequence"): try again.
     await sh(
       "manager-1",
@@ -68,6 +120,15 @@ describe("backup and restore on the namespace bed", () => {
     expect(bed().processes(source as string).dockerd).toBeDefined();
     expect(bed().processes(source as string).dockerd).not.toBe(dockerdBefore.get(source as string));
     expect(bed().processes(leader).dockerd).toBe(dockerdBefore.get(leader));
+    // The pinned volume: taken with its writer scaled to 0, listed, and the writer back (a second start recorded).
+    expect(run.out).toMatch(/\[worker-1\] quiescing notes_notes_data: scaling notes_writer to 0/);
+    expect(run.out).toMatch(/\[worker-1\] scaled notes_writer back to 1/);
+    expect(run.out).toMatch(/1 pinned volume\(s\): notes_notes_data on worker-1 \(tar, \d+ bytes\)/);
+    expect(
+      await sh("manager-1", "docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' notes_writer"),
+    ).toBe("1");
+    const starts = `for i in $(seq 1 120); do c=$(${WRITER}); [ -n "$c" ] && [ "$(docker exec $c grep -c start /data/starts)" = 2 ] && docker exec $c cat /data/starts && exit 0; sleep 0.5; done; exit 1`;
+    expect(await sh("worker-1", starts)).toBe("start\nstart");
     // Encrypted at rest: not a byte of the Raft files' names or the tar header in clear.
     const bytes = fs.readFileSync(archive);
     expect(bytes.includes(Buffer.from("swarm/raft"))).toBe(false);
@@ -176,7 +237,7 @@ describe("backup and restore on the namespace bed", () => {
   it("restores the backup after the swarm was wiped on every node: the secret, network and service are back, every node rejoined", async () => {
     const clusterId = await sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}'");
     await sh("manager-1", "printf later | docker secret create after_backup -");
-    // The disaster: every node leaves. A manager's leave can time out inside docker while the
+    // The disaster: every node leaves, and worker-1 loses its disk (the pinned volume is gone). A manager's leave can time out inside docker while the
     // others go ("context deadline exceeded" under load); it is repeated until the node is out.
     for (const n of ["worker-1", "manager-3", "manager-2", "manager-1"]) {
       await sh(
@@ -185,6 +246,10 @@ describe("backup and restore on the namespace bed", () => {
       );
     }
 
+    await sh(
+      "worker-1",
+      "for i in $(seq 1 60); do docker rm -f $(docker ps -aq --filter volume=notes_notes_data) >/dev/null 2>&1; docker volume rm notes_notes_data >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1",
+    );
     const unconfirmed = await hcloudSwarm(restoreArgs());
     expect(unconfirmed.code).toBe(1);
     expect(unconfirmed.out).toMatch(/not a terminal; pass --yes/);
@@ -197,10 +262,20 @@ describe("backup and restore on the namespace bed", () => {
     const target = /\[(manager-\d)\] replaced/.exec(run.out)?.[1] as string;
     expect(target).toBeDefined();
     expect(await sh(target, "docker info --format '{{.Swarm.Cluster.ID}}'")).toBe(clusterId);
-    expect((await sh(target, "docker secret ls --format '{{.Name}}' | sort")).split("\n")).toEqual(["app_password"]);
+    expect(await sh(target, "docker secret ls --format '{{.Name}}' | sort")).toMatch(
+      /^app_password\nnotes_token_v[0-9a-f]{8}$/,
+    );
     expect(await sh(target, "docker network inspect app_net --format '{{index .Options \"encrypted\"}}'")).toBe("");
     expect(await sh(target, "docker network inspect app_net --format '{{json .Options}}'")).toContain('"encrypted"');
-    expect(await sh(target, "docker service ls --format '{{.Name}}'")).toBe("app");
+    expect(await sh(target, "docker service ls --format '{{.Name}}' | sort")).toBe("app\nnotes_writer");
+    // The volume is back on worker-1 with the backup's files (one start before the backup, one after
+    // its quiesce, none of the later ones), unpacked while the writer was scaled to 0.
+    expect(run.out).toMatch(/\[worker-1\] restored volume notes_notes_data .* before its writers started again/);
+    const data = await sh(
+      "worker-1",
+      `for i in $(seq 1 120); do c=$(${WRITER}); [ -n "$c" ] && [ "$(docker exec $c grep -c start /data/starts)" = 2 ] && docker exec $c cat /data/precious /data/starts && exit 0; sleep 0.5; done; exit 1`,
+    );
+    expect(data).toBe("precious\nstart\nstart");
     expect(await sh(target, "docker network inspect ingress --format '{{json .Options}}'")).toContain('"encrypted"');
     // A label set outside the inventory (a placement pin) follows worker-1 to its new node entry.
     expect(await sh(target, "docker node inspect worker-1 --format '{{index .Spec.Labels \"app.data\"}}'")).toBe(
@@ -223,7 +298,8 @@ describe("backup and restore on the namespace bed", () => {
     expect(nothing.out).toMatch(/the swarm has a leader .*no new cluster is forced[\s\S]*3 of 3 managers ready/);
     // The worker's task (the global service has one on every node) must run on through the recovery.
     // The survivor manager's own task was seen replaced during the recovery on the bed (lab notes), so it is not held to that here.
-    const containers = () => sh("worker-1", "docker ps -q | sort");
+    // The global service's task; the stack's replicated writer is not held to it (it was seen replaced once).
+    const containers = () => sh("worker-1", "docker ps -q --filter label=com.docker.swarm.service.name=app | sort");
     const running = await containers();
     expect(running).toMatch(/^\w+$/);
     await bed().powerOff("manager-2");
@@ -241,7 +317,7 @@ describe("backup and restore on the namespace bed", () => {
     expect(run.code).toBe(1);
     expect(
       await sh("manager-1", "docker service ls --format '{{.Name}}' && docker secret ls --format '{{.Name}}'"),
-    ).toBe("app\napp_password");
+    ).toMatch(/^app\nnotes_writer\napp_password\nnotes_token_v[0-9a-f]{8}$/);
     expect(await containers()).toBe(running);
 
     // The lost servers come back as replacements: same address and host key, empty swarm state.
@@ -290,5 +366,68 @@ describe("backup and restore on the namespace bed", () => {
       )
     ).split("\n");
     expect(roots.map((r) => (JSON.parse(r) as string).trim())).toEqual([rootAfter, rootAfter, rootAfter, rootAfter]);
+  });
+
+  it("a changed secret value reaches the service through stack deploy, the old version goes, a repeat changes nothing", async () => {
+    const envFile = path.join(work(), "notes.env");
+    const text = fs.readFileSync(envFile, "utf8");
+    const line = text.split("\n").find((l) => l.startsWith("notes_token=")) as string;
+    const mounted = () =>
+      sh(
+        "manager-1",
+        "docker service inspect notes_writer --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}} {{.File.Name}}{{end}}'",
+      );
+    const [oldName, target] = (await mounted()).split(" ");
+    expect(oldName).toMatch(/^notes_token_v[0-9a-f]{8}$/);
+    expect(target).toBe("token");
+    // The user changes the value where it is written down, and deploys again.
+    fs.writeFileSync(envFile, text.replace(line, "notes_token=rotated-value-1"));
+    const run = await deployNotes();
+    if (run.code !== 0) throw new Error(run.out);
+    expect(run.out).not.toContain("rotated-value-1");
+    const [newName, newTarget] = (await mounted()).split(" ");
+    expect(newName).toMatch(/^notes_token_v[0-9a-f]{8}$/);
+    expect(newName).not.toBe(oldName);
+    expect(newTarget).toBe("token");
+    expect(run.out).toMatch(new RegExp(`removed secret ${oldName}, an older version no service uses`));
+    // The running task reads the new value at the same path, inside its container on worker-1.
+    expect(
+      await sh(
+        "worker-1",
+        `for i in $(seq 1 120); do c=$(${WRITER}); [ -n "$c" ] && [ "$(docker exec $c cat /run/secrets/token)" = rotated-value-1 ] && echo ok && exit 0; sleep 0.5; done; exit 1`,
+      ),
+    ).toBe("ok");
+    const secrets = await sh("manager-1", "docker secret ls --format '{{.Name}}' | sort");
+    expect(secrets).not.toContain(oldName);
+    expect(secrets).toContain(newName);
+    // A repeat changes nothing: no new secret, the service's spec version unchanged.
+    const version = () => sh("manager-1", "docker service inspect notes_writer --format '{{.Version.Index}}'");
+    const v0 = await version();
+    const again = await deployNotes();
+    if (again.code !== 0) throw new Error(again.out);
+    expect(again.out).toMatch(/nothing to do, the cluster already runs this rendering/);
+    expect(await version()).toBe(v0);
+    expect(await sh("manager-1", "docker secret ls --format '{{.Name}}' | sort")).toBe(secrets);
+
+    // Day two: a service still on an unversioned secret, as releases before versioning left it, whose
+    // value is written down. The next deploy moves it to the versioned name with the same value.
+    await sh(
+      "manager-1",
+      `printf legacy-value | docker secret create --label hcloud-swarm.stack=notes notes_token - >/dev/null && docker service update -d --secret-rm ${newName} --secret-add source=notes_token,target=token notes_writer >/dev/null`,
+    );
+    fs.writeFileSync(envFile, text.replace(line, "notes_token=legacy-value"));
+    const moved = await deployNotes();
+    if (moved.code !== 0) throw new Error(moved.out);
+    const [movedName, movedTarget] = (await mounted()).split(" ");
+    expect(movedName).toMatch(/^notes_token_v[0-9a-f]{8}$/);
+    expect(movedTarget).toBe("token");
+    expect(moved.out).toMatch(/removed secret notes_token, an older version no service uses/);
+    expect(
+      await sh(
+        "worker-1",
+        `for i in $(seq 1 120); do c=$(${WRITER}); [ -n "$c" ] && [ "$(docker exec $c cat /run/secrets/token)" = legacy-value ] && echo ok && exit 0; sleep 0.5; done; exit 1`,
+      ),
+    ).toBe("ok");
+    expect(await sh("manager-1", "docker secret ls --format '{{.Name}}' | grep '^notes_' | sort")).toBe(movedName);
   });
 });

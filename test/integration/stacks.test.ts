@@ -93,7 +93,7 @@ describe("stacks on the test bed", () => {
     expect(w.converge).toMatchObject({ converged: true });
     expect(t.actions).toEqual([
       expect.stringMatching(/^create network traefik_public \(overlay, encrypted/),
-      "create secret traefik_dashboard_users (generated)",
+      expect.stringMatching(/^create secret traefik_dashboard_users_v[0-9a-f]{8} \(generated\)$/),
       "pin traefik-certs=true on manager-1 (the only eligible node: manager-1 0 tasks)",
       // Where the data is, kept by the swarm itself (a Docker config), before any task can write it.
       "record pin history traefik-certs: the data of stack traefik is on manager-1",
@@ -135,9 +135,10 @@ describe("stacks on the test bed", () => {
   });
 
   it("keeps passwords in Docker secrets and out of every service's environment", async () => {
-    const names = await secretNames(s);
+    const names = [...(await secretNames(s))].sort();
+    // One version of each value (secret-versions.ts): <stack>_<key>_v<hash8>.
     for (const n of ["traefik_dashboard_users", "wordpress_db_password", "wordpress_db_root_password"])
-      expect(names.has(n)).toBe(true);
+      expect(names.filter((x) => new RegExp(`^${n}_v[0-9a-f]{8}$`).test(x))).toHaveLength(1);
     const generated = ["traefik", "wordpress"].flatMap((st) =>
       fs
         .readFileSync(path.join(secretsDir, `${st}.env`), "utf8")
@@ -161,7 +162,7 @@ describe("stacks on the test bed", () => {
     }
     expect(env).not.toMatch(/PASSWORD=(?!\/run\/secrets\/)/);
     const wp = services.find((x) => x.name === "wordpress_wordpress");
-    expect(wp?.secrets).toEqual(["wordpress_db_password"]);
+    expect(wp?.secrets).toEqual([expect.stringMatching(/^wordpress_db_password_v[0-9a-f]{8}$/)]);
     expect(wp?.env).toContain("WORDPRESS_DB_PASSWORD_FILE=/run/secrets/db_password");
   });
 
@@ -261,7 +262,10 @@ describe("stacks on the test bed", () => {
     expect([...w.actions, ...t.actions]).toEqual(["docker stack rm wordpress", "docker stack rm traefik"]);
     expect(await stackServices(s)).toEqual([]);
     expect((await overlayNetworks(s)).filter((n) => n.labels[STACK_LABEL] !== undefined)).toEqual([]);
-    expect(w.keptSecrets.slice().sort()).toEqual(["wordpress_db_password", "wordpress_db_root_password"]);
+    expect(w.keptSecrets.slice().sort()).toEqual([
+      expect.stringMatching(/^wordpress_db_password_v[0-9a-f]{8}$/),
+      expect.stringMatching(/^wordpress_db_root_password_v[0-9a-f]{8}$/),
+    ]);
     expect((await removeStack(s, "wordpress")).actions).toEqual([]);
   });
 

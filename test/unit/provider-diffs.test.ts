@@ -90,5 +90,9 @@ describe("a second pulumi up with the same config changes nothing", () => {
       stacks: [{ ...stacksInputs.stacks[0], vars: { domain: "other.example.test", title: "x" } }],
     };
     expect((await stacksProvider.diff!("id", olds, changed)).changes).toBe(true);
+    // A new secret value (StackSecrets made another) must reach the services: a change, not silence.
+    const secret = { name: "wordpress_db_password", content: "new", reveal: "new" };
+    const rotated = { ...stacksInputs, secretValues: { ...stacksInputs.secretValues, wordpress_db_password: secret } };
+    expect((await stacksProvider.diff!("id", olds, rotated)).changes).toBe(true);
   });
 });
