@@ -12,6 +12,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { FirewallSettings, InventoryNode, SwarmSettings, validateInventory } from "../inventory/inventory";
 import { FORCE_SCALE_DOWN_ENV, joinNode, retireNode } from "./member";
 import { sameValue } from "../common/same-value";
+import { NodeSpec, nodeSpecProblems } from "../nodespec/spec";
 
 /** Plain provider-side inputs; the Pulumi side is SwarmNodeArgs (./swarm-node). */
 export interface SwarmNodeInputs {
@@ -19,6 +20,8 @@ export interface SwarmNodeInputs {
   readonly managers: readonly InventoryNode[];
   readonly swarm: SwarmSettings;
   readonly firewall?: FirewallSettings;
+  /** What the node runs besides the swarm (nodespec/); absent on memberships created before issue 18. */
+  readonly nodeSpec?: NodeSpec;
   readonly privateKey: string;
 }
 
@@ -101,6 +104,8 @@ export function checkInputs(news: Record<string, unknown>): pulumi.dynamic.Check
       }),
     );
   }
+  if (!hasUnknown(news.nodeSpec) && news.nodeSpec !== undefined)
+    fail("nodeSpec", nodeSpecProblems(news.nodeSpec, "nodeSpec"));
   const key = news.privateKey;
   if (!isUnknown(key) && (typeof key !== "string" || !/-----BEGIN OPENSSH PRIVATE KEY-----/.test(key))) {
     // The reason never quotes the value: it is a secret.
@@ -126,6 +131,8 @@ export function diffInputs(olds: SwarmNodeOutputs, news: SwarmNodeInputs): pulum
   // Applied in place: the node's next run rebuilds its host firewall with the new ranges.
   if (!sameValue(olds.firewall?.privateAllowedCidrs ?? [], news.firewall?.privateAllowedCidrs ?? []))
     updates.push("firewall");
+  // Applied in place by the node reconcile step; what needs a restart is left to `hcloud-swarm upgrade`.
+  if (!sameValue(olds.nodeSpec ?? {}, news.nodeSpec ?? {})) updates.push("nodeSpec");
   const changed = [...replaces, ...updates];
   return {
     changes: changed.length > 0,
