@@ -37,10 +37,8 @@ export async function reconcileSpecs(
         if (!m || m.status !== "ready") return;
         try {
           const s = await sessionOf(run, n);
-          const r = await reconcileNode(s, spec ?? {});
-          for (const c of r.applied)
-            if (spec !== undefined || c.item !== "spec")
-              run.act({ node: n.name, kind: "reconcile", detail: `${c.item}: ${c.detail}` });
+          const r = await reconcileNode(s, spec ?? {}, { record: spec !== undefined });
+          for (const c of r.applied) run.act({ node: n.name, kind: "reconcile", detail: `${c.item}: ${c.detail}` });
           for (const note of r.notes) run.log(`[${n.name}] node spec: ${note}`);
           for (const p of r.pending)
             run.warnings.push(

@@ -22,6 +22,8 @@ export interface ReconcileOptions {
   readonly rolling?: boolean;
   /** Docker release to install instead of the spec's (`upgrade --docker-version`). */
   readonly dockerVersion?: string;
+  /** Record the spec on the node once it runs it. False when no spec was given (nothing to record). Default true. */
+  readonly record?: boolean;
 }
 
 export interface ReconcileResult {
@@ -127,7 +129,7 @@ export async function reconcileNode(s: SshSession, spec: NodeSpec, o: ReconcileO
   const restartEngine = applied.some((c) => c.restartEngine);
   // The spec is recorded only once the node runs it: nothing pending, and no restart still owed.
   if (pending.length === 0 && !restartEngine && (o.dockerVersion ?? spec.dockerVersion) === spec.dockerVersion) {
-    const rec = recordChange(state, spec);
+    const rec = o.record === false ? undefined : recordChange(state, spec);
     if (rec) {
       await writeFiles(s, [rec]);
       applied.push({ ...rec, detail: `${rec.detail} (${specLabel(spec)})` });
