@@ -35,8 +35,12 @@ import { LABEL_ROLL, PlannedNode, RollRequest } from "./plan";
 export const TASKS_MOVED_TIMEOUT_MS = 120_000;
 /** dockerd answers within ENGINE_START_TIMEOUT_MS (recovery/engine.ts); the managers see it Ready within a few 5 s heartbeats more. */
 export const NODE_READY_TIMEOUT_MS = 180_000;
-/** Docker reprograms its xfrm policies and marks as the node's network sandboxes come back: a few gossip rounds. */
-export const ENFORCEMENT_TIMEOUT_MS = 60_000;
+/**
+ * Docker reprograms its xfrm policies and marks as the node's network sandboxes come back and its
+ * peers' network gossip reaches it again. Measured on the namespace bed: 1.5–2 s on a worker, 47–61 s
+ * on a restarted single manager (docs/lab/2026-12-08-s18roll.md); three minutes leave room for that.
+ */
+export const ENFORCEMENT_TIMEOUT_MS = 180_000;
 /** Tasks coming back to a reactivated node (a pinned database's health check included). */
 export const ROLL_CONVERGE_TIMEOUT_MS = 180_000;
 /** Facts are read again this often while waiting: one short command on a manager or the node. */
@@ -192,6 +196,7 @@ export async function rollNode(ctx: RollContext, p: PlannedNode, node: Inventory
       POLL_MS,
     );
     if (!up) throw new Error(`not Ready within ${NODE_READY_TIMEOUT_MS / 1000} s: ${why}`);
+    const readyAfter = (Date.now() - t0) / 1000;
     // The saved allow-list, applied again and read back: Docker's restart re-inserts its own chains.
     const fw = await applyFirewall(s, "restore", []);
     const members = (await readNodes(m)).map((x) => x.addr);
@@ -212,9 +217,13 @@ export async function rollNode(ctx: RollContext, p: PlannedNode, node: Inventory
         throw new Error(
           `encryption rules not back within ${ENFORCEMENT_TIMEOUT_MS / 1000} s: missing ${missingSince(b, now ?? b).join(", ")}`,
         );
-      enforcement = describeEnforcement(b, now);
+      enforcement = `${describeEnforcement(b, now)} (back ${((Date.now() - t0) / 1000).toFixed(1)} s into the phase)`;
     } else enforcement = "the encryption rules could not be read before the act (engine down?): nothing to compare";
-    log("ready", `engine active, Ready for the managers; host firewall judged; ${enforcement}`, t0);
+    log(
+      "ready",
+      `engine active, Ready for the managers after ${readyAfter.toFixed(1)} s; host firewall judged; ${enforcement}`,
+      t0,
+    );
   } catch (err) {
     throw new RollStop(p.name, "ready", redact((err as Error).message), true);
   }
@@ -239,7 +248,7 @@ export async function rollNode(ctx: RollContext, p: PlannedNode, node: Inventory
       throw new Error(
         `services not back to their full count within ${ROLL_CONVERGE_TIMEOUT_MS / 1000} s: ${missing.join(", ")}`,
       );
-    const rec = await reconcileNode(s, ctx.spec);
+    const rec = await reconcileNode(s, ctx.spec, { record: ctx.recordSpec });
     const labels: Record<string, string> = { [LABEL_ROLL]: `${ctx.rollId}:done` };
     if (ctx.recordSpec && rec.label) labels[LABEL_SPEC] = rec.label;
     await addLabels(m, id, labels);
