@@ -11,6 +11,7 @@
  * - `--docker-version` is refused on this bed: its engine is the host machine's.
  */
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as net from "net";
 import { LOCAL_IMAGE, useTestbed } from "../support/testbed";
 import { hcloudSwarm } from "../support/cli";
@@ -71,6 +72,12 @@ function probe(): { stop: () => Promise<{ rounds: number; failed: number }> } {
 
 const dockerdPid = (node: string) => bed().processes(node).dockerd;
 
+/** With HCLOUD_SWARM_LAB_LOG=FILE, the roll outputs and probe figures are appended there (docs/lab figures). */
+function labLog(title: string, text: string): void {
+  const file = process.env.HCLOUD_SWARM_LAB_LOG;
+  if (file) fs.appendFileSync(file, `## ${title}\n${text}\n`);
+}
+
 describe("upgrade on the namespace bed", () => {
   beforeAll(async () => {
     inventory = writeInventory(
@@ -117,6 +124,7 @@ describe("upgrade on the namespace bed", () => {
     const p = probe();
     const r = await hcloudSwarm(["upgrade", "--inventory", inventory, "--restart-engine"]);
     const seen = await p.stop();
+    labLog("upgrade --restart-engine (daemon.json pending)", `${r.out}\nprobe: ${JSON.stringify(seen)}`);
     expect(r.code).toBe(0);
     for (const n of ["manager-1", "worker-1", "worker-2"]) {
       expect(r.out).toMatch(
@@ -164,7 +172,9 @@ describe("upgrade on the namespace bed", () => {
     expect(dockerdPid("worker-2")).toBe(w2);
     expect(r.out).not.toMatch(/\[worker-2\]/);
 
+    labLog("roll that stops", r.out);
     const resumed = await hcloudSwarm(["upgrade", "--inventory", inventory, "--restart-engine"]);
+    labLog("re-run that resumes", resumed.out);
     expect(resumed.code).toBe(0);
     expect(resumed.out).toMatch(/resuming an interrupted run of this roll/);
     expect(resumed.out).toMatch(/skipped manager-1: done by the interrupted run of this roll/);
