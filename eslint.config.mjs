@@ -9,7 +9,19 @@ import jest from "eslint-plugin-jest";
  * closure rules of docs/design/dynamic-providers.md that a syntax check can see apply to them.
  */
 const PROVIDER_CLOSURE_TAG = "// @provider-closure";
-const SOURCE_DIRS = ["common", "transport", "inventory", "infra", "bootstrap", "stacks", "swarm", "hostfw", "verify"];
+const SOURCE_DIRS = [
+  "common",
+  "transport",
+  "inventory",
+  "nodespec",
+  "infra",
+  "bootstrap",
+  "rolling",
+  "stacks",
+  "swarm",
+  "hostfw",
+  "verify",
+];
 const providerClosure = SOURCE_DIRS.flatMap((dir) =>
   fs.existsSync(dir)
     ? fs

@@ -16,6 +16,7 @@ import {
   settleAllowLists,
 } from "./allow-list";
 import { writeLabels } from "./write-labels";
+import { reconcileSpecs, withSpecLabels } from "./node-specs";
 import { Inventory, InventoryNode } from "../inventory/inventory";
 import {
   awaitsLeader,
@@ -395,13 +396,18 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
   });
   // Host firewalls: every member ends accepting exactly the members (or, one node at a time, at least them).
   await settleAllowLists(allow, !run.o.targets, enforced, changed ? undefined : members);
+  // The node reconcile step (nodespec/): what user data carried, applied in place where it differs.
+  const specLabels = await reconcileSpecs(run, inv, scope.nodes.filter(inScope), members, allow.gate);
   // Labels last, every node's in one command with the firewall labels: they touch one node object
   // each, and nothing in the run reads them back.
   // The node list does not show labels: read alongside.
   const labelled = writeLabels(
     run,
     allow,
-    planRolesAndLabels(scope, members).filter((s): s is Extract<Step, { kind: "label" }> => s.kind === "label"),
+    withSpecLabels(
+      planRolesAndLabels(scope, members).filter((s): s is Extract<Step, { kind: "label" }> => s.kind === "label"),
+      specLabels,
+    ),
   );
   const [list] = await Promise.all([nodeList(manager), labelled]);
   if (run.problems.length) throw new BootstrapError(run.problems, run.actions);

@@ -5,6 +5,7 @@
  */
 import { BootstrapError } from "./actions";
 import { FirewallSettings, Inventory, InventoryNode, SwarmSettings } from "../inventory/inventory";
+import type { NodeSpec } from "../nodespec/spec";
 import { checkManagerChanges, chooseEntry, matchMembers, pinRefusals } from "./plan";
 import { redact } from "../transport/redact";
 import { dropFromAllowLists, FIREWALL_WAVE_CONCURRENCY } from "./allow-list";
@@ -25,6 +26,8 @@ export interface NodeMembership {
   readonly swarm?: SwarmSettings;
   /** Non-members the nodes' private interface admits (hcloud-swarm:privateAllowedCidrs). Default none. */
   readonly firewall?: FirewallSettings;
+  /** What the node runs besides the swarm, reconciled in place (nodespec/). Default: not managed. */
+  readonly nodeSpec?: NodeSpec;
   readonly privateKey: string;
   readonly log?: (line: string) => void;
   /**
@@ -42,7 +45,12 @@ function inventoryOf(m: NodeMembership, withNode: boolean): Inventory {
     .filter((x) => withNode || x.name !== m.node.name)
     .map((x) => (x.name === m.node.name ? m.node : x));
   if (withNode && !nodes.includes(m.node)) nodes.push(m.node);
-  return { ...(m.swarm ? { swarm: m.swarm } : {}), ...(m.firewall ? { firewall: m.firewall } : {}), nodes };
+  return {
+    ...(m.swarm ? { swarm: m.swarm } : {}),
+    ...(m.firewall ? { firewall: m.firewall } : {}),
+    ...(m.nodeSpec ? { nodeSpec: m.nodeSpec } : {}),
+    nodes,
+  };
 }
 
 /** Ensures the node is a member with its role and labels; returns the run and the node's swarm ID. */

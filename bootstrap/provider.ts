@@ -13,6 +13,7 @@ import { FirewallSettings, InventoryNode, SwarmSettings, validateInventory } fro
 import { joinNode, retireNode } from "./member";
 import { forcedFromEnv } from "./force-remove";
 import { sameValue } from "../common/same-value";
+import { NodeSpec, nodeSpecProblems } from "../nodespec/spec";
 
 /** Plain provider-side inputs; the Pulumi side is SwarmNodeArgs (./swarm-node). */
 export interface SwarmNodeInputs {
@@ -20,6 +21,8 @@ export interface SwarmNodeInputs {
   readonly managers: readonly InventoryNode[];
   readonly swarm: SwarmSettings;
   readonly firewall?: FirewallSettings;
+  /** What the node runs besides the swarm (nodespec/); absent on memberships created before issue 18. */
+  readonly nodeSpec?: NodeSpec;
   readonly privateKey: string;
 }
 
@@ -102,6 +105,8 @@ export function checkInputs(news: Record<string, unknown>): pulumi.dynamic.Check
       }),
     );
   }
+  if (!hasUnknown(news.nodeSpec) && news.nodeSpec !== undefined)
+    fail("nodeSpec", nodeSpecProblems(news.nodeSpec, "nodeSpec"));
   const key = news.privateKey;
   if (!isUnknown(key) && (typeof key !== "string" || !/-----BEGIN OPENSSH PRIVATE KEY-----/.test(key))) {
     // The reason never quotes the value: it is a secret.
@@ -127,6 +132,8 @@ export function diffInputs(olds: SwarmNodeOutputs, news: SwarmNodeInputs): pulum
   // Applied in place: the node's next run rebuilds its host firewall with the new ranges.
   if (!sameValue(olds.firewall?.privateAllowedCidrs ?? [], news.firewall?.privateAllowedCidrs ?? []))
     updates.push("firewall");
+  // Applied in place by the node reconcile step; what needs a restart is left to `hcloud-swarm upgrade`.
+  if (!sameValue(olds.nodeSpec ?? {}, news.nodeSpec ?? {})) updates.push("nodeSpec");
   const changed = [...replaces, ...updates];
   return {
     changes: changed.length > 0,

@@ -12,6 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FirewallSettings, InventoryNode, NodeRole, SwarmSettings } from "../inventory/inventory";
 import { SwarmNode } from "./swarm-node";
+import type { NodeSpec } from "../nodespec/spec";
 
 /** What a SwarmNode needs of its node; infra/cluster.ts gives one per server. */
 export interface SwarmNodeSource {
@@ -26,6 +27,8 @@ export interface SwarmNodeOrderArgs {
   readonly swarm: SwarmSettings;
   /** Non-members the private interface admits; absent when the user opened nothing. */
   readonly firewall?: FirewallSettings;
+  /** What every node runs besides the swarm (nodespec/). Default: not managed. */
+  readonly nodeSpec?: NodeSpec;
   /** The deploy key (secret). Required. */
   readonly privateKey: pulumi.Input<string>;
   /** Resources every join must wait for, e.g. firewalls that open the swarm ports. Default []. */
@@ -61,6 +64,7 @@ export function orderedSwarmNodes(
         managers: managerInventory,
         swarm: args.swarm,
         ...(args.firewall ? { firewall: args.firewall } : {}),
+        ...(args.nodeSpec ? { nodeSpec: args.nodeSpec } : {}),
         privateKey: args.privateKey,
       },
       { parent, dependsOn: [n.server, ...(args.dependsOn ?? []), ...after] },

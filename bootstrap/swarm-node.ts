@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FirewallSettings, InventoryNode, SwarmSettings } from "../inventory/inventory";
 import { swarmNodeProvider } from "./provider";
+import type { NodeSpec } from "../nodespec/spec";
 
 /** Type token: "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode". Changing it would replace every membership. */
 export const SWARM_NODE_MODULE = "hcloud-swarm";
@@ -24,6 +25,11 @@ export interface SwarmNodeArgs {
    * earlier releases see no input change.
    */
   readonly firewall?: pulumi.Input<FirewallSettings>;
+  /**
+   * What the node runs besides the swarm (Docker release, admin keys, daemon.json keys), reconciled in
+   * place (nodespec/). Only passed when set, so memberships created by earlier releases see no change.
+   */
+  readonly nodeSpec?: pulumi.Input<NodeSpec>;
   /** SSH private key (OpenSSH format) for the nodes; stored only as a secret. Required. */
   readonly privateKey: pulumi.Input<string>;
 }
@@ -41,6 +47,7 @@ export class SwarmNode extends pulumi.dynamic.Resource {
         managers: args.managers,
         swarm: args.swarm ?? {},
         ...(args.firewall ? { firewall: args.firewall } : {}),
+        ...(args.nodeSpec ? { nodeSpec: args.nodeSpec } : {}),
         privateKey: pulumi.secret(args.privateKey),
         nodeId: undefined,
       },

@@ -4,6 +4,7 @@ import { registerBootstrapCommand } from "./bootstrap";
 import { registerStackCommands } from "./stack";
 import { registerVerifyCommand } from "./verify";
 import { registerRecoveryCommands } from "./recovery";
+import { registerUpgradeCommand } from "./upgrade";
 import { packageVersion } from "./version";
 
 /** Builds the `hcloud-swarm` command tree. Each command family lives in its own module. */
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerVerifyCommand(program);
   registerRecoveryCommands(program);
+  registerUpgradeCommand(program);
   return program;
 }
 

@@ -16,6 +16,14 @@ import {
   sshdHardening,
 } from "../hostfw/units";
 import { SETUP_PATH, setupScript, setupSteps, SSHD_STEP_PATH, sshdStepScript } from "./cloudinit-setup";
+import {
+  DAEMON_JSON_DEFAULTS,
+  MATCH_MODULES,
+  modulesConf,
+  MODULES_CONF_PATH,
+  OPTIONAL_MODULES,
+  REQUIRED_MODULES,
+} from "../nodespec/spec";
 
 /** Hetzner's limit on user data. */
 export const MAX_USER_DATA_BYTES = 32 * 1024;
@@ -26,27 +34,9 @@ const DOCKER_EPOCH = "5";
 /** Transient mirror or network trouble right after boot is common; retry downloads a few times. */
 const CURL_RETRIES = 5;
 
-/**
- * Kernel modules swarm needs. esp4 and xt_policy are required: without them IPsec overlays cannot
- * work. Docker's rules that force encryption need a packet-match module, xt_u32 or (newer Docker)
- * xt_bpf; one of the two is enough (MATCH_MODULES), and without either the rules silently go
- * missing (CVE-2023-28840). The rest (IPVS for the routing mesh, VXLAN) are loaded if present.
- */
-export const REQUIRED_MODULES = ["esp4", "xt_policy"];
-/** At least one of these must load. */
-export const MATCH_MODULES = ["xt_u32", "xt_bpf"];
-export const OPTIONAL_MODULES = [
-  "overlay",
-  "br_netfilter",
-  "vxlan",
-  "xfrm_user",
-  "esp6",
-  "ip_vs",
-  "ip_vs_rr",
-  "ip_vs_wrr",
-  "ip_vs_sh",
-  "nf_conntrack",
-];
+// The kernel modules and daemon.json keys are the node spec's (nodespec/spec.ts), which bootstrap
+// reconciles in place on live nodes: one list, re-exported here for the user data.
+export { MATCH_MODULES, OPTIONAL_MODULES, REQUIRED_MODULES } from "../nodespec/spec";
 /**
  * Docker releases with the fixes for CVE-2023-28840/28841/28842 (encrypted overlays that sent or
  * accepted clear text): 20.10.24 and later 20.10 releases (Debian 12's docker.io is 20.10.24), and
@@ -165,8 +155,8 @@ export function renderUserData(input: UserDataInput): string {
     ssh_pwauth: false,
     write_files: [
       {
-        path: "/etc/modules-load.d/hcloud-swarm.conf",
-        content: [...REQUIRED_MODULES, ...MATCH_MODULES, ...OPTIONAL_MODULES].join("\n") + "\n",
+        path: MODULES_CONF_PATH,
+        content: modulesConf(),
       },
       {
         path: "/etc/sysctl.d/90-hcloud-swarm.conf",
@@ -188,9 +178,7 @@ export function renderUserData(input: UserDataInput): string {
       {
         // No live-restore: swarm mode refuses it. Bounded logs so a chatty task cannot fill the disk.
         path: "/etc/docker/daemon.json",
-        content:
-          JSON.stringify({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } }, null, 2) +
-          "\n",
+        content: JSON.stringify(DAEMON_JSON_DEFAULTS, null, 2) + "\n",
       },
       { path: "/usr/local/sbin/hcloud-swarm-modules", permissions: "0755", content: modulesScript() },
       input.dockerOnImage

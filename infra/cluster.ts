@@ -12,6 +12,7 @@ import { ClusterConfig, configWarnings, validateConfig } from "./config";
 import { firewallsOf, NodeAddresses, placeholderAddresses, planBaseFirewalls, planSwarmFirewalls } from "./firewall";
 import { SshKeyPair } from "./keypair";
 import { hcloudRules, inventoryNode, inventoryOf } from "./outputs";
+import { DAEMON_JSON_DEFAULTS, type NodeSpec } from "../nodespec/spec";
 import { ClusterPlan, MANAGED_BY, NodePlan, planCluster } from "./plan";
 
 export interface SwarmClusterArgs {
@@ -207,19 +208,30 @@ export class SwarmCluster extends pulumi.ComponentResource {
       server: n.server,
       inventory: n.inventory,
     }));
+    // What user data carried, as data: bootstrap's node reconcile step applies it in place (issue 18).
+    const nodeSpec: NodeSpec = {
+      ...(config.dockerOnImage ? {} : { dockerVersion: config.dockerVersion }),
+      adminSshKeys: [...config.adminSshKeys],
+      daemonJson: DAEMON_JSON_DEFAULTS,
+    };
     this.swarmNodes = orderedSwarmNodes(
       name,
       members,
       {
         swarm: plan.swarm,
         ...(plan.firewall ? { firewall: plan.firewall } : {}),
+        nodeSpec,
         privateKey: this.sshPrivateKey,
         dependsOn: this.swarmFirewalls,
       },
       this,
     );
 
-    this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => inventoryOf(plan, nodes));
+    this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => ({
+      ...inventoryOf(plan, nodes),
+      nodeSpec,
+      rolling: { maxUnavailable: config.maxUnavailable },
+    }));
     this.registerOutputs({
       inventory: this.inventory,
       sshPrivateKey: this.sshPrivateKey,

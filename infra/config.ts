@@ -37,6 +37,8 @@ export interface ClusterConfig {
   readonly nodeLabels: NodeLabelsConfig;
   /** Docker is already on the image: cloud-init checks its version instead of installing Docker CE. */
   readonly dockerOnImage: boolean;
+  /** Workers a roll maintains at once (`hcloud-swarm upgrade`, rolling/). */
+  readonly maxUnavailable: number;
 }
 
 /** Odd manager counts keep a Raft majority; more than 7 slows every write for no gain. */
@@ -64,6 +66,7 @@ export const DEFAULTS = {
   adminSshKeys: [] as string[],
   dockerVersion: "28.5.1",
   dockerOnImage: false,
+  maxUnavailable: 1,
 };
 
 /** Known Hetzner locations and their network zones; others need hcloud-swarm:networkZone. */
@@ -94,6 +97,7 @@ export const KEYS = [
   "dockerVersion",
   "dockerOnImage",
   "privateAllowedCidrs",
+  "maxUnavailable",
 ] as const;
 /**
  * Keys whose value is an object. Pulumi.yaml's config types (string, integer, boolean, array)
@@ -154,7 +158,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
   }
   const has = (k: string): boolean => raw[k] !== undefined && raw[k] !== "";
 
-  const int = (k: "managers" | "workers", allowed: (n: number) => boolean, rule: string): number => {
+  const int = (k: "managers" | "workers" | "maxUnavailable", allowed: (n: number) => boolean, rule: string): number => {
     const v = has(k) ? fromText(raw[k]) : DEFAULTS[k];
     if (typeof v === "number" && Number.isInteger(v) && allowed(v)) return v;
     problems.push(
@@ -168,6 +172,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     "1, 3, 5 or 7 (an odd count keeps a Raft majority)",
   );
   const workers = int("workers", (n) => n >= 0 && n <= MAX_WORKERS, `a whole number from 0 to ${MAX_WORKERS}`);
+  const maxUnavailable = int("maxUnavailable", (n) => n >= 1, "a whole number of workers, at least 1");
 
   const str = (k: string, pattern: RegExp, rule: string): string | undefined => {
     if (!has(k)) return undefined;
@@ -373,6 +378,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     dockerVersion,
     dockerOnImage,
     nodeLabels,
+    maxUnavailable,
   };
   // Limits need a well-formed config to plan from, so they are checked second.
   throwIfProblems(`${NAMESPACE} config`, limitProblems(config));

@@ -10,6 +10,7 @@ import * as path from "path";
 import { throwIfProblems } from "../common/problems";
 import { labelProblems } from "./labels";
 import { nameProblem } from "../transport/shell";
+import { NodeSpec, nodeSpecProblems } from "../nodespec/spec";
 
 export type NodeRole = "manager" | "worker";
 
@@ -62,6 +63,14 @@ export interface Inventory {
   readonly cluster?: string;
   readonly swarm?: SwarmSettings;
   readonly firewall?: FirewallSettings;
+  /**
+   * What every node runs besides the swarm (Docker release, admin keys, daemon.json keys), applied in
+   * place by bootstrap's node reconcile step and, where the engine must restart, by `upgrade`.
+   * Absent: none of it is managed (kernel modules and the host firewall still are).
+   */
+  readonly nodeSpec?: NodeSpec;
+  /** How `hcloud-swarm upgrade` rolls this cluster (hcloud-swarm:maxUnavailable). Default {maxUnavailable: 1}. */
+  readonly rolling?: { readonly maxUnavailable?: number };
   readonly nodes: readonly InventoryNode[];
 }
 
@@ -87,7 +96,14 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
   if (typeof value !== "object" || value === null || !Array.isArray((value as { nodes?: unknown }).nodes)) {
     throwIfProblems(source, [`"nodes" must be a list of nodes: {"nodes": [{"name": …, "role": …, …}]}`]);
   }
-  const raw = value as { cluster?: unknown; swarm?: unknown; firewall?: unknown; nodes: unknown[] };
+  const raw = value as {
+    cluster?: unknown;
+    swarm?: unknown;
+    firewall?: unknown;
+    nodeSpec?: unknown;
+    rolling?: { maxUnavailable?: unknown };
+    nodes: unknown[];
+  };
   const nodes: InventoryNode[] = [];
   const seen = new Set<string>();
   raw.nodes.forEach((n, i) => {
@@ -192,11 +208,19 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
   if (raw.cluster !== undefined && nameProblem("node", raw.cluster, "cluster") !== undefined) {
     problems.push(`cluster must be a lowercase name such as "hcloud-swarm", got ${JSON.stringify(raw.cluster)}`);
   }
+  if (raw.nodeSpec !== undefined) problems.push(...nodeSpecProblems(raw.nodeSpec, "nodeSpec"));
+  const mu = raw.rolling?.maxUnavailable;
+  if (raw.rolling !== undefined && (typeof raw.rolling !== "object" || raw.rolling === null))
+    problems.push(`rolling must be an object such as {"maxUnavailable": 1}`);
+  else if (mu !== undefined && (typeof mu !== "number" || !Number.isInteger(mu) || mu < 1))
+    problems.push(`rolling.maxUnavailable must be a whole number of workers, at least 1, got ${JSON.stringify(mu)}`);
   throwIfProblems(source, problems);
   return {
     ...(typeof raw.cluster === "string" ? { cluster: raw.cluster } : {}),
     ...(raw.swarm !== undefined ? { swarm: swarm as SwarmSettings } : {}),
     ...(raw.firewall !== undefined ? { firewall: firewall as FirewallSettings } : {}),
+    ...(raw.nodeSpec !== undefined ? { nodeSpec: raw.nodeSpec as NodeSpec } : {}),
+    ...(raw.rolling !== undefined ? { rolling: raw.rolling as { maxUnavailable?: number } } : {}),
     nodes,
   };
 }

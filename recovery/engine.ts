@@ -45,16 +45,37 @@ cat /proc/$pid/environ /proc/$pid/cmdline > ${SAVED_DOCKERD}
 kill -TERM $pid
 i=0; while [ -d /proc/$pid ] && ! grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null; do i=$((i+1)); [ $i -lt ${ENGINE_STOP_TIMEOUT_MS / 200} ] || { echo "dockerd (pid $pid) did not stop" >&2; exit 4; }; sleep 0.2; done`;
 
-/** Starts dockerd again from the saved argv and environment, detached from the SSH session. */
+/** Where a relaunched dockerd writes; its last lines explain a dockerd that exits at start. */
+export const RELAUNCH_LOG = "/var/log/hcloud-swarm-dockerd.log";
+
+/**
+ * Starts dockerd again from the saved argv and environment, detached from the SSH session, and prints
+ * the pid of the xargs that runs it: xargs lives exactly as long as dockerd, so its exit is dockerd's.
+ */
 const START_RELAUNCH = `set -e
 [ -s ${SAVED_DOCKERD} ] || { echo "no saved dockerd command line (${SAVED_DOCKERD}); start dockerd by hand" >&2; exit 3; }
 rm -f /run/docker.pid
 mkdir -p /var/log
-setsid xargs -0 -a ${SAVED_DOCKERD} env -i </dev/null >>/var/log/hcloud-swarm-dockerd.log 2>&1 &`;
+setsid xargs -0 -a ${SAVED_DOCKERD} env -i </dev/null >>${RELAUNCH_LOG} 2>&1 &
+echo "pid $!"`;
+
+/** Which kind of host this is: systemd runs dockerd, or dockerd was started by hand (./engine's header). */
+export async function detectInit(s: SshSession): Promise<InitKind> {
+  return (await s.run(DETECT)).stdout.trim() === "systemd" ? "systemd" : "relaunch";
+}
+
+/** True when dockerd runs: systemd's docker.service is active, or /run/docker.pid names a live dockerd. */
+export async function engineRunning(s: SshSession, init: InitKind): Promise<boolean> {
+  const check =
+    init === "systemd"
+      ? "systemctl is-active -q docker.service"
+      : 'pid=$(cat /run/docker.pid 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null';
+  return (await s.run(check, { allowFailure: true })).code === 0;
+}
 
 /** Detects the init system and stops dockerd; the returned handle starts it again. */
 export async function stopEngine(s: SshSession): Promise<StoppedEngine> {
-  const init = (await s.run(DETECT)).stdout.trim() === "systemd" ? "systemd" : "relaunch";
+  const init = await detectInit(s);
   if (init === "systemd")
     await s.run("systemctl stop docker.socket docker.service", { timeoutMs: ENGINE_STOP_TIMEOUT_MS });
   else
@@ -67,8 +88,13 @@ export async function stopEngine(s: SshSession): Promise<StoppedEngine> {
 
 /** Starts dockerd and waits until it answers `docker info`. */
 export async function startEngine(s: SshSession, stopped: StoppedEngine): Promise<void> {
+  let pid = "";
   if (stopped.init === "systemd") await s.run("systemctl start docker.service", { timeoutMs: ENGINE_START_TIMEOUT_MS });
-  else await s.run(START_RELAUNCH, { display: "start dockerd with its saved argv and environment" });
+  else
+    pid =
+      /^pid (\d+)$/m.exec(
+        (await s.run(START_RELAUNCH, { display: "start dockerd with its saved argv and environment" })).stdout,
+      )?.[1] ?? "";
   const deadline = Date.now() + ENGINE_START_TIMEOUT_MS;
   for (;;) {
     // A manager whose Raft state has no quorum (a restore, before --force-new-cluster) keeps the API
@@ -80,6 +106,12 @@ export async function startEngine(s: SshSession, stopped: StoppedEngine): Promis
       })
       .catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
     if (r.code === 0) return;
+    // A relaunched dockerd that exited (a bad daemon.json, say) will not answer: say why at once.
+    const alive = `[ -d /proc/${pid} ] && ! grep -q '^State:.*Z' /proc/${pid}/status`;
+    if (pid && (await s.run(alive, { allowFailure: true })).code !== 0) {
+      const tail = (await s.run(`tail -n 1 ${RELAUNCH_LOG}`, { allowFailure: true })).stdout.trim();
+      throw new Error(`dockerd on ${s.node} exited right after its start: ${tail || "no output"}`);
+    }
     if (Date.now() > deadline)
       throw new Error(
         `dockerd on ${s.node} did not answer within ${ENGINE_START_TIMEOUT_MS / 1000} s of its start: ${r.stderr.trim()}`,

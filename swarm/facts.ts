@@ -110,7 +110,16 @@ export async function secretNames(s: SshSession): Promise<Set<string>> {
 
 /** Services of one stack (or of every stack when `stack` is undefined). */
 export async function stackServices(s: SshSession, stack?: string): Promise<ServiceFacts[]> {
-  const filter = stack === undefined ? `label=${STACK_LABEL}` : `label=${STACK_LABEL}=${stack}`;
+  return servicesBy(s, stack === undefined ? `label=${STACK_LABEL}` : `label=${STACK_LABEL}=${stack}`);
+}
+
+/** One service by its exact name (in a stack or not); undefined when there is none. */
+export async function namedService(s: SshSession, name: string): Promise<ServiceFacts | undefined> {
+  // docker's name filter matches prefixes: keep the exact name only.
+  return (await servicesBy(s, `name=${name}`)).find((x) => x.name === name);
+}
+
+async function servicesBy(s: SshSession, filter: string): Promise<ServiceFacts[]> {
   const r = await s.run(
     `ids=$(docker service ls -q --filter ${shellQuote(filter)}); [ -z "$ids" ] || docker service inspect --format '{{json .}}' $ids`,
   );
@@ -175,8 +184,17 @@ const TASK_FORMAT =
 
 /** Every task of a stack that Docker still keeps (current and recent history). */
 export async function stackTasks(s: SshSession, stack: string): Promise<TaskFacts[]> {
+  return tasksOf(s, `docker stack ps -q --no-trunc ${shellQuote(stack)}`);
+}
+
+/** Every task of one service that Docker still keeps (current and recent history). */
+export async function serviceTasks(s: SshSession, service: string): Promise<TaskFacts[]> {
+  return tasksOf(s, `docker service ps -q --no-trunc ${shellQuote(service)}`);
+}
+
+async function tasksOf(s: SshSession, list: string): Promise<TaskFacts[]> {
   const r = await s.run(
-    `ids=$(docker stack ps -q --no-trunc ${shellQuote(stack)} 2>/dev/null); [ -z "$ids" ] || docker inspect --type task --format ${shellQuote(TASK_FORMAT)} $ids`,
+    `ids=$(${list} 2>/dev/null); [ -z "$ids" ] || docker inspect --type task --format ${shellQuote(TASK_FORMAT)} $ids`,
     { allowFailure: true },
   );
   type Raw = Omit<TaskFacts, "at" | "created" | "err" | "nodeId"> & {

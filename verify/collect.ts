@@ -10,7 +10,7 @@ import { connectManager } from "../swarm/manager-session";
 import { DEFAULT_MTU } from "../stacks/template/render";
 import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 import { collectWire, type WireOptions } from "./wire";
-import { checkHosts, type HostEvidence } from "./host";
+import { checkHosts, checkMembers, type HostEvidence } from "./host";
 import { PROBE_SCRIPT } from "../hostfw/probe";
 import { readNodes } from "../swarm/nodes";
 
@@ -89,7 +89,7 @@ export async function verifyCluster(
   } finally {
     m.close();
   }
-  const checks = checkNetworks(networks, mtu);
+  const checks = [...checkNetworks(networks, mtu), ...checkMembers(inv, members)];
   // One node at a time: a handful of short commands each, and it keeps SSH load on small managers low.
   const hosts: HostEvidence[] = [];
   for (const node of inv.nodes) {

@@ -14,6 +14,8 @@ import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { shellQuote } from "../transport/shell";
 import type { SshSession } from "../transport/ssh";
 import { waitFor } from "../common/time";
+import { namedService, readNodes, serviceTasks } from "../swarm/facts";
+import { judgeService, type Verdict } from "../stacks/deploy/task-verdict";
 import type { NodeSessions } from "./wire-capture";
 
 /** Every service verify --wire creates starts with this, so leftovers of an interrupted run are found by name. */
@@ -118,7 +120,12 @@ export async function startPeer(
   );
 }
 
-/** Waits (at most `timeoutMs`) until `network` has running tasks on two nodes; the error names what its probe service's tasks reported. */
+/**
+ * Waits (at most `timeoutMs`) until `network` has running tasks on two nodes; the error names what
+ * its probe service's tasks reported. Stops early when waiting cannot help, judged as deploy judges
+ * a stack's services (stacks/task-verdict.ts): e.g. a probe image that no node has and none can
+ * pull ('No such image' in task after task).
+ */
 export async function waitForPair(
   m: SshSession,
   network: string,
@@ -127,12 +134,21 @@ export async function waitForPair(
   timeoutMs: number,
 ): Promise<[Endpoint, Endpoint]> {
   let pair: [Endpoint, Endpoint] | undefined;
+  let hopeless: Extract<Verdict, { kind: "permanent" }> | undefined;
   const ok = await waitFor(
-    async () => !!(pair = pairOf(await networkEndpoints(m, network, ids))),
+    async () => {
+      if ((pair = pairOf(await networkEndpoints(m, network, ids)))) return true;
+      hopeless = await judgeProbe(m, service, ids);
+      return hopeless !== undefined;
+    },
     timeoutMs,
     TASK_POLL_MS,
   );
   if (ok && pair) return pair;
+  if (hopeless)
+    throw new Error(
+      `the probe service ${service} on ${network} cannot start, and waiting cannot help: ${hopeless.reason}; ${hopeless.fix} (verify --wire takes --probe-image IMAGE: an image every node has)`,
+    );
   const ps = await m.run(
     `docker service ps --no-trunc --format '{{.Name}} on {{.Node}}: {{.CurrentState}} {{.Error}}' ${shellQuote(service)}`,
     { allowFailure: true },
@@ -148,4 +164,16 @@ export async function removeProbeServices(m: SshSession): Promise<void> {
     `docker service ls -q --filter name=${WIRE_SERVICE_PREFIX} | xargs -r docker service rm >/dev/null 2>&1; true`,
     { allowFailure: true },
   );
+}
+
+/** deploy's verdict on the probe service while it runs fewer tasks than it needs; undefined while waiting can help. */
+async function judgeProbe(
+  m: SshSession,
+  service: string,
+  ids: ReadonlyMap<string, InventoryNode>,
+): Promise<Extract<Verdict, { kind: "permanent" }> | undefined> {
+  const svc = await namedService(m, service);
+  if (!svc) return undefined;
+  const v = judgeService(svc, await serviceTasks(m, service), await readNodes(m), (id) => ids.get(id)?.name ?? id);
+  return v.kind === "permanent" ? v : undefined;
 }
