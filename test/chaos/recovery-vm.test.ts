@@ -22,6 +22,12 @@ import { CliOutcome, hcloudSwarm } from "../support/cli";
 jest.setTimeout(60 * 60_000);
 
 const ROUNDS = Number(process.env.RECOVERY_ROUNDS ?? 3);
+/** Which scenarios each round runs, in order: RECOVERY_SCENARIOS=b,a puts the restore first (no VM boots in it). */
+const SCENARIOS = (process.env.RECOVERY_SCENARIOS ?? "a,b").split(",").map((x) => x.trim());
+if (SCENARIOS.length === 0 || SCENARIOS.some((x) => x !== "a" && x !== "b"))
+  throw new Error(
+    `RECOVERY_SCENARIOS must list a and/or b, separated by commas; got "${process.env.RECOVERY_SCENARIOS}"`,
+  );
 const FIGURES = path.resolve(process.env.RECOVERY_VM_FIGURES ?? ".hcloud-swarm/recovery-vm-figures.jsonl");
 const PROGRESS = FIGURES.replace(/\.jsonl$/, "") + ".log";
 /** A global service converges within a minute on TCG guests once its nodes are in; five means it will not. */
@@ -190,124 +196,127 @@ describe("backup, recover and restore on VMs (issue 20's figures)", () => {
   });
 
   for (let round = 1; round <= ROUNDS; round++) {
-    it(`round ${round}/${ROUNDS} (a): 2 of 3 managers powered off, recover brings back the state and then 3 managers`, async () => {
-      await mend(round, "a");
-      const before = await backup();
-      const { leader, others } = await leaderAndOthers();
-      // The survivor is a follower, so recover must force; the leader is among the lost.
-      const [survivor, alsoLost] = others;
-      const lost = [leader, alsoLost];
-      progress(`round ${round} (a): powering off ${lost.join(", ")}; ${survivor} survives`);
-      const cut = Date.now();
-      for (const n of lost) await bed().powerOff(n);
+    const lostMajority = () =>
+      it(`round ${round}/${ROUNDS} (a): 2 of 3 managers powered off, recover brings back the state and then 3 managers`, async () => {
+        await mend(round, "a");
+        const before = await backup();
+        const { leader, others } = await leaderAndOthers();
+        // The survivor is a follower, so recover must force; the leader is among the lost.
+        const [survivor, alsoLost] = others;
+        const lost = [leader, alsoLost];
+        progress(`round ${round} (a): powering off ${lost.join(", ")}; ${survivor} survives`);
+        const cut = Date.now();
+        for (const n of lost) await bed().powerOff(n);
 
-      const first = await cli(["recover", "--inventory", bed().inventoryPath, "--yes"]);
-      const afterFirst = await state(survivor);
-      const survivorReplicas = await converged(survivor, 1);
-      const secretAfterFirst = await secretInTask(survivor);
-      const rebuildStarted = Date.now();
-      await Promise.all(lost.map((n) => bed().rebuild(n)));
-      const rebuildSeconds = secs(Date.now() - rebuildStarted);
-      const second = await untilDone(["recover", "--inventory", bed().inventoryPath, "--yes"]);
-      const toThreeSeconds = secs(Date.now() - cut);
-      const replicas = await converged(survivor, 3);
-      const after = await state(survivor);
-      const verify = await cli(["verify", "--inventory", bed().inventoryPath]);
-      const pass =
-        first.code === 1 &&
-        second.code === 0 &&
-        verify.code === 0 &&
-        replicas === "3/3" &&
-        JSON.stringify(after.nodes) === JSON.stringify(WHOLE);
-      record({
-        event: "recover",
-        round,
-        lost,
-        survivor,
-        backup: { ...before, archive: path.basename(before.archive) },
-        firstRecoverSeconds: first.seconds,
-        firstRecoverExit: first.code,
-        rebuildSeconds,
-        secondRecoverSeconds: second.seconds,
-        secondRecoverExit: second.code,
-        secondRecoverRuns: second.runs,
-        powerOffToThreeManagersSeconds: toThreeSeconds,
-        verifyExit: verify.code,
-        verifySeconds: verify.seconds,
-        loadAtFirstRecover: first.load,
-        loadAtSecondRecover: second.load,
-        pass,
+        const first = await cli(["recover", "--inventory", bed().inventoryPath, "--yes"]);
+        const afterFirst = await state(survivor);
+        const survivorReplicas = await converged(survivor, 1);
+        const secretAfterFirst = await secretInTask(survivor);
+        const rebuildStarted = Date.now();
+        await Promise.all(lost.map((n) => bed().rebuild(n)));
+        const rebuildSeconds = secs(Date.now() - rebuildStarted);
+        const second = await untilDone(["recover", "--inventory", bed().inventoryPath, "--yes"]);
+        const toThreeSeconds = secs(Date.now() - cut);
+        const replicas = await converged(survivor, 3);
+        const after = await state(survivor);
+        const verify = await cli(["verify", "--inventory", bed().inventoryPath]);
+        const pass =
+          first.code === 1 &&
+          second.code === 0 &&
+          verify.code === 0 &&
+          replicas === "3/3" &&
+          JSON.stringify(after.nodes) === JSON.stringify(WHOLE);
+        record({
+          event: "recover",
+          round,
+          lost,
+          survivor,
+          backup: { ...before, archive: path.basename(before.archive) },
+          firstRecoverSeconds: first.seconds,
+          firstRecoverExit: first.code,
+          rebuildSeconds,
+          secondRecoverSeconds: second.seconds,
+          secondRecoverExit: second.code,
+          secondRecoverRuns: second.runs,
+          powerOffToThreeManagersSeconds: toThreeSeconds,
+          verifyExit: verify.code,
+          verifySeconds: verify.seconds,
+          loadAtFirstRecover: first.load,
+          loadAtSecondRecover: second.load,
+          pass,
+        });
+
+        expect(first.out).toMatch(new RegExp(`\\[${survivor}\\] docker swarm init --force-new-cluster`));
+        expect(first.out).toMatch(/only 1 of 3 managers are ready/);
+        expect(first.code).toBe(1);
+        expect(afterFirst.secrets).toBe("app_password");
+        expect(afterFirst.services).toBe("app");
+        expect(afterFirst.appNet).toContain('"encrypted"');
+        expect(afterFirst.ingress).toContain('"encrypted"');
+        expect(survivorReplicas).toBe("1/1");
+        expect(secretAfterFirst).toBe(SECRET);
+        if (second.code !== 0) throw new Error(second.out);
+        expect(second.out).toMatch(/3 of 3 managers ready/);
+        expect(after.nodes).toEqual(WHOLE);
+        expect(replicas).toBe("3/3");
+        expect(await secretInTask(survivor)).toBe(SECRET);
+        if (verify.code !== 0) throw new Error(verify.out);
       });
 
-      expect(first.out).toMatch(new RegExp(`\\[${survivor}\\] docker swarm init --force-new-cluster`));
-      expect(first.out).toMatch(/only 1 of 3 managers are ready/);
-      expect(first.code).toBe(1);
-      expect(afterFirst.secrets).toBe("app_password");
-      expect(afterFirst.services).toBe("app");
-      expect(afterFirst.appNet).toContain('"encrypted"');
-      expect(afterFirst.ingress).toContain('"encrypted"');
-      expect(survivorReplicas).toBe("1/1");
-      expect(secretAfterFirst).toBe(SECRET);
-      if (second.code !== 0) throw new Error(second.out);
-      expect(second.out).toMatch(/3 of 3 managers ready/);
-      expect(after.nodes).toEqual(WHOLE);
-      expect(replicas).toBe("3/3");
-      expect(await secretInTask(survivor)).toBe(SECRET);
-      if (verify.code !== 0) throw new Error(verify.out);
-    });
+    const wiped = () =>
+      it(`round ${round}/${ROUNDS} (b): the swarm left on every node, restore from the last backup, verify --wire passes`, async () => {
+        await mend(round, "b");
+        const before = await backup();
+        const clusterId = await sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}'");
+        // A manager's leave can time out inside docker while the others go: repeat until it is out.
+        for (const n of ["manager-3", "manager-2", "manager-1"])
+          await sh(
+            n,
+            `for i in 1 2 3 4 5; do docker swarm leave --force >/dev/null 2>&1; [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] && exit 0; sleep 2; done; exit 1`,
+          );
 
-    it(`round ${round}/${ROUNDS} (b): the swarm left on every node, restore from the last backup, verify --wire passes`, async () => {
-      await mend(round, "b");
-      const before = await backup();
-      const clusterId = await sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}'");
-      // A manager's leave can time out inside docker while the others go: repeat until it is out.
-      for (const n of ["manager-3", "manager-2", "manager-1"])
-        await sh(
-          n,
-          `for i in 1 2 3 4 5; do docker swarm leave --force >/dev/null 2>&1; [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] && exit 0; sleep 2; done; exit 1`,
-        );
+        const run = await cli([
+          "restore",
+          "--inventory",
+          bed().inventoryPath,
+          "--from",
+          before.archive,
+          "--key-file",
+          keyFile(),
+          "--yes",
+        ]);
+        const target = /\[(manager-\d)\] replaced/.exec(run.out)?.[1] ?? "manager-1";
+        const replicas = await converged(target, 3);
+        const after = await state(target);
+        const sameCluster = (await sh(target, "docker info --format '{{.Swarm.Cluster.ID}}'")) === clusterId;
+        const wire = await cli(["verify", "--wire", "--probe-image", LOCAL_IMAGE, "--inventory", bed().inventoryPath]);
+        const pass = run.code === 0 && wire.code === 0 && replicas === "3/3" && sameCluster;
+        record({
+          event: "restore",
+          round,
+          backup: { ...before, archive: path.basename(before.archive) },
+          restoreSeconds: run.seconds,
+          restoreExit: run.code,
+          restoreTarget: target,
+          verifyWireSeconds: wire.seconds,
+          verifyWireExit: wire.code,
+          loadAtRestore: run.load,
+          loadAtVerifyWire: wire.load,
+          pass,
+        });
 
-      const run = await cli([
-        "restore",
-        "--inventory",
-        bed().inventoryPath,
-        "--from",
-        before.archive,
-        "--key-file",
-        keyFile(),
-        "--yes",
-      ]);
-      const target = /\[(manager-\d)\] replaced/.exec(run.out)?.[1] ?? "manager-1";
-      const replicas = await converged(target, 3);
-      const after = await state(target);
-      const sameCluster = (await sh(target, "docker info --format '{{.Swarm.Cluster.ID}}'")) === clusterId;
-      const wire = await cli(["verify", "--wire", "--probe-image", LOCAL_IMAGE, "--inventory", bed().inventoryPath]);
-      const pass = run.code === 0 && wire.code === 0 && replicas === "3/3" && sameCluster;
-      record({
-        event: "restore",
-        round,
-        backup: { ...before, archive: path.basename(before.archive) },
-        restoreSeconds: run.seconds,
-        restoreExit: run.code,
-        restoreTarget: target,
-        verifyWireSeconds: wire.seconds,
-        verifyWireExit: wire.code,
-        loadAtRestore: run.load,
-        loadAtVerifyWire: wire.load,
-        pass,
+        if (run.code !== 0) throw new Error(`restore failed:\n${run.out}`);
+        expect(sameCluster).toBe(true);
+        expect(after.secrets).toBe("app_password");
+        expect(after.services).toBe("app");
+        expect(after.appNet).toContain('"encrypted"');
+        expect(after.ingress).toContain('"encrypted"');
+        expect(after.nodes).toEqual(WHOLE);
+        expect(replicas).toBe("3/3");
+        expect(await secretInTask(target)).toBe(SECRET);
+        if (wire.code !== 0) throw new Error(`verify --wire failed:\n${wire.out}`);
+        expect(wire.out).toMatch(/ESP/);
       });
-
-      if (run.code !== 0) throw new Error(`restore failed:\n${run.out}`);
-      expect(sameCluster).toBe(true);
-      expect(after.secrets).toBe("app_password");
-      expect(after.services).toBe("app");
-      expect(after.appNet).toContain('"encrypted"');
-      expect(after.ingress).toContain('"encrypted"');
-      expect(after.nodes).toEqual(WHOLE);
-      expect(replicas).toBe("3/3");
-      expect(await secretInTask(target)).toBe(SECRET);
-      if (wire.code !== 0) throw new Error(`verify --wire failed:\n${wire.out}`);
-      expect(wire.out).toMatch(/ESP/);
-    });
+    for (const s of SCENARIOS) (s === "a" ? lostMajority : wiped)();
   }
 });
