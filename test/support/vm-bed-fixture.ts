@@ -5,6 +5,7 @@
  * pinned host keys, `local shape` (latency, loss, freezing), and power cuts that keep the disk.
  */
 import * as fs from "fs";
+import { execFileSync } from "child_process";
 import { Inventory, loadInventory } from "../../inventory/inventory";
 import {
   CLEAR,
@@ -13,6 +14,7 @@ import {
   powerOffVm,
   powerOnVm,
   qemuPidOf,
+  readVmState,
   RunResult,
   selectNodes,
   ShapeAction,
@@ -96,6 +98,21 @@ export class VmBedFixture {
       consoleTail: () => fs.readFileSync(vmPaths(this.dir, node).console, "utf8").split("\n").slice(-40).join("\n"),
       running: () => qemuPidOf(this.dir, node) !== undefined,
     });
+  }
+
+  /**
+   * A lost server replaced the way Hetzner's rebuild does it: powered off, a fresh disk from the
+   * bed's guest image, the same address and user data (so the same pinned host key), then booted
+   * and waited for. Its swarm state is gone, as on any replacement.
+   */
+  async rebuild(node: string): Promise<void> {
+    await this.powerOff(node);
+    const s = readVmState(this.dir);
+    if (!s) throw new Error(`no VM bed in ${this.dir}`);
+    const disk = vmPaths(this.dir, node).disk;
+    fs.rmSync(disk, { force: true });
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-b", s.image.disk, "-F", "qcow2", disk]);
+    await this.powerOn(node);
   }
 }
 
