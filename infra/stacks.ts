@@ -68,3 +68,14 @@ export function configuredStacks(cluster: SwarmCluster, stacks: readonly StackEn
     { dependsOn: [cluster, values] },
   );
 }
+
+/** Every label the configured stacks pin their data to (`pins:` in their templates). */
+export function pinLabelsOf(stacks: readonly StackEntry[]): string[] {
+  return [
+    ...new Set(
+      stacks.flatMap((st) =>
+        renderStack(st.text, st.file, { stack: st.name, vars: st.vars }).meta.pins.map((p) => p.label),
+      ),
+    ),
+  ].sort();
+}
