@@ -145,6 +145,7 @@ describe("the Pulumi program", () => {
 
   it("never opens a swarm port or ESP to the world, in public-only and private modes", async () => {
     for (const privateNetwork of [true, false]) {
+      forgetState();
       const run = await runProgramDetailed({
         serverType: "cx23",
         managers: 3,
