@@ -8,7 +8,18 @@ import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { orderedSwarmNodes } from "../bootstrap/swarm-node-order";
 import type { SwarmNode } from "../bootstrap/swarm-node";
 import { renderUserData } from "./cloudinit";
-import { ClusterConfig, configWarnings, validateConfig } from "./config";
+import { ClusterConfig, configWarnings, NAMESPACE, validateConfig } from "./config";
+import {
+  describeDay2,
+  type Day2Plan,
+  existingLocations,
+  existingNodes,
+  fixedLabels,
+  planDay2,
+  type ServerFacts,
+} from "./day2";
+import { NodeRoll } from "./node-roll";
+import { throwIfProblems } from "../common/problems";
 import { firewallsOf, NodeAddresses, placeholderAddresses, planBaseFirewalls, planSwarmFirewalls } from "./firewall";
 import { SshKeyPair } from "./keypair";
 import { hcloudRules, inventoryNode, inventoryOf } from "./outputs";
@@ -53,7 +64,26 @@ export interface SwarmClusterArgs {
   readonly nodeLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** Docker is already on the image (a Packer snapshot): cloud-init checks its version instead of installing. Default false. */
   readonly dockerOnImage?: boolean;
+  /** A serverType change keeps each server's disk, so a later downgrade stays possible. Default true. */
+  readonly keepDisk?: boolean;
+  /**
+   * What Hetzner lists for this cluster's servers now: `(await hcloud.getServers({withSelector:
+   * "managed-by=hcloud-swarm"})).servers` (see infra/index.ts). Existing nodes keep their location,
+   * are resized one at a time, and are never replaced. Without it every node is planned as new:
+   * pass it for any cluster that exists. Default [].
+   */
+  readonly existingServers?: readonly ServerFacts[];
+  /**
+   * Labels that stacks pin their data to (`pins:` in a template): nodeLabels may not move or remove
+   * one from the node that holds it. Default [].
+   */
+  readonly pinLabels?: readonly string[];
+  /** hcloud:token for the resizes NodeRoll makes through the API. Default: $HCLOUD_TOKEN when they run. */
+  readonly hcloudToken?: pulumi.Input<string>;
 }
+
+/** The arguments that are not config keys (validateConfig would call them unknown). */
+const NOT_CONFIG = ["existingServers", "pinLabels", "hcloudToken"];
 
 /** One node's resources, for whatever has to happen per node after its server exists. */
 export interface NodeResources {
@@ -77,16 +107,32 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly swarmFirewalls: hcloud.Firewall[] = [];
   /** One SwarmNode (the node's swarm membership) per node, in plan order. */
   readonly swarmNodes: SwarmNode[];
+  /** What this run does to each node (create, keep, resize), from what Hetzner lists now. */
+  readonly day2: Day2Plan;
+  /** This run's resizes, one NodeRoll per node, each waiting for the one before (managers first). */
+  readonly rolls: NodeRoll[] = [];
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    // Validate before registering anything, so a bad config creates nothing.
-    const config = validateConfig(args as Record<string, unknown>, name);
+    // Validate before registering anything, so a bad config, or a day-2 change that would replace
+    // or move a server, creates, updates and deletes nothing.
+    const configArgs = Object.fromEntries(Object.entries(args).filter(([k]) => !NOT_CONFIG.includes(k)));
+    const config = validateConfig(configArgs, name);
+    const existing = existingNodes(config.clusterName, args.existingServers ?? []);
+    const plan = planCluster(config, existingLocations(existing));
+    const pinLabels = args.pinLabels ?? [];
+    const day2 = planDay2(config, plan, existing, pinLabels);
+    throwIfProblems(`${NAMESPACE} config (day two)`, [...day2.problems]);
     super("hcloud-swarm:index:SwarmCluster", name, {}, opts);
     this.config = config;
+    this.plan = plan;
+    this.day2 = day2;
     // Loud at every `pulumi up` and preview while the config stays that way, for every user of the
     // component, not only this project's program.
     for (const warning of configWarnings(config)) void pulumi.log.warn(`WARNING: ${warning}`);
-    const plan = (this.plan = planCluster(config));
+    // The preview's own account of each node: what the step list alone cannot say (a resize is a
+    // NodeRoll, a kept location is no change at all).
+    if (existing.size > 0 || day2.changes.some((c) => c.kind !== "create"))
+      for (const line of describeDay2(day2)) void pulumi.log.info(`day 2: ${line}`);
     const parent = { parent: this };
     const labels = { cluster: plan.cluster, "managed-by": MANAGED_BY };
 
@@ -155,7 +201,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
           serverType: node.serverType,
           image: config.image,
           location: node.location,
-          labels: { ...node.serverLabels },
+          // What the cluster was created with, read back by the next run's plan (infra/day2.ts).
+          labels: { ...node.serverLabels, ...fixedLabels(plan, node, pinLabels) },
           sshKeys: [sshKey.id],
           userData,
           firewallIds: attachAtCreation.map((f) => f.id.apply(Number)),
@@ -169,9 +216,15 @@ export class SwarmCluster extends pulumi.ComponentResource {
             : {}),
         },
         // A server may only join a network once its subnet exists. Hetzner replaces a server whose
-        // userData changes, and user data only matters at first boot: a new release's cloud-init
-        // text reaches new servers only, and bootstrap brings existing ones to the same rules in place.
-        { parent: this, ignoreChanges: ["userData"], ...(subnet ? { dependsOn: [subnet] } : {}) },
+        // userData or sshKeys change, and both only matter at first boot: a new release's cloud-init
+        // text reaches new servers only, and existing ones are brought to the same rules in place.
+        // serverType is resized by this node's NodeRoll, drained and one node at a time; the provider
+        // would power every server of a role off together. See infra/day2.ts for every ForceNew input.
+        {
+          parent: this,
+          ignoreChanges: ["userData", "sshKeys", "serverType"],
+          ...(subnet ? { dependsOn: [subnet] } : {}),
+        },
       );
       const inventory = pulumi
         .all([server.ipv4Address, hostKey.publicKey])
@@ -232,6 +285,30 @@ export class SwarmCluster extends pulumi.ComponentResource {
       nodeSpec,
       rolling: { maxUnavailable: config.maxUnavailable },
     }));
+
+    // Resizes: one NodeRoll per node, each after the one before and after every membership, so the
+    // provider never powers two servers off and a node is drained before its own.
+    let previous: NodeRoll | undefined;
+    for (const c of day2.changes) {
+      if (c.kind !== "resize") continue;
+      const node = this.nodes.find((n) => n.plan.name === c.node);
+      if (!node) continue;
+      const roll: NodeRoll = new NodeRoll(
+        `${name}-${c.node}-roll`,
+        {
+          node: c.node,
+          action: { kind: "resize", from: c.from, to: c.to, keepDisk: c.keepDisk },
+          serverId: node.server.id.apply(Number),
+          inventory: this.inventory,
+          privateKey: this.sshPrivateKey,
+          ...(args.hcloudToken ? { hcloudToken: pulumi.secret(args.hcloudToken) } : {}),
+          after: previous ? previous.id : "",
+        },
+        { parent: this, dependsOn: [...this.swarmNodes, ...(previous ? [previous] : [])] },
+      );
+      this.rolls.push(roll);
+      previous = roll;
+    }
     this.registerOutputs({
       inventory: this.inventory,
       sshPrivateKey: this.sshPrivateKey,

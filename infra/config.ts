@@ -39,6 +39,8 @@ export interface ClusterConfig {
   readonly dockerOnImage: boolean;
   /** Workers a roll maintains at once (`hcloud-swarm upgrade`, rolling/). */
   readonly maxUnavailable: number;
+  /** A serverType change keeps each server's disk (so a later downgrade stays possible). */
+  readonly keepDisk: boolean;
 }
 
 /** Odd manager counts keep a Raft majority; more than 7 slows every write for no gain. */
@@ -67,6 +69,7 @@ export const DEFAULTS = {
   dockerVersion: "28.5.1",
   dockerOnImage: false,
   maxUnavailable: 1,
+  keepDisk: true,
 };
 
 /** Known Hetzner locations and their network zones; others need hcloud-swarm:networkZone. */
@@ -98,6 +101,7 @@ export const KEYS = [
   "dockerOnImage",
   "privateAllowedCidrs",
   "maxUnavailable",
+  "keepDisk",
 ] as const;
 /**
  * Keys whose value is an object. Pulumi.yaml's config types (string, integer, boolean, array)
@@ -222,7 +226,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
       `an Ubuntu or Debian image name such as "ubuntu-24.04" or "debian-12" (Docker CE comes from Docker's apt repository; an image ID would force replacement)`,
     ) ?? DEFAULTS.image;
 
-  const bool = (k: "privateNetwork" | "dockerOnImage"): boolean => {
+  const bool = (k: "privateNetwork" | "dockerOnImage" | "keepDisk"): boolean => {
     const v = has(k) ? fromText(raw[k]) : DEFAULTS[k];
     if (typeof v === "boolean") return v;
     problems.push(`${key(k)} must be true or false, got ${show(raw[k])}`);
@@ -356,6 +360,8 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     );
   }
 
+  const keepDisk = bool("keepDisk");
+
   const nodeLabels = parseNodeLabels(raw[NODE_LABELS_KEY], { managers, workers }, key, problems);
 
   throwIfProblems(`${NAMESPACE} config`, problems);
@@ -377,6 +383,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     adminSshKeys: adminSshKeys.map((k) => k.trim()),
     dockerVersion,
     dockerOnImage,
+    keepDisk,
     nodeLabels,
     maxUnavailable,
   };

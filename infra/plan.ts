@@ -10,6 +10,7 @@ import type { NodeRole } from "../inventory/inventory";
 import { cidr, firstSubnet, hostAddress } from "../common/cidr";
 import type { ClusterConfig } from "./config";
 import { configuredLabels } from "./node-labels";
+import { type Placement, placeNodes } from "./locations";
 
 /** Hetzner allows at most 10 servers in one spread placement group. */
 export const MAX_SERVERS_PER_SPREAD_GROUP = 10;
@@ -79,19 +80,35 @@ function baseLabels(config: ClusterConfig): Record<string, string> {
   return { cluster: config.clusterName, "managed-by": MANAGED_BY };
 }
 
-function placementGroupFor(config: ClusterConfig, role: NodeRole, index: number): PlacementGroupPlan {
+/** Round robin: where node `index` of a role goes in a cluster with no history. */
+function roundRobin(config: ClusterConfig, index: number): Placement {
   const n = config.locations.length;
-  const location = config.locations[(index - 1) % n];
+  return { location: config.locations[(index - 1) % n], ordinal: Math.floor((index - 1) / n) };
+}
+
+function placementGroupFor(
+  config: ClusterConfig,
+  role: NodeRole,
+  { location, ordinal }: Placement,
+): PlacementGroupPlan {
   // The node's ordinal among same-role nodes in its location decides its chunk of ten.
-  const chunk = Math.floor(Math.floor((index - 1) / n) / MAX_SERVERS_PER_SPREAD_GROUP) + 1;
+  const chunk = Math.floor(ordinal / MAX_SERVERS_PER_SPREAD_GROUP) + 1;
   const key = `${role}-${location}-${chunk}`;
   return { key, name: `${config.clusterName}-${key}`, labels: { ...baseLabels(config), role } };
 }
 
-/** The plan of one node: a function of the config (not the counts) and its own role and index. */
-export function planNode(config: ClusterConfig, role: NodeRole, index: number): NodePlan {
+/**
+ * The plan of one node: a function of the config (not the counts), its own role and index, and
+ * where it lives (default: round robin, as for a new cluster; see locations.ts).
+ */
+export function planNode(
+  config: ClusterConfig,
+  role: NodeRole,
+  index: number,
+  placement: Placement = roundRobin(config, index),
+): NodePlan {
   const name = `${role}-${index}`;
-  const location = config.locations[(index - 1) % config.locations.length];
+  const location = placement.location;
   const subnet = firstSubnet(cidr(config.networkCidr), NODE_SUBNET_PREFIX);
   return {
     name,
@@ -100,7 +117,7 @@ export function planNode(config: ClusterConfig, role: NodeRole, index: number): 
     serverName: `${config.clusterName}-${name}`,
     serverType: role === "manager" ? config.managerServerType : config.workerServerType,
     location,
-    placementGroup: placementGroupFor(config, role, index).key,
+    placementGroup: placementGroupFor(config, role, placement).key,
     serverLabels: { ...baseLabels(config), role },
     // Managers carry the edge proxy (80/443 are open on them only). Configured labels come from
     // this node's role and name only, like everything else here.
@@ -115,14 +132,18 @@ export function planNode(config: ClusterConfig, role: NodeRole, index: number): 
   };
 }
 
-export function planCluster(config: ClusterConfig): ClusterPlan {
+/** `existing`: node name → the location it is in now (from the cloud); those nodes stay there. */
+export function planCluster(config: ClusterConfig, existing: ReadonlyMap<string, string> = new Map()): ClusterPlan {
+  const placed = placeNodes(config, existing);
+  const node = (role: NodeRole, index: number) =>
+    planNode(config, role, index, placed.get(`${role}-${index}`) ?? roundRobin(config, index));
   const nodes = [
-    ...Array.from({ length: config.managers }, (_, i) => planNode(config, "manager", i + 1)),
-    ...Array.from({ length: config.workers }, (_, i) => planNode(config, "worker", i + 1)),
+    ...Array.from({ length: config.managers }, (_, i) => node("manager", i + 1)),
+    ...Array.from({ length: config.workers }, (_, i) => node("worker", i + 1)),
   ];
   const groups = new Map<string, PlacementGroupPlan>();
-  for (const node of nodes) {
-    const g = placementGroupFor(config, node.role, node.index);
+  for (const n of nodes) {
+    const g = placementGroupFor(config, n.role, placed.get(n.name) ?? roundRobin(config, n.index));
     groups.set(g.key, g);
   }
   const all = `${Object.entries(baseLabels(config))

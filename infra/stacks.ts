@@ -8,7 +8,7 @@ import { packageRoot } from "../common/paths";
 import type { StackEntry } from "../stacks/pulumi/provider";
 import { StacksDeployment } from "../stacks/pulumi/resource";
 import { parseStacksConfig } from "../stacks/pulumi/stack-config";
-import { renderStack } from "../stacks/template/render";
+import { renderStack, type RenderedStack } from "../stacks/template/render";
 import { stackText } from "../stacks/reading/stack-text";
 import { type SecretValueSpec, StackSecrets } from "../stacks/pulumi/secret-values";
 import type { SwarmCluster } from "./cluster";
@@ -44,10 +44,22 @@ export function stacksFromConfig(raw: unknown): StackEntry[] {
   }));
 }
 
+// One rendering per configured stack for the whole program run: the secrets and the pin labels are
+// read from the same one (the entries are the objects stacksFromConfig made, so identity is stable).
+const renderings = new WeakMap<StackEntry, RenderedStack>();
+function rendered(st: StackEntry): RenderedStack {
+  let r = renderings.get(st);
+  if (!r) {
+    r = renderStack(stackText(st.text, st.file), { stack: st.name, vars: st.vars });
+    renderings.set(st, r);
+  }
+  return r;
+}
+
 /** Every secret the stacks want generated, by Docker name (`<stack>_<key>`). */
 export function secretSpecs(stacks: readonly StackEntry[]): SecretValueSpec[] {
   return stacks.flatMap((st) =>
-    renderStack(stackText(st.text, st.file), { stack: st.name, vars: st.vars }).secrets.map((x) => ({
+    rendered(st).secrets.map((x) => ({
       name: x.name,
       generate: x.generate,
       user: x.user,
@@ -68,4 +80,9 @@ export function configuredStacks(cluster: SwarmCluster, stacks: readonly StackEn
     { inventory: cluster.inventory, privateKey: cluster.sshPrivateKey, stacks, secretValues: values.values },
     { dependsOn: [cluster, values] },
   );
+}
+
+/** Every label the configured stacks pin their data to (`pins:` in their templates). */
+export function pinLabelsOf(stacks: readonly StackEntry[]): string[] {
+  return [...new Set(stacks.flatMap((st) => rendered(st).meta.pins.map((p) => p.label)))].sort();
 }

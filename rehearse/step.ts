@@ -52,7 +52,7 @@ const DONE: Record<Operation["op"], string> = {
 
 function printOperation(o: Operation): void {
   if (o.op === "same") return;
-  const what = o.error ? `${o.op} FAILED` : DONE[o.op];
+  const what = o.error ? `${o.op} FAILED` : o.deletedFirst ? `${DONE[o.op]} (old one deleted first)` : DONE[o.op];
   console.log(
     `  ${SYMBOL[o.op].padEnd(2)} ${shortType(o.type).padEnd(15)} ${o.name.padEnd(32)} ${what} (${(o.ms / 1000).toFixed(1)} s)${o.changed?.length ? ` [${o.changed.join(", ")}]` : ""}`,
   );

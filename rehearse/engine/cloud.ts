@@ -22,6 +22,11 @@ export interface KindContext {
 export interface ResourceKind {
   /** Inputs whose change replaces the resource (the provider's ForceNew). */
   readonly replaceOnChange: readonly string[];
+  /**
+   * Whether a replacement must delete the old resource before creating the new one, as a bridged
+   * provider does when the inputs fix what must be unique (a name set explicitly). Default: never.
+   */
+  deleteBeforeReplace?(inputs: Props): boolean;
   /** Inputs are plain (secrets unwrapped); outputs include the inputs, as a bridged provider's do. */
   create(inputs: Props, ctx: KindContext): Promise<{ id: string; outputs: Props }>;
   /** Default: the new inputs over the old outputs. */
@@ -30,9 +35,21 @@ export interface ResourceKind {
   delete?(id: string, outputs: Props, ctx: KindContext): Promise<void>;
 }
 
+/** A resource as the cloud's API would list it: type, id and plain outputs. */
+export interface HeldResource {
+  readonly type: string;
+  readonly id: string;
+  readonly outputs: Props;
+}
+
 /** Resource type → kind; a type without one is refused, so nothing is silently faked. */
 export interface Cloud {
   kindOf(type: string): ResourceKind | undefined;
+  /**
+   * A provider function (an invoke, e.g. `hcloud:index/getServers:getServers`) answered from what the
+   * cloud holds now; undefined for a function it does not model, which the engine then refuses.
+   */
+  invoke?(token: string, args: Props, held: readonly HeldResource[]): Props | undefined;
 }
 
 /** A record in the cloud's API: ids from `nextId`, outputs = inputs (plus `extra`). */
@@ -40,9 +57,11 @@ export function apiObject(
   replaceOnChange: readonly string[],
   nextId: (inputs: Props, ctx: KindContext) => string,
   extra: (inputs: Props) => Props = () => ({}),
+  deleteBeforeReplace?: (inputs: Props) => boolean,
 ): ResourceKind {
   return {
     replaceOnChange,
+    ...(deleteBeforeReplace ? { deleteBeforeReplace } : {}),
     async create(inputs, ctx) {
       return { id: nextId(inputs, ctx), outputs: { ...inputs, ...extra(inputs) } };
     },

@@ -58,9 +58,12 @@ const sinks = new AsyncLocalStorage<(line: string) => void>();
 const CONSOLE_KEY = "hcloud-swarm.rehearse.console";
 
 function installConsoleRouting(): void {
-  const g = globalThis as unknown as Record<string, boolean | undefined>;
+  const g = globalThis as unknown as Record<string, object | undefined>;
   if (g[CONSOLE_KEY]) return;
-  g[CONSOLE_KEY] = true;
+  // An object, not `true`: Pulumi's closure serializer refers to a global whose value equals a
+  // captured primitive by that global's name, so every `true` in a provider serialized after this
+  // ran became `global["hcloud-swarm.rehearse.console"]`, and the provider's text changed between runs.
+  g[CONSOLE_KEY] = { installed: "console routing" };
   // Rebuilt providers print through Node's own console; under jest the test's global one differs.
   const consoles = new Set<Console>([console, nodeConsole]);
   for (const target of consoles) {

@@ -28,6 +28,8 @@ export interface Operation {
   readonly ms: number;
   /** Inputs that changed (update, replace). */
   readonly changed?: readonly string[];
+  /** A replacement that deleted the old resource before creating the new one. */
+  readonly deletedFirst?: boolean;
   /** What the provider printed, line by line. */
   readonly diagnostics: readonly string[];
   readonly error?: string;
@@ -155,6 +157,9 @@ export class MockEngine {
         name,
         ms: Date.now() - started,
         ...("changed" in decision ? { changed: decision.changed } : {}),
+        ...(decision.kind === "replace"
+          ? { deletedFirst: decision.deleteBeforeReplace || reg.deleteBeforeReplace }
+          : {}),
         diagnostics: lines,
       });
       return { id, state: secret };
@@ -198,7 +203,12 @@ export class MockEngine {
       );
     const ctx = this.context(reg.urn, name);
     const decided = prior
-      ? diffByInputs(prior.inputs, inputs, kind.replaceOnChange, reg.deleteBeforeReplace)
+      ? diffByInputs(
+          prior.inputs,
+          inputs,
+          kind.replaceOnChange,
+          reg.deleteBeforeReplace || (kind.deleteBeforeReplace?.(unwrapProps(inputs)) ?? false),
+        )
       : ({ kind: "create" } as const);
     const news = unwrapProps(inputs);
     switch (decided.kind) {
@@ -267,6 +277,25 @@ export class MockEngine {
     await deleteOne(this, r);
     this.deleted.add(r);
     this.save();
+  }
+
+  /**
+   * A provider function (invoke), answered by the cloud from what it holds now: the resources of
+   * the last checkpoint that are not deleted, as updated by this run so far.
+   */
+  invoke(token: string, args: Props): Props {
+    const held = new Map<string, ResourceRecord>();
+    for (const r of this.prior.resources) if (!r.delete && !this.deleted.has(r)) held.set(r.urn, r);
+    for (const r of this.current.values()) held.set(r.urn, r);
+    const answer = this.o.cloud.invoke?.(
+      token,
+      unwrapProps(args),
+      [...held.values()]
+        .filter((r) => r.custom)
+        .map((r) => ({ type: r.type, id: r.id, outputs: unwrapProps(r.outputs) })),
+    );
+    if (!answer) throw new Error(`the rehearsal has no stand-in for the function ${token}`);
+    return answer;
   }
 
   /** Sets the stack's outputs (secrets wrapped), as the root stack's registerOutputs does. */

@@ -88,7 +88,7 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
         return { id: r.id, state: r.state };
       },
       call(args) {
-        throw new Error(`the rehearsal has no stand-in for the function ${args.token}`);
+        return engine.invoke(args.token, args.inputs as Props);
       },
     },
     o.project,
@@ -146,9 +146,16 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
   const stackDone = pulumi.runtime.runInPulumiStack(async () => {
     try {
       for (const t of o.transformations ?? []) pulumi.runtime.registerStackTransformation(t);
-      const exports = (await o.loadProgram()) as Record<string, unknown>;
-      for (const value of Object.values(exports))
-        if (pulumi.Output.isInstance(value)) await (value as unknown as { promise(): Promise<unknown> }).promise();
+      const exports = await programExports(await o.loadProgram());
+      // Every export is awaited, as the language host serializes them all: one failed value fails
+      // several exports, and each rejection must be handled here, not left to the process.
+      const settled = await Promise.allSettled(
+        Object.values(exports)
+          .filter((value) => pulumi.Output.isInstance(value))
+          .map((value) => (value as unknown as { promise(): Promise<unknown> }).promise()),
+      );
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
       return exports;
     } catch (err) {
       error ??= err as Error;
@@ -174,6 +181,26 @@ export async function runUnderMocks(o: RunOptions): Promise<RunResult> {
   const failure =
     failed === undefined ? undefined : error && failed.startsWith("the program failed") ? error : new Error(failed);
   return { registered, outputs: engine.snapshot().outputs, ...(failure ? { error: failure } : {}) };
+}
+
+/**
+ * What the program exports, as the language host reads it: a module whose only export is a
+ * function (`export =`, or `default`) is the program's body and is called and awaited; its result
+ * is the stack's outputs.
+ */
+async function programExports(loaded: unknown): Promise<Record<string, unknown>> {
+  let value = loaded;
+  const m = value as Record<string, unknown> | undefined;
+  // An `export =` function reaches us through esModuleInterop as {default: fn}, with the
+  // function's own properties (length, name) copied next to it.
+  const fn = m && typeof m === "object" ? m.default : undefined;
+  if (
+    typeof fn === "function" &&
+    Object.keys(m as object).every((k) => k === "default" || (m as Props)[k] === (fn as unknown as Props)[k])
+  )
+    value = fn;
+  if (typeof value === "function") value = await (value as () => unknown)();
+  return (value ?? {}) as Record<string, unknown>;
 }
 
 interface RegisterRequest {

@@ -19,8 +19,9 @@ import { cidr, contains } from "../../common/cidr";
 import { MAX_USER_DATA_BYTES } from "../../infra/cloudinit";
 import { waitFor } from "../../common/time";
 import { openVmBed, sshBanner, VM_SSHD_TIMEOUT_MS, type VmBed } from "../../local";
-import { apiObject, type Cloud, type KindContext, type ResourceKind } from "../engine/cloud";
-import { HCLOUD_REPLACE_ON_CHANGE } from "./replace-on-change";
+import { apiObject, type Cloud, type HeldResource, type KindContext, type ResourceKind } from "../engine/cloud";
+import { GET_SERVERS, getServers } from "./get-servers";
+import { HCLOUD_REPLACE_ON_CHANGE, hcloudDeletesFirst } from "./replace-on-change";
 import type { Props } from "../engine/properties";
 
 const T = {
@@ -100,15 +101,21 @@ export class VmCloud implements Cloud {
       case T.sshKey:
       case T.placementGroup:
       case T.firewall:
-        return apiObject(HCLOUD_REPLACE_ON_CHANGE[type], nextId);
+        return apiObject(HCLOUD_REPLACE_ON_CHANGE[type], nextId, undefined, (i) => hcloudDeletesFirst(type, i));
       default:
         return undefined;
     }
   }
 
+  /** Hetzner's server list, from the servers this cloud holds (the program reads it before planning). */
+  invoke(token: string, args: Props, held: readonly HeldResource[]): Props | undefined {
+    return token === GET_SERVERS ? getServers(args, held) : undefined;
+  }
+
   private network(): ResourceKind {
     return {
       replaceOnChange: HCLOUD_REPLACE_ON_CHANGE[T.network],
+      deleteBeforeReplace: (i) => hcloudDeletesFirst(T.network, i),
       create: async (inputs, ctx) => {
         const bed = await this.openBed(String(inputs.ipRange));
         if (bed.privateCidr !== cidr(String(inputs.ipRange)).text)
@@ -153,6 +160,7 @@ export class VmCloud implements Cloud {
   private server(): ResourceKind {
     return {
       replaceOnChange: HCLOUD_REPLACE_ON_CHANGE[T.server],
+      deleteBeforeReplace: (i) => hcloudDeletesFirst(T.server, i),
       create: (inputs, ctx) => this.bootServer(inputs, ctx),
       update: async (_id, olds, news) => {
         const refused = Object.keys({ ...olds, ...news }).filter(

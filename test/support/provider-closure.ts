@@ -14,6 +14,7 @@ export const ROOT = path.join(__dirname, "..", "..");
 /** The modules that define a dynamic provider object (pulumi.dynamic.ResourceProvider). */
 export const PROVIDER_MODULES = [
   "infra/keypair.ts",
+  "infra/node-roll.ts",
   "bootstrap/provider.ts",
   "stacks/pulumi/provider.ts",
   "stacks/pulumi/secret-values.ts",

@@ -17,10 +17,11 @@
 import * as crypto from "crypto";
 import * as path from "path";
 import type * as PulumiModule from "@pulumi/pulumi";
-import { MemoryStore } from "../../rehearse/engine/checkpoint";
+import { type Checkpoint, MemoryStore } from "../../rehearse/engine/checkpoint";
 import { apiObject, type Cloud } from "../../rehearse/engine/cloud";
-import { HCLOUD_REPLACE_ON_CHANGE } from "../../rehearse/hetzner/replace-on-change";
-import { MockEngine } from "../../rehearse/engine/engine";
+import { HCLOUD_REPLACE_ON_CHANGE, hcloudDeletesFirst } from "../../rehearse/hetzner/replace-on-change";
+import { GET_SERVERS, getServers } from "../../rehearse/hetzner/get-servers";
+import { MockEngine, type Operation } from "../../rehearse/engine/engine";
 import { isSecret, type Props, secretKeys, unwrap, unwrapProps } from "../../rehearse/engine/properties";
 import { runUnderMocks } from "../../rehearse/engine/run-under-mocks";
 
@@ -65,6 +66,29 @@ const SERVER = "hcloud:index/server:Server";
 /** The checkpoint, kept across runs like a stack's state. */
 let store = new MemoryStore();
 let lastResources: RecordedResource[] = [];
+let lastOperations: Operation[] = [];
+let lastLogs: string[] = [];
+
+/** The engine's operations of the latest run (create, same, update, replace, delete), also when it failed. */
+export function operationsOfLastRun(): Operation[] {
+  return lastOperations;
+}
+
+/** What the program logged through pulumi.log in the latest run (info, warn), line by line. */
+export function logsOfLastRun(): string[] {
+  return lastLogs;
+}
+
+/** The checkpoint as it is now, as a stack's state file holds it. */
+export function currentState(): Checkpoint {
+  return store.load();
+}
+
+/** Starts from a given checkpoint, as a stack whose state file holds it (e.g. written by an older release). */
+export function useState(checkpoint: Checkpoint): void {
+  store = new MemoryStore(checkpoint);
+  changedTypes.clear();
+}
 
 /** The resources registered by the latest run, also when it threw (e.g. to check a bad config created nothing). */
 export function resourcesOfLastRun(): RecordedResource[] {
@@ -74,6 +98,7 @@ export function resourcesOfLastRun(): RecordedResource[] {
 /** Forgets the persisted state, as for a brand-new stack. */
 export function forgetState(): void {
   store = new MemoryStore();
+  changedTypes.clear();
 }
 
 function hash(text: string): Buffer {
@@ -95,6 +120,17 @@ function serverAddresses(name: string): Props {
   };
 }
 
+/**
+ * Server actions made through Hetzner's API rather than the provider (a NodeRoll's change_type):
+ * server id → its type now. The server list answers with it, as Hetzner's would.
+ */
+const changedTypes = new Map<string, string>();
+
+/** Hetzner's `change_type` action on paper, for a test's stand-in of NodeRoll. */
+export function paperChangeType(serverId: string, serverType: string): void {
+  changedTypes.set(serverId, serverType);
+}
+
 /** Hetzner on paper: every hcloud resource is an API record; servers get addresses from their name. */
 const paperCloud: Cloud = {
   kindOf(type) {
@@ -104,8 +140,18 @@ const paperCloud: Cloud = {
       replace,
       (_inputs, ctx) => numericId(type, ctx.name),
       type === SERVER ? (i) => serverAddresses(String(i.name)) : undefined,
+      (i) => hcloudDeletesFirst(type, i),
     );
   },
+  invoke: (token, args, held) =>
+    token === GET_SERVERS
+      ? getServers(
+          args,
+          held.map((r) =>
+            changedTypes.has(r.id) ? { ...r, outputs: { ...r.outputs, serverType: changedTypes.get(r.id) } } : r,
+          ),
+        )
+      : undefined,
 };
 
 /** The run whose isolated registry is open, if any: set while `withFreshSdk` runs. */
@@ -154,7 +200,17 @@ export async function withFreshSdk<T>(fn: (pulumi: Pulumi) => Promise<T>): Promi
 /** Runs infra/index.ts with the given `hcloud-swarm:` config (bare keys; "ns:key" keys pass as is). */
 export async function runProgramDetailed(config: Record<string, unknown>): Promise<ProgramRun> {
   lastResources = [];
+  lastOperations = [];
+  lastLogs = [];
   const run = await withFreshSdk(async (pulumi) => {
+    const log = pulumi.log as unknown as Record<"info" | "warn", (m: string) => Promise<void>>;
+    for (const level of ["info", "warn"] as const) {
+      const original = log[level].bind(pulumi.log);
+      log[level] = (m: string) => {
+        lastLogs.push(m);
+        return original(m);
+      };
+    }
     const engine = new MockEngine({
       cloud: paperCloud,
       store,
@@ -164,6 +220,7 @@ export async function runProgramDetailed(config: Record<string, unknown>): Promi
         const mock = dynamicMocks.get(type);
         return mock ? await mock({ name, inputs, provider }) : inputs;
       },
+      onOperation: (op) => lastOperations.push(op),
     });
     const full = Object.fromEntries(
       Object.entries(config).map(([k, v]) => [

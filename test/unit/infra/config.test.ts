@@ -34,6 +34,7 @@ describe("validateConfig defaults", () => {
       dockerVersion: DEFAULTS.dockerVersion,
       nodeLabels: { managers: {}, workers: {}, nodes: {} },
       dockerOnImage: false,
+      keepDisk: true,
     });
   });
 
@@ -266,6 +267,16 @@ describe("privateAllowedCidrs opens the private interface to named non-members",
       `hcloud-swarm:privateAllowedCidrs[1] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got "10.0.1.0"`,
       `hcloud-swarm:privateAllowedCidrs[2] must be a CIDR such as "10.0.1.0/24" or "fd00::/64" (address/prefix, no leading zeros), got "fe80::1%eth0/64"`,
       "hcloud-swarm:privateAllowedCidrs opens the nodes' private interface, but hcloud-swarm:privateNetwork is false, so there is none. Remove it (pulumi config rm hcloud-swarm:privateAllowedCidrs) or set hcloud-swarm:privateNetwork true",
+    ]);
+  });
+});
+
+describe("validateConfig: keepDisk", () => {
+  it("keeps disks by default, accepts Pulumi's string form, and refuses a non-boolean by name", () => {
+    expect(validateConfig(BASE, "dev").keepDisk).toBe(true);
+    expect(validateConfig({ ...BASE, keepDisk: "false" }, "dev").keepDisk).toBe(false);
+    expect(problemsOf({ ...BASE, keepDisk: "maybe" })).toEqual([
+      `hcloud-swarm:keepDisk must be true or false, got "maybe"`,
     ]);
   });
 });

@@ -46,6 +46,9 @@ const countByType = (rs: RecordedResource[]) =>
 const rulesOf = (fw: RecordedResource) => fw.inputs.rules as Rule[];
 
 describe("the Pulumi program", () => {
+  // Each test is a stack of its own: day two refuses what these configs change between them
+  // (privateNetwork, networkCidr), as it would for one real stack.
+  beforeEach(() => forgetState());
   it("creates network, placement groups, firewalls, keys and servers for the default config", async () => {
     const rs = await runProgram({ serverType: "cx23" });
     expect(countByType(rs)).toEqual({
@@ -142,6 +145,7 @@ describe("the Pulumi program", () => {
 
   it("never opens a swarm port or ESP to the world, in public-only and private modes", async () => {
     for (const privateNetwork of [true, false]) {
+      forgetState();
       const run = await runProgramDetailed({
         serverType: "cx23",
         managers: 3,
@@ -255,6 +259,7 @@ describe("the Pulumi program", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-infra-"));
     try {
       for (const privateNetwork of [true, false]) {
+        forgetState();
         const run = await runProgramDetailed({ serverType: "cx23", managers: 3, workers: 1, privateNetwork });
         const inv = validateInventory(run.outputs.inventory, "inventory output") as Inventory;
         expect(inv.swarm).toEqual({
