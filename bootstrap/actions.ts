@@ -2,7 +2,18 @@
 /** The record every bootstrap run returns and prints: what it changed, node by node. */
 
 export type ActionKind =
-  "init" | "ingress" | "firewall" | "join" | "promote" | "demote" | "label" | "drain" | "leave" | "remove";
+  | "init"
+  | "ingress"
+  | "firewall"
+  | "join"
+  | "promote"
+  | "demote"
+  | "label"
+  | "drain"
+  | "leave"
+  | "remove"
+  | "unlock"
+  | "autolock";
 
 export interface Action {
   /** Inventory node name (or the swarm hostname of a node that left the inventory). */

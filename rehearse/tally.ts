@@ -26,6 +26,8 @@ const ACTION_KINDS = [
   "drain",
   "leave",
   "remove",
+  "unlock",
+  "autolock",
 ] as const;
 // Fails to compile when bootstrap gains an action kind this list does not know.
 const everyKindListed: Exclude<ActionKind, (typeof ACTION_KINDS)[number]> extends never ? true : false = true;
