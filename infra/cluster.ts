@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { orderedSwarmNodes } from "../bootstrap/swarm-node-order";
 import type { SwarmNode } from "../bootstrap/swarm-node";
+import { SwarmKeys } from "../bootstrap/swarm-keys";
 import { renderUserData } from "./cloudinit";
 import { ClusterConfig, configWarnings, validateConfig } from "./config";
 import { firewallsOf, NodeAddresses, placeholderAddresses, planBaseFirewalls, planSwarmFirewalls } from "./firewall";
@@ -52,6 +53,8 @@ export interface SwarmClusterArgs {
   readonly nodeLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** Docker is already on the image (a Packer snapshot): cloud-init checks its version instead of installing. Default false. */
   readonly dockerOnImage?: boolean;
+  /** Swarm autolock: a restarted manager stays locked until unlocked with the kept key; applied in place. Default true. */
+  readonly autolock?: boolean;
 }
 
 /** One node's resources, for whatever has to happen per node after its server exists. */
@@ -76,6 +79,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly swarmFirewalls: hcloud.Firewall[] = [];
   /** One SwarmNode (the node's swarm membership) per node, in plan order. */
   readonly swarmNodes: SwarmNode[];
+  /** The swarm's keys: autolock, its unlock keys (secret output), join tokens rotated after joins. */
+  readonly swarmKeys: SwarmKeys;
+  /** The swarm's current unlock key ("" with autolock off). Secret. */
+  readonly unlockKey: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before registering anything, so a bad config creates nothing.
@@ -219,11 +226,26 @@ export class SwarmCluster extends pulumi.ComponentResource {
       this,
     );
 
+    // After every membership: it settles the keys of the swarm they formed, and a new member's ID
+    // (a join, which used the tokens) is what makes it rotate them.
+    this.swarmKeys = new SwarmKeys(
+      `${name}-swarm-keys`,
+      {
+        managers: pulumi.all(this.nodes.filter((n) => n.plan.role === "manager").map((n) => n.inventory)),
+        privateKey: this.sshPrivateKey,
+        autolock: plan.autolock,
+        members: this.swarmNodes.map((m) => m.id),
+      },
+      { parent: this, dependsOn: this.swarmNodes },
+    );
+    this.unlockKey = pulumi.secret(this.swarmKeys.unlockKeys.apply((keys) => keys?.[0] ?? ""));
+
     this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => inventoryOf(plan, nodes));
     this.registerOutputs({
       inventory: this.inventory,
       sshPrivateKey: this.sshPrivateKey,
       sshPublicKey: this.sshPublicKey,
+      unlockKey: this.unlockKey,
     });
   }
 }

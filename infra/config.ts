@@ -37,6 +37,8 @@ export interface ClusterConfig {
   readonly nodeLabels: NodeLabelsConfig;
   /** Docker is already on the image: cloud-init checks its version instead of installing Docker CE. */
   readonly dockerOnImage: boolean;
+  /** Swarm autolock: managers' Raft keys encrypted at rest; applied in place by every `pulumi up` and bootstrap. */
+  readonly autolock: boolean;
 }
 
 /** Odd manager counts keep a Raft majority; more than 7 slows every write for no gain. */
@@ -64,6 +66,7 @@ export const DEFAULTS = {
   adminSshKeys: [] as string[],
   dockerVersion: "28.5.1",
   dockerOnImage: false,
+  autolock: true,
 };
 
 /** Known Hetzner locations and their network zones; others need hcloud-swarm:networkZone. */
@@ -94,6 +97,7 @@ export const KEYS = [
   "dockerVersion",
   "dockerOnImage",
   "privateAllowedCidrs",
+  "autolock",
 ] as const;
 /**
  * Keys whose value is an object. Pulumi.yaml's config types (string, integer, boolean, array)
@@ -217,7 +221,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
       `an Ubuntu or Debian image name such as "ubuntu-24.04" or "debian-12" (Docker CE comes from Docker's apt repository; an image ID would force replacement)`,
     ) ?? DEFAULTS.image;
 
-  const bool = (k: "privateNetwork" | "dockerOnImage"): boolean => {
+  const bool = (k: "privateNetwork" | "dockerOnImage" | "autolock"): boolean => {
     const v = has(k) ? fromText(raw[k]) : DEFAULTS[k];
     if (typeof v === "boolean") return v;
     problems.push(`${key(k)} must be true or false, got ${show(raw[k])}`);
@@ -373,6 +377,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     dockerVersion,
     dockerOnImage,
     nodeLabels,
+    autolock: bool("autolock"),
   };
   // Limits need a well-formed config to plan from, so they are checked second.
   throwIfProblems(`${NAMESPACE} config`, limitProblems(config));

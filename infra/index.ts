@@ -56,5 +56,7 @@ export const sshPublicKey = cluster.sshPublicKey;
 export const knownHostsFile = cluster.inventory.apply((inv) => knownHosts(inv.nodes));
 /** Ready to paste: a docker context that talks to the first manager over SSH. */
 export const dockerContext = dockerContextCommand(config.clusterName, cluster.nodes[0].server.ipv4Address);
+/** The swarm's autolock unlock key ("" with autolock off). Secret: `pulumi stack output --show-secrets unlockKey`. */
+export const unlockKey = cluster.unlockKey;
 /** Generated stack passwords by Docker secret name (only with hcloud-swarm:stacks). Secret. */
 export const stackSecrets = stacks ? pulumi.secret(stacks.generatedSecrets) : undefined;

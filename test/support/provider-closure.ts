@@ -15,6 +15,7 @@ export const ROOT = path.join(__dirname, "..", "..");
 export const PROVIDER_MODULES = [
   "infra/keypair.ts",
   "bootstrap/provider.ts",
+  "bootstrap/swarm-keys-provider.ts",
   "stacks/provider.ts",
   "stacks/secret-values.ts",
 ];
