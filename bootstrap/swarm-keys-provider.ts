@@ -3,7 +3,7 @@
  * The dynamic provider behind SwarmKeys (./swarm-keys): the swarm's keys under `pulumi up`. It
  * opens locked managers with the kept unlock keys, brings autolock to the config's setting in place,
  * keeps the swarm's unlock key as a secret output (`unlockKeys`, newest first, never a plain
- * property), and rotates both join tokens once new members have joined. It never replaces anything.
+ * property), generates the backup key once (secret output `backupKey`), and rotates both join tokens once new members have joined. It never replaces anything.
  *
  * `diff` reports a change when the setting or the members changed, and, while autolock is on, when
  * a manager is locked: the one read it does (`docker info` on each manager) is what lets a plain
@@ -17,6 +17,7 @@ import { liveUnlockKey, rotateJoinTokens, setAutolock, unlockWith } from "../swa
 import { autolockChange, keysToKeep, lockedProblem } from "../swarm/autolock-plan";
 import { sameValue } from "../common/same-value";
 import { redact } from "../transport/redact";
+import { newBackupKeyText } from "../recovery/backup-key-format";
 
 /** One handshake per manager: diff and update must not hang on a manager that is off. */
 export const SWARM_KEYS_CONNECT_TIMEOUT_MS = 10_000;
@@ -34,6 +35,8 @@ export interface SwarmKeysInputs {
 export interface SwarmKeysOutputs extends SwarmKeysInputs {
   /** The swarm's unlock keys, newest first (empty with autolock off). Secret. */
   readonly unlockKeys: readonly string[];
+  /** The backup key, generated once at create and kept (a backup key file's text). Secret. */
+  readonly backupKey: string;
 }
 
 async function sessions(inputs: SwarmKeysInputs): Promise<SshSession[]> {
@@ -103,7 +106,8 @@ export async function settleKeys(news: SwarmKeysInputs, olds?: SwarmKeysOutputs)
     }
     for (const n of locked)
       log(`warning: ${lockedProblem(n, { keys: known.length, where: "the Pulumi secret output unlockKeys" })}`);
-    return { ...news, unlockKeys: known };
+    // Generated once and kept: every archive written with it must stay readable.
+    return { ...news, unlockKeys: known, backupKey: olds?.backupKey || newBackupKeyText() };
   } finally {
     for (const s of open) s.close();
   }

@@ -24,6 +24,8 @@ export interface SwarmKeysArgs {
 export class SwarmKeys extends pulumi.dynamic.Resource {
   /** The swarm's unlock keys, newest first; empty with autolock off. Secret. */
   declare readonly unlockKeys: pulumi.Output<string[]>;
+  /** The backup key, a key file's text (`hcloud-swarm backup --key-file`). Secret. */
+  declare readonly backupKey: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmKeysArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -35,8 +37,9 @@ export class SwarmKeys extends pulumi.dynamic.Resource {
         autolock: args.autolock,
         members: args.members,
         unlockKeys: undefined,
+        backupKey: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["privateKey", "unlockKeys"] },
+      { ...opts, additionalSecretOutputs: ["privateKey", "unlockKeys", "backupKey"] },
       SWARM_NODE_MODULE,
       SWARM_KEYS_TYPE,
     );

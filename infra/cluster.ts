@@ -83,6 +83,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly swarmKeys: SwarmKeys;
   /** The swarm's current unlock key ("" with autolock off). Secret. */
   readonly unlockKey: pulumi.Output<string>;
+  /** The key backups are encrypted with, as a key file's text. Secret. */
+  readonly backupKey: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before registering anything, so a bad config creates nothing.
@@ -239,6 +241,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
       { parent: this, dependsOn: this.swarmNodes },
     );
     this.unlockKey = pulumi.secret(this.swarmKeys.unlockKeys.apply((keys) => keys?.[0] ?? ""));
+    this.backupKey = pulumi.secret(this.swarmKeys.backupKey);
 
     this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => inventoryOf(plan, nodes));
     this.registerOutputs({
@@ -246,6 +249,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
       sshPrivateKey: this.sshPrivateKey,
       sshPublicKey: this.sshPublicKey,
       unlockKey: this.unlockKey,
+      backupKey: this.backupKey,
     });
   }
 }

@@ -58,5 +58,7 @@ export const knownHostsFile = cluster.inventory.apply((inv) => knownHosts(inv.no
 export const dockerContext = dockerContextCommand(config.clusterName, cluster.nodes[0].server.ipv4Address);
 /** The swarm's autolock unlock key ("" with autolock off). Secret: `pulumi stack output --show-secrets unlockKey`. */
 export const unlockKey = cluster.unlockKey;
+/** The backup key, a key file's text. Secret: `pulumi stack output --show-secrets backupKey > .hcloud-swarm/backup-keys/<cluster>.key`. */
+export const backupKey = cluster.backupKey;
 /** Generated stack passwords by Docker secret name (only with hcloud-swarm:stacks). Secret. */
 export const stackSecrets = stacks ? pulumi.secret(stacks.generatedSecrets) : undefined;

@@ -11,11 +11,13 @@ jest.setTimeout(120_000);
 
 const SWARM_KEYS = "pulumi-nodejs:dynamic/hcloud-swarm:SwarmKeys";
 const PAPER_KEY = "SWMKEY-1-paperKeyStandingInForTheSwarmsOwn0000000000";
+const PAPER_BACKUP_KEY = `hcloud-swarm-backup-key-v1 ${Buffer.alloc(32, 9).toString("base64")}`;
 
 beforeAll(() => {
   dynamicMocks.set(SWARM_KEYS, async ({ inputs }) => ({
     ...inputs,
     unlockKeys: inputs.autolock === true ? [PAPER_KEY] : [],
+    backupKey: PAPER_BACKUP_KEY,
   }));
 });
 afterAll(() => dynamicMocks.delete(SWARM_KEYS));
@@ -26,7 +28,7 @@ describe("SwarmKeys in the Pulumi program", () => {
     const keys = run.resources.filter((r) => r.type === SWARM_KEYS);
     expect(keys.map((k) => k.name)).toEqual(["swarm-swarm-keys"]);
     const k = keys[0];
-    expect(run.additionalSecretOutputs[`${SWARM_KEYS}::${k.name}`]).toEqual(["privateKey", "unlockKeys"]);
+    expect(run.additionalSecretOutputs[`${SWARM_KEYS}::${k.name}`]).toEqual(["privateKey", "unlockKeys", "backupKey"]);
     expect(run.secretInputs[`${SWARM_KEYS}::${k.name}`]).toEqual(["privateKey"]);
     expect(k.inputs.autolock).toBe(true);
     expect((k.inputs.managers as { name: string }[]).map((m) => m.name)).toEqual([
@@ -42,11 +44,13 @@ describe("SwarmKeys in the Pulumi program", () => {
     ]);
     expect(run.outputs.unlockKey).toBe(PAPER_KEY);
     expect(run.secretOutputs).toContain("unlockKey");
+    expect(run.outputs.backupKey).toBe(PAPER_BACKUP_KEY);
+    expect(run.secretOutputs).toContain("backupKey");
     // Nowhere in a plain output: not in the inventory, the known_hosts file or anything else exported.
     for (const [name, value] of Object.entries(run.outputs))
       if (!run.secretOutputs.includes(name))
         expect({ name, value: JSON.stringify(value) ?? "" }).not.toEqual(
-          expect.objectContaining({ value: expect.stringContaining("SWMKEY") }),
+          expect.objectContaining({ value: expect.stringMatching(/SWMKEY|backup-key-v1/) }),
         );
     expect((run.outputs.inventory as { swarm: { autolock: boolean } }).swarm.autolock).toBe(true);
   });

@@ -34,6 +34,7 @@ describe("validateConfig defaults", () => {
       dockerVersion: DEFAULTS.dockerVersion,
       nodeLabels: { managers: {}, workers: {}, nodes: {} },
       dockerOnImage: false,
+      autolock: true,
     });
   });
 

@@ -17,6 +17,9 @@ import {
 import { caProgress } from "../../../recovery/rotate-plan";
 import { checkSwarmStates } from "../../../verify/swarm-state";
 import { fileKeyStore, readUnlockKeys, writeUnlockKeys } from "../../../recovery/unlock-key-file";
+import { BACKUP_KEY_BYTES, newBackupKeyText } from "../../../recovery/backup-key-format";
+import { readKeyFile } from "../../../recovery/key-file";
+import { KEY_BYTES } from "../../../recovery/archive";
 
 const K = (n: number) => `SWMKEY-1-${"k".repeat(40)}${n}`;
 
@@ -131,5 +134,21 @@ describe("the unlock key file", () => {
     const bad = path.join(dir, "bad.key");
     fs.writeFileSync(bad, `${K(1)}\nSWMTKN-1-abc\n\nhello\n`, { mode: 0o600 });
     expect(() => readUnlockKeys(bad)).toThrow(/bad.key line 2, 4: not a swarm unlock key/);
+  });
+});
+
+describe("the backup key the SwarmKeys resource generates", () => {
+  it("is a key file's text: written to a 0600 file, the CLI reads it as a backup key", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "backup-key-"));
+    try {
+      const text = newBackupKeyText();
+      expect(BACKUP_KEY_BYTES).toBe(KEY_BYTES);
+      const file = path.join(dir, "c.key");
+      fs.writeFileSync(file, `${text}\n`, { mode: 0o600 });
+      expect(readKeyFile(file)).toHaveLength(KEY_BYTES);
+      expect(newBackupKeyText()).not.toBe(text);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
