@@ -51,18 +51,21 @@ export async function unlockObserved(
 export async function unlockLeft(run: Run, inv: Inventory): Promise<void> {
   const keys = run.o.autolock?.keys;
   if (!keys || keys.known.length === 0) return;
-  for (const n of inv.nodes) {
-    const s = run.sessions.get(n.name);
-    const o = run.obs.get(n.name);
-    if (!s || !run.locked.has(n.name) || !o?.reachable || o.info.state !== "locked") continue;
-    run.locked.delete(n.name);
-    const info = await unlockObserved(run, n, s, o.info);
-    run.obs.set(n.name, { reachable: true, info });
-    if (info.state !== "locked") {
-      const named = run.problems.findIndex((p) => p.startsWith(`${n.name} is a locked swarm manager`));
-      if (named >= 0) run.problems.splice(named, 1);
-    }
-  }
+  // All at once: a manager's unlock returns only once Raft has a quorum (UNLOCK_TIMEOUT_MS).
+  await Promise.all(
+    inv.nodes.map(async (n) => {
+      const s = run.sessions.get(n.name);
+      const o = run.obs.get(n.name);
+      if (!s || !run.locked.has(n.name) || !o?.reachable || o.info.state !== "locked") return;
+      run.locked.delete(n.name);
+      const info = await unlockObserved(run, n, s, o.info);
+      run.obs.set(n.name, { reachable: true, info });
+      if (info.state !== "locked") {
+        const named = run.problems.findIndex((p) => p.startsWith(`${n.name} is a locked swarm manager`));
+        if (named >= 0) run.problems.splice(named, 1);
+      }
+    }),
+  );
 }
 
 /**

@@ -76,17 +76,17 @@ export async function settleKeys(news: SwarmKeysInputs, olds?: SwarmKeysOutputs)
   let known = [...(olds?.unlockKeys ?? [])];
   const open = await sessions(news);
   try {
-    let serving: SshSession | undefined;
-    const locked: string[] = [];
-    for (const s of open) {
-      let info = await readSwarmInfo(s);
-      if (info.state === "locked" && known.length > 0 && (await unlockWith(s, known)) !== "wrong-key") {
+    // Every locked manager at once: one manager's unlock returns only once Raft has a quorum.
+    const infos = await Promise.all(
+      open.map(async (s) => {
+        const info = await readSwarmInfo(s);
+        if (info.state !== "locked" || known.length === 0 || (await unlockWith(s, known)) === "wrong-key") return info;
         log(`[${s.node}] was locked (autolock); unlocked with the key kept in the Pulumi secret output unlockKeys`);
-        info = await readSwarmInfo(s);
-      }
-      if (info.state === "locked") locked.push(s.node);
-      if (!serving && info.state === "active" && info.controlAvailable && info.clusterId) serving = s;
-    }
+        return readSwarmInfo(s);
+      }),
+    );
+    const locked = open.filter((_, i) => infos[i].state === "locked").map((s) => s.node);
+    const serving = open.find((_, i) => infos[i].state === "active" && infos[i].controlAvailable && infos[i].clusterId);
     if (!serving)
       throw new Error(
         `no manager serves the swarm (${locked.map((n) => lockedProblem(n, { keys: known.length, where: "the Pulumi secret output unlockKeys" })).join("; ") || "none reachable"})`,

@@ -31,31 +31,38 @@ export async function unlock(inv: Inventory, opts: UnlockOptions): Promise<Unloc
   const open: string[] = [];
   const problems: string[] = [];
   try {
-    for (const n of managers) {
-      const s = sessions.open.get(n.name);
-      if (!s) {
-        problems.push(`cannot reach ${n.name}: ${sessions.unreachable.get(n.name) ?? "not connected"}`);
-        continue;
-      }
-      const info = await readSwarmInfo(s);
-      if (info.state !== "locked") {
-        open.push(n.name);
-        continue;
-      }
-      if (opts.keys.known.length === 0) {
-        problems.push(
-          `${n.name} is locked and no unlock key is kept in ${opts.keys.where}; pass the file holding it with --key-file (one "SWMKEY-1-…" per line, mode 0600)`,
-        );
-        continue;
-      }
-      const outcome = await unlockWith(s, opts.keys.known);
-      if (outcome === "wrong-key")
-        problems.push(lockedProblem(n.name, { keys: opts.keys.known.length, where: opts.keys.where }));
-      else if (outcome === "unlocked") {
-        unlocked.push(n.name);
-        opts.log(`[${n.name}] unlocked with the key kept in ${opts.keys.where}`);
-      } else open.push(n.name);
-    }
+    // All at once: a manager's unlock returns only once Raft has a quorum (UNLOCK_TIMEOUT_MS).
+    await Promise.all(
+      managers.map(async (n): Promise<void> => {
+        const s = sessions.open.get(n.name);
+        if (!s) {
+          problems.push(`cannot reach ${n.name}: ${sessions.unreachable.get(n.name) ?? "not connected"}`);
+          return;
+        }
+        const info = await readSwarmInfo(s);
+        if (info.state !== "locked") {
+          open.push(n.name);
+          return;
+        }
+        if (opts.keys.known.length === 0) {
+          problems.push(
+            `${n.name} is locked and no unlock key is kept in ${opts.keys.where}; pass the file holding it with --key-file (one "SWMKEY-1-…" per line, mode 0600)`,
+          );
+          return;
+        }
+        const outcome = await unlockWith(s, opts.keys.known);
+        if (outcome === "wrong-key")
+          problems.push(lockedProblem(n.name, { keys: opts.keys.known.length, where: opts.keys.where }));
+        else if (outcome === "unlocked") {
+          unlocked.push(n.name);
+          opts.log(`[${n.name}] unlocked with the key kept in ${opts.keys.where}`);
+        } else open.push(n.name);
+      }),
+    );
+    const order = (xs: string[]) =>
+      xs.sort((x, y) => managers.findIndex((m) => m.name === x) - managers.findIndex((m) => m.name === y));
+    order(unlocked);
+    order(open);
     return { unlocked, open, problems };
   } finally {
     sessions.closeAll();

@@ -23,6 +23,14 @@ export interface UnlockKeyStore {
 export type UnlockOutcome = "unlocked" | "not-locked" | "wrong-key";
 
 /**
+ * `docker swarm unlock` returns once the manager is back in Raft, which needs a quorum: when most
+ * managers are locked (a power cut), only once enough of them are unlocked at the same time (seen on
+ * the bed: one manager's unlock alone blocked for over a minute). Callers unlock every locked
+ * manager in parallel; this bounds one that never gets there.
+ */
+export const UNLOCK_TIMEOUT_MS = 120_000;
+
+/**
  * Tries each key on a locked engine through stdin (`docker swarm unlock` reads it from there when
  * stdin is no terminal). Docker answers "invalid key provided" for a key of another swarm or
  * rotation, "invalid key string" for a key of the wrong shape and "swarm is not locked" when
@@ -34,6 +42,7 @@ export async function unlockWith(s: SshSession, keys: readonly string[]): Promis
     const r = await s.run("docker swarm unlock", {
       stdin: `${key}\n`,
       allowFailure: true,
+      timeoutMs: UNLOCK_TIMEOUT_MS,
       display: "docker swarm unlock (key on stdin)",
     });
     if (r.code === 0) return "unlocked";
