@@ -356,6 +356,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
   }
 
   const nodeLabels = parseNodeLabels(raw[NODE_LABELS_KEY], { managers, workers }, key, problems);
+  const autolock = bool("autolock");
 
   throwIfProblems(`${NAMESPACE} config`, problems);
   const config: ClusterConfig = {
@@ -377,7 +378,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     dockerVersion,
     dockerOnImage,
     nodeLabels,
-    autolock: bool("autolock"),
+    autolock,
   };
   // Limits need a well-formed config to plan from, so they are checked second.
   throwIfProblems(`${NAMESPACE} config`, limitProblems(config));

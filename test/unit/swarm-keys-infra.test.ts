@@ -7,7 +7,8 @@
 import { dynamicMocks, runProgramDetailed } from "./../support/pulumi";
 import { diffKeys, type SwarmKeysOutputs } from "../../bootstrap/swarm-keys-provider";
 
-jest.setTimeout(120_000);
+// Two program runs per test; on a loaded 2-core machine one took over a minute.
+jest.setTimeout(300_000);
 
 const SWARM_KEYS = "pulumi-nodejs:dynamic/hcloud-swarm:SwarmKeys";
 const PAPER_KEY = "SWMKEY-1-paperKeyStandingInForTheSwarmsOwn0000000000";
