@@ -20,6 +20,8 @@ export interface BackupCommandOptions {
   readonly identity?: string;
   /** Backup key file. Default .hcloud-swarm/backup-keys/<cluster>.key. */
   readonly keyFile?: string;
+  /** Unlock keys of an autolocked swarm. Default .hcloud-swarm/unlock-keys/<cluster>.key. */
+  readonly unlockKeyFile?: string;
 }
 
 /** Runs backup; progress lines first, the archive's path alone on the last line. */
@@ -31,7 +33,14 @@ export async function runBackupCommand(
   const privateKeyFor = keysFor(inv, opts.identity, `backup of ${opts.inventory}`);
   const started = Date.now();
   const keyFile = opts.keyFile ?? defaultKeyFile(inv.cluster ?? "hcloud-swarm");
-  const result = await backup(inv, { privateKeyFor, outDir: opts.out, keyFile, log: (l) => print(redact(l)) });
+  const unlockKeys = fileKeyStore(opts.unlockKeyFile ?? defaultUnlockKeyFile(inv.cluster ?? "hcloud-swarm"));
+  const result = await backup(inv, {
+    privateKeyFor,
+    outDir: opts.out,
+    keyFile,
+    unlockKeys,
+    log: (l) => print(redact(l)),
+  });
   print(
     `backup of ${result.manifest.cluster} from ${result.manifest.source.node} done in ${((Date.now() - started) / 1000).toFixed(1)} s, encrypted with ${keyFile}`,
   );
@@ -173,6 +182,10 @@ export function registerRecoveryCommands(program: Command): void {
     .option(
       "--key-file <file>",
       "backup key, generated at the first backup (default .hcloud-swarm/backup-keys/<cluster>.key)",
+    )
+    .option(
+      "--unlock-key-file <file>",
+      "with autolock: the unlock keys (mode 0600) the stopped manager is unlocked with after its restart (default .hcloud-swarm/unlock-keys/<cluster>.key)",
     )
     .action(async (opts: BackupCommandOptions) => {
       await runBackupCommand(opts);

@@ -172,6 +172,21 @@ describe("autolock, unlock and rotation on the namespace bed", () => {
 
   it("restores a backup of the locked swarm with its unlock key, and refuses a wrong key naming the problem", async () => {
     const backupKey = path.join(work(), "backup.key");
+    const refused = await hcloudSwarm([
+      "backup",
+      "--inventory",
+      bed().inventoryPath,
+      "--out",
+      path.join(work(), "out"),
+      "--key-file",
+      backupKey,
+      "--unlock-key-file",
+      path.join(work(), "wrong.key"),
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(
+      /the swarm is autolocked and no key in \S*wrong.key is its current unlock key: manager-\d would restart locked.*nothing was stopped/,
+    );
     const backup = await hcloudSwarm([
       "backup",
       "--inventory",
@@ -180,8 +195,11 @@ describe("autolock, unlock and rotation on the namespace bed", () => {
       path.join(work(), "out"),
       "--key-file",
       backupKey,
+      "--unlock-key-file",
+      keyFile(),
     ]);
     if (backup.code !== 0) throw new Error(backup.out);
+    expect(backup.out).toMatch(/restarted locked \(autolock\); unlocked with the key kept in /);
     const archive = backup.out.trim().split("\n").pop() as string;
     const clusterId = await sh("manager-1", "docker info --format '{{.Swarm.Cluster.ID}}'");
     const restore = (unlockKeyFile: string) =>
