@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Inventory } from "../../inventory/inventory";
-import { keysFor } from "../../cli/bootstrap";
+import { autolockFor, keysFor } from "../../cli/bootstrap";
 import { buildProgram } from "../../cli/main";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-bootstrap-cli-"));
@@ -21,7 +21,7 @@ const node = (name: string, privateKeyPath?: string) => ({
 });
 
 describe("hcloud-swarm bootstrap (command line)", () => {
-  it("is registered with --inventory required and --identity, --verbose, --force, --concurrency, --dry-run, --json", () => {
+  it("is registered with --inventory required and --identity, --verbose, --force, --concurrency, the autolock and token options, --dry-run, --json", () => {
     const cmd = buildProgram().commands.find((c) => c.name() === "bootstrap");
     expect(cmd?.options.map((o) => o.long)).toEqual([
       "--inventory",
@@ -29,10 +29,40 @@ describe("hcloud-swarm bootstrap (command line)", () => {
       "--verbose",
       "--force",
       "--concurrency",
+      "--autolock",
+      "--no-autolock",
+      "--unlock-key-file",
+      "--no-rotate-join-tokens",
       "--dry-run",
       "--json",
     ]);
     expect(cmd?.options.find((o) => o.long === "--inventory")?.required).toBe(true);
+  });
+
+  it("leaves autolock to the inventory unless a flag says otherwise, and defaults it on", () => {
+    const parse = (...args: string[]) => {
+      const cmd = buildProgram().commands.find((c) => c.name() === "bootstrap");
+      cmd?.parseOptions(args);
+      return cmd?.opts() as { autolock?: boolean; rotateJoinTokens?: boolean };
+    };
+    const inv = (autolock?: boolean) => ({
+      cluster: "c",
+      ...(autolock === undefined ? {} : { swarm: { autolock } }),
+      nodes: [],
+    });
+    expect(parse().autolock).toBeUndefined();
+    expect(parse("--no-autolock").autolock).toBe(false);
+    expect(parse("--autolock").autolock).toBe(true);
+    expect(parse().rotateJoinTokens).toBe(true);
+    expect(parse("--no-rotate-join-tokens").rotateJoinTokens).toBe(false);
+    const o = { inventory: "x" };
+    expect(autolockFor(o, inv())).toEqual({ enabled: true, keyFile: ".hcloud-swarm/unlock-keys/c.key" });
+    expect(autolockFor(o, inv(false)).enabled).toBe(false);
+    expect(autolockFor({ ...o, autolock: true }, inv(false)).enabled).toBe(true);
+    expect(autolockFor({ ...o, autolock: false, unlockKeyFile: "k" }, inv(true))).toEqual({
+      enabled: false,
+      keyFile: "k",
+    });
   });
 
   it("refuses a bad --concurrency with the allowed range", async () => {
