@@ -9,7 +9,18 @@ import jest from "eslint-plugin-jest";
  * closure rules of docs/design/dynamic-providers.md that a syntax check can see apply to them.
  */
 const PROVIDER_CLOSURE_TAG = "// @provider-closure";
-const SOURCE_DIRS = ["common", "transport", "inventory", "infra", "bootstrap", "stacks", "swarm", "hostfw", "verify", "recovery"];
+const SOURCE_DIRS = [
+  "common",
+  "transport",
+  "inventory",
+  "infra",
+  "bootstrap",
+  "stacks",
+  "swarm",
+  "hostfw",
+  "verify",
+  "recovery",
+];
 const providerClosure = SOURCE_DIRS.flatMap((dir) =>
   fs.existsSync(dir)
     ? fs
