@@ -21,6 +21,7 @@ const SOURCE_DIRS = [
   "swarm",
   "hostfw",
   "verify",
+  "recovery",
 ];
 const providerClosure = SOURCE_DIRS.flatMap((dir) =>
   fs.existsSync(dir)

@@ -12,7 +12,9 @@ export type ActionKind =
   | "drain"
   | "leave"
   | "remove"
-  | "reconcile";
+  | "reconcile"
+  | "unlock"
+  | "autolock";
 
 export interface Action {
   /** Inventory node name (or the swarm hostname of a node that left the inventory). */

@@ -55,6 +55,9 @@ import {
 import { sleep } from "../common/time";
 import { limiter, mapLimit } from "../common/concurrency";
 import { cliEscape, unknownForced } from "./force-remove";
+import type { UnlockKeyStore } from "../swarm/autolock";
+import type { NodeRole } from "../inventory/inventory";
+import { reportLocked, settleSwarmKeys, unlockLeft, unlockObserved } from "./autolock-step";
 
 /** Parallel SSH sessions and joins: enough that 16 workers join in two waves, few enough for 2-core CI and a manager's CA. */
 export const JOIN_CONCURRENCY = 8;
@@ -94,6 +97,13 @@ export interface BootstrapOptions {
   readonly sshWaitTimeoutMs?: number;
   /** Nodes that left the inventory to remove even though they hold a stack's pinned data (lost with them). Default none. */
   readonly forceRemove?: readonly string[];
+  /**
+   * Autolock: the setting to bring the swarm to (undefined: leave it as it is) and where its unlock
+   * keys are kept; a locked manager is opened with them. Default: none, locked managers are only named.
+   */
+  readonly autolock?: { readonly enabled?: boolean; readonly keys: UnlockKeyStore };
+  /** Rotate the join tokens a run used once its joins are done. Default: true, false with `targets` (the SwarmKeys resource rotates then). */
+  readonly rotateJoinTokens?: boolean;
 }
 
 export interface BootstrapResult {
@@ -104,6 +114,8 @@ export interface BootstrapResult {
   readonly nodeList: string;
   /** Members as the serving manager last read them. */
   readonly members: readonly NodeFacts[];
+  /** The join-token roles rotated after this run's joins; empty when none. */
+  readonly rotatedJoinTokens: readonly NodeRole[];
 }
 
 /** State of one run: open sessions, observations, actions, problems. Shared with ./member. */
@@ -115,6 +127,8 @@ export class Run {
   readonly actions: Action[];
   readonly problems: string[];
   readonly warnings: string[];
+  /** Managers left locked, with why and how to open them. */
+  readonly locked: Map<string, string>;
   /** The manager serving this run, once chosen. */
   entry: string | undefined;
   private closed: boolean;
@@ -127,6 +141,7 @@ export class Run {
     this.actions = [];
     this.problems = [];
     this.warnings = [];
+    this.locked = new Map();
     this.closed = false;
   }
 
@@ -162,6 +177,7 @@ export class Run {
         await sleep(1000);
         info = await readSwarmInfo(s);
       }
+      if (info.state === "locked") info = await unlockObserved(this, node, s, info);
       if (node.role === "manager" && awaitsLeader(info)) info = await this.awaitLeader(s, info, signal);
       this.log(`[${node.name}] swarm state: ${info.state}${info.controlAvailable ? " (manager)" : ""}`);
       o = { reachable: true, info };
@@ -239,7 +255,11 @@ export async function bootstrap(inv: Inventory, o: BootstrapOptions): Promise<Bo
     const run = new Run(o);
     try {
       const result = await reconcile(inv, run);
-      return { ...result, actions: [...earlier, ...result.actions], warnings: [...warnings, ...result.warnings] };
+      return {
+        ...result,
+        actions: [...earlier, ...result.actions],
+        warnings: [...warnings, ...result.warnings],
+      };
     } catch (err) {
       const lost = run.entryLost();
       if (lost !== undefined && attempt < ENTRY_FAILOVERS) {
@@ -409,9 +429,18 @@ async function reconcile(inv: Inventory, run: Run): Promise<BootstrapResult> {
       specLabels,
     ),
   );
-  const [list] = await Promise.all([nodeList(manager), labelled]);
+  const joined = membership.steps.flatMap((st) =>
+    st.kind === "join" && run.actions.some((a) => a.kind === "join" && a.node === st.node.name) ? [st] : [],
+  );
+  const [list, , rotatedJoinTokens] = await Promise.all([
+    nodeList(manager),
+    labelled,
+    settleSwarmKeys(run, manager, entry.node.name, joined),
+  ]);
+  await unlockLeft(run, inv);
+  reportLocked(run, inv);
   if (run.problems.length) throw new BootstrapError(run.problems, run.actions);
-  return { actions: run.actions, warnings: run.warnings, nodeList: list, members };
+  return { actions: run.actions, warnings: run.warnings, nodeList: list, members, rotatedJoinTokens };
 }
 
 async function ensureIngress(run: Run, manager: SshSession, name: string, mtu: number): Promise<void> {

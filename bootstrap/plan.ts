@@ -8,6 +8,7 @@ import { InventoryNode, Inventory, NodeRole } from "../inventory/inventory";
 import { heldPins } from "../inventory/labels";
 import { SwarmInfo } from "./swarm-state";
 import type { NodeFacts } from "../swarm/nodes";
+import { lockedProblem } from "../swarm/autolock-plan";
 
 /**
  * Labels bootstrap keeps on every member: how to reach it over SSH and its pinned host key. When
@@ -94,8 +95,7 @@ function describeTrouble(name: string, o: Observation | undefined): string | und
   if (!o.reachable) return `cannot reach ${name}: ${o.error}`;
   if (o.info.state === "error")
     return `docker on ${name} reports a swarm error: ${o.info.error}; fix it or run \`docker swarm leave --force\` there`;
-  if (o.info.state === "locked")
-    return `${name} is a locked swarm manager; run \`docker swarm unlock\` on it with the unlock key`;
+  if (o.info.state === "locked") return lockedProblem(name, undefined);
   return undefined;
 }
 

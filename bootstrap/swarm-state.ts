@@ -21,6 +21,8 @@ export interface SwarmInfo {
   readonly remoteManagers: readonly string[];
   /** docker's error text for state "error". */
   readonly error: string;
+  /** Whether the swarm locks its managers' keys at rest (autolock); only set on managers that read the cluster. */
+  readonly autolock?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -41,6 +43,7 @@ export function parseSwarmInfo(text: string, node: string): SwarmInfo {
   }
   const cluster = obj(raw.Cluster);
   const remotes = Array.isArray(raw.RemoteManagers) ? raw.RemoteManagers : [];
+  const encryption = obj(obj(cluster.Spec).EncryptionConfig);
   return {
     state: state as LocalNodeState,
     nodeId: str(raw.NodeID),
@@ -48,5 +51,6 @@ export function parseSwarmInfo(text: string, node: string): SwarmInfo {
     ...(str(cluster.ID) ? { clusterId: str(cluster.ID) } : {}),
     remoteManagers: remotes.map((m) => str(obj(m).Addr)).filter((a) => a !== ""),
     error: str(raw.Error),
+    ...(str(cluster.ID) ? { autolock: encryption.AutoLockManagers === true } : {}),
   };
 }

@@ -15,6 +15,7 @@ import { printJson } from "./json";
 import { FORCE_REMOVE_FLAG, parseForceRemove } from "../bootstrap/force-remove";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+import { defaultUnlockKeyFile, fileKeyStore } from "../recovery/unlock-key-file";
 
 export interface BootstrapCommandOptions {
   /** Inventory JSON file. Required. */
@@ -33,6 +34,20 @@ export interface BootstrapCommandOptions {
   readonly dryRun?: boolean;
   /** With dryRun: print the plan as one JSON document. Default false. */
   readonly json?: boolean;
+  /** Autolock on or off (--autolock, --no-autolock). Default: the inventory's swarm.autolock, else on. */
+  readonly autolock?: boolean;
+  /** File (0600) the unlock keys are kept in. Default .hcloud-swarm/unlock-keys/<cluster>.key. */
+  readonly unlockKeyFile?: string;
+  /** Rotate the join tokens a run used (commander's --no-rotate-join-tokens sets false). Default true. */
+  readonly rotateJoinTokens?: boolean;
+}
+
+/** What bootstrap does about autolock for this command: the wanted setting and the key file. */
+export function autolockFor(opts: BootstrapCommandOptions, inv: Inventory): { enabled: boolean; keyFile: string } {
+  return {
+    enabled: opts.autolock ?? inv.swarm?.autolock ?? true,
+    keyFile: opts.unlockKeyFile ?? defaultUnlockKeyFile(inv.cluster ?? "hcloud-swarm"),
+  };
 }
 
 /** Reads every key the inventory needs up front, reporting all missing or unreadable keys at once. */
@@ -85,6 +100,7 @@ export async function runBootstrapCommand(
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `bootstrap of ${opts.inventory}`);
   const started = Date.now();
+  const lock = autolockFor(opts, inv);
   print(
     `bootstrapping ${inv.cluster ?? "hcloud-swarm"}: ${inv.nodes.filter((n) => n.role === "manager").length} manager(s), ${inv.nodes.filter((n) => n.role === "worker").length} worker(s)`,
   );
@@ -94,9 +110,15 @@ export async function runBootstrapCommand(
     ...(opts.verbose ? { trace: (l: string) => print(redact(l)) } : {}),
     concurrency: opts.concurrency ?? JOIN_CONCURRENCY,
     forceRemove: forcedNodes(opts),
+    autolock: { enabled: lock.enabled, keys: fileKeyStore(lock.keyFile) },
+    rotateJoinTokens: opts.rotateJoinTokens !== false,
   });
   for (const w of result.warnings) print(`warning: ${w}`);
   print(formatActions(result.actions));
+  if (result.rotatedJoinTokens.length > 0)
+    print(
+      `join tokens rotated after the joins (${result.rotatedJoinTokens.join(", ")}): the tokens this run used admit no one now; --no-rotate-join-tokens keeps them`,
+    );
   print(result.nodeList);
   print(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return result;
@@ -158,6 +180,16 @@ export function registerBootstrapCommand(program: Command): void {
         throw new Error(`--concurrency must be a whole number from 1 to 64, got ${JSON.stringify(v)}`);
       return n;
     })
+    .option(
+      "--autolock",
+      "turn autolock on (the default unless the inventory's swarm.autolock is false): managers' Raft keys encrypted at rest, a restarted manager stays locked until unlocked",
+    )
+    .option("--no-autolock", "turn autolock off (applied in place; the kept unlock keys are left in their file)")
+    .option(
+      "--unlock-key-file <file>",
+      "file (mode 0600) the swarm's unlock keys are kept in and read from to unlock a locked manager (default .hcloud-swarm/unlock-keys/<cluster>.key)",
+    )
+    .option("--no-rotate-join-tokens", "keep the join tokens a run used (by default they are rotated after the joins)")
     .option("--dry-run", "inspect the nodes and print what a run would do; change nothing (reads over SSH only)")
     .option("--json", "with --dry-run: print the plan as one JSON document on stdout (shape: docs/reference/cli.md)")
     .action(async (opts: BootstrapCommandOptions) => {

@@ -1,5 +1,5 @@
 /**
- * `hcloud-swarm backup`, `restore`, `recover` and `rotate`: wiring only; the work is in recovery/.
+ * `hcloud-swarm backup`, `restore`, `recover`, `rotate` and `unlock`: wiring only; the work is in recovery/.
  */
 import { Command } from "commander";
 import { loadInventory } from "../inventory/inventory";
@@ -12,6 +12,8 @@ import { formatActions } from "../bootstrap/actions";
 import { recover } from "../recovery/recover";
 import { rotate } from "../recovery/rotate";
 import { runScheduleCommand } from "./backup-schedule";
+import { unlock } from "../recovery/unlock";
+import { defaultUnlockKeyFile, fileKeyStore } from "../recovery/unlock-key-file";
 
 export interface BackupCommandOptions {
   readonly inventory: string;
@@ -23,6 +25,8 @@ export interface BackupCommandOptions {
   readonly identity?: string;
   /** Backup key file. Default .hcloud-swarm/backup-keys/<cluster>.key. */
   readonly keyFile?: string;
+  /** Unlock keys of an autolocked swarm. Default .hcloud-swarm/unlock-keys/<cluster>.key. */
+  readonly unlockKeyFile?: string;
 }
 
 /** Runs backup; progress lines first, the archive's path alone on the last line. */
@@ -41,7 +45,14 @@ export async function runBackupCommand(
   const privateKeyFor = keysFor(inv, opts.identity, `backup of ${opts.inventory}`);
   const started = Date.now();
   const keyFile = opts.keyFile ?? defaultKeyFile(inv.cluster ?? "hcloud-swarm");
-  const result = await backup(inv, { privateKeyFor, outDir: opts.out, keyFile, log: (l) => print(redact(l)) });
+  const unlockKeys = fileKeyStore(opts.unlockKeyFile ?? defaultUnlockKeyFile(inv.cluster ?? "hcloud-swarm"));
+  const result = await backup(inv, {
+    privateKeyFor,
+    outDir: opts.out,
+    keyFile,
+    unlockKeys,
+    log: (l) => print(redact(l)),
+  });
   print(
     `backup of ${result.manifest.cluster} from ${result.manifest.source.node} done in ${((Date.now() - started) / 1000).toFixed(1)} s, encrypted with ${keyFile}`,
   );
@@ -121,25 +132,56 @@ export interface RotateCommandOptions {
   readonly identity?: string;
   readonly joinTokens?: boolean;
   readonly ca?: boolean;
+  readonly unlockKey?: boolean;
+  /** Where the unlock keys are kept. Default .hcloud-swarm/unlock-keys/<cluster>.key. */
+  readonly unlockKeyFile?: string;
 }
 
 export async function runRotateCommand(
   opts: RotateCommandOptions,
   print: (line: string) => void = (l) => console.log(l),
 ): Promise<void> {
-  if (!opts.joinTokens && !opts.ca)
-    throw new Error(
-      "say what to rotate: --join-tokens, --ca, or both (--unlock-key comes with autolock, not built yet)",
-    );
+  if (!opts.joinTokens && !opts.ca && !opts.unlockKey)
+    throw new Error("say what to rotate: --join-tokens, --ca, --unlock-key, or several of them");
   const inv = loadInventory(opts.inventory);
   const privateKeyFor = keysFor(inv, opts.identity, `rotate of ${opts.inventory}`);
+  const keyFile = opts.unlockKeyFile ?? defaultUnlockKeyFile(inv.cluster ?? "hcloud-swarm");
   for (const line of await rotate(inv, {
     privateKeyFor,
     joinTokens: opts.joinTokens === true,
     ca: opts.ca === true,
+    ...(opts.unlockKey ? { unlockKeys: fileKeyStore(keyFile) } : {}),
     log: (l) => print(redact(l)),
   }))
-    print(line);
+    print(redact(line));
+}
+
+export interface UnlockCommandOptions {
+  readonly inventory: string;
+  readonly identity?: string;
+  /** Unlock keys, one per line, newest first. Default .hcloud-swarm/unlock-keys/<cluster>.key. */
+  readonly keyFile?: string;
+}
+
+/** Runs unlock; exit 1 when a manager stays locked or cannot be reached. */
+export async function runUnlockCommand(
+  opts: UnlockCommandOptions,
+  print: (line: string) => void = (l) => console.log(l),
+): Promise<void> {
+  const inv = loadInventory(opts.inventory);
+  const privateKeyFor = keysFor(inv, opts.identity, `unlock of ${opts.inventory}`);
+  const keyFile = opts.keyFile ?? defaultUnlockKeyFile(inv.cluster ?? "hcloud-swarm");
+  const result = await unlock(inv, { privateKeyFor, keys: fileKeyStore(keyFile), log: (l) => print(redact(l)) });
+  for (const p of result.problems) print(redact(`problem: ${p}`));
+  const unlocked = result.unlocked.length
+    ? `unlocked ${result.unlocked.join(", ")}`
+    : result.problems.length
+      ? "unlocked none"
+      : "no manager needed unlocking";
+  print(
+    `${unlocked}; ${result.open.length + result.unlocked.length} of ${result.open.length + result.unlocked.length + result.problems.length} managers open`,
+  );
+  if (result.problems.length > 0) process.exitCode = 1;
 }
 
 export function registerRecoveryCommands(program: Command): void {
@@ -165,6 +207,10 @@ export function registerRecoveryCommands(program: Command): void {
     )
     .option("--keep <n>", "with --schedule: how many local archives the manager keeps (default 7)", (v) => Number(v))
     .option("--on-calendar <spec>", "with --schedule: systemd OnCalendar expression (default daily)")
+    .option(
+      "--unlock-key-file <file>",
+      "with autolock: the unlock keys (mode 0600) the stopped manager is unlocked with after its restart (default .hcloud-swarm/unlock-keys/<cluster>.key)",
+    )
     .action(async (opts: BackupCommandOptions) => {
       await runBackupCommand(opts);
     });
@@ -201,13 +247,35 @@ export function registerRecoveryCommands(program: Command): void {
   program
     .command("rotate")
     .description(
-      "Rotate the swarm's join tokens and/or its CA (waits until every node has renewed its certificate); no secret is printed.",
+      "Rotate the swarm's join tokens, its CA (waits until every node has renewed its certificate) and/or the autolock unlock key; no secret is printed.",
     )
     .requiredOption("--inventory <file>", "inventory JSON of the cluster")
     .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
     .option("--join-tokens", "rotate the worker and manager join tokens (joined nodes are not affected)")
     .option("--ca", "rotate the swarm CA and wait until every node has a certificate from the new root")
+    .option(
+      "--unlock-key",
+      "rotate the autolock unlock key; the new key is kept in the unlock key file before the old one is let go",
+    )
+    .option(
+      "--unlock-key-file <file>",
+      "with --unlock-key: file (mode 0600) the unlock keys are kept in (default .hcloud-swarm/unlock-keys/<cluster>.key)",
+    )
     .action(async (opts: RotateCommandOptions) => {
       await runRotateCommand(opts);
+    });
+  program
+    .command("unlock")
+    .description(
+      "Unlock every locked manager of an autolocked swarm (a restarted manager stays locked until then) with the kept unlock key, over stdin; exit 1 when one stays locked.",
+    )
+    .requiredOption("--inventory <file>", "inventory JSON of the cluster")
+    .option("--identity <keyfile>", "SSH private key for nodes without privateKeyPath")
+    .option(
+      "--key-file <file>",
+      "unlock keys, one per line, newest first, mode 0600 (default .hcloud-swarm/unlock-keys/<cluster>.key, written by bootstrap)",
+    )
+    .action(async (opts: UnlockCommandOptions) => {
+      await runUnlockCommand(opts);
     });
 }

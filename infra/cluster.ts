@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { orderedSwarmNodes } from "../bootstrap/swarm-node-order";
 import type { SwarmNode } from "../bootstrap/swarm-node";
+import { SwarmKeys } from "../bootstrap/swarm-keys";
 import { renderUserData } from "./cloudinit";
 import { ClusterConfig, configWarnings, NAMESPACE, validateConfig } from "./config";
 import {
@@ -80,6 +81,8 @@ export interface SwarmClusterArgs {
   readonly pinLabels?: readonly string[];
   /** hcloud:token for the resizes NodeRoll makes through the API. Default: $HCLOUD_TOKEN when they run. */
   readonly hcloudToken?: pulumi.Input<string>;
+  /** Swarm autolock: a restarted manager stays locked until unlocked with the kept key; applied in place. Default true. */
+  readonly autolock?: boolean;
 }
 
 /** The arguments that are not config keys (validateConfig would call them unknown). */
@@ -111,6 +114,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly day2: Day2Plan;
   /** This run's resizes, one NodeRoll per node, each waiting for the one before (managers first). */
   readonly rolls: NodeRoll[] = [];
+  /** The swarm's keys: autolock, its unlock keys (secret output), join tokens rotated after joins. */
+  readonly swarmKeys: SwarmKeys;
+  /** The swarm's current unlock key ("" with autolock off). Secret. */
+  readonly unlockKey: pulumi.Output<string>;
+  /** The key backups are encrypted with, as a key file's text. Secret. */
+  readonly backupKey: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before registering anything, so a bad config, or a day-2 change that would replace
@@ -280,6 +289,21 @@ export class SwarmCluster extends pulumi.ComponentResource {
       this,
     );
 
+    // After every membership: it settles the keys of the swarm they formed, and a new member's ID
+    // (a join, which used the tokens) is what makes it rotate them.
+    this.swarmKeys = new SwarmKeys(
+      `${name}-swarm-keys`,
+      {
+        managers: pulumi.all(this.nodes.filter((n) => n.plan.role === "manager").map((n) => n.inventory)),
+        privateKey: this.sshPrivateKey,
+        autolock: plan.autolock,
+        members: this.swarmNodes.map((m) => m.id),
+      },
+      { parent: this, dependsOn: this.swarmNodes },
+    );
+    this.unlockKey = pulumi.secret(this.swarmKeys.unlockKeys.apply((keys) => keys?.[0] ?? ""));
+    this.backupKey = pulumi.secret(this.swarmKeys.backupKey);
+
     this.inventory = pulumi.all(this.nodes.map((n) => n.inventory)).apply((nodes) => ({
       ...inventoryOf(plan, nodes),
       nodeSpec,
@@ -313,6 +337,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
       inventory: this.inventory,
       sshPrivateKey: this.sshPrivateKey,
       sshPublicKey: this.sshPublicKey,
+      unlockKey: this.unlockKey,
+      backupKey: this.backupKey,
     });
   }
 }

@@ -41,6 +41,8 @@ export interface ClusterConfig {
   readonly maxUnavailable: number;
   /** A serverType change keeps each server's disk (so a later downgrade stays possible). */
   readonly keepDisk: boolean;
+  /** Swarm autolock: managers' Raft keys encrypted at rest; applied in place by every `pulumi up` and bootstrap. */
+  readonly autolock: boolean;
 }
 
 /** Odd manager counts keep a Raft majority; more than 7 slows every write for no gain. */
@@ -70,6 +72,7 @@ export const DEFAULTS = {
   dockerOnImage: false,
   maxUnavailable: 1,
   keepDisk: true,
+  autolock: true,
 };
 
 /** Known Hetzner locations and their network zones; others need hcloud-swarm:networkZone. */
@@ -102,6 +105,7 @@ export const KEYS = [
   "privateAllowedCidrs",
   "maxUnavailable",
   "keepDisk",
+  "autolock",
 ] as const;
 /**
  * Keys whose value is an object. Pulumi.yaml's config types (string, integer, boolean, array)
@@ -226,7 +230,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
       `an Ubuntu or Debian image name such as "ubuntu-24.04" or "debian-12" (Docker CE comes from Docker's apt repository; an image ID would force replacement)`,
     ) ?? DEFAULTS.image;
 
-  const bool = (k: "privateNetwork" | "dockerOnImage" | "keepDisk"): boolean => {
+  const bool = (k: "privateNetwork" | "dockerOnImage" | "keepDisk" | "autolock"): boolean => {
     const v = has(k) ? fromText(raw[k]) : DEFAULTS[k];
     if (typeof v === "boolean") return v;
     problems.push(`${key(k)} must be true or false, got ${show(raw[k])}`);
@@ -363,6 +367,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
   const keepDisk = bool("keepDisk");
 
   const nodeLabels = parseNodeLabels(raw[NODE_LABELS_KEY], { managers, workers }, key, problems);
+  const autolock = bool("autolock");
 
   throwIfProblems(`${NAMESPACE} config`, problems);
   const config: ClusterConfig = {
@@ -386,6 +391,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, stack: st
     keepDisk,
     nodeLabels,
     maxUnavailable,
+    autolock,
   };
   // Limits need a well-formed config to plan from, so they are checked second.
   throwIfProblems(`${NAMESPACE} config`, limitProblems(config));

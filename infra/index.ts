@@ -76,6 +76,10 @@ export = async (): Promise<Record<string, unknown>> => {
     knownHostsFile: inventory.apply((inv) => knownHosts(inv.nodes)),
     /** Ready to paste: a docker context that talks to the first manager over SSH. */
     dockerContext: dockerContextCommand(config.clusterName, cluster.nodes[0].server.ipv4Address),
+    /** The swarm's autolock unlock key ("" with autolock off). Secret: `pulumi stack output --show-secrets unlockKey`. */
+    unlockKey: cluster.unlockKey,
+    /** The backup key, a key file's text. Secret: `pulumi stack output --show-secrets backupKey > .hcloud-swarm/backup-keys/<cluster>.key`. */
+    backupKey: cluster.backupKey,
     /** Generated stack passwords by Docker secret name (only with hcloud-swarm:stacks). Secret. */
     ...(stacks ? { stackSecrets: pulumi.secret(stacks.generatedSecrets) } : {}),
   };

@@ -52,6 +52,8 @@ export function inventoryOf(plan: ClusterPlan, nodes: readonly InventoryNode[]):
       defaultAddrPool: plan.swarm.defaultAddrPool,
       defaultAddrPoolMaskLength: plan.swarm.defaultAddrPoolMaskLength,
       overlayMtu: plan.swarm.overlayMtu,
+      // So that `hcloud-swarm bootstrap` on the exported inventory keeps the config's setting.
+      autolock: plan.autolock,
     },
     // Only when set: an inventory without the key is what every earlier release wrote.
     ...(plan.firewall ? { firewall: { privateAllowedCidrs: [...plan.firewall.privateAllowedCidrs] } } : {}),

@@ -72,6 +72,8 @@ export interface ClusterPlan {
   };
   /** Present only when the user opened the private interface to non-members (hcloud-swarm:privateAllowedCidrs). */
   readonly firewall?: { readonly privateAllowedCidrs: readonly string[] };
+  /** Swarm autolock (hcloud-swarm:autolock); applied in place, so kept apart from the init-only swarm settings. */
+  readonly autolock: boolean;
   /** Hetzner label selectors for the cluster's servers. */
   readonly selectors: { readonly all: string; readonly managers: string };
 }
@@ -168,6 +170,7 @@ export function planCluster(config: ClusterConfig, existing: ReadonlyMap<string,
       overlayMtu: config.privateNetwork ? PRIVATE_MTU : PUBLIC_MTU,
     },
     ...(config.privateAllowedCidrs.length > 0 ? { firewall: { privateAllowedCidrs: config.privateAllowedCidrs } } : {}),
+    autolock: config.autolock,
     selectors: { all, managers: `${all},role=manager` },
   };
 }

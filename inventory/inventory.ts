@@ -39,7 +39,7 @@ export interface InventoryNode {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-/** Cluster-wide swarm settings that only take effect at `swarm init`. */
+/** Cluster-wide swarm settings; all but autolock only take effect at `swarm init`. */
 export interface SwarmSettings {
   /** `--default-addr-pool` for `swarm init`; must not overlap the nodes' network. Default: Docker's 10.0.0.0/8. */
   readonly defaultAddrPool?: string;
@@ -47,6 +47,12 @@ export interface SwarmSettings {
   readonly defaultAddrPoolMaskLength?: number;
   /** Underlay MTU for `com.docker.network.driver.mtu` on every overlay: 1450 on a Hetzner private network, 1500 otherwise. Default 1500. */
   readonly overlayMtu?: number;
+  /**
+   * Autolock: managers keep their Raft keys encrypted at rest and a restarted manager stays locked
+   * until unlocked with the swarm's unlock key. Applied in place by every bootstrap run (on or off).
+   * Default true.
+   */
+  readonly autolock?: boolean;
 }
 
 /** The nodes' host firewall (hostfw/). */
@@ -190,6 +196,8 @@ export function validateInventory(value: unknown, source = "inventory"): Invento
       `swarm.overlayMtu must be the underlay MTU, 1450 on a Hetzner private network or 1500, got ${JSON.stringify(mtu)}`,
     );
   }
+  if (swarm.autolock !== undefined && typeof swarm.autolock !== "boolean")
+    problems.push(`swarm.autolock must be true or false, got ${JSON.stringify(swarm.autolock)}`);
   const firewall = raw.firewall ?? {};
   if (typeof firewall !== "object" || firewall === null || Array.isArray(firewall))
     problems.push(`firewall must be an object such as {"privateAllowedCidrs": ["10.0.0.0/16"]}`);

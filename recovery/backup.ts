@@ -17,6 +17,8 @@ import { Manifest, MANIFEST_FORMAT, ManifestVolume, parseFileList } from "./mani
 import { backupVolumes } from "./volume-backup";
 import { sealArchive } from "./archive";
 import { ensureKeyFile } from "./key-file";
+import { liveUnlockKey, unlockWith, type UnlockKeyStore } from "../swarm/autolock";
+import { readSwarmInfo } from "../bootstrap/swarm-ops";
 import { openSessions } from "./sessions";
 
 /** tar+gzip of the swarm directory while the engine is stopped: 64 MB WAL segments, preallocated and mostly zeros, plus the snapshots. */
@@ -28,6 +30,8 @@ export interface BackupOptions {
   readonly privateKeyFor: (n: InventoryNode) => string;
   readonly outDir: string;
   readonly keyFile: string;
+  /** The swarm's unlock keys: an autolocked manager restarts locked and is unlocked with them. Default none. */
+  readonly unlockKeys?: UnlockKeyStore;
   readonly log: (line: string) => void;
 }
 
@@ -102,6 +106,15 @@ export async function backup(inv: Inventory, opts: BackupOptions): Promise<Backu
       opts.log(
         `generated the backup key ${opts.keyFile} (mode 0600): keep it apart from the backups; without it they cannot be restored`,
       );
+    // Autolock: the manager restarts locked. Refused before anything stops unless a kept key is the swarm's.
+    const autolocked = (await readSwarmInfo(s)).autolock === true;
+    if (autolocked) {
+      const live = await liveUnlockKey(s);
+      if (!opts.unlockKeys?.known.includes(live))
+        throw new Error(
+          `the swarm is autolocked and ${opts.unlockKeys ? `no key in ${opts.unlockKeys.where} is its current unlock key` : "no unlock key file was given"}: ${choice.node.name} would restart locked; pass --unlock-key-file with the swarm's key (bootstrap keeps it); nothing was stopped`,
+        );
+    }
     const createdAt = new Date();
     const stopped = await stopEngine(s);
     const t0 = Date.now();
@@ -113,6 +126,10 @@ export async function backup(inv: Inventory, opts: BackupOptions): Promise<Backu
     } finally {
       await startEngine(s, stopped);
     }
+    if (autolocked && opts.unlockKeys && (await unlockWith(s, opts.unlockKeys.known)) === "unlocked")
+      opts.log(
+        `[${choice.node.name}] restarted locked (autolock); unlocked with the key kept in ${opts.unlockKeys.where}`,
+      );
     const stoppedSeconds = (Date.now() - t0) / 1000;
     opts.log(
       `[${choice.node.name}] dockerd is back after ${stoppedSeconds.toFixed(1)} s (${stopped.init === "systemd" ? "systemctl" : "restarted with its own argv and environment: no systemd"})`,

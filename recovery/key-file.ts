@@ -1,14 +1,16 @@
 /**
  * The backup key: 32 random bytes, generated once, kept in a 0600 file the user holds. It never
  * leaves this machine: archives are encrypted and decrypted here, not on the nodes.
- * Keeping it as a Pulumi secret as well is a follow-up (issue 20).
+ * Under `pulumi up` the SwarmKeys resource generates one as the secret output backupKey, in this
+ * file's format (./backup-key-format).
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { KEY_BYTES } from "./archive";
+import { BACKUP_KEY_PREFIX } from "./backup-key-format";
 
-const PREFIX = "hcloud-swarm-backup-key-v1 ";
+const PREFIX = BACKUP_KEY_PREFIX;
 
 /** Default key file: .hcloud-swarm/backup-keys/<cluster>.key, beside the stacks' secrets. */
 export function defaultKeyFile(cluster: string): string {

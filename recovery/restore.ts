@@ -19,8 +19,9 @@ import { rebindHolders } from "../stacks/placement/pin-history";
 import { describeRecord, readPinRecords, writePinRecord } from "../stacks/deploy/pin-records";
 import { onLeader } from "../swarm/leader";
 import { openArchive } from "./archive";
-import { readKeyFile, readSecretFile } from "./key-file";
-import { registerSecret } from "../transport/redact";
+import { readKeyFile } from "./key-file";
+import { readUnlockKeys } from "./unlock-key-file";
+import { unlockWith } from "../swarm/autolock";
 import { Manifest, parseManifest } from "./manifest";
 import { describeBackup, planRestore } from "./restore-plan";
 import { startEngine, stopEngine } from "./engine";
@@ -92,7 +93,11 @@ async function observe(s: SshSession | undefined, error: string | undefined): Pr
   }
 }
 
-/** Unlocks a locked engine with the key from a file, through stdin (never on a command line). */
+/**
+ * Unlocks a locked engine with the keys of a file (one per line, as bootstrap keeps them), through
+ * stdin, never on a command line. A key that does not open it is named as such: the backup's Raft
+ * keys were encrypted with the unlock key of when it was taken.
+ */
 async function unlockIfLocked(
   s: SshSession,
   unlockKeyFile: string | undefined,
@@ -104,10 +109,16 @@ async function unlockIfLocked(
     throw new Error(
       `the restored swarm on ${s.node} is locked (autolock was on when the backup was taken); run restore again with --unlock-key-file FILE holding the unlock key of that time`,
     );
-  const key = readSecretFile(unlockKeyFile, "unlock key", "pass the file holding the swarm's unlock key");
-  registerSecret(key);
-  await s.run("docker swarm unlock", { stdin: `${key}\n`, display: "docker swarm unlock (key on stdin)" });
-  log(`[${s.node}] unlocked the restored swarm`);
+  const keys = readUnlockKeys(unlockKeyFile);
+  if (keys.length === 0)
+    throw new Error(
+      `the unlock key file ${unlockKeyFile} does not exist; pass the file holding the swarm's unlock key`,
+    );
+  if ((await unlockWith(s, keys)) === "wrong-key")
+    throw new Error(
+      `the unlock key(s) in ${unlockKeyFile} do not open the restored swarm on ${s.node} (docker: invalid key): the backup needs the unlock key the swarm had when it was taken; run restore again with --unlock-key-file holding that key`,
+    );
+  log(`[${s.node}] unlocked the restored swarm with the key in ${unlockKeyFile}`);
 }
 
 export async function restore(inv: Inventory, opts: RestoreOptions): Promise<RestoreResult> {

@@ -27,6 +27,8 @@ const ACTION_KINDS = [
   "leave",
   "remove",
   "reconcile",
+  "unlock",
+  "autolock",
 ] as const;
 // Fails to compile when bootstrap gains an action kind this list does not know.
 const everyKindListed: Exclude<ActionKind, (typeof ACTION_KINDS)[number]> extends never ? true : false = true;

@@ -3,10 +3,11 @@
  * and iptables state of every node of the inventory, each over its own pinned SSH session.
  */
 import * as fs from "fs";
-import type { Inventory, InventoryNode } from "../inventory/inventory";
+import { managers, type Inventory, type InventoryNode } from "../inventory/inventory";
 import { connect, type SshSession } from "../transport/ssh";
 import { inspectEveryOverlay, overlayNetworks } from "../swarm/facts";
-import { connectManager } from "../swarm/manager-session";
+import { keyFileReader, managerSession } from "../swarm/manager-session";
+import { checkSwarmStates } from "./swarm-state";
 import { DEFAULT_MTU } from "../stacks/template/render";
 import { checkNetworks, checkNode, checkWire, type NodeEvidence, summarise, type VerifySummary } from "./checks";
 import { collectWire, type WireOptions } from "./wire";
@@ -31,7 +32,7 @@ async function visit(
   node: InventoryNode,
   otherNodes: number,
   identity?: string,
-): Promise<{ evidence: NodeEvidence; host: HostEvidence }> {
+): Promise<{ evidence: NodeEvidence; host: HostEvidence; swarmState?: string }> {
   const keyFile = identity ?? node.privateKeyPath;
   const blank = {
     xfrmPolicy: "",
@@ -58,8 +59,10 @@ async function visit(
   try {
     s = await connect(node, fs.readFileSync(keyFile, "utf8"));
     const evidence = { node: node.name, otherNodes, ...(await nodeEvidence(s)) };
+    const swarmState = (await s.run(SWARM_STATE, { allowFailure: true })).stdout.trim();
     return {
       evidence,
+      swarmState,
       host: {
         ...host,
         probe: (await s.run(PROBE_SCRIPT, { allowFailure: true, display: "host firewall, sshd and cloud-init probe" }))
@@ -73,6 +76,27 @@ async function visit(
   }
 }
 
+const SWARM_STATE = "docker info --format '{{.Swarm.LocalNodeState}}'";
+
+/**
+ * A session to the first manager that answers and is not locked: a locked manager (autolock, its
+ * dockerd restarted) answers SSH but serves no swarm command. Fails naming every manager tried.
+ */
+async function openManager(inv: Inventory, identity?: string): Promise<SshSession> {
+  const locked: string[] = [];
+  for (;;) {
+    const left = managers(inv).filter((n) => !locked.includes(n.name));
+    if (left.length === 0)
+      throw new Error(
+        `every manager is locked (${locked.join(", ")}): autolock is on and their dockerd restarted; run \`hcloud-swarm unlock --inventory FILE\``,
+      );
+    const m = await managerSession({ ...inv, nodes: left }, keyFileReader(identity));
+    if ((await m.run(SWARM_STATE, { allowFailure: true })).stdout.trim() !== "locked") return m;
+    locked.push(m.node);
+    m.close();
+  }
+}
+
 /** Checks the cluster; with `wire`, also probes every encrypted overlay and ingress on the wire (./wire.ts). */
 export async function verifyCluster(
   inv: Inventory,
@@ -80,7 +104,7 @@ export async function verifyCluster(
   wire?: Omit<WireOptions, "identity">,
 ): Promise<VerifySummary> {
   const mtu = inv.swarm?.overlayMtu ?? DEFAULT_MTU;
-  const m = await connectManager(inv, identity);
+  const m = await openManager(inv, identity);
   let networks;
   let members;
   try {
@@ -95,6 +119,7 @@ export async function verifyCluster(
   for (const node of inv.nodes) {
     const v = await visit(node, inv.nodes.length - 1, identity);
     checks.push(...checkNode(v.evidence));
+    checks.push(...checkSwarmStates([{ node: node.name, role: node.role, state: v.swarmState }]));
     hosts.push(v.host);
   }
   checks.push(

@@ -19,8 +19,10 @@ export interface InventoryInput {
 export function buildInventory(input: InventoryInput): Inventory {
   const raw = {
     cluster: LOCAL_CLUSTER,
-    // 1500 is the veth MTU on the bed's bridge.
-    swarm: { defaultAddrPool: LOCAL_ADDR_POOL, overlayMtu: 1500 },
+    // 1500 is the veth MTU on the bed's bridge. Autolock off: the beds' tests cut nodes' power and
+    // expect them back, and every bed shares the cluster name "local" (so one default key file); a
+    // test of autolock turns it on with `bootstrap --autolock` and its own key file.
+    swarm: { defaultAddrPool: LOCAL_ADDR_POOL, overlayMtu: 1500, autolock: false },
     nodes: input.nodes.map((n) => ({
       name: n.name,
       role: n.role,

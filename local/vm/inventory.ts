@@ -20,7 +20,13 @@ export function vmInventory(nodes: readonly VmInventoryNode[], privateKeyPath: s
   return validateInventory(
     {
       cluster: LOCAL_CLUSTER,
-      swarm: { defaultAddrPool: DEFAULTS.swarmAddressPool, defaultAddrPoolMaskLength: 24, overlayMtu: PRIVATE_MTU },
+      // Autolock off, as on the namespace bed (local/ns/inventory.ts says why); `bootstrap --autolock` turns it on.
+      swarm: {
+        defaultAddrPool: DEFAULTS.swarmAddressPool,
+        defaultAddrPoolMaskLength: 24,
+        overlayMtu: PRIVATE_MTU,
+        autolock: false,
+      },
       nodes: nodes.map((n) => ({
         name: n.name,
         role: n.role,

@@ -16,6 +16,7 @@ export const PROVIDER_MODULES = [
   "infra/keypair.ts",
   "infra/node-roll.ts",
   "bootstrap/provider.ts",
+  "bootstrap/swarm-keys-provider.ts",
   "stacks/pulumi/provider.ts",
   "stacks/pulumi/secret-values.ts",
 ];

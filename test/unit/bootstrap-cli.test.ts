@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Inventory } from "../../inventory/inventory";
-import { keysFor } from "../../cli/bootstrap";
+import { autolockFor, keysFor } from "../../cli/bootstrap";
 import { buildProgram } from "../../cli/main";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsw-bootstrap-cli-"));
@@ -21,7 +21,7 @@ const node = (name: string, privateKeyPath?: string) => ({
 });
 
 describe("hcloud-swarm bootstrap (command line)", () => {
-  it("is registered with --inventory required and --identity, --verbose, --force-remove, --concurrency, --dry-run, --json (--force hidden, refused)", () => {
+  it("is registered with --inventory required and --identity, --verbose, --force-remove, --concurrency, the autolock and token options, --dry-run, --json (--force hidden, refused)", () => {
     const cmd = buildProgram().commands.find((c) => c.name() === "bootstrap");
     expect(cmd?.options.map((o) => o.long)).toEqual([
       "--inventory",
@@ -30,6 +30,10 @@ describe("hcloud-swarm bootstrap (command line)", () => {
       "--force-remove",
       "--force",
       "--concurrency",
+      "--autolock",
+      "--no-autolock",
+      "--unlock-key-file",
+      "--no-rotate-join-tokens",
       "--dry-run",
       "--json",
     ]);
@@ -44,6 +48,32 @@ describe("hcloud-swarm bootstrap (command line)", () => {
     await expect(
       runBootstrapCommand({ inventory: path.join(dir, "missing.json"), forceRemove: ["worker-1,,x"] }),
     ).rejects.toThrow(/--force-remove "worker-1,,x": entry 2 is empty/);
+  });
+
+  it("leaves autolock to the inventory unless a flag says otherwise, and defaults it on", () => {
+    const parse = (...args: string[]) => {
+      const cmd = buildProgram().commands.find((c) => c.name() === "bootstrap");
+      cmd?.parseOptions(args);
+      return cmd?.opts() as { autolock?: boolean; rotateJoinTokens?: boolean };
+    };
+    const inv = (autolock?: boolean) => ({
+      cluster: "c",
+      ...(autolock === undefined ? {} : { swarm: { autolock } }),
+      nodes: [],
+    });
+    expect(parse().autolock).toBeUndefined();
+    expect(parse("--no-autolock").autolock).toBe(false);
+    expect(parse("--autolock").autolock).toBe(true);
+    expect(parse().rotateJoinTokens).toBe(true);
+    expect(parse("--no-rotate-join-tokens").rotateJoinTokens).toBe(false);
+    const o = { inventory: "x" };
+    expect(autolockFor(o, inv())).toEqual({ enabled: true, keyFile: ".hcloud-swarm/unlock-keys/c.key" });
+    expect(autolockFor(o, inv(false)).enabled).toBe(false);
+    expect(autolockFor({ ...o, autolock: true }, inv(false)).enabled).toBe(true);
+    expect(autolockFor({ ...o, autolock: false, unlockKeyFile: "k" }, inv(true))).toEqual({
+      enabled: false,
+      keyFile: "k",
+    });
   });
 
   it("refuses a bad --concurrency with the allowed range", async () => {

@@ -39,7 +39,8 @@ describe("SwarmNodes in the Pulumi program", () => {
   it("adds exactly one server and one membership when workers grows, changing no other resource", async () => {
     const before = await runProgram({ serverType: "cx23", workers: 2 });
     const after = await runProgram({ serverType: "cx23", workers: 3 });
-    for (const r of before) {
+    // SwarmKeys' members gain the new worker on purpose (test/unit/infra/program.test.ts).
+    for (const r of before.filter((x) => x.name !== "swarm-swarm-keys")) {
       const now = after.find((x) => x.name === r.name && x.type === r.type);
       expect({ name: r.name, inputs: now?.inputs }).toEqual({ name: r.name, inputs: r.inputs });
     }

@@ -39,6 +39,7 @@ describe("dynamic providers after serialization", () => {
       "hcloud-swarm:SshKeyPair",
       "hcloud-swarm:StackSecrets",
       "hcloud-swarm:Stacks",
+      "hcloud-swarm:SwarmKeys",
       "hcloud-swarm:SwarmNode",
     ]);
   });

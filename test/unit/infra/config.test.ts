@@ -35,6 +35,7 @@ describe("validateConfig defaults", () => {
       nodeLabels: { managers: {}, workers: {}, nodes: {} },
       dockerOnImage: false,
       keepDisk: true,
+      autolock: true,
     });
   });
 

@@ -60,6 +60,7 @@ describe("the Pulumi program", () => {
       [KEY_PAIR]: 4,
       "hcloud:index/sshKey:SshKey": 1,
       [SERVER]: 3,
+      "pulumi-nodejs:dynamic/hcloud-swarm:SwarmKeys": 1,
       "pulumi-nodejs:dynamic/hcloud-swarm:SwarmNode": 3,
     });
     expect(names(rs, SERVER)).toEqual(["swarm-manager-1", "swarm-worker-1", "swarm-worker-2"]);
@@ -173,8 +174,13 @@ describe("the Pulumi program", () => {
   it("keeps the inputs of every existing resource when workers grows from 2 to 3 (private network)", async () => {
     const before = await runProgram({ serverType: "cx23", workers: 2 });
     const after = await runProgram({ serverType: "cx23", workers: 3 });
-    for (const r of before)
+    // SwarmKeys alone changes, on purpose: the new member's ID is what makes it rotate the join tokens.
+    for (const r of before.filter((x) => x.name !== "swarm-swarm-keys"))
       expect({ name: r.name, inputs: byName(after, r.name).inputs }).toEqual({ name: r.name, inputs: r.inputs });
+    expect(byName(after, "swarm-swarm-keys").inputs.members).toEqual([
+      ...(byName(before, "swarm-swarm-keys").inputs.members as string[]),
+      "swarm-worker-3-swarm-id",
+    ]);
     const added = after.filter((r) => !before.some((b) => b.name === r.name && b.type === r.type)).map((r) => r.name);
     expect(added.sort()).toEqual(["swarm-worker-3", "swarm-worker-3-host-key", "swarm-worker-3-swarm"]);
   });
@@ -185,9 +191,10 @@ describe("the Pulumi program", () => {
     const changed = before
       .filter((r) => JSON.stringify(byName(after, r.name).inputs) !== JSON.stringify(r.inputs))
       .map((r) => r.name);
-    expect(changed.sort()).toEqual(["swarm-fw-swarm", "swarm-fw-swarm-managers"]);
+    // And SwarmKeys, whose members gain the new one (the join tokens are rotated after it joined).
+    expect(changed.sort()).toEqual(["swarm-fw-swarm", "swarm-fw-swarm-managers", "swarm-swarm-keys"]);
     const w3 = byName(after, "swarm-worker-3").state;
-    for (const name of changed) {
+    for (const name of changed.filter((n) => n.startsWith("swarm-fw-"))) {
       const old = rulesOf(byName(before, name));
       const now = rulesOf(byName(after, name));
       now.forEach((rule, i) =>
