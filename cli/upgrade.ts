@@ -7,6 +7,7 @@ import { loadInventory } from "../inventory/inventory";
 import { nodeSpecProblems } from "../nodespec/spec";
 import { redact } from "../transport/redact";
 import { rollNodes, RollReport } from "../rolling/engine";
+import { defaultUnlockKeyFile, readUnlockKeys } from "../recovery/unlock-key-file";
 import type { RollRequest } from "../rolling/plan";
 import { keysFor } from "./bootstrap";
 import { printJson } from "./json";
@@ -66,7 +67,8 @@ export async function runUpgradeCommand(
   // With --json the document alone goes to stdout; progress to stderr.
   const log = opts.json ? (l: string) => console.error(redact(l)) : (l: string) => print(redact(l));
   const started = Date.now();
-  const report = await rollNodes(inv, request, { privateKeyFor, log, dryRun: opts.dryRun === true });
+  const unlockKeys = readUnlockKeys(defaultUnlockKeyFile(inv.cluster ?? "hcloud-swarm"));
+  const report = await rollNodes(inv, request, { privateKeyFor, log, dryRun: opts.dryRun === true, unlockKeys });
   if (opts.json) printJson(reportJson(report));
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   if (report.plan.refusals.length) {

@@ -325,10 +325,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
           serverId: node.server.id.apply(Number),
           inventory: this.inventory,
           privateKey: this.sshPrivateKey,
+          unlockKeys: this.swarmKeys.unlockKeys,
           ...(args.hcloudToken ? { hcloudToken: pulumi.secret(args.hcloudToken) } : {}),
           after: previous ? previous.id : "",
         },
-        { parent: this, dependsOn: [...this.swarmNodes, ...(previous ? [previous] : [])] },
+        { parent: this, dependsOn: [...this.swarmNodes, this.swarmKeys, ...(previous ? [previous] : [])] },
       );
       this.rolls.push(roll);
       previous = roll;

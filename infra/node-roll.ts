@@ -30,6 +30,8 @@ interface NodeRollInputs {
   readonly serverId: number;
   readonly inventory: Inventory;
   readonly privateKey: string;
+  /** The swarm's unlock keys (autolock), newest first; absent with autolock off. */
+  readonly unlockKeys?: string[];
   /** hcloud:token; default $HCLOUD_TOKEN, read when the roll runs. */
   readonly hcloudToken?: string;
   /** The NodeRoll this one waits for ("" for the first). */
@@ -60,6 +62,7 @@ const provider: pulumi.dynamic.ResourceProvider<NodeRollInputs, NodeRollOutputs>
       node,
       inventory: inputs.inventory,
       privateKey: inputs.privateKey,
+      ...(inputs.unlockKeys?.length ? { unlockKeys: inputs.unlockKeys } : {}),
       action: describeAction(a),
       act: () =>
         resizeServer(
@@ -91,6 +94,8 @@ export interface NodeRollArgs {
   readonly serverId: pulumi.Input<number>;
   readonly inventory: pulumi.Input<Inventory>;
   readonly privateKey: pulumi.Input<string>;
+  /** SwarmKeys' unlockKeys (a secret output). */
+  readonly unlockKeys?: pulumi.Input<string[]>;
   readonly hcloudToken?: pulumi.Input<string>;
   readonly after: pulumi.Input<string>;
 }

@@ -12,6 +12,7 @@
  */
 import type { Inventory, InventoryNode } from "../inventory/inventory";
 import { drain, waitForMembersReady } from "../bootstrap/swarm-ops";
+import { unlockWhenUp } from "../swarm/autolock";
 import { type SshSession, waitForNodeReady, waitForSsh } from "../transport/ssh";
 import { shellQuote } from "../transport/shell";
 
@@ -24,6 +25,8 @@ export interface RollRequest {
   readonly privateKey: string;
   /** What is done to the node, for the progress lines ("resize cx23 → cx33"). */
   readonly action: string;
+  /** The swarm's unlock keys, newest first (autolock): a manager comes back locked. Default none. */
+  readonly unlockKeys?: readonly string[];
   /** The action itself, run while the node is drained. */
   readonly act: () => Promise<void>;
   readonly log: (line: string) => void;
@@ -60,6 +63,14 @@ export const minimalRollNode: RollNode = async (req) => {
     await req.act();
     const back = await session(node, privateKey, log);
     try {
+      if (node.role === "manager" && req.unlockKeys?.length) {
+        const outcome = await unlockWhenUp(back, req.unlockKeys);
+        if (outcome === "wrong-key")
+          throw new Error(
+            "it came back locked and no kept unlock key opens it: run hcloud-swarm unlock with the current key",
+          );
+        if (outcome === "unlocked") log(`[${node.name}] unlocked (autolock)`);
+      }
       await waitForNodeReady(back, log);
     } catch (err) {
       throw new Error(`${node.name} did not come back after ${req.action}: ${(err as Error).message}`);

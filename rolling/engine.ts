@@ -27,6 +27,11 @@ export interface RollOptions {
   readonly log: (line: string) => void;
   /** Plan and announce only. */
   readonly dryRun?: boolean;
+  /**
+   * The swarm's unlock keys, newest first (autolock): a manager restarted by the roll comes back
+   * locked and is opened with them before its ready phase. Default none: a locked manager stops the roll.
+   */
+  readonly unlockKeys?: readonly string[];
 }
 
 export interface RollReport {
@@ -157,6 +162,7 @@ export async function rollNodes(inv: Inventory, r: RollRequest, o: RollOptions):
       request: r,
       rollId,
       privateKeyFor: o.privateKeyFor,
+      unlockKeys: o.unlockKeys ?? [],
       control: (node) => sessions.manager(node),
       session: (node) => sessions.get(node),
       replace: (node, s) => void sessions.open.set(node, s),

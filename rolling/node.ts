@@ -20,6 +20,7 @@ import { reconcileNode } from "../nodespec/reconcile";
 import { drain } from "../bootstrap/swarm-ops";
 import { applyFirewall } from "../bootstrap/allow-list";
 import { judgeHost, parseProbe, PROBE_SCRIPT } from "../hostfw/probe";
+import { unlockWhenUp } from "../swarm/autolock";
 import { addLabels, nodeUpdate } from "../swarm/node-update";
 import { readNodes } from "../swarm/nodes";
 import { shellQuote } from "../transport/shell";
@@ -71,6 +72,8 @@ export interface RollContext {
   readonly request: RollRequest;
   readonly rollId: string;
   readonly privateKeyFor: (node: InventoryNode) => string;
+  /** The swarm's unlock keys, newest first; [] when none are kept (autolock off, or the Pulumi side). */
+  readonly unlockKeys: readonly string[];
   /** A manager session for swarm commands while `node` is maintained: another manager when there is one. */
   control(node: string): Promise<SshSession>;
   /** The node's own session (a new one after a reboot: see replace). */
@@ -181,6 +184,16 @@ export async function rollNode(ctx: RollContext, p: PlannedNode, node: Inventory
     s = r.session;
     ctx.replace(p.name, s);
     did = r.did;
+    // Autolock: a restarted manager keeps its Raft keys sealed until unlocked; without this it never
+    // turns Ready and the roll would stop on a node that is fine.
+    if (p.role === "manager" && ctx.unlockKeys.length > 0) {
+      const outcome = await unlockWhenUp(s, ctx.unlockKeys);
+      if (outcome === "wrong-key")
+        throw new Error(
+          "it came back locked and none of the kept unlock keys opens it: run hcloud-swarm unlock --key-file FILE with the swarm's current key, then upgrade again",
+        );
+      if (outcome === "unlocked") did = [...did, "unlocked (autolock)"];
+    }
     log("act", did.join("; ") || "nothing left to do", t0);
   } catch (err) {
     throw new RollStop(p.name, "act", redact((err as Error).message), true);

@@ -9,6 +9,7 @@ import { registerSecret } from "../transport/redact";
 import type { SshSession } from "../transport/ssh";
 import { onLeader } from "./leader";
 import { UNLOCK_KEY_SHAPE } from "./autolock-plan";
+import { waitFor } from "../common/time";
 
 /** Where unlock keys are kept, newest first: a 0600 file for the CLI, a Pulumi secret for the SwarmKeys resource. */
 export interface UnlockKeyStore {
@@ -50,6 +51,35 @@ export async function unlockWith(s: SshSession, keys: readonly string[]): Promis
     if (!/invalid key/i.test(r.stderr)) throw new Error(`docker swarm unlock failed on ${s.node}: ${r.stderr.trim()}`);
   }
   return "wrong-key";
+}
+
+/** How long a restarted engine may take to answer `docker swarm unlock` at all (a reboot, a resize). */
+export const UNLOCK_ENGINE_WAIT_MS = 60_000;
+const UNLOCK_POLL_MS = 1_000;
+
+/**
+ * Unlocks a manager that was just restarted (a roll, a resize) once its engine answers; "not-locked"
+ * when autolock is off or someone was quicker. Without it a restarted manager under autolock never
+ * turns Ready, and whoever waits for Ready would blame a node that is fine.
+ */
+export async function unlockWhenUp(s: SshSession, keys: readonly string[]): Promise<UnlockOutcome> {
+  let outcome: UnlockOutcome | undefined;
+  let last = "";
+  await waitFor(
+    async () => {
+      try {
+        outcome = await unlockWith(s, keys);
+        return true;
+      } catch (err) {
+        last = (err as Error).message;
+        return false;
+      }
+    },
+    UNLOCK_ENGINE_WAIT_MS,
+    UNLOCK_POLL_MS,
+  );
+  if (!outcome) throw new Error(`could not unlock ${s.node} within ${UNLOCK_ENGINE_WAIT_MS / 1000} s: ${last}`);
+  return outcome;
 }
 
 /** The swarm's current unlock key, read on the leader; "" when autolock is off. */
