@@ -132,6 +132,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const day2 = planDay2(config, plan, existing, pinLabels);
     throwIfProblems(`${NAMESPACE} config (day two)`, [...day2.problems]);
     super("hcloud-swarm:index:SwarmCluster", name, {}, opts);
+    // Never silent: without Hetzner's list a serverType change would be ignored, not rolled.
+    if (args.existingServers === undefined)
+      void pulumi.log.warn(
+        "existingServers is not given: every node is planned as new, so a day-2 change (serverType, locations) is not rolled. Pass (await hcloud.getServers({withSelector: `cluster=<clusterName>,managed-by=hcloud-swarm`})).servers",
+        this,
+      );
     this.config = config;
     this.plan = plan;
     this.day2 = day2;
