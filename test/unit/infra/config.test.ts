@@ -36,6 +36,7 @@ describe("validateConfig defaults", () => {
       dockerOnImage: false,
       keepDisk: true,
       autolock: true,
+      maxUnavailable: 1,
     });
   });
 

@@ -252,7 +252,8 @@ describe("the Pulumi program", () => {
 
   it("keeps the SSH private key and the user data secret, and the inventory free of secrets", async () => {
     const run = await runProgramDetailed({ serverType: "cx23", workers: 2 });
-    expect(run.secretOutputs).toEqual(["sshPrivateKey"]);
+    // The deploy key, autolock's unlock key and the backup key: each secret, nothing else.
+    expect(run.secretOutputs).toEqual(["backupKey", "sshPrivateKey", "unlockKey"]);
     for (const s of ofType(run.resources, SERVER))
       expect(run.secretInputs[`${SERVER}::${s.name}`]).toEqual(["userData"]);
     for (const k of ofType(run.resources, KEY_PAIR))
@@ -273,6 +274,7 @@ describe("the Pulumi program", () => {
           defaultAddrPool: "10.128.0.0/16",
           defaultAddrPoolMaskLength: 24,
           overlayMtu: privateNetwork ? 1450 : 1500,
+          autolock: true,
         });
         expect(inv.nodes.map((n) => [n.name, n.role])).toEqual([
           ["manager-1", "manager"],
