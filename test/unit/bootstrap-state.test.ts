@@ -21,6 +21,8 @@ describe("reading docker's swarm state", () => {
       clusterId: "c1",
       remoteManagers: ["10.0.0.2:2377"],
       error: "",
+      // No Spec.EncryptionConfig.AutoLockManagers in what the cluster says: autolock is off.
+      autolock: false,
     });
   });
 
